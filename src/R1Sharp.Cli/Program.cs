@@ -1,0 +1,4 @@
+using TorchSharp;
+R1Sharp.Native.TorchNativeLoader.EnsureLoadable();
+var t = torch.ones(3) * 2;
+Console.WriteLine(t.sum().item<float>());

@@ -1,0 +1,24 @@
+namespace R1Sharp.Tokenizers;
+
+/// <summary>
+/// What the model, generation, training and serving code needs from a tokenizer. Implementations:
+/// the Hugging Face tokenizer.json loader and the byte-level tokenizer for tiny test models.
+/// </summary>
+public interface ITextTokenizer
+{
+    /// <summary>Number of ids the tokenizer can produce (the model's vocab must be at least this).</summary>
+    int VocabSize { get; }
+
+    int? BosId { get; }
+    int? EosId { get; }
+    int? PadId { get; }
+
+    /// <summary>Encodes text; special tokens written in the text (e.g. "&lt;think&gt;") become their ids.</summary>
+    IReadOnlyList<int> Encode(string text);
+
+    /// <summary>Decodes ids back to text; special tokens are rendered as their text unless skipped.</summary>
+    string Decode(IEnumerable<int> ids, bool skipSpecialTokens = false);
+
+    /// <summary>The id of a token given by its exact text (e.g. "&lt;/think&gt;"), or null.</summary>
+    int? TokenToId(string token);
+}
