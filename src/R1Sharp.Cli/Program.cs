@@ -1,4 +1,23 @@
-using TorchSharp;
+using System.CommandLine;
+using R1Sharp.Cli;
+using R1Sharp.Cli.Commands;
+using Spectre.Console;
+
 R1Sharp.Native.TorchNativeLoader.EnsureLoadable();
-var t = torch.ones(3) * 2;
-Console.WriteLine(t.sum().item<float>());
+
+var root = new RootCommand("r1: build, train, evaluate and serve reasoning language models (R1Sharp)");
+// One line per command; each command lives in Commands/<Name>Command.cs.
+foreach (var command in new Command[]
+{
+})
+    root.Subcommands.Add(command);
+
+try
+{
+    return root.Parse(args).Invoke(new InvocationConfiguration { EnableDefaultExceptionHandler = false });
+}
+catch (Exception e) when (CliErrors.IsUserError(e))
+{
+    AnsiConsole.MarkupLineInterpolated($"[red]error:[/] {CliErrors.Message(e)}");
+    return 2;
+}
