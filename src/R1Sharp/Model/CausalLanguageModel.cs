@@ -1,0 +1,151 @@
+using TorchSharp;
+using TorchSharp.Modules;
+using static TorchSharp.torch;
+
+namespace R1Sharp.Model;
+
+/// <summary>The embedding, the decoder layers and the final norm: HF's "model." prefix.</summary>
+public sealed class TransformerBody : nn.Module
+{
+    internal readonly Embedding embed_tokens;
+    internal readonly ModuleList<DecoderLayer> layers;
+    internal readonly RmsNorm norm;
+
+    public TransformerBody(ModelConfig config) : base(nameof(TransformerBody))
+    {
+        embed_tokens = nn.Embedding(config.VocabSize, config.HiddenSize);
+        layers = new ModuleList<DecoderLayer>(Enumerable.Range(0, config.NumHiddenLayers).Select(i => new DecoderLayer(config, i)).ToArray());
+        norm = new RmsNorm(config.HiddenSize, config.RmsNormEps);
+        RegisterComponents();
+    }
+}
+
+/// <summary>
+/// A decoder-only language model of the llama, qwen2 or deepseek_v3 family. Its parameter names are
+/// Hugging Face's, so a HF checkpoint's state dict loads into it unchanged.
+/// </summary>
+public sealed class CausalLanguageModel : nn.Module
+{
+    readonly TransformerBody model;
+    readonly Linear? lm_head;
+    RotaryEmbedding rotary;
+
+    public ModelConfig Config { get; }
+    public Device Device { get; private set; } = CPU;
+
+    /// <summary>Builds the model with HF-style random init (normal(0, initializer_range)); seed it for reproducibility.</summary>
+    public CausalLanguageModel(ModelConfig config) : base(nameof(CausalLanguageModel))
+    {
+        Config = config.Validate();
+        model = new TransformerBody(config);
+        if (!config.TieWordEmbeddings) lm_head = nn.Linear(config.HiddenSize, config.VocabSize, hasBias: false);
+        RegisterComponents();
+        rotary = CreateRotary(CPU);
+        InitializeWeights();
+    }
+
+    public IReadOnlyList<DecoderLayer> Layers => model.layers.ToList();
+
+    RotaryEmbedding CreateRotary(Device device) => new(
+        Config.IsMla ? Config.QkRopeHeadDim : Config.GqaHeadDim, Config.MaxPositionEmbeddings,
+        Config.RopeTheta, Config.RopeScaling, interleaved: Config.IsMla && Config.RopeInterleave, device);
+
+    void InitializeWeights()
+    {
+        using var _ = no_grad();
+        foreach (var (name, p) in named_parameters())
+        {
+            if (name.EndsWith("norm.weight")) continue; // RMSNorm weights start at one
+            if (name.EndsWith(".bias")) p.zero_();
+            else nn.init.normal_(p, 0, Config.InitializerRange);
+        }
+    }
+
+    /// <summary>Moves parameters and the rotary tables to <paramref name="device"/>.</summary>
+    public CausalLanguageModel MoveTo(Device device)
+    {
+        this.to(device);
+        rotary.Dispose();
+        rotary = CreateRotary(device);
+        Device = device;
+        return this;
+    }
+
+    /// <summary>
+    /// Training forward: logits [B, T, vocab] for input ids [B, T]. <paramref name="attentionMask"/> [B, T]
+    /// (1 = token, 0 = padding, left or right) gives padded rows the same result as unpadded ones.
+    /// </summary>
+    public Tensor Forward(Tensor inputIds, Tensor? attentionMask = null)
+    {
+        using var scope = NewDisposeScope();
+        Tensor positions;
+        Tensor? mask = null;
+        if (attentionMask is null)
+        {
+            positions = arange(inputIds.shape[1], device: inputIds.device).unsqueeze(0).expand(inputIds.shape[0], -1);
+        }
+        else
+        {
+            positions = PositionsFromMask(attentionMask);
+            mask = AttentionMasks.Build(attentionMask.to(@bool), past: 0, queries: (int)inputIds.shape[1]);
+        }
+        var context = new AttentionContext { Mask = mask, IsCausal = mask is null, Rope = rotary.At(positions), Rotary = rotary };
+        return Head(Body(inputIds, context)).MoveToOuterDisposeScope();
+    }
+
+    /// <summary>
+    /// Inference forward with a KV cache: appends <paramref name="inputIds"/> [B, T] at the cache's end.
+    /// <paramref name="keyMask"/> [B, cache.Length + T] marks real (non-padding) positions; null means all real.
+    /// Returns logits of the last position only, [B, vocab], unless <paramref name="allPositions"/>.
+    /// </summary>
+    public Tensor Forward(Tensor inputIds, Tensor positions, Tensor? keyMask, KvCache cache, bool allPositions = false)
+    {
+        using var scope = NewDisposeScope();
+        int past = cache.Length;
+        int t = (int)inputIds.shape[1];
+        var mask = keyMask is null && (past == 0 || t == 1) ? null
+            : AttentionMasks.Build(keyMask?.to(@bool) ?? ones(inputIds.shape[0], past + t, dtype: @bool, device: inputIds.device), past, t);
+        var context = new AttentionContext
+        {
+            Mask = mask, IsCausal = mask is null && past == 0, Rope = rotary.At(positions), Rotary = rotary,
+            Cache = cache, PastLength = past,
+        };
+        var h = Body(inputIds, context);
+        cache.Advance(t);
+        if (!allPositions) h = h.narrow(1, t - 1, 1).squeeze(1);
+        return Head(h).MoveToOuterDisposeScope();
+    }
+
+    Tensor Body(Tensor inputIds, AttentionContext context)
+    {
+        var h = model.embed_tokens.forward(inputIds);
+        foreach (var layer in model.layers) h = layer.Forward(h, context);
+        return model.norm.forward(h);
+    }
+
+    Tensor Head(Tensor h) => lm_head is not null
+        ? lm_head.forward(h)
+        : nn.functional.linear(h, model.embed_tokens.weight!);
+
+    /// <summary>Position of each token counting only real tokens: left padding does not shift positions.</summary>
+    public static Tensor PositionsFromMask(Tensor attentionMask) =>
+        (attentionMask.to(int64).cumsum(1) - 1).clamp_min(0);
+
+    /// <summary>Aux-loss-free MoE balancing after a training step; no-op for dense models.</summary>
+    public void UpdateRoutingBias(double gamma)
+    {
+        foreach (var layer in model.layers) layer.Moe?.Gate.UpdateBias(gamma);
+    }
+
+    /// <summary>Parameters and buffers by HF name (the tied lm_head is not listed, as HF omits it).</summary>
+    public Dictionary<string, Tensor> HfStateDict() => state_dict().ToDictionary(kv => kv.Key, kv => kv.Value);
+
+    /// <summary>HF name → shape of every tensor a checkpoint of this config must hold.</summary>
+    public Dictionary<string, long[]> ExpectedShapes() => state_dict().ToDictionary(kv => kv.Key, kv => kv.Value.shape);
+
+    protected override void Dispose(bool disposing)
+    {
+        if (disposing) rotary.Dispose();
+        base.Dispose(disposing);
+    }
+}

@@ -1,0 +1,92 @@
+using static TorchSharp.torch;
+
+namespace R1Sharp.Model;
+
+/// <summary>
+/// Preallocated per-layer key/value storage for batched decoding, written in place. Every row has the same
+/// length (padding is masked, not packed). GQA layers store K and V as [B, kvHeads, maxLen, headDim];
+/// MLA layers store only the normalised latent c_kv [B, maxLen, kvLoraRank] and the shared rotated key
+/// k_pe [B, maxLen, ropeDim] — that is MLA's whole point.
+/// </summary>
+public sealed class KvCache : IDisposable
+{
+    readonly Tensor[] first;
+    readonly Tensor[] second;
+    /// <summary>The sequence dimension of the stored tensors: 2 for GQA, 1 for MLA.</summary>
+    readonly int seqDim;
+
+    public int BatchSize { get; }
+    public int MaxLength { get; }
+    /// <summary>Positions filled so far (the same for every row).</summary>
+    public int Length { get; private set; }
+
+    KvCache(Tensor[] first, Tensor[] second, int seqDim, int maxLength, int length)
+    {
+        this.first = first;
+        this.second = second;
+        this.seqDim = seqDim;
+        BatchSize = (int)first[0].shape[0];
+        MaxLength = maxLength;
+        Length = length;
+    }
+
+    public static KvCache Create(ModelConfig config, int batchSize, int maxLength, Device device, ScalarType dtype = ScalarType.Float32)
+    {
+        int layers = config.NumHiddenLayers;
+        var a = new Tensor[layers];
+        var b = new Tensor[layers];
+        for (int i = 0; i < layers; i++)
+        {
+            if (config.IsMla)
+            {
+                a[i] = zeros([batchSize, maxLength, config.KvLoraRank], dtype, device);
+                b[i] = zeros([batchSize, maxLength, config.QkRopeHeadDim], dtype, device);
+            }
+            else
+            {
+                a[i] = zeros([batchSize, config.NumKeyValueHeads, maxLength, config.GqaHeadDim], dtype, device);
+                b[i] = zeros([batchSize, config.NumKeyValueHeads, maxLength, config.GqaHeadDim], dtype, device);
+            }
+        }
+        return new KvCache(a, b, config.IsMla ? 1 : 2, maxLength, 0);
+    }
+
+    /// <summary>Writes the new entries of one layer at [past, past + T) and returns views of [0, past + T).</summary>
+    public (Tensor First, Tensor Second) Append(int layer, Tensor newFirst, Tensor newSecond, int past)
+    {
+        long t = newFirst.shape[seqDim];
+        if (past + t > MaxLength)
+            throw new InvalidOperationException($"KV cache overflow: {past} + {t} > {MaxLength}");
+        first[layer].narrow(seqDim, past, t).copy_(newFirst);
+        second[layer].narrow(seqDim, past, t).copy_(newSecond);
+        return (first[layer].narrow(seqDim, 0, past + t), second[layer].narrow(seqDim, 0, past + t));
+    }
+
+    /// <summary>Called by the model after all layers have appended a pass of <paramref name="tokens"/> positions.</summary>
+    public void Advance(int tokens) => Length += tokens;
+
+    /// <summary>A new cache whose row i*n+j is a copy of row i: many samples share one prompt's prefill.</summary>
+    public KvCache RepeatRows(int n, int? maxLength = null)
+    {
+        int max = maxLength ?? MaxLength;
+        Tensor Grow(Tensor t)
+        {
+            var shape = t.shape.ToArray();
+            shape[0] *= n;
+            shape[seqDim] = max;
+            var result = zeros(shape, t.dtype, t.device);
+            result.narrow(seqDim, 0, Length).copy_(t.narrow(seqDim, 0, Length).repeat_interleave(n, 0));
+            return result;
+        }
+        return new KvCache(first.Select(Grow).ToArray(), second.Select(Grow).ToArray(), seqDim, max, Length);
+    }
+
+    /// <summary>Bytes held by the cache for each position of each row (all layers).</summary>
+    public long BytesPerToken => first.Zip(second).Sum(p =>
+        (p.First.NumberOfElements + p.Second.NumberOfElements) * p.First.ElementSize / (BatchSize * MaxLength));
+
+    public void Dispose()
+    {
+        foreach (var t in first.Concat(second)) t.Dispose();
+    }
+}

@@ -1,0 +1,27 @@
+using TorchSharp;
+using TorchSharp.Modules;
+using static TorchSharp.torch;
+
+namespace R1Sharp.Model;
+
+/// <summary>down(silu(gate(x)) ⊙ up(x)): the MLP of Llama, Qwen2, DeepSeek's dense layers and each expert.</summary>
+public sealed class SwiGluMlp : nn.Module<Tensor, Tensor>
+{
+    readonly Linear gate_proj;
+    readonly Linear up_proj;
+    readonly Linear down_proj;
+
+    public SwiGluMlp(long hidden, long intermediate) : base(nameof(SwiGluMlp))
+    {
+        gate_proj = nn.Linear(hidden, intermediate, hasBias: false);
+        up_proj = nn.Linear(hidden, intermediate, hasBias: false);
+        down_proj = nn.Linear(intermediate, hidden, hasBias: false);
+        RegisterComponents();
+    }
+
+    public override Tensor forward(Tensor x)
+    {
+        using var scope = NewDisposeScope();
+        return down_proj.forward(nn.functional.silu(gate_proj.forward(x)) * up_proj.forward(x)).MoveToOuterDisposeScope();
+    }
+}
