@@ -1,0 +1,177 @@
+using R1Sharp.Model;
+using R1Sharp.Tokenizers;
+using static TorchSharp.torch;
+
+namespace R1Sharp.Generation;
+
+/// <summary>
+/// Batched generation with a preallocated KV cache. All prompts are prefilled in one left-padded pass; each
+/// prompt's cache rows are then repeated for its samples, so G samples of one prompt cost one prefill.
+/// Finished rows leave the batch so the remaining ones decode at full speed.
+/// </summary>
+public sealed class GenerationEngine(CausalLanguageModel model, ITextTokenizer? tokenizer = null)
+{
+    /// <summary>Rows finished per step before the batch is compacted (copying the cache is not free).</summary>
+    const double CompactWhenFinishedShare = 0.25;
+
+    public CausalLanguageModel Model => model;
+    public ITextTokenizer? Tokenizer => tokenizer;
+
+    /// <summary>Generates every request's samples; the result is indexed [request][sample].</summary>
+    public IReadOnlyList<IReadOnlyList<GeneratedSample>> Generate(IReadOnlyList<GenerationRequest> requests,
+        Action<TokenEvent>? onToken = null, CancellationToken cancellation = default)
+    {
+        if (requests.Count == 0) return [];
+        foreach (var r in requests)
+        {
+            r.Options.Validate();
+            if (r.PromptIds.Count == 0) throw new R1Error("a prompt must have at least one token");
+            if (r.NumSamples < 1) throw new R1Error($"number of samples must be >= 1, got {r.NumSamples}");
+            if (r.Options.StopStrings.Count > 0 && tokenizer is null) throw new R1Error("stop strings need a tokenizer");
+            if (r.PromptIds.Any(id => id < 0 || id >= model.Config.VocabSize))
+                throw new R1Error($"prompt token id out of range [0, {model.Config.VocabSize})");
+        }
+        int promptLength = requests.Max(r => r.PromptIds.Count);
+        int maxNew = requests.Max(r => r.Options.MaxNewTokens);
+        if (promptLength + maxNew > model.Config.MaxPositionEmbeddings)
+            throw new R1Error($"prompt ({promptLength} tokens) + max new tokens ({maxNew}) exceeds the model's context of {model.Config.MaxPositionEmbeddings}");
+
+        using var inference = inference_mode();
+        var device = model.Device;
+        var rows = requests.SelectMany((r, i) => Enumerable.Range(0, r.NumSamples).Select(s => new Row(i, s, r))).ToList();
+        var seedSource = new Random();
+        var requestSeeds = requests.Select(r => r.Options.Seed ?? seedSource.Next()).ToArray();
+        var sampler = new TokenSampler(rows.Select(r => r.Request.Options).ToList(),
+            rows.Select(r => unchecked(requestSeeds[r.RequestIndex] * 1_000_003 + r.SampleIndex)).ToList(), device);
+
+        // Prefill the distinct prompts, left-padded to one length.
+        var promptIds = new long[requests.Count * promptLength];
+        var promptMask = new long[requests.Count * promptLength];
+        for (int i = 0; i < requests.Count; i++)
+        {
+            int pad = promptLength - requests[i].PromptIds.Count;
+            for (int j = 0; j < requests[i].PromptIds.Count; j++)
+            {
+                promptIds[i * promptLength + pad + j] = requests[i].PromptIds[j];
+                promptMask[i * promptLength + pad + j] = 1;
+            }
+        }
+        var ids = tensor(promptIds, device: device).view(requests.Count, promptLength);
+        var mask = tensor(promptMask, device: device).view(requests.Count, promptLength);
+        Tensor logits;
+        KvCache cache;
+        using (var prefillCache = KvCache.Create(model.Config, requests.Count, promptLength, device))
+        {
+            logits = model.Forward(ids, CausalLanguageModel.PositionsFromMask(mask), mask, prefillCache);
+            var repeats = tensor(requests.Select(r => (long)r.NumSamples).ToArray(), device: device);
+            cache = prefillCache.RepeatRows(repeats, promptLength + maxNew);
+            logits = logits.repeat_interleave(repeats, 0);
+            mask = mask.repeat_interleave(repeats, 0);
+        }
+        var positions = tensor(rows.Select(r => (long)r.Request.PromptIds.Count).ToArray(), device: device).unsqueeze(1);
+
+        var active = Enumerable.Range(0, rows.Count).ToList(); // row index of each batch position
+        try
+        {
+            while (active.Count > 0)
+            {
+                cancellation.ThrowIfCancellationRequested();
+                long[] tokenArray;
+                float[] logProbArray;
+                Tensor next;
+                using (NewDisposeScope())
+                {
+                    var (tokens, logProbs) = sampler.Sample(logits);
+                    tokenArray = tokens.data<long>().ToArray();
+                    logProbArray = logProbs.data<float>().ToArray();
+                    next = tokens.view(-1, 1).MoveToOuterDisposeScope();
+                }
+                for (int b = 0; b < active.Count; b++)
+                {
+                    var row = rows[active[b]];
+                    if (row.Finished) continue; // waiting for the next compaction
+                    bool finished = row.Add((int)tokenArray[b], logProbArray[b], tokenizer);
+                    onToken?.Invoke(new TokenEvent(row.RequestIndex, row.SampleIndex, (int)tokenArray[b], logProbArray[b], finished));
+                }
+                int finishedCount = active.Count(a => rows[a].Finished);
+                if (finishedCount == active.Count)
+                {
+                    next.Dispose();
+                    break;
+                }
+                if (finishedCount >= CompactWhenFinishedShare * active.Count)
+                {
+                    long[] keepPositions = Enumerable.Range(0, active.Count).Where(b => !rows[active[b]].Finished).Select(b => (long)b).ToArray();
+                    using var keep = tensor(keepPositions, device: device);
+                    Replace(ref cache, cache.SelectRows(keep));
+                    Replace(ref sampler, sampler.Select(keepPositions, keep));
+                    Replace(ref mask, mask.index_select(0, keep));
+                    Replace(ref positions, positions.index_select(0, keep));
+                    Replace(ref next, next.index_select(0, keep));
+                    active = keepPositions.Select(b => active[(int)b]).ToList();
+                }
+                Replace(ref mask, cat([mask, ones(mask.shape[0], 1, int64, device)], 1));
+                Replace(ref logits, model.Forward(next, positions, mask, cache));
+                Replace(ref positions, positions + 1);
+                next.Dispose();
+            }
+        }
+        finally
+        {
+            cache.Dispose();
+            sampler.Dispose();
+            foreach (var t in new[] { logits, mask, positions, ids }) t.Dispose();
+        }
+        return requests.Select((_, i) => (IReadOnlyList<GeneratedSample>)rows.Where(r => r.RequestIndex == i).Select(r => r.ToSample()).ToList()).ToList();
+    }
+
+    static void Replace<T>(ref T slot, T value) where T : IDisposable
+    {
+        var old = slot;
+        slot = value;
+        old.Dispose();
+    }
+
+    /// <summary>One sample being generated.</summary>
+    sealed class Row(int requestIndex, int sampleIndex, GenerationRequest request)
+    {
+        readonly List<int> tokens = [];
+        readonly List<float> logProbs = [];
+        FinishReason reason = FinishReason.Length;
+        string? matchedStop;
+
+        public int RequestIndex => requestIndex;
+        public int SampleIndex => sampleIndex;
+        public GenerationRequest Request => request;
+        public bool Finished { get; private set; }
+
+        /// <summary>Records a token; returns true when the sample is done.</summary>
+        public bool Add(int token, float logProb, ITextTokenizer? tokenizer)
+        {
+            if (Finished) return true;
+            tokens.Add(token);
+            logProbs.Add(logProb);
+            var o = request.Options;
+            if (o.StopTokenIds.Contains(token) || token == tokenizer?.EosId)
+                return Finish(FinishReason.Stop);
+            if (o.StopStrings.Count > 0)
+            {
+                // Only the tail can newly contain a stop string; decode enough tokens to cover the longest one.
+                int window = Math.Min(tokens.Count, o.StopStrings.Max(s => s.Length) + 8);
+                string tail = tokenizer!.Decode(tokens.Skip(tokens.Count - window));
+                matchedStop = o.StopStrings.FirstOrDefault(tail.Contains);
+                if (matchedStop is not null) return Finish(FinishReason.Stop);
+            }
+            return tokens.Count >= o.MaxNewTokens && Finish(FinishReason.Length);
+        }
+
+        bool Finish(FinishReason why)
+        {
+            reason = why;
+            Finished = true;
+            return true;
+        }
+
+        public GeneratedSample ToSample() => new(requestIndex, sampleIndex, tokens.ToArray(), logProbs.ToArray(), reason, matchedStop);
+    }
+}
