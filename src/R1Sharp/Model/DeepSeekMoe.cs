@@ -28,7 +28,7 @@ public sealed class MoeGate : nn.Module
     public Tensor Bias => e_score_correction_bias;
 
     /// <summary>Tokens routed to each expert since the last <see cref="UpdateBias"/> (training forwards only).</summary>
-    public Tensor Load => expertLoad ??= zeros(config.NRoutedExperts, int64, e_score_correction_bias.device);
+    public Tensor Load => expertLoad ??= zeros(config.NRoutedExperts, int64, e_score_correction_bias.device).DetachFromDisposeScope();
 
     /// <summary>x [N, hidden] → (expert indices [N, k], mixing weights [N, k]).</summary>
     public (Tensor Indices, Tensor Weights) Route(Tensor x)
