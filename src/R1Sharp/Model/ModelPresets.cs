@@ -11,11 +11,11 @@ public static class ModelPresets
     public static ModelConfig Create(ModelFamily family, string preset, int vocabSize) => preset switch
     {
         "tiny" => family == ModelFamily.DeepseekV3
-            ? DeepSeek(vocabSize, hidden: 64, layers: 2, heads: 4, qRank: 32, kvRank: 32, nope: 16, rope: 8, v: 16,
+            ? DeepSeek(vocabSize, hidden: 64, layers: 2, heads: 4, qRank: 32, kvRank: 16, nope: 16, rope: 8, v: 16,
                        dense: 128, expert: 32, routed: 8, shared: 1, topK: 2, groups: 4, topGroups: 2)
             : Gqa(family, vocabSize, hidden: 64, layers: 2, heads: 4, kvHeads: 2, ffn: 128),
         "small" => family == ModelFamily.DeepseekV3
-            ? DeepSeek(vocabSize, hidden: 384, layers: 8, heads: 6, qRank: 192, kvRank: 128, nope: 32, rope: 32, v: 64,
+            ? DeepSeek(vocabSize, hidden: 384, layers: 8, heads: 6, qRank: 192, kvRank: 64, nope: 48, rope: 16, v: 64,
                        dense: 1024, expert: 256, routed: 16, shared: 1, topK: 2, groups: 4, topGroups: 2)
             : Gqa(family, vocabSize, hidden: 384, layers: 8, heads: 6, kvHeads: 2, ffn: 1024),
         _ => throw new R1Error($"unknown preset '{preset}' (expected {string.Join(", ", Names)})"),

@@ -1,0 +1,62 @@
+using static TorchSharp.torch;
+
+namespace R1Sharp.Training;
+
+/// <summary>
+/// Pretraining data as nanoGPT packs it: documents (each ending in EOS) are concatenated in a seeded random
+/// order and cut into rows of T + 1 tokens, so no compute is spent on padding. Its position (epoch, offset)
+/// is part of a checkpoint, so a resumed run reads exactly the batches it would have read.
+/// </summary>
+public sealed class PackedTokenStream
+{
+    readonly IReadOnlyList<int[]> documents;
+    readonly int seed;
+    int[] stream = [];
+
+    public int Epoch { get; private set; }
+    public long Offset { get; private set; }
+    public long TokensPerEpoch { get; }
+
+    public PackedTokenStream(IReadOnlyList<int[]> documents, int seed, int epoch = 0, long offset = 0)
+    {
+        if (documents.Count == 0 || documents.All(d => d.Length == 0)) throw new R1Error("the training corpus is empty");
+        this.documents = documents;
+        this.seed = seed;
+        TokensPerEpoch = documents.Sum(d => (long)d.Length);
+        Epoch = epoch;
+        Offset = offset;
+        Shuffle();
+    }
+
+    void Shuffle()
+    {
+        var order = Enumerable.Range(0, documents.Count).ToArray();
+        new Random(HashCode.Combine(seed, Epoch)).Shuffle(order);
+        stream = order.SelectMany(i => documents[i]).ToArray();
+    }
+
+    /// <summary>The next [batchSize, sequenceLength] inputs and their next-token targets.</summary>
+    public TrainingBatch Next(int batchSize, int sequenceLength, Device device)
+    {
+        int row = sequenceLength + 1;
+        if (row > stream.Length) throw new R1Error($"the corpus ({stream.Length} tokens) is shorter than one sequence ({row})");
+        var tokens = new long[batchSize * row];
+        for (int b = 0; b < batchSize; b++)
+        {
+            // The tail of an epoch too short for a row is dropped; the next epoch is a new shuffle.
+            if (Offset + row > stream.Length)
+            {
+                Epoch++;
+                Offset = 0;
+                Shuffle();
+            }
+            for (int j = 0; j < row; j++) tokens[b * row + j] = stream[Offset + j];
+            // Consecutive rows share one token, so every token is a target once per epoch.
+            Offset += sequenceLength;
+        }
+        var all = tensor(tokens, device: device).view(batchSize, row);
+        var batch = new TrainingBatch(all.narrow(1, 0, sequenceLength).contiguous(), all.narrow(1, 1, sequenceLength).contiguous(), null);
+        all.Dispose();
+        return batch;
+    }
+}

@@ -1,0 +1,45 @@
+using R1Sharp.Model;
+
+namespace R1Sharp.Tests.Model;
+
+public class ModelStatsTests
+{
+    [Theory]
+    [MemberData(nameof(TinyModels.Families), MemberType = typeof(TinyModels))]
+    public void Parameter_count_from_the_config_equals_the_built_model(ModelFamily family)
+    {
+        using var model = TinyModels.Create(family);
+        var stats = ModelStats.Of(model.Config);
+        Assert.Equal(model.parameters().Sum(p => p.NumberOfElements), stats.TotalParameters);
+        if (family == ModelFamily.DeepseekV3) Assert.True(stats.ActiveParametersPerToken < stats.TotalParameters);
+        else Assert.Equal(stats.TotalParameters, stats.ActiveParametersPerToken);
+    }
+
+    [Fact]
+    public void Mla_caches_far_fewer_bytes_per_token_than_gqa_at_the_same_width()
+    {
+        var gqa = ModelStats.Of(ModelPresets.Create(ModelFamily.Llama, "small", 4096));
+        var mla = ModelStats.Of(ModelPresets.Create(ModelFamily.DeepseekV3, "small", 4096));
+        Assert.True(mla.KvCacheBytesPerToken() * 3 < gqa.KvCacheBytesPerToken(),
+            $"MLA {mla.KvCacheBytesPerToken()} B/token vs GQA {gqa.KvCacheBytesPerToken()} B/token");
+    }
+
+    [Fact]
+    public void DeepSeek_V3_figures_match_the_published_ones()
+    {
+        // DeepSeek-V3's config.json (shared/reference §1.1): 671B total, 37B active, 576 cached values per token and layer.
+        var v3 = new ModelConfig
+        {
+            Family = ModelFamily.DeepseekV3, VocabSize = 129280, HiddenSize = 7168, IntermediateSize = 18432,
+            NumHiddenLayers = 61, NumAttentionHeads = 128, NumKeyValueHeads = 128, QLoraRank = 1536, KvLoraRank = 512,
+            QkNopeHeadDim = 128, QkRopeHeadDim = 64, VHeadDim = 128, NRoutedExperts = 256, NSharedExperts = 1,
+            NumExpertsPerTok = 8, MoeIntermediateSize = 2048, NGroup = 8, TopkGroup = 4, FirstKDenseReplace = 3,
+            RoutedScalingFactor = 2.5,
+        };
+        var stats = ModelStats.Of(v3);
+        Assert.InRange(stats.TotalParameters / 1e9, 670, 672.5);   // 671B without the 14B MTP module
+        Assert.InRange(stats.ActiveParametersPerToken / 1e9, 36.5, 38);
+        Assert.Equal(576, stats.KvCacheValuesPerTokenPerLayer);
+        Assert.Equal(576L * 61 * 2, stats.KvCacheBytesPerToken());
+    }
+}
