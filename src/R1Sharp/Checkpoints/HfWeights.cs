@@ -76,38 +76,31 @@ public static partial class HfWeights
     {
         if (new FileInfo(indexPath).Length > SafeTensorsHeader.MaxHeaderBytes)
             throw new R1Error($"{indexPath}: over {SafeTensorsHeader.MaxHeaderBytes} bytes, too big for an index");
-        JsonNode? root;
         try
         {
-            // JsonNode rejects duplicate keys, which in an index would hide one of two shard assignments.
-            root = JsonNode.Parse(File.ReadAllBytes(indexPath));
-            _ = root?.AsObject().Count;
-        }
-        catch (Exception e) when (e is JsonException or ArgumentException or InvalidOperationException)
-        {
-            throw new R1Error($"{indexPath}: not a valid JSON object: {e.Message}");
-        }
-        if (root is not JsonObject rootObject || rootObject["weight_map"] is not JsonObject map)
-            throw new R1Error($"{indexPath}: must be a JSON object with a \"weight_map\" object of tensor name -> shard file");
+            using var document = JsonDocument.Parse(File.ReadAllBytes(indexPath));
+            if (document.RootElement.ValueKind != JsonValueKind.Object
+                || !document.RootElement.TryGetProperty("weight_map", out var map) || map.ValueKind != JsonValueKind.Object)
+                throw new R1Error($"{indexPath}: must be a JSON object with a \"weight_map\" object of tensor name -> shard file");
 
-        var weightMap = new Dictionary<string, string>(StringComparer.Ordinal);
-        try
-        {
-            foreach (var (name, value) in map)
+            var weightMap = new Dictionary<string, string>(StringComparer.Ordinal);
+            foreach (var entry in map.EnumerateObject())
             {
-                if (value is not JsonValue v || v.GetValueKind() != JsonValueKind.String)
-                    throw new R1Error($"{indexPath}: weight_map['{name}'] must be a shard file name, got {value?.ToJsonString() ?? "null"}");
-                string shard = v.GetValue<string>();
+                string name = SafeTensorsHeader.Quote(entry.Name);
+                if (entry.Value.ValueKind != JsonValueKind.String)
+                    throw new R1Error($"{indexPath}: weight_map[{name}] must be a shard file name, got {entry.Value.ValueKind}");
+                string shard = entry.Value.GetString()!;
                 if (shard.Length == 0 || shard != Path.GetFileName(shard) || shard is "." or "..")
-                    throw new R1Error($"{indexPath}: weight_map['{name}'] = '{shard}' is not a file name in the model directory");
-                weightMap.Add(name, shard);
+                    throw new R1Error($"{indexPath}: weight_map[{name}] = {SafeTensorsHeader.Quote(shard)} is not a file name in the model directory");
+                if (!weightMap.TryAdd(entry.Name, shard))
+                    throw new R1Error($"{indexPath}: weight_map lists tensor {name} more than once");
             }
+            return weightMap;
         }
-        catch (ArgumentException e)
+        catch (Exception e) when (e is JsonException or InvalidOperationException)
         {
-            throw new R1Error($"{indexPath}: weight_map has a repeated tensor name: {e.Message}");
+            throw new R1Error($"{indexPath}: not a valid index JSON file: {e.Message}");
         }
-        return weightMap;
     }
 
     /// <summary>

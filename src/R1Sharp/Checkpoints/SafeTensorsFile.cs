@@ -3,7 +3,6 @@ using System.Buffers.Binary;
 using System.Text.Encodings.Web;
 using System.Text.Json;
 using Microsoft.Win32.SafeHandles;
-using TorchSharp;
 using static TorchSharp.torch;
 
 namespace R1Sharp.Checkpoints;
@@ -22,7 +21,10 @@ public static class SafeTensorsFile
         return ReadHeader(file, path);
     }
 
-    /// <summary>Every tensor of the file, in its stored dtype, on the CPU. The caller owns (disposes) them.</summary>
+    /// <summary>
+    /// Every tensor of the file, in its stored dtype, on the CPU. The caller owns them (they join the caller's
+    /// dispose scope, if one is open).
+    /// </summary>
     public static Dictionary<string, Tensor> Load(string path)
     {
         using var file = OpenRead(path);
@@ -72,7 +74,8 @@ public static class SafeTensorsFile
             stream.Write(header);
             foreach (var item in layout)
             {
-                using var data = item.Tensor.detach().cpu().contiguous();
+                using var scope = NewDisposeScope(); // frees the CPU/contiguous copies, never the caller's tensor
+                var data = item.Tensor.detach().cpu().contiguous();
                 TensorBytes.ForEachChunk(data, (chunk, _) => stream.Write(chunk));
             }
             stream.Flush(flushToDisk: true);

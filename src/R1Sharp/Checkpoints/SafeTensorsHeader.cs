@@ -54,23 +54,36 @@ public sealed record SafeTensorsHeader(
 
         using (document)
         {
-            var tensors = new Dictionary<string, SafeTensorEntry>(StringComparer.Ordinal);
-            IReadOnlyDictionary<string, string>? metadata = null;
-            foreach (var property in document.RootElement.EnumerateObject())
+            try
             {
-                if (property.Name == MetadataKey)
-                {
-                    if (metadata is not null) throw new R1Error($"{source}: '{MetadataKey}' appears more than once in the header");
-                    metadata = ParseMetadata(property.Value, source);
-                    continue;
-                }
-                if (tensors.ContainsKey(property.Name))
-                    throw new R1Error($"{source}: tensor {Quote(property.Name)} appears more than once in the header");
-                tensors.Add(property.Name, ParseEntry(property.Name, property.Value, dataLength, source));
+                return FromJson(document.RootElement, dataStart, dataLength, source);
             }
-            CheckTiling(tensors.Values, dataLength, source);
-            return new SafeTensorsHeader(tensors, metadata ?? new Dictionary<string, string>(), dataStart, dataLength);
+            catch (InvalidOperationException e)
+            {
+                // Valid JSON can still escape text that is no string, e.g. a lone surrogate "\ud800".
+                throw new R1Error($"{source}: header holds a string that is not valid text: {e.Message}");
+            }
         }
+    }
+
+    static SafeTensorsHeader FromJson(JsonElement root, long dataStart, long dataLength, string source)
+    {
+        var tensors = new Dictionary<string, SafeTensorEntry>(StringComparer.Ordinal);
+        IReadOnlyDictionary<string, string>? metadata = null;
+        foreach (var property in root.EnumerateObject())
+        {
+            if (property.Name == MetadataKey)
+            {
+                if (metadata is not null) throw new R1Error($"{source}: '{MetadataKey}' appears more than once in the header");
+                metadata = ParseMetadata(property.Value, source);
+                continue;
+            }
+            if (tensors.ContainsKey(property.Name))
+                throw new R1Error($"{source}: tensor {Quote(property.Name)} appears more than once in the header");
+            tensors.Add(property.Name, ParseEntry(property.Name, property.Value, dataLength, source));
+        }
+        CheckTiling(tensors.Values, dataLength, source);
+        return new SafeTensorsHeader(tensors, metadata ?? new Dictionary<string, string>(), dataStart, dataLength);
     }
 
     static Dictionary<string, string> ParseMetadata(JsonElement value, string source)
