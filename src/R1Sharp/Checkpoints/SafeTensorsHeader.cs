@@ -7,9 +7,6 @@ namespace R1Sharp.Checkpoints;
 public sealed record SafeTensorEntry(string Name, string Dtype, long[] Shape, long Begin, long End)
 {
     public long ByteLength => End - Begin;
-
-    /// <summary>Product of the dimensions (1 for a 0-rank scalar); checked against overflow when the header was read.</summary>
-    public long ElementCount => Shape.Aggregate(1L, (product, dim) => product * dim);
 }
 
 /// <summary>
