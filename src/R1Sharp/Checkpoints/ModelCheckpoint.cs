@@ -1,0 +1,78 @@
+using System.Text.Json;
+using System.Text.Json.Nodes;
+using R1Sharp.Model;
+using TorchSharp;
+using static TorchSharp.torch;
+
+namespace R1Sharp.Checkpoints;
+
+/// <summary>
+/// A model in the Hugging Face directory layout: config.json, generation_config.json and the weights
+/// (model.safetensors, or shards with model.safetensors.index.json). The tokenizer files live beside them.
+/// </summary>
+public static class ModelCheckpoint
+{
+    public const string ConfigFile = "config.json";
+    public const string GenerationConfigFile = "generation_config.json";
+
+    /// <summary>Saves weights as float32, float16 or bfloat16 (HF's torch_dtype names).</summary>
+    public static void Save(CausalLanguageModel model, string dir, string dtype = "float32", long maxShardBytes = long.MaxValue)
+    {
+        var target = ParseDtype(dtype);
+        Directory.CreateDirectory(dir);
+        using var scope = NewDisposeScope();
+        var tensors = model.HfStateDict().ToDictionary(kv => kv.Key,
+            // The MoE correction bias stays float32, as in DeepSeek's checkpoints.
+            kv => kv.Key.EndsWith("e_score_correction_bias") ? kv.Value.detach().cpu() : kv.Value.detach().cpu().to(target));
+        HfWeights.Save(dir, tensors, maxShardBytes);
+        (model.Config with { TorchDtype = dtype }).Save(Path.Combine(dir, ConfigFile));
+        SaveGenerationConfig(model.Config, Path.Combine(dir, GenerationConfigFile));
+    }
+
+    /// <summary>Loads a checkpoint directory; every missing, unexpected or misshaped tensor is named in one error.</summary>
+    public static CausalLanguageModel Load(string dir, Device? device = null)
+    {
+        if (!Directory.Exists(dir)) throw new R1Error($"{dir}: model directory not found");
+        var config = ModelConfig.Load(Path.Combine(dir, ConfigFile));
+        var model = new CausalLanguageModel(config);
+        using (var scope = NewDisposeScope())
+        {
+            var tensors = HfWeights.Load(dir);
+            // Multi-token-prediction layers (index >= num_hidden_layers) are for speculative decoding; skip them.
+            foreach (var name in tensors.Keys.Where(n => IsMtpLayer(n, config.NumHiddenLayers)).ToList()) tensors.Remove(name);
+            HfWeights.CheckNames(model.ExpectedShapes(), tensors, dir);
+            using var _ = no_grad();
+            var own = model.HfStateDict();
+            foreach (var (name, value) in tensors) own[name].copy_(value.to(own[name].dtype));
+        }
+        model.eval();
+        if (device is not null && device.type != DeviceType.CPU) model.MoveTo(device);
+        return model;
+    }
+
+    static bool IsMtpLayer(string name, int layers) =>
+        name.StartsWith("model.layers.") && int.TryParse(name.Split('.')[2], out int i) && i >= layers;
+
+    static ScalarType ParseDtype(string dtype) => dtype switch
+    {
+        "float32" => ScalarType.Float32,
+        "float16" => ScalarType.Float16,
+        "bfloat16" => ScalarType.BFloat16,
+        _ => throw new R1Error($"dtype '{dtype}' is not supported (float32, float16, bfloat16)"),
+    };
+
+    static void SaveGenerationConfig(ModelConfig config, string path)
+    {
+        // R1's recommended sampling, so HF's generate() and our server default to it.
+        var json = new JsonObject
+        {
+            ["bos_token_id"] = config.BosTokenId,
+            ["eos_token_id"] = config.EosTokenIds.Length == 1 ? JsonValue.Create(config.EosTokenIds[0]) : new JsonArray(config.EosTokenIds.Select(i => (JsonNode?)i).ToArray()),
+            ["do_sample"] = true,
+            ["temperature"] = 0.6,
+            ["top_p"] = 0.95,
+        };
+        if (config.PadTokenId is int pad) json["pad_token_id"] = pad;
+        AtomicFile.WriteAllText(path, json.ToJsonString(new JsonSerializerOptions { WriteIndented = true }) + "\n");
+    }
+}
