@@ -123,14 +123,15 @@ public class PolicyLossTests
         using var tokens = torch.tensor(new long[] { 1, 2, 3, 4, 0, 1 }).view(2, 3);
         using var advantages = torch.tensor(new[] { 1f, -1f });
         using var mask = ones(2, 3);
+        Tensor LogProbs() => logits.log_softmax(-1).gather(-1, tokens.unsqueeze(-1)).squeeze(-1);
         float[] Before()
         {
             using var _ = no_grad();
-            using var lp = TokenLogProbs.Gather(logits, tokens);
+            using var lp = LogProbs();
             return lp.data<float>().ToArray();
         }
         var before = Before();
-        using (var logp = TokenLogProbs.Gather(logits, tokens))
+        using (var logp = LogProbs())
         using (var result = PolicyLoss.Compute(new PolicyLossInputs { LogProbs = logp, Advantages = advantages, Mask = mask }, new GrpoConfig()))
             result.Loss.backward();
         using (no_grad())
