@@ -1,0 +1,155 @@
+using System.Diagnostics;
+using System.Globalization;
+using System.Text.Json;
+using Microsoft.Data.Sqlite;
+
+namespace R1Sharp.Runs;
+
+public enum RunStatus
+{
+    Running,
+    Finished,
+    Failed,
+    /// <summary>Marked running, but the process that ran it is gone (killed); resumable from its last checkpoint.
+    /// Never stored: derived when listing.</summary>
+    Interrupted,
+}
+
+/// <summary>One run as the index knows it.</summary>
+public sealed record RunRecord(string Name, string Kind, string Path, RunStatus Status, DateTimeOffset StartedAt,
+    DateTimeOffset? EndedAt, IReadOnlyDictionary<string, double> FinalMetrics, int ProcessId = 0);
+
+/// <summary>
+/// The index of runs: an embedded SQLite database, runs.db, in the runs root folder beside the run folders
+/// (runs/ under the working directory unless --dir or $R1_RUNS says otherwise). The run folders hold the data; the
+/// index lets <c>r1 runs</c> list them quickly and can be rebuilt from their run.json files.
+/// </summary>
+public sealed class RunStore
+{
+    public const string FileName = "runs.db";
+
+    /// <summary>The runs root when none is given: $R1_RUNS, else ./runs.</summary>
+    public static string DefaultRoot => Environment.GetEnvironmentVariable("R1_RUNS") is { Length: > 0 } dir ? dir : "runs";
+
+    readonly string connectionString;
+
+    public RunStore(string runsRoot)
+    {
+        Root = System.IO.Path.GetFullPath(runsRoot);
+        Directory.CreateDirectory(Root);
+        DatabasePath = System.IO.Path.Combine(Root, FileName);
+        // No pooling: each call opens and closes the file, so no handle outlives it and other processes see changes.
+        connectionString = new SqliteConnectionStringBuilder { DataSource = DatabasePath, Pooling = false }.ToString();
+        Execute("""
+            CREATE TABLE IF NOT EXISTS runs (
+                name TEXT PRIMARY KEY,
+                kind TEXT NOT NULL,
+                path TEXT NOT NULL,
+                status TEXT NOT NULL,
+                started_at TEXT NOT NULL,
+                ended_at TEXT,
+                final_metrics TEXT NOT NULL DEFAULT '{}',
+                pid INTEGER NOT NULL DEFAULT 0
+            )
+            """);
+    }
+
+    public string Root { get; }
+    public string DatabasePath { get; }
+
+    /// <summary>Adds or replaces the row of <paramref name="run"/>.</summary>
+    public void Upsert(RunRecord run) => Execute("""
+        INSERT INTO runs (name, kind, path, status, started_at, ended_at, final_metrics, pid)
+        VALUES ($name, $kind, $path, $status, $started, $ended, $metrics, $pid)
+        ON CONFLICT(name) DO UPDATE SET kind = $kind, path = $path, status = $status, started_at = $started,
+            ended_at = $ended, final_metrics = $metrics, pid = $pid
+        """, ("$name", run.Name), ("$kind", run.Kind), ("$path", run.Path), ("$status", StatusName(run.Status)),
+        ("$started", Timestamp(run.StartedAt)), ("$ended", run.EndedAt is { } e ? Timestamp(e) : null),
+        ("$metrics", JsonSerializer.Serialize(FiniteOnly(run.FinalMetrics))), ("$pid", run.ProcessId));
+
+    /// <summary>All runs, newest first. A run still marked running whose process is gone shows as interrupted.</summary>
+    public List<RunRecord> List() => Query("SELECT name, kind, path, status, started_at, ended_at, final_metrics, pid FROM runs ORDER BY started_at DESC, name");
+
+    public RunRecord? Find(string name) =>
+        Query("SELECT name, kind, path, status, started_at, ended_at, final_metrics, pid FROM runs WHERE name = $name", ("$name", name)).SingleOrDefault();
+
+    /// <summary>Rebuilds rows from the run.json of every run folder in the root (after runs.db was deleted, or
+    /// folders were copied in); returns how many were indexed.</summary>
+    public int Reindex()
+    {
+        int count = 0;
+        foreach (var dir in Directory.GetDirectories(Root))
+        {
+            if (RunFolder.ReadRunInfo(dir) is { } info)
+            {
+                Upsert(info);
+                count++;
+            }
+        }
+        return count;
+    }
+
+    List<RunRecord> Query(string sql, params (string Name, object? Value)[] parameters)
+    {
+        using var connection = new SqliteConnection(connectionString);
+        connection.Open();
+        using var command = Command(connection, sql, parameters);
+        using var reader = command.ExecuteReader();
+        var runs = new List<RunRecord>();
+        while (reader.Read())
+        {
+            var status = ParseStatus(reader.GetString(3));
+            int pid = reader.GetInt32(7);
+            if (status == RunStatus.Running && !IsAlive(pid))
+                status = RunStatus.Interrupted;
+            runs.Add(new RunRecord(reader.GetString(0), reader.GetString(1), reader.GetString(2), status,
+                ParseTimestamp(reader.GetString(4)), reader.IsDBNull(5) ? null : ParseTimestamp(reader.GetString(5)),
+                JsonSerializer.Deserialize<Dictionary<string, double>>(reader.GetString(6)) ?? [], pid));
+        }
+        return runs;
+    }
+
+    void Execute(string sql, params (string Name, object? Value)[] parameters)
+    {
+        using var connection = new SqliteConnection(connectionString);
+        connection.Open();
+        using var command = Command(connection, sql, parameters);
+        command.ExecuteNonQuery();
+    }
+
+    static SqliteCommand Command(SqliteConnection connection, string sql, (string Name, object? Value)[] parameters)
+    {
+        var command = connection.CreateCommand();
+        command.CommandText = sql;
+        foreach (var (name, value) in parameters)
+            command.Parameters.AddWithValue(name, value ?? DBNull.Value);
+        return command;
+    }
+
+    static bool IsAlive(int pid)
+    {
+        if (pid <= 0) return false;
+        if (pid == Environment.ProcessId) return true;
+        try
+        {
+            using var process = Process.GetProcessById(pid);
+            return !process.HasExited;
+        }
+        catch (ArgumentException)
+        {
+            return false;
+        }
+    }
+
+    static Dictionary<string, double> FiniteOnly(IReadOnlyDictionary<string, double> metrics) =>
+        metrics.Where(kv => double.IsFinite(kv.Value)).ToDictionary(kv => kv.Key, kv => kv.Value);
+
+    internal static string StatusName(RunStatus status) => status.ToString().ToLowerInvariant();
+
+    internal static RunStatus ParseStatus(string text) =>
+        Enum.TryParse<RunStatus>(text, ignoreCase: true, out var status) ? status : throw new R1Error($"unknown run status '{text}'");
+
+    internal static string Timestamp(DateTimeOffset time) => time.ToUniversalTime().ToString("O", CultureInfo.InvariantCulture);
+
+    internal static DateTimeOffset ParseTimestamp(string text) => DateTimeOffset.Parse(text, CultureInfo.InvariantCulture);
+}

@@ -1,0 +1,49 @@
+namespace R1Sharp.Training;
+
+/// <summary>
+/// Keys of the per-step metrics in metrics.jsonl. Where TRL's GRPOTrainer (or the Hugging Face Trainer) logs the
+/// same quantity, the key is TRL's, so dashboards and habits carry over.
+/// </summary>
+public static class MetricNames
+{
+    public const string Step = "step";
+
+    // Rewards (TRL)
+    /// <summary>Mean of the weighted reward sum over the step's completions.</summary>
+    public const string Reward = "reward";
+    /// <summary>Unbiased standard deviation of the weighted reward sum over the step's completions.</summary>
+    public const string RewardStd = "reward_std";
+    /// <summary>Share of groups whose rewards are all equal (no learning signal).</summary>
+    public const string FracRewardZeroStd = "frac_reward_zero_std";
+    public static string RewardMean(string function) => $"rewards/{function}/mean";
+    public static string RewardStdOf(string function) => $"rewards/{function}/std";
+
+    /// <summary>Share of the step's completions the task's checker judged correct (R1Sharp).</summary>
+    public const string Accuracy = "accuracy";
+
+    // Completions (TRL)
+    public const string MeanLength = "completions/mean_length";
+    public const string MinLength = "completions/min_length";
+    public const string MaxLength = "completions/max_length";
+    /// <summary>Share of completions cut at max_completion_length (TRL calls truncation "clipped").</summary>
+    public const string TruncatedRatio = "completions/clipped_ratio";
+    public const string MeanTerminatedLength = "completions/mean_terminated_length";
+
+    // Policy loss (TRL)
+    public const string Loss = "loss";
+    public const string Kl = "kl";
+    public const string Entropy = "entropy";
+    public const string ClipRatioLow = "clip_ratio/low_mean";
+    public const string ClipRatioHigh = "clip_ratio/high_mean";
+    public const string ClipRatioRegion = "clip_ratio/region_mean";
+
+    // Optimisation and speed (Hugging Face Trainer, TRL)
+    public const string GradNorm = "grad_norm";
+    public const string LearningRate = "learning_rate";
+    public const string StepTime = "step_time";
+    public const string NumTokens = "num_tokens";
+    /// <summary>Generated tokens per second of wall-clock spent sampling (R1Sharp).</summary>
+    public const string RolloutTokensPerSecond = "rollout_tokens_per_second";
+    /// <summary>Tokens through forward + backward + optimizer per second of training wall-clock (R1Sharp).</summary>
+    public const string TrainTokensPerSecond = "train_tokens_per_second";
+}

@@ -1,0 +1,65 @@
+using System.Text.Json;
+
+namespace R1Sharp.Training;
+
+/// <summary>Everything needed to continue a <see cref="SeededRng"/> or <see cref="ShuffledSampler"/> exactly.</summary>
+public sealed record RngState(ulong Seed, long Position)
+{
+    public string ToJson() => JsonSerializer.Serialize(this, SnakeCase.Json);
+
+    public static RngState FromJson(string json, string source)
+    {
+        try
+        {
+            return JsonSerializer.Deserialize<RngState>(json, SnakeCase.Json) ?? throw new R1Error($"{source}: empty RNG state");
+        }
+        catch (JsonException e)
+        {
+            throw new R1Error($"{source}: not an RNG state: {e.Message}", e);
+        }
+    }
+}
+
+/// <summary>
+/// Counter-based random numbers (SplitMix64 of seed and position): the n-th number depends only on (seed, n), so the
+/// state saved in a checkpoint is two integers and a resumed run draws exactly what an unbroken run would have,
+/// independent of .NET's System.Random implementation.
+/// </summary>
+public sealed class SeededRng(ulong seed, long position = 0)
+{
+    const ulong Golden = 0x9E3779B97F4A7C15;
+
+    public ulong Seed { get; } = seed;
+    public long Position { get; private set; } = position;
+    public RngState State => new(Seed, Position);
+
+    public static SeededRng FromState(RngState state) => new(state.Seed, state.Position);
+
+    public ulong NextUInt64() => Mix(Seed + (ulong)(++Position) * Golden);
+
+    /// <summary>Uniform integer in [0, maxExclusive), without modulo bias.</summary>
+    public int Next(int maxExclusive)
+    {
+        if (maxExclusive <= 0)
+            throw new ArgumentOutOfRangeException(nameof(maxExclusive), maxExclusive, "must be positive");
+        // Reject the top partial block of 2^64 so every residue is equally likely.
+        ulong n = (ulong)maxExclusive, limit = ulong.MaxValue - ulong.MaxValue % n;
+        ulong x;
+        do x = NextUInt64(); while (x >= limit);
+        return (int)(x % n);
+    }
+
+    /// <summary>Uniform integer in [minInclusive, maxExclusive).</summary>
+    public int Next(int minInclusive, int maxExclusive) => minInclusive + Next(maxExclusive - minInclusive);
+
+    /// <summary>Uniform double in [0, 1) with 53 random bits.</summary>
+    public double NextDouble() => (NextUInt64() >> 11) * (1.0 / (1UL << 53));
+
+    /// <summary>SplitMix64's finaliser: a bijective avalanche of 64 bits.</summary>
+    public static ulong Mix(ulong z)
+    {
+        z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9;
+        z = (z ^ (z >> 27)) * 0x94D049BB133111EB;
+        return z ^ (z >> 31);
+    }
+}

@@ -1,0 +1,35 @@
+using R1Sharp.Cli.Commands;
+using R1Sharp.Runs;
+
+namespace R1Sharp.Tests.Cli;
+
+public class RunsCommandTests
+{
+    [Fact]
+    public void ListsEachRunWithStatusAndKeyMetrics()
+    {
+        var (console, output) = TrainingViewTests.Console(terminal: false);
+        var now = DateTimeOffset.UtcNow;
+        RunsCommand.Render(console,
+        [
+            new RunRecord("grpo-1", "grpo", "/r/grpo-1", RunStatus.Finished, now.AddMinutes(-5), now,
+                new Dictionary<string, double> { ["accuracy"] = 0.875, ["kl"] = 0.01 }),
+            new RunRecord("sft-1", "sft", "/r/sft-1", RunStatus.Interrupted, now.AddMinutes(-9), null,
+                new Dictionary<string, double>()),
+        ], "/r");
+        var text = output.ToString();
+        Assert.Contains("grpo-1", text);
+        Assert.Contains("finished", text);
+        Assert.Contains("acc 0.875", text);
+        Assert.Contains("5m00s", text);
+        Assert.Contains("interrupted", text);
+    }
+
+    [Fact]
+    public void AnEmptyIndexSaysHowToRebuildIt()
+    {
+        var (console, output) = TrainingViewTests.Console(terminal: false);
+        RunsCommand.Render(console, [], "/r");
+        Assert.Contains("--reindex", output.ToString());
+    }
+}
