@@ -1,3 +1,4 @@
+using System.Text.Json.Nodes;
 using static TorchSharp.torch;
 
 namespace R1Sharp.Training;
@@ -7,24 +8,25 @@ namespace R1Sharp.Training;
 /// order and cut into rows of T + 1 tokens, so no compute is spent on padding. Its position (epoch, offset)
 /// is part of a checkpoint, so a resumed run reads exactly the batches it would have read.
 /// </summary>
-public sealed class PackedTokenStream
+public sealed class PackedTokenStream : IBatchSource
 {
     readonly IReadOnlyList<int[]> documents;
     readonly int seed;
+    readonly int batchSize, sequenceLength;
     int[] stream = [];
 
     public int Epoch { get; private set; }
     public long Offset { get; private set; }
     public long TokensPerEpoch { get; }
 
-    public PackedTokenStream(IReadOnlyList<int[]> documents, int seed, int epoch = 0, long offset = 0)
+    public PackedTokenStream(IReadOnlyList<int[]> documents, int batchSize, int sequenceLength, int seed)
     {
+        this.batchSize = batchSize;
+        this.sequenceLength = sequenceLength;
         if (documents.Count == 0 || documents.All(d => d.Length == 0)) throw new R1Error("the training corpus is empty");
         this.documents = documents;
         this.seed = seed;
         TokensPerEpoch = documents.Sum(d => (long)d.Length);
-        Epoch = epoch;
-        Offset = offset;
         Shuffle();
     }
 
@@ -35,8 +37,17 @@ public sealed class PackedTokenStream
         stream = order.SelectMany(i => documents[i]).ToArray();
     }
 
+    public JsonObject SaveState() => new() { ["epoch"] = Epoch, ["offset"] = Offset };
+
+    public void RestoreState(JsonObject state)
+    {
+        Epoch = state["epoch"]!.GetValue<int>();
+        Offset = state["offset"]!.GetValue<long>();
+        Shuffle();
+    }
+
     /// <summary>The next [batchSize, sequenceLength] inputs and their next-token targets.</summary>
-    public TrainingBatch Next(int batchSize, int sequenceLength, Device device)
+    public TrainingBatch Next(Device device)
     {
         int row = sequenceLength + 1;
         if (row > stream.Length) throw new R1Error($"the corpus ({stream.Length} tokens) is shorter than one sequence ({row})");
