@@ -11,6 +11,23 @@ public static class TokenizerCommand
     {
         var command = new Command("tokenizer", "Build tokenizers for our own models");
         command.Subcommands.Add(CreateTrain());
+        command.Subcommands.Add(CreateByte());
+        return command;
+    }
+
+    static Command CreateByte()
+    {
+        var outOption = OptionFactory.Required<string>("--out", "Folder for tokenizer.json and tokenizer_config.json");
+        var command = new Command("byte", "Write the byte tokenizer for tiny test models (256 byte ids + chat special tokens)");
+        command.Options.Add(outOption);
+        command.SetAction(parse =>
+        {
+            string output = parse.GetValue(outOption)!;
+            var tokenizer = new ByteTokenizer();
+            tokenizer.Save(output);
+            Console.WriteLine($"byte tokenizer ({tokenizer.VocabSize} ids) -> {output}");
+            return 0;
+        });
         return command;
     }
 
