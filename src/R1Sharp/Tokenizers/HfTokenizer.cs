@@ -24,6 +24,7 @@ public sealed class HfTokenizer : ITextTokenizer
     // Most pieces (words) repeat, so we keep their ids; keyed by the piece text.
     readonly ConcurrentDictionary<string, int[]> pieceIds = new();
     readonly ConcurrentDictionary<string, int[]>.AlternateLookup<ReadOnlySpan<char>> pieceIdsBySpan;
+    int cachedPieces;
 
     public TokenizerJson Definition { get; }
     public TokenizerConfig? Config { get; }
@@ -132,7 +133,8 @@ public sealed class HfTokenizer : ITextTokenizer
             if (!pieceIdsBySpan.TryGetValue(piece, out int[]? pieceIds))
             {
                 pieceIds = EncodePiece(piece);
-                if (this.pieceIds.Count < MaxCachedPieces) pieceIdsBySpan.TryAdd(piece, pieceIds);
+                // A counter, not pieceIds.Count, which would take every lock of the dictionary.
+                if (cachedPieces < MaxCachedPieces && pieceIdsBySpan.TryAdd(piece, pieceIds)) Interlocked.Increment(ref cachedPieces);
             }
             ids.AddRange(pieceIds);
         }
