@@ -164,7 +164,7 @@ public sealed class HfTokenizer : ITextTokenizer
             text.Append(added.Content);
         }
         FlushRun();
-        return text.ToString();
+        return Config?.CleanUpTokenizationSpaces == true ? CleanUpTokenizationSpaces(text.ToString()) : text.ToString();
 
         void FlushRun()
         {
@@ -173,6 +173,11 @@ public sealed class HfTokenizer : ITextTokenizer
             run.Clear();
         }
     }
+
+    /// <summary>transformers' clean_up_tokenization, in its order.</summary>
+    static string CleanUpTokenizationSpaces(string text) => text
+        .Replace(" .", ".").Replace(" ?", "?").Replace(" !", "!").Replace(" ,", ",").Replace(" ' ", "'")
+        .Replace(" n't", "n't").Replace(" 'm", "'m").Replace(" 's", "'s").Replace(" 've", "'ve").Replace(" 're", "'re");
 
     /// <summary>Hugging Face sees text as UTF-8, where an unpaired surrogate can only be U+FFFD.</summary>
     static string ReplaceLoneSurrogates(string text)

@@ -17,6 +17,10 @@ public sealed record TokenizerConfig
     /// <summary>Whether the model expects BOS at the start of a sequence. Encode never adds it; callers do.</summary>
     public bool AddBosToken { get; init; }
 
+    /// <summary>Decode removes the space before punctuation and English contractions (" ." → ".", " 's" → "'s").
+    /// Off in DeepSeek and Qwen files, on in Llama-3's; missing means off, as in current transformers.</summary>
+    public bool CleanUpTokenizationSpaces { get; init; }
+
     /// <summary>Our chat template name ("deepseek-r1", "chatml", "chatml-think"), stored as "r1_chat_template".
     /// Absent in third-party files: <see cref="ChatTemplate.FromConfig"/> then recognises <see cref="ChatTemplateText"/>.</summary>
     public string? ChatTemplateName { get; init; }
@@ -58,6 +62,7 @@ public sealed record TokenizerConfig
                 EosToken = TokenText(obj["eos_token"]),
                 PadToken = TokenText(obj["pad_token"]),
                 AddBosToken = obj["add_bos_token"]?.GetValue<bool>() ?? false,
+                CleanUpTokenizationSpaces = obj["clean_up_tokenization_spaces"]?.GetValue<bool>() ?? false,
                 ChatTemplateName = obj[OurTemplateField]?.GetValue<string>(),
                 ChatTemplateText = TemplateText(obj["chat_template"]),
             };
@@ -93,7 +98,7 @@ public sealed record TokenizerConfig
             ["pad_token"] = PadToken,
             ["add_bos_token"] = AddBosToken,
             ["add_eos_token"] = false,
-            ["clean_up_tokenization_spaces"] = false,
+            ["clean_up_tokenization_spaces"] = CleanUpTokenizationSpaces,
             ["chat_template"] = ChatTemplateText,
             [OurTemplateField] = ChatTemplateName,
         };

@@ -13,6 +13,7 @@ public class HfTokenizerTests
     [InlineData("qwen3")]
     [InlineData("trained")]
     [InlineData("byte")]
+    [InlineData("gpt2_style")]
     public void EncodeMatchesHuggingFace(string name)
     {
         HfTokenizer tokenizer = TokenizerTestData.Load(name);
@@ -28,6 +29,7 @@ public class HfTokenizerTests
     [InlineData("qwen3")]
     [InlineData("trained")]
     [InlineData("byte")]
+    [InlineData("gpt2_style")]
     public void DecodeMatchesHuggingFace(string name)
     {
         HfTokenizer tokenizer = TokenizerTestData.Load(name);
@@ -36,6 +38,16 @@ public class HfTokenizerTests
             Assert.Equal(c.Decoded, tokenizer.Decode(c.Ids));
             Assert.Equal(c.DecodedSkipSpecial, tokenizer.Decode(c.Ids, skipSpecialTokens: true));
         }
+    }
+
+    [Fact]
+    public void IgnoreMergesTakesWholeVocabularyWords()
+    {
+        // gpt2_style has "abc" and "Ġhello" in its vocabulary but no merges that build them (see gen-expected.mjs).
+        HfTokenizer gpt2Style = TokenizerTestData.Load("gpt2_style");
+        Assert.Equal(gpt2Style.TokenToId("abc"), Assert.Single(gpt2Style.Encode("abc")));
+        Assert.Equal(gpt2Style.TokenToId(" hello"), Assert.Single(gpt2Style.Encode(" hello")));
+        Assert.Equal([gpt2Style.TokenToId("ab")!.Value, 'd'], gpt2Style.Encode("abd"));
     }
 
     [Fact]

@@ -1,6 +1,7 @@
 // Writes the reference outputs the tokenizer tests compare against, using Hugging Face's own JavaScript
 // implementation (transformers.js), loaded from local files only:
-//   tests/R1Sharp.Tests/Data/tokenizers/expected/{deepseek_v3,qwen3,trained,byte}.json  ids and decodings
+//   tests/R1Sharp.Tests/Data/tokenizers/gpt2_style/tokenizer.json  a small fixture derived from byte/ (see below)
+//   tests/R1Sharp.Tests/Data/tokenizers/expected/{deepseek_v3,qwen3,trained,byte,gpt2_style}.json  ids and decodings
 //   tests/R1Sharp.Tests/Data/tokenizers/expected/chat.json  conversations rendered by our Jinja chat templates
 //   tests/R1Sharp.Tests/Data/tokenizers/expected/nfc.json   Unicode NFC of BMP decompositions and mark sequences
 //
@@ -59,8 +60,20 @@ for (let i = 0; i < 300; i++) {
 }
 const texts = [...JSON.parse(readFileSync(join(data, 'corpus.json'), 'utf8')), ...randomTexts];
 
+// GPT-2/Llama-3 features none of the files above use: the ByteLevel pre-tokenizer's own regex (use_regex),
+// ignore_merges with vocabulary words no merge reaches ("abc", "Ġhello", "ĠĠ"), and decoding with
+// clean_up_tokenization_spaces (" ." -> "." etc.).
+const gpt2 = JSON.parse(readFileSync(join(data, 'byte', 'tokenizer.json'), 'utf8'));
+gpt2.pre_tokenizer = { type: 'ByteLevel', add_prefix_space: false, trim_offsets: true, use_regex: true };
+gpt2.model.ignore_merges = true;
+['ab', 'abc', 'Ġh', 'Ġhe', 'll', 'Ġhello', 'ĠĠ'].forEach((token, i) => { gpt2.model.vocab[token] = 265 + i; });
+gpt2.model.merges = ['a b', 'Ġ h', 'Ġh e', 'l l'];
+mkdirSync(join(data, 'gpt2_style'), { recursive: true });
+writeFileSync(join(data, 'gpt2_style', 'tokenizer.json'), JSON.stringify(gpt2, null, 1) + '\n');
+writeFileSync(join(data, 'gpt2_style', 'tokenizer_config.json'), JSON.stringify({ tokenizer_class: 'PreTrainedTokenizerFast', clean_up_tokenization_spaces: true }) + '\n');
+
 mkdirSync(join(data, 'expected'), { recursive: true });
-for (const name of ['deepseek_v3', 'qwen3', 'trained', 'byte']) {
+for (const name of ['deepseek_v3', 'qwen3', 'trained', 'byte', 'gpt2_style']) {
   const tokenizer = await AutoTokenizer.from_pretrained(name);
   const cases = texts.map(text => {
     const ids = tokenizer.encode(text, { add_special_tokens: false });
