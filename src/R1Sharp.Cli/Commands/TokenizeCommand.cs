@@ -25,13 +25,14 @@ public static class TokenizeCommand
             if ((text is null) == (jsonl is null)) throw new R1Error("give exactly one of --text and --jsonl");
             if (output is not null && jsonl is null) throw new R1Error("--out goes with --jsonl");
             HfTokenizer tokenizer = TokenizerLoader.Load(parse.GetValue(tokenizerOption)!);
+            TextWriter stdout = parse.InvocationConfiguration.Output;
 
             if (text is not null)
             {
-                Console.WriteLine(JsonSerializer.Serialize(tokenizer.Encode(text)));
+                stdout.WriteLine(JsonSerializer.Serialize(tokenizer.Encode(text)));
                 return 0;
             }
-            if (output is null) WriteJsonl(tokenizer, jsonl!, Console.Out);
+            if (output is null) WriteJsonl(tokenizer, jsonl!, stdout);
             else AtomicFile.Write(output, temp =>
             {
                 using var writer = new StreamWriter(temp);

@@ -25,7 +25,7 @@ public static class TokenizerCommand
             string output = parse.GetValue(outOption)!;
             var tokenizer = new ByteTokenizer();
             tokenizer.Save(output);
-            Console.WriteLine($"byte tokenizer ({tokenizer.VocabSize} ids) -> {output}");
+            parse.InvocationConfiguration.Output.WriteLine($"byte tokenizer ({tokenizer.VocabSize} ids) -> {output}");
             return 0;
         });
         return command;
@@ -49,7 +49,7 @@ public static class TokenizerCommand
                 TextCorpus.ReadTexts(parse.GetValue(corpusOption)!), parse.GetValue(vocabSizeOption), parse.GetValue(minPairOption));
             string output = parse.GetValue(outOption)!;
             TokenizerLoader.Save(output, trained, TokenizerConfig.ForOwnTokenizers);
-            Console.WriteLine($"trained {trained.Vocab.Count} tokens (256 bytes, {ChatTokens.OwnSpecialTokens.Count} special, " +
+            parse.InvocationConfiguration.Output.WriteLine($"trained {trained.Vocab.Count} tokens (256 bytes, {ChatTokens.OwnSpecialTokens.Count} special, " +
                               $"{trained.Merges.Count} merges) in {clock.Elapsed.TotalSeconds:F1}s -> {output}");
             return 0;
         });

@@ -98,7 +98,9 @@ public sealed record TokenizerJson
                 string content = Str(t, "content") ?? throw new FormatException($"added_tokens entry {t.GetRawText()} has no content");
                 foreach (string flag in new[] { "lstrip", "rstrip", "single_word" })
                     if (Flag(t, flag)) throw new FormatException($"added token '{content}' has {flag}: true, which is not supported");
-                added.Add(new AddedToken(Required(t, "id").GetInt32(), content, Flag(t, "special"), Flag(t, "normalized")));
+                int id = Required(t, "id").GetInt32();
+                if (added.Any(a => a.Id == id)) throw new FormatException($"added_tokens has id {id} twice");
+                added.Add(new AddedToken(id, content, Flag(t, "special"), Flag(t, "normalized")));
             }
 
         CheckDecoder(root.TryGetProperty("decoder", out JsonElement decoder) ? decoder : default);

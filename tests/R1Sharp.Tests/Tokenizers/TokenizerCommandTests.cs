@@ -11,10 +11,20 @@ public class TokenizerCommandTests : IDisposable
 
     public void Dispose() => Directory.Delete(dir, recursive: true);
 
-    static int Run(params string[] args)
+    static int Run(params string[] args) => Run(TextWriter.Null, args);
+
+    static int Run(TextWriter output, params string[] args)
     {
         var root = new RootCommand { TokenizeCommand.Create(), TokenizerCommand.Create() };
-        return root.Parse(args).Invoke(new InvocationConfiguration { EnableDefaultExceptionHandler = false, Output = TextWriter.Null });
+        return root.Parse(args).Invoke(new InvocationConfiguration { EnableDefaultExceptionHandler = false, Output = output });
+    }
+
+    [Fact]
+    public void TokenizeTextPrintsTheIds()
+    {
+        var output = new StringWriter();
+        Assert.Equal(0, Run(output, "tokenize", "--tokenizer", TokenizerTestData.PathOf("deepseek_v3"), "--text", "1234567890"));
+        Assert.Equal("[6895,18009,25744,18]", output.ToString().Trim());
     }
 
     [Fact]
