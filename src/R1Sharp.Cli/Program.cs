@@ -10,6 +10,8 @@ var root = new RootCommand("r1: build, train, evaluate and serve reasoning langu
 foreach (var command in new Command[]
 {
     RunsCommand.Create(),
+    TokenizeCommand.Create(),
+    TokenizerCommand.Create(),
 })
     root.Subcommands.Add(command);
 

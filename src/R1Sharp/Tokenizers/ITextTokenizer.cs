@@ -13,7 +13,10 @@ public interface ITextTokenizer
     int? EosId { get; }
     int? PadId { get; }
 
-    /// <summary>Encodes text; special tokens written in the text (e.g. "&lt;think&gt;") become their ids.</summary>
+    /// <summary>
+    /// Encodes text; special tokens written in the text (e.g. "&lt;think&gt;") become their ids. Never adds BOS/EOS by
+    /// itself (like Hugging Face's add_special_tokens=false): chat templates already write BOS, other callers add BosId.
+    /// </summary>
     IReadOnlyList<int> Encode(string text);
 
     /// <summary>Decodes ids back to text; special tokens are rendered as their text unless skipped.</summary>

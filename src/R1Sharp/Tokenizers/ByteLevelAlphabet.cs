@@ -1,0 +1,49 @@
+using System.Text;
+
+namespace R1Sharp.Tokenizers;
+
+/// <summary>
+/// GPT-2's byte-level alphabet: each of the 256 byte values gets a printable character (space is 'Ġ', newline 'Ċ'),
+/// so a byte-level BPE vocabulary is a plain string → id map. Same table as Hugging Face's bytes_to_unicode.
+/// </summary>
+public static class ByteLevelAlphabet
+{
+    /// <summary>The character standing for each byte value.</summary>
+    public static IReadOnlyList<char> ByteToChar { get; } = BuildTable();
+
+    static readonly Dictionary<char, byte> CharToByte =
+        Enumerable.Range(0, 256).ToDictionary(b => ByteToChar[b], b => (byte)b);
+
+    static char[] BuildTable()
+    {
+        // Printable Latin-1 bytes stand for themselves; the rest are shifted to U+0100 and up, in byte order.
+        var table = new char[256];
+        int next = 256;
+        for (int b = 0; b < 256; b++)
+        {
+            bool printable = b is >= '!' and <= '~' or >= 0xA1 and <= 0xAC or >= 0xAE and <= 0xFF;
+            table[b] = printable ? (char)b : (char)next++;
+        }
+        return table;
+    }
+
+    /// <summary>The vocabulary form of a text: its UTF-8 bytes, each written as its alphabet character.</summary>
+    public static string Encode(string text)
+    {
+        byte[] bytes = Encoding.UTF8.GetBytes(text);
+        var chars = new char[bytes.Length];
+        for (int i = 0; i < bytes.Length; i++) chars[i] = ByteToChar[bytes[i]];
+        return new string(chars);
+    }
+
+    /// <summary>Appends the bytes a vocabulary token stands for; false if it has a character outside the alphabet.</summary>
+    public static bool TryDecode(string token, List<byte> bytes)
+    {
+        foreach (char c in token)
+        {
+            if (!CharToByte.TryGetValue(c, out byte b)) return false;
+            bytes.Add(b);
+        }
+        return true;
+    }
+}
