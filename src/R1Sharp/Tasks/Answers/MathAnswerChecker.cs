@@ -48,6 +48,8 @@ public sealed partial class MathAnswerChecker(MathCheckerOptions? options = null
     {
         if (answerPart.Length > 200) return [];
         if (MathParser.TryParse(AnswerNormalizer.Clean(answerPart)) is not null) return [answerPart];
+        // A box that failed to close (a cut-off output) is not an answer to fish numbers out of.
+        if (answerPart.Contains("\\boxed") || answerPart.Contains("\\fbox")) return [];
         var numbers = NumberInText().Matches(answerPart).Select(m => m.Value).Distinct().ToList();
         return numbers.Count == 1 ? numbers : [];
     }

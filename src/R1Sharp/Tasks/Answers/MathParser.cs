@@ -10,8 +10,11 @@ namespace R1Sharp.Tasks.Answers;
 /// </summary>
 public sealed class MathParser
 {
+    // Deeper nesting than any real answer; bounds recursion on adversarial input like "((((...1))))".
+    const int MaxDepth = 200;
+
     readonly List<Token> _tokens;
-    int _pos;
+    int _pos, _depth;
 
     MathParser(List<Token> tokens) => _tokens = tokens;
 
@@ -86,8 +89,14 @@ public sealed class MathParser
         return new Union(items);
     }
 
+    void Enter()
+    {
+        if (++_depth > MaxDepth) throw Error("too deeply nested");
+    }
+
     MathExpr ParseSum()
     {
+        Enter();
         var left = ParseProduct();
         while (IsSymbol("+") || IsSymbol("-") || IsSymbol("±"))
         {
@@ -95,6 +104,7 @@ public sealed class MathParser
             _pos++;
             left = new Binary(op, left, ParseProduct());
         }
+        _depth--;
         return left;
     }
 
@@ -155,6 +165,14 @@ public sealed class MathParser
 
     MathExpr ParseSign()
     {
+        Enter();
+        var value = ParseSignUnguarded();
+        _depth--;
+        return value;
+    }
+
+    MathExpr ParseSignUnguarded()
+    {
         if (IsSymbol("-")) { _pos++; return new Negate(ParseSign()); }
         if (IsSymbol("+")) { _pos++; return ParseSign(); }
         if (IsSymbol("±")) { _pos++; return new Binary('±', new Number(0), ParseSign()); }
@@ -172,9 +190,13 @@ public sealed class MathParser
     // "x^2y" is (x^2)y, "2^-1" is 1/2, "2^3^2" is 2^9.
     MathExpr ParseExponent()
     {
-        if (IsSymbol("-")) { _pos++; return new Negate(ParseExponent()); }
-        if (IsSymbol("+")) { _pos++; return ParseExponent(); }
-        return ParsePower();
+        Enter();
+        var value = IsSymbol("-") ? Negated() : IsSymbol("+") ? Skipped() : ParsePower();
+        _depth--;
+        return value;
+
+        MathExpr Negated() { _pos++; return new Negate(ParseExponent()); }
+        MathExpr Skipped() { _pos++; return ParseExponent(); }
     }
 
     MathExpr ParsePostfix()
