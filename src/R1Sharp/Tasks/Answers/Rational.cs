@@ -48,9 +48,10 @@ public readonly record struct Rational
 
     public double ToDouble()
     {
-        // Scale huge fractions down first so the ratio of two huge doubles doesn't become inf/inf.
-        var shift = Math.Max(0, (int)Math.Max(Numerator.GetBitLength(), Denominator.GetBitLength()) - 1000);
-        return (double)(Numerator >> shift) / (double)(Denominator >> shift);
+        // Keep ~60 significant bits of each part so huge fractions don't become inf/inf.
+        int numeratorShift = Math.Max(0, (int)BigInteger.Abs(Numerator).GetBitLength() - 60);
+        int denominatorShift = Math.Max(0, (int)Denominator.GetBitLength() - 60);
+        return Math.ScaleB((double)(Numerator >> numeratorShift) / (double)(Denominator >> denominatorShift), numeratorShift - denominatorShift);
     }
 
     /// <summary>Parses a plain decimal such as "12", "-0.5", "1.25e-3" exactly; null if it is not one.</summary>
