@@ -156,3 +156,29 @@ public class SyntheticTaskTests
         Assert.Throws<R1Error>(() => TaskCatalog.Create("sudoku"));
     }
 }
+
+public sealed class SftDataTests : IDisposable
+{
+    readonly string _dir = Directory.CreateTempSubdirectory("r1-sft-").FullName;
+
+    public void Dispose() => Directory.Delete(_dir, recursive: true);
+
+    [Fact]
+    public void Worked_solutions_are_written_as_chats_whose_assistant_turn_grades_correct()
+    {
+        var task = new LinearEquationTask();
+        var examples = task.Examples(TaskSplit.Train, 0).Take(20).ToList();
+        string path = Path.Combine(_dir, "sft.jsonl");
+        Assert.Equal(20, SftData.WriteJsonl(path, examples));
+        var lines = File.ReadAllLines(path).Select(l => System.Text.Json.Nodes.JsonNode.Parse(l)!).ToList();
+        Assert.Equal(20, lines.Count);
+        for (int i = 0; i < lines.Count; i++)
+        {
+            var messages = lines[i]["messages"]!.AsArray();
+            Assert.Equal(examples[i].Id, (string)lines[i]["id"]!);
+            Assert.Equal("user", (string)messages[0]!["role"]!);
+            Assert.Equal("assistant", (string)messages[^1]!["role"]!);
+            Assert.True(task.IsCorrect((string)messages[^1]!["content"]!, (string)lines[i]["answer"]!));
+        }
+    }
+}

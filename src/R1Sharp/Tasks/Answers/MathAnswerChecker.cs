@@ -94,6 +94,8 @@ public sealed partial class MathAnswerChecker(MathCheckerOptions? options = null
         if (answer is null) return null;
         string cleaned = AnswerNormalizer.Clean(answer);
         if (MathParser.TryParse(cleaned) is not { } value) return "text:" + AnswerNormalizer.TextKey(answer);
+        // "x = 5" and "5" grade the same, so they vote together.
+        if (value is MathExpr.Relation { Op: '=', Left: MathExpr.Variable } assignment) value = assignment.Right;
         try
         {
             var deadline = new Deadline(_options.TimeLimit);
