@@ -26,6 +26,19 @@ public static partial class AnswerNormalizer
     [GeneratedRegex(@"^[+-]?\d{1,3}(?:,\d{3})+(?:\.\d+)?%?$")] private static partial Regex ThousandsNumber();
     [GeneratedRegex(@"\s*\\?%|\s*\bpercent\b")] private static partial Regex PercentSign();
 
+    [GeneratedRegex(@"(?<whole>\d*)\.(?<fixed>\d*)\\overline\s*\{(?<repeat>\d+)\}")] private static partial Regex RepeatingDecimal();
+
+    /// <summary>0.1\overline{6} = 1/6: the exact fraction, written so the parser reads it.</summary>
+    static string RepeatingDecimalAsFraction(Match m)
+    {
+        string whole = m.Groups["whole"].Value, fixedDigits = m.Groups["fixed"].Value, repeat = m.Groups["repeat"].Value;
+        if (fixedDigits.Length + repeat.Length > 30) return m.Value;
+        var withRepeat = System.Numerics.BigInteger.Parse("0" + whole + fixedDigits + repeat);
+        var withoutRepeat = System.Numerics.BigInteger.Parse("0" + whole + fixedDigits);
+        var denominator = (System.Numerics.BigInteger.Pow(10, repeat.Length) - 1) * System.Numerics.BigInteger.Pow(10, fixedDigits.Length);
+        return $"\\frac{{{withRepeat - withoutRepeat}}}{{{denominator}}}";
+    }
+
     // Words that are mathematics, not units, when they end an answer.
     static readonly HashSet<string> MathWords = ["pi", "inf", "infty", "infinity", "sqrt", "ln", "log", "exp", "sin", "cos", "tan"];
 
@@ -41,6 +54,8 @@ public static partial class AnswerNormalizer
         s = Spacing().Replace(s, " ");
         s = StripTrailingUnits(s);
         s = TextCommand().Replace(s, " $1 ");
+        s = StripTrailingUnits(s); // units that were inside \text{5 inches}
+        s = RepeatingDecimal().Replace(s, m => RepeatingDecimalAsFraction(m));
         s = FracTwoAtoms().Replace(s, @"\$1{$2}{$3}");
         s = FracAtomThenGroup().Replace(s, @"\$1{$2}{");
         s = FracGroupThenAtom().Replace(s, @"\$1$2{$3}");

@@ -51,6 +51,14 @@ public static class MathEvaluator
                 for (int i = 2; i <= (int)n.Numerator; i++) product *= i;
                 return new Rational(product, 1);
             }
+            case Call { Function: "binom", Argument: Bracketed { Items: [var top, var bottom] } }:
+            {
+                if (Exact(top, deadline) is not { IsInteger: true } n || Exact(bottom, deadline) is not { IsInteger: true } k
+                    || k.Sign < 0 || (n - k).Sign < 0 || n.Numerator > 10_000) return null;
+                BigInteger result = 1;
+                for (int i = 1; i <= (int)k.Numerator; i++) result = result * ((int)n.Numerator - (int)k.Numerator + i) / i;
+                return new Rational(result, 1);
+            }
             case Root r:
                 return Exact(r.Degree, deadline) is { IsInteger: true } d && d.Numerator >= 2 && d.Numerator <= 64
                     && Exact(r.Radicand, deadline) is { } radicand ? ExactRoot(radicand, (int)d.Numerator) : null;
@@ -93,6 +101,7 @@ public static class MathEvaluator
             Negate n => -Numeric(n.Operand, variables, deadline),
             Percent p => Numeric(p.Operand, variables, deadline) / 100,
             Binary b => Apply(b.Op, Numeric(b.Left, variables, deadline), Numeric(b.Right, variables, deadline)),
+            Call { Function: "binom" } c => Exact(c, deadline)?.ToDouble() ?? double.NaN,
             Call c => Apply(c.Function, Numeric(c.Argument, variables, deadline)),
             Root r => RealRoot(Numeric(r.Radicand, variables, deadline), Numeric(r.Degree, variables, deadline)),
             _ => double.NaN,

@@ -1,6 +1,6 @@
 namespace R1Sharp.Tasks.Answers;
 
-public enum TokenKind { Number, Letter, Word, Function, Constant, Symbol, SetOpen, SetClose, Frac, Sqrt, Cup, EmptySet, MatrixBegin, MatrixEnd, RowSep, End }
+public enum TokenKind { Number, Letter, Word, Function, Constant, Symbol, SetOpen, SetClose, Frac, Binom, Sqrt, Cup, EmptySet, MatrixBegin, MatrixEnd, RowSep, End }
 
 /// <param name="SpaceBefore">Whitespace preceded the token: "2 1/2" is a mixed number, "21/2" is not.</param>
 public readonly record struct Token(TokenKind Kind, string Text, bool SpaceBefore = false);
@@ -31,6 +31,7 @@ public static class MathLexer
     {
         var c = new Dictionary<string, Token>(StringComparer.Ordinal);
         foreach (var name in new[] { "frac", "dfrac", "tfrac", "cfrac" }) c[name] = new(TokenKind.Frac, "frac");
+        foreach (var name in new[] { "binom", "dbinom", "tbinom" }) c[name] = new(TokenKind.Binom, "binom");
         c["sqrt"] = new(TokenKind.Sqrt, "sqrt");
         c["pi"] = new(TokenKind.Constant, "pi");
         c["infty"] = c["infin"] = new(TokenKind.Constant, "inf");
@@ -160,7 +161,8 @@ public static class MathLexer
         else if (run.Length >= 3) tokens.Add(new Token(TokenKind.Word, run, space));
         else
             for (int k = 0; k < run.Length; k++)
-                tokens.Add(new Token(TokenKind.Letter, run[k].ToString(), k == 0 && space));
+                // A lone "e" in an answer is Euler's number (e^2, \ln e), as in MATH.
+                tokens.Add(run[k] == 'e' ? new Token(TokenKind.Constant, "e", k == 0 && space) : new Token(TokenKind.Letter, run[k].ToString(), k == 0 && space));
         return end;
     }
 }

@@ -238,6 +238,12 @@ public sealed class MathParser
                 var numerator = ParseArgument();
                 return new Binary('/', numerator, ParseArgument());
             }
+            case TokenKind.Binom:
+            {
+                _pos++;
+                var n = ParseArgument();
+                return new Call("binom", new Bracketed('(', ')', [n, ParseArgument()]));
+            }
             case TokenKind.Sqrt:
             {
                 _pos++;
@@ -307,6 +313,9 @@ public sealed class MathParser
             power = ParseExponent();
         }
         var argument = IsSymbol("(") ? ParseBracketed() : IsSymbol("{") ? ParseArgument() : ParsePower();
+        // \tan^{-1} x is arctan x, not 1/tan x.
+        if (power is Negate { Operand: Number { Value: { IsInteger: true } one } } && one.Numerator.IsOne && name is "sin" or "cos" or "tan")
+            return new Call("arc" + name, argument);
         MathExpr call = logBase is null
             ? new Call(name, argument)
             : new Binary('/', new Call("ln", argument), new Call("ln", logBase));
