@@ -86,6 +86,16 @@ public class RewardTests
         Assert.Equal(2, Task.Score(Example, right, weights).Total, 9);
     }
 
+    [Fact]
+    public void Weights_can_be_given_in_order_as_a_list()
+    {
+        var reward = CompositeReward.Standard().Reweighted([0.5, 1, 0, 0]);
+        var scored = reward.Score(new RewardContext(Task, Example, $"<think>add</think>{Example.Answer}"));
+        Assert.Equal(1.5, scored.Total, 9);
+        var error = Assert.Throws<R1Error>(() => CompositeReward.Standard().Reweighted([1, 2]));
+        Assert.Contains("accuracy, format, language, length", error.Message);
+    }
+
     /// <summary>The docs' example of a user-defined reward: prefer short reasoning.</summary>
     sealed class BrevityReward : IRewardFunction
     {

@@ -31,6 +31,14 @@ public sealed class CompositeReward
         ]);
     }
 
+    /// <summary>This reward with the weights replaced in order (TRL's reward_weights list).</summary>
+    public CompositeReward Reweighted(IReadOnlyList<double> weights)
+    {
+        if (weights.Count != Parts.Count)
+            throw new R1Error($"reward_weights has {weights.Count} entries but there are {Parts.Count} reward functions ({string.Join(", ", Parts.Select(p => p.Function.Name))})");
+        return new(Parts.Zip(weights, (part, weight) => part with { Weight = weight }).ToList());
+    }
+
     /// <summary>This reward with one more component.</summary>
     public CompositeReward With(IRewardFunction function, double weight) => new([.. Parts, new WeightedReward(function, weight)]);
 
