@@ -12,7 +12,7 @@ public static partial class AnswerExtractor
     [GeneratedRegex(@"\\(?:boxed|fbox)\b")] private static partial Regex BoxCommand();
     [GeneratedRegex(@"<answer>(.*?)</answer>", RegexOptions.Singleline)] private static partial Regex AnswerTags();
     // "the answer is 5", "final answer is: 5", or a line starting "Answer: 5" / "**Final Answer:** 5".
-    [GeneratedRegex(@"(?:(?:the|final|my)\s+answer\s+(?:is|would be|will be)|^[\s*#]*(?:final\s+)?answer\s*\**\s*:)\s*:?\s*\**\s*(?<answer>[^\n]*)",
+    [GeneratedRegex(@"(?:(?:the|final|my)\s+answer\s+(?:is|would be|will be)|^[ \t*#]*(?:final[ \t]+)?answer[ \t]*\**[ \t]*:)[ \t]*:?[ \t]*\**[ \t]*(?<answer>[^\n]*)",
         RegexOptions.IgnoreCase | RegexOptions.Multiline)]
     private static partial Regex AnswerIsPhrase();
     [GeneratedRegex(@"####\s*(?<answer>[^\n]*)")] private static partial Regex HashMarks();
