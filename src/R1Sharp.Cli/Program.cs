@@ -12,6 +12,7 @@ foreach (var command in new Command[]
     RunsCommand.Create(),
     TokenizeCommand.Create(),
     TokenizerCommand.Create(),
+    GradeCommand.Create(),
 })
     root.Subcommands.Add(command);
 

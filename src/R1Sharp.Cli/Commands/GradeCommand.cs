@@ -1,0 +1,76 @@
+using System.CommandLine;
+using System.Globalization;
+using System.Text.Encodings.Web;
+using System.Text.Json;
+using System.Text.Json.Nodes;
+using R1Sharp.Tasks.Answers;
+
+namespace R1Sharp.Cli.Commands;
+
+/// <summary>`r1 grade --jsonl IN [--out OUT]`: marks each {"prediction", "gold"} line with "correct": true|false.</summary>
+public static class GradeCommand
+{
+    // Keep non-ASCII text (a Chinese prediction) readable in the output.
+    static readonly JsonSerializerOptions Output = new() { Encoder = JavaScriptEncoder.UnsafeRelaxedJsonEscaping };
+
+    public static Command Create()
+    {
+        var input = OptionFactory.Required<string>("--jsonl", "Input JSONL, one {\"prediction\": ..., \"gold\": ...} object per line");
+        var output = OptionFactory.Optional<string>("--out", "Where to write the graded lines (default: stdout)");
+        var command = new Command("grade", "Grade predictions against gold answers with the math answer checker");
+        command.Options.Add(input);
+        command.Options.Add(output);
+        command.SetAction(parse =>
+        {
+            string inputPath = parse.GetValue(input)!;
+            string? outputPath = parse.GetValue(output);
+            // Grade everything before writing, so a bad line leaves no partial output behind.
+            var graded = Grade(inputPath);
+            if (outputPath is null)
+                foreach (var line in graded.Lines) Console.Out.WriteLine(line);
+            else
+                AtomicFile.WriteAllText(outputPath, string.Concat(graded.Lines.Select(l => l + "\n")));
+            double share = graded.Lines.Count == 0 ? 0 : (double)graded.Correct / graded.Lines.Count;
+            Console.Error.WriteLine(string.Create(CultureInfo.InvariantCulture,
+                $"graded {graded.Lines.Count} predictions: {graded.Correct} correct ({100 * share:F1}%)"));
+            return 0;
+        });
+        return command;
+    }
+
+    static (List<string> Lines, int Correct) Grade(string path)
+    {
+        if (!File.Exists(path)) throw new R1Error($"input file not found: {path}");
+        var checker = new MathAnswerChecker();
+        var lines = new List<string>();
+        int correct = 0, lineNumber = 0;
+        foreach (var line in File.ReadLines(path))
+        {
+            lineNumber++;
+            if (string.IsNullOrWhiteSpace(line)) continue;
+            JsonObject record;
+            try
+            {
+                record = JsonNode.Parse(line) as JsonObject ?? throw new R1Error($"{path}:{lineNumber}: expected a JSON object");
+            }
+            catch (JsonException e)
+            {
+                throw new R1Error($"{path}:{lineNumber}: not valid JSON ({e.Message})");
+            }
+            bool isCorrect = checker.IsCorrect(Field(record, "prediction", path, lineNumber), Field(record, "gold", path, lineNumber));
+            record["correct"] = isCorrect;
+            correct += isCorrect ? 1 : 0;
+            lines.Add(record.ToJsonString(Output));
+        }
+        return (lines, correct);
+    }
+
+    /// <summary>A text field; a number (a gold answer of 42) counts as its text.</summary>
+    static string Field(JsonObject record, string name, string path, int lineNumber) => record[name] switch
+    {
+        JsonValue v when v.GetValueKind() == JsonValueKind.String => v.GetValue<string>(),
+        JsonValue v when v.GetValueKind() == JsonValueKind.Number => v.ToJsonString(),
+        null => throw new R1Error($"{path}:{lineNumber}: missing field '{name}'"),
+        var other => throw new R1Error($"{path}:{lineNumber}: field '{name}' must be text, got {other.ToJsonString()}"),
+    };
+}

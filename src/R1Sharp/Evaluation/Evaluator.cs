@@ -1,0 +1,79 @@
+using R1Sharp.Tasks;
+
+namespace R1Sharp.Evaluation;
+
+/// <summary>A finished evaluation: the summary and every graded completion.</summary>
+public sealed record EvalResult(EvalReport Report, IReadOnlyList<ScoredSample> Samples);
+
+/// <summary>
+/// Grades generations and computes R1's metrics. The caller (the `r1 eval` command) only generates: for each
+/// prompt k samples (and optionally a greedy one), then calls <see cref="Evaluate"/>.
+/// </summary>
+public static class Evaluator
+{
+    /// <param name="task">Grades completions (IsCorrect) and gives the answers cons@k votes on (VoteKey).</param>
+    /// <param name="templateOpenedThink">The chat template opened &lt;think&gt; before generation.</param>
+    public static EvalResult Evaluate(IVerifiableTask task, IReadOnlyList<PromptSamples> prompts, EvalSettings? settings = null,
+        bool templateOpenedThink = false)
+    {
+        if (prompts.Count == 0) throw new R1Error("evaluation needs at least one prompt");
+        var empty = prompts.FirstOrDefault(p => p.Samples.Count == 0);
+        if (empty is not null) throw new R1Error($"prompt '{empty.PromptId}' has no samples");
+
+        int k = prompts.Min(p => p.Samples.Count);
+        var ks = PassAtK.ReportedKs(k);
+        var passAtK = ks.ToDictionary(kk => kk, _ => 0.0);
+        double passAt1 = 0, consAtK = 0, greedyCorrect = 0;
+        long tokens = 0, sampleCount = 0, hitLimit = 0, noAnswer = 0;
+        var scored = new List<ScoredSample>();
+
+        foreach (var prompt in prompts)
+        {
+            var answers = new List<string?>();
+            var correct = new List<bool>();
+            for (int i = 0; i < prompt.Samples.Count; i++)
+            {
+                var sample = prompt.Samples[i];
+                string? answer = task.VoteKey(sample.Completion, templateOpenedThink);
+                bool isCorrect = task.IsCorrect(sample.Completion, prompt.Gold, templateOpenedThink);
+                answers.Add(answer);
+                correct.Add(isCorrect);
+                scored.Add(new ScoredSample(prompt.PromptId, i, prompt.Gold, answer, isCorrect, sample.TokenCount, sample.HitLimit, sample.Completion));
+                tokens += sample.TokenCount;
+                hitLimit += sample.HitLimit ? 1 : 0;
+                noAnswer += answer is null ? 1 : 0;
+                sampleCount++;
+            }
+
+            int n = prompt.Samples.Count, c = correct.Count(x => x);
+            passAt1 += (double)c / n;
+            foreach (var kk in ks) passAtK[kk] += PassAtK.Unbiased(n, c, kk);
+            if (MajorityVote.Winner(answers) is { } winner && correct[winner]) consAtK++;
+
+            if (prompt.Greedy is { } greedy)
+            {
+                bool greedyIsCorrect = task.IsCorrect(greedy.Completion, prompt.Gold, templateOpenedThink);
+                greedyCorrect += greedyIsCorrect ? 1 : 0;
+                scored.Add(new ScoredSample(prompt.PromptId, ScoredSample.GreedySample, prompt.Gold,
+                    task.VoteKey(greedy.Completion, templateOpenedThink), greedyIsCorrect, greedy.TokenCount, greedy.HitLimit, greedy.Completion));
+            }
+        }
+
+        int count = prompts.Count;
+        var report = new EvalReport
+        {
+            Task = task.Name,
+            Prompts = count,
+            SamplesPerPrompt = k,
+            PassAt1 = passAt1 / count,
+            PassAtK = passAtK.ToDictionary(kv => kv.Key, kv => kv.Value / count),
+            ConsAtK = consAtK / count,
+            GreedyAccuracy = prompts.All(p => p.Greedy is not null) ? greedyCorrect / count : null,
+            MeanResponseTokens = (double)tokens / sampleCount,
+            HitLimitShare = (double)hitLimit / sampleCount,
+            NoAnswerShare = (double)noAnswer / sampleCount,
+            Settings = settings,
+        };
+        return new EvalResult(report, scored);
+    }
+}

@@ -1,0 +1,48 @@
+using System.CommandLine;
+using System.Text.Json.Nodes;
+using R1Sharp.Cli.Commands;
+
+namespace R1Sharp.Tests.Tasks;
+
+public sealed class GradeCommandTests : IDisposable
+{
+    readonly string _dir = Directory.CreateTempSubdirectory("r1-grade-").FullName;
+
+    public void Dispose() => Directory.Delete(_dir, recursive: true);
+
+    static int Run(params string[] args)
+    {
+        var root = new RootCommand { GradeCommand.Create() };
+        return root.Parse(args).Invoke(new InvocationConfiguration { EnableDefaultExceptionHandler = false });
+    }
+
+    [Fact]
+    public void Grade_writes_each_line_back_with_correct()
+    {
+        string input = Path.Combine(_dir, "in.jsonl"), output = Path.Combine(_dir, "out.jsonl");
+        File.WriteAllLines(input,
+        [
+            """{"id": 1, "prediction": "So the answer is $\\boxed{\\frac{1}{2}}$.", "gold": "0.5"}""",
+            """{"id": 2, "prediction": "#### 1,000", "gold": 1000}""",
+            """{"id": 3, "prediction": "\\boxed{3} or \\boxed{4}", "gold": "3"}""",
+            "",
+            """{"id": 4, "prediction": "<think>\\boxed{7}</think>", "gold": "7"}""",
+        ]);
+        Assert.Equal(0, Run("grade", "--jsonl", input, "--out", output));
+        var lines = File.ReadAllLines(output).Select(l => JsonNode.Parse(l)!.AsObject()).ToList();
+        Assert.Equal([true, true, false, false], lines.Select(l => (bool)l["correct"]!));
+        Assert.Equal([1, 2, 3, 4], lines.Select(l => (int)l["id"]!));
+        Assert.Equal("0.5", (string)lines[0]["gold"]!);
+    }
+
+    [Fact]
+    public void A_missing_field_is_an_error_naming_line_and_field_and_writes_nothing()
+    {
+        string input = Path.Combine(_dir, "in.jsonl"), output = Path.Combine(_dir, "out.jsonl");
+        File.WriteAllLines(input, ["""{"prediction": "1", "gold": "1"}""", """{"prediction": "1"}"""]);
+        var error = Assert.Throws<R1Error>(() => Run("grade", "--jsonl", input, "--out", output));
+        Assert.Contains("in.jsonl:2", error.Message);
+        Assert.Contains("'gold'", error.Message);
+        Assert.False(File.Exists(output));
+    }
+}
