@@ -1,0 +1,28 @@
+using R1Sharp.Model;
+using R1Sharp.Tokenizers;
+using static TorchSharp.torch;
+
+namespace R1Sharp.Checkpoints;
+
+/// <summary>
+/// What a model directory holds for running it: the model, its tokenizer and its chat template (from
+/// tokenizer_config.json; R1's template when the config names none).
+/// </summary>
+public sealed record ModelBundle(CausalLanguageModel Model, HfTokenizer Tokenizer, ChatTemplate Template, string Directory) : IDisposable
+{
+    public static ModelBundle Load(string dir, Device? device = null)
+    {
+        var model = ModelCheckpoint.Load(dir, device);
+        var tokenizer = TokenizerLoader.Load(dir);
+        if (tokenizer.VocabSize > model.Config.VocabSize)
+            throw new R1Error($"{dir}: the tokenizer has {tokenizer.VocabSize} tokens but the model's vocab_size is {model.Config.VocabSize}");
+        var template = (tokenizer.Config is { } config ? ChatTemplate.FromConfig(config) : null) ?? ChatTemplate.DeepSeekR1;
+        return new ModelBundle(model, tokenizer, template, dir);
+    }
+
+    /// <summary>Token ids of a chat rendered with the model's template, ready to generate the assistant's turn.</summary>
+    public IReadOnlyList<int> EncodeChat(IReadOnlyList<ChatMessage> messages) =>
+        Tokenizer.Encode(Template.Render(messages, addGenerationPrompt: true));
+
+    public void Dispose() => Model.Dispose();
+}
