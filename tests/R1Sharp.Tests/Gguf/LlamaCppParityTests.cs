@@ -56,5 +56,26 @@ public class LlamaCppParityTests(ITestOutputHelper output)
         Assert.True(generated.Count >= 10, $"{variant}: only {generated.Count} distinct tokens generated");
     }
 
+    /// <summary>An F16 file loads too; its logits move by the rounding of the weights to half precision.</summary>
+    [Fact]
+    public void F16ExportRunsInLlamaCppWithinHalfPrecision()
+    {
+        using var dir = new TempDir();
+        using var model = GgufTestModels.Create("llama");
+        using var llama = new LlamaCppModel(GgufTestModels.Export(model, dir.Path, R1Sharp.Gguf.GgufDType.F16));
+        Assert.Equal("1", llama.Metadata["general.file_type"]);
+        var prompt = Prompts()[2];
+        float[] expected;
+        using (var ids = tensor(prompt.Select(i => (long)i).ToArray()).view(1, -1))
+        using (var logits = model.Forward(ids))
+            expected = logits[0, -1].data<float>().ToArray();
+        float[] actual = llama.NextTokenLogits(prompt);
+        double scale = Math.Max(1, expected.Max(Math.Abs));
+        double maxDiff = expected.Zip(actual, (e, a) => Math.Abs(e - a)).Max();
+        output.WriteLine($"f16: max |logit| {scale:F3}, max |Δ| {maxDiff:E2}");
+        Assert.True(maxDiff <= 2e-2 * scale, $"f16 logits differ by {maxDiff} (scale {scale})");
+        Assert.True(maxDiff > 0, "an f16 file should not reproduce f32 logits exactly");
+    }
+
     public static IEnumerable<object[]> VariantData() => GgufTestModels.Variants.Select(v => new object[] { v });
 }
