@@ -9,7 +9,7 @@ namespace R1Sharp.Tests.Gguf;
 /// <summary>Tiny random models for GGUF tests, with every parameter (norms and biases too) random so a misplaced tensor shows.</summary>
 public static class GgufTestModels
 {
-    public static readonly string[] Variants = ["llama", "qwen2", "llama-bias-rope-scaling"];
+    public static readonly string[] Variants = ["llama", "qwen2", "llama-bias-rope-scaling", "deepseek_v3", "deepseek_v3-yarn"];
 
     public static CausalLanguageModel Create(string variant, int seed = 7)
     {
@@ -23,6 +23,13 @@ public static class GgufTestModels
                 AttentionBias = true, TieWordEmbeddings = true,
                 RopeScaling = new RopeScaling("llama3", Factor: 8, OriginalMaxPositionEmbeddings: 32, LowFreqFactor: 1, HighFreqFactor: 4),
             }),
+            // MLA with a q LoRA, one dense layer then MoE (8 routed experts in 4 groups, top-2 of 2 groups, 1 shared).
+            "deepseek_v3" => (ModelFamily.DeepseekV3, c => c),
+            "deepseek_v3-yarn" => (ModelFamily.DeepseekV3, c => c with
+            {
+                TieWordEmbeddings = true,
+                RopeScaling = new RopeScaling("yarn", Factor: 4, OriginalMaxPositionEmbeddings: 32, Mscale: 1, MscaleAllDim: 1),
+            }),
             _ => throw new ArgumentException(variant),
         };
         // A wider init than HF's 0.02 spreads the logits, so greedy choices are not near-ties.
@@ -30,10 +37,11 @@ public static class GgufTestModels
         using (no_grad())
         {
             torch.manual_seed(seed + 1);
-            foreach (var (name, p) in model.named_parameters())
+            foreach (var (name, p) in model.HfStateDict())
             {
                 if (name.EndsWith("norm.weight")) p.add_(randn_like(p) * 0.2);
                 else if (name.EndsWith(".bias")) p.add_(randn_like(p) * 0.1);
+                else if (name.EndsWith("e_score_correction_bias")) p.add_(randn_like(p) * 0.05); // steers expert choice only
             }
         }
         return model;
