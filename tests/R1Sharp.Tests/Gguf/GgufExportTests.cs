@@ -114,6 +114,53 @@ public class GgufExportTests
     }
 
     [Fact]
+    public void DeepSeekExportSplitsLatentProjectionAndStacksExperts()
+    {
+        using var dir = new TempDir();
+        using var model = GgufTestModels.Create("deepseek_v3-yarn");
+        var c = model.Config;
+        var file = GgufReader.Read(GgufTestModels.Export(model, dir.Path, GgufDType.F16));
+        var hf = model.HfStateDict();
+
+        Assert.Equal("deepseek2", file.Architecture);
+        Assert.Equal(1u, file.Get("deepseek2.attention.head_count_kv").Value); // MLA runs as one latent KV head
+        Assert.Equal(24u, file.Get("deepseek2.attention.key_length").Value); // kv_lora_rank + rope
+        Assert.Equal(16u, file.Get("deepseek2.attention.value_length").Value);
+        Assert.Equal(24u, file.Get("deepseek2.attention.key_length_mla").Value); // nope + rope
+        Assert.Equal(16u, file.Get("deepseek2.attention.value_length_mla").Value);
+        Assert.Equal(32u, file.Get("deepseek2.attention.q_lora_rank").Value);
+        Assert.Equal(8u, file.Get("deepseek2.rope.dimension_count").Value);
+        Assert.Equal(1u, file.Get("deepseek2.leading_dense_block_count").Value);
+        Assert.Equal(8u, file.Get("deepseek2.expert_count").Value);
+        Assert.Equal(2u, file.Get("deepseek2.expert_used_count").Value);
+        Assert.Equal(2u, file.Get("deepseek2.expert_gating_func").Value); // sigmoid
+        Assert.Equal(4u, file.Get("deepseek2.expert_group_count").Value);
+        Assert.Equal(2u, file.Get("deepseek2.expert_group_used_count").Value);
+        Assert.Equal(2.5f, file.Get("deepseek2.expert_weights_scale").Value);
+        Assert.Equal("yarn", file.Get("deepseek2.rope.scaling.type").AsString());
+        Assert.Equal(0.1f, file.Get("deepseek2.rope.scaling.yarn_log_multiplier").Value);
+        Assert.DoesNotContain(file.Tensors, t => t.Name.Contains("kv_b") || t.Name == "output.weight");
+
+        // kv_b_proj [heads·(nope + v), rank] splits per head into k_b (transposed) and v_b.
+        var kvB = hf["model.layers.1.self_attn.kv_b_proj.weight"].view(c.NumAttentionHeads, c.QkNopeHeadDim + c.VHeadDim, c.KvLoraRank);
+        var kB = file.Tensor("blk.1.attn_k_b.weight");
+        Assert.Equal(new long[] { c.NumAttentionHeads, c.KvLoraRank, c.QkNopeHeadDim }, kB.Shape);
+        AssertClose(Values(kvB.narrow(1, 0, c.QkNopeHeadDim).transpose(1, 2)), file.ReadTensorFloats(kB));
+        AssertClose(Values(kvB.narrow(1, c.QkNopeHeadDim, c.VHeadDim)), file.ReadTensorFloats(file.Tensor("blk.1.attn_v_b.weight")));
+
+        var up = file.Tensor("blk.1.ffn_up_exps.weight");
+        Assert.Equal(new long[] { 8, 32, 64 }, up.Shape); // [experts, out, in]
+        AssertClose(Values(stack(Enumerable.Range(0, 8).Select(e => hf[$"model.layers.1.mlp.experts.{e}.up_proj.weight"]).ToArray())), file.ReadTensorFloats(up));
+        Assert.Equal(GgmlType.F32, file.Tensor("blk.1.ffn_gate_inp.weight").Type); // the router is never rounded
+        Assert.Equal(Values(hf["model.layers.1.mlp.gate.e_score_correction_bias"]), file.ReadTensorFloats(file.Tensor("blk.1.exp_probs_b.bias")));
+        Assert.Contains(file.Tensors, t => t.Name == "blk.1.ffn_down_shexp.weight");
+        Assert.Contains(file.Tensors, t => t.Name == "blk.0.ffn_down.weight"); // the leading dense layer
+    }
+
+    static void AssertClose(float[] expected, float[] actual) =>
+        Assert.All(expected.Zip(actual), p => Assert.Equal(p.First, p.Second, Math.Abs(p.First) * 1e-3 + 1e-7));
+
+    [Fact]
     public void F16ExportHalvesMatricesAndKeepsVectorsF32()
     {
         using var dir = new TempDir();
@@ -121,9 +168,7 @@ public class GgufExportTests
         var file = GgufReader.Read(GgufTestModels.Export(model, dir.Path, GgufDType.F16));
         Assert.Equal(1u, file.Get("general.file_type").Value);
         Assert.All(file.Tensors, t => Assert.Equal(t.Dims.Length == 1 ? GgmlType.F32 : GgmlType.F16, t.Type));
-        var expected = Values(model.HfStateDict()["model.layers.0.mlp.up_proj.weight"]);
-        var actual = file.ReadTensorFloats(file.Tensor("blk.0.ffn_up.weight"));
-        Assert.All(expected.Zip(actual), p => Assert.Equal(p.First, p.Second, Math.Abs(p.First) * 1e-3 + 1e-7));
+        AssertClose(Values(model.HfStateDict()["model.layers.0.mlp.up_proj.weight"]), file.ReadTensorFloats(file.Tensor("blk.0.ffn_up.weight")));
     }
 
     [Fact]
@@ -154,8 +199,10 @@ public class GgufExportTests
     public void UnsupportedModelsAndTokenizersAreRejected()
     {
         using var dir = new TempDir();
-        using (var deepseek = TinyModels.Create(ModelFamily.DeepseekV3))
-            Assert.Contains("llama and qwen2", Assert.Throws<R1Error>(() => GgufTestModels.Export(deepseek, dir.Path)).Message);
+        using (var noQLora = TinyModels.Create(ModelFamily.DeepseekV3, edit: c => c with { QLoraRank = null }))
+            Assert.Contains("needs q_lora_rank", Assert.Throws<R1Error>(() => GgufTestModels.Export(noQLora, dir.Path)).Message);
+        using (var everyOther = TinyModels.Create(ModelFamily.DeepseekV3, edit: c => c with { MoeLayerFreq = 2 }))
+            Assert.Contains("moe_layer_freq", Assert.Throws<R1Error>(() => GgufTestModels.Export(everyOther, dir.Path)).Message);
         using (var yarn = TinyModels.Create(ModelFamily.Qwen2, edit: c => c with { RopeScaling = new RopeScaling("yarn", 4, 512) }))
             Assert.Contains("rope_scaling 'yarn'", Assert.Throws<R1Error>(() => GgufTestModels.Export(yarn, dir.Path)).Message);
         using (var small = TinyModels.Create(ModelFamily.Llama, edit: c => c with { VocabSize = 200 }))
