@@ -23,7 +23,7 @@ public static class GgufInspector
         s.AppendLine();
         long parameters = file.Tensors.Sum(t => t.ElementCount);
         long bytes = file.Tensors.Sum(t => t.ByteSize);
-        s.AppendLine($"tensors ({file.Tensors.Count}, {parameters:N0} elements, {FormatBytes(bytes)}):");
+        s.AppendLine($"tensors ({file.Tensors.Count}, {parameters:N0} elements, {FormatBytes(bytes)}; shapes in PyTorch order, outermost first):");
         int nameWidth = file.Tensors.Count == 0 ? 0 : file.Tensors.Max(t => t.Name.Length);
         foreach (var t in file.Tensors)
             s.AppendLine($"  {t.Name.PadRight(nameWidth)}  {t.Type,-5} [{string.Join(", ", t.Shape)}]");
