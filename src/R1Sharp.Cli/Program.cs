@@ -9,6 +9,7 @@ var root = new RootCommand("r1: build, train, evaluate and serve reasoning langu
 // One line per command; each command lives in Commands/<Name>Command.cs.
 foreach (var command in new Command[]
 {
+    ExportCommand.Create(),
 })
     root.Subcommands.Add(command);
 
