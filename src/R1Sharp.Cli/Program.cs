@@ -13,6 +13,7 @@ foreach (var command in new Command[]
     TokenizeCommand.Create(),
     TokenizerCommand.Create(),
     GradeCommand.Create(),
+    ExportCommand.Create(),
 })
     root.Subcommands.Add(command);
 

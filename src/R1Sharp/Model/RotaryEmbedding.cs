@@ -27,7 +27,8 @@ public sealed class RotaryEmbedding : IDisposable
         sin = angles.sin().to(float32).to(device ?? CPU);
     }
 
-    static double[] InverseFrequencies(int dim, double theta, RopeScaling? scaling, out double attentionFactor)
+    /// <summary>Per-pair rotation frequencies after rope scaling (also used by the GGUF exporter).</summary>
+    public static double[] InverseFrequencies(int dim, double theta, RopeScaling? scaling, out double attentionFactor)
     {
         attentionFactor = 1.0;
         int half = dim / 2;

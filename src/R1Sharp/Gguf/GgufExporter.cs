@@ -1,0 +1,246 @@
+using System.Runtime.InteropServices;
+using System.Text.RegularExpressions;
+using R1Sharp.Model;
+using static TorchSharp.torch;
+
+namespace R1Sharp.Gguf;
+
+/// <summary>Element type of the exported matrices; vectors (norms, biases) stay F32 as llama.cpp's converter keeps them.</summary>
+public enum GgufDType { F32, F16 }
+
+/// <summary>
+/// Writes a model and its tokenizer as a GGUF file llama.cpp runs as is, following llama.cpp's
+/// convert_hf_to_gguf.py: llama.cpp tensor names and layouts, hyper-parameter keys, tokenizer keys and the
+/// chat template. Families: llama, qwen2, and deepseek_v3 as llama.cpp's "deepseek2".
+/// </summary>
+public static partial class GgufExporter
+{
+    /// <summary>One tensor of the file: its llama.cpp name, PyTorch-order shape, and how to compute its values.</summary>
+    sealed record ExportTensor(string Name, long[] Shape, Func<Tensor> Values, bool KeepF32 = false);
+
+    public static void Export(CausalLanguageModel model, string tokenizerJsonPath, string? tokenizerConfigPath, string outPath, GgufDType dtype)
+    {
+        var c = model.Config;
+        string arch = Architecture(c);
+        var writer = new GgufWriter();
+        writer.Add("general.architecture", GgufValue.String(arch));
+        writer.Add("general.name", GgufValue.String(Path.GetFileNameWithoutExtension(outPath)));
+        writer.Add("general.file_type", GgufValue.U32(dtype == GgufDType.F16 ? 1u : 0u)); // LlamaFileType ALL_F32 / MOSTLY_F16
+        foreach (var (key, value) in c.IsMla ? DeepSeekHyperParameters(c, arch) : GqaHyperParameters(c, arch)) writer.Add(key, value);
+        foreach (var (key, value) in GgufTokenizerMetadata.Build(tokenizerJsonPath, tokenizerConfigPath, c.VocabSize,
+                     c.BosTokenId, c.EosTokenIds.Length > 0 ? c.EosTokenIds[0] : null, c.PadTokenId))
+            writer.Add(key, value);
+        foreach (var t in Tensors(model.HfStateDict(), c))
+        {
+            var type = t.Shape.Length == 1 || t.KeepF32 || dtype == GgufDType.F32 ? GgmlType.F32 : GgmlType.F16;
+            writer.AddTensor(t.Name, t.Shape, type, () =>
+            {
+                using var scope = NewDisposeScope();
+                return TensorBytes(t.Values(), type);
+            });
+        }
+        writer.Write(outPath);
+    }
+
+    static string Architecture(ModelConfig c) => c.Family switch
+    {
+        ModelFamily.Llama => "llama",
+        ModelFamily.Qwen2 => "qwen2",
+        _ => "deepseek2",
+    };
+
+    static List<(string, GgufValue)> GqaHyperParameters(ModelConfig c, string arch)
+    {
+        if (c.RopeScaling is { Type: not "llama3" } || (c.RopeScaling is not null && c.Family != ModelFamily.Llama))
+            throw new R1Error($"GGUF export: rope_scaling '{c.RopeScaling.Type}' is not supported for {arch} (only llama3 scaling on llama)");
+        uint headDim = (uint)c.GqaHeadDim;
+        return
+        [
+            .. Common(c, arch, headCountKv: c.NumKeyValueHeads),
+            ($"{arch}.attention.key_length", GgufValue.U32(headDim)),
+            ($"{arch}.attention.value_length", GgufValue.U32(headDim)),
+            ($"{arch}.rope.dimension_count", GgufValue.U32(headDim)),
+        ];
+    }
+
+    static List<(string, GgufValue)> Common(ModelConfig c, string arch, int headCountKv) =>
+    [
+        ($"{arch}.vocab_size", GgufValue.U32((uint)c.VocabSize)),
+        ($"{arch}.context_length", GgufValue.U32((uint)c.MaxPositionEmbeddings)),
+        ($"{arch}.embedding_length", GgufValue.U32((uint)c.HiddenSize)),
+        ($"{arch}.feed_forward_length", GgufValue.U32((uint)c.IntermediateSize)),
+        ($"{arch}.block_count", GgufValue.U32((uint)c.NumHiddenLayers)),
+        ($"{arch}.attention.head_count", GgufValue.U32((uint)c.NumAttentionHeads)),
+        ($"{arch}.attention.head_count_kv", GgufValue.U32((uint)headCountKv)),
+        ($"{arch}.attention.layer_norm_rms_epsilon", GgufValue.F32((float)c.RmsNormEps)),
+        ($"{arch}.rope.freq_base", GgufValue.F32((float)c.RopeTheta)),
+    ];
+
+    /// <summary>
+    /// deepseek2 runs MLA as multi-query attention over the latent: one KV "head" of kv_lora_rank + rope dims,
+    /// with the per-head up-projections (attn_k_b, attn_v_b) applied around it.
+    /// </summary>
+    static List<(string, GgufValue)> DeepSeekHyperParameters(ModelConfig c, string arch)
+    {
+        if (c.MoeLayerFreq != 1) throw new R1Error($"GGUF export: deepseek2 has no moe_layer_freq; {c.MoeLayerFreq} is not supported");
+        if (c.QLoraRank is not > 0) throw new R1Error("GGUF export: llama.cpp's deepseek2 needs q_lora_rank (a plain q_proj loads only for DeepSeek-V2-Lite)");
+        var kv = Common(c, arch, headCountKv: 1);
+        kv.AddRange(
+        [
+            ($"{arch}.leading_dense_block_count", GgufValue.U32((uint)(c.NRoutedExperts > 0 ? c.FirstKDenseReplace : c.NumHiddenLayers))),
+            ($"{arch}.attention.q_lora_rank", GgufValue.U32((uint)c.QLoraRank)),
+            ($"{arch}.attention.kv_lora_rank", GgufValue.U32((uint)c.KvLoraRank)),
+            ($"{arch}.attention.key_length", GgufValue.U32((uint)(c.KvLoraRank + c.QkRopeHeadDim))),
+            ($"{arch}.attention.value_length", GgufValue.U32((uint)c.KvLoraRank)),
+            ($"{arch}.attention.key_length_mla", GgufValue.U32((uint)(c.QkNopeHeadDim + c.QkRopeHeadDim))),
+            ($"{arch}.attention.value_length_mla", GgufValue.U32((uint)c.VHeadDim)),
+            ($"{arch}.rope.dimension_count", GgufValue.U32((uint)c.QkRopeHeadDim)),
+            ($"{arch}.expert_feed_forward_length", GgufValue.U32((uint)(c.NRoutedExperts > 0 ? c.MoeIntermediateSize : c.IntermediateSize))),
+            ($"{arch}.expert_shared_count", GgufValue.U32((uint)c.NSharedExperts)),
+        ]);
+        if (c.NRoutedExperts > 0)
+        {
+            kv.AddRange(
+            [
+                ($"{arch}.expert_count", GgufValue.U32((uint)c.NRoutedExperts)),
+                ($"{arch}.expert_used_count", GgufValue.U32((uint)c.NumExpertsPerTok)),
+                ($"{arch}.expert_weights_scale", GgufValue.F32((float)c.RoutedScalingFactor)),
+                ($"{arch}.expert_weights_norm", GgufValue.Bool(c.NormTopkProb)),
+                ($"{arch}.expert_gating_func", GgufValue.U32(c.ScoringFunc == "softmax" ? 1u : 2u)), // llama.cpp: 1 softmax, 2 sigmoid
+                ($"{arch}.expert_group_count", GgufValue.U32((uint)c.NGroup)),
+                ($"{arch}.expert_group_used_count", GgufValue.U32((uint)c.TopkGroup)),
+            ]);
+        }
+        if (c.RopeScaling is { } yarn)
+        {
+            // llama.cpp's YaRN uses beta_fast 32 and beta_slow 1, DeepSeek-V3's values.
+            if (yarn.Type != "yarn" || yarn.BetaFast != 32 || yarn.BetaSlow != 1)
+                throw new R1Error($"GGUF export: deepseek2 supports yarn rope scaling with beta_fast 32 and beta_slow 1, got {yarn.Type} ({yarn.BetaFast}, {yarn.BetaSlow})");
+            kv.AddRange(
+            [
+                ($"{arch}.rope.scaling.type", GgufValue.String("yarn")),
+                ($"{arch}.rope.scaling.factor", GgufValue.F32((float)yarn.Factor)),
+                ($"{arch}.rope.scaling.original_context_length", GgufValue.U32((uint)yarn.OriginalMaxPositionEmbeddings)),
+                // llama.cpp's softmax scale is (1 + log_mul·ln factor)² / sqrt(d), as DeepSeek's mscale_all_dim gives.
+                ($"{arch}.rope.scaling.yarn_log_multiplier", GgufValue.F32((float)(0.1 * yarn.MscaleAllDim))),
+            ]);
+        }
+        return kv;
+    }
+
+    /// <summary>llama.cpp's name for each HF module of a decoder layer.</summary>
+    static readonly Dictionary<string, string> LayerModules = new()
+    {
+        ["input_layernorm"] = "attn_norm",
+        ["post_attention_layernorm"] = "ffn_norm",
+        ["self_attn.q_proj"] = "attn_q",
+        ["self_attn.k_proj"] = "attn_k",
+        ["self_attn.v_proj"] = "attn_v",
+        ["self_attn.o_proj"] = "attn_output",
+        ["self_attn.q_a_proj"] = "attn_q_a",
+        ["self_attn.q_a_layernorm"] = "attn_q_a_norm",
+        ["self_attn.q_b_proj"] = "attn_q_b",
+        ["self_attn.kv_a_proj_with_mqa"] = "attn_kv_a_mqa",
+        ["self_attn.kv_a_layernorm"] = "attn_kv_a_norm",
+        ["mlp.gate_proj"] = "ffn_gate",
+        ["mlp.up_proj"] = "ffn_up",
+        ["mlp.down_proj"] = "ffn_down",
+        ["mlp.gate"] = "ffn_gate_inp",
+        ["mlp.shared_experts.gate_proj"] = "ffn_gate_shexp",
+        ["mlp.shared_experts.up_proj"] = "ffn_up_shexp",
+        ["mlp.shared_experts.down_proj"] = "ffn_down_shexp",
+    };
+
+    [GeneratedRegex(@"^model\.layers\.(\d+)\.(.+)\.(weight|bias|e_score_correction_bias)$")]
+    private static partial Regex LayerTensorName();
+
+    [GeneratedRegex(@"^mlp\.experts\.(\d+)\.(gate|up|down)_proj$")]
+    private static partial Regex ExpertModule();
+
+    static IEnumerable<ExportTensor> Tensors(Dictionary<string, Tensor> hf, ModelConfig c)
+    {
+        if (RopeFrequencyFactors(c) is float[] factors) yield return new("rope_freqs.weight", [factors.Length], () => tensor(factors));
+        foreach (var (hfName, weight) in hf)
+        {
+            switch (hfName)
+            {
+                case "model.embed_tokens.weight": yield return new("token_embd.weight", weight.shape, () => weight); continue;
+                case "model.norm.weight": yield return new("output_norm.weight", weight.shape, () => weight); continue;
+                case "lm_head.weight": yield return new("output.weight", weight.shape, () => weight); continue;
+            }
+            var m = LayerTensorName().Match(hfName);
+            if (!m.Success) throw new R1Error($"GGUF export: tensor '{hfName}' has no llama.cpp equivalent");
+            string blk = $"blk.{m.Groups[1].Value}", module = m.Groups[2].Value, kind = m.Groups[3].Value;
+
+            if (ExpertModule().Match(module) is { Success: true } expert)
+            {
+                // llama.cpp holds a layer's experts as one [experts, out, in] tensor; emit it once, at expert 0.
+                if (expert.Groups[1].Value != "0") continue;
+                string proj = expert.Groups[2].Value;
+                var parts = Enumerable.Range(0, c.NRoutedExperts).Select(e => hf[$"model.layers.{m.Groups[1].Value}.mlp.experts.{e}.{proj}_proj.weight"]).ToArray();
+                yield return new($"{blk}.ffn_{proj}_exps.weight", [parts.Length, .. weight.shape], () => stack(parts));
+            }
+            else if (module == "self_attn.kv_b_proj")
+            {
+                // Split per head into the key part (transposed, to absorb into the query) and the value part.
+                long rank = weight.shape[1];
+                Tensor PerHead() => weight.view(c.NumAttentionHeads, c.QkNopeHeadDim + c.VHeadDim, rank);
+                yield return new($"{blk}.attn_k_b.weight", [c.NumAttentionHeads, rank, c.QkNopeHeadDim], () => PerHead().narrow(1, 0, c.QkNopeHeadDim).transpose(1, 2));
+                yield return new($"{blk}.attn_v_b.weight", [c.NumAttentionHeads, c.VHeadDim, rank], () => PerHead().narrow(1, c.QkNopeHeadDim, c.VHeadDim));
+            }
+            else if (kind == "e_score_correction_bias" && module == "mlp.gate")
+            {
+                yield return new($"{blk}.exp_probs_b.bias", weight.shape, () => weight);
+            }
+            else if (LayerModules.TryGetValue(module, out string? name) && kind is "weight" or "bias")
+            {
+                // Llama's HF checkpoints rotate halves of each head; llama.cpp's "llama" rotates adjacent pairs.
+                int? heads = c.Family != ModelFamily.Llama ? null : name switch
+                {
+                    "attn_q" => c.NumAttentionHeads,
+                    "attn_k" => c.NumKeyValueHeads,
+                    _ => null,
+                };
+                Func<Tensor> values = heads is int h ? () => PermuteRotaryRows(weight, h) : () => weight;
+                // The router stays F32 (as llama.cpp's converter keeps it): expert choice is sensitive to rounding.
+                yield return new($"{blk}.{name}.{kind}", weight.shape, values, KeepF32: name == "ffn_gate_inp");
+            }
+            else
+            {
+                throw new R1Error($"GGUF export: tensor '{hfName}' has no llama.cpp equivalent");
+            }
+        }
+    }
+
+    /// <summary>
+    /// Llama-3.1 rope scaling as llama.cpp applies it: each pair's frequency is divided by a factor stored in
+    /// the rope_freqs tensor, here the unscaled over the scaled frequency.
+    /// </summary>
+    static float[]? RopeFrequencyFactors(ModelConfig c)
+    {
+        if (c.RopeScaling is not { Type: "llama3" } || c.IsMla) return null;
+        var plain = RotaryEmbedding.InverseFrequencies(c.GqaHeadDim, c.RopeTheta, null, out _);
+        var scaled = RotaryEmbedding.InverseFrequencies(c.GqaHeadDim, c.RopeTheta, c.RopeScaling, out _);
+        return plain.Select((f, i) => (float)(f / scaled[i])).ToArray();
+    }
+
+    /// <summary>
+    /// Reorders each head's rows from rotate-half order (x0..x[d/2-1], then their partners) to adjacent pairs,
+    /// as convert_hf_to_gguf.py's permute: [heads, 2, d/2, ...] with axes 1 and 2 swapped.
+    /// </summary>
+    public static Tensor PermuteRotaryRows(Tensor weight, int heads)
+    {
+        long rows = weight.shape[0];
+        long[] split = [heads, 2, rows / heads / 2, .. weight.shape[1..]];
+        return weight.reshape(split).transpose(1, 2).reshape(weight.shape);
+    }
+
+    static byte[] TensorBytes(Tensor tensor, GgmlType type)
+    {
+        float[] values = tensor.detach().to(float32).cpu().contiguous().data<float>().ToArray();
+        if (type == GgmlType.F32) return MemoryMarshal.AsBytes(values.AsSpan()).ToArray();
+        var halves = new Half[values.Length];
+        for (int i = 0; i < values.Length; i++) halves[i] = (Half)values[i];
+        return MemoryMarshal.AsBytes(halves.AsSpan()).ToArray();
+    }
+}
