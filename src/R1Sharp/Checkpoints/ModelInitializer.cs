@@ -11,26 +11,18 @@ public static class ModelInitializer
     public static ModelConfig Create(ModelFamily family, string preset, string outDir, int seed, string? tokenizerPath = null,
         string dtype = "float32")
     {
-        Directory.CreateDirectory(outDir);
-        ITextTokenizer tokenizer;
-        if (tokenizerPath is null)
-        {
-            var bytes = new ByteTokenizer();
-            bytes.Save(outDir);
-            tokenizer = bytes;
-        }
-        else
-        {
-            var loaded = TokenizerLoader.Load(tokenizerPath);
-            TokenizerLoader.Save(outDir, loaded.Definition, loaded.Config ?? TokenizerConfig.ForOwnTokenizers);
-            tokenizer = loaded;
-        }
+        // Everything is checked before anything is written.
+        HfTokenizer? loaded = tokenizerPath is null ? null : TokenizerLoader.Load(tokenizerPath);
+        ITextTokenizer tokenizer = loaded ?? (ITextTokenizer)new ByteTokenizer();
         var config = ModelPresets.Create(family, preset, tokenizer.VocabSize) with
         {
             BosTokenId = tokenizer.BosId,
             EosTokenIds = tokenizer.EosId is int eos ? [eos] : [],
             PadTokenId = tokenizer.PadId,
         };
+        Directory.CreateDirectory(outDir);
+        if (loaded is null) ((ByteTokenizer)tokenizer).Save(outDir);
+        else TokenizerLoader.Save(outDir, loaded.Definition, loaded.Config ?? TokenizerConfig.ForOwnTokenizers);
         torch.manual_seed(seed);
         using var model = new CausalLanguageModel(config);
         ModelCheckpoint.Save(model, outDir, dtype);
