@@ -16,6 +16,7 @@ public static class CliApp
             InitCommand.Create(),
             InspectCommand.Create(),
             GenerateCommand.Create(),
+            EvalCommand.Create(),
             RunsCommand.Create(),
             TokenizeCommand.Create(),
             TokenizerCommand.Create(),

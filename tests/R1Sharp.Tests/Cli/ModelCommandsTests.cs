@@ -43,3 +43,24 @@ public class ModelCommandsTests
         Assert.Empty(Directory.GetFiles(dir));
     }
 }
+
+public class EvalCommandTests
+{
+    [Fact]
+    public void Eval_runs_end_to_end_on_a_tiny_random_model_and_writes_its_outputs()
+    {
+        string model = Directory.CreateTempSubdirectory("r1-eval-").FullName;
+        string output = Path.Combine(model, "out");
+        Assert.Equal(0, CliApp.Run(["init", "--arch", "qwen2", "--preset", "tiny", "--out", model]));
+        Assert.Equal(0, CliApp.Run(["eval", "--model", model, "--task", "arithmetic", "--samples", "3", "--prompts", "5",
+            "--max-tokens", "8", "--out", output]));
+        var report = R1Sharp.Evaluation.EvalReport.Load(Path.Combine(output, "eval.json"));
+        Assert.Equal(5, report.Prompts);
+        Assert.Equal(3, report.SamplesPerPrompt);
+        Assert.InRange(report.PassAt1, 0, 1);
+        Assert.InRange(report.MeanResponseTokens, 1, 8);
+        // k samples plus the greedy one per prompt.
+        Assert.Equal(5 * 4, File.ReadAllLines(Path.Combine(output, "samples.jsonl")).Length);
+        Assert.Equal(2, CliApp.Run(["eval", "--model", model, "--task", "nosuchtask", "--out", output]));
+    }
+}

@@ -1,0 +1,64 @@
+using R1Sharp.Checkpoints;
+using R1Sharp.Generation;
+using R1Sharp.Tasks;
+using R1Sharp.Tokenizers;
+
+namespace R1Sharp.Evaluation;
+
+/// <summary>How `r1 eval` samples. Defaults are DeepSeek-R1's evaluation settings (k samples at T 0.6, top-p 0.95).</summary>
+public sealed record ModelEvalOptions
+{
+    /// <summary>Prompts taken from the split (a dataset file may have fewer). Default 200.</summary>
+    public int Prompts { get; init; } = 200;
+    /// <summary>k, samples per prompt. Default 4.</summary>
+    public int Samples { get; init; } = 4;
+    public double Temperature { get; init; } = 0.6;
+    public double TopP { get; init; } = 0.95;
+    public int MaxTokens { get; init; } = 256;
+    public int Seed { get; init; }
+    /// <summary>Also decode each prompt greedily, for greedy accuracy. Default true.</summary>
+    public bool Greedy { get; init; } = true;
+    /// <summary>Prompts generated together in one batch. Default 64.</summary>
+    public int BatchPrompts { get; init; } = 64;
+}
+
+/// <summary>Generates completions for a task's prompts with the batched engine and scores them by R1's protocol.</summary>
+public static class ModelEvaluator
+{
+    public static EvalResult Run(ModelBundle bundle, IVerifiableTask task, TaskSplit split, ModelEvalOptions options,
+        Action<int, int>? progress = null)
+    {
+        var examples = task.Examples(split, options.Seed).Take(options.Prompts).ToList();
+        if (examples.Count == 0) throw new R1Error($"task '{task.Name}' has no {split} examples");
+        var engine = new GenerationEngine(bundle.Model, bundle.Tokenizer);
+        var sampled = new SamplingOptions { Temperature = options.Temperature, TopP = options.TopP, MaxNewTokens = options.MaxTokens };
+        var greedy = sampled with { Temperature = 0, TopP = 1 };
+        var results = new List<PromptSamples>();
+        for (int start = 0; start < examples.Count; start += options.BatchPrompts)
+        {
+            var batch = examples.Skip(start).Take(options.BatchPrompts).ToList();
+            var prompts = batch.Select(e => bundle.EncodeChat(e.Prompt.Select(m => new ChatMessage(m.Role, m.Content)).ToList())).ToList();
+            var samples = engine.Generate(prompts.Select((p, i) => new GenerationRequest(p,
+                sampled with { Seed = unchecked(options.Seed * 1_000_003 + start + i) }, options.Samples)).ToList());
+            var greedyResults = options.Greedy ? engine.Generate(prompts.Select(p => new GenerationRequest(p, greedy)).ToList()) : null;
+            for (int i = 0; i < batch.Count; i++)
+                results.Add(new PromptSamples(batch[i].Id, batch[i].Answer, samples[i].Select(s => ToEvalSample(bundle, s)).ToList(),
+                    greedyResults is null ? null : ToEvalSample(bundle, greedyResults[i][0])));
+            progress?.Invoke(Math.Min(start + batch.Count, examples.Count), examples.Count);
+        }
+        var settings = new EvalSettings(bundle.Directory, options.Temperature, options.TopP, options.MaxTokens, options.Seed);
+        return Evaluator.Evaluate(task, results, settings, bundle.Template.OpensThink);
+    }
+
+    /// <summary>The completion's text without the end-of-sequence token; its token count includes it.</summary>
+    public static EvalSample ToEvalSample(ModelBundle bundle, GeneratedSample sample) => new(
+        CompletionText(bundle.Tokenizer, sample), sample.TokenIds.Length, sample.FinishReason == FinishReason.Length);
+
+    public static string CompletionText(ITextTokenizer tokenizer, GeneratedSample sample)
+    {
+        var ids = sample.TokenIds.AsEnumerable();
+        if (sample.FinishReason == FinishReason.Stop && tokenizer.EosId is int eos && sample.TokenIds.Length > 0 && sample.TokenIds[^1] == eos)
+            ids = ids.SkipLast(1);
+        return tokenizer.Decode(ids);
+    }
+}
