@@ -17,6 +17,7 @@ public static class CliApp
             InspectCommand.Create(),
             GenerateCommand.Create(),
             EvalCommand.Create(),
+            QuickstartCommand.Create(),
             RunsCommand.Create(),
             TokenizeCommand.Create(),
             TokenizerCommand.Create(),

@@ -1,0 +1,51 @@
+using R1Sharp.Tasks;
+using R1Sharp.Tasks.Synthetic;
+using R1Sharp.Tokenizers;
+
+namespace R1Sharp.Quickstart;
+
+/// <summary>
+/// The pretraining text: training-side addition problems rendered in the R1 chat format, each answered either
+/// directly (empty thinking) or with worked columns inside &lt;think&gt; — some of which contain a slip.
+/// </summary>
+public static class QuickstartCorpus
+{
+    /// <summary>The task the quickstart trains and evaluates on: addition, split by a hash of each problem.</summary>
+    public static ArithmeticTask Task(QuickstartConfig c) =>
+        new(new ArithmeticOptions { Operations = "+", MinDigits = c.MinDigits, MaxDigits = c.MaxDigits, HarderExtraDigits = 1 });
+
+    /// <summary>The completion after the template's "&lt;think&gt;\n": worked columns (or nothing), then the answer.</summary>
+    public static string Completion(string question, bool direct, int slipColumn = -1, int slip = 0)
+    {
+        var (a, b) = AdditionScratchpad.Parse(question);
+        if (direct) return $"{ChatTokens.ThinkEnd}\n{a + b}";
+        var (work, answer) = AdditionScratchpad.Solve(a, b, slipColumn, slip);
+        return $"{work}\n{ChatTokens.ThinkEnd}\n{answer}";
+    }
+
+    /// <summary>Whole conversations (prompt + completion + EOS) as text, in a seeded order.</summary>
+    public static List<string> Documents(QuickstartConfig c)
+    {
+        var random = new Random(c.Seed);
+        var regular = Task(c).Examples(TaskSplit.Train, c.Seed).GetEnumerator();
+        // Longer problems come from the training side too: the harder split only ever draws from the test side.
+        var longer = new ArithmeticTask(new ArithmeticOptions { Operations = "+", MinDigits = c.MaxDigits + 1, MaxDigits = c.MaxDigits + 1 })
+            .Examples(TaskSplit.Train, c.Seed).GetEnumerator();
+        var documents = new List<string>(c.PretrainDocuments);
+        for (int i = 0; i < c.PretrainDocuments; i++)
+        {
+            var source = random.NextDouble() < c.HarderShareInPretraining ? longer : regular;
+            if (!source.MoveNext()) throw new R1Error("quickstart: the addition task ran out of training problems");
+            string question = source.Current.Prompt[^1].Content;
+            bool direct = random.NextDouble() < c.DirectShare;
+            bool slipped = !direct && random.NextDouble() < c.SlipShare;
+            int columns = Math.Max(c.MinDigits, source.Current.Difficulty);
+            string completion = slipped
+                ? Completion(question, false, random.Next(columns), random.Next(2) == 0 ? -(1 + random.Next(2)) : 1 + random.Next(2))
+                : Completion(question, direct);
+            documents.Add(ChatTemplate.DeepSeekR1.Render([new ChatMessage("user", question)], addGenerationPrompt: true)
+                          + completion + ChatTokens.Eos);
+        }
+        return documents;
+    }
+}
