@@ -18,6 +18,9 @@ public static class CliApp
             GenerateCommand.Create(),
             EvalCommand.Create(),
             QuickstartCommand.Create(),
+            TrainingCommands.Pretrain(),
+            TrainingCommands.Sft(),
+            TrainingCommands.Grpo(),
             RunsCommand.Create(),
             TokenizeCommand.Create(),
             TokenizerCommand.Create(),
@@ -35,7 +38,14 @@ public static class CliApp
         if (output is not null) configuration.Output = output;
         try
         {
-            return BuildRoot().Parse(args).Invoke(configuration);
+            var parse = BuildRoot().Parse(args);
+            // A mistyped command line is a user error like any other: the same exit code.
+            if (parse.Errors.Count > 0 && !args.Contains("--help") && !args.Contains("-h"))
+            {
+                foreach (var error in parse.Errors) AnsiConsole.MarkupLineInterpolated($"[red]error:[/] {error.Message}");
+                return 2;
+            }
+            return parse.Invoke(configuration);
         }
         catch (Exception e) when (CliErrors.IsUserError(e))
         {

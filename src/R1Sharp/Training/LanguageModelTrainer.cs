@@ -71,12 +71,12 @@ public sealed class LanguageModelTrainer(CausalLanguageModel model, LmTrainingCo
                 [MetricNames.TrainTokensPerSecond] = tokens / seconds,
                 [MetricNames.StepTime] = seconds,
             };
-            if (evalBatches is { Count: > 0 } && config.EvalSteps > 0 && (step % config.EvalSteps == 0 || step == config.MaxSteps))
+            bool last = step == config.MaxSteps || (config.MaxSeconds > 0 && elapsed >= config.MaxSeconds);
+            if (evalBatches is { Count: > 0 } && config.EvalSteps > 0 && (step % config.EvalSteps == 0 || last))
                 metrics["eval_loss"] = EvalLoss(evalBatches);
             run.LogMetrics(step, metrics);
             onStep?.Invoke(step, metrics);
 
-            bool last = step == config.MaxSteps || (config.MaxSeconds > 0 && elapsed >= config.MaxSeconds);
             if (last || (config.SaveSteps > 0 && step % config.SaveSteps == 0))
             {
                 var state = new JsonObject
