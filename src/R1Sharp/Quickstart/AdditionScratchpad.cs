@@ -4,9 +4,10 @@ using System.Text.RegularExpressions;
 namespace R1Sharp.Quickstart;
 
 /// <summary>
-/// The quickstart's worked solution: column addition from the right, one short "x+y(+1)=s" per column, so a
-/// sub-million-parameter model can learn it. A "slip" changes one column's sum and carries the error on
-/// consistently, like a student's mistake: the answer follows from the (wrong) work.
+/// The quickstart's worked solution: column addition from the right, one short "x+y(+1)=s:r" per column, where r is
+/// the result so far, so the final answer is a copy of the last r rather than the column digits reversed (which a
+/// sub-million-parameter model gets wrong past three columns). A "slip" changes one column's sum and carries the
+/// error on consistently, like a student's mistake: the answer follows from the (wrong) work.
 /// </summary>
 public static partial class AdditionScratchpad
 {
@@ -39,6 +40,7 @@ public static partial class AdditionScratchpad
             work.Append('=').Append(sum);
             if (i == columns - 1) digits.Insert(0, sum);
             else digits.Insert(0, sum % 10);
+            work.Append(':').Append(digits);
             carry = sum >= 10 ? 1 : 0;
         }
         return (work.ToString(), digits.ToString().TrimStart('0') is { Length: > 0 } s ? s : "0");

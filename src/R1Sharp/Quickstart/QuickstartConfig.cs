@@ -17,7 +17,7 @@ public sealed record QuickstartConfig
     [JsonPropertyName("min_digits")] public int MinDigits { get; init; } = 2;
     [JsonPropertyName("max_digits")] public int MaxDigits { get; init; } = 3;
     /// <summary>Share of pretraining problems with the harder split's digit count (from the training side).</summary>
-    [JsonPropertyName("harder_share_in_pretraining")] public double HarderShareInPretraining { get; init; } = 0.15;
+    [JsonPropertyName("harder_share_in_pretraining")] public double HarderShareInPretraining { get; init; } = 0.25;
 
     // Pretraining corpus.
     [JsonPropertyName("pretrain_documents")] public int PretrainDocuments { get; init; } = 60_000;

@@ -1,0 +1,60 @@
+using System.Text.Json.Nodes;
+using R1Sharp.Cli;
+using R1Sharp.Quickstart;
+using R1Sharp.Tasks;
+
+namespace R1Sharp.Tests.Quickstart;
+
+public class QuickstartTests
+{
+    [Fact]
+    public void Worked_columns_give_the_sum_and_a_slip_carries_into_the_answer()
+    {
+        var random = new Random(4);
+        for (int i = 0; i < 500; i++)
+        {
+            long a = random.NextInt64(0, 100_000), b = random.NextInt64(0, 100_000);
+            var (work, answer) = AdditionScratchpad.Solve(a, b);
+            Assert.Equal((a + b).ToString(), answer);
+            Assert.EndsWith(":" + answer, work);
+            var (_, slipped) = AdditionScratchpad.Solve(a, b, slipColumn: 0, slip: 1);
+            Assert.NotEqual((a + b).ToString(), slipped);
+        }
+        Assert.Equal(("6+9=15:5 0+1+1=2:25 7+0=7:725 8+0=8:8725", "8725"), AdditionScratchpad.Solve(8706, 19));
+    }
+
+    [Fact]
+    public void The_corpus_mixes_direct_and_worked_answers_and_the_task_grades_them()
+    {
+        var config = QuickstartConfig.Tiny with { PretrainDocuments = 300 };
+        var documents = QuickstartCorpus.Documents(config);
+        Assert.Equal(300, documents.Count);
+        double direct = documents.Count(d => d.Contains("<think>\n</think>")) / 300.0;
+        Assert.InRange(direct, config.DirectShare - 0.1, config.DirectShare + 0.1);
+        var task = QuickstartCorpus.Task(config);
+        var example = task.Examples(TaskSplit.Test, 1).First();
+        string question = example.Prompt[^1].Content;
+        Assert.True(task.IsCorrect(QuickstartCorpus.Completion(question, direct: false), example.Answer, templateOpenedThink: true));
+        Assert.True(task.IsCorrect(QuickstartCorpus.Completion(question, direct: true), example.Answer, templateOpenedThink: true));
+        Assert.False(task.IsCorrect(QuickstartCorpus.Completion(question, false, slipColumn: 0, slip: 1), example.Answer, templateOpenedThink: true));
+        // Held-out problems never appear in the pretraining text.
+        foreach (var heldout in task.Examples(TaskSplit.Test, 1).Take(50))
+            Assert.DoesNotContain(documents, d => d.Contains(heldout.Prompt[^1].Content));
+    }
+
+    [Fact]
+    public void The_tiny_quickstart_runs_end_to_end_and_writes_the_report()
+    {
+        string runs = Directory.CreateTempSubdirectory("r1-qs-").FullName;
+        Assert.Equal(0, CliApp.Run(["quickstart", "--tiny", "--control", "--runs-dir", runs, "--name", "qs"]));
+        var report = JsonNode.Parse(File.ReadAllText(Path.Combine(runs, "qs", "report.json")))!;
+        foreach (var model in new[] { "base", "rl", "control" })
+            foreach (var split in new[] { "heldout", "harder" })
+                foreach (var metric in new[] { "pass1", "cons_at_k", "mean_response_tokens" })
+                    Assert.NotNull(report[model]![split]![metric]);
+        Assert.True(File.Exists(Path.Combine(runs, "qs", "report.md")));
+        Assert.True(File.Exists(Path.Combine(runs, "qs", "models", "rl", "model.safetensors")));
+        Assert.True(Directory.GetFiles(Path.Combine(runs, "qs", "plots"), "*.png").Length >= 3);
+        Assert.True(File.Exists(Path.Combine(runs, "qs-grpo", "metrics.jsonl")));
+    }
+}
