@@ -40,23 +40,11 @@ public static class GradeCommand
 
     static (List<string> Lines, int Correct) Grade(string path)
     {
-        if (!File.Exists(path)) throw new R1Error($"input file not found: {path}");
         var checker = new MathAnswerChecker();
         var lines = new List<string>();
-        int correct = 0, lineNumber = 0;
-        foreach (var line in File.ReadLines(path))
+        int correct = 0;
+        foreach (var (lineNumber, record) in JsonlFile.ReadObjects(path))
         {
-            lineNumber++;
-            if (string.IsNullOrWhiteSpace(line)) continue;
-            JsonObject record;
-            try
-            {
-                record = JsonNode.Parse(line) as JsonObject ?? throw new R1Error($"{path}:{lineNumber}: expected a JSON object");
-            }
-            catch (JsonException e)
-            {
-                throw new R1Error($"{path}:{lineNumber}: not valid JSON ({e.Message})");
-            }
             bool isCorrect = checker.IsCorrect(Field(record, "prediction", path, lineNumber), Field(record, "gold", path, lineNumber));
             record["correct"] = isCorrect;
             correct += isCorrect ? 1 : 0;

@@ -1,4 +1,3 @@
-using System.Text.Json;
 using System.Text.Json.Nodes;
 using R1Sharp.Checkpoints;
 using R1Sharp.Tokenizers;
@@ -15,22 +14,9 @@ public static class SftDataset
 {
     public static List<SftExample> Load(string path, ModelBundle bundle)
     {
-        if (!File.Exists(path)) throw new R1Error($"{path}: SFT data file not found");
         var examples = new List<SftExample>();
-        int lineNumber = 0;
-        foreach (var line in File.ReadLines(path))
+        foreach (var (lineNumber, record) in JsonlFile.ReadObjects(path))
         {
-            lineNumber++;
-            if (string.IsNullOrWhiteSpace(line)) continue;
-            JsonObject record;
-            try
-            {
-                record = JsonNode.Parse(line) as JsonObject ?? throw new R1Error($"{path}:{lineNumber}: expected a JSON object");
-            }
-            catch (JsonException e)
-            {
-                throw new R1Error($"{path}:{lineNumber}: invalid JSON: {e.Message}");
-            }
             var (prompt, response) = Split(record, $"{path}:{lineNumber}");
             examples.Add(Encode(bundle, prompt, response));
         }
