@@ -22,13 +22,15 @@ public static class InspectCommand
             }
             string configPath = Directory.Exists(target) ? Path.Combine(target, "config.json") : target;
             var config = ModelConfig.Load(configPath);
-            Render(config, target);
+            // Written to the command's output (not the process console), so the caller decides where it goes.
+            var console = AnsiConsole.Create(new AnsiConsoleSettings { Out = new AnsiConsoleOutput(parse.InvocationConfiguration.Output) });
+            console.Write(Render(config, target));
             return 0;
         });
         return command;
     }
 
-    static void Render(ModelConfig c, string source)
+    static Table Render(ModelConfig c, string source)
     {
         var stats = ModelStats.Of(c);
         var table = new Table().Title(Markup.Escape(source)).AddColumn("property").AddColumn(new TableColumn("value").RightAligned());
@@ -51,6 +53,6 @@ public static class InspectCommand
         Row("KV-cache values per token per layer", $"{stats.KvCacheValuesPerTokenPerLayer:N0}");
         Row("KV-cache bytes per token (bf16)", $"{stats.KvCacheBytesPerToken(2):N0}");
         Row("KV-cache bytes per token (fp32)", $"{stats.KvCacheBytesPerToken(4):N0}");
-        AnsiConsole.Write(table);
+        return table;
     }
 }

@@ -64,3 +64,25 @@ public class EvalCommandTests
         Assert.Equal(2, CliApp.Run(["eval", "--model", model, "--task", "nosuchtask", "--out", output]));
     }
 }
+
+public class InspectCommandTests
+{
+    static long KvBytesPerToken(string output) =>
+        long.Parse(output.Split('\n').First(l => l.Contains("KV-cache bytes per token (bf16)")).Split('│', StringSplitOptions.RemoveEmptyEntries)[^1].Trim().Replace(",", ""));
+
+    [Fact]
+    public void Inspect_shows_mla_caching_far_fewer_bytes_per_token_than_gqa_at_the_same_width()
+    {
+        string gqa = Directory.CreateTempSubdirectory("r1-gqa-").FullName, mla = Directory.CreateTempSubdirectory("r1-mla-").FullName;
+        Assert.Equal(0, CliApp.Run(["init", "--arch", "llama", "--preset", "small", "--out", gqa]));
+        Assert.Equal(0, CliApp.Run(["init", "--arch", "deepseek_v3", "--preset", "small", "--out", mla]));
+        var gqaOut = new StringWriter();
+        var mlaOut = new StringWriter();
+        Assert.Equal(0, CliApp.Run(["inspect", gqa], gqaOut));
+        Assert.Equal(0, CliApp.Run(["inspect", mla], mlaOut));
+        Assert.Contains("active parameters per token", mlaOut.ToString());
+        Assert.True(KvBytesPerToken(mlaOut.ToString()) * 3 < KvBytesPerToken(gqaOut.ToString()),
+            $"MLA {KvBytesPerToken(mlaOut.ToString())} vs GQA {KvBytesPerToken(gqaOut.ToString())} bytes per token");
+        Assert.Equal(2, CliApp.Run(["inspect", Path.Combine(gqa, "missing")]));
+    }
+}
