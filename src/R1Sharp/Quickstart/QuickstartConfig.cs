@@ -53,8 +53,9 @@ public sealed record QuickstartConfig
     [JsonPropertyName("eval_temperature")] public double EvalTemperature { get; init; } = 0.6;
     [JsonPropertyName("eval_top_p")] public double EvalTopP { get; init; } = 0.95;
 
-    /// <summary>Hard wall-clock guard per training stage; the step counts normally end first.</summary>
-    [JsonPropertyName("max_stage_seconds")] public double MaxStageSeconds { get; init; } = 330;
+    /// <summary>Optional wall-clock cap per training stage; 0 (default) lets the step counts decide, so the result
+    /// does not depend on how busy the machine is.</summary>
+    [JsonPropertyName("max_stage_seconds")] public double MaxStageSeconds { get; init; }
 
     public ModelConfig ModelConfig(int vocabSize, int? bos, int? eos, int? pad) => new()
     {
@@ -69,6 +70,6 @@ public sealed record QuickstartConfig
     {
         PretrainDocuments = 400, TokenizerVocabSize = 280, HiddenSize = 32, Layers = 1, Heads = 2, IntermediateSize = 64,
         PretrainSteps = 6, PretrainBatchSize = 4, PretrainSeqLength = 64, RlSteps = 2, RlPromptsPerStep = 2,
-        RlNumGenerations = 4, MaxCompletionLength = 16, EvalPrompts = 4, EvalSamples = 2, MaxStageSeconds = 60,
+        RlNumGenerations = 4, MaxCompletionLength = 16, EvalPrompts = 4, EvalSamples = 2,
     };
 }
