@@ -14,6 +14,7 @@ foreach (var command in new Command[]
     TokenizerCommand.Create(),
     GradeCommand.Create(),
     ExportCommand.Create(),
+    ServeCommand.Create(),
 })
     root.Subcommands.Add(command);
 
