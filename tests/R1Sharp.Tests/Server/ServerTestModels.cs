@@ -17,10 +17,10 @@ public static class ServerTestModels
     public const string Answer = "The answer is **4**, since $2+2=4$.";
     public static readonly string[] Questions = ["What is 2+2?", "Add two and two.", "hello", "Please compute 2 + 2", "2+2=?", "Sum of 2 and 2?"];
 
-    static readonly Lazy<string> random = new(() => Create("random", _ => { }));
+    static readonly Lazy<string> random = new(() => Create("random", LongContext));
     static readonly Lazy<string> reasoning = new(() => Create("reasoning", TrainToReason));
 
-    /// <summary>A tiny random llama with the byte-level tokenizer and R1's chat template.</summary>
+    /// <summary>A tiny random llama with the byte-level tokenizer, R1's chat template and a 16k context (room for a long stream).</summary>
     public static string RandomDir => random.Value;
 
     /// <summary>A tiny llama whose greedy completion of any of <see cref="Questions"/> is thinking, then the answer, then EOS.</summary>
@@ -32,6 +32,12 @@ public static class ServerTestModels
         ModelInitializer.Create(ModelFamily.Llama, "tiny", dir, seed: 1);
         finish(dir);
         return dir;
+    }
+
+    static void LongContext(string dir)
+    {
+        string path = Path.Combine(dir, "config.json");
+        (ModelConfig.Load(path) with { MaxPositionEmbeddings = 16384 }).Save(path);
     }
 
     /// <summary>Supervised fine-tuning on the fixed completion until greedy decoding reproduces it.</summary>
