@@ -50,8 +50,8 @@ public sealed class R1Server : IAsyncDisposable
         }
     }
 
-    /// <summary>Waits until the process is asked to stop (Ctrl+C, SIGTERM).</summary>
-    public Task WaitForShutdownAsync() => app.WaitForShutdownAsync();
+    /// <summary>Waits until the process is asked to stop (Ctrl+C, SIGTERM) or <paramref name="cancellation"/> fires.</summary>
+    public Task WaitForShutdownAsync(CancellationToken cancellation = default) => app.WaitForShutdownAsync(cancellation);
 
     public async ValueTask DisposeAsync()
     {
@@ -64,6 +64,8 @@ public sealed class R1Server : IAsyncDisposable
     {
         var builder = WebApplication.CreateSlimBuilder();
         builder.Logging.SetMinimumLevel(LogLevel.Warning);
+        // A failed start (port in use) reaches the caller as an exception; the host's own log of it is noise.
+        builder.Logging.AddFilter("Microsoft.Extensions.Hosting", LogLevel.None);
         builder.WebHost.UseUrls($"http://{options.Host}:{options.Port}");
         builder.WebHost.ConfigureKestrel(kestrel => kestrel.Limits.MaxRequestBodySize = options.MaxRequestBodyBytes);
         var app = builder.Build();

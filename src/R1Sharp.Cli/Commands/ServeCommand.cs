@@ -30,9 +30,18 @@ public static class ServeCommand
                     MaxBatch = parse.GetValue(maxBatch), MaxQueue = parse.GetValue(maxQueue), DefaultMaxTokens = parse.GetValue(maxTokens),
                 },
             };
-            await using var server = await R1Server.StartAsync(options, cancellation);
+            R1Server server;
+            try
+            {
+                server = await R1Server.StartAsync(options, cancellation);
+            }
+            catch (IOException e)
+            {
+                throw new R1Error($"cannot listen on {options.Host}:{options.Port}: {e.Message}", e);
+            }
+            await using var _ = server;
             AnsiConsole.MarkupLineInterpolated($"serving [green]{server.Service.ModelId}[/] at [link]{server.BaseAddress}[/] (web chat), API at {server.BaseAddress}v1 — Ctrl+C stops");
-            await server.WaitForShutdownAsync();
+            await server.WaitForShutdownAsync(cancellation);
             return 0;
         });
         return command;
