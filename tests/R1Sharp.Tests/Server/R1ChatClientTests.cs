@@ -3,6 +3,7 @@ using R1Sharp.Serving;
 
 namespace R1Sharp.Tests.Server;
 
+[Collection(ServerCollection.Name)]
 public class R1ChatClientTests
 {
     static readonly ChatOptions Greedy = new() { Temperature = 0, MaxOutputTokens = 120 };

@@ -5,6 +5,7 @@ using R1Sharp.Tests.Model;
 
 namespace R1Sharp.Tests.Serving;
 
+[Collection(R1Sharp.Tests.Server.ServerCollection.Name)]
 public class ContinuousBatcherTests
 {
     static readonly int[] PromptA = [5, 6, 7];
