@@ -13,24 +13,31 @@ namespace R1Sharp.Tests.Server;
 [Collection(ServerCollection.Name)]
 public sealed class WebChatBrowserTests(ServerFixture servers) : IDisposable
 {
-    readonly ChromeDriver browser = Launch();
+    readonly (ChromeDriver Driver, string Profile) chromium = Launch();
+    ChromeDriver browser => chromium.Driver;
 
-    static ChromeDriver Launch()
+    /// <summary>Headless Chromium with a fresh profile folder.</summary>
+    static (ChromeDriver, string) Launch()
     {
+        string profile = Directory.CreateTempSubdirectory("r1sharp-chromium-").FullName;
         const string chromium = "/usr/bin/chromium", driver = "/usr/bin/chromedriver";
         if (!File.Exists(chromium) || !File.Exists(driver))
             throw new InvalidOperationException("the browser test needs Debian's chromium and chromium-driver: run .ci/install (apt-get install chromium chromium-driver)");
         var options = new ChromeOptions { BinaryLocation = chromium };
         options.AddArguments("--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
             "--disable-background-networking", "--disable-component-update", "--disable-sync", "--window-size=1100,800",
-            "--user-data-dir=" + Directory.CreateTempSubdirectory("r1sharp-chromium-").FullName);
+            "--user-data-dir=" + profile);
         var service = ChromeDriverService.CreateDefaultService(Path.GetDirectoryName(driver)!, Path.GetFileName(driver));
         service.SuppressInitialDiagnosticInformation = true;
         service.HideCommandPromptWindow = true;
-        return new ChromeDriver(service, options, TimeSpan.FromSeconds(60));
+        return (new ChromeDriver(service, options, TimeSpan.FromSeconds(60)), profile);
     }
 
-    public void Dispose() => browser.Quit();
+    public void Dispose()
+    {
+        browser.Quit();
+        try { Directory.Delete(chromium.Profile, recursive: true); } catch (IOException) { }
+    }
 
     [Fact]
     public void The_thinking_shows_above_the_answer_folds_when_the_answer_begins_and_unfolds_on_click()
