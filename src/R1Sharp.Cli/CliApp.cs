@@ -26,6 +26,7 @@ public static class CliApp
             TokenizerCommand.Create(),
             GradeCommand.Create(),
             ExportCommand.Create(),
+            ServeCommand.Create(),
         })
             root.Subcommands.Add(command);
         return root;

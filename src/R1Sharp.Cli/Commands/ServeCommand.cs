@@ -1,0 +1,49 @@
+using System.CommandLine;
+using R1Sharp.Server;
+using R1Sharp.Serving;
+using Spectre.Console;
+
+namespace R1Sharp.Cli.Commands;
+
+/// <summary><c>r1 serve</c>: the OpenAI-compatible API and the web chat over one model.</summary>
+public static class ServeCommand
+{
+    public static Command Create()
+    {
+        var defaults = new ServingOptions();
+        var model = OptionFactory.Required<string>("--model", "Model directory: config.json, weights, tokenizer.json, tokenizer_config.json");
+        var host = OptionFactory.WithDefault("--host", "127.0.0.1", "Address to listen on (0.0.0.0 opens the server to the network)");
+        var port = OptionFactory.WithDefault("--port", 8080, "Port to listen on (0 picks a free one)");
+        var apiKey = OptionFactory.Optional<string>("--api-key", "Require 'Authorization: Bearer KEY' on /v1 requests");
+        var maxBatch = OptionFactory.WithDefault("--max-batch", defaults.MaxBatch, "Most sequences decoded together in one step");
+        var maxQueue = OptionFactory.WithDefault("--max-queue", defaults.MaxQueue, "Most requests waiting for room in the batch; more get HTTP 429");
+        var maxTokens = OptionFactory.WithDefault("--max-tokens", defaults.DefaultMaxTokens, "Completion length when a request sets no max_tokens");
+        var command = new Command("serve", "Serve a model: OpenAI-compatible /v1/chat/completions with reasoning_content, and a web chat at /");
+        foreach (var option in new Option[] { model, host, port, apiKey, maxBatch, maxQueue, maxTokens }) command.Options.Add(option);
+        command.SetAction(async (parse, cancellation) =>
+        {
+            var options = new ServerOptions(parse.GetValue(model)!)
+            {
+                Host = parse.GetValue(host)!, Port = parse.GetValue(port), ApiKey = parse.GetValue(apiKey),
+                Serving = new ServingOptions
+                {
+                    MaxBatch = parse.GetValue(maxBatch), MaxQueue = parse.GetValue(maxQueue), DefaultMaxTokens = parse.GetValue(maxTokens),
+                },
+            };
+            R1Server server;
+            try
+            {
+                server = await R1Server.StartAsync(options, cancellation);
+            }
+            catch (IOException e)
+            {
+                throw new R1Error($"cannot listen on {options.Host}:{options.Port}: {e.Message}", e);
+            }
+            await using var _ = server;
+            AnsiConsole.MarkupLineInterpolated($"serving [green]{server.Service.ModelId}[/] at [link]{server.BaseAddress}[/] (web chat), API at {server.BaseAddress}v1 — Ctrl+C stops");
+            await server.WaitForShutdownAsync(cancellation);
+            return 0;
+        });
+        return command;
+    }
+}

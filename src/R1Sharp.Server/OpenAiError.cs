@@ -1,0 +1,29 @@
+using System.Text.Json;
+using Microsoft.AspNetCore.Http;
+
+namespace R1Sharp.Server;
+
+/// <summary>
+/// An error the way OpenAI's API reports it: an HTTP status and {"error": {"message", "type", "param", "code"}}.
+/// Thrown anywhere in a request, it is written by <see cref="R1Server"/>'s error handler.
+/// </summary>
+public sealed class OpenAiError(int status, string message, string type = "invalid_request_error", string? param = null, string? code = null)
+    : Exception(message)
+{
+    public int Status => status;
+    public string Type => type;
+    public string? Param => param;
+    public string? Code => code;
+
+    public static OpenAiError InvalidParam(string param, string message, string? code = null) => new(400, message, param: param, code: code);
+
+    public object Body => new { error = new { message = Message, type, param, code } };
+
+    public Task WriteAsync(HttpResponse response)
+    {
+        response.StatusCode = status;
+        return response.WriteAsJsonAsync(Body, JsonOptions);
+    }
+
+    static readonly JsonSerializerOptions JsonOptions = new(JsonSerializerDefaults.Web) { PropertyNamingPolicy = null };
+}

@@ -1,0 +1,135 @@
+using System.Security.Cryptography;
+using System.Text;
+using Microsoft.AspNetCore.Builder;
+using Microsoft.AspNetCore.Hosting;
+using Microsoft.AspNetCore.Hosting.Server;
+using Microsoft.AspNetCore.Hosting.Server.Features;
+using Microsoft.AspNetCore.Http;
+using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.FileProviders;
+using Microsoft.Extensions.Logging;
+using R1Sharp.Serving;
+
+namespace R1Sharp.Server;
+
+/// <summary>
+/// `r1 serve`: an OpenAI-compatible chat API over one model, and the web chat at "/". Endpoints: GET /v1/models,
+/// POST /v1/chat/completions (<see cref="ChatCompletionsEndpoint"/>), GET /health. Every request shares the
+/// model through one <see cref="ChatService"/>, so concurrent requests decode in the same batched steps.
+/// </summary>
+public sealed class R1Server : IAsyncDisposable
+{
+    readonly WebApplication app;
+
+    R1Server(WebApplication app, ChatService service)
+    {
+        this.app = app;
+        Service = service;
+    }
+
+    public ChatService Service { get; }
+
+    /// <summary>Where the server listens, e.g. http://127.0.0.1:8080/ (the real port when 0 was asked for).</summary>
+    public Uri BaseAddress => new(app.Services.GetRequiredService<IServer>().Features.Get<IServerAddressesFeature>()!
+        .Addresses.First().TrimEnd('/') + "/");
+
+    /// <summary>Loads the model and starts listening; the server owns the model from here on.</summary>
+    public static async Task<R1Server> StartAsync(ServerOptions options, CancellationToken cancellation = default)
+    {
+        var service = ChatService.Load(options.ModelDir, options.Serving);
+        try
+        {
+            var server = new R1Server(Build(options, service), service);
+            await server.app.StartAsync(cancellation);
+            return server;
+        }
+        catch
+        {
+            service.Dispose();
+            throw;
+        }
+    }
+
+    /// <summary>Waits until the process is asked to stop (Ctrl+C, SIGTERM) or <paramref name="cancellation"/> fires.</summary>
+    public Task WaitForShutdownAsync(CancellationToken cancellation = default) => app.WaitForShutdownAsync(cancellation);
+
+    public async ValueTask DisposeAsync()
+    {
+        await app.StopAsync();
+        await app.DisposeAsync();
+        Service.Dispose();
+    }
+
+    static WebApplication Build(ServerOptions options, ChatService service)
+    {
+        var builder = WebApplication.CreateSlimBuilder();
+        builder.Logging.SetMinimumLevel(LogLevel.Warning);
+        // A failed start (port in use) reaches the caller as an exception; the host's own log of it is noise.
+        builder.Logging.AddFilter("Microsoft.Extensions.Hosting", LogLevel.None);
+        builder.WebHost.UseUrls($"http://{options.Host}:{options.Port}");
+        builder.WebHost.ConfigureKestrel(kestrel => kestrel.Limits.MaxRequestBodySize = options.MaxRequestBodyBytes);
+        var app = builder.Build();
+
+        app.Use(WriteErrors);
+        if (options.ApiKey is { } key) app.Use(RequireApiKey(key));
+
+        var page = new ManifestEmbeddedFileProvider(typeof(R1Server).Assembly, "wwwroot");
+        app.UseDefaultFiles(new DefaultFilesOptions { FileProvider = page });
+        app.UseStaticFiles(new StaticFileOptions { FileProvider = page });
+
+        long created = new DateTimeOffset(Directory.GetLastWriteTimeUtc(service.Bundle.Directory)).ToUnixTimeSeconds();
+        object Model() => new { id = service.ModelId, @object = "model", created, owned_by = "r1sharp" };
+        app.MapGet("/v1/models", () => Results.Json(new { @object = "list", data = new[] { Model() } }));
+        app.MapGet("/v1/models/{id}", (string id) => id == service.ModelId ? Results.Json(Model())
+            : throw new OpenAiError(404, $"The model '{id}' does not exist", param: "model", code: "model_not_found"));
+        app.MapPost("/v1/chat/completions", (HttpContext http) => ChatCompletionsEndpoint.Handle(http, service));
+        app.MapGet("/health", () => Results.Json(new
+        {
+            status = "ok", model = service.ModelId, context_length = service.ContextLength,
+            active_sequences = service.Batcher.ActiveRows, queued_requests = service.Batcher.Queued,
+            max_batch = service.Options.MaxBatch, max_queue = service.Options.MaxQueue,
+        }));
+        app.Map("/v1/{**rest}", (HttpContext http) =>
+            throw new OpenAiError(404, $"Unknown request URL: {http.Request.Method} {http.Request.Path}", code: "unknown_url"));
+        return app;
+    }
+
+    /// <summary>Turns <see cref="OpenAiError"/> and unexpected failures into OpenAI-shaped error responses.</summary>
+    static async Task WriteErrors(HttpContext http, RequestDelegate next)
+    {
+        try
+        {
+            await next(http);
+        }
+        catch (OperationCanceledException) when (http.RequestAborted.IsCancellationRequested)
+        {
+            // The client left; nobody is there to read an answer.
+        }
+        catch (Exception e) when (!http.Response.HasStarted)
+        {
+            var error = e as OpenAiError ?? (e is BadHttpRequestException bad
+                ? new OpenAiError(bad.StatusCode, bad.Message)
+                : new OpenAiError(500, $"internal error: {e.Message}", "server_error"));
+            if (error.Status >= 500)
+                http.RequestServices.GetRequiredService<ILogger<R1Server>>().LogError(e, "request failed");
+            await error.WriteAsync(http.Response);
+        }
+    }
+
+    /// <summary>With an API key set, /v1 requests need "Authorization: Bearer KEY"; the page and /health stay open.</summary>
+    static Func<HttpContext, RequestDelegate, Task> RequireApiKey(string key)
+    {
+        byte[] expected = Encoding.UTF8.GetBytes(key);
+        return (http, next) =>
+        {
+            if (!http.Request.Path.StartsWithSegments("/v1")) return next(http);
+            string header = http.Request.Headers.Authorization.ToString();
+            if (!header.StartsWith("Bearer ", StringComparison.OrdinalIgnoreCase))
+                throw new OpenAiError(401, "You didn't provide an API key. Send it in an Authorization header: 'Authorization: Bearer YOUR_KEY'.", code: "missing_api_key");
+            byte[] given = Encoding.UTF8.GetBytes(header["Bearer ".Length..].Trim());
+            if (!CryptographicOperations.FixedTimeEquals(given, expected))
+                throw new OpenAiError(401, "Incorrect API key provided.", code: "invalid_api_key");
+            return next(http);
+        };
+    }
+}

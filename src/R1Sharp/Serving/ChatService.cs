@@ -1,0 +1,72 @@
+using R1Sharp.Checkpoints;
+using R1Sharp.Generation;
+using R1Sharp.Tokenizers;
+
+namespace R1Sharp.Serving;
+
+/// <summary>
+/// A model ready to chat with many callers at once: renders each conversation with the model's chat template,
+/// sends it to the shared <see cref="ContinuousBatcher"/>, and hands back a <see cref="ChatCompletionJob"/> that
+/// streams the reasoning apart from the answer. Both the HTTP server and <see cref="R1ChatClient"/> sit on it.
+/// </summary>
+public sealed class ChatService : IDisposable
+{
+    readonly HashSet<int> stopTokenIds;
+
+    public ChatService(ModelBundle bundle, ServingOptions? options = null)
+    {
+        Bundle = bundle;
+        Options = options ?? new ServingOptions();
+        if (Options.DefaultMaxTokens < 1) throw new R1Error($"default max tokens must be >= 1, got {Options.DefaultMaxTokens}");
+        ModelId = Options.ModelId ?? Path.GetFileName(Path.TrimEndingDirectorySeparator(Path.GetFullPath(bundle.Directory)));
+        Batcher = new ContinuousBatcher(bundle.Model, Options.MaxBatch, Options.MaxQueue);
+        // A turn ends at the tokenizer's EOS, any EOS the model config names, and ChatML's end of turn.
+        stopTokenIds = [.. bundle.Model.Config.EosTokenIds];
+        if (bundle.Tokenizer.EosId is int eos) stopTokenIds.Add(eos);
+        if (bundle.Tokenizer.TokenToId(ChatTokens.ImEnd) is int imEnd) stopTokenIds.Add(imEnd);
+    }
+
+    /// <summary>Loads the model directory and starts the decode loop.</summary>
+    public static ChatService Load(string modelDir, ServingOptions? options = null) => new(ModelBundle.Load(modelDir), options);
+
+    public ModelBundle Bundle { get; }
+    public ServingOptions Options { get; }
+    public ContinuousBatcher Batcher { get; }
+    public string ModelId { get; }
+    public int ContextLength => Bundle.Model.Config.MaxPositionEmbeddings;
+
+    /// <summary>
+    /// Starts a completion. Throws <see cref="R1Error"/> for a bad request, <see cref="ContextLengthError"/> when it does
+    /// not fit the context and <see cref="QueueFullError"/> when too many requests wait. Cancelling the token stops the
+    /// generation and frees its rows in the batch.
+    /// </summary>
+    public ChatCompletionJob Start(ChatRequest request, CancellationToken cancellation = default)
+    {
+        if (request.Messages.Count == 0) throw new R1Error("messages must not be empty");
+        if (request.N < 1 || request.N > Options.MaxBatch) throw new R1Error($"n must be in [1, {Options.MaxBatch}], got {request.N}");
+        var prompt = Bundle.EncodeChat(request.Messages);
+        int room = ContextLength - prompt.Count;
+        int maxTokens = request.MaxTokens ?? Math.Min(Options.DefaultMaxTokens, room);
+        if (maxTokens < 1 && request.MaxTokens is not null) throw new R1Error($"max_tokens must be >= 1, got {maxTokens}");
+        if (room < 1 || maxTokens > room) throw new ContextLengthError(ContextLength, prompt.Count, Math.Max(maxTokens, 1));
+        var defaults = new SamplingOptions();
+        var sampling = new SamplingOptions
+        {
+            Temperature = request.Temperature ?? defaults.Temperature,
+            TopP = request.TopP ?? defaults.TopP,
+            TopK = request.TopK ?? defaults.TopK,
+            MaxNewTokens = maxTokens,
+        }.Validate();
+        var stops = request.Stop.Where(s => s.Length > 0).ToList();
+        var job = new ChatCompletionJob("chatcmpl-" + Guid.NewGuid().ToString("N"), prompt.Count, request.N, Bundle.Tokenizer,
+            Bundle.Template.OpensThink, stops);
+        Batcher.Submit(new BatchRequest(prompt, sampling, request.N, request.Seed ?? Random.Shared.Next(), stopTokenIds, job, cancellation));
+        return job;
+    }
+
+    public void Dispose()
+    {
+        Batcher.Dispose();
+        Bundle.Dispose();
+    }
+}

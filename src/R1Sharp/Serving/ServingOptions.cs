@@ -1,0 +1,14 @@
+namespace R1Sharp.Serving;
+
+/// <summary>How a <see cref="ChatService"/> shares the model between requests.</summary>
+public sealed record ServingOptions
+{
+    /// <summary>Most sequences decoded together in one step (a request with n choices takes n).</summary>
+    public int MaxBatch { get; init; } = 16;
+    /// <summary>Most requests waiting for room in the batch; more are refused (HTTP 429).</summary>
+    public int MaxQueue { get; init; } = 64;
+    /// <summary>Completion length when a request sets none; always capped by the context the prompt leaves.</summary>
+    public int DefaultMaxTokens { get; init; } = 4096;
+    /// <summary>The model's name for clients (the "model" field); null uses the model directory's name.</summary>
+    public string? ModelId { get; init; }
+}

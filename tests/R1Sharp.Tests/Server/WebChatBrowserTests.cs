@@ -1,0 +1,137 @@
+using OpenQA.Selenium;
+using OpenQA.Selenium.Chrome;
+using OpenQA.Selenium.Support.UI;
+using R1Sharp.Server;
+
+namespace R1Sharp.Tests.Server;
+
+/// <summary>
+/// The web chat in headless Chromium (Debian's chromium and chromium-driver; .ci/install puts them there) against the
+/// real server: the thinking block and the answer appear, the block folds when the answer begins and unfolds on a
+/// click, markdown and math are rendered, stop ends a reply. The screenshot is kept in TestResults/.
+/// </summary>
+[Collection(ServerCollection.Name)]
+public sealed class WebChatBrowserTests(ServerFixture servers) : IDisposable
+{
+    readonly (ChromeDriver Driver, string Profile) chromium = Launch();
+    ChromeDriver browser => chromium.Driver;
+
+    /// <summary>Headless Chromium with a fresh profile folder.</summary>
+    static (ChromeDriver, string) Launch()
+    {
+        string profile = Directory.CreateTempSubdirectory("r1sharp-chromium-").FullName;
+        const string chromium = "/usr/bin/chromium", driver = "/usr/bin/chromedriver";
+        if (!File.Exists(chromium) || !File.Exists(driver))
+            throw new InvalidOperationException("the browser test needs Debian's chromium and chromium-driver: run .ci/install (apt-get install chromium chromium-driver)");
+        var options = new ChromeOptions { BinaryLocation = chromium };
+        options.AddArguments("--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+            "--disable-background-networking", "--disable-component-update", "--disable-sync", "--window-size=1100,800",
+            "--user-data-dir=" + profile);
+        var service = ChromeDriverService.CreateDefaultService(Path.GetDirectoryName(driver)!, Path.GetFileName(driver));
+        service.SuppressInitialDiagnosticInformation = true;
+        service.HideCommandPromptWindow = true;
+        return (new ChromeDriver(service, options, TimeSpan.FromSeconds(60)), profile);
+    }
+
+    public void Dispose()
+    {
+        browser.Quit();
+        try { Directory.Delete(chromium.Profile, recursive: true); } catch (IOException) { }
+    }
+
+    [Fact]
+    public void The_thinking_shows_above_the_answer_folds_when_the_answer_begins_and_unfolds_on_click()
+    {
+        Open(servers.Reasoning);
+        SetControls(temperature: 0, maxTokens: 10);
+        Ask("What is 2+2?");
+        // Ten tokens are not enough to finish thinking: the block stays open and nothing is answered yet.
+        var cut = WaitForReply();
+        Assert.Equal("length", cut.GetAttribute("data-finish"));
+        var thinking = cut.FindElement(By.CssSelector("details.thinking"));
+        Assert.Equal("true", thinking.GetAttribute("open"));
+        Assert.Equal(ServerTestModels.Reasoning[..10], thinking.FindElement(By.CssSelector(".thinking-body")).Text);
+        Assert.Equal("", cut.FindElement(By.CssSelector(".answer")).Text);
+
+        browser.FindElement(By.Id("new-chat")).Click();
+        Assert.Empty(browser.FindElements(By.CssSelector(".message")));
+        SetControls(temperature: 0, maxTokens: 200);
+        Ask("What is 2+2?");
+        var reply = WaitForReply();
+        Assert.Equal("stop", reply.GetAttribute("data-finish"));
+        thinking = reply.FindElement(By.CssSelector("details.thinking"));
+        var summary = thinking.FindElement(By.TagName("summary"));
+        Assert.Null(thinking.GetAttribute("open"));
+        Assert.Matches(@"^Thought for \d+(\.\d)? s$", summary.Text);
+        Assert.Equal(ServerTestModels.Reasoning, thinking.FindElement(By.CssSelector(".thinking-body")).GetAttribute("textContent"));
+        // The thinking sits above the answer; the answer's markdown and LaTeX are rendered.
+        var answer = reply.FindElement(By.CssSelector(".answer"));
+        Assert.True(thinking.Location.Y < answer.Location.Y);
+        Assert.StartsWith("The answer is 4, since", answer.Text);
+        Assert.Equal("4", answer.FindElement(By.TagName("strong")).Text);
+        Assert.NotEmpty(answer.FindElements(By.CssSelector(".katex")));
+        Assert.DoesNotContain("$", answer.Text);
+
+        summary.Click();
+        Assert.Equal("true", thinking.GetAttribute("open"));
+        Assert.True(thinking.FindElement(By.CssSelector(".thinking-body")).Displayed);
+        SaveScreenshot("serve-web-chat.png");
+        summary.Click();
+        Assert.Null(thinking.GetAttribute("open"));
+        Assert.False(thinking.FindElement(By.CssSelector(".thinking-body")).Displayed);
+    }
+
+    [Fact]
+    public void Stop_ends_a_long_reply_and_frees_the_server()
+    {
+        Open(servers.Random);
+        SetControls(temperature: 0, maxTokens: 16000);
+        Ask("hello");
+        var wait = new WebDriverWait(browser, TimeSpan.FromSeconds(30));
+        // The random model's noise may or may not close its thinking: wait for text in either part.
+        wait.Until(_ => browser.FindElements(By.CssSelector(".message.assistant")).FirstOrDefault()?.GetAttribute("textContent")?.Length > 40);
+        browser.FindElement(By.Id("stop")).Click();
+        var reply = WaitForReply();
+        Assert.Equal("stopped", reply.GetAttribute("data-finish"));
+        Assert.True(browser.FindElement(By.Id("send")).Displayed);
+        wait.Until(_ => servers.Random.Service.Batcher.ActiveRows == 0);
+    }
+
+    void Open(R1Server server)
+    {
+        browser.Navigate().GoToUrl(server.BaseAddress);
+        new WebDriverWait(browser, TimeSpan.FromSeconds(30)).Until(_ => browser.FindElement(By.Id("model")).Text == server.Service.ModelId);
+    }
+
+    void SetControls(double temperature, int maxTokens)
+    {
+        // A range input is set like a user's drag ends: value, then an input event.
+        browser.ExecuteScript("const t = document.getElementById('temperature'); t.value = arguments[0]; t.dispatchEvent(new Event('input'));", temperature);
+        var max = browser.FindElement(By.Id("max-tokens"));
+        max.Clear();
+        max.SendKeys(maxTokens.ToString());
+    }
+
+    void Ask(string question)
+    {
+        var input = browser.FindElement(By.Id("input"));
+        input.SendKeys(question);
+        input.SendKeys(Keys.Enter);
+    }
+
+    IWebElement WaitForReply() => new WebDriverWait(browser, TimeSpan.FromSeconds(60))
+        .Until(_ => browser.FindElements(By.CssSelector(".message.assistant[data-finish]")).LastOrDefault());
+
+    void SaveScreenshot(string name)
+    {
+        var dir = Directory.CreateDirectory(Path.Combine(RepositoryRoot(), "TestResults"));
+        browser.GetScreenshot().SaveAsFile(Path.Combine(dir.FullName, name));
+    }
+
+    static string RepositoryRoot()
+    {
+        var dir = new DirectoryInfo(AppContext.BaseDirectory);
+        while (dir is not null && !File.Exists(Path.Combine(dir.FullName, "R1Sharp.sln"))) dir = dir.Parent;
+        return dir?.FullName ?? AppContext.BaseDirectory;
+    }
+}

@@ -1,0 +1,39 @@
+using R1Sharp.Generation;
+using R1Sharp.Serving;
+
+namespace R1Sharp.Tests.Serving;
+
+/// <summary>Keeps what the batcher reports for one request, and lets a test wait for its end or its n-th token.</summary>
+sealed class RecordingSink(int samples = 1) : ISampleSink
+{
+    readonly List<int>[] tokens = Enumerable.Range(0, samples).Select(_ => new List<int>()).ToArray();
+    readonly TaskCompletionSource done = new(TaskCreationOptions.RunContinuationsAsynchronously);
+    readonly SemaphoreSlim tokenArrived = new(0);
+    int running = samples;
+
+    public FinishReason?[] Reasons { get; } = new FinishReason?[samples];
+    public IReadOnlyList<int> Tokens(int sample = 0) { lock (tokens) return tokens[sample].ToList(); }
+    public Task Done => done.Task;
+
+    public bool OnToken(int sample, int tokenId)
+    {
+        lock (tokens) tokens[sample].Add(tokenId);
+        tokenArrived.Release();
+        return false;
+    }
+
+    public void OnFinished(int sample, FinishReason reason)
+    {
+        Reasons[sample] = reason;
+        if (Interlocked.Decrement(ref running) == 0) done.TrySetResult();
+    }
+
+    public void OnFailed(Exception error) => done.TrySetException(error);
+
+    /// <summary>Waits until sample 0 has at least <paramref name="count"/> tokens.</summary>
+    public async Task WaitForTokens(int count)
+    {
+        while (Tokens().Count < count)
+            if (!await tokenArrived.WaitAsync(TimeSpan.FromSeconds(30))) throw new TimeoutException("no token for 30 s");
+    }
+}
