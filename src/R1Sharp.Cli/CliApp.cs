@@ -22,6 +22,7 @@ public static class CliApp
             TokenizerCommand.Create(),
             GradeCommand.Create(),
             ExportCommand.Create(),
+            BenchCommand.Create(),
         })
             root.Subcommands.Add(command);
         return root;
