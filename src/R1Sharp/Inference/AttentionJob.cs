@@ -1,3 +1,4 @@
+using System.Runtime.CompilerServices;
 using System.Numerics.Tensors;
 using System.Runtime.Intrinsics;
 
@@ -12,6 +13,7 @@ unsafe readonly struct KeyMask(byte* data, int elementSize, long rowStride)
 
     public bool IsEmpty => Data == null;
 
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     public bool Allows(int row, int key) => ElementSize == 8
         ? ((long*)Data)[row * RowStride + key] != 0
         : Data[row * RowStride + key] != 0;
@@ -32,6 +34,7 @@ sealed unsafe class AttentionJob : ParallelJob
 
     /// <param name="queryRows">Row (b, t) of the queries at <c>queryRows + (b·T + t)·queryStride</c>, heads side by side.</param>
     /// <param name="keyCache">One layer's keys [B, kvHeads, maxLength, headDim]; <paramref name="valueCache"/> alike.</param>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     public void Run(CpuWorkers workers, float* queryRows, int queryStride, int batch, int t, int pastLength,
         int queryHeads, int keyValueHeads, int dim, float* keyCache, float* valueCache, int cacheLength,
         KeyMask keyMask, float* outRows, int outRowStride, WorkerBuffers scratch)
@@ -55,6 +58,7 @@ sealed unsafe class AttentionJob : ParallelJob
         workers.Run(this, batch * queryHeads);
     }
 
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     public override void Execute(int chunk, int worker)
     {
         int b = chunk / heads, h = chunk % heads, kh = h / (heads / kvHeads);
@@ -87,6 +91,7 @@ sealed unsafe class AttentionJob : ParallelJob
     }
 
     /// <summary>out = Σ_j p[j] · v[j, :].</summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     void WeightedSum(ReadOnlySpan<float> p, float* v, float* result)
     {
         int d = 0;

@@ -40,13 +40,18 @@ sealed class CpuWorkers : IDisposable
     readonly SemaphoreSlim[] wake;
     readonly int[] sleeping;
     readonly Lock runGate = new();
+    /// <summary>
+    /// Generation (24 bits) | chunk count (20 bits) | next chunk (20 bits), claimed by compare-and-swap: a worker that
+    /// wakes late can only claim a chunk of the call it saw, and nobody waits for a worker that has nothing to do.
+    /// </summary>
+    long ticket;
     ParallelJob? job;
-    int chunkCount;
-    int nextChunk;
-    int pending;
+    int done;
     Exception? failure;
-    volatile int generation;
     volatile bool stopping;
+
+    const int ChunkBits = 20;
+    const long ChunkMask = (1L << ChunkBits) - 1;
 
     public int Threads { get; }
 
@@ -65,6 +70,8 @@ sealed class CpuWorkers : IDisposable
         }
     }
 
+    static long Generation(long t) => (long)((ulong)t >> (2 * ChunkBits));
+
     /// <summary>
     /// Runs chunks 0..<paramref name="chunks"/>-1 of <paramref name="work"/> on all workers and returns when every chunk is done.
     /// A call made while another thread is using the pool runs on the calling thread alone.
@@ -72,7 +79,7 @@ sealed class CpuWorkers : IDisposable
     public void Run(ParallelJob work, int chunks)
     {
         if (chunks <= 0) return;
-        if (Threads == 1 || chunks == 1 || !runGate.TryEnter())
+        if (Threads == 1 || chunks == 1 || chunks > ChunkMask || !runGate.TryEnter())
         {
             RunInline(work, chunks);
             return;
@@ -85,15 +92,15 @@ sealed class CpuWorkers : IDisposable
                 return;
             }
             job = work;
-            chunkCount = chunks;
-            nextChunk = 0;
-            pending = threads.Length;
-            Interlocked.Increment(ref generation);
+            done = 0;
+            long generation = (Generation(ticket) + 1) & ((1L << 24) - 1);
+            // The release write publishes the job to workers that read the ticket.
+            Volatile.Write(ref ticket, (generation << (2 * ChunkBits)) | ((long)chunks << ChunkBits));
             for (int i = 0; i < threads.Length; i++)
                 if (Interlocked.Exchange(ref sleeping[i], 0) == 1) wake[i].Release();
             RunChunks(0);
             var spin = new SpinWait();
-            while (Volatile.Read(ref pending) > 0) spin.SpinOnce(sleep1Threshold: -1);
+            while (Volatile.Read(ref done) < chunks) spin.SpinOnce(sleep1Threshold: -1);
             job = null;
             if (Interlocked.Exchange(ref failure, null) is { } e) System.Runtime.ExceptionServices.ExceptionDispatchInfo.Throw(e);
         }
@@ -108,46 +115,58 @@ sealed class CpuWorkers : IDisposable
         for (int i = 0; i < chunks; i++) work.Execute(i, 0);
     }
 
-    /// <summary>Takes chunks until none is left; the first failure stops every worker and is rethrown by <see cref="Run"/>.</summary>
+    /// <summary>Claims chunks of the current call until none is left; a failure is kept for <see cref="Run"/> to rethrow.</summary>
     void RunChunks(int worker)
     {
-        var work = job!;
-        int count = chunkCount;
-        int chunk;
-        try
+        long seen = Volatile.Read(ref ticket);
+        var work = job;
+        while (true)
         {
-            while ((chunk = Interlocked.Increment(ref nextChunk) - 1) < count) work.Execute(chunk, worker);
-        }
-        catch (Exception e)
-        {
-            Interlocked.CompareExchange(ref failure, e, null);
-            Volatile.Write(ref nextChunk, count);
+            long chunk = seen & ChunkMask, count = (seen >> ChunkBits) & ChunkMask;
+            if (chunk >= count || work is null) return;
+            long before = Interlocked.CompareExchange(ref ticket, seen + 1, seen);
+            if (before != seen)
+            {
+                if (Generation(before) != Generation(seen)) return; // a newer call: its own workers handle it
+                seen = before;
+                continue;
+            }
+            try
+            {
+                work.Execute((int)chunk, worker);
+            }
+            catch (Exception e)
+            {
+                Interlocked.CompareExchange(ref failure, e, null);
+            }
+            Interlocked.Increment(ref done);
+            seen++;
         }
     }
 
     void WorkerLoop(int worker)
     {
-        int seen = generation;
+        long seen = Generation(Volatile.Read(ref ticket));
         while (true)
         {
             long start = Stopwatch.GetTimestamp();
-            while (generation == seen && !stopping)
+            while (Generation(Volatile.Read(ref ticket)) == seen && !stopping)
             {
                 if (Stopwatch.GetTimestamp() - start < SpinTicks)
                 {
                     Thread.SpinWait(20);
                     continue;
                 }
-                // Announce the sleep, then look once more: Run either sees the flag and wakes us, or we see its generation.
+                // Announce the sleep, then look once more: Run either sees the flag and wakes us, or we see its ticket.
                 Volatile.Write(ref sleeping[worker - 1], 1);
-                if (generation == seen && !stopping) wake[worker - 1].Wait();
+                if (Generation(Volatile.Read(ref ticket)) == seen && !stopping) wake[worker - 1].Wait();
                 Volatile.Write(ref sleeping[worker - 1], 0);
                 start = Stopwatch.GetTimestamp();
             }
-            if (generation == seen) return; // stopping
-            seen = generation;
+            long current = Generation(Volatile.Read(ref ticket));
+            if (current == seen) return; // stopping
+            seen = current;
             RunChunks(worker);
-            Interlocked.Decrement(ref pending);
         }
     }
 

@@ -15,26 +15,33 @@ static unsafe class DotProducts
     /// Y[m, n] (+)= Σ_j X[m, j] · W[n, j] for m &lt; <paramref name="rows"/>, n in [n0, n1), j &lt; <paramref name="kc"/>
     /// (row strides ldx, ldw, ldy).
     /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     public static void Block(float* xb, int ldx, int rows, float* wb, int ldw, int n0, int n1, float* yb, int ldy, int kc, bool add)
     {
-        int m = 0;
-        for (; m + 4 <= rows; m += 4)
+        int n = n0;
+        // Each 4-row tile of W meets every row of X while it is in L1 (X's rows stay in L1 too for the K-blocks the caller picks).
+        for (; n + 4 <= n1; n += 4)
         {
-            int n = n0;
-            for (; n + 4 <= n1; n += 4)
-                Tile4x4(xb + (long)m * ldx, ldx, wb + (long)n * ldw, ldw, yb + (long)m * ldy + n, ldy, kc, add);
-            for (; n < n1; n++)
-                for (int r = m; r < m + 4; r++) Single(xb + (long)r * ldx, wb + (long)n * ldw, yb + (long)r * ldy + n, kc, add);
+            float* w = wb + (long)n * ldw;
+            int m = 0;
+            // While the tile works, pull the next tile's four rows towards L1, spread over this tile's blocks of X.
+            int blocks = rows / 4;
+            float* next = n + 8 <= n1 ? w + 4L * ldw : w;
+            for (int block = 0; m + 4 <= rows; m += 4, block++)
+            {
+                float* p0 = block == 0 * blocks / 4 ? next : w, p1 = block == 1 * blocks / 4 ? next + ldw : w;
+                float* p2 = block == 2 * blocks / 4 ? next + 2L * ldw : w, p3 = block == 3 * blocks / 4 ? next + 3L * ldw : w;
+                Tile4x4(xb + (long)m * ldx, ldx, w, ldw, yb + (long)m * ldy + n, ldy, kc, add, p0, p1, p2, p3);
+            }
+            for (; m < rows; m++) Tile1x4(xb + (long)m * ldx, w, ldw, yb + (long)m * ldy + n, kc, add);
         }
-        for (; m < rows; m++)
-        {
-            int n = n0;
-            for (; n + 4 <= n1; n += 4) Tile1x4(xb + (long)m * ldx, wb + (long)n * ldw, ldw, yb + (long)m * ldy + n, kc, add);
-            for (; n < n1; n++) Single(xb + (long)m * ldx, wb + (long)n * ldw, yb + (long)m * ldy + n, kc, add);
-        }
+        for (; n < n1; n++)
+            for (int m = 0; m < rows; m++) Single(xb + (long)m * ldx, wb + (long)n * ldw, yb + (long)m * ldy + n, kc, add);
     }
 
-    static void Tile4x4(float* x, int ldx, float* w, int ldw, float* y, int ldy, int kc, bool add)
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    static void Tile4x4(float* x, int ldx, float* w, int ldw, float* y, int ldy, int kc, bool add,
+        float* prefetch0, float* prefetch1, float* prefetch2, float* prefetch3)
     {
         float* x0 = x, x1 = x + ldx, x2 = x1 + ldx, x3 = x2 + ldx;
         float* w0 = w, w1 = w + ldw, w2 = w1 + ldw, w3 = w2 + ldw;
@@ -45,6 +52,10 @@ static unsafe class DotProducts
         int j = 0;
         for (; j + 16 <= kc; j += 16)
         {
+            Sse.Prefetch0(prefetch0 + j);
+            Sse.Prefetch0(prefetch1 + j);
+            Sse.Prefetch0(prefetch2 + j);
+            Sse.Prefetch0(prefetch3 + j);
             var b0 = Vector512.Load(w0 + j);
             var b1 = Vector512.Load(w1 + j);
             var b2 = Vector512.Load(w2 + j);
@@ -68,6 +79,7 @@ static unsafe class DotProducts
         Store(y + 3 * ldy, Sum4(c30, c31, c32, c33) + Tail4(x3, w0, w1, w2, w3, j, kc), add);
     }
 
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     static void Tile1x4(float* x, float* w, int ldw, float* y, int kc, bool add)
     {
         float* w0 = w, w1 = w + ldw, w2 = w1 + ldw, w3 = w2 + ldw;
@@ -84,6 +96,7 @@ static unsafe class DotProducts
         Store(y, Sum4(c0, c1, c2, c3) + Tail4(x, w0, w1, w2, w3, j, kc), add);
     }
 
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     public static void Single(float* x, float* w, float* y, int kc, bool add)
     {
         var c = Vector512<float>.Zero;
@@ -95,7 +108,7 @@ static unsafe class DotProducts
     }
 
     /// <summary>The scalar remainder of four dot products when K is not a multiple of 16.</summary>
-    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    [MethodImpl(MethodImplOptions.AggressiveInlining | MethodImplOptions.AggressiveOptimization)]
     static Vector128<float> Tail4(float* x, float* w0, float* w1, float* w2, float* w3, int from, int to)
     {
         if (from >= to) return Vector128<float>.Zero;
@@ -111,7 +124,7 @@ static unsafe class DotProducts
     }
 
     /// <summary>The horizontal sums of four vectors as one 4-vector.</summary>
-    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    [MethodImpl(MethodImplOptions.AggressiveInlining | MethodImplOptions.AggressiveOptimization)]
     static Vector128<float> Sum4(Vector512<float> a, Vector512<float> b, Vector512<float> c, Vector512<float> d)
     {
         var a8 = a.GetLower() + a.GetUpper();
@@ -125,7 +138,7 @@ static unsafe class DotProducts
         return Sse3.HorizontalAdd(Sse3.HorizontalAdd(a4, b4), Sse3.HorizontalAdd(c4, d4));
     }
 
-    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    [MethodImpl(MethodImplOptions.AggressiveInlining | MethodImplOptions.AggressiveOptimization)]
     static void Store(float* y, Vector128<float> v, bool add)
     {
         if (add) v += Vector128.Load(y);

@@ -1,3 +1,4 @@
+using System.Runtime.CompilerServices;
 namespace R1Sharp.Inference;
 
 /// <summary>One weight matrix [N, K] (nn.Linear layout) whose outputs land at columns [Column, Column + N) of Y.</summary>
@@ -17,8 +18,11 @@ sealed unsafe class LinearJob : ParallelJob
 {
     /// <summary>K per block when M is large (a 4-row tile of X is 8 KiB).</summary>
     const int KBlock = 512;
-    /// <summary>Above this many rows of X, K is blocked.</summary>
-    const int BlockAboveRows = 16;
+    /// <summary>
+    /// Above this many rows of X, K is blocked (and W tiles prefetched); a matrix-vector product instead streams whole
+    /// rows of W, which the hardware prefetcher follows best.
+    /// </summary>
+    const int BlockAboveRows = 3;
 
     readonly LinearSegment[] segments = new LinearSegment[3];
     readonly int[] firstChunk = new int[4];
@@ -28,6 +32,7 @@ sealed unsafe class LinearJob : ParallelJob
     bool accumulate;
 
     /// <summary>Runs the product of X [<paramref name="m"/>, <paramref name="kDim"/>] (row stride <paramref name="xStride"/>) on <paramref name="workers"/>.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     public void Run(CpuWorkers workers, float* input, int m, int kDim, int xStride, float* output, int yStride, bool addToOutput,
         ReadOnlySpan<LinearSegment> weights)
     {
@@ -56,6 +61,7 @@ sealed unsafe class LinearJob : ParallelJob
         workers.Run(this, chunks);
     }
 
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     public override void Execute(int chunk, int worker)
     {
         int s = 0;

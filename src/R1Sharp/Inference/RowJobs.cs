@@ -1,3 +1,4 @@
+using System.Runtime.CompilerServices;
 using System.Numerics.Tensors;
 using System.Runtime.Intrinsics;
 
@@ -8,6 +9,7 @@ abstract class RowJob : ParallelJob
 {
     int rows, rowsPerChunk;
 
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     protected void RunRows(CpuWorkers workers, int count)
     {
         rows = count;
@@ -16,6 +18,7 @@ abstract class RowJob : ParallelJob
         workers.Run(this, (count + rowsPerChunk - 1) / rowsPerChunk);
     }
 
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     public sealed override void Execute(int chunk, int worker)
     {
         int end = Math.Min(rows, (chunk + 1) * rowsPerChunk);
@@ -32,6 +35,7 @@ sealed unsafe class RmsNormJob : RowJob
     int width, first, step;
     float eps;
 
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     public void Run(CpuWorkers workers, float* input, int firstRow, int rowStep, float* normWeight, float epsilon, float* output, int rows, int dim)
     {
         x = input;
@@ -44,6 +48,7 @@ sealed unsafe class RmsNormJob : RowJob
         RunRows(workers, rows);
     }
 
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     protected override void Row(int row)
     {
         var input = new ReadOnlySpan<float>(x + (long)(first + row * step) * width, width);
@@ -60,6 +65,7 @@ sealed unsafe class SwiGluJob : RowJob
     float* gateUp, act;
     int width;
 
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     public void Run(CpuWorkers workers, float* gateThenUp, float* output, int rows, int intermediate)
     {
         gateUp = gateThenUp;
@@ -68,6 +74,7 @@ sealed unsafe class SwiGluJob : RowJob
         RunRows(workers, rows);
     }
 
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     protected override void Row(int row)
     {
         var gate = new ReadOnlySpan<float>(gateUp + (long)row * 2 * width, width);
@@ -90,6 +97,7 @@ sealed unsafe class RopeAndCacheJob : RowJob
     long positionRowStride, positionStride;
     int qkvStride, queries, heads, kvHeads, headDim, past, maxLength;
 
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     public void Run(CpuWorkers workers, float* qkvRows, int rowStride, int batch, int t, long* pos, long posRowStride, long posStride,
         float* cosTable, float* sinTable, int queryHeads, int keyValueHeads, int dim, float* keys, float* values, int pastLength, int cacheLength)
     {
@@ -111,6 +119,7 @@ sealed unsafe class RopeAndCacheJob : RowJob
         RunRows(workers, batch * t);
     }
 
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     protected override void Row(int row)
     {
         int b = row / queries, t = row % queries;
@@ -128,6 +137,7 @@ sealed unsafe class RopeAndCacheJob : RowJob
     }
 
     /// <summary>[x0, x1] → [x0·cos − x1·sin, x0·sin + x1·cos] over the two halves of one head.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     static void Rotate(float* head, float* c, float* s, int half)
     {
         float* x1 = head + half;
