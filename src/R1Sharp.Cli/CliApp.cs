@@ -27,6 +27,7 @@ public static class CliApp
             GradeCommand.Create(),
             ExportCommand.Create(),
             ServeCommand.Create(),
+            BenchCommand.Create(),
         })
             root.Subcommands.Add(command);
         return root;

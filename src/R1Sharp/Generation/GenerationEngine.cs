@@ -56,37 +56,45 @@ public sealed class GenerationEngine(CausalLanguageModel model, ITextTokenizer? 
                 promptMask[i * promptLength + pad + j] = 1;
             }
         }
-        var ids = tensor(promptIds, device: device).view(requests.Count, promptLength);
-        var mask = tensor(promptMask, device: device).view(requests.Count, promptLength);
-        Tensor logits;
+        // Rows of different prompt lengths are left-padded; without padding no key mask is needed at all.
+        bool padded = requests.Any(r => r.PromptIds.Count != promptLength);
+        int totalLength = promptLength + maxNew;
+        using var ids = tensor(promptIds, device: device).view(requests.Count, promptLength);
+        using var promptMaskTensor = tensor(promptMask, device: device).view(requests.Count, promptLength);
+        using var repeats = tensor(requests.Select(r => (long)r.NumSamples).ToArray(), device: device);
+
+        // Buffers for the decode loop, written in place each step; compaction replaces them with their kept rows.
+        var logitsBuffer = empty(rows.Count, model.Config.VocabSize, device: device);
+        var next = zeros(rows.Count, 1, int64, device: device);
+        var positions = tensor(rows.Select(r => (long)r.Request.PromptIds.Count).ToArray(), device: device).unsqueeze(1);
+        Tensor? keyMask = null;
         KvCache cache;
         using (var prefillCache = KvCache.Create(model.Config, requests.Count, promptLength, device))
+        using (var prefillPositions = CausalLanguageModel.PositionsFromMask(promptMaskTensor))
+        using (var prefillLogits = model.Forward(ids, prefillPositions, padded ? promptMaskTensor : null, prefillCache))
+        using (var perRow = prefillLogits.repeat_interleave(repeats, 0))
         {
-            logits = model.Forward(ids, CausalLanguageModel.PositionsFromMask(mask), mask, prefillCache);
-            var repeats = tensor(requests.Select(r => (long)r.NumSamples).ToArray(), device: device);
-            cache = prefillCache.RepeatRows(repeats, promptLength + maxNew);
-            logits = logits.repeat_interleave(repeats, 0);
-            mask = mask.repeat_interleave(repeats, 0);
+            logitsBuffer.copy_(perRow);
+            cache = prefillCache.RepeatRows(repeats, totalLength);
         }
-        var positions = tensor(rows.Select(r => (long)r.Request.PromptIds.Count).ToArray(), device: device).unsqueeze(1);
+        if (padded)
+        {
+            keyMask = ones(rows.Count, totalLength, int64, device: device);
+            using var promptRows = promptMaskTensor.repeat_interleave(repeats, 0);
+            keyMask.narrow(1, 0, promptLength).copy_(promptRows);
+        }
 
         var active = Enumerable.Range(0, rows.Count).ToList(); // row index of each batch position
+        var tokenArray = new long[rows.Count];
+        var logProbArray = new float[rows.Count];
         try
         {
             while (active.Count > 0)
             {
                 cancellation.ThrowIfCancellationRequested();
-                long[] tokenArray;
-                float[] logProbArray;
-                Tensor next;
-                using (NewDisposeScope())
-                {
-                    var (tokens, logProbs) = sampler.Sample(logits);
-                    tokenArray = tokens.data<long>().ToArray();
-                    logProbArray = logProbs.data<float>().ToArray();
-                    next = tokens.view(-1, 1).MoveToOuterDisposeScope();
-                }
-                for (int b = 0; b < active.Count; b++)
+                int batch = active.Count;
+                sampler.Sample(logitsBuffer, tokenArray.AsSpan(0, batch), logProbArray.AsSpan(0, batch));
+                for (int b = 0; b < batch; b++)
                 {
                     var row = rows[active[b]];
                     if (row.Finished) continue; // waiting for the next compaction
@@ -94,35 +102,44 @@ public sealed class GenerationEngine(CausalLanguageModel model, ITextTokenizer? 
                     onToken?.Invoke(new TokenEvent(row.RequestIndex, row.SampleIndex, (int)tokenArray[b], logProbArray[b], finished));
                 }
                 int finishedCount = active.Count(a => rows[a].Finished);
-                if (finishedCount == active.Count)
+                if (finishedCount == batch) break;
+                WriteTokens(next, tokenArray.AsSpan(0, batch));
+                if (finishedCount >= CompactWhenFinishedShare * batch)
                 {
-                    next.Dispose();
-                    break;
-                }
-                if (finishedCount >= CompactWhenFinishedShare * active.Count)
-                {
-                    long[] keepPositions = Enumerable.Range(0, active.Count).Where(b => !rows[active[b]].Finished).Select(b => (long)b).ToArray();
+                    long[] keepPositions = Enumerable.Range(0, batch).Where(b => !rows[active[b]].Finished).Select(b => (long)b).ToArray();
                     using var keep = tensor(keepPositions, device: device);
                     Replace(ref cache, cache.SelectRows(keep));
                     Replace(ref sampler, sampler.Select(keepPositions, keep));
-                    Replace(ref mask, mask.index_select(0, keep));
+                    if (keyMask is not null) Replace(ref keyMask, keyMask.index_select(0, keep));
                     Replace(ref positions, positions.index_select(0, keep));
                     Replace(ref next, next.index_select(0, keep));
+                    Replace(ref logitsBuffer, empty(keepPositions.Length, model.Config.VocabSize, device: device));
                     active = keepPositions.Select(b => active[(int)b]).ToList();
                 }
-                Replace(ref mask, cat([mask, ones(mask.shape[0], 1, int64, device)], 1));
-                Replace(ref logits, model.Forward(next, positions, mask, cache));
-                Replace(ref positions, positions + 1);
-                next.Dispose();
+                using (var stepMask = keyMask?.narrow(1, 0, cache.Length + 1))
+                    model.ForwardInto(next, positions, stepMask, cache, logitsBuffer);
+                positions.add_(1);
             }
         }
         finally
         {
             cache.Dispose();
             sampler.Dispose();
-            foreach (var t in new[] { logits, mask, positions, ids }) t.Dispose();
+            foreach (var t in new[] { logitsBuffer, next, positions, keyMask }) t?.Dispose();
         }
         return requests.Select((_, i) => (IReadOnlyList<GeneratedSample>)rows.Where(r => r.RequestIndex == i).Select(r => r.ToSample()).ToList()).ToList();
+    }
+
+    /// <summary>Copies the sampled tokens into the model's input for the next step, in place.</summary>
+    static unsafe void WriteTokens(Tensor next, ReadOnlySpan<long> tokens)
+    {
+        if (next.device_type != TorchSharp.DeviceType.CPU)
+        {
+            using var host = tensor(tokens.ToArray(), device: next.device).view(-1, 1);
+            next.copy_(host);
+            return;
+        }
+        tokens.CopyTo(new Span<long>(R1Sharp.Inference.TensorMemory.Longs(next), tokens.Length));
     }
 
     static void Replace<T>(ref T slot, T value) where T : IDisposable

@@ -1,74 +1,229 @@
+using TensorPrimitives = System.Numerics.Tensors.TensorPrimitives;
+using R1Sharp.Inference;
 using static TorchSharp.torch;
 
 namespace R1Sharp.Generation;
 
 /// <summary>
-/// Samples one token per row from logits [rows, vocab], each row with its own temperature, top-k, top-p,
-/// min-p and random stream. Rows are filtered in one sorted pass and sampled by inverse CDF from a uniform
-/// number drawn by the row's own seeded generator, so a row's tokens do not depend on its neighbours' draws.
+/// Samples one token per row from logits [rows, vocab], each row with its own temperature, top-k, top-p, min-p
+/// and random stream. A row keeps the most likely tokens (a prefix in descending probability) that pass all its
+/// filters and picks one by inverse CDF over that prefix, in descending order, from a uniform number drawn by
+/// the row's own seeded generator, so a row's tokens do not depend on its neighbours' draws. The prefix and the
+/// pick are found by weighted selection (expected linear time) rather than by sorting the vocabulary, and rows
+/// run in parallel on the host: sampling costs microseconds, not a sort per step.
 /// </summary>
 public sealed class TokenSampler : IDisposable
 {
     readonly Random[] rngs;
-    readonly Tensor temperature, topK, topP, minP; // [rows, 1]
-    readonly bool[] greedy;
-    readonly bool anySampled;
+    readonly SamplingOptions[] options;
+    readonly SampleJob job = new();
 
     public TokenSampler(IReadOnlyList<SamplingOptions> rowOptions, IReadOnlyList<int> rowSeeds, Device device)
     {
         rngs = rowSeeds.Select(s => new Random(s)).ToArray();
-        greedy = rowOptions.Select(o => o.Temperature == 0).ToArray();
-        anySampled = greedy.Any(g => !g);
-        Tensor Column(Func<SamplingOptions, double> f) => tensor(rowOptions.Select(f).ToArray(), float32, device).unsqueeze(1);
-        temperature = Column(o => o.Temperature == 0 ? 1 : o.Temperature);
-        topK = Column(o => o.TopK);
-        topP = Column(o => o.TopP);
-        minP = Column(o => o.MinP);
+        options = rowOptions.ToArray();
     }
 
     /// <summary>Keeps only the rows at <paramref name="keep"/> (after finished rows leave the batch).</summary>
-    public TokenSampler Select(long[] keep, Tensor keepIndex) => new(this, keep, keepIndex);
+    public TokenSampler Select(long[] keep, Tensor keepIndex) => new(this, keep);
 
-    TokenSampler(TokenSampler from, long[] keep, Tensor keepIndex)
+    TokenSampler(TokenSampler from, long[] keep)
     {
         rngs = keep.Select(i => from.rngs[i]).ToArray();
-        greedy = keep.Select(i => from.greedy[i]).ToArray();
-        anySampled = greedy.Any(g => !g);
-        temperature = from.temperature.index_select(0, keepIndex);
-        topK = from.topK.index_select(0, keepIndex);
-        topP = from.topP.index_select(0, keepIndex);
-        minP = from.minP.index_select(0, keepIndex);
+        options = keep.Select(i => from.options[i]).ToArray();
     }
 
-    public void Dispose()
-    {
-        foreach (var t in new[] { temperature, topK, topP, minP }) t.Dispose();
-    }
+    public void Dispose() { }
 
     /// <summary>Returns (token ids [rows], log-probs [rows]) for logits [rows, vocab].</summary>
     public (Tensor Tokens, Tensor LogProbs) Sample(Tensor logits)
     {
-        using var scope = NewDisposeScope();
-        var scaled = logits.to(float32) / temperature;
-        var logProbs = scaled.log_softmax(-1);
-        var tokens = logits.argmax(-1);
-        if (anySampled)
+        var tokens = new long[logits.shape[0]];
+        var logProbs = new float[logits.shape[0]];
+        Sample(logits, tokens, logProbs);
+        return (tensor(tokens, device: logits.device), tensor(logProbs, device: logits.device));
+    }
+
+    /// <summary>
+    /// Writes each row's token and its log-probability (under the temperature-scaled distribution) into host memory;
+    /// nothing is allocated once the sampler has seen a batch of this vocabulary size.
+    /// </summary>
+    public unsafe void Sample(Tensor logits, Span<long> tokens, Span<float> logProbs)
+    {
+        int rows = (int)logits.shape[0];
+        if (rows != rngs.Length) throw new ArgumentException($"logits have {rows} rows but the sampler has {rngs.Length}");
+        using var host = logits.device_type == TorchSharp.DeviceType.CPU && logits.dtype == ScalarType.Float32 && logits.is_contiguous()
+            ? null : logits.to(ScalarType.Float32, CPU).contiguous();
+        // Every row draws every step, greedy or not, so a row's stream does not depend on its options.
+        var uniforms = job.Uniforms(rows);
+        for (int r = 0; r < rows; r++) uniforms[r] = rngs[r].NextDouble();
+        var workers = CpuWorkers.Shared(get_num_threads());
+        fixed (long* t = tokens)
+        fixed (float* l = logProbs)
+            job.Run(workers, TensorMemory.Floats(host ?? logits), rows, (int)logits.shape[1], options, t, l);
+    }
+
+    /// <summary>Samples rows in parallel; each worker has its own scratch for the vocabulary.</summary>
+    sealed unsafe class SampleJob : ParallelJob
+    {
+        double[] uniforms = [];
+        float[][] scaled = [];
+        int[][] order = [];
+        float* logits;
+        int vocab;
+        SamplingOptions[] rowOptions = [];
+        long* tokens;
+        float* logProbs;
+
+        public double[] Uniforms(int rows)
         {
-            var (sorted, order) = logProbs.exp().sort(-1, descending: true);
-            var rank = arange(sorted.shape[1], device: sorted.device).unsqueeze(0);
-            var before = sorted.cumsum(-1) - sorted; // probability mass strictly above each token
-            var keep = ((topK <= 0) | (rank < topK))
-                       & (before < topP)
-                       & (sorted >= minP * sorted.narrow(1, 0, 1));
-            var kept = sorted * keep;
-            var cdf = kept.cumsum(-1);
-            var u = tensor(rngs.Select(r => r.NextDouble()).ToArray(), float32, sorted.device).unsqueeze(1) * cdf.narrow(1, cdf.shape[1] - 1, 1);
-            var pick = (cdf <= u).sum(-1, keepdim: true).clamp_max(sorted.shape[1] - 1);
-            var sampled = order.gather(1, pick).squeeze(1);
-            var isGreedy = tensor(greedy, device: sorted.device);
-            tokens = where(isGreedy, tokens, sampled);
+            if (uniforms.Length < rows) uniforms = new double[rows];
+            return uniforms;
         }
-        var chosen = logProbs.gather(1, tokens.unsqueeze(1)).squeeze(1);
-        return (tokens.MoveToOuterDisposeScope(), chosen.MoveToOuterDisposeScope());
+
+        public void Run(CpuWorkers workers, float* rowLogits, int rows, int vocabSize, SamplingOptions[] options, long* tokenOut, float* logProbOut)
+        {
+            if (scaled.Length < workers.Threads || (scaled.Length > 0 && scaled[0].Length != vocabSize))
+            {
+                scaled = Enumerable.Range(0, workers.Threads).Select(_ => new float[vocabSize]).ToArray();
+                order = Enumerable.Range(0, workers.Threads).Select(_ => new int[vocabSize]).ToArray();
+            }
+            logits = rowLogits;
+            vocab = vocabSize;
+            rowOptions = options;
+            tokens = tokenOut;
+            logProbs = logProbOut;
+            workers.Run(this, rows);
+        }
+
+        public override void Execute(int row, int worker)
+        {
+            var (token, logProb) = SampleRow(new ReadOnlySpan<float>(logits + (long)row * vocab, vocab), rowOptions[row], uniforms[row],
+                scaled[worker], order[worker]);
+            tokens[row] = token;
+            logProbs[row] = logProb;
+        }
+    }
+
+    /// <summary>One row: the token and its log-probability under softmax(logits / temperature).</summary>
+    static (int Token, float LogProb) SampleRow(ReadOnlySpan<float> logits, SamplingOptions o, double u, float[] e, int[] order)
+    {
+        bool greedy = o.Temperature == 0;
+        float inverseTemperature = greedy ? 1f : (float)(1 / o.Temperature);
+        // e = exp(logits / T − max): unnormalised probabilities, the largest exactly 1.
+        TensorPrimitives.Multiply(logits, inverseTemperature, e);
+        float max = TensorPrimitives.Max(e);
+        TensorPrimitives.Subtract(e, max, e);
+        TensorPrimitives.Exp(e, e);
+        float z = TensorPrimitives.Sum(e);
+        int token = greedy ? TensorPrimitives.IndexOfMax(logits) : Pick(e, order, o, u, z);
+        return (token, logits[token] * inverseTemperature - max - MathF.Log(z));
+    }
+
+    /// <summary>The sampled token: inverse CDF at <paramref name="u"/> over the kept prefix, in descending probability.</summary>
+    static int Pick(float[] e, int[] order, SamplingOptions o, double u, float z)
+    {
+        int v = e.Length;
+        int kept = v;
+        if (o.MinP > 0)
+        {
+            kept = 0;
+            foreach (float x in e) if (x >= (float)o.MinP) kept++; // the top probability is 1 in e's scale
+        }
+        if (o.TopK > 0) kept = Math.Min(kept, o.TopK);
+        if (o.TopP < 1)
+        {
+            // The nucleus ends at the token whose cumulative mass first reaches top_p: it is the last one with less before it.
+            Identity(order);
+            kept = Math.Min(kept, Boundary(e, order, v, o.TopP * z) + 1);
+        }
+        Identity(order);
+        double mass = z;
+        if (kept < v)
+        {
+            SelectLargest(e, order, v, kept);
+            mass = 0;
+            for (int i = 0; i < kept; i++) mass += e[order[i]];
+        }
+        return order[Boundary(e, order, kept, u * mass)];
+    }
+
+    static void Identity(int[] order)
+    {
+        for (int i = 0; i < order.Length; i++) order[i] = i;
+    }
+
+    /// <summary>
+    /// Reorders order[0..n) partly so that the returned position holds the token at which the cumulative sum of e,
+    /// taken in descending order, first reaches <paramref name="target"/>, with exactly that many tokens ranked
+    /// before it; n − 1 (the least likely) when rounding keeps the sum below the target. Weighted quickselect.
+    /// </summary>
+    static int Boundary(float[] e, int[] order, int n, double target)
+    {
+        int lo = 0, hi = n;
+        double above = 0; // mass of order[0..lo), all ranked before the current range
+        while (lo < hi)
+        {
+            var (greaterEnd, equalEnd, pivot, greaterMass) = Partition(e, order, lo, hi);
+            if (above + greaterMass >= target && greaterEnd > lo)
+            {
+                hi = greaterEnd;
+                continue;
+            }
+            above += greaterMass;
+            int ties = equalEnd - greaterEnd;
+            if (above + ties * (double)pivot >= target)
+            {
+                // The k-th tie is reached when above + k·pivot ≥ target; the slack keeps float rounding from adding one.
+                int k = (int)Math.Ceiling((target - above) / pivot * (1 - 1e-6));
+                return greaterEnd + Math.Clamp(k, 1, ties) - 1;
+            }
+            above += ties * (double)pivot;
+            lo = equalEnd;
+        }
+        return n - 1;
+    }
+
+    /// <summary>Reorders order[0..n) so its first k entries are the k largest values of e (quickselect).</summary>
+    static void SelectLargest(float[] e, int[] order, int n, int k)
+    {
+        int lo = 0, hi = n;
+        while (hi - lo > 1)
+        {
+            var (greaterEnd, equalEnd, _, _) = Partition(e, order, lo, hi);
+            if (k <= greaterEnd) hi = greaterEnd;
+            else if (k <= equalEnd) return;
+            else lo = equalEnd;
+        }
+    }
+
+    /// <summary>
+    /// Three-way partition of order[lo..hi) by e around a median-of-three pivot: greater values first, then equal,
+    /// then smaller. Returns where the greater and equal runs end, the pivot, and the greater run's mass.
+    /// </summary>
+    static (int GreaterEnd, int EqualEnd, float Pivot, double GreaterMass) Partition(float[] e, int[] order, int lo, int hi)
+    {
+        float a = e[order[lo]], b = e[order[lo + (hi - lo) / 2]], c = e[order[hi - 1]];
+        float pivot = Math.Max(Math.Min(a, b), Math.Min(Math.Max(a, b), c));
+        int greater = lo, i = lo, smaller = hi - 1;
+        double mass = 0;
+        while (i <= smaller)
+        {
+            float x = e[order[i]];
+            if (x > pivot)
+            {
+                (order[greater], order[i]) = (order[i], order[greater]);
+                mass += x;
+                greater++;
+                i++;
+            }
+            else if (x < pivot)
+            {
+                (order[i], order[smaller]) = (order[smaller], order[i]);
+                smaller--;
+            }
+            else i++;
+        }
+        return (greater, smaller + 1, pivot, mass);
     }
 }

@@ -1,3 +1,4 @@
+using R1Sharp.Inference;
 using TorchSharp;
 using TorchSharp.Modules;
 using static TorchSharp.torch;
@@ -29,8 +30,16 @@ public sealed class CausalLanguageModel : nn.Module
     readonly TransformerBody model;
     readonly Linear? lm_head;
     RotaryEmbedding rotary;
+    CpuInference? cpuInference;
 
     public ModelConfig Config { get; }
+
+    /// <summary>
+    /// Whether cached inference (<see cref="Forward(Tensor, Tensor, Tensor?, KvCache, bool)"/>) may run R1Sharp's own
+    /// CPU kernels, used when the CPU has AVX-512, the model is llama/qwen2 in float32 and no gradients are wanted;
+    /// false always takes the libtorch path (the reference the kernels are tested against).
+    /// </summary>
+    public bool UseCpuKernels { get; set; } = true;
     public Device Device { get; private set; } = CPU;
 
     /// <summary>Builds the model with HF-style random init (normal(0, initializer_range)); seed it for reproducibility.</summary>
@@ -100,6 +109,37 @@ public sealed class CausalLanguageModel : nn.Module
     /// </summary>
     public Tensor Forward(Tensor inputIds, Tensor positions, Tensor? keyMask, KvCache cache, bool allPositions = false)
     {
+        if (CanUseCpuKernels(cache))
+        {
+            long b = inputIds.shape[0], t = inputIds.shape[1];
+            var logits = empty(allPositions ? [b, t, Config.VocabSize] : [b, Config.VocabSize]);
+            CpuKernels.Forward(inputIds, positions, keyMask, cache, allPositions, logits);
+            return logits;
+        }
+        return ReferenceForward(inputIds, positions, keyMask, cache, allPositions);
+    }
+
+    /// <summary>
+    /// <see cref="Forward(Tensor, Tensor, Tensor?, KvCache, bool)"/> writing into <paramref name="logits"/> ([B, vocab], or
+    /// [B, T, vocab] for <paramref name="allPositions"/>), so a decode loop reuses one buffer.
+    /// </summary>
+    public void ForwardInto(Tensor inputIds, Tensor positions, Tensor? keyMask, KvCache cache, Tensor logits, bool allPositions = false)
+    {
+        if (CanUseCpuKernels(cache) && logits.is_contiguous() && logits.dtype == ScalarType.Float32)
+        {
+            CpuKernels.Forward(inputIds, positions, keyMask, cache, allPositions, logits);
+            return;
+        }
+        using var result = ReferenceForward(inputIds, positions, keyMask, cache, allPositions);
+        logits.copy_(result);
+    }
+
+    bool CanUseCpuKernels(KvCache cache) => UseCpuKernels && CpuInference.Supports(this, cache);
+
+    CpuInference CpuKernels => cpuInference ??= new CpuInference(this);
+
+    Tensor ReferenceForward(Tensor inputIds, Tensor positions, Tensor? keyMask, KvCache cache, bool allPositions)
+    {
         using var scope = NewDisposeScope();
         int past = cache.Length;
         int t = (int)inputIds.shape[1];
@@ -127,6 +167,12 @@ public sealed class CausalLanguageModel : nn.Module
         ? lm_head.forward(h)
         : nn.functional.linear(h, model.embed_tokens.weight!);
 
+    /// <summary>The tensors the CPU kernels read besides the layers': embedding, final norm, output projection (tied or not).</summary>
+    internal (Tensor Embedding, Tensor FinalNorm, Tensor Head) InferenceWeights =>
+        (model.embed_tokens.weight!, model.norm.Weight, lm_head?.weight ?? model.embed_tokens.weight!);
+
+    internal (Tensor Cos, Tensor Sin) RotaryTables => rotary.Tables;
+
     /// <summary>Position of each token counting only real tokens: left padding does not shift positions.</summary>
     public static Tensor PositionsFromMask(Tensor attentionMask) =>
         (attentionMask.to(int64).cumsum(1) - 1).clamp_min(0);
@@ -145,7 +191,11 @@ public sealed class CausalLanguageModel : nn.Module
 
     protected override void Dispose(bool disposing)
     {
-        if (disposing) rotary.Dispose();
+        if (disposing)
+        {
+            rotary.Dispose();
+            cpuInference?.Dispose();
+        }
         base.Dispose(disposing);
     }
 }

@@ -24,6 +24,11 @@ public sealed class DecoderLayer : nn.Module
         RegisterComponents();
     }
 
+    internal RmsNorm InputNorm => input_layernorm;
+    internal AttentionLayer Attention => self_attn;
+    internal RmsNorm PostAttentionNorm => post_attention_layernorm;
+    internal nn.Module<Tensor, Tensor> Mlp => mlp;
+
     /// <summary>The MoE block of this layer, or null for a dense layer.</summary>
     public DeepSeekMoe? Moe => mlp as DeepSeekMoe;
 

@@ -28,6 +28,8 @@ public sealed class GroupedQueryAttention : AttentionLayer
         RegisterComponents();
     }
 
+    internal (Linear Q, Linear K, Linear V, Linear O) Projections => (q_proj, k_proj, v_proj, o_proj);
+
     public override Tensor Forward(Tensor x, AttentionContext context, int layerIndex)
     {
         using var scope = NewDisposeScope();

@@ -17,6 +17,8 @@ public sealed class KvCache : IDisposable
 
     public int BatchSize { get; }
     public int MaxLength { get; }
+    internal ScalarType DType => first[0].dtype;
+    internal Device Device => first[0].device;
     /// <summary>Positions filled so far (the same for every row).</summary>
     public int Length { get; private set; }
 
@@ -61,6 +63,9 @@ public sealed class KvCache : IDisposable
         second[layer].narrow(seqDim, past, t).copy_(newSecond);
         return (first[layer].narrow(seqDim, 0, past + t), second[layer].narrow(seqDim, 0, past + t));
     }
+
+    /// <summary>One layer's storage: keys and values for GQA, the latent and rotary key for MLA.</summary>
+    internal (Tensor First, Tensor Second) Layer(int layer) => (first[layer], second[layer]);
 
     /// <summary>Called by the model after all layers have appended a pass of <paramref name="tokens"/> positions.</summary>
     public void Advance(int tokens) => Length += tokens;

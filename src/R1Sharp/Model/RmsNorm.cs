@@ -17,6 +17,9 @@ public sealed class RmsNorm : nn.Module<Tensor, Tensor>
         RegisterComponents();
     }
 
+    internal Tensor Weight => weight;
+    internal double Eps => eps;
+
     public override Tensor forward(Tensor x)
     {
         using var scope = NewDisposeScope();

@@ -10,6 +10,8 @@ public sealed class RotaryEmbedding : IDisposable
 {
     readonly Tensor cos; // [maxPositions, dim/2]
     readonly Tensor sin;
+    /// <summary>cos and sin of every position's angles, [maxPositions, dim/2] float32.</summary>
+    internal (Tensor Cos, Tensor Sin) Tables => (cos, sin);
     public int Dim { get; }
     public bool Interleaved { get; }
     /// <summary>YaRN's attention temperature correction, applied to the softmax scale (1 without YaRN).</summary>

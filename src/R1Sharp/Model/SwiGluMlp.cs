@@ -19,6 +19,8 @@ public sealed class SwiGluMlp : nn.Module<Tensor, Tensor>
         RegisterComponents();
     }
 
+    internal (Linear Gate, Linear Up, Linear Down) Projections => (gate_proj, up_proj, down_proj);
+
     public override Tensor forward(Tensor x)
     {
         using var scope = NewDisposeScope();

@@ -1,5 +1,6 @@
 using R1Sharp.Generation;
 using R1Sharp.Model;
+using R1Sharp.Gguf;
 using Xunit.Abstractions;
 using static TorchSharp.torch;
 

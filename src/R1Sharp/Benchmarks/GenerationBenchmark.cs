@@ -1,0 +1,269 @@
+using System.Diagnostics;
+using System.Text.Json;
+using System.Text.Json.Serialization;
+using R1Sharp.Checkpoints;
+using R1Sharp.Generation;
+using R1Sharp.Gguf;
+using R1Sharp.Model;
+using R1Sharp.Tokenizers;
+using static TorchSharp.torch;
+
+namespace R1Sharp.Benchmarks;
+
+/// <summary>What `r1 bench generate` measures and how; defaults are the issue's protocol.</summary>
+public sealed record GenerationBenchmarkOptions
+{
+    /// <summary>A named shape (<see cref="GenerationBenchmark.Shapes"/>) built with random weights; ignored when <see cref="ModelDir"/> is set.</summary>
+    public string Shape { get; init; } = "25m";
+    /// <summary>A model directory (config.json, weights, tokenizer.json) to measure instead of a named shape.</summary>
+    public string? ModelDir { get; init; }
+    /// <summary>CPU threads for both engines.</summary>
+    public int Threads { get; init; } = Environment.ProcessorCount;
+    /// <summary>Prompt length of the prefill measurement.</summary>
+    public int PrefillTokens { get; init; } = 512;
+    /// <summary>Prompt length before the batch-1 decode measurement.</summary>
+    public int DecodePromptTokens { get; init; } = 32;
+    /// <summary>New tokens per sequence in the decode measurements.</summary>
+    public int DecodeTokens { get; init; } = 128;
+    /// <summary>Samples of one prompt decoded together.</summary>
+    public int Samples { get; init; } = 16;
+    /// <summary>Prompt length of the many-samples measurement.</summary>
+    public int SamplesPromptTokens { get; init; } = 128;
+    /// <summary>Each figure is the median of this many runs; the engines alternate so load from other processes hits both.</summary>
+    public int Repeats { get; init; } = 3;
+    public int Seed { get; init; }
+}
+
+/// <summary>Tokens per second of one engine; decode figures count new tokens after the first (which the prefill produces).</summary>
+public sealed record EngineFigures(double PrefillTokensPerSecond, double DecodeTokensPerSecond, double SamplesTokensPerSecond);
+
+public sealed record GenerationBenchmarkResult(
+    string Model, long Parameters, int Threads, string Machine, GenerationBenchmarkOptions Options,
+    EngineFigures R1Sharp, EngineFigures LlamaCpp)
+{
+    /// <summary>R1Sharp ÷ llama.cpp for prefill, batch-1 decode and many samples.</summary>
+    public EngineFigures Ratios => new(R1Sharp.PrefillTokensPerSecond / LlamaCpp.PrefillTokensPerSecond,
+        R1Sharp.DecodeTokensPerSecond / LlamaCpp.DecodeTokensPerSecond,
+        R1Sharp.SamplesTokensPerSecond / LlamaCpp.SamplesTokensPerSecond);
+
+    public string ToJson() => JsonSerializer.Serialize(this, JsonOptions);
+
+    static readonly JsonSerializerOptions JsonOptions = new()
+    {
+        WriteIndented = true, PropertyNamingPolicy = JsonNamingPolicy.SnakeCaseLower,
+        DefaultIgnoreCondition = JsonIgnoreCondition.WhenWritingNull,
+    };
+}
+
+/// <summary>
+/// R1Sharp's generation engine against llama.cpp on the same float32 model (exported to GGUF), in one process,
+/// with the same thread count: prefill, batch-1 decode, and many samples of one prompt sharing its prefill.
+/// </summary>
+public static class GenerationBenchmark
+{
+    /// <summary>Llama-shaped models of the issue: a small one where per-op overhead shows, Qwen2.5-0.5B's shape where bandwidth does.</summary>
+    public static readonly IReadOnlyDictionary<string, ModelConfig> Shapes = new Dictionary<string, ModelConfig>
+    {
+        ["25m"] = new() { VocabSize = 4096, HiddenSize = 512, NumHiddenLayers = 6, NumAttentionHeads = 8, NumKeyValueHeads = 8, IntermediateSize = 1536 },
+        ["415m"] = new() { VocabSize = 32000, HiddenSize = 896, NumHiddenLayers = 24, NumAttentionHeads = 14, NumKeyValueHeads = 2, IntermediateSize = 4864 },
+    };
+
+    /// <summary>Pause between engines: idle worker threads of one (OpenMP, ggml) spin a while before they sleep.</summary>
+    static readonly TimeSpan SwitchPause = TimeSpan.FromMilliseconds(300);
+
+    public static GenerationBenchmarkResult Run(GenerationBenchmarkOptions options, Action<string>? log = null)
+    {
+        log ??= _ => { };
+        if (options.Threads < 1) throw new R1Error($"threads must be >= 1, got {options.Threads}");
+        if (options.Repeats < 1) throw new R1Error($"repeats must be >= 1, got {options.Repeats}");
+        set_num_threads(options.Threads);
+        var work = Directory.CreateTempSubdirectory("r1-bench-generate-");
+        try
+        {
+            var (model, name, tokenizerJson, tokenizerConfig) = LoadOrBuild(options, work.FullName, log);
+            using var _ = model;
+            model.eval();
+            var c = model.Config;
+            int contextNeeded = Math.Max(options.PrefillTokens, Math.Max(options.DecodePromptTokens, options.SamplesPromptTokens) + options.DecodeTokens);
+            if (contextNeeded > c.MaxPositionEmbeddings)
+                throw new R1Error($"{name}: the benchmark needs {contextNeeded} positions but the model's context is {c.MaxPositionEmbeddings}");
+
+            string gguf = Path.Combine(work.FullName, "model.gguf");
+            log($"exporting {name} to GGUF (f32)");
+            GgufExporter.Export(model, tokenizerJson, tokenizerConfig, gguf, GgufDType.F32);
+
+            var random = new Random(options.Seed);
+            int[] Prompt(int length) => Enumerable.Range(0, length).Select(_ => random.Next(c.VocabSize)).ToArray();
+            int[] prefillPrompt = Prompt(options.PrefillTokens), decodePrompt = Prompt(options.DecodePromptTokens), samplesPrompt = Prompt(options.SamplesPromptTokens);
+
+            var ours = new R1SharpRunner(model, options);
+            using var single = new LlamaCppModel(gguf, (uint)(contextNeeded + 1), options.Threads);
+            using var parallel = new LlamaCppModel(gguf, (uint)(options.SamplesPromptTokens + options.Samples * options.DecodeTokens + 1),
+                options.Threads, (uint)options.Samples);
+            var theirs = new LlamaCppRunner(single, parallel, options);
+
+            log("warming up");
+            ours.Decode(decodePrompt[..Math.Min(8, decodePrompt.Length)], 4);
+            theirs.Decode(decodePrompt[..Math.Min(8, decodePrompt.Length)], 4);
+
+            var figures = new List<double>[6];
+            for (int i = 0; i < figures.Length; i++) figures[i] = [];
+            for (int run = 0; run < options.Repeats; run++)
+            {
+                log($"run {run + 1}/{options.Repeats}: prefill");
+                figures[0].Add(Alternate(() => ours.Prefill(prefillPrompt)));
+                figures[3].Add(Alternate(() => theirs.Prefill(prefillPrompt)));
+                log($"run {run + 1}/{options.Repeats}: batch-1 decode");
+                figures[1].Add(Alternate(() => ours.Decode(decodePrompt, options.DecodeTokens)));
+                figures[4].Add(Alternate(() => theirs.Decode(decodePrompt, options.DecodeTokens)));
+                log($"run {run + 1}/{options.Repeats}: {options.Samples} samples");
+                figures[2].Add(Alternate(() => ours.Samples(samplesPrompt)));
+                figures[5].Add(Alternate(() => theirs.Samples(samplesPrompt)));
+            }
+            return new GenerationBenchmarkResult(name, ModelStats.Of(c).TotalParameters, options.Threads, MachineDescription(), options,
+                new EngineFigures(Median(figures[0]), Median(figures[1]), Median(figures[2])),
+                new EngineFigures(Median(figures[3]), Median(figures[4]), Median(figures[5])));
+        }
+        finally
+        {
+            try { work.Delete(recursive: true); } catch (IOException) { }
+        }
+    }
+
+    static double Alternate(Func<double> measure)
+    {
+        Thread.Sleep(SwitchPause);
+        return measure();
+    }
+
+    static double Median(List<double> values)
+    {
+        var sorted = values.Order().ToList();
+        return sorted.Count % 2 == 1 ? sorted[sorted.Count / 2] : (sorted[sorted.Count / 2 - 1] + sorted[sorted.Count / 2]) / 2;
+    }
+
+    static (CausalLanguageModel Model, string Name, string TokenizerJson, string? TokenizerConfig) LoadOrBuild(
+        GenerationBenchmarkOptions options, string work, Action<string> log)
+    {
+        if (options.ModelDir is { } dir)
+        {
+            log($"loading {dir}");
+            var loaded = ModelCheckpoint.Load(dir);
+            if (loaded.Config.IsMla) throw new R1Error($"{dir}: the generation benchmark runs llama and qwen2 models");
+            return (loaded, Path.GetFileName(Path.TrimEndingDirectorySeparator(Path.GetFullPath(dir))),
+                Path.Combine(dir, "tokenizer.json"), Path.Combine(dir, "tokenizer_config.json"));
+        }
+        if (!Shapes.TryGetValue(options.Shape, out var shape))
+            throw new R1Error($"unknown benchmark shape '{options.Shape}' (expected {string.Join(", ", Shapes.Keys)})");
+        log($"building the {options.Shape} model");
+        // The byte-level tokenizer's ids fit in any vocab; the rest of the vocab exports as unused tokens.
+        var tokenizer = new ByteTokenizer();
+        tokenizer.Save(work);
+        manual_seed(options.Seed);
+        var model = new CausalLanguageModel(shape with { BosTokenId = tokenizer.BosId, EosTokenIds = tokenizer.EosId is int e ? [e] : [] });
+        return (model, options.Shape, Path.Combine(work, "tokenizer.json"), Path.Combine(work, "tokenizer_config.json"));
+    }
+
+    static string MachineDescription()
+    {
+        string cpu = "unknown CPU";
+        try
+        {
+            cpu = File.ReadLines("/proc/cpuinfo").FirstOrDefault(l => l.StartsWith("model name"))?.Split(':', 2)[1].Trim() ?? cpu;
+        }
+        catch (IOException) { }
+        catch (UnauthorizedAccessException) { }
+        return $"{cpu}, {Environment.ProcessorCount} cores, {System.Runtime.InteropServices.RuntimeInformation.OSDescription}";
+    }
+
+    /// <summary>Times R1Sharp's <see cref="GenerationEngine"/> as a caller uses it.</summary>
+    sealed class R1SharpRunner(CausalLanguageModel model, GenerationBenchmarkOptions options)
+    {
+        readonly GenerationEngine engine = new(model);
+
+        public double Prefill(int[] prompt)
+        {
+            var clock = Stopwatch.StartNew();
+            engine.Generate([new GenerationRequest(prompt, new SamplingOptions { Temperature = 0, MaxNewTokens = 1 })]);
+            return prompt.Length / clock.Elapsed.TotalSeconds;
+        }
+
+        public double Decode(int[] prompt, int newTokens) =>
+            NewTokensPerSecond(new GenerationRequest(prompt, new SamplingOptions { Temperature = 0, MaxNewTokens = newTokens }));
+
+        public double Samples(int[] prompt) => NewTokensPerSecond(new GenerationRequest(prompt,
+            new SamplingOptions { Temperature = 1.0, TopP = 1.0, MaxNewTokens = options.DecodeTokens, Seed = options.Seed }, options.Samples));
+
+        /// <summary>New tokens after the first step over the time from the first token to the last (prefill excluded).</summary>
+        double NewTokensPerSecond(GenerationRequest request)
+        {
+            var clock = new Stopwatch();
+            var last = TimeSpan.Zero;
+            long tokens = 0;
+            engine.Generate([request], _ =>
+            {
+                if (!clock.IsRunning) clock.Start();
+                else tokens++;
+                last = clock.Elapsed;
+            });
+            return (tokens - (request.NumSamples - 1)) / last.TotalSeconds;
+        }
+    }
+
+    /// <summary>
+    /// The same protocol on llama.cpp: prefill in one batch, greedy decode one token per call, and samples as
+    /// parallel sequences that share the prompt's cache (llama.cpp's own recipe, as in its batched example).
+    /// </summary>
+    sealed class LlamaCppRunner(LlamaCppModel single, LlamaCppModel parallel, GenerationBenchmarkOptions options)
+    {
+        public double Prefill(int[] prompt)
+        {
+            var clock = Stopwatch.StartNew();
+            single.Clear();
+            LlamaCppModel.ArgMax(single.Append(prompt, 0));
+            return prompt.Length / clock.Elapsed.TotalSeconds;
+        }
+
+        public double Decode(int[] prompt, int newTokens)
+        {
+            single.Clear();
+            int token = LlamaCppModel.ArgMax(single.Append(prompt, 0));
+            var clock = Stopwatch.StartNew();
+            for (int i = 1; i < newTokens; i++) token = LlamaCppModel.ArgMax(single.Append([token], prompt.Length + i - 1));
+            return (newTokens - 1) / clock.Elapsed.TotalSeconds;
+        }
+
+        public double Samples(int[] prompt)
+        {
+            int n = options.Samples;
+            var random = new Random(options.Seed);
+            parallel.Clear();
+            var first = parallel.Append(prompt, 0).ToArray();
+            parallel.ShareSequenceZero(n);
+            var tokens = new int[n];
+            for (int s = 0; s < n; s++) tokens[s] = SampleAtTemperatureOne(first, random);
+            var logits = Enumerable.Range(0, n).Select(_ => new float[first.Length]).ToArray();
+            var clock = Stopwatch.StartNew();
+            for (int i = 1; i < options.DecodeTokens; i++)
+            {
+                parallel.AppendOnePerSequence(tokens, prompt.Length + i - 1, logits);
+                for (int s = 0; s < n; s++) tokens[s] = SampleAtTemperatureOne(logits[s], random);
+            }
+            return (double)n * (options.DecodeTokens - 1) / clock.Elapsed.TotalSeconds;
+        }
+
+        static int SampleAtTemperatureOne(float[] logits, Random random)
+        {
+            float max = logits.Max();
+            double total = 0;
+            foreach (float l in logits) total += Math.Exp(l - max);
+            double u = random.NextDouble() * total;
+            for (int i = 0; i < logits.Length; i++)
+            {
+                u -= Math.Exp(logits[i] - max);
+                if (u <= 0) return i;
+            }
+            return logits.Length - 1;
+        }
+    }
+}

@@ -1,0 +1,136 @@
+using LLama;
+using LLama.Common;
+using LLama.Native;
+
+namespace R1Sharp.Gguf;
+
+/// <summary>
+/// A GGUF file loaded by llama.cpp through LLamaSharp's low-level API: the independent check of our model math
+/// (parity tests) and the speed bar (`r1 bench generate`). Token ids go in directly, so comparisons do not
+/// depend on either side's tokenizer. The KV cache is F32 to match R1Sharp's float32.
+/// </summary>
+public sealed class LlamaCppModel : IDisposable
+{
+    static readonly Lock LogGate = new();
+    static readonly List<string> Log = [];
+
+    static LlamaCppModel()
+    {
+        // llama.cpp explains load failures only in its log; keep the tail for error messages.
+        NativeLibraryConfig.All.WithLogCallback((level, message) =>
+        {
+            lock (LogGate)
+            {
+                Log.Add($"[{level}] {message.TrimEnd()}");
+                if (Log.Count > 200) Log.RemoveAt(0);
+            }
+        });
+    }
+
+    readonly LLamaWeights weights;
+    readonly LLamaContext context;
+    readonly LLamaBatch batch = new();
+
+    /// <param name="contextSize">KV cells in all (shared by every sequence).</param>
+    /// <param name="threads">CPU threads for decoding and prompt processing; null uses every core.</param>
+    /// <param name="sequences">How many sequences may live in the cache at once.</param>
+    public LlamaCppModel(string ggufPath, uint contextSize = 256, int? threads = null, uint sequences = 1)
+    {
+        int n = threads ?? Environment.ProcessorCount;
+        var parameters = new ModelParams(ggufPath)
+        {
+            ContextSize = contextSize, BatchSize = contextSize, UBatchSize = contextSize, GpuLayerCount = 0,
+            Threads = n, BatchThreads = n, SeqMax = sequences,
+            // llama.cpp's default KV cache is F16; F32 keeps the comparison with R1Sharp's float32 exact to rounding.
+            TypeK = GGMLType.GGML_TYPE_F32, TypeV = GGMLType.GGML_TYPE_F32, FlashAttention = false,
+        };
+        try
+        {
+            weights = LLamaWeights.LoadFromFile(parameters);
+        }
+        catch (Exception e)
+        {
+            throw new R1Error($"llama.cpp could not load {ggufPath}: {e.Message}\n{RecentLog()}");
+        }
+        context = weights.CreateContext(parameters);
+    }
+
+    public int VocabSize => context.Vocab.Count;
+
+    public IReadOnlyDictionary<string, string> Metadata => weights.Metadata;
+
+    public static string RecentLog()
+    {
+        lock (LogGate) return string.Join("\n", Log.TakeLast(40));
+    }
+
+    /// <summary>Forgets every sequence in the cache.</summary>
+    public void Clear() => context.NativeHandle.MemoryClear(true);
+
+    /// <summary>Logits for the token after <paramref name="prompt"/>, starting from an empty cache.</summary>
+    public float[] NextTokenLogits(IReadOnlyList<int> prompt)
+    {
+        Clear();
+        return Append(prompt, 0).ToArray();
+    }
+
+    /// <summary>Greedy (argmax) continuation of <paramref name="prompt"/>, one decode per new token.</summary>
+    public int[] Greedy(IReadOnlyList<int> prompt, int newTokens)
+    {
+        var logits = NextTokenLogits(prompt);
+        var output = new int[newTokens];
+        for (int i = 0; i < newTokens; i++)
+        {
+            output[i] = ArgMax(logits);
+            if (i + 1 < newTokens) logits = Append([output[i]], prompt.Count + i).ToArray();
+        }
+        return output;
+    }
+
+    /// <summary>
+    /// Appends <paramref name="tokens"/> at <paramref name="startPosition"/> of <paramref name="sequence"/>; returns the
+    /// logits after the last one (a view valid until the next decode).
+    /// </summary>
+    public Span<float> Append(IReadOnlyList<int> tokens, int startPosition, int sequence = 0)
+    {
+        batch.Clear();
+        for (int i = 0; i < tokens.Count; i++)
+            batch.Add(tokens[i], startPosition + i, (LLamaSeqId)sequence, logits: i == tokens.Count - 1);
+        Decode();
+        return context.NativeHandle.GetLogitsIth(batch.TokenCount - 1);
+    }
+
+    /// <summary>Makes sequences 1..<paramref name="count"/>-1 share sequence 0's cache (a prompt prefilled once).</summary>
+    public void ShareSequenceZero(int count)
+    {
+        for (int s = 1; s < count; s++) context.NativeHandle.MemorySequenceCopy((LLamaSeqId)0, (LLamaSeqId)s, -1, -1);
+    }
+
+    /// <summary>One step of parallel decoding: token i goes to sequence i at <paramref name="position"/>; fills each row's logits.</summary>
+    public void AppendOnePerSequence(ReadOnlySpan<int> tokens, int position, float[][] logits)
+    {
+        batch.Clear();
+        for (int s = 0; s < tokens.Length; s++) batch.Add(tokens[s], position, (LLamaSeqId)s, logits: true);
+        Decode();
+        for (int s = 0; s < tokens.Length; s++) context.NativeHandle.GetLogitsIth(s).CopyTo(logits[s]);
+    }
+
+    void Decode()
+    {
+        var result = context.Decode(batch);
+        if (result != DecodeResult.Ok) throw new R1Error($"llama_decode failed: {result}\n{RecentLog()}");
+    }
+
+    public static int ArgMax(ReadOnlySpan<float> values)
+    {
+        int best = 0;
+        for (int i = 1; i < values.Length; i++) if (values[i] > values[best]) best = i;
+        return best;
+    }
+
+    public void Dispose()
+    {
+        context.Dispose();
+        weights.Dispose();
+    }
+}

@@ -1,0 +1,192 @@
+using System.Runtime.Intrinsics;
+using R1Sharp.Model;
+using TorchSharp;
+using TorchSharp.Modules;
+using static TorchSharp.torch;
+
+namespace R1Sharp.Inference;
+
+/// <summary>
+/// The cached forward pass of a llama/qwen2 model in C# kernels over the model's live float32 parameters, for
+/// prefill and decode on CPU. libtorch pays microseconds of dispatch per op and its matrix-vector product reads
+/// tall weights at half the memory bandwidth; here a layer is five parallel regions (q/k/v in one, o, gate/up in
+/// one, down, attention) plus row-wise norms and rotations, with activations in reused native buffers and keys
+/// written into the <see cref="KvCache"/> in place. Results equal the libtorch path to float32 rounding.
+/// </summary>
+sealed unsafe class CpuInference(CausalLanguageModel model) : IDisposable
+{
+    /// <summary>Pointers to one layer's parameters, gathered (and checked) before any work starts.</summary>
+    struct LayerWeights
+    {
+        public float* InputNorm, PostNorm, Q, K, V, O, QBias, KBias, VBias, OBias, Gate, Up, Down;
+    }
+
+    readonly ModelConfig config = model.Config;
+    readonly Lock gate = new();
+    readonly NativeBuffer hidden = new(), normed = new(), qkv = new(), attended = new(), gateUp = new(), activated = new();
+    readonly WorkerBuffers scores = new();
+    readonly LinearJob linear = new();
+    readonly RmsNormJob norm = new();
+    readonly RopeAndCacheJob rope = new();
+    readonly AttentionJob attention = new();
+    readonly SwiGluJob swiGlu = new();
+    LayerWeights[] layers = [];
+
+    /// <summary>True when the kernels can run this model: AVX-512, a GQA family, float32 on CPU, no gradients wanted.</summary>
+    public static bool Supports(CausalLanguageModel model, KvCache cache) =>
+        Vector512.IsHardwareAccelerated && !model.Config.IsMla && model.Device.type == DeviceType.CPU
+        && !is_grad_enabled() && cache.DType == ScalarType.Float32 && cache.Device.type == DeviceType.CPU
+        && model.InferenceWeights.Embedding.dtype == ScalarType.Float32;
+
+    /// <summary>
+    /// The cached forward of <see cref="CausalLanguageModel.Forward(Tensor, Tensor, Tensor?, KvCache, bool)"/>, writing
+    /// logits into <paramref name="logits"/> ([B, vocab], or [B, T, vocab] for <paramref name="allPositions"/>).
+    /// </summary>
+    public void Forward(Tensor inputIds, Tensor positions, Tensor? keyMask, KvCache cache, bool allPositions, Tensor logits)
+    {
+        lock (gate)
+        {
+            int b = (int)inputIds.shape[0], t = (int)inputIds.shape[1], past = cache.Length;
+            CheckShapes(inputIds, positions, keyMask, cache, allPositions, logits, b, t, past);
+            var weights = GatherWeights(out float* embedding, out float* finalNorm, out float* head);
+            var workers = CpuWorkers.Shared(get_num_threads());
+            int rows = b * t, d = config.HiddenSize, heads = config.NumAttentionHeads, kvHeads = config.NumKeyValueHeads;
+            int hd = config.GqaHeadDim, f = config.IntermediateSize, qkvWidth = (heads + 2 * kvHeads) * hd;
+            float eps = (float)config.RmsNormEps;
+
+            float* h = hidden.Get((long)rows * d);
+            Embed(inputIds, embedding, h, b, t, d);
+            using var ids = positions.dtype == ScalarType.Int64 ? null : positions.to(ScalarType.Int64);
+            var positionTensor = ids ?? positions;
+            long* pos = TensorMemory.Longs(positionTensor);
+            long posRowStride = positionTensor.stride(0), posStride = positionTensor.stride(1);
+            CheckPositions(pos, posRowStride, posStride, b, t);
+            using var maskTensor = keyMask is null || keyMask.dtype is ScalarType.Int64 or ScalarType.Bool ? null : keyMask.to(ScalarType.Int64);
+            var mask = Mask(maskTensor ?? keyMask);
+            var (cos, sin) = model.RotaryTables;
+
+            float* xn = normed.Get((long)rows * d);
+            float* q = qkv.Get((long)rows * qkvWidth);
+            float* att = attended.Get((long)rows * heads * hd);
+            float* gu = gateUp.Get((long)rows * 2 * f);
+            float* act = activated.Get((long)rows * f);
+            for (int l = 0; l < weights.Length; l++)
+            {
+                ref var w = ref weights[l];
+                var (keys, values) = cache.Layer(l);
+                norm.Run(workers, h, 0, 1, w.InputNorm, eps, xn, rows, d);
+                linear.Run(workers, xn, rows, d, d, q, qkvWidth, false,
+                [
+                    new LinearSegment(w.Q, w.QBias, heads * hd, 0),
+                    new LinearSegment(w.K, w.KBias, kvHeads * hd, heads * hd),
+                    new LinearSegment(w.V, w.VBias, kvHeads * hd, (heads + kvHeads) * hd),
+                ]);
+                rope.Run(workers, q, qkvWidth, b, t, pos, posRowStride, posStride, TensorMemory.Floats(cos), TensorMemory.Floats(sin),
+                    heads, kvHeads, hd, TensorMemory.Floats(keys), TensorMemory.Floats(values), past, cache.MaxLength);
+                attention.Run(workers, q, qkvWidth, b, t, past, heads, kvHeads, hd, TensorMemory.Floats(keys), TensorMemory.Floats(values),
+                    cache.MaxLength, mask, att, heads * hd, scores);
+                linear.Run(workers, att, rows, heads * hd, heads * hd, h, d, true, [new LinearSegment(w.O, w.OBias, d, 0)]);
+                norm.Run(workers, h, 0, 1, w.PostNorm, eps, xn, rows, d);
+                linear.Run(workers, xn, rows, d, d, gu, 2 * f, false, [new LinearSegment(w.Gate, null, f, 0), new LinearSegment(w.Up, null, f, f)]);
+                swiGlu.Run(workers, gu, act, rows, f);
+                linear.Run(workers, act, rows, f, f, h, d, true, [new LinearSegment(w.Down, null, d, 0)]);
+            }
+            cache.Advance(t);
+
+            int outRows = allPositions ? rows : b;
+            norm.Run(workers, h, allPositions ? 0 : t - 1, allPositions ? 1 : t, finalNorm, eps, xn, outRows, d);
+            linear.Run(workers, xn, outRows, d, d, TensorMemory.Floats(logits), config.VocabSize, false,
+                [new LinearSegment(head, null, config.VocabSize, 0)]);
+        }
+    }
+
+    void CheckShapes(Tensor inputIds, Tensor positions, Tensor? keyMask, KvCache cache, bool allPositions, Tensor logits, int b, int t, int past)
+    {
+        if (inputIds.dtype != ScalarType.Int64) throw new ArgumentException($"input ids must be int64, got {inputIds.dtype}");
+        if (b != cache.BatchSize) throw new ArgumentException($"input ids have {b} rows but the KV cache has {cache.BatchSize}");
+        if (past + t > cache.MaxLength) throw new InvalidOperationException($"KV cache overflow: {past} + {t} > {cache.MaxLength}");
+        if (positions.dim() != 2 || positions.shape[0] != b || positions.shape[1] != t)
+            throw new ArgumentException($"positions must be [{b}, {t}], got [{string.Join(", ", positions.shape)}]");
+        if (keyMask is not null && (keyMask.dim() != 2 || keyMask.shape[0] != b || keyMask.shape[1] != past + t))
+            throw new ArgumentException($"key mask must be [{b}, {past + t}], got [{string.Join(", ", keyMask.shape)}]");
+        long[] expected = allPositions ? [b, t, config.VocabSize] : [b, config.VocabSize];
+        if (!logits.shape.SequenceEqual(expected) || logits.dtype != ScalarType.Float32 || !logits.is_contiguous())
+            throw new ArgumentException($"logits must be a contiguous float32 [{string.Join(", ", expected)}] tensor");
+    }
+
+    /// <summary>Copies each token's embedding row into the residual stream; ids are read in place (any strides).</summary>
+    void Embed(Tensor inputIds, float* embedding, float* h, int b, int t, int d)
+    {
+        long* ids = TensorMemory.Longs(inputIds);
+        long rowStride = inputIds.stride(0), stride = inputIds.stride(1);
+        for (int i = 0; i < b; i++)
+            for (int j = 0; j < t; j++)
+            {
+                long id = ids[i * rowStride + j * stride];
+                if (id < 0 || id >= config.VocabSize) throw new ArgumentOutOfRangeException(nameof(inputIds), $"token id {id} is outside the vocab of {config.VocabSize}");
+                new ReadOnlySpan<float>(embedding + id * d, d).CopyTo(new Span<float>(h + (long)(i * t + j) * d, d));
+            }
+    }
+
+    void CheckPositions(long* pos, long rowStride, long stride, int b, int t)
+    {
+        for (int i = 0; i < b; i++)
+            for (int j = 0; j < t; j++)
+            {
+                long p = pos[i * rowStride + j * stride];
+                if (p < 0 || p >= config.MaxPositionEmbeddings)
+                    throw new ArgumentOutOfRangeException(nameof(pos), $"position {p} is outside the model's context of {config.MaxPositionEmbeddings}");
+            }
+    }
+
+    static KeyMask Mask(Tensor? mask)
+    {
+        if (mask is null) return default;
+        if (mask.stride(1) != 1) throw new ArgumentException("the key mask's last dimension must be contiguous");
+        var data = mask.dtype == ScalarType.Int64 ? (byte*)TensorMemory.Longs(mask) : TensorMemory.Bytes(mask);
+        return new KeyMask(data, mask.dtype == ScalarType.Int64 ? 8 : 1, mask.stride(0));
+    }
+
+    /// <summary>Every parameter's address, after checking each is a contiguous float32 CPU tensor.</summary>
+    LayerWeights[] GatherWeights(out float* embedding, out float* finalNorm, out float* head)
+    {
+        var (embed, final, lmHead) = model.InferenceWeights;
+        embedding = Weight(embed);
+        finalNorm = Weight(final);
+        head = Weight(lmHead);
+        var decoderLayers = model.Layers;
+        if (layers.Length != decoderLayers.Count) layers = new LayerWeights[decoderLayers.Count];
+        for (int l = 0; l < layers.Length; l++)
+        {
+            var layer = decoderLayers[l];
+            var (q, k, v, o) = ((GroupedQueryAttention)layer.Attention).Projections;
+            var (g, u, down) = ((SwiGluMlp)layer.Mlp).Projections;
+            layers[l] = new LayerWeights
+            {
+                InputNorm = Weight(layer.InputNorm.Weight), PostNorm = Weight(layer.PostAttentionNorm.Weight),
+                Q = Weight(q.weight!), K = Weight(k.weight!), V = Weight(v.weight!), O = Weight(o.weight!),
+                QBias = Bias(q), KBias = Bias(k), VBias = Bias(v), OBias = Bias(o),
+                Gate = Weight(g.weight!), Up = Weight(u.weight!), Down = Weight(down.weight!),
+            };
+        }
+        return layers;
+    }
+
+    static float* Bias(Linear linear) => linear.bias is { } b ? Weight(b) : null;
+
+    static float* Weight(Tensor t)
+    {
+        if (t.dtype != ScalarType.Float32 || !t.is_contiguous())
+            throw new InvalidOperationException($"CPU kernels need contiguous float32 weights, got {t.dtype}");
+        return TensorMemory.Floats(t);
+    }
+
+    public void Dispose()
+    {
+        lock (gate)
+        {
+            foreach (var buffer in new[] { hidden, normed, qkv, attended, gateUp, activated }) buffer.Dispose();
+            scores.Dispose();
+        }
+    }
+}

@@ -1,0 +1,161 @@
+using System.Runtime.CompilerServices;
+using System.Numerics.Tensors;
+using System.Runtime.Intrinsics;
+
+namespace R1Sharp.Inference;
+
+/// <summary>A job over the rows (tokens) of a batch, in chunks of consecutive rows.</summary>
+abstract class RowJob : ParallelJob
+{
+    int rows, rowsPerChunk;
+
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    protected void RunRows(CpuWorkers workers, int count)
+    {
+        rows = count;
+        // Small batches run on the calling thread: waking a worker costs more than a few hundred floats of work.
+        rowsPerChunk = count < 8 ? count : Math.Max(1, count / (workers.Threads * 4));
+        workers.Run(this, (count + rowsPerChunk - 1) / rowsPerChunk);
+    }
+
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    public sealed override void Execute(int chunk, int worker)
+    {
+        int end = Math.Min(rows, (chunk + 1) * rowsPerChunk);
+        for (int r = chunk * rowsPerChunk; r < end; r++) Row(r);
+    }
+
+    protected abstract void Row(int row);
+}
+
+/// <summary>RMSNorm: y = w ⊙ x / sqrt(mean(x²) + eps), row i of y from row <c>first + i·step</c> of x.</summary>
+sealed unsafe class RmsNormJob : RowJob
+{
+    float* x, weight, y;
+    int width, first, step;
+    float eps;
+
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    public void Run(CpuWorkers workers, float* input, int firstRow, int rowStep, float* normWeight, float epsilon, float* output, int rows, int dim)
+    {
+        x = input;
+        first = firstRow;
+        step = rowStep;
+        weight = normWeight;
+        eps = epsilon;
+        y = output;
+        width = dim;
+        RunRows(workers, rows);
+    }
+
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    protected override void Row(int row)
+    {
+        var input = new ReadOnlySpan<float>(x + (long)(first + row * step) * width, width);
+        var output = new Span<float>(y + (long)row * width, width);
+        float inverse = 1f / MathF.Sqrt(TensorPrimitives.SumOfSquares(input) / width + eps);
+        TensorPrimitives.Multiply(input, inverse, output);
+        TensorPrimitives.Multiply(output, new ReadOnlySpan<float>(weight, width), output);
+    }
+}
+
+/// <summary>act = silu(gate) ⊙ up for rows laid out as [gate | up].</summary>
+sealed unsafe class SwiGluJob : RowJob
+{
+    float* gateUp, act;
+    int width;
+
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    public void Run(CpuWorkers workers, float* gateThenUp, float* output, int rows, int intermediate)
+    {
+        gateUp = gateThenUp;
+        act = output;
+        width = intermediate;
+        RunRows(workers, rows);
+    }
+
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    protected override void Row(int row)
+    {
+        var gate = new ReadOnlySpan<float>(gateUp + (long)row * 2 * width, width);
+        var up = new ReadOnlySpan<float>(gateUp + (long)row * 2 * width + width, width);
+        var output = new Span<float>(act + (long)row * width, width);
+        TensorPrimitives.Sigmoid(gate, output);
+        TensorPrimitives.Multiply(output, gate, output);
+        TensorPrimitives.Multiply(output, up, output);
+    }
+}
+
+/// <summary>
+/// Rotates each row's query and key heads by its position (rotate-half RoPE) and writes its keys and values
+/// into the cache at slot past + t, in place.
+/// </summary>
+sealed unsafe class RopeAndCacheJob : RowJob
+{
+    float* qkv, cos, sin, keyCache, valueCache;
+    long* positions;
+    long positionRowStride, positionStride;
+    int qkvStride, queries, heads, kvHeads, headDim, past, maxLength;
+
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    public void Run(CpuWorkers workers, float* qkvRows, int rowStride, int batch, int t, long* pos, long posRowStride, long posStride,
+        float* cosTable, float* sinTable, int queryHeads, int keyValueHeads, int dim, float* keys, float* values, int pastLength, int cacheLength)
+    {
+        qkv = qkvRows;
+        qkvStride = rowStride;
+        queries = t;
+        positions = pos;
+        positionRowStride = posRowStride;
+        positionStride = posStride;
+        cos = cosTable;
+        sin = sinTable;
+        heads = queryHeads;
+        kvHeads = keyValueHeads;
+        headDim = dim;
+        keyCache = keys;
+        valueCache = values;
+        past = pastLength;
+        maxLength = cacheLength;
+        RunRows(workers, batch * t);
+    }
+
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    protected override void Row(int row)
+    {
+        int b = row / queries, t = row % queries;
+        long position = positions[b * positionRowStride + t * positionStride];
+        int half = headDim / 2;
+        float* q = qkv + (long)row * qkvStride;
+        for (int h = 0; h < heads + kvHeads; h++) Rotate(q + h * headDim, cos + position * half, sin + position * half, half);
+        float* k = q + heads * headDim, v = k + kvHeads * headDim;
+        for (int h = 0; h < kvHeads; h++)
+        {
+            long slot = ((long)(b * kvHeads + h) * maxLength + past + t) * headDim;
+            new ReadOnlySpan<float>(k + h * headDim, headDim).CopyTo(new Span<float>(keyCache + slot, headDim));
+            new ReadOnlySpan<float>(v + h * headDim, headDim).CopyTo(new Span<float>(valueCache + slot, headDim));
+        }
+    }
+
+    /// <summary>[x0, x1] → [x0·cos − x1·sin, x0·sin + x1·cos] over the two halves of one head.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    static void Rotate(float* head, float* c, float* s, int half)
+    {
+        float* x1 = head + half;
+        int i = 0;
+        for (; i + 16 <= half; i += 16)
+        {
+            var a = Vector512.Load(head + i);
+            var b = Vector512.Load(x1 + i);
+            var cv = Vector512.Load(c + i);
+            var sv = Vector512.Load(s + i);
+            (a * cv - b * sv).Store(head + i);
+            (a * sv + b * cv).Store(x1 + i);
+        }
+        for (; i < half; i++)
+        {
+            float a = head[i], b = x1[i];
+            head[i] = a * c[i] - b * s[i];
+            x1[i] = a * s[i] + b * c[i];
+        }
+    }
+}

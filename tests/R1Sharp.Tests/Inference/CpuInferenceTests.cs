@@ -1,0 +1,153 @@
+using System.Runtime.Intrinsics;
+using R1Sharp.Generation;
+using R1Sharp.Model;
+using R1Sharp.Tests.Model;
+using TorchSharp;
+using static TorchSharp.torch;
+
+namespace R1Sharp.Tests.Inference;
+
+/// <summary>
+/// The model's CPU kernels against its libtorch path (<see cref="CausalLanguageModel.UseCpuKernels"/> = false):
+/// the same logits to float32 rounding, the same cache contents, and the same generated tokens.
+/// </summary>
+public class CpuInferenceTests
+{
+    const double Tolerance = 1e-4;
+
+    public static IEnumerable<object[]> Variants() => [["llama"], ["qwen2"], ["llama-bias-tied-scaled"], ["odd-sizes"]];
+
+    /// <summary>Tiny models of each GQA variant; "odd-sizes" has widths off the kernels' tile and vector sizes and K over one block.</summary>
+    static CausalLanguageModel Create(string variant)
+    {
+        var model = variant switch
+        {
+            "llama" => TinyModels.Create(ModelFamily.Llama),
+            "qwen2" => TinyModels.Create(ModelFamily.Qwen2),
+            "llama-bias-tied-scaled" => TinyModels.Create(ModelFamily.Llama, edit: c => c with
+            {
+                AttentionBias = true, TieWordEmbeddings = true,
+                RopeScaling = new RopeScaling("llama3", Factor: 8, OriginalMaxPositionEmbeddings: 32, LowFreqFactor: 1, HighFreqFactor: 4),
+            }),
+            "odd-sizes" => TinyModels.Create(ModelFamily.Qwen2, edit: c => c with
+            {
+                HiddenSize = 168, NumAttentionHeads = 6, NumKeyValueHeads = 3, HeadDim = 40, IntermediateSize = 1030, VocabSize = 301,
+            }),
+            _ => throw new ArgumentException(variant),
+        };
+        using (no_grad())
+        {
+            // Random norms and biases, so a misplaced or skipped one shows.
+            torch.manual_seed(3);
+            foreach (var (name, p) in model.HfStateDict())
+                if (name.EndsWith("norm.weight") || name.EndsWith(".bias")) p.add_(randn_like(p) * 0.2);
+        }
+        return model;
+    }
+
+    [Theory]
+    [MemberData(nameof(Variants))]
+    public void Prefill_of_a_padded_batch_and_decode_steps_match_libtorch(string variant)
+    {
+        if (!Vector512.IsHardwareAccelerated) return;
+        using var model = Create(variant);
+        using var _ = inference_mode();
+        const int prompt = 21, steps = 6;
+        var ids = randint(model.Config.VocabSize, [3, prompt + steps], dtype: int64, generator: new Generator(9));
+        var mask = ones(3, prompt + steps, dtype: int64);
+        mask[1, TensorIndex.Slice(0, 5)] = tensor(0L);  // left padding
+        mask[2, TensorIndex.Slice(0, 20)] = tensor(0L); // one real prompt token
+
+        var results = new[] { true, false }.Select(kernels =>
+        {
+            model.UseCpuKernels = kernels;
+            var cache = KvCache.Create(model.Config, 3, prompt + steps, CPU);
+            var m = mask.narrow(1, 0, prompt);
+            var logits = new List<Tensor> { model.Forward(ids.narrow(1, 0, prompt), CausalLanguageModel.PositionsFromMask(m), m, cache, allPositions: true) };
+            for (int i = prompt; i < prompt + steps; i++)
+            {
+                m = mask.narrow(1, 0, i + 1);
+                logits.Add(model.Forward(ids.narrow(1, i, 1), CausalLanguageModel.PositionsFromMask(m).narrow(1, i, 1), m, cache));
+            }
+            return (Logits: logits, Cache: cache);
+        }).ToList();
+        model.UseCpuKernels = true;
+
+        var (ours, reference) = (results[0], results[1]);
+        for (int i = 0; i < ours.Logits.Count; i++) AssertClose(reference.Logits[i], ours.Logits[i]);
+        Assert.Equal(reference.Cache.Length, ours.Cache.Length);
+        for (int layer = 0; layer < model.Config.NumHiddenLayers; layer++)
+        {
+            AssertClose(reference.Cache.Layer(layer).First, ours.Cache.Layer(layer).First);
+            AssertClose(reference.Cache.Layer(layer).Second, ours.Cache.Layer(layer).Second);
+        }
+        Assert.False(ours.Logits[0].isnan().any().item<bool>());
+        ours.Cache.Dispose();
+        reference.Cache.Dispose();
+    }
+
+    [Theory]
+    [MemberData(nameof(Variants))]
+    public void Forward_into_a_reused_buffer_equals_forward(string variant)
+    {
+        if (!Vector512.IsHardwareAccelerated) return;
+        using var model = Create(variant);
+        using var _ = inference_mode();
+        var ids = randint(model.Config.VocabSize, [2, 8], dtype: int64, generator: new Generator(4));
+        using var a = KvCache.Create(model.Config, 2, 8, CPU);
+        using var b = KvCache.Create(model.Config, 2, 8, CPU);
+        var logits = full(2, model.Config.VocabSize, float.NaN);
+        for (int i = 0; i < 8; i++)
+        {
+            var step = ids.narrow(1, i, 1);
+            var position = full(2, 1, i, int64);
+            var expected = model.Forward(step, position, null, a);
+            model.ForwardInto(step, position, null, b, logits);
+            AssertClose(expected, logits);
+        }
+    }
+
+    [Fact]
+    public void With_gradients_enabled_the_cached_forward_stays_differentiable()
+    {
+        using var model = Create("llama");
+        using var cache = KvCache.Create(model.Config, 1, 4, CPU);
+        var logits = model.Forward(tensor(new long[] { 1, 2, 3 }).view(1, 3), arange(3).view(1, 3), null, cache);
+        Assert.True(logits.requires_grad);
+    }
+
+    [Theory]
+    [MemberData(nameof(Variants))]
+    public void Generated_tokens_and_log_probs_are_unchanged(string variant)
+    {
+        using var model = Create(variant);
+        var engine = new GenerationEngine(model);
+        int vocab = model.Config.VocabSize;
+        var greedy = new SamplingOptions { Temperature = 0, MaxNewTokens = 12 };
+        var sampled = new SamplingOptions { Temperature = 0.8, TopP = 0.9, MaxNewTokens = 12, Seed = 5 };
+        GenerationRequest[] requests =
+        [
+            new([1, 2, 3, 4, 5, 6, 7], greedy),
+            new([9 % vocab, 200 % vocab], greedy with { MaxNewTokens = 5 }),
+            new([11, 12, 13], sampled, NumSamples: 3),
+        ];
+        var withKernels = engine.Generate(requests);
+        model.UseCpuKernels = false;
+        var reference = engine.Generate(requests);
+        for (int r = 0; r < requests.Length; r++)
+            for (int s = 0; s < requests[r].NumSamples; s++)
+            {
+                Assert.Equal(reference[r][s].TokenIds, withKernels[r][s].TokenIds);
+                for (int i = 0; i < reference[r][s].LogProbs.Length; i++)
+                    Assert.Equal(reference[r][s].LogProbs[i], withKernels[r][s].LogProbs[i], 3);
+            }
+    }
+
+    static void AssertClose(Tensor expected, Tensor actual)
+    {
+        Assert.Equal(expected.shape, actual.shape);
+        double scale = Math.Max(1, expected.abs().max().item<float>());
+        double diff = (expected - actual).abs().max().item<float>();
+        Assert.True(diff <= Tolerance * scale, $"max |Δ| {diff} exceeds {Tolerance} × {scale}");
+    }
+}
