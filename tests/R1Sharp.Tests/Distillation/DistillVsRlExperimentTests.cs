@@ -23,7 +23,13 @@ public class DistillVsRlExperimentTests
         Assert.Contains(report.Verdict(), markdown);
         Assert.True(File.Exists(Path.Combine(runs, "e", "traces.summary.json")));
 
-        // An existing quickstart run is reused as the teacher; a folder that is not one is refused.
+        // r1 sample --task quickstart reads the task's digits from the model's quickstart run.
+        string traces = Path.Combine(runs, "quickstart-traces.jsonl");
+        Assert.Equal(0, CliApp.Run(["sample", "--model", Path.Combine(runs, "e-teacher", "models", "rl"), "--task", "quickstart",
+            "--samples", "2", "--prompts", "3", "--max-tokens", "8", "--keep", "all", "--out", traces]));
+        Assert.All(File.ReadAllLines(traces), line => Assert.Contains("What is", line));
+
+        // A folder that is not a finished quickstart run is refused as a teacher.
         Assert.Equal(2, CliApp.Run(["experiment", "distill-vs-rl", "--tiny", "--runs-dir", runs, "--name", "e2", "--teacher-run", Path.Combine(runs, "e")]));
     }
 }
