@@ -16,8 +16,13 @@ public sealed record DistillVsRlConfig
     [JsonPropertyName("student_shape")] public string StudentShape { get; init; } = "half";
 
     // Rejection sampling from the teacher (training-side prompts only).
-    [JsonPropertyName("sample_prompts")] public int SamplePrompts { get; init; } = 2000;
-    [JsonPropertyName("samples_per_prompt")] public int SamplesPerPrompt { get; init; } = 4;
+    /// <summary>Training-side prompts the teacher answers. Default 3000.</summary>
+    [JsonPropertyName("sample_prompts")] public int SamplePrompts { get; init; } = 3000;
+    /// <summary>
+    /// Samples per prompt. Default 1: a right column addition is one text, so more samples of a prompt are mostly
+    /// duplicates (dropped) that cost budget; more prompts buy more distinct traces.
+    /// </summary>
+    [JsonPropertyName("samples_per_prompt")] public int SamplesPerPrompt { get; init; } = 1;
     [JsonPropertyName("sample_temperature")] public double SampleTemperature { get; init; } = 1.0;
     [JsonPropertyName("sample_top_p")] public double SampleTopP { get; init; } = 1.0;
     /// <summary>correct (rejection sampling proper, the default) or all (the tiny smoke run's teacher is never right).</summary>

@@ -55,9 +55,16 @@ public sealed record DistillVsRlReport
         var distilled = Row(DistillVsRlExperiment.StudentDistilled);
         double heldout = distilled.Heldout.Pass1 - rl.Heldout.Pass1, harder = distilled.Harder.Pass1 - rl.Harder.Pass1;
         string Points(double d) => (d >= 0 ? "+" : "") + (100 * d).ToString("F1", CultureInfo.InvariantCulture);
-        string outcome = heldout > 0 && harder > 0 ? "Distillation beat RL on both splits"
-            : heldout <= 0 && harder <= 0 ? "Distillation did not beat RL on either split"
-            : "Distillation and RL split the result";
+        // Half an eval sample's worth of difference counts as a tie.
+        int Sign(double d) => Math.Abs(d) < 5e-4 ? 0 : Math.Sign(d);
+        int a = Sign(heldout), b = Sign(harder);
+        string outcome = (a, b) switch
+        {
+            (0, 0) => "Distillation and RL tied on both splits",
+            _ when a >= 0 && b >= 0 => "Distillation beat RL" + (a == 0 ? " on the harder split (tied held-out)" : b == 0 ? " on held-out (tied on the harder split)" : " on both splits"),
+            _ when a <= 0 && b <= 0 => "RL beat distillation" + (a == 0 ? " on the harder split (tied held-out)" : b == 0 ? " on held-out (tied on the harder split)" : " on both splits"),
+            _ => "Distillation and RL split the result",
+        };
         return $"{outcome} at the same wall-clock: pass@1 {Points(heldout)} points held-out, {Points(harder)} points harder " +
                $"(distilled minus GRPO student).";
     }
