@@ -27,6 +27,7 @@ public sealed class TrainingView : IDisposable
     int step;
     IReadOnlyDictionary<string, double> metrics = new Dictionary<string, double>();
 
+    /// <param name="totalSteps">Steps the run will take; 0 when a time budget ends it (no progress bar or ETA then).</param>
     /// <param name="firstStep">Steps already done (a resumed run), so the ETA counts only this process's pace.</param>
     /// <param name="live">true or false forces the live panel or plain lines; null (default) picks by <see cref="CanBeLive"/>.</param>
     public TrainingView(IAnsiConsole console, string title, int totalSteps, int firstStep = 0, bool? live = null)
@@ -39,7 +40,7 @@ public sealed class TrainingView : IDisposable
         if (IsLive)
             liveLoop = Task.Run(RunLive);
         else
-            WriteLine($"{title}: {totalSteps} steps" + (firstStep > 0 ? $", resuming after step {firstStep}" : ""));
+            WriteLine($"{title}: {(totalSteps > 0 ? $"{totalSteps} steps" : "steps until its time budget")}" + (firstStep > 0 ? $", resuming after step {firstStep}" : ""));
     }
 
     public bool IsLive { get; }
@@ -97,7 +98,7 @@ public sealed class TrainingView : IDisposable
 
     /// <summary>"step 12/100 | reward 0.531±0.210 | ..." from whichever metrics are present.</summary>
     public static string PlainLine(int step, int totalSteps, IReadOnlyDictionary<string, double> metrics) =>
-        string.Join(" | ", new[] { $"step {step}/{totalSteps}" }.Concat(Describe(metrics).Select(d => $"{d.Label} {d.Value}")));
+        string.Join(" | ", new[] { totalSteps > 0 ? $"step {step}/{totalSteps}" : $"step {step}" }.Concat(Describe(metrics).Select(d => $"{d.Label} {d.Value}")));
 
     /// <summary>The metrics as (label, text) pairs in reading order: rewards first, speed last; metrics without a
     /// dedicated row follow under their own names.</summary>
@@ -184,6 +185,7 @@ public sealed class TrainingView : IDisposable
     string ProgressLine(int step)
     {
         const int width = 30;
+        if (totalSteps <= 0) return $"step {step}  elapsed {Clock(clock.Elapsed)}";
         double done = totalSteps > 0 ? Math.Clamp(step / (double)totalSteps, 0, 1) : 0;
         int filled = (int)Math.Round(done * width);
         var elapsed = clock.Elapsed;

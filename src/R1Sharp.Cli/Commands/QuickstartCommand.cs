@@ -1,5 +1,4 @@
 using System.CommandLine;
-using System.Text.Json;
 using R1Sharp.Quickstart;
 using R1Sharp.Runs;
 using Spectre.Console;
@@ -21,18 +20,7 @@ public static class QuickstartCommand
         command.SetAction(parse =>
         {
             var config = parse.GetValue(tiny) ? QuickstartConfig.Tiny : new QuickstartConfig();
-            if (parse.GetValue(configFile) is { } path)
-            {
-                if (!File.Exists(path)) throw new R1Error($"{path}: config file not found");
-                try
-                {
-                    config = JsonSerializer.Deserialize<QuickstartConfig>(File.ReadAllText(path)) ?? config;
-                }
-                catch (JsonException e)
-                {
-                    throw new R1Error($"{path}: {e.Message}");
-                }
-            }
+            if (parse.GetValue(configFile) is { } path) config = QuickstartConfig.Load(path);
             string root = parse.GetValue(runsDir) ?? RunStore.DefaultRoot;
             using var observer = new ConsoleObserver(AnsiConsole.Console);
             var (report, folder) = new QuickstartPipeline(config, root, observer).Run(parse.GetValue(control), parse.GetValue(name));
@@ -58,7 +46,7 @@ public static class QuickstartCommand
     }
 
     /// <summary>Draws each stage with the training view; plain logs get every tenth step.</summary>
-    sealed class ConsoleObserver(IAnsiConsole console) : IQuickstartObserver, IDisposable
+    internal sealed class ConsoleObserver(IAnsiConsole console) : IQuickstartObserver, IDisposable
     {
         TrainingView? view;
 
@@ -66,7 +54,8 @@ public static class QuickstartCommand
         {
             view?.Dispose();
             view = null;
-            if (totalSteps > 0) view = new TrainingView(console, stage, totalSteps);
+            // int.MaxValue steps: the stage runs until its time budget (the experiments' GRPO and distillation).
+            if (totalSteps > 0) view = new TrainingView(console, stage, totalSteps == int.MaxValue ? 0 : totalSteps);
             else console.MarkupLineInterpolated($"[bold]{stage}[/] …");
         }
 

@@ -17,27 +17,46 @@ namespace R1Sharp.Cli.Commands;
 /// </summary>
 public static class TrainingCommands
 {
-    sealed record Common(Option<string> Model, Option<string?> Out, Option<string?> RunsDir, Option<string?> Name,
+    /// <summary>What every training command takes besides its model: where the run goes, how to resume it, threads.</summary>
+    internal sealed record RunOptions(Option<string?> Out, Option<string?> RunsDir, Option<string?> Name,
         Option<string?> Resume, Option<string?> Config, Option<int> Threads)
     {
-        public static Common AddTo(Command command)
+        public static RunOptions AddTo(Command command)
         {
-            var c = new Common(
-                OptionFactory.Required<string>("--model", "Model directory to start from (e.g. made by r1 init)"),
+            var r = new RunOptions(
                 OptionFactory.Optional<string>("--out", "Where to save the trained model (default: <run folder>/model)"),
                 OptionFactory.Optional<string>("--runs-dir", "Where run folders go (default: $R1_RUNS or ./runs)"),
                 OptionFactory.Optional<string>("--name", "Run name (default: <kind>-<date>-<time>)"),
                 OptionFactory.Optional<string>("--resume", "Continue the killed run of this name from its last checkpoint"),
                 OptionFactory.Optional<string>("--config", "JSON file of training options (keys as in the run's config.json)"),
                 OptionFactory.WithDefault("--threads", Environment.ProcessorCount, "CPU threads"));
-            foreach (var option in new Option[] { c.Model, c.Out, c.RunsDir, c.Name, c.Resume, c.Config, c.Threads }) command.Options.Add(option);
-            return c;
+            foreach (var option in new Option[] { r.Out, r.RunsDir, r.Name, r.Resume, r.Config, r.Threads }) command.Options.Add(option);
+            return r;
         }
     }
 
-    /// <summary>Opens the run (new, or resumed with its saved config) and runs <paramref name="train"/> in a live view.</summary>
+    sealed record Common(Option<string> Model, RunOptions Run)
+    {
+        public static Common AddTo(Command command)
+        {
+            var model = OptionFactory.Required<string>("--model", "Model directory to start from (e.g. made by r1 init)");
+            command.Options.Add(model);
+            return new Common(model, RunOptions.AddTo(command));
+        }
+    }
+
     static int Train<TConfig>(ParseResult parse, Common c, string kind, TConfig fresh, Func<string, string, TConfig> parseConfig,
         Func<TConfig, int> steps, Func<TConfig, ModelBundle, RunFolder, CheckpointInfo?, Action<int, IReadOnlyDictionary<string, double>>, IReadOnlyDictionary<string, double>> train)
+        where TConfig : notnull =>
+        Train(parse, c.Run, kind, fresh, parseConfig, steps, _ => ModelBundle.Load(parse.GetValue(c.Model)!), train);
+
+    /// <summary>
+    /// Opens the run (new, or resumed with its saved config), loads the model to train with <paramref name="load"/>, runs
+    /// <paramref name="train"/> in a live view and saves the model with its tokenizer.
+    /// </summary>
+    internal static int Train<TConfig>(ParseResult parse, RunOptions c, string kind, TConfig fresh, Func<string, string, TConfig> parseConfig,
+        Func<TConfig, int> steps, Func<TConfig, ModelBundle> load,
+        Func<TConfig, ModelBundle, RunFolder, CheckpointInfo?, Action<int, IReadOnlyDictionary<string, double>>, IReadOnlyDictionary<string, double>> train)
         where TConfig : notnull
     {
         TorchSharp.torch.set_num_threads(parse.GetValue(c.Threads));
@@ -57,7 +76,17 @@ public static class TrainingCommands
                 : fresh;
             run = RunFolder.Create(root, parse.GetValue(c.Name) ?? RunFolder.DefaultName(kind), kind, config);
         }
-        using var bundle = ModelBundle.Load(parse.GetValue(c.Model)!);
+        ModelBundle loaded;
+        try
+        {
+            loaded = load(config);
+        }
+        catch
+        {
+            run.Finish(RunStatus.Failed);
+            throw;
+        }
+        using var bundle = loaded;
         IReadOnlyDictionary<string, double> last;
         using (var view = new TrainingView(AnsiConsole.Console, $"{kind} {run.Name}", steps(config), checkpoint?.Step ?? 0))
         {

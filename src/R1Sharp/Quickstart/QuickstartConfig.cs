@@ -1,3 +1,4 @@
+using System.Text.Json;
 using System.Text.Json.Serialization;
 using R1Sharp.Model;
 
@@ -64,6 +65,31 @@ public sealed record QuickstartConfig
         MaxPositionEmbeddings = 256, RopeTheta = 10000, TieWordEmbeddings = true,
         BosTokenId = bos, EosTokenIds = eos is int e ? [e] : [], PadTokenId = pad,
     };
+
+    /// <summary>Settings from a JSON file with report.json's config keys (a quickstart run's config.json is one).</summary>
+    public static QuickstartConfig Load(string path)
+    {
+        if (!File.Exists(path)) throw new R1Error($"{path}: config file not found");
+        try
+        {
+            return JsonSerializer.Deserialize<QuickstartConfig>(File.ReadAllText(path)) ?? throw new R1Error($"{path}: empty config");
+        }
+        catch (JsonException e)
+        {
+            throw new R1Error($"{path}: {e.Message}", e);
+        }
+    }
+
+    /// <summary>
+    /// The settings a model was trained with when it lives in a quickstart run folder (&lt;run&gt;/models/rl), else the
+    /// defaults: the task's digit counts follow the run.
+    /// </summary>
+    public static QuickstartConfig ForModel(string modelDir)
+    {
+        string run = Path.GetFullPath(Path.Combine(modelDir, "..", ".."));
+        string config = Path.Combine(run, "config.json");
+        return Runs.RunFolder.ReadRunInfo(run) is { Kind: "quickstart" } && File.Exists(config) ? Load(config) : new QuickstartConfig();
+    }
 
     /// <summary>A configuration small enough for a test to run in seconds.</summary>
     public static QuickstartConfig Tiny => new()

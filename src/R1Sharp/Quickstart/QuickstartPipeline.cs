@@ -97,10 +97,15 @@ public sealed class QuickstartPipeline(QuickstartConfig config, string runsRoot,
         // A few thousand documents show every merge worth having in this narrow corpus.
         var definition = BpeTrainer.Train(texts.Take(4000), config.TokenizerVocabSize);
         var tokenizer = new HfTokenizer(definition, TokenizerConfig.ForOwnTokenizers);
-        var documents = texts.Select(t => tokenizer.Encode(t).ToArray()).ToList();
+        var documents = Encode(texts, tokenizer);
         observer.StageFinished("tokenizer + corpus", $"{tokenizer.VocabSize} tokens, {documents.Count:N0} documents, {documents.Sum(d => (long)d.Length):N0} tokens");
         return (tokenizer, documents);
     }
+
+    static List<int[]> Encode(List<string> texts, HfTokenizer tokenizer) => texts.Select(t => tokenizer.Encode(t).ToArray()).ToList();
+
+    /// <summary>The pretraining corpus encoded with a given tokenizer (a smaller student reuses its teacher's).</summary>
+    public List<int[]> Corpus(HfTokenizer tokenizer) => Encode(QuickstartCorpus.Documents(config), tokenizer);
 
     LmTrainingConfig PretrainConfig => new()
     {
@@ -110,7 +115,8 @@ public sealed class QuickstartPipeline(QuickstartConfig config, string runsRoot,
         SaveSteps = 0, Seed = config.Seed, AdamBeta2 = 0.95, WeightDecay = 0.1,
     };
 
-    double Pretrain(HfTokenizer tokenizer, List<int[]> documents, string name, string modelDir, CancellationToken cancellation)
+    /// <summary>Pretrains a model of this configuration's shape into <paramref name="modelDir"/> (run &lt;name&gt;-pretrain); returns its seconds.</summary>
+    public double Pretrain(HfTokenizer tokenizer, List<int[]> documents, string name, string modelDir, CancellationToken cancellation = default)
     {
         var lm = PretrainConfig;
         observer.StageStarted("pretrain", lm.MaxSteps);
@@ -136,7 +142,8 @@ public sealed class QuickstartPipeline(QuickstartConfig config, string runsRoot,
         TokenizerLoader.Save(dir, tokenizer.Definition, tokenizer.Config ?? TokenizerConfig.ForOwnTokenizers);
     }
 
-    double Grpo(IVerifiableTask task, string baseDir, string rlDir, string name, CancellationToken cancellation)
+    /// <summary>GRPO from <paramref name="baseDir"/> into <paramref name="rlDir"/> (run &lt;name&gt;-grpo) for rl_steps or max_stage_seconds; returns its seconds.</summary>
+    public double Grpo(IVerifiableTask task, string baseDir, string rlDir, string name, CancellationToken cancellation = default)
     {
         var grpo = new GrpoConfig
         {
@@ -180,7 +187,8 @@ public sealed class QuickstartPipeline(QuickstartConfig config, string runsRoot,
         return seconds;
     }
 
-    ModelScores Evaluate(string modelDir, IVerifiableTask task, double trainSeconds)
+    /// <summary>The model on the held-out and harder splits by R1's protocol; samples and summaries go to &lt;modelDir&gt;/eval.</summary>
+    public ModelScores Evaluate(string modelDir, IVerifiableTask task, double trainSeconds)
     {
         string label = Path.GetFileName(modelDir);
         observer.StageStarted($"eval {label}", 0);

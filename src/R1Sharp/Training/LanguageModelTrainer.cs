@@ -10,8 +10,12 @@ namespace R1Sharp.Training;
 /// Next-token training for `r1 pretrain` and `r1 sft`: AdamW, warm-up + decay, gradient clipping and
 /// accumulation, periodic held-out loss, atomic checkpoints that a killed run resumes from exactly.
 /// </summary>
+/// <param name="objective">
+/// The training loss from the model's logits [B, T, V] and the batch; null is next-token cross-entropy. Logit
+/// distillation passes its KL to a teacher here and keeps everything else (the held-out loss stays cross-entropy).
+/// </param>
 public sealed class LanguageModelTrainer(CausalLanguageModel model, LmTrainingConfig config, IBatchSource train,
-    IReadOnlyList<TrainingBatch>? evalBatches = null)
+    IReadOnlyList<TrainingBatch>? evalBatches = null, Func<Tensor, TrainingBatch, Tensor>? objective = null)
 {
     /// <summary>Trains until max_steps (or max_seconds); returns the last step's metrics.</summary>
     public IReadOnlyDictionary<string, double> Run(RunFolder run, CheckpointInfo? resumeFrom = null,
@@ -47,7 +51,8 @@ public sealed class LanguageModelTrainer(CausalLanguageModel model, LmTrainingCo
             {
                 using var scope = NewDisposeScope();
                 using var batch = train.Next(model.Device);
-                var microLoss = LanguageModelLoss.Compute(model.Forward(batch.Inputs, batch.AttentionMask), batch.Targets)
+                var logits = model.Forward(batch.Inputs, batch.AttentionMask);
+                var microLoss = (objective is null ? LanguageModelLoss.Compute(logits, batch.Targets) : objective(logits, batch))
                                 / config.GradientAccumulationSteps;
                 microLoss.backward();
                 loss += microLoss.item<float>();
