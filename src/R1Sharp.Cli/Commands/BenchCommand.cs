@@ -34,6 +34,8 @@ public static class BenchCommand
             var console = AnsiConsole.Create(new AnsiConsoleSettings { Out = new AnsiConsoleOutput(parse.InvocationConfiguration.Output) });
             var result = GenerationBenchmark.Run(options, message => console.MarkupLineInterpolated($"[grey]{message}[/]"));
             console.Write(Table(result));
+            foreach (var (title, profile) in new[] { ("batch-1 decode step", result.DecodeProfile), ($"{options.Samples}-sample decode step", result.SamplesProfile) })
+                if (profile is not null) console.Write(ProfileTable($"R1Sharp: where a {title} goes", profile));
             if (parse.GetValue(output) is { } path)
             {
                 AtomicFile.WriteAllText(path, result.ToJson());
@@ -42,6 +44,15 @@ public static class BenchCommand
             return 0;
         });
         return command;
+    }
+
+    static Table ProfileTable(string title, IReadOnlyList<PhaseTime> phases)
+    {
+        var table = new Table().Title(Markup.Escape(title)).AddColumn("phase").AddColumn(new TableColumn("ms/step").RightAligned())
+            .AddColumn(new TableColumn("share").RightAligned()).AddColumn(new TableColumn("weights GB/s").RightAligned());
+        foreach (var p in phases)
+            table.AddRow(Markup.Escape(p.Phase), $"{p.MillisecondsPerStep:F3}", $"{p.Share:P1}", p.WeightGigabytesPerSecond is double g ? $"{g:F1}" : "");
+        return table;
     }
 
     static Table Table(GenerationBenchmarkResult r)

@@ -4,6 +4,7 @@ using System.Text.Json.Serialization;
 using R1Sharp.Checkpoints;
 using R1Sharp.Generation;
 using R1Sharp.Gguf;
+using R1Sharp.Inference;
 using R1Sharp.Model;
 using R1Sharp.Tokenizers;
 using static TorchSharp.torch;
@@ -37,9 +38,16 @@ public sealed record GenerationBenchmarkOptions
 /// <summary>Tokens per second of one engine; decode figures count new tokens after the first (which the prefill produces).</summary>
 public sealed record EngineFigures(double PrefillTokensPerSecond, double DecodeTokensPerSecond, double SamplesTokensPerSecond);
 
+/// <summary>
+/// One phase of R1Sharp's decode step: milliseconds per step, share of the step, and for the projections the
+/// rate their weights stream at (the bound for batch-1 decode is memory bandwidth).
+/// </summary>
+public sealed record PhaseTime(string Phase, double MillisecondsPerStep, double Share, double? WeightGigabytesPerSecond);
+
 public sealed record GenerationBenchmarkResult(
     string Model, long Parameters, int Threads, string Machine, GenerationBenchmarkOptions Options,
-    EngineFigures R1Sharp, EngineFigures LlamaCpp)
+    EngineFigures R1Sharp, EngineFigures LlamaCpp,
+    IReadOnlyList<PhaseTime>? DecodeProfile = null, IReadOnlyList<PhaseTime>? SamplesProfile = null)
 {
     /// <summary>R1Sharp ÷ llama.cpp for prefill, batch-1 decode and many samples.</summary>
     public EngineFigures Ratios => new(R1Sharp.PrefillTokensPerSecond / LlamaCpp.PrefillTokensPerSecond,
@@ -120,9 +128,11 @@ public static class GenerationBenchmark
                 figures[2].Add(Alternate(() => ours.Samples(samplesPrompt)));
                 figures[5].Add(Alternate(() => theirs.Samples(samplesPrompt)));
             }
+            log("profiling R1Sharp's decode steps");
             return new GenerationBenchmarkResult(name, ModelStats.Of(c).TotalParameters, options.Threads, MachineDescription(), options,
                 new EngineFigures(Median(figures[0]), Median(figures[1]), Median(figures[2])),
-                new EngineFigures(Median(figures[3]), Median(figures[4]), Median(figures[5])));
+                new EngineFigures(Median(figures[3]), Median(figures[4]), Median(figures[5])),
+                ours.Profile(decodePrompt, 1), ours.Profile(samplesPrompt, options.Samples));
         }
         finally
         {
@@ -193,6 +203,51 @@ public static class GenerationBenchmark
 
         public double Samples(int[] prompt) => NewTokensPerSecond(new GenerationRequest(prompt,
             new SamplingOptions { Temperature = 1.0, TopP = 1.0, MaxNewTokens = options.DecodeTokens, Seed = options.Seed }, options.Samples));
+
+        /// <summary>
+        /// Where a decode step's time goes: the kernels' phases, and the rest of the step (sampling, stop checks)
+        /// as "sampling and engine". Null when the model does not run on the CPU kernels.
+        /// </summary>
+        public IReadOnlyList<PhaseTime>? Profile(int[] prompt, int samples)
+        {
+            var profile = new InferenceProfile();
+            var request = new GenerationRequest(prompt, new SamplingOptions
+                { Temperature = samples == 1 ? 0 : 1.0, TopP = 1.0, MaxNewTokens = options.DecodeTokens, Seed = options.Seed }, samples);
+            var clock = new Stopwatch();
+            var last = TimeSpan.Zero;
+            engine.Generate([request], _ =>
+            {
+                if (!clock.IsRunning)
+                {
+                    model.CpuProfile = profile; // from the first decode step on; the prefill is not profiled
+                    clock.Start();
+                }
+                last = clock.Elapsed;
+            });
+            model.CpuProfile = null;
+            int steps = profile.Forwards;
+            if (steps == 0) return null;
+            double stepMs = last.TotalMilliseconds / steps;
+            var c = model.Config;
+            long hd = c.GqaHeadDim, d = c.HiddenSize, layers = c.NumHiddenLayers;
+            long? WeightBytes(InferencePhase phase) => phase switch
+            {
+                InferencePhase.QkvProjection => layers * (c.NumAttentionHeads + 2L * c.NumKeyValueHeads) * hd * d * 4,
+                InferencePhase.OutputProjection => layers * c.NumAttentionHeads * hd * d * 4,
+                InferencePhase.GateUpProjection => layers * 2L * c.IntermediateSize * d * 4,
+                InferencePhase.DownProjection => layers * c.IntermediateSize * d * 4,
+                InferencePhase.LmHead => (long)c.VocabSize * d * 4,
+                _ => null,
+            };
+            var phases = Enum.GetValues<InferencePhase>().Where(p => p != InferencePhase.Embedding || profile[p] > TimeSpan.Zero).Select(p =>
+            {
+                double ms = profile[p].TotalMilliseconds / steps;
+                return new PhaseTime(p.ToString(), ms, ms / stepMs, WeightBytes(p) is long bytes ? bytes / (ms / 1000) / 1e9 : null);
+            }).ToList();
+            double rest = stepMs - profile.Total.TotalMilliseconds / steps;
+            phases.Add(new PhaseTime("SamplingAndEngine", rest, rest / stepMs, null));
+            return phases;
+        }
 
         /// <summary>New tokens after the first step over the time from the first token to the last (prefill excluded).</summary>
         double NewTokensPerSecond(GenerationRequest request)

@@ -32,6 +32,9 @@ sealed unsafe class CpuInference(CausalLanguageModel model) : IDisposable
     readonly SwiGluJob swiGlu = new();
     LayerWeights[] layers = [];
 
+    /// <summary>When set, every forward charges its time to phases here.</summary>
+    public InferenceProfile? Profile { get; set; }
+
     /// <summary>True when the kernels can run this model: AVX-512, a GQA family, float32 on CPU, no gradients wanted.</summary>
     public static bool Supports(CausalLanguageModel model, KvCache cache) =>
         Vector512.IsHardwareAccelerated && !model.Config.IsMla && model.Device.type == DeviceType.CPU
@@ -46,6 +49,8 @@ sealed unsafe class CpuInference(CausalLanguageModel model) : IDisposable
     {
         lock (gate)
         {
+            var profile = Profile;
+            profile?.Start();
             int b = (int)inputIds.shape[0], t = (int)inputIds.shape[1], past = cache.Length;
             CheckShapes(inputIds, positions, keyMask, cache, allPositions, logits, b, t, past);
             var weights = GatherWeights(out float* embedding, out float* finalNorm, out float* head);
@@ -64,6 +69,7 @@ sealed unsafe class CpuInference(CausalLanguageModel model) : IDisposable
             using var maskTensor = keyMask is null || keyMask.dtype is ScalarType.Int64 or ScalarType.Bool ? null : keyMask.to(ScalarType.Int64);
             var mask = Mask(maskTensor ?? keyMask);
             var (cos, sin) = model.RotaryTables;
+            profile?.Lap(InferencePhase.Embedding);
 
             float* xn = normed.Get((long)rows * d);
             float* q = qkv.Get((long)rows * qkvWidth);
@@ -75,28 +81,39 @@ sealed unsafe class CpuInference(CausalLanguageModel model) : IDisposable
                 ref var w = ref weights[l];
                 var (keys, values) = cache.Layer(l);
                 norm.Run(workers, h, 0, 1, w.InputNorm, eps, xn, rows, d);
+                profile?.Lap(InferencePhase.Norms);
                 linear.Run(workers, xn, rows, d, d, q, qkvWidth, false,
                 [
                     new LinearSegment(w.Q, w.QBias, heads * hd, 0),
                     new LinearSegment(w.K, w.KBias, kvHeads * hd, heads * hd),
                     new LinearSegment(w.V, w.VBias, kvHeads * hd, (heads + kvHeads) * hd),
                 ]);
+                profile?.Lap(InferencePhase.QkvProjection);
                 rope.Run(workers, q, qkvWidth, b, t, pos, posRowStride, posStride, TensorMemory.Floats(cos), TensorMemory.Floats(sin),
                     heads, kvHeads, hd, TensorMemory.Floats(keys), TensorMemory.Floats(values), past, cache.MaxLength);
+                profile?.Lap(InferencePhase.RopeAndCacheWrite);
                 attention.Run(workers, q, qkvWidth, b, t, past, heads, kvHeads, hd, TensorMemory.Floats(keys), TensorMemory.Floats(values),
                     cache.MaxLength, mask, att, heads * hd, scores);
+                profile?.Lap(InferencePhase.Attention);
                 linear.Run(workers, att, rows, heads * hd, heads * hd, h, d, true, [new LinearSegment(w.O, w.OBias, d, 0)]);
+                profile?.Lap(InferencePhase.OutputProjection);
                 norm.Run(workers, h, 0, 1, w.PostNorm, eps, xn, rows, d);
+                profile?.Lap(InferencePhase.Norms);
                 linear.Run(workers, xn, rows, d, d, gu, 2 * f, false, [new LinearSegment(w.Gate, null, f, 0), new LinearSegment(w.Up, null, f, f)]);
+                profile?.Lap(InferencePhase.GateUpProjection);
                 swiGlu.Run(workers, gu, act, rows, f);
+                profile?.Lap(InferencePhase.SwiGlu);
                 linear.Run(workers, act, rows, f, f, h, d, true, [new LinearSegment(w.Down, null, d, 0)]);
+                profile?.Lap(InferencePhase.DownProjection);
             }
             cache.Advance(t);
 
             int outRows = allPositions ? rows : b;
             norm.Run(workers, h, allPositions ? 0 : t - 1, allPositions ? 1 : t, finalNorm, eps, xn, outRows, d);
+            profile?.Lap(InferencePhase.Norms);
             linear.Run(workers, xn, outRows, d, d, TensorMemory.Floats(logits), config.VocabSize, false,
                 [new LinearSegment(head, null, config.VocabSize, 0)]);
+            profile?.Lap(InferencePhase.LmHead);
         }
     }
 

@@ -138,6 +138,13 @@ public sealed class CausalLanguageModel : nn.Module
 
     CpuInference CpuKernels => cpuInference ??= new CpuInference(this);
 
+    /// <summary>Where CPU-kernel forwards spend their time while set (for `r1 bench generate`).</summary>
+    internal InferenceProfile? CpuProfile
+    {
+        get => cpuInference?.Profile;
+        set => CpuKernels.Profile = value;
+    }
+
     Tensor ReferenceForward(Tensor inputIds, Tensor positions, Tensor? keyMask, KvCache cache, bool allPositions)
     {
         using var scope = NewDisposeScope();

@@ -15,9 +15,12 @@ public class CpuInferenceTests
 {
     const double Tolerance = 1e-4;
 
-    public static IEnumerable<object[]> Variants() => [["llama"], ["qwen2"], ["llama-bias-tied-scaled"], ["odd-sizes"]];
+    public static IEnumerable<object[]> Variants() => [["llama"], ["qwen2"], ["llama-bias-tied-scaled"], ["odd-sizes"], ["wide-groups"]];
 
-    /// <summary>Tiny models of each GQA variant; "odd-sizes" has widths off the kernels' tile and vector sizes and K over one block.</summary>
+    /// <summary>
+    /// Tiny models of each GQA variant; "odd-sizes" has widths off the kernels' tile and vector sizes and K over one
+    /// block, "wide-groups" 128-wide heads in groups of five (the value kernels' 4-head and 1-head paths).
+    /// </summary>
     static CausalLanguageModel Create(string variant)
     {
         var model = variant switch
@@ -32,6 +35,10 @@ public class CpuInferenceTests
             "odd-sizes" => TinyModels.Create(ModelFamily.Qwen2, edit: c => c with
             {
                 HiddenSize = 168, NumAttentionHeads = 6, NumKeyValueHeads = 3, HeadDim = 40, IntermediateSize = 1030, VocabSize = 301,
+            }),
+            "wide-groups" => TinyModels.Create(ModelFamily.Llama, edit: c => c with
+            {
+                HiddenSize = 128, NumAttentionHeads = 10, NumKeyValueHeads = 2, HeadDim = 128, IntermediateSize = 256,
             }),
             _ => throw new ArgumentException(variant),
         };
