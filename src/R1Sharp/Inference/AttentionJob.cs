@@ -77,7 +77,7 @@ sealed unsafe class AttentionJob : ParallelJob
             // The group's heads sit side by side in the query row: they are the rows of one product with the keys.
             DotProducts.Block(firstQuery, headDim, group, k, headDim, 0, keyCount, s, keyCount, headDim, add: false);
             for (int h = 0; h < group; h++) Softmax(s + (long)h * keyCount, keyCount, b);
-            WeightedSums(s, keyCount, keyCount, group, v, firstOut);
+            WeightedSums(s, keyCount, keyCount, group, v, firstOut, headDim);
             return;
         }
         for (int h = 0; h < group; h++)
@@ -90,11 +90,17 @@ sealed unsafe class AttentionJob : ParallelJob
                 DotProducts.Block(qh + (long)t0 * qStride, qStride, rows, k, headDim, 0, past + t0 + rows,
                     s + (long)t0 * keyCount, keyCount, headDim, add: false);
             }
-            for (int t = 0; t < queries; t++)
+            // Four queries share each pass over the values; keys a query may not see get probability zero.
+            for (int t0 = 0; t0 < queries; t0 += 4)
             {
-                float* p = s + (long)t * keyCount;
-                Softmax(p, past + t + 1, b);
-                WeightedSums(p, keyCount, past + t + 1, 1, v, firstOut + (long)t * outStride + h * headDim);
+                int rows = Math.Min(4, queries - t0), limit = past + t0 + rows;
+                for (int t = t0; t < t0 + rows; t++)
+                {
+                    float* p = s + (long)t * keyCount;
+                    Softmax(p, past + t + 1, b);
+                    new Span<float>(p + past + t + 1, limit - (past + t + 1)).Clear();
+                }
+                WeightedSums(s + (long)t0 * keyCount, keyCount, limit, rows, v, firstOut + (long)t0 * outStride + h * headDim, outStride);
             }
         }
     }
@@ -114,26 +120,26 @@ sealed unsafe class AttentionJob : ParallelJob
     }
 
     /// <summary>
-    /// out[h] = Σ_j p[h, j] · v[j, :] for <paramref name="headCount"/> heads (probability rows <paramref name="pStride"/>
-    /// apart, outputs side by side), four heads per pass over V so each value row loaded feeds 16 FMAs.
+    /// out[i] = Σ_j p[i, j] · v[j, :] for <paramref name="rowCount"/> probability rows (<paramref name="pStride"/> apart;
+    /// outputs <paramref name="outStride"/> apart), four rows per pass over V so each value row loaded feeds 16 FMAs.
     /// </summary>
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    void WeightedSums(float* p, int pStride, int count, int headCount, float* v, float* result)
+    void WeightedSums(float* p, int pStride, int count, int rowCount, float* v, float* result, int outStride)
     {
         int h = 0;
         if (headDim % 64 == 0)
         {
-            for (; h + 4 <= headCount; h += 4)
+            for (; h + 4 <= rowCount; h += 4)
                 for (int d = 0; d < headDim; d += 64)
-                    FourHeads(p + (long)h * pStride, pStride, count, v + d, result + h * headDim + d);
-            for (; h < headCount; h++)
+                    FourRows(p + (long)h * pStride, pStride, count, v + d, result + (long)h * outStride + d, outStride);
+            for (; h < rowCount; h++)
                 for (int d = 0; d < headDim; d += 64)
-                    OneHead(p + (long)h * pStride, count, v + d, result + h * headDim + d);
+                    OneRow(p + (long)h * pStride, count, v + d, result + (long)h * outStride + d);
             return;
         }
-        for (; h < headCount; h++)
+        for (; h < rowCount; h++)
         {
-            float* ph = p + (long)h * pStride, out_ = result + h * headDim;
+            float* ph = p + (long)h * pStride, out_ = result + (long)h * outStride;
             int d = 0;
             for (; d + 16 <= headDim; d += 16)
             {
@@ -150,9 +156,9 @@ sealed unsafe class AttentionJob : ParallelJob
         }
     }
 
-    /// <summary>64 output columns of four heads: 16 accumulators, one pass over the value rows.</summary>
+    /// <summary>64 output columns of four rows: 16 accumulators, one pass over the value rows.</summary>
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    void FourHeads(float* p, int pStride, int count, float* v, float* result)
+    void FourRows(float* p, int pStride, int count, float* v, float* result, int outStride)
     {
         float* p0 = p, p1 = p + pStride, p2 = p1 + pStride, p3 = p2 + pStride;
         Vector512<float> a00 = default, a01 = default, a02 = default, a03 = default, a10 = default, a11 = default, a12 = default, a13 = default;
@@ -179,17 +185,17 @@ sealed unsafe class AttentionJob : ParallelJob
         }
         float* r = result;
         a00.Store(r); a01.Store(r + 16); a02.Store(r + 32); a03.Store(r + 48);
-        r += headDim;
+        r += outStride;
         a10.Store(r); a11.Store(r + 16); a12.Store(r + 32); a13.Store(r + 48);
-        r += headDim;
+        r += outStride;
         a20.Store(r); a21.Store(r + 16); a22.Store(r + 32); a23.Store(r + 48);
-        r += headDim;
+        r += outStride;
         a30.Store(r); a31.Store(r + 16); a32.Store(r + 32); a33.Store(r + 48);
     }
 
-    /// <summary>64 output columns of one head, two value rows per step so the FMAs do not wait on each other.</summary>
+    /// <summary>64 output columns of one row, two value rows per step so the FMAs do not wait on each other.</summary>
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    void OneHead(float* p, int count, float* v, float* result)
+    void OneRow(float* p, int count, float* v, float* result)
     {
         Vector512<float> a0 = default, a1 = default, a2 = default, a3 = default, b0 = default, b1 = default, b2 = default, b3 = default;
         int j = 0;
