@@ -31,6 +31,9 @@ sealed unsafe class CpuInference(CausalLanguageModel model) : IDisposable
     readonly AttentionJob attention = new();
     readonly SwiGluJob swiGlu = new();
     LayerWeights[] layers = [];
+    readonly List<Tensor?> current = [];
+    Tensor?[] cached = [];
+    IntPtr[] addresses = [];
 
     /// <summary>When set, every forward charges its time to phases here.</summary>
     public InferenceProfile? Profile { get; set; }
@@ -164,32 +167,46 @@ sealed unsafe class CpuInference(CausalLanguageModel model) : IDisposable
         return new KeyMask(data, mask.dtype == ScalarType.Int64 ? 8 : 1, mask.stride(0));
     }
 
-    /// <summary>Every parameter's address, after checking each is a contiguous float32 CPU tensor.</summary>
+    /// <summary>
+    /// Every parameter's address. Addresses are checked (contiguous float32 CPU tensors) and fetched again only when a
+    /// parameter tensor was replaced (moved, converted); in-place updates such as optimizer steps keep them valid.
+    /// </summary>
     LayerWeights[] GatherWeights(out float* embedding, out float* finalNorm, out float* head)
     {
+        current.Clear();
         var (embed, final, lmHead) = model.InferenceWeights;
-        embedding = Weight(embed);
-        finalNorm = Weight(final);
-        head = Weight(lmHead);
+        current.AddRange([embed, final, lmHead]);
         var decoderLayers = model.Layers;
-        if (layers.Length != decoderLayers.Count) layers = new LayerWeights[decoderLayers.Count];
-        for (int l = 0; l < layers.Length; l++)
+        foreach (var layer in decoderLayers)
         {
-            var layer = decoderLayers[l];
             var (q, k, v, o) = ((GroupedQueryAttention)layer.Attention).Projections;
             var (g, u, down) = ((SwiGluMlp)layer.Mlp).Projections;
-            layers[l] = new LayerWeights
-            {
-                InputNorm = Weight(layer.InputNorm.Weight), PostNorm = Weight(layer.PostAttentionNorm.Weight),
-                Q = Weight(q.weight!), K = Weight(k.weight!), V = Weight(v.weight!), O = Weight(o.weight!),
-                QBias = Bias(q), KBias = Bias(k), VBias = Bias(v), OBias = Bias(o),
-                Gate = Weight(g.weight!), Up = Weight(u.weight!), Down = Weight(down.weight!),
-            };
+            current.AddRange([layer.InputNorm.Weight, layer.PostAttentionNorm.Weight, q.weight, k.weight, v.weight, o.weight,
+                q.bias, k.bias, v.bias, o.bias, g.weight, u.weight, down.weight]);
         }
+        // A replaced parameter is a new tensor object; the same object keeps its storage.
+        bool same = current.Count == cached.Length;
+        for (int i = 0; same && i < cached.Length; i++) same = ReferenceEquals(current[i], cached[i]) && current[i]?.IsInvalid != true;
+        if (!same)
+        {
+            cached = current.ToArray();
+            addresses = current.Select(t => (IntPtr)(t is null ? null : Weight(t))).ToArray();
+            layers = new LayerWeights[decoderLayers.Count];
+            for (int l = 0; l < layers.Length; l++)
+            {
+                float* A(int i) => (float*)addresses[3 + 13 * l + i];
+                layers[l] = new LayerWeights
+                {
+                    InputNorm = A(0), PostNorm = A(1), Q = A(2), K = A(3), V = A(4), O = A(5),
+                    QBias = A(6), KBias = A(7), VBias = A(8), OBias = A(9), Gate = A(10), Up = A(11), Down = A(12),
+                };
+            }
+        }
+        embedding = (float*)addresses[0];
+        finalNorm = (float*)addresses[1];
+        head = (float*)addresses[2];
         return layers;
     }
-
-    static float* Bias(Linear linear) => linear.bias is { } b ? Weight(b) : null;
 
     static float* Weight(Tensor t)
     {

@@ -115,6 +115,32 @@ public class CpuInferenceTests
     }
 
     [Fact]
+    public void Kernels_follow_weights_updated_in_place_and_replaced()
+    {
+        if (!Vector512.IsHardwareAccelerated) return;
+        using var model = Create("qwen2");
+        var ids = tensor(new long[] { 5, 6, 7, 8 }).view(1, 4);
+        Tensor Logits(bool kernels)
+        {
+            model.UseCpuKernels = kernels;
+            using var _ = inference_mode();
+            using var cache = KvCache.Create(model.Config, 1, 4, CPU);
+            return model.Forward(ids, arange(4).view(1, 4), null, cache);
+        }
+        var before = Logits(true);
+        using (no_grad())
+            foreach (var (_, p) in model.HfStateDict()) p.add_(randn_like(p) * 0.05); // an optimizer step, in place
+        var afterStep = Logits(true);
+        AssertClose(Logits(false), afterStep);
+        Assert.True((afterStep - before).abs().max().item<float>() > 1e-3);
+
+        model.to(ScalarType.Float64).to(ScalarType.Float32); // every parameter is a new tensor now
+        using (no_grad())
+            foreach (var (_, p) in model.HfStateDict()) p.add_(randn_like(p) * 0.05);
+        AssertClose(Logits(false), Logits(true));
+    }
+
+    [Fact]
     public void With_gradients_enabled_the_cached_forward_stays_differentiable()
     {
         using var model = Create("llama");
