@@ -14,7 +14,7 @@ namespace R1Sharp.Benchmarks;
 /// <summary>What `r1 bench generate` measures and how; defaults are the issue's protocol.</summary>
 public sealed record GenerationBenchmarkOptions
 {
-    /// <summary>A named shape (<see cref="GenerationBenchmark.Shapes"/>) built with random weights; ignored when <see cref="ModelDir"/> is set.</summary>
+    /// <summary>A named shape (<see cref="BenchmarkShapes.All"/>) built with random weights; ignored when <see cref="ModelDir"/> is set.</summary>
     public string Shape { get; init; } = "25m";
     /// <summary>A model directory (config.json, weights, tokenizer.json) to measure instead of a named shape.</summary>
     public string? ModelDir { get; init; }
@@ -46,7 +46,7 @@ public sealed record PhaseTime(string Phase, double MillisecondsPerStep, double 
 
 public sealed record GenerationBenchmarkResult(
     string Model, long Parameters, int Threads, string Machine, GenerationBenchmarkOptions Options,
-    EngineFigures R1Sharp, EngineFigures LlamaCpp,
+    [property: JsonPropertyName("r1sharp")] EngineFigures R1Sharp, EngineFigures LlamaCpp,
     IReadOnlyList<PhaseTime>? DecodeProfile = null, IReadOnlyList<PhaseTime>? SamplesProfile = null)
 {
     /// <summary>R1Sharp ÷ llama.cpp for prefill, batch-1 decode and many samples.</summary>
@@ -69,13 +69,6 @@ public sealed record GenerationBenchmarkResult(
 /// </summary>
 public static class GenerationBenchmark
 {
-    /// <summary>Llama-shaped models of the issue: a small one where per-op overhead shows, Qwen2.5-0.5B's shape where bandwidth does.</summary>
-    public static readonly IReadOnlyDictionary<string, ModelConfig> Shapes = new Dictionary<string, ModelConfig>
-    {
-        ["25m"] = new() { VocabSize = 4096, HiddenSize = 512, NumHiddenLayers = 6, NumAttentionHeads = 8, NumKeyValueHeads = 8, IntermediateSize = 1536 },
-        ["415m"] = new() { VocabSize = 32000, HiddenSize = 896, NumHiddenLayers = 24, NumAttentionHeads = 14, NumKeyValueHeads = 2, IntermediateSize = 4864 },
-    };
-
     /// <summary>Pause between engines: idle worker threads of one (OpenMP, ggml) spin a while before they sleep.</summary>
     static readonly TimeSpan SwitchPause = TimeSpan.FromMilliseconds(300);
 
@@ -83,7 +76,10 @@ public static class GenerationBenchmark
     {
         log ??= _ => { };
         if (options.Threads < 1) throw new R1Error($"threads must be >= 1, got {options.Threads}");
-        if (options.Repeats < 1) throw new R1Error($"repeats must be >= 1, got {options.Repeats}");
+        foreach (var (name, value) in new[] { ("repeats", options.Repeats), ("prefill tokens", options.PrefillTokens), ("decode tokens", options.DecodeTokens),
+                     ("decode prompt tokens", options.DecodePromptTokens), ("samples", options.Samples), ("samples prompt tokens", options.SamplesPromptTokens) })
+            if (value < 1) throw new R1Error($"{name} must be >= 1, got {value}");
+        if (options.DecodeTokens < 2) throw new R1Error($"decode tokens must be >= 2 (the first comes from the prefill), got {options.DecodeTokens}");
         set_num_threads(options.Threads);
         var work = Directory.CreateTempSubdirectory("r1-bench-generate-");
         try
@@ -106,8 +102,10 @@ public static class GenerationBenchmark
 
             var ours = new R1SharpRunner(model, options);
             using var single = new LlamaCppModel(gguf, (uint)(contextNeeded + 1), options.Threads);
-            using var parallel = new LlamaCppModel(gguf, (uint)(options.SamplesPromptTokens + options.Samples * options.DecodeTokens + 1),
-                options.Threads, (uint)options.Samples);
+            // One KV stream per sequence (the prompt copied into each) measured faster than one shared stream, where every
+            // query scans all sequences' cells.
+            using var parallel = new LlamaCppModel(gguf, (uint)(options.Samples * (options.SamplesPromptTokens + options.DecodeTokens + 1)),
+                options.Threads, (uint)options.Samples, unifiedCache: false);
             var theirs = new LlamaCppRunner(single, parallel, options);
 
             log("warming up");
@@ -163,8 +161,8 @@ public static class GenerationBenchmark
             return (loaded, Path.GetFileName(Path.TrimEndingDirectorySeparator(Path.GetFullPath(dir))),
                 Path.Combine(dir, "tokenizer.json"), Path.Combine(dir, "tokenizer_config.json"));
         }
-        if (!Shapes.TryGetValue(options.Shape, out var shape))
-            throw new R1Error($"unknown benchmark shape '{options.Shape}' (expected {string.Join(", ", Shapes.Keys)})");
+        if (!BenchmarkShapes.All.TryGetValue(options.Shape, out var shape))
+            throw new R1Error($"unknown benchmark shape '{options.Shape}' (expected {string.Join(", ", BenchmarkShapes.All.Keys)})");
         log($"building the {options.Shape} model");
         // The byte-level tokenizer's ids fit in any vocab; the rest of the vocab exports as unused tokens.
         var tokenizer = new ByteTokenizer();

@@ -34,13 +34,17 @@ public sealed class LlamaCppModel : IDisposable
     /// <param name="contextSize">KV cells in all (shared by every sequence).</param>
     /// <param name="threads">CPU threads for decoding and prompt processing; null uses every core.</param>
     /// <param name="sequences">How many sequences may live in the cache at once.</param>
-    public LlamaCppModel(string ggufPath, uint contextSize = 256, int? threads = null, uint sequences = 1)
+    /// <param name="unifiedCache">
+    /// One KV buffer shared by all sequences (each then sees <paramref name="contextSize"/> cells) rather than one per
+    /// sequence (contextSize / sequences cells each); null leaves llama.cpp's default.
+    /// </param>
+    public LlamaCppModel(string ggufPath, uint contextSize = 256, int? threads = null, uint sequences = 1, bool? unifiedCache = null)
     {
         int n = threads ?? Environment.ProcessorCount;
         var parameters = new ModelParams(ggufPath)
         {
             ContextSize = contextSize, BatchSize = contextSize, UBatchSize = contextSize, GpuLayerCount = 0,
-            Threads = n, BatchThreads = n, SeqMax = sequences,
+            Threads = n, BatchThreads = n, SeqMax = sequences, KVUnified = unifiedCache,
             // llama.cpp's default KV cache is F16; F32 keeps the comparison with R1Sharp's float32 exact to rounding.
             TypeK = GGMLType.GGML_TYPE_F32, TypeV = GGMLType.GGML_TYPE_F32, FlashAttention = false,
         };
