@@ -191,6 +191,8 @@ sealed unsafe class CpuInference(CausalLanguageModel model) : IDisposable
         {
             cached = current.ToArray();
             addresses = current.Select(t => (IntPtr)(t is null ? null : Weight(t))).ToArray();
+            for (int i = 0; i < cached.Length; i++)
+                if (cached[i] is { } t && i != 0) HugePages.Advise(addresses[i], t.NumberOfElements * sizeof(float)); // the embedding is only gathered from
             layers = new LayerWeights[decoderLayers.Count];
             for (int l = 0; l < layers.Length; l++)
             {
