@@ -265,7 +265,7 @@ public static class GenerationBenchmark
 
     /// <summary>
     /// The same protocol on llama.cpp: prefill in one batch, greedy decode one token per call, and samples as
-    /// parallel sequences that share the prompt's cache (llama.cpp's own recipe, as in its batched example).
+    /// parallel sequences that share the prompt's cache, drawn by llama.cpp's own sampler (its batched example's recipe).
     /// </summary>
     sealed class LlamaCppRunner(LlamaCppModel single, LlamaCppModel parallel, GenerationBenchmarkOptions options)
     {
@@ -289,34 +289,19 @@ public static class GenerationBenchmark
         public double Samples(int[] prompt)
         {
             int n = options.Samples;
-            var random = new Random(options.Seed);
             parallel.Clear();
-            var first = parallel.Append(prompt, 0).ToArray();
-            parallel.ShareSequenceZero(n);
+            parallel.Append(prompt, 0);
+            using var sampler = LlamaCppModel.DistributionSampler((uint)options.Seed);
             var tokens = new int[n];
-            for (int s = 0; s < n; s++) tokens[s] = SampleAtTemperatureOne(first, random);
-            var logits = Enumerable.Range(0, n).Select(_ => new float[first.Length]).ToArray();
+            for (int s = 0; s < n; s++) tokens[s] = parallel.Sample(sampler, prompt.Length - 1);
+            parallel.ShareSequenceZero(n);
             var clock = Stopwatch.StartNew();
             for (int i = 1; i < options.DecodeTokens; i++)
             {
-                parallel.AppendOnePerSequence(tokens, prompt.Length + i - 1, logits);
-                for (int s = 0; s < n; s++) tokens[s] = SampleAtTemperatureOne(logits[s], random);
+                parallel.AppendOnePerSequence(tokens, prompt.Length + i - 1);
+                for (int s = 0; s < n; s++) tokens[s] = parallel.Sample(sampler, s);
             }
             return (double)n * (options.DecodeTokens - 1) / clock.Elapsed.TotalSeconds;
-        }
-
-        static int SampleAtTemperatureOne(float[] logits, Random random)
-        {
-            float max = logits.Max();
-            double total = 0;
-            foreach (float l in logits) total += Math.Exp(l - max);
-            double u = random.NextDouble() * total;
-            for (int i = 0; i < logits.Length; i++)
-            {
-                u -= Math.Exp(logits[i] - max);
-                if (u <= 0) return i;
-            }
-            return logits.Length - 1;
         }
     }
 }

@@ -110,14 +110,24 @@ public sealed class LlamaCppModel : IDisposable
         for (int s = 1; s < count; s++) context.NativeHandle.MemorySequenceCopy((LLamaSeqId)0, (LLamaSeqId)s, -1, -1);
     }
 
-    /// <summary>One step of parallel decoding: token i goes to sequence i at <paramref name="position"/>; fills each row's logits.</summary>
-    public void AppendOnePerSequence(ReadOnlySpan<int> tokens, int position, float[][] logits)
+    /// <summary>One step of parallel decoding: token i goes to sequence i at <paramref name="position"/>; batch entry i gets logits.</summary>
+    public void AppendOnePerSequence(ReadOnlySpan<int> tokens, int position)
     {
         batch.Clear();
         for (int s = 0; s < tokens.Length; s++) batch.Add(tokens[s], position, (LLamaSeqId)s, logits: true);
         Decode();
-        for (int s = 0; s < tokens.Length; s++) context.NativeHandle.GetLogitsIth(s).CopyTo(logits[s]);
     }
+
+    /// <summary>llama.cpp's own sampler chain drawing from softmax(logits) (temperature 1), seeded.</summary>
+    public static SafeLLamaSamplerChainHandle DistributionSampler(uint seed)
+    {
+        var chain = SafeLLamaSamplerChainHandle.Create(LLamaSamplerChainParams.Default());
+        chain.AddDistributionSampler(seed);
+        return chain;
+    }
+
+    /// <summary>A token drawn by <paramref name="sampler"/> from the logits of batch entry <paramref name="batchIndex"/> of the last decode.</summary>
+    public int Sample(SafeLLamaSamplerChainHandle sampler, int batchIndex) => (int)sampler.Sample(context.NativeHandle, batchIndex);
 
     void Decode()
     {
@@ -125,12 +135,8 @@ public sealed class LlamaCppModel : IDisposable
         if (result != DecodeResult.Ok) throw new R1Error($"llama_decode failed: {result}\n{RecentLog()}");
     }
 
-    public static int ArgMax(ReadOnlySpan<float> values)
-    {
-        int best = 0;
-        for (int i = 1; i < values.Length; i++) if (values[i] > values[best]) best = i;
-        return best;
-    }
+    /// <summary>The first index of the largest value.</summary>
+    public static int ArgMax(ReadOnlySpan<float> values) => System.Numerics.Tensors.TensorPrimitives.IndexOfMax(values);
 
     public void Dispose()
     {
