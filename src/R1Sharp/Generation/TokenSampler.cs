@@ -39,8 +39,8 @@ public sealed class TokenSampler : IDisposable
     /// <summary>Returns (token ids [rows], log-probs [rows]) for logits [rows, vocab].</summary>
     public (Tensor Tokens, Tensor LogProbs) Sample(Tensor logits)
     {
-        var tokens = new long[logits.shape[0]];
-        var logProbs = new float[logits.shape[0]];
+        var tokens = new long[logits.size(0)];
+        var logProbs = new float[logits.size(0)];
         Sample(logits, tokens, logProbs);
         return (tensor(tokens, device: logits.device), tensor(logProbs, device: logits.device));
     }
@@ -51,7 +51,7 @@ public sealed class TokenSampler : IDisposable
     /// </summary>
     public unsafe void Sample(Tensor logits, Span<long> tokens, Span<float> logProbs)
     {
-        int rows = (int)logits.shape[0];
+        int rows = (int)logits.size(0);
         if (rows != rngs.Length) throw new ArgumentException($"logits have {rows} rows but the sampler has {rngs.Length}");
         using var host = logits.device_type == TorchSharp.DeviceType.CPU && logits.dtype == ScalarType.Float32 && logits.is_contiguous()
             ? null : logits.to(ScalarType.Float32, CPU).contiguous();
@@ -61,7 +61,7 @@ public sealed class TokenSampler : IDisposable
         var workers = CpuWorkers.Shared(get_num_threads());
         fixed (long* t = tokens)
         fixed (float* l = logProbs)
-            job.Run(workers, TensorMemory.Floats(host ?? logits), rows, (int)logits.shape[1], options, t, l);
+            job.Run(workers, TensorMemory.Floats(host ?? logits), rows, (int)logits.size(1), options, t, l);
     }
 
     /// <summary>Samples rows in parallel; each worker has its own scratch for the vocabulary.</summary>

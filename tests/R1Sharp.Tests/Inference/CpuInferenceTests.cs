@@ -141,6 +141,35 @@ public class CpuInferenceTests
     }
 
     [Fact]
+    public void A_decode_step_allocates_next_to_nothing()
+    {
+        if (!Vector512.IsHardwareAccelerated) return;
+        using var model = Create("llama-bias-tied-scaled");
+        using var _ = inference_mode();
+        using var cache = KvCache.Create(model.Config, 2, 40, CPU);
+        using var prompt = randint(model.Config.VocabSize, [2, 8], dtype: int64, generator: new Generator(2));
+        using var promptPositions = arange(8).unsqueeze(0).expand(2, -1);
+        model.Forward(prompt, promptPositions, null, cache).Dispose();
+        using var next = zeros(2, 1, int64);
+        using var position = full(2, 1, 8, int64);
+        using var logits = empty(2, model.Config.VocabSize);
+        using var sampler = new TokenSampler([new SamplingOptions { Temperature = 1 }, new SamplingOptions { Temperature = 0 }], [1, 2], CPU);
+        var tokens = new long[2];
+        var logProbs = new float[2];
+        void Step()
+        {
+            model.ForwardInto(next, position, null, cache, logits);
+            sampler.Sample(logits, tokens, logProbs);
+        }
+        Step();
+        long before = GC.GetAllocatedBytesForCurrentThread();
+        for (int i = 0; i < 20; i++) Step();
+        long perStep = (GC.GetAllocatedBytesForCurrentThread() - before) / 20;
+        // What is left is TorchSharp's fresh wrapper of the embedding weight, disposed at once.
+        Assert.True(perStep <= 256, $"a decode step allocated {perStep} managed bytes");
+    }
+
+    [Fact]
     public void With_gradients_enabled_the_cached_forward_stays_differentiable()
     {
         using var model = Create("llama");
