@@ -4,37 +4,82 @@ using Spectre.Console;
 
 namespace R1Sharp.Cli.Commands;
 
-/// <summary><c>r1 bench generate</c> (R1Sharp against llama.cpp, same model, run and threads) and <c>r1 bench train</c>.</summary>
+/// <summary>
+/// <c>r1 bench generate</c>: R1Sharp's generation speed against llama.cpp on the same model, same run, same threads;
+/// <c>r1 bench train</c>: training throughput and MFU.
+/// </summary>
 public static class BenchCommand
 {
     public static Command Create()
     {
         var bench = new Command("bench", "Measure R1Sharp's speed");
         bench.Subcommands.Add(Generate());
-        bench.Subcommands.Add(BenchTrainCommand.Create());
+        bench.Subcommands.Add(Train());
         return bench;
+    }
+
+    static Command Train()
+    {
+        var shape = OptionFactory.WithDefault("--shape", "25m", $"Llama-shaped model built with random weights: {string.Join(", ", BenchmarkShapes.All.Keys)}");
+        shape.AcceptOnlyFromAmong([.. BenchmarkShapes.All.Keys]);
+        var batch = OptionFactory.WithDefault("--batch-size", 8, "Sequences per training step");
+        var length = OptionFactory.WithDefault("--seq-len", 256, "Tokens per sequence");
+        var steps = OptionFactory.WithDefault("--steps", 5, "Timed training steps (after two warm-up steps)");
+        var threads = OptionFactory.WithDefault("--threads", Environment.ProcessorCount, "CPU threads");
+        var output = OptionFactory.Optional<string>("--out", "JSON file to write the results to");
+        var command = new Command("train", "Training tokens/s and model FLOPs utilisation, and GRPO-style rollout tokens/s")
+            { shape, batch, length, steps, threads, output };
+        command.SetAction(parse =>
+        {
+            string name = parse.GetValue(shape)!;
+            var r = TrainingBenchmark.Run(name, BenchmarkShapes.All[name], parse.GetValue(batch), parse.GetValue(length), parse.GetValue(steps), parse.GetValue(threads));
+            var console = AnsiConsole.Create(new AnsiConsoleSettings { Out = new AnsiConsoleOutput(parse.InvocationConfiguration.Output) });
+            var table = new Table().Title(Markup.Escape($"{r.Shape}: {r.Parameters / 1e6:F0}M parameters, {r.Threads} threads"))
+                .AddColumn("measure").AddColumn(new TableColumn("value").RightAligned());
+            table.AddRow("training tokens/s", $"{r.TrainTokensPerSecond:F1}");
+            table.AddRow(Markup.Escape($"model GFLOP/s (batch {r.BatchSize} × {r.SequenceLength})"), $"{r.ModelGflops:F1}");
+            table.AddRow("fp32 matmul peak GFLOP/s", $"{r.PeakGflops:F1}");
+            table.AddRow("MFU", $"{r.Mfu:P1}");
+            table.AddRow(Markup.Escape($"rollout tokens/s ({r.RolloutSequences} sequences × {r.RolloutNewTokens})"), $"{r.RolloutTokensPerSecond:F1}");
+            console.Write(table);
+            if (parse.GetValue(output) is { } path)
+            {
+                AtomicFile.WriteAllText(path, System.Text.Json.JsonSerializer.Serialize(r, new System.Text.Json.JsonSerializerOptions
+                    { WriteIndented = true, PropertyNamingPolicy = System.Text.Json.JsonNamingPolicy.SnakeCaseLower }));
+                console.MarkupLineInterpolated($"wrote [green]{path}[/]");
+            }
+            return 0;
+        });
+        return command;
     }
 
     static Command Generate()
     {
         var model = OptionFactory.Optional<string>("--model", "Model directory (llama or qwen2) to measure instead of a named shape");
-        var shape = OptionFactory.WithDefault("--shape", "25m", $"Llama-shaped model built with random weights: {string.Join(", ", GenerationBenchmark.Shapes.Keys)}");
-        shape.AcceptOnlyFromAmong([.. GenerationBenchmark.Shapes.Keys]);
+        var shape = OptionFactory.WithDefault("--shape", "25m", $"Llama-shaped model built with random weights: {string.Join(", ", BenchmarkShapes.All.Keys)}");
+        shape.AcceptOnlyFromAmong([.. BenchmarkShapes.All.Keys]);
         var threads = OptionFactory.WithDefault("--threads", Environment.ProcessorCount, "CPU threads for both engines");
         var repeats = OptionFactory.WithDefault("--repeats", 3, "Runs per figure; the median is reported");
+        var defaults = new GenerationBenchmarkOptions();
+        var prefill = OptionFactory.WithDefault("--prefill-tokens", defaults.PrefillTokens, "Prompt length of the prefill measurement");
+        var decode = OptionFactory.WithDefault("--decode-tokens", defaults.DecodeTokens, "New tokens per sequence in the decode measurements");
+        var samples = OptionFactory.WithDefault("--samples", defaults.Samples, "Samples of one prompt decoded together");
         var output = OptionFactory.Optional<string>("--out", "JSON file to write the results to");
         var command = new Command("generate",
             "Prefill, batch-1 decode and 16-samples decode tokens/s of R1Sharp and llama.cpp (via LLamaSharp) on the same f32 model")
-            { model, shape, threads, repeats, output };
+            { model, shape, threads, repeats, prefill, decode, samples, output };
         command.SetAction(parse =>
         {
-            var options = new GenerationBenchmarkOptions
+            var options = defaults with
             {
                 ModelDir = parse.GetValue(model), Shape = parse.GetValue(shape)!, Threads = parse.GetValue(threads), Repeats = parse.GetValue(repeats),
+                PrefillTokens = parse.GetValue(prefill), DecodeTokens = parse.GetValue(decode), Samples = parse.GetValue(samples),
             };
             var console = AnsiConsole.Create(new AnsiConsoleSettings { Out = new AnsiConsoleOutput(parse.InvocationConfiguration.Output) });
             var result = GenerationBenchmark.Run(options, message => console.MarkupLineInterpolated($"[grey]{message}[/]"));
             console.Write(Table(result));
+            foreach (var (title, profile) in new[] { ("batch-1 decode step", result.DecodeProfile), ($"{options.Samples}-sample decode step", result.SamplesProfile) })
+                if (profile is not null) console.Write(ProfileTable($"R1Sharp: where a {title} goes", profile));
             if (parse.GetValue(output) is { } path)
             {
                 AtomicFile.WriteAllText(path, result.ToJson());
@@ -43,6 +88,15 @@ public static class BenchCommand
             return 0;
         });
         return command;
+    }
+
+    static Table ProfileTable(string title, IReadOnlyList<PhaseTime> phases)
+    {
+        var table = new Table().Title(Markup.Escape(title)).AddColumn("phase").AddColumn(new TableColumn("ms/step").RightAligned())
+            .AddColumn(new TableColumn("share").RightAligned()).AddColumn(new TableColumn("weights GB/s").RightAligned());
+        foreach (var p in phases)
+            table.AddRow(Markup.Escape(p.Phase), $"{p.MillisecondsPerStep:F3}", $"{p.Share:P1}", p.WeightGigabytesPerSecond is double g ? $"{g:F1}" : "");
+        return table;
     }
 
     static Table Table(GenerationBenchmarkResult r)

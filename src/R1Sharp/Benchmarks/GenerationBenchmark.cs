@@ -4,6 +4,7 @@ using System.Text.Json.Serialization;
 using R1Sharp.Checkpoints;
 using R1Sharp.Generation;
 using R1Sharp.Gguf;
+using R1Sharp.Inference;
 using R1Sharp.Model;
 using R1Sharp.Tokenizers;
 using static TorchSharp.torch;
@@ -13,7 +14,7 @@ namespace R1Sharp.Benchmarks;
 /// <summary>What `r1 bench generate` measures and how; defaults are the issue's protocol.</summary>
 public sealed record GenerationBenchmarkOptions
 {
-    /// <summary>A named shape (<see cref="GenerationBenchmark.Shapes"/>) built with random weights; ignored when <see cref="ModelDir"/> is set.</summary>
+    /// <summary>A named shape (<see cref="BenchmarkShapes.All"/>) built with random weights; ignored when <see cref="ModelDir"/> is set.</summary>
     public string Shape { get; init; } = "25m";
     /// <summary>A model directory (config.json, weights, tokenizer.json) to measure instead of a named shape.</summary>
     public string? ModelDir { get; init; }
@@ -37,9 +38,16 @@ public sealed record GenerationBenchmarkOptions
 /// <summary>Tokens per second of one engine; decode figures count new tokens after the first (which the prefill produces).</summary>
 public sealed record EngineFigures(double PrefillTokensPerSecond, double DecodeTokensPerSecond, double SamplesTokensPerSecond);
 
+/// <summary>
+/// One phase of R1Sharp's decode step: milliseconds per step, share of the step, and for the projections the
+/// rate their weights stream at (the bound for batch-1 decode is memory bandwidth).
+/// </summary>
+public sealed record PhaseTime(string Phase, double MillisecondsPerStep, double Share, double? WeightGigabytesPerSecond);
+
 public sealed record GenerationBenchmarkResult(
     string Model, long Parameters, int Threads, string Machine, GenerationBenchmarkOptions Options,
-    EngineFigures R1Sharp, EngineFigures LlamaCpp)
+    [property: JsonPropertyName("r1sharp")] EngineFigures R1Sharp, EngineFigures LlamaCpp,
+    IReadOnlyList<PhaseTime>? DecodeProfile = null, IReadOnlyList<PhaseTime>? SamplesProfile = null)
 {
     /// <summary>R1Sharp ÷ llama.cpp for prefill, batch-1 decode and many samples.</summary>
     public EngineFigures Ratios => new(R1Sharp.PrefillTokensPerSecond / LlamaCpp.PrefillTokensPerSecond,
@@ -61,13 +69,6 @@ public sealed record GenerationBenchmarkResult(
 /// </summary>
 public static class GenerationBenchmark
 {
-    /// <summary>Llama-shaped models of the issue: a small one where per-op overhead shows, Qwen2.5-0.5B's shape where bandwidth does.</summary>
-    public static readonly IReadOnlyDictionary<string, ModelConfig> Shapes = new Dictionary<string, ModelConfig>
-    {
-        ["25m"] = new() { VocabSize = 4096, HiddenSize = 512, NumHiddenLayers = 6, NumAttentionHeads = 8, NumKeyValueHeads = 8, IntermediateSize = 1536 },
-        ["415m"] = new() { VocabSize = 32000, HiddenSize = 896, NumHiddenLayers = 24, NumAttentionHeads = 14, NumKeyValueHeads = 2, IntermediateSize = 4864 },
-    };
-
     /// <summary>Pause between engines: idle worker threads of one (OpenMP, ggml) spin a while before they sleep.</summary>
     static readonly TimeSpan SwitchPause = TimeSpan.FromMilliseconds(300);
 
@@ -75,7 +76,10 @@ public static class GenerationBenchmark
     {
         log ??= _ => { };
         if (options.Threads < 1) throw new R1Error($"threads must be >= 1, got {options.Threads}");
-        if (options.Repeats < 1) throw new R1Error($"repeats must be >= 1, got {options.Repeats}");
+        foreach (var (name, value) in new[] { ("repeats", options.Repeats), ("prefill tokens", options.PrefillTokens), ("decode tokens", options.DecodeTokens),
+                     ("decode prompt tokens", options.DecodePromptTokens), ("samples", options.Samples), ("samples prompt tokens", options.SamplesPromptTokens) })
+            if (value < 1) throw new R1Error($"{name} must be >= 1, got {value}");
+        if (options.DecodeTokens < 2) throw new R1Error($"decode tokens must be >= 2 (the first comes from the prefill), got {options.DecodeTokens}");
         set_num_threads(options.Threads);
         var work = Directory.CreateTempSubdirectory("r1-bench-generate-");
         try
@@ -98,8 +102,10 @@ public static class GenerationBenchmark
 
             var ours = new R1SharpRunner(model, options);
             using var single = new LlamaCppModel(gguf, (uint)(contextNeeded + 1), options.Threads);
-            using var parallel = new LlamaCppModel(gguf, (uint)(options.SamplesPromptTokens + options.Samples * options.DecodeTokens + 1),
-                options.Threads, (uint)options.Samples);
+            // One KV stream per sequence (the prompt copied into each) measured faster than one shared stream, where every
+            // query scans all sequences' cells.
+            using var parallel = new LlamaCppModel(gguf, (uint)(options.Samples * (options.SamplesPromptTokens + options.DecodeTokens + 1)),
+                options.Threads, (uint)options.Samples, unifiedCache: false);
             var theirs = new LlamaCppRunner(single, parallel, options);
 
             log("warming up");
@@ -120,9 +126,11 @@ public static class GenerationBenchmark
                 figures[2].Add(Alternate(() => ours.Samples(samplesPrompt)));
                 figures[5].Add(Alternate(() => theirs.Samples(samplesPrompt)));
             }
+            log("profiling R1Sharp's decode steps");
             return new GenerationBenchmarkResult(name, ModelStats.Of(c).TotalParameters, options.Threads, MachineDescription(), options,
                 new EngineFigures(Median(figures[0]), Median(figures[1]), Median(figures[2])),
-                new EngineFigures(Median(figures[3]), Median(figures[4]), Median(figures[5])));
+                new EngineFigures(Median(figures[3]), Median(figures[4]), Median(figures[5])),
+                ours.Profile(decodePrompt, 1), ours.Profile(samplesPrompt, options.Samples));
         }
         finally
         {
@@ -153,8 +161,8 @@ public static class GenerationBenchmark
             return (loaded, Path.GetFileName(Path.TrimEndingDirectorySeparator(Path.GetFullPath(dir))),
                 Path.Combine(dir, "tokenizer.json"), Path.Combine(dir, "tokenizer_config.json"));
         }
-        if (!Shapes.TryGetValue(options.Shape, out var shape))
-            throw new R1Error($"unknown benchmark shape '{options.Shape}' (expected {string.Join(", ", Shapes.Keys)})");
+        if (!BenchmarkShapes.All.TryGetValue(options.Shape, out var shape))
+            throw new R1Error($"unknown benchmark shape '{options.Shape}' (expected {string.Join(", ", BenchmarkShapes.All.Keys)})");
         log($"building the {options.Shape} model");
         // The byte-level tokenizer's ids fit in any vocab; the rest of the vocab exports as unused tokens.
         var tokenizer = new ByteTokenizer();
@@ -194,6 +202,51 @@ public static class GenerationBenchmark
         public double Samples(int[] prompt) => NewTokensPerSecond(new GenerationRequest(prompt,
             new SamplingOptions { Temperature = 1.0, TopP = 1.0, MaxNewTokens = options.DecodeTokens, Seed = options.Seed }, options.Samples));
 
+        /// <summary>
+        /// Where a decode step's time goes: the kernels' phases, and the rest of the step (sampling, stop checks)
+        /// as "sampling and engine". Null when the model does not run on the CPU kernels.
+        /// </summary>
+        public IReadOnlyList<PhaseTime>? Profile(int[] prompt, int samples)
+        {
+            var profile = new InferenceProfile();
+            var request = new GenerationRequest(prompt, new SamplingOptions
+                { Temperature = samples == 1 ? 0 : 1.0, TopP = 1.0, MaxNewTokens = options.DecodeTokens, Seed = options.Seed }, samples);
+            var clock = new Stopwatch();
+            var last = TimeSpan.Zero;
+            engine.Generate([request], _ =>
+            {
+                if (!clock.IsRunning)
+                {
+                    model.CpuProfile = profile; // from the first decode step on; the prefill is not profiled
+                    clock.Start();
+                }
+                last = clock.Elapsed;
+            });
+            model.CpuProfile = null;
+            int steps = profile.Forwards;
+            if (steps == 0) return null;
+            double stepMs = last.TotalMilliseconds / steps;
+            var c = model.Config;
+            long hd = c.GqaHeadDim, d = c.HiddenSize, layers = c.NumHiddenLayers;
+            long? WeightBytes(InferencePhase phase) => phase switch
+            {
+                InferencePhase.QkvProjection => layers * (c.NumAttentionHeads + 2L * c.NumKeyValueHeads) * hd * d * 4,
+                InferencePhase.OutputProjection => layers * c.NumAttentionHeads * hd * d * 4,
+                InferencePhase.GateUpProjection => layers * 2L * c.IntermediateSize * d * 4,
+                InferencePhase.DownProjection => layers * c.IntermediateSize * d * 4,
+                InferencePhase.LmHead => (long)c.VocabSize * d * 4,
+                _ => null,
+            };
+            var phases = Enum.GetValues<InferencePhase>().Where(p => p != InferencePhase.Embedding || profile[p] > TimeSpan.Zero).Select(p =>
+            {
+                double ms = profile[p].TotalMilliseconds / steps;
+                return new PhaseTime(p.ToString(), ms, ms / stepMs, WeightBytes(p) is long bytes ? bytes / (ms / 1000) / 1e9 : null);
+            }).ToList();
+            double rest = stepMs - profile.Total.TotalMilliseconds / steps;
+            phases.Add(new PhaseTime("SamplingAndEngine", rest, rest / stepMs, null));
+            return phases;
+        }
+
         /// <summary>New tokens after the first step over the time from the first token to the last (prefill excluded).</summary>
         double NewTokensPerSecond(GenerationRequest request)
         {
@@ -212,7 +265,7 @@ public static class GenerationBenchmark
 
     /// <summary>
     /// The same protocol on llama.cpp: prefill in one batch, greedy decode one token per call, and samples as
-    /// parallel sequences that share the prompt's cache (llama.cpp's own recipe, as in its batched example).
+    /// parallel sequences that share the prompt's cache, drawn by llama.cpp's own sampler (its batched example's recipe).
     /// </summary>
     sealed class LlamaCppRunner(LlamaCppModel single, LlamaCppModel parallel, GenerationBenchmarkOptions options)
     {
@@ -236,34 +289,19 @@ public static class GenerationBenchmark
         public double Samples(int[] prompt)
         {
             int n = options.Samples;
-            var random = new Random(options.Seed);
             parallel.Clear();
-            var first = parallel.Append(prompt, 0).ToArray();
-            parallel.ShareSequenceZero(n);
+            parallel.Append(prompt, 0);
+            using var sampler = LlamaCppModel.DistributionSampler((uint)options.Seed);
             var tokens = new int[n];
-            for (int s = 0; s < n; s++) tokens[s] = SampleAtTemperatureOne(first, random);
-            var logits = Enumerable.Range(0, n).Select(_ => new float[first.Length]).ToArray();
+            for (int s = 0; s < n; s++) tokens[s] = parallel.Sample(sampler, prompt.Length - 1);
+            parallel.ShareSequenceZero(n);
             var clock = Stopwatch.StartNew();
             for (int i = 1; i < options.DecodeTokens; i++)
             {
-                parallel.AppendOnePerSequence(tokens, prompt.Length + i - 1, logits);
-                for (int s = 0; s < n; s++) tokens[s] = SampleAtTemperatureOne(logits[s], random);
+                parallel.AppendOnePerSequence(tokens, prompt.Length + i - 1);
+                for (int s = 0; s < n; s++) tokens[s] = parallel.Sample(sampler, s);
             }
             return (double)n * (options.DecodeTokens - 1) / clock.Elapsed.TotalSeconds;
-        }
-
-        static int SampleAtTemperatureOne(float[] logits, Random random)
-        {
-            float max = logits.Max();
-            double total = 0;
-            foreach (float l in logits) total += Math.Exp(l - max);
-            double u = random.NextDouble() * total;
-            for (int i = 0; i < logits.Length; i++)
-            {
-                u -= Math.Exp(logits[i] - max);
-                if (u <= 0) return i;
-            }
-            return logits.Length - 1;
         }
     }
 }

@@ -66,7 +66,8 @@ public sealed class GenerationEngine(CausalLanguageModel model, ITextTokenizer? 
         // Buffers for the decode loop, written in place each step; compaction replaces them with their kept rows.
         var logitsBuffer = empty(rows.Count, model.Config.VocabSize, device: device);
         var next = zeros(rows.Count, 1, int64, device: device);
-        var positions = tensor(rows.Select(r => (long)r.Request.PromptIds.Count).ToArray(), device: device).unsqueeze(1);
+        var positionArray = rows.Select(r => (long)r.Request.PromptIds.Count).ToArray();
+        var positions = zeros(rows.Count, 1, int64, device: device);
         Tensor? keyMask = null;
         KvCache cache;
         using (var prefillCache = KvCache.Create(model.Config, requests.Count, promptLength, device))
@@ -103,7 +104,7 @@ public sealed class GenerationEngine(CausalLanguageModel model, ITextTokenizer? 
                 }
                 int finishedCount = active.Count(a => rows[a].Finished);
                 if (finishedCount == batch) break;
-                WriteTokens(next, tokenArray.AsSpan(0, batch));
+                WriteLongs(next, tokenArray.AsSpan(0, batch));
                 if (finishedCount >= CompactWhenFinishedShare * batch)
                 {
                     long[] keepPositions = Enumerable.Range(0, batch).Where(b => !rows[active[b]].Finished).Select(b => (long)b).ToArray();
@@ -112,13 +113,15 @@ public sealed class GenerationEngine(CausalLanguageModel model, ITextTokenizer? 
                     Replace(ref sampler, sampler.Select(keepPositions, keep));
                     if (keyMask is not null) Replace(ref keyMask, keyMask.index_select(0, keep));
                     Replace(ref positions, positions.index_select(0, keep));
+                    for (int i = 0; i < keepPositions.Length; i++) positionArray[i] = positionArray[keepPositions[i]];
                     Replace(ref next, next.index_select(0, keep));
                     Replace(ref logitsBuffer, empty(keepPositions.Length, model.Config.VocabSize, device: device));
                     active = keepPositions.Select(b => active[(int)b]).ToList();
                 }
+                WriteLongs(positions, positionArray.AsSpan(0, active.Count));
                 using (var stepMask = keyMask?.narrow(1, 0, cache.Length + 1))
                     model.ForwardInto(next, positions, stepMask, cache, logitsBuffer);
-                positions.add_(1);
+                for (int i = 0; i < active.Count; i++) positionArray[i]++;
             }
         }
         finally
@@ -130,16 +133,16 @@ public sealed class GenerationEngine(CausalLanguageModel model, ITextTokenizer? 
         return requests.Select((_, i) => (IReadOnlyList<GeneratedSample>)rows.Where(r => r.RequestIndex == i).Select(r => r.ToSample()).ToList()).ToList();
     }
 
-    /// <summary>Copies the sampled tokens into the model's input for the next step, in place.</summary>
-    static unsafe void WriteTokens(Tensor next, ReadOnlySpan<long> tokens)
+    /// <summary>Copies host values (sampled tokens, positions) into a [rows, 1] input of the next step, in place.</summary>
+    static unsafe void WriteLongs(Tensor target, ReadOnlySpan<long> values)
     {
-        if (next.device_type != TorchSharp.DeviceType.CPU)
+        if (target.device_type != TorchSharp.DeviceType.CPU)
         {
-            using var host = tensor(tokens.ToArray(), device: next.device).view(-1, 1);
-            next.copy_(host);
+            using var host = tensor(values.ToArray(), device: target.device).view(-1, 1);
+            target.copy_(host);
             return;
         }
-        tokens.CopyTo(new Span<long>(R1Sharp.Inference.TensorMemory.Longs(next), tokens.Length));
+        values.CopyTo(new Span<long>(R1Sharp.Inference.TensorMemory.Longs(target), values.Length));
     }
 
     static void Replace<T>(ref T slot, T value) where T : IDisposable

@@ -1,3 +1,4 @@
+using System.Runtime.CompilerServices;
 using TensorPrimitives = System.Numerics.Tensors.TensorPrimitives;
 using R1Sharp.Inference;
 using static TorchSharp.torch;
@@ -38,8 +39,8 @@ public sealed class TokenSampler : IDisposable
     /// <summary>Returns (token ids [rows], log-probs [rows]) for logits [rows, vocab].</summary>
     public (Tensor Tokens, Tensor LogProbs) Sample(Tensor logits)
     {
-        var tokens = new long[logits.shape[0]];
-        var logProbs = new float[logits.shape[0]];
+        var tokens = new long[logits.size(0)];
+        var logProbs = new float[logits.size(0)];
         Sample(logits, tokens, logProbs);
         return (tensor(tokens, device: logits.device), tensor(logProbs, device: logits.device));
     }
@@ -50,7 +51,7 @@ public sealed class TokenSampler : IDisposable
     /// </summary>
     public unsafe void Sample(Tensor logits, Span<long> tokens, Span<float> logProbs)
     {
-        int rows = (int)logits.shape[0];
+        int rows = (int)logits.size(0);
         if (rows != rngs.Length) throw new ArgumentException($"logits have {rows} rows but the sampler has {rngs.Length}");
         using var host = logits.device_type == TorchSharp.DeviceType.CPU && logits.dtype == ScalarType.Float32 && logits.is_contiguous()
             ? null : logits.to(ScalarType.Float32, CPU).contiguous();
@@ -60,7 +61,7 @@ public sealed class TokenSampler : IDisposable
         var workers = CpuWorkers.Shared(get_num_threads());
         fixed (long* t = tokens)
         fixed (float* l = logProbs)
-            job.Run(workers, TensorMemory.Floats(host ?? logits), rows, (int)logits.shape[1], options, t, l);
+            job.Run(workers, TensorMemory.Floats(host ?? logits), rows, (int)logits.size(1), options, t, l);
     }
 
     /// <summary>Samples rows in parallel; each worker has its own scratch for the vocabulary.</summary>
@@ -96,6 +97,7 @@ public sealed class TokenSampler : IDisposable
             workers.Run(this, rows);
         }
 
+        [MethodImpl(MethodImplOptions.AggressiveOptimization)]
         public override void Execute(int row, int worker)
         {
             var (token, logProb) = SampleRow(new ReadOnlySpan<float>(logits + (long)row * vocab, vocab), rowOptions[row], uniforms[row],
@@ -106,6 +108,7 @@ public sealed class TokenSampler : IDisposable
     }
 
     /// <summary>One row: the token and its log-probability under softmax(logits / temperature).</summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     static (int Token, float LogProb) SampleRow(ReadOnlySpan<float> logits, SamplingOptions o, double u, float[] e, int[] order)
     {
         bool greedy = o.Temperature == 0;
@@ -121,6 +124,7 @@ public sealed class TokenSampler : IDisposable
     }
 
     /// <summary>The sampled token: inverse CDF at <paramref name="u"/> over the kept prefix, in descending probability.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     static int Pick(float[] e, int[] order, SamplingOptions o, double u, float z)
     {
         int v = e.Length;
@@ -158,6 +162,7 @@ public sealed class TokenSampler : IDisposable
     /// taken in descending order, first reaches <paramref name="target"/>, with exactly that many tokens ranked
     /// before it; n − 1 (the least likely) when rounding keeps the sum below the target. Weighted quickselect.
     /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     static int Boundary(float[] e, int[] order, int n, double target)
     {
         int lo = 0, hi = n;
@@ -185,6 +190,7 @@ public sealed class TokenSampler : IDisposable
     }
 
     /// <summary>Reorders order[0..n) so its first k entries are the k largest values of e (quickselect).</summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     static void SelectLargest(float[] e, int[] order, int n, int k)
     {
         int lo = 0, hi = n;
@@ -201,6 +207,7 @@ public sealed class TokenSampler : IDisposable
     /// Three-way partition of order[lo..hi) by e around a median-of-three pivot: greater values first, then equal,
     /// then smaller. Returns where the greater and equal runs end, the pivot, and the greater run's mass.
     /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     static (int GreaterEnd, int EqualEnd, float Pivot, double GreaterMass) Partition(float[] e, int[] order, int lo, int hi)
     {
         float a = e[order[lo]], b = e[order[lo + (hi - lo) / 2]], c = e[order[hi - 1]];

@@ -34,13 +34,17 @@ public sealed class LlamaCppModel : IDisposable
     /// <param name="contextSize">KV cells in all (shared by every sequence).</param>
     /// <param name="threads">CPU threads for decoding and prompt processing; null uses every core.</param>
     /// <param name="sequences">How many sequences may live in the cache at once.</param>
-    public LlamaCppModel(string ggufPath, uint contextSize = 256, int? threads = null, uint sequences = 1)
+    /// <param name="unifiedCache">
+    /// One KV buffer shared by all sequences (each then sees <paramref name="contextSize"/> cells) rather than one per
+    /// sequence (contextSize / sequences cells each); null leaves llama.cpp's default.
+    /// </param>
+    public LlamaCppModel(string ggufPath, uint contextSize = 256, int? threads = null, uint sequences = 1, bool? unifiedCache = null)
     {
         int n = threads ?? Environment.ProcessorCount;
         var parameters = new ModelParams(ggufPath)
         {
             ContextSize = contextSize, BatchSize = contextSize, UBatchSize = contextSize, GpuLayerCount = 0,
-            Threads = n, BatchThreads = n, SeqMax = sequences,
+            Threads = n, BatchThreads = n, SeqMax = sequences, KVUnified = unifiedCache,
             // llama.cpp's default KV cache is F16; F32 keeps the comparison with R1Sharp's float32 exact to rounding.
             TypeK = GGMLType.GGML_TYPE_F32, TypeV = GGMLType.GGML_TYPE_F32, FlashAttention = false,
         };
@@ -106,14 +110,24 @@ public sealed class LlamaCppModel : IDisposable
         for (int s = 1; s < count; s++) context.NativeHandle.MemorySequenceCopy((LLamaSeqId)0, (LLamaSeqId)s, -1, -1);
     }
 
-    /// <summary>One step of parallel decoding: token i goes to sequence i at <paramref name="position"/>; fills each row's logits.</summary>
-    public void AppendOnePerSequence(ReadOnlySpan<int> tokens, int position, float[][] logits)
+    /// <summary>One step of parallel decoding: token i goes to sequence i at <paramref name="position"/>; batch entry i gets logits.</summary>
+    public void AppendOnePerSequence(ReadOnlySpan<int> tokens, int position)
     {
         batch.Clear();
         for (int s = 0; s < tokens.Length; s++) batch.Add(tokens[s], position, (LLamaSeqId)s, logits: true);
         Decode();
-        for (int s = 0; s < tokens.Length; s++) context.NativeHandle.GetLogitsIth(s).CopyTo(logits[s]);
     }
+
+    /// <summary>llama.cpp's own sampler chain drawing from softmax(logits) (temperature 1), seeded.</summary>
+    public static SafeLLamaSamplerChainHandle DistributionSampler(uint seed)
+    {
+        var chain = SafeLLamaSamplerChainHandle.Create(LLamaSamplerChainParams.Default());
+        chain.AddDistributionSampler(seed);
+        return chain;
+    }
+
+    /// <summary>A token drawn by <paramref name="sampler"/> from the logits of batch entry <paramref name="batchIndex"/> of the last decode.</summary>
+    public int Sample(SafeLLamaSamplerChainHandle sampler, int batchIndex) => (int)sampler.Sample(context.NativeHandle, batchIndex);
 
     void Decode()
     {
@@ -121,12 +135,8 @@ public sealed class LlamaCppModel : IDisposable
         if (result != DecodeResult.Ok) throw new R1Error($"llama_decode failed: {result}\n{RecentLog()}");
     }
 
-    public static int ArgMax(ReadOnlySpan<float> values)
-    {
-        int best = 0;
-        for (int i = 1; i < values.Length; i++) if (values[i] > values[best]) best = i;
-        return best;
-    }
+    /// <summary>The first index of the largest value.</summary>
+    public static int ArgMax(ReadOnlySpan<float> values) => System.Numerics.Tensors.TensorPrimitives.IndexOfMax(values);
 
     public void Dispose()
     {

@@ -1,7 +1,6 @@
 using System.Runtime.Intrinsics;
 using R1Sharp.Model;
 using TorchSharp;
-using TorchSharp.Modules;
 using static TorchSharp.torch;
 
 namespace R1Sharp.Inference;
@@ -30,13 +29,19 @@ sealed unsafe class CpuInference(CausalLanguageModel model) : IDisposable
     readonly RopeAndCacheJob rope = new();
     readonly AttentionJob attention = new();
     readonly SwiGluJob swiGlu = new();
+    // The parameter tensors of this forward (scratch), the addresses seen last and the per-layer view of them.
+    readonly List<Tensor?> current = [];
+    IntPtr[] addresses = [];
     LayerWeights[] layers = [];
+
+    /// <summary>When set, every forward charges its time to phases here.</summary>
+    public InferenceProfile? Profile { get; set; }
 
     /// <summary>True when the kernels can run this model: AVX-512, a GQA family, float32 on CPU, no gradients wanted.</summary>
     public static bool Supports(CausalLanguageModel model, KvCache cache) =>
         Vector512.IsHardwareAccelerated && !model.Config.IsMla && model.Device.type == DeviceType.CPU
         && !is_grad_enabled() && cache.DType == ScalarType.Float32 && cache.Device.type == DeviceType.CPU
-        && model.InferenceWeights.Embedding.dtype == ScalarType.Float32;
+        && model.FinalNormWeight.dtype == ScalarType.Float32;
 
     /// <summary>
     /// The cached forward of <see cref="CausalLanguageModel.Forward(Tensor, Tensor, Tensor?, KvCache, bool)"/>, writing
@@ -46,7 +51,9 @@ sealed unsafe class CpuInference(CausalLanguageModel model) : IDisposable
     {
         lock (gate)
         {
-            int b = (int)inputIds.shape[0], t = (int)inputIds.shape[1], past = cache.Length;
+            var profile = Profile;
+            profile?.Start();
+            int b = (int)inputIds.size(0), t = (int)inputIds.size(1), past = cache.Length;
             CheckShapes(inputIds, positions, keyMask, cache, allPositions, logits, b, t, past);
             var weights = GatherWeights(out float* embedding, out float* finalNorm, out float* head);
             var workers = CpuWorkers.Shared(get_num_threads());
@@ -64,6 +71,7 @@ sealed unsafe class CpuInference(CausalLanguageModel model) : IDisposable
             using var maskTensor = keyMask is null || keyMask.dtype is ScalarType.Int64 or ScalarType.Bool ? null : keyMask.to(ScalarType.Int64);
             var mask = Mask(maskTensor ?? keyMask);
             var (cos, sin) = model.RotaryTables;
+            profile?.Lap(InferencePhase.Embedding);
 
             float* xn = normed.Get((long)rows * d);
             float* q = qkv.Get((long)rows * qkvWidth);
@@ -75,28 +83,39 @@ sealed unsafe class CpuInference(CausalLanguageModel model) : IDisposable
                 ref var w = ref weights[l];
                 var (keys, values) = cache.Layer(l);
                 norm.Run(workers, h, 0, 1, w.InputNorm, eps, xn, rows, d);
+                profile?.Lap(InferencePhase.Norms);
                 linear.Run(workers, xn, rows, d, d, q, qkvWidth, false,
                 [
                     new LinearSegment(w.Q, w.QBias, heads * hd, 0),
                     new LinearSegment(w.K, w.KBias, kvHeads * hd, heads * hd),
                     new LinearSegment(w.V, w.VBias, kvHeads * hd, (heads + kvHeads) * hd),
                 ]);
+                profile?.Lap(InferencePhase.QkvProjection);
                 rope.Run(workers, q, qkvWidth, b, t, pos, posRowStride, posStride, TensorMemory.Floats(cos), TensorMemory.Floats(sin),
                     heads, kvHeads, hd, TensorMemory.Floats(keys), TensorMemory.Floats(values), past, cache.MaxLength);
+                profile?.Lap(InferencePhase.RopeAndCacheWrite);
                 attention.Run(workers, q, qkvWidth, b, t, past, heads, kvHeads, hd, TensorMemory.Floats(keys), TensorMemory.Floats(values),
                     cache.MaxLength, mask, att, heads * hd, scores);
+                profile?.Lap(InferencePhase.Attention);
                 linear.Run(workers, att, rows, heads * hd, heads * hd, h, d, true, [new LinearSegment(w.O, w.OBias, d, 0)]);
+                profile?.Lap(InferencePhase.OutputProjection);
                 norm.Run(workers, h, 0, 1, w.PostNorm, eps, xn, rows, d);
+                profile?.Lap(InferencePhase.Norms);
                 linear.Run(workers, xn, rows, d, d, gu, 2 * f, false, [new LinearSegment(w.Gate, null, f, 0), new LinearSegment(w.Up, null, f, f)]);
+                profile?.Lap(InferencePhase.GateUpProjection);
                 swiGlu.Run(workers, gu, act, rows, f);
+                profile?.Lap(InferencePhase.SwiGlu);
                 linear.Run(workers, act, rows, f, f, h, d, true, [new LinearSegment(w.Down, null, d, 0)]);
+                profile?.Lap(InferencePhase.DownProjection);
             }
             cache.Advance(t);
 
             int outRows = allPositions ? rows : b;
             norm.Run(workers, h, allPositions ? 0 : t - 1, allPositions ? 1 : t, finalNorm, eps, xn, outRows, d);
+            profile?.Lap(InferencePhase.Norms);
             linear.Run(workers, xn, outRows, d, d, TensorMemory.Floats(logits), config.VocabSize, false,
                 [new LinearSegment(head, null, config.VocabSize, 0)]);
+            profile?.Lap(InferencePhase.LmHead);
         }
     }
 
@@ -105,13 +124,16 @@ sealed unsafe class CpuInference(CausalLanguageModel model) : IDisposable
         if (inputIds.dtype != ScalarType.Int64) throw new ArgumentException($"input ids must be int64, got {inputIds.dtype}");
         if (b != cache.BatchSize) throw new ArgumentException($"input ids have {b} rows but the KV cache has {cache.BatchSize}");
         if (past + t > cache.MaxLength) throw new InvalidOperationException($"KV cache overflow: {past} + {t} > {cache.MaxLength}");
-        if (positions.dim() != 2 || positions.shape[0] != b || positions.shape[1] != t)
+        // Sizes are read one by one: Tensor.shape allocates, and this runs every decode step.
+        if (positions.dim() != 2 || positions.size(0) != b || positions.size(1) != t)
             throw new ArgumentException($"positions must be [{b}, {t}], got [{string.Join(", ", positions.shape)}]");
-        if (keyMask is not null && (keyMask.dim() != 2 || keyMask.shape[0] != b || keyMask.shape[1] != past + t))
+        if (keyMask is not null && (keyMask.dim() != 2 || keyMask.size(0) != b || keyMask.size(1) != past + t))
             throw new ArgumentException($"key mask must be [{b}, {past + t}], got [{string.Join(", ", keyMask.shape)}]");
-        long[] expected = allPositions ? [b, t, config.VocabSize] : [b, config.VocabSize];
-        if (!logits.shape.SequenceEqual(expected) || logits.dtype != ScalarType.Float32 || !logits.is_contiguous())
-            throw new ArgumentException($"logits must be a contiguous float32 [{string.Join(", ", expected)}] tensor");
+        bool logitsFit = allPositions
+            ? logits.dim() == 3 && logits.size(0) == b && logits.size(1) == t && logits.size(2) == config.VocabSize
+            : logits.dim() == 2 && logits.size(0) == b && logits.size(1) == config.VocabSize;
+        if (!logitsFit || logits.dtype != ScalarType.Float32 || !logits.is_contiguous())
+            throw new ArgumentException($"logits must be a contiguous float32 tensor of [{b}, {(allPositions ? $"{t}, " : "")}{config.VocabSize}]");
     }
 
     /// <summary>Copies each token's embedding row into the residual stream; ids are read in place (any strides).</summary>
@@ -147,32 +169,68 @@ sealed unsafe class CpuInference(CausalLanguageModel model) : IDisposable
         return new KeyMask(data, mask.dtype == ScalarType.Int64 ? 8 : 1, mask.stride(0));
     }
 
-    /// <summary>Every parameter's address, after checking each is a contiguous float32 CPU tensor.</summary>
+    /// <summary>
+    /// Every parameter's address. Addresses are read each forward (one native call per tensor) and checked (contiguous
+    /// float32 CPU tensors) only when one changed: in-place updates such as optimizer steps keep them, a moved or
+    /// converted parameter does not.
+    /// </summary>
     LayerWeights[] GatherWeights(out float* embedding, out float* finalNorm, out float* head)
     {
-        var (embed, final, lmHead) = model.InferenceWeights;
-        embedding = Weight(embed);
-        finalNorm = Weight(final);
-        head = Weight(lmHead);
-        var decoderLayers = model.Layers;
-        if (layers.Length != decoderLayers.Count) layers = new LayerWeights[decoderLayers.Count];
-        for (int l = 0; l < layers.Length; l++)
+        var (embed, final, lmHead) = model.InferenceWeights();
+        using (embed)
         {
-            var layer = decoderLayers[l];
-            var (q, k, v, o) = ((GroupedQueryAttention)layer.Attention).Projections;
-            var (g, u, down) = ((SwiGluMlp)layer.Mlp).Projections;
-            layers[l] = new LayerWeights
+            current.Clear();
+            current.Add(embed);
+            current.Add(final);
+            current.Add(lmHead);
+            var decoderLayers = model.DecoderLayers;
+            for (int l = 0; l < decoderLayers.Count; l++)
             {
-                InputNorm = Weight(layer.InputNorm.Weight), PostNorm = Weight(layer.PostAttentionNorm.Weight),
-                Q = Weight(q.weight!), K = Weight(k.weight!), V = Weight(v.weight!), O = Weight(o.weight!),
-                QBias = Bias(q), KBias = Bias(k), VBias = Bias(v), OBias = Bias(o),
-                Gate = Weight(g.weight!), Up = Weight(u.weight!), Down = Weight(down.weight!),
-            };
+                var layer = decoderLayers[l];
+                var (q, k, v, o) = ((GroupedQueryAttention)layer.Attention).Projections;
+                var (g, u, down) = ((SwiGluMlp)layer.Mlp).Projections;
+                current.Add(layer.InputNorm.Weight);
+                current.Add(layer.PostAttentionNorm.Weight);
+                current.Add(q.weight);
+                current.Add(k.weight);
+                current.Add(v.weight);
+                current.Add(o.weight);
+                current.Add(q.bias);
+                current.Add(k.bias);
+                current.Add(v.bias);
+                current.Add(o.bias);
+                current.Add(g.weight);
+                current.Add(u.weight);
+                current.Add(down.weight);
+            }
+            bool same = current.Count == addresses.Length;
+            for (int i = 0; same && i < addresses.Length; i++) same = (current[i] is { } t ? TensorMemory.Address(t) : IntPtr.Zero) == addresses[i];
+            if (!same) Remember(current, decoderLayers.Count);
+            current.Clear();
         }
+        embedding = (float*)addresses[0];
+        finalNorm = (float*)addresses[1];
+        head = (float*)addresses[2];
         return layers;
     }
 
-    static float* Bias(Linear linear) => linear.bias is { } b ? Weight(b) : null;
+    /// <summary>Checks and records the parameters' addresses, and asks for huge pages behind the large ones.</summary>
+    void Remember(List<Tensor?> tensors, int layerCount)
+    {
+        addresses = tensors.Select(t => (IntPtr)(t is null ? null : Weight(t))).ToArray();
+        for (int i = 0; i < tensors.Count; i++)
+            if (tensors[i] is { } t && i != 0) HugePages.Advise(addresses[i], t.NumberOfElements * sizeof(float)); // the embedding is only gathered from
+        layers = new LayerWeights[layerCount];
+        for (int l = 0; l < layers.Length; l++)
+        {
+            float* A(int i) => (float*)addresses[3 + 13 * l + i];
+            layers[l] = new LayerWeights
+            {
+                InputNorm = A(0), PostNorm = A(1), Q = A(2), K = A(3), V = A(4), O = A(5),
+                QBias = A(6), KBias = A(7), VBias = A(8), OBias = A(9), Gate = A(10), Up = A(11), Down = A(12),
+            };
+        }
+    }
 
     static float* Weight(Tensor t)
     {

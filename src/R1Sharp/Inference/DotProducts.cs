@@ -11,6 +11,9 @@ namespace R1Sharp.Inference;
 /// </summary>
 static unsafe class DotProducts
 {
+    /// <summary>Above this many rows of X, tiles of X are the outer loop (X no longer fits in L1 beside a tile of W).</summary>
+    const int StreamWeightsUpToRows = 16;
+
     /// <summary>
     /// Y[m, n] (+)= Σ_j X[m, j] · W[n, j] for m &lt; <paramref name="rows"/>, n in [n0, n1), j &lt; <paramref name="kc"/>
     /// (row strides ldx, ldw, ldy).
@@ -18,24 +21,37 @@ static unsafe class DotProducts
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     public static void Block(float* xb, int ldx, int rows, float* wb, int ldw, int n0, int n1, float* yb, int ldy, int kc, bool add)
     {
-        int n = n0;
-        // Each 4-row tile of W meets every row of X while it is in L1 (X's rows stay in L1 too for the K-blocks the caller picks).
-        for (; n + 4 <= n1; n += 4)
+        if (rows > StreamWeightsUpToRows)
         {
-            float* w = wb + (long)n * ldw;
+            // Many rows (prefill): a 4-row tile of X stays in L1 while the caller's block of W is read from L2.
             int m = 0;
-            // While the tile works, pull the next tile's four rows towards L1, spread over this tile's blocks of X.
-            int blocks = rows / 4;
-            float* next = n + 8 <= n1 ? w + 4L * ldw : w;
-            for (int block = 0; m + 4 <= rows; m += 4, block++)
-            {
-                float* p0 = block == 0 * blocks / 4 ? next : w, p1 = block == 1 * blocks / 4 ? next + ldw : w;
-                float* p2 = block == 2 * blocks / 4 ? next + 2L * ldw : w, p3 = block == 3 * blocks / 4 ? next + 3L * ldw : w;
-                Tile4x4(xb + (long)m * ldx, ldx, w, ldw, yb + (long)m * ldy + n, ldy, kc, add, p0, p1, p2, p3);
-            }
-            for (; m < rows; m++) Tile1x4(xb + (long)m * ldx, w, ldw, yb + (long)m * ldy + n, kc, add);
+            for (; m + 4 <= rows; m += 4)
+                for (int n = n0; n + 4 <= n1; n += 4)
+                    Tile4x4(xb + (long)m * ldx, ldx, wb + (long)n * ldw, ldw, yb + (long)m * ldy + n, ldy, kc, add, xb, xb, xb, xb);
+            for (; m < rows; m++)
+                for (int n = n0; n + 4 <= n1; n += 4)
+                    Tile1x4(xb + (long)m * ldx, wb + (long)n * ldw, ldw, yb + (long)m * ldy + n, kc, add);
         }
-        for (; n < n1; n++)
+        else
+        {
+            // Few rows (decode): W streams from memory once, each 4-row tile meeting every row of X while it is in L1.
+            for (int n = n0; n + 4 <= n1; n += 4)
+            {
+                float* w = wb + (long)n * ldw;
+                int m = 0;
+                // While the tile works, pull the next tile's four rows towards L1, spread over this tile's blocks of X.
+                int blocks = rows / 4;
+                float* next = n + 8 <= n1 ? w + 4L * ldw : w;
+                for (int block = 0; m + 4 <= rows; m += 4, block++)
+                {
+                    float* p0 = block == 0 * blocks / 4 ? next : w, p1 = block == 1 * blocks / 4 ? next + ldw : w;
+                    float* p2 = block == 2 * blocks / 4 ? next + 2L * ldw : w, p3 = block == 3 * blocks / 4 ? next + 3L * ldw : w;
+                    Tile4x4(xb + (long)m * ldx, ldx, w, ldw, yb + (long)m * ldy + n, ldy, kc, add, p0, p1, p2, p3);
+                }
+                for (; m < rows; m++) Tile1x4(xb + (long)m * ldx, w, ldw, yb + (long)m * ldy + n, kc, add);
+            }
+        }
+        for (int n = n0 + (n1 - n0) / 4 * 4; n < n1; n++)
             for (int m = 0; m < rows; m++) Single(xb + (long)m * ldx, wb + (long)n * ldw, yb + (long)m * ldy + n, kc, add);
     }
 

@@ -15,22 +15,25 @@ static unsafe partial class TensorMemory
     public static float* Floats(Tensor t)
     {
         if (t.dtype != ScalarType.Float32) throw new ArgumentException($"expected a float32 tensor, got {t.dtype}");
-        return (float*)Address(t);
+        return (float*)CheckedAddress(t);
     }
 
     public static long* Longs(Tensor t)
     {
         if (t.dtype != ScalarType.Int64) throw new ArgumentException($"expected an int64 tensor, got {t.dtype}");
-        return (long*)Address(t);
+        return (long*)CheckedAddress(t);
     }
 
     public static byte* Bytes(Tensor t)
     {
         if (t.ElementSize != 1) throw new ArgumentException($"expected a one-byte tensor, got {t.dtype}");
-        return (byte*)Address(t);
+        return (byte*)CheckedAddress(t);
     }
 
-    static void* Address(Tensor t)
+    /// <summary>Element 0's address, unchecked: for telling whether a tensor still lives where it did.</summary>
+    public static IntPtr Address(Tensor t) => THSTensor_data(t.Handle);
+
+    static void* CheckedAddress(Tensor t)
     {
         if (t.device_type != DeviceType.CPU) throw new ArgumentException("expected a CPU tensor");
         var p = THSTensor_data(t.Handle);

@@ -55,6 +55,9 @@ public sealed class CausalLanguageModel : nn.Module
 
     public IReadOnlyList<DecoderLayer> Layers => model.layers.ToList();
 
+    /// <summary>The layers without a copy of the list (read every decode step).</summary>
+    internal ModuleList<DecoderLayer> DecoderLayers => model.layers;
+
     RotaryEmbedding CreateRotary(Device device) => new(
         Config.IsMla ? Config.QkRopeHeadDim : Config.GqaHeadDim, Config.MaxPositionEmbeddings,
         Config.RopeTheta, Config.RopeScaling, interleaved: Config.IsMla && Config.RopeInterleave, device);
@@ -138,6 +141,13 @@ public sealed class CausalLanguageModel : nn.Module
 
     CpuInference CpuKernels => cpuInference ??= new CpuInference(this);
 
+    /// <summary>Where CPU-kernel forwards spend their time while set (for `r1 bench generate`).</summary>
+    internal InferenceProfile? CpuProfile
+    {
+        get => cpuInference?.Profile;
+        set => CpuKernels.Profile = value;
+    }
+
     Tensor ReferenceForward(Tensor inputIds, Tensor positions, Tensor? keyMask, KvCache cache, bool allPositions)
     {
         using var scope = NewDisposeScope();
@@ -163,13 +173,24 @@ public sealed class CausalLanguageModel : nn.Module
         return model.norm.forward(h);
     }
 
-    Tensor Head(Tensor h) => lm_head is not null
-        ? lm_head.forward(h)
-        : nn.functional.linear(h, model.embed_tokens.weight!);
+    Tensor Head(Tensor h)
+    {
+        if (lm_head is not null) return lm_head.forward(h);
+        using var tied = model.embed_tokens.weight!; // a fresh wrapper on every read
+        return nn.functional.linear(h, tied);
+    }
 
-    /// <summary>The tensors the CPU kernels read besides the layers': embedding, final norm, output projection (tied or not).</summary>
-    internal (Tensor Embedding, Tensor FinalNorm, Tensor Head) InferenceWeights =>
-        (model.embed_tokens.weight!, model.norm.Weight, lm_head?.weight ?? model.embed_tokens.weight!);
+    /// <summary>
+    /// The tensors the CPU kernels read besides the layers': embedding, final norm, output projection (the embedding
+    /// when tied). TorchSharp's Embedding makes a new wrapper on every read of its weight, so the caller disposes Embedding.
+    /// </summary>
+    internal (Tensor Embedding, Tensor FinalNorm, Tensor Head) InferenceWeights()
+    {
+        var embedding = model.embed_tokens.weight!;
+        return (embedding, model.norm.Weight, lm_head?.weight ?? embedding);
+    }
+
+    internal Tensor FinalNormWeight => model.norm.Weight;
 
     internal (Tensor Cos, Tensor Sin) RotaryTables => rotary.Tables;
 

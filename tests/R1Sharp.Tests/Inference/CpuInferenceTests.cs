@@ -15,9 +15,12 @@ public class CpuInferenceTests
 {
     const double Tolerance = 1e-4;
 
-    public static IEnumerable<object[]> Variants() => [["llama"], ["qwen2"], ["llama-bias-tied-scaled"], ["odd-sizes"]];
+    public static IEnumerable<object[]> Variants() => [["llama"], ["qwen2"], ["llama-bias-tied-scaled"], ["odd-sizes"], ["wide-groups"]];
 
-    /// <summary>Tiny models of each GQA variant; "odd-sizes" has widths off the kernels' tile and vector sizes and K over one block.</summary>
+    /// <summary>
+    /// Tiny models of each GQA variant; "odd-sizes" has widths off the kernels' tile and vector sizes and K over one
+    /// block, "wide-groups" 128-wide heads in groups of five (the value kernels' 4-head and 1-head paths).
+    /// </summary>
     static CausalLanguageModel Create(string variant)
     {
         var model = variant switch
@@ -32,6 +35,10 @@ public class CpuInferenceTests
             "odd-sizes" => TinyModels.Create(ModelFamily.Qwen2, edit: c => c with
             {
                 HiddenSize = 168, NumAttentionHeads = 6, NumKeyValueHeads = 3, HeadDim = 40, IntermediateSize = 1030, VocabSize = 301,
+            }),
+            "wide-groups" => TinyModels.Create(ModelFamily.Llama, edit: c => c with
+            {
+                HiddenSize = 128, NumAttentionHeads = 10, NumKeyValueHeads = 2, HeadDim = 128, IntermediateSize = 256,
             }),
             _ => throw new ArgumentException(variant),
         };
@@ -105,6 +112,61 @@ public class CpuInferenceTests
             model.ForwardInto(step, position, null, b, logits);
             AssertClose(expected, logits);
         }
+    }
+
+    [Fact]
+    public void Kernels_follow_weights_updated_in_place_and_replaced()
+    {
+        if (!Vector512.IsHardwareAccelerated) return;
+        using var model = Create("qwen2");
+        var ids = tensor(new long[] { 5, 6, 7, 8 }).view(1, 4);
+        Tensor Logits(bool kernels)
+        {
+            model.UseCpuKernels = kernels;
+            using var _ = inference_mode();
+            using var cache = KvCache.Create(model.Config, 1, 4, CPU);
+            return model.Forward(ids, arange(4).view(1, 4), null, cache);
+        }
+        var before = Logits(true);
+        using (no_grad())
+            foreach (var (_, p) in model.HfStateDict()) p.add_(randn_like(p) * 0.05); // an optimizer step, in place
+        var afterStep = Logits(true);
+        AssertClose(Logits(false), afterStep);
+        Assert.True((afterStep - before).abs().max().item<float>() > 1e-3);
+
+        model.to(ScalarType.Float64).to(ScalarType.Float32); // every parameter is a new tensor now
+        using (no_grad())
+            foreach (var (_, p) in model.HfStateDict()) p.add_(randn_like(p) * 0.05);
+        AssertClose(Logits(false), Logits(true));
+    }
+
+    [Fact]
+    public void A_decode_step_allocates_next_to_nothing()
+    {
+        if (!Vector512.IsHardwareAccelerated) return;
+        using var model = Create("llama-bias-tied-scaled");
+        using var _ = inference_mode();
+        using var cache = KvCache.Create(model.Config, 2, 40, CPU);
+        using var prompt = randint(model.Config.VocabSize, [2, 8], dtype: int64, generator: new Generator(2));
+        using var promptPositions = arange(8).unsqueeze(0).expand(2, -1);
+        model.Forward(prompt, promptPositions, null, cache).Dispose();
+        using var next = zeros(2, 1, int64);
+        using var position = full(2, 1, 8, int64);
+        using var logits = empty(2, model.Config.VocabSize);
+        using var sampler = new TokenSampler([new SamplingOptions { Temperature = 1 }, new SamplingOptions { Temperature = 0 }], [1, 2], CPU);
+        var tokens = new long[2];
+        var logProbs = new float[2];
+        void Step()
+        {
+            model.ForwardInto(next, position, null, cache, logits);
+            sampler.Sample(logits, tokens, logProbs);
+        }
+        Step();
+        long before = GC.GetAllocatedBytesForCurrentThread();
+        for (int i = 0; i < 20; i++) Step();
+        long perStep = (GC.GetAllocatedBytesForCurrentThread() - before) / 20;
+        // What is left is TorchSharp's fresh wrapper of the embedding weight, disposed at once.
+        Assert.True(perStep <= 256, $"a decode step allocated {perStep} managed bytes");
     }
 
     [Fact]
