@@ -24,10 +24,11 @@ public static class ExperimentCommand
         var runsDir = OptionFactory.Optional<string>("--runs-dir", "Where run folders go (default: $R1_RUNS or ./runs)");
         var name = OptionFactory.Optional<string>("--name", "Run name (default: distill-vs-rl-<date>-<time>)");
         var configFile = OptionFactory.Optional<string>("--config", "JSON file of experiment settings (keys as in experiment.json's config)");
+        var quickstartConfig = OptionFactory.Optional<string>("--quickstart-config", "Settings of the quickstart run that makes the teacher, when no --teacher-run (keys as r1 quickstart --config)");
         var tiny = new Option<bool>("--tiny") { Description = "A seconds-long miniature (tiny quickstart teacher, tiny budget) for smoke tests" };
         var command = new Command("distill-vs-rl",
             "From the quickstart's RL teacher, a smaller student: base, + GRPO, + distillation for the same wall-clock; R1's Table 6 on a CPU")
-            { teacherRun, budget, shape, runsDir, name, configFile, tiny };
+            { teacherRun, budget, shape, runsDir, name, configFile, quickstartConfig, tiny };
         command.SetAction(parse =>
         {
             var config = parse.GetValue(tiny) ? DistillVsRlConfig.Tiny : new DistillVsRlConfig();
@@ -39,11 +40,15 @@ public static class ExperimentCommand
                 StudentShape = parse.GetValue(shape) ?? config.StudentShape,
             };
             string? teacher = parse.GetValue(teacherRun);
+            var teacherSettings = parse.GetValue(quickstartConfig) is { } qsPath ? QuickstartConfig.Load(qsPath)
+                : parse.GetValue(tiny) ? QuickstartConfig.Tiny : null;
+            if (teacher is not null && teacherSettings is not null && !parse.GetValue(tiny))
+                throw new R1Error("--quickstart-config makes a new teacher; it cannot go with --teacher-run");
             if (teacher is not null && !Directory.Exists(teacher)) throw new R1Error($"{teacher}: teacher run folder not found");
             string root = parse.GetValue(runsDir) ?? RunStore.DefaultRoot;
             using var observer = new QuickstartCommand.ConsoleObserver(AnsiConsole.Console);
             var (report, folder) = new DistillVsRlExperiment(config, root, observer)
-                .Run(teacher, parse.GetValue(name), parse.GetValue(tiny) ? QuickstartConfig.Tiny : null);
+                .Run(teacher, parse.GetValue(name), teacherSettings);
             AnsiConsole.WriteLine();
             AnsiConsole.Write(Table(report));
             AnsiConsole.WriteLine(report.Verdict());

@@ -33,7 +33,8 @@ public sealed class PackedTokenStream : IBatchSource
     void Shuffle()
     {
         var order = Enumerable.Range(0, documents.Count).ToArray();
-        new Random(HashCode.Combine(seed, Epoch)).Shuffle(order);
+        // Not HashCode.Combine: .NET salts it per process, so a new process (a rerun, a resume) would shuffle differently.
+        new Random(unchecked(seed * 1_000_003 + Epoch)).Shuffle(order);
         stream = order.SelectMany(i => documents[i]).ToArray();
     }
 
