@@ -69,14 +69,25 @@ public sealed class GenerationEngine(CausalLanguageModel model, ITextTokenizer? 
         var positionArray = rows.Select(r => (long)r.Request.PromptIds.Count).ToArray();
         var positions = zeros(rows.Count, 1, int64, device: device);
         Tensor? keyMask = null;
-        KvCache cache;
-        using (var prefillCache = KvCache.Create(model.Config, requests.Count, promptLength, device))
-        using (var prefillPositions = CausalLanguageModel.PositionsFromMask(promptMaskTensor))
-        using (var prefillLogits = model.Forward(ids, prefillPositions, padded ? promptMaskTensor : null, prefillCache))
-        using (var perRow = prefillLogits.repeat_interleave(repeats, 0))
+        // With one sample per prompt the prefill cache is the decode cache; otherwise its rows are repeated per sample.
+        bool oneSampleEach = requests.All(r => r.NumSamples == 1);
+        var cache = KvCache.Create(model.Config, requests.Count, oneSampleEach ? totalLength : promptLength, device);
+        try
         {
-            logitsBuffer.copy_(perRow);
-            cache = prefillCache.RepeatRows(repeats, totalLength);
+            using var prefillPositions = CausalLanguageModel.PositionsFromMask(promptMaskTensor);
+            using var prefillLogits = model.Forward(ids, prefillPositions, padded ? promptMaskTensor : null, cache);
+            if (oneSampleEach) logitsBuffer.copy_(prefillLogits);
+            else
+            {
+                using var perRow = prefillLogits.repeat_interleave(repeats, 0);
+                logitsBuffer.copy_(perRow);
+                Replace(ref cache, cache.RepeatRows(repeats, totalLength));
+            }
+        }
+        catch
+        {
+            cache.Dispose();
+            throw;
         }
         if (padded)
         {

@@ -47,9 +47,10 @@ sealed unsafe class LinearJob : ParallelJob
         segmentCount = weights.Length;
         int totalN = 0;
         foreach (var s in weights) totalN += s.N;
-        // Enough chunks to balance two busy cores, each a multiple of the 4-row tile.
+        // Decode: enough chunks to balance the workers, each a multiple of the 4-row tile. Prefill: 64 rows of W per
+        // chunk, so a block of W (64 × 512 floats) stays in L2 while every tile of X passes it.
         chunkRows = Math.Max(16, (totalN / (workers.Threads * 8) + 3) & ~3);
-        if (m > BlockAboveRows) chunkRows = Math.Max(chunkRows, 64);
+        if (m > BlockAboveRows) chunkRows = m > 16 ? 64 : Math.Max(chunkRows, 64);
         int chunks = 0;
         for (int i = 0; i < weights.Length; i++)
         {
