@@ -1,5 +1,9 @@
 using System.Runtime.CompilerServices;
 
+// Tests seed torch's global generator before building models; classes running in parallel would draw from it in
+// between and make seeded runs differ.
+[assembly: CollectionBehavior(DisableTestParallelization = true)]
+
 namespace R1Sharp.Tests;
 
 static class TestSetup
