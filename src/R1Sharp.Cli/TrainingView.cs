@@ -135,7 +135,7 @@ public sealed class TrainingView : IDisposable
             used.Add(key);
         foreach (var (key, value) in m.OrderBy(kv => kv.Key, StringComparer.Ordinal))
             if (!used.Contains(key) && !key.EndsWith("/std", StringComparison.Ordinal) && double.IsFinite(value))
-                rows.Add((key, F(value, 4)));
+                rows.Add((key, F(value, value == Math.Floor(value) && Math.Abs(value) < 1e15 ? 0 : 4)));
         return rows;
     }
 

@@ -56,5 +56,13 @@ public class QuickstartTests
         Assert.True(File.Exists(Path.Combine(runs, "qs", "models", "rl", "model.safetensors")));
         Assert.True(Directory.GetFiles(Path.Combine(runs, "qs", "plots"), "*.png").Length >= 3);
         Assert.True(File.Exists(Path.Combine(runs, "qs-grpo", "metrics.jsonl")));
+
+        // r1 eval --task quickstart takes the digit counts from the model's run: harder answers have more digits.
+        string evalDir = Path.Combine(runs, "eval-harder");
+        Assert.Equal(0, CliApp.Run(["eval", "--model", Path.Combine(runs, "qs", "models", "rl"), "--task", "quickstart", "--split", "harder",
+            "--samples", "2", "--prompts", "3", "--max-tokens", "8", "--out", evalDir]));
+        var golds = File.ReadAllLines(Path.Combine(evalDir, "samples.jsonl")).Select(l => JsonNode.Parse(l)!["gold"]!.GetValue<string>()).ToList();
+        Assert.Equal(3 * 3, golds.Count); // 2 samples + the greedy one per prompt
+        Assert.All(golds, g => Assert.True(g.Length > QuickstartConfig.Tiny.MaxDigits, $"harder answer {g}"));
     }
 }
