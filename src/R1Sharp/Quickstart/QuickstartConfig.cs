@@ -24,6 +24,8 @@ public sealed record QuickstartConfig
     [JsonPropertyName("pretrain_documents")] public int PretrainDocuments { get; init; } = 60_000;
     /// <summary>Share of documents that answer directly, with an empty &lt;think&gt;.</summary>
     [JsonPropertyName("direct_share")] public double DirectShare { get; init; } = 0.6;
+    /// <summary>Share of the longer (harder-length) pretraining problems that answer directly; null means <see cref="DirectShare"/>.</summary>
+    [JsonPropertyName("harder_direct_share")] public double? HarderDirectShare { get; init; }
     /// <summary>Share of worked solutions with one column slip, carried consistently into the answer.</summary>
     [JsonPropertyName("slip_share")] public double SlipShare { get; init; } = 0.3;
     [JsonPropertyName("tokenizer_vocab_size")] public int TokenizerVocabSize { get; init; } = 320;
@@ -46,6 +48,8 @@ public sealed record QuickstartConfig
     [JsonPropertyName("rl_num_generations")] public int RlNumGenerations { get; init; } = 8;
     [JsonPropertyName("rl_learning_rate")] public double RlLearningRate { get; init; } = 1e-4;
     [JsonPropertyName("rl_temperature")] public double RlTemperature { get; init; } = 1.0;
+    /// <summary>KL weight to the frozen base (GRPO's beta, k3 estimator); 0 skips the reference model.</summary>
+    [JsonPropertyName("rl_beta")] public double RlBeta { get; init; }
     [JsonPropertyName("max_completion_length")] public int MaxCompletionLength { get; init; } = 64;
 
     // Evaluation by R1's protocol.

@@ -34,10 +34,11 @@ public static class QuickstartCorpus
         var documents = new List<string>(c.PretrainDocuments);
         for (int i = 0; i < c.PretrainDocuments; i++)
         {
-            var source = random.NextDouble() < c.HarderShareInPretraining ? longer : regular;
+            bool isLonger = random.NextDouble() < c.HarderShareInPretraining;
+            var source = isLonger ? longer : regular;
             if (!source.MoveNext()) throw new R1Error("quickstart: the addition task ran out of training problems");
             string question = source.Current.Prompt[^1].Content;
-            bool direct = random.NextDouble() < c.DirectShare;
+            bool direct = random.NextDouble() < (isLonger ? c.HarderDirectShare ?? c.DirectShare : c.DirectShare);
             bool slipped = !direct && random.NextDouble() < c.SlipShare;
             int columns = Math.Max(c.MinDigits, source.Current.Difficulty);
             string completion = slipped

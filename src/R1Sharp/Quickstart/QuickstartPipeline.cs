@@ -151,6 +151,7 @@ public sealed class QuickstartPipeline(QuickstartConfig config, string runsRoot,
             MaxPromptLength = 64, MaxCompletionLength = config.MaxCompletionLength, Temperature = config.RlTemperature,
             LearningRate = config.RlLearningRate, LrSchedulerType = LrSchedulerType.Constant, AdamBeta2 = 0.99,
             MaxSteps = config.RlSteps, Seed = config.Seed, LoggingSteps = 10, SaveSteps = 0, LossType = LossType.Dapo,
+            Beta = config.RlBeta,
         };
         observer.StageStarted("grpo", grpo.MaxSteps);
         using var bundle = ModelBundle.Load(baseDir);
@@ -158,7 +159,8 @@ public sealed class QuickstartPipeline(QuickstartConfig config, string runsRoot,
             e => bundle.EncodeChat(e.Prompt.Select(m => new ChatMessage(m.Role, m.Content)).ToList()), bundle.Template.OpensThink);
         var run = grpoRun = RunFolder.Create(runsRoot, name + "-grpo", "grpo", grpo);
         var clock = Stopwatch.StartNew();
-        var last = new GrpoTrainer(bundle.Model, grpo, environment).Run(run, onStep: observer.Step,
+        using var reference = grpo.Beta != 0 ? ModelCheckpoint.Load(baseDir) : null;
+        var last = new GrpoTrainer(bundle.Model, grpo, environment, reference).Run(run, onStep: observer.Step,
             maxSeconds: config.MaxStageSeconds, cancellation: cancellation);
         double seconds = clock.Elapsed.TotalSeconds;
         run.Finish(RunStatus.Finished, last);

@@ -43,6 +43,34 @@ public class QuickstartTests
     }
 
     [Fact]
+    public void Harder_direct_share_zero_shows_every_longer_problem_worked()
+    {
+        var config = QuickstartConfig.Tiny with { PretrainDocuments = 400, HarderShareInPretraining = 0.5, HarderDirectShare = 0 };
+        int longer = 0, shorter = 0, shorterDirect = 0;
+        foreach (var document in QuickstartCorpus.Documents(config))
+        {
+            var question = document[(document.IndexOf("What is", StringComparison.Ordinal))..];
+            var (a, b) = AdditionScratchpad.Parse(question[..(question.IndexOf('?') + 1)]);
+            bool direct = document.Contains("<think>\n</think>");
+            if (Math.Max(a, b).ToString().Length > config.MaxDigits) { longer++; Assert.False(direct, document); }
+            else { shorter++; if (direct) shorterDirect++; }
+        }
+        Assert.InRange(longer, 150, 250);
+        Assert.InRange(shorterDirect / (double)shorter, config.DirectShare - 0.1, config.DirectShare + 0.1);
+    }
+
+    [Fact]
+    public void The_quickstart_runs_grpo_with_a_kl_to_the_base_when_rl_beta_is_set()
+    {
+        string runs = Directory.CreateTempSubdirectory("r1-qs-beta-").FullName;
+        string configPath = Path.Combine(runs, "beta.json");
+        File.WriteAllText(configPath, System.Text.Json.JsonSerializer.Serialize(QuickstartConfig.Tiny with { RlBeta = 0.04 }));
+        Assert.Equal(0, CliApp.Run(["quickstart", "--config", configPath, "--runs-dir", runs, "--name", "qs"]));
+        var metrics = File.ReadAllLines(Path.Combine(runs, "qs-grpo", "metrics.jsonl")).Select(l => JsonNode.Parse(l)!).ToList();
+        Assert.Contains(metrics, m => m["kl"] is not null);
+    }
+
+    [Fact]
     public void The_tiny_quickstart_runs_end_to_end_and_writes_the_report()
     {
         string runs = Directory.CreateTempSubdirectory("r1-qs-").FullName;
