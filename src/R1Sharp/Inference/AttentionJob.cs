@@ -134,7 +134,8 @@ sealed unsafe class AttentionJob : ParallelJob
 
     /// <summary>
     /// out[i] = Σ_j p[i, j] · v[j, :] for <paramref name="rowCount"/> probability rows (<paramref name="pStride"/> apart;
-    /// outputs <paramref name="outStride"/> apart), four rows per pass over V so each value row loaded feeds 16 FMAs.
+    /// outputs <paramref name="outStride"/> apart), <see cref="ValueRows"/> rows per pass over V so each value row
+    /// loaded feeds that many FMAs per vector.
     /// </summary>
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     void WeightedSums<TVec>(float* p, int pStride, int count, int rowCount, float* v, float* result, int outStride)
@@ -143,9 +144,9 @@ sealed unsafe class AttentionJob : ParallelJob
         int h = 0, span = 4 * Simd<TVec>.Count;
         if (headDim % span == 0)
         {
-            for (; h + 4 <= rowCount; h += 4)
+            for (; h + ValueRows <= rowCount; h += ValueRows)
                 for (int d = 0; d < headDim; d += span)
-                    FourRows<TVec>(p + (long)h * pStride, pStride, count, v + d, result + (long)h * outStride + d, outStride);
+                    SeveralRows<TVec>(p + (long)h * pStride, pStride, count, v + d, result + (long)h * outStride + d, outStride);
             for (; h < rowCount; h++)
                 for (int d = 0; d < headDim; d += span)
                     OneRow<TVec>(p + (long)h * pStride, count, v + d, result + (long)h * outStride + d);
@@ -170,9 +171,15 @@ sealed unsafe class AttentionJob : ParallelJob
         }
     }
 
-    /// <summary>Four vectors of output columns of four rows: 16 accumulators, one pass over the value rows.</summary>
+    /// <summary>
+    /// Probability rows per pass over the values (a JIT-time constant): 4, so 16 accumulators, with 32 vector registers;
+    /// 2 with 16 (x64 AVX2), where 4 rows spill to the stack (as in <see cref="DotProducts"/>).
+    /// </summary>
+    static int ValueRows => Simd.Registers >= 32 ? 4 : 2;
+
+    /// <summary>Four vectors of output columns of <see cref="ValueRows"/> rows, one pass over the value rows; rows past it are compiled away.</summary>
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    void FourRows<TVec>(float* p, int pStride, int count, float* v, float* result, int outStride)
+    void SeveralRows<TVec>(float* p, int pStride, int count, float* v, float* result, int outStride)
         where TVec : struct
     {
         int n = Simd<TVec>.Count;
@@ -192,21 +199,27 @@ sealed unsafe class AttentionJob : ParallelJob
             w = Simd<TVec>.Broadcast(p1[j]);
             a10 = Simd<TVec>.MultiplyAdd(w, v0, a10); a11 = Simd<TVec>.MultiplyAdd(w, v1, a11);
             a12 = Simd<TVec>.MultiplyAdd(w, v2, a12); a13 = Simd<TVec>.MultiplyAdd(w, v3, a13);
-            w = Simd<TVec>.Broadcast(p2[j]);
-            a20 = Simd<TVec>.MultiplyAdd(w, v0, a20); a21 = Simd<TVec>.MultiplyAdd(w, v1, a21);
-            a22 = Simd<TVec>.MultiplyAdd(w, v2, a22); a23 = Simd<TVec>.MultiplyAdd(w, v3, a23);
-            w = Simd<TVec>.Broadcast(p3[j]);
-            a30 = Simd<TVec>.MultiplyAdd(w, v0, a30); a31 = Simd<TVec>.MultiplyAdd(w, v1, a31);
-            a32 = Simd<TVec>.MultiplyAdd(w, v2, a32); a33 = Simd<TVec>.MultiplyAdd(w, v3, a33);
+            if (ValueRows > 2)
+            {
+                w = Simd<TVec>.Broadcast(p2[j]);
+                a20 = Simd<TVec>.MultiplyAdd(w, v0, a20); a21 = Simd<TVec>.MultiplyAdd(w, v1, a21);
+                a22 = Simd<TVec>.MultiplyAdd(w, v2, a22); a23 = Simd<TVec>.MultiplyAdd(w, v3, a23);
+                w = Simd<TVec>.Broadcast(p3[j]);
+                a30 = Simd<TVec>.MultiplyAdd(w, v0, a30); a31 = Simd<TVec>.MultiplyAdd(w, v1, a31);
+                a32 = Simd<TVec>.MultiplyAdd(w, v2, a32); a33 = Simd<TVec>.MultiplyAdd(w, v3, a33);
+            }
         }
         float* r = result;
         Simd<TVec>.Store(a00, r); Simd<TVec>.Store(a01, r + n); Simd<TVec>.Store(a02, r + 2 * n); Simd<TVec>.Store(a03, r + 3 * n);
         r += outStride;
         Simd<TVec>.Store(a10, r); Simd<TVec>.Store(a11, r + n); Simd<TVec>.Store(a12, r + 2 * n); Simd<TVec>.Store(a13, r + 3 * n);
-        r += outStride;
-        Simd<TVec>.Store(a20, r); Simd<TVec>.Store(a21, r + n); Simd<TVec>.Store(a22, r + 2 * n); Simd<TVec>.Store(a23, r + 3 * n);
-        r += outStride;
-        Simd<TVec>.Store(a30, r); Simd<TVec>.Store(a31, r + n); Simd<TVec>.Store(a32, r + 2 * n); Simd<TVec>.Store(a33, r + 3 * n);
+        if (ValueRows > 2)
+        {
+            r += outStride;
+            Simd<TVec>.Store(a20, r); Simd<TVec>.Store(a21, r + n); Simd<TVec>.Store(a22, r + 2 * n); Simd<TVec>.Store(a23, r + 3 * n);
+            r += outStride;
+            Simd<TVec>.Store(a30, r); Simd<TVec>.Store(a31, r + n); Simd<TVec>.Store(a32, r + 2 * n); Simd<TVec>.Store(a33, r + 3 * n);
+        }
     }
 
     /// <summary>Four vectors of output columns of one row, two value rows per step so the FMAs do not wait on each other.</summary>

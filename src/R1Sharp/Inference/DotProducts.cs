@@ -5,15 +5,22 @@ using System.Runtime.Intrinsics.X86;
 namespace R1Sharp.Inference;
 
 /// <summary>
-/// Dot products of rows of X with rows of W along K in SIMD vectors of any width (<typeparamref name="TVec"/> on each
-/// method), 4 rows of X × 4 rows of W per tile: each vector loaded feeds 4 FMAs, so batch-1 decode is bound by memory
-/// bandwidth and larger batches by the FMA units. Row-by-row dots suit nn.Linear's [N, K] weights as stored: nothing
-/// is repacked.
+/// Dot products of rows of X with rows of W along K in SIMD vectors of any width (TVec on each method, see
+/// <see cref="Simd{TVec}"/>), 4 rows of X × 4 rows of W per tile (2 × 4 with 16 vector registers): each vector loaded
+/// feeds several FMAs, so batch-1 decode is bound by memory bandwidth and larger batches by the FMA units. Row-by-row
+/// dots suit nn.Linear's [N, K] weights as stored: nothing is repacked.
 /// </summary>
 static unsafe class DotProducts
 {
     /// <summary>Above this many rows of X, tiles of X are the outer loop (X no longer fits in L1 beside a tile of W).</summary>
     const int StreamWeightsUpToRows = 16;
+
+    /// <summary>
+    /// Rows of X per tile (a JIT-time constant): 4, so 16 accumulators, with 32 vector registers. With 16 (x64 AVX2),
+    /// a 4 × 4 tile's accumulators and operands spilled to the stack every step; 2 × 4 tiles ran 40% faster there
+    /// (3 × 4 still spilled).
+    /// </summary>
+    static int TileRows => Simd.Registers >= 32 ? 4 : 2;
 
     /// <summary>
     /// Y[m, n] (+)= Σ_j X[m, j] · W[n, j] for m &lt; <paramref name="rows"/>, n in [n0, n1), j &lt; <paramref name="kc"/>
@@ -25,11 +32,11 @@ static unsafe class DotProducts
     {
         if (rows > StreamWeightsUpToRows)
         {
-            // Many rows (prefill): a 4-row tile of X stays in L1 while the caller's block of W is read from L2.
+            // Many rows (prefill): a tile of X stays in L1 while the caller's block of W is read from L2.
             int m = 0;
-            for (; m + 4 <= rows; m += 4)
+            for (; m + TileRows <= rows; m += TileRows)
                 for (int n = n0; n + 4 <= n1; n += 4)
-                    Tile4x4<TVec>(xb + (long)m * ldx, ldx, wb + (long)n * ldw, ldw, yb + (long)m * ldy + n, ldy, kc, add, xb, xb, xb, xb);
+                    Tile<TVec>(xb + (long)m * ldx, ldx, wb + (long)n * ldw, ldw, yb + (long)m * ldy + n, ldy, kc, add, xb, xb, xb, xb);
             for (; m < rows; m++)
                 for (int n = n0; n + 4 <= n1; n += 4)
                     Tile1x4<TVec>(xb + (long)m * ldx, wb + (long)n * ldw, ldw, yb + (long)m * ldy + n, kc, add);
@@ -42,13 +49,13 @@ static unsafe class DotProducts
                 float* w = wb + (long)n * ldw;
                 int m = 0;
                 // While the tile works, pull the next tile's four rows towards L1, spread over this tile's blocks of X.
-                int blocks = rows / 4;
+                int blocks = rows / TileRows;
                 float* next = n + 8 <= n1 ? w + 4L * ldw : w;
-                for (int block = 0; m + 4 <= rows; m += 4, block++)
+                for (int block = 0; m + TileRows <= rows; m += TileRows, block++)
                 {
                     float* p0 = block == 0 * blocks / 4 ? next : w, p1 = block == 1 * blocks / 4 ? next + ldw : w;
                     float* p2 = block == 2 * blocks / 4 ? next + 2L * ldw : w, p3 = block == 3 * blocks / 4 ? next + 3L * ldw : w;
-                    Tile4x4<TVec>(xb + (long)m * ldx, ldx, w, ldw, yb + (long)m * ldy + n, ldy, kc, add, p0, p1, p2, p3);
+                    Tile<TVec>(xb + (long)m * ldx, ldx, w, ldw, yb + (long)m * ldy + n, ldy, kc, add, p0, p1, p2, p3);
                 }
                 for (; m < rows; m++) Tile1x4<TVec>(xb + (long)m * ldx, w, ldw, yb + (long)m * ldy + n, kc, add);
             }
@@ -57,8 +64,9 @@ static unsafe class DotProducts
             for (int m = 0; m < rows; m++) Single<TVec>(xb + (long)m * ldx, wb + (long)n * ldw, yb + (long)m * ldy + n, kc, add);
     }
 
+    /// <summary><see cref="TileRows"/> rows of X × 4 rows of W; the rows past it are compiled away.</summary>
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    static void Tile4x4<TVec>(float* x, int ldx, float* w, int ldw, float* y, int ldy, int kc, bool add,
+    static void Tile<TVec>(float* x, int ldx, float* w, int ldw, float* y, int ldy, int kc, bool add,
         float* prefetch0, float* prefetch1, float* prefetch2, float* prefetch3)
         where TVec : struct
     {
@@ -88,17 +96,23 @@ static unsafe class DotProducts
             a = Simd<TVec>.Load(x1 + j);
             c10 = Simd<TVec>.MultiplyAdd(a, b0, c10); c11 = Simd<TVec>.MultiplyAdd(a, b1, c11);
             c12 = Simd<TVec>.MultiplyAdd(a, b2, c12); c13 = Simd<TVec>.MultiplyAdd(a, b3, c13);
-            a = Simd<TVec>.Load(x2 + j);
-            c20 = Simd<TVec>.MultiplyAdd(a, b0, c20); c21 = Simd<TVec>.MultiplyAdd(a, b1, c21);
-            c22 = Simd<TVec>.MultiplyAdd(a, b2, c22); c23 = Simd<TVec>.MultiplyAdd(a, b3, c23);
-            a = Simd<TVec>.Load(x3 + j);
-            c30 = Simd<TVec>.MultiplyAdd(a, b0, c30); c31 = Simd<TVec>.MultiplyAdd(a, b1, c31);
-            c32 = Simd<TVec>.MultiplyAdd(a, b2, c32); c33 = Simd<TVec>.MultiplyAdd(a, b3, c33);
+            if (TileRows > 2)
+            {
+                a = Simd<TVec>.Load(x2 + j);
+                c20 = Simd<TVec>.MultiplyAdd(a, b0, c20); c21 = Simd<TVec>.MultiplyAdd(a, b1, c21);
+                c22 = Simd<TVec>.MultiplyAdd(a, b2, c22); c23 = Simd<TVec>.MultiplyAdd(a, b3, c23);
+            }
+            if (TileRows > 3)
+            {
+                a = Simd<TVec>.Load(x3 + j);
+                c30 = Simd<TVec>.MultiplyAdd(a, b0, c30); c31 = Simd<TVec>.MultiplyAdd(a, b1, c31);
+                c32 = Simd<TVec>.MultiplyAdd(a, b2, c32); c33 = Simd<TVec>.MultiplyAdd(a, b3, c33);
+            }
         }
         Store(y, Simd<TVec>.Sum4(c00, c01, c02, c03) + Tail4(x0, w0, w1, w2, w3, j, kc), add);
         Store(y + ldy, Simd<TVec>.Sum4(c10, c11, c12, c13) + Tail4(x1, w0, w1, w2, w3, j, kc), add);
-        Store(y + 2 * ldy, Simd<TVec>.Sum4(c20, c21, c22, c23) + Tail4(x2, w0, w1, w2, w3, j, kc), add);
-        Store(y + 3 * ldy, Simd<TVec>.Sum4(c30, c31, c32, c33) + Tail4(x3, w0, w1, w2, w3, j, kc), add);
+        if (TileRows > 2) Store(y + 2 * ldy, Simd<TVec>.Sum4(c20, c21, c22, c23) + Tail4(x2, w0, w1, w2, w3, j, kc), add);
+        if (TileRows > 3) Store(y + 3 * ldy, Simd<TVec>.Sum4(c30, c31, c32, c33) + Tail4(x3, w0, w1, w2, w3, j, kc), add);
     }
 
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]

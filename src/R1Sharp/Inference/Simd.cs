@@ -5,6 +5,20 @@ using System.Runtime.Intrinsics.X86;
 
 namespace R1Sharp.Inference;
 
+/// <summary>What the kernels need to know about the vector unit whatever the width.</summary>
+static class Simd
+{
+    /// <summary>
+    /// Vector registers the JIT can use (a JIT-time constant): 32 with AVX-512 (at any width) and on arm64, 16 on x64
+    /// without AVX-512, where kernels hold fewer accumulators so their inner loops do not spill to the stack.
+    /// </summary>
+    public static int Registers
+    {
+        [MethodImpl(MethodImplOptions.AggressiveInlining)]
+        get => Avx512F.IsSupported || AdvSimd.Arm64.IsSupported ? 32 : 16;
+    }
+}
+
 /// <summary>
 /// Float vector operations for kernels written once, generic over their vector type <typeparamref name="TVec"/>:
 /// <see cref="Vector512{T}"/>, <see cref="Vector256{T}"/> or <see cref="Vector128{T}"/> of float. The JIT compiles a
