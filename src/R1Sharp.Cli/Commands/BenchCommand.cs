@@ -1,5 +1,6 @@
 using System.CommandLine;
 using R1Sharp.Benchmarks;
+using R1Sharp.Inference;
 using Spectre.Console;
 
 namespace R1Sharp.Cli.Commands;
@@ -64,16 +65,20 @@ public static class BenchCommand
         var prefill = OptionFactory.WithDefault("--prefill-tokens", defaults.PrefillTokens, "Prompt length of the prefill measurement");
         var decode = OptionFactory.WithDefault("--decode-tokens", defaults.DecodeTokens, "New tokens per sequence in the decode measurements");
         var samples = OptionFactory.WithDefault("--samples", defaults.Samples, "Samples of one prompt decoded together");
+        var simd = OptionFactory.Optional<string>("--simd",
+            $"Vector width of R1Sharp's CPU kernels: 512, 256, 128, or 0 for the libtorch path (default: the widest this CPU runs, or ${SimdKernels.EnvironmentVariable})");
+        simd.AcceptOnlyFromAmong("512", "256", "128", "0");
         var output = OptionFactory.Optional<string>("--out", "JSON file to write the results to");
         var command = new Command("generate",
             "Prefill, batch-1 decode and 16-samples decode tokens/s of R1Sharp and llama.cpp (via LLamaSharp) on the same f32 model")
-            { model, shape, threads, repeats, prefill, decode, samples, output };
+            { model, shape, threads, repeats, prefill, decode, samples, simd, output };
         command.SetAction(parse =>
         {
             var options = defaults with
             {
                 ModelDir = parse.GetValue(model), Shape = parse.GetValue(shape)!, Threads = parse.GetValue(threads), Repeats = parse.GetValue(repeats),
                 PrefillTokens = parse.GetValue(prefill), DecodeTokens = parse.GetValue(decode), Samples = parse.GetValue(samples),
+                Simd = parse.GetValue(simd) is { } width ? SimdKernels.Parse(width) : null,
             };
             var console = AnsiConsole.Create(new AnsiConsoleSettings { Out = new AnsiConsoleOutput(parse.InvocationConfiguration.Output) });
             var result = GenerationBenchmark.Run(options, message => console.MarkupLineInterpolated($"[grey]{message}[/]"));
@@ -104,6 +109,7 @@ public static class BenchCommand
         var o = r.Options;
         var table = new Table()
             .Title(Markup.Escape($"{r.Model}: {r.Parameters / 1e6:F0}M parameters, f32, {r.Threads} threads, median of {o.Repeats}"))
+            .Caption(Markup.Escape($"R1Sharp's CPU kernels: {r.Simd}"))
             .AddColumn("tokens/s").AddColumn(new TableColumn("R1Sharp").RightAligned())
             .AddColumn(new TableColumn("llama.cpp").RightAligned()).AddColumn(new TableColumn("ratio").RightAligned());
         void Row(string what, double ours, double theirs, double ratio) =>

@@ -33,6 +33,11 @@ public sealed record GenerationBenchmarkOptions
     /// <summary>Each figure is the median of this many runs; the engines alternate so load from other processes hits both.</summary>
     public int Repeats { get; init; } = 3;
     public int Seed { get; init; }
+    /// <summary>
+    /// The vector width R1Sharp's CPU kernels run at (<see cref="SimdWidth.None"/>: the libtorch path); null keeps
+    /// <see cref="SimdKernels.Active"/> (the widest this CPU runs, or R1SHARP_SIMD_WIDTH).
+    /// </summary>
+    public SimdWidth? Simd { get; init; }
 }
 
 /// <summary>Tokens per second of one engine; decode figures count new tokens after the first (which the prefill produces).</summary>
@@ -44,8 +49,13 @@ public sealed record EngineFigures(double PrefillTokensPerSecond, double DecodeT
 /// </summary>
 public sealed record PhaseTime(string Phase, double MillisecondsPerStep, double Share, double? WeightGigabytesPerSecond);
 
+/// <param name="SimdBits">The vector width R1Sharp's kernels ran at, in bits; 0 when it ran the libtorch path.</param>
+/// <param name="Simd">That width described, e.g. "256-bit (AVX2)".</param>
+/// <param name="WidestSimdBits">The widest width this CPU runs the kernels at.</param>
 public sealed record GenerationBenchmarkResult(
-    string Model, long Parameters, int Threads, string Machine, GenerationBenchmarkOptions Options,
+    string Model, long Parameters, int Threads, string Machine,
+    [property: JsonPropertyName("simd_width")] int SimdBits, string Simd, [property: JsonPropertyName("widest_simd_width")] int WidestSimdBits,
+    GenerationBenchmarkOptions Options,
     [property: JsonPropertyName("r1sharp")] EngineFigures R1Sharp, EngineFigures LlamaCpp,
     IReadOnlyList<PhaseTime>? DecodeProfile = null, IReadOnlyList<PhaseTime>? SamplesProfile = null)
 {
@@ -81,6 +91,10 @@ public static class GenerationBenchmark
             if (value < 1) throw new R1Error($"{name} must be >= 1, got {value}");
         if (options.DecodeTokens < 2) throw new R1Error($"decode tokens must be >= 2 (the first comes from the prefill), got {options.DecodeTokens}");
         set_num_threads(options.Threads);
+        // Forced for the whole run and restored after it; unforced, this reads (and checks) R1SHARP_SIMD_WIDTH up front.
+        using var simdScope = SimdKernels.Force(options.Simd ?? SimdKernels.Active);
+        var simd = SimdKernels.Active;
+        log($"R1Sharp's CPU kernels: {SimdKernels.Describe(simd)}");
         var work = Directory.CreateTempSubdirectory("r1-bench-generate-");
         try
         {
@@ -127,7 +141,8 @@ public static class GenerationBenchmark
                 figures[5].Add(Alternate(() => theirs.Samples(samplesPrompt)));
             }
             log("profiling R1Sharp's decode steps");
-            return new GenerationBenchmarkResult(name, ModelStats.Of(c).TotalParameters, options.Threads, MachineDescription(), options,
+            return new GenerationBenchmarkResult(name, ModelStats.Of(c).TotalParameters, options.Threads, MachineDescription(),
+                (int)simd, SimdKernels.Describe(simd), (int)SimdKernels.Widest, options,
                 new EngineFigures(Median(figures[0]), Median(figures[1]), Median(figures[2])),
                 new EngineFigures(Median(figures[3]), Median(figures[4]), Median(figures[5])),
                 ours.Profile(decodePrompt, 1), ours.Profile(samplesPrompt, options.Samples));

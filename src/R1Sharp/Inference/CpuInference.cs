@@ -1,4 +1,3 @@
-using System.Runtime.Intrinsics;
 using R1Sharp.Model;
 using TorchSharp;
 using static TorchSharp.torch;
@@ -37,9 +36,12 @@ sealed unsafe class CpuInference(CausalLanguageModel model) : IDisposable
     /// <summary>When set, every forward charges its time to phases here.</summary>
     public InferenceProfile? Profile { get; set; }
 
-    /// <summary>True when the kernels can run this model: AVX-512, a GQA family, float32 on CPU, no gradients wanted.</summary>
+    /// <summary>
+    /// True when the kernels can run this model: a SIMD width to run at (<see cref="SimdKernels.Active"/>), a GQA family,
+    /// float32 on CPU, no gradients wanted.
+    /// </summary>
     public static bool Supports(CausalLanguageModel model, KvCache cache) =>
-        Vector512.IsHardwareAccelerated && !model.Config.IsMla && model.Device.type == DeviceType.CPU
+        SimdKernels.Active != SimdWidth.None && !model.Config.IsMla && model.Device.type == DeviceType.CPU
         && !is_grad_enabled() && cache.DType == ScalarType.Float32 && cache.Device.type == DeviceType.CPU
         && model.FinalNormWeight.dtype == ScalarType.Float32;
 
@@ -57,6 +59,7 @@ sealed unsafe class CpuInference(CausalLanguageModel model) : IDisposable
             CheckShapes(inputIds, positions, keyMask, cache, allPositions, logits, b, t, past);
             var weights = GatherWeights(out float* embedding, out float* finalNorm, out float* head);
             var workers = CpuWorkers.Shared(get_num_threads());
+            var simd = SimdKernels.Active;
             int rows = b * t, d = config.HiddenSize, heads = config.NumAttentionHeads, kvHeads = config.NumKeyValueHeads;
             int hd = config.GqaHeadDim, f = config.IntermediateSize, qkvWidth = (heads + 2 * kvHeads) * hd;
             float eps = (float)config.RmsNormEps;
@@ -84,28 +87,28 @@ sealed unsafe class CpuInference(CausalLanguageModel model) : IDisposable
                 var (keys, values) = cache.Layer(l);
                 norm.Run(workers, h, 0, 1, w.InputNorm, eps, xn, rows, d);
                 profile?.Lap(InferencePhase.Norms);
-                linear.Run(workers, xn, rows, d, d, q, qkvWidth, false,
+                linear.Run(workers, simd, xn, rows, d, d, q, qkvWidth, false,
                 [
                     new LinearSegment(w.Q, w.QBias, heads * hd, 0),
                     new LinearSegment(w.K, w.KBias, kvHeads * hd, heads * hd),
                     new LinearSegment(w.V, w.VBias, kvHeads * hd, (heads + kvHeads) * hd),
                 ]);
                 profile?.Lap(InferencePhase.QkvProjection);
-                rope.Run(workers, q, qkvWidth, b, t, pos, posRowStride, posStride, TensorMemory.Floats(cos), TensorMemory.Floats(sin),
+                rope.Run(workers, simd, q, qkvWidth, b, t, pos, posRowStride, posStride, TensorMemory.Floats(cos), TensorMemory.Floats(sin),
                     heads, kvHeads, hd, TensorMemory.Floats(keys), TensorMemory.Floats(values), past, cache.MaxLength);
                 profile?.Lap(InferencePhase.RopeAndCacheWrite);
-                attention.Run(workers, q, qkvWidth, b, t, past, heads, kvHeads, hd, TensorMemory.Floats(keys), TensorMemory.Floats(values),
+                attention.Run(workers, simd, q, qkvWidth, b, t, past, heads, kvHeads, hd, TensorMemory.Floats(keys), TensorMemory.Floats(values),
                     cache.MaxLength, mask, att, heads * hd, scores);
                 profile?.Lap(InferencePhase.Attention);
-                linear.Run(workers, att, rows, heads * hd, heads * hd, h, d, true, [new LinearSegment(w.O, w.OBias, d, 0)]);
+                linear.Run(workers, simd, att, rows, heads * hd, heads * hd, h, d, true, [new LinearSegment(w.O, w.OBias, d, 0)]);
                 profile?.Lap(InferencePhase.OutputProjection);
                 norm.Run(workers, h, 0, 1, w.PostNorm, eps, xn, rows, d);
                 profile?.Lap(InferencePhase.Norms);
-                linear.Run(workers, xn, rows, d, d, gu, 2 * f, false, [new LinearSegment(w.Gate, null, f, 0), new LinearSegment(w.Up, null, f, f)]);
+                linear.Run(workers, simd, xn, rows, d, d, gu, 2 * f, false, [new LinearSegment(w.Gate, null, f, 0), new LinearSegment(w.Up, null, f, f)]);
                 profile?.Lap(InferencePhase.GateUpProjection);
                 swiGlu.Run(workers, gu, act, rows, f);
                 profile?.Lap(InferencePhase.SwiGlu);
-                linear.Run(workers, act, rows, f, f, h, d, true, [new LinearSegment(w.Down, null, d, 0)]);
+                linear.Run(workers, simd, act, rows, f, f, h, d, true, [new LinearSegment(w.Down, null, d, 0)]);
                 profile?.Lap(InferencePhase.DownProjection);
             }
             cache.Advance(t);
@@ -113,7 +116,7 @@ sealed unsafe class CpuInference(CausalLanguageModel model) : IDisposable
             int outRows = allPositions ? rows : b;
             norm.Run(workers, h, allPositions ? 0 : t - 1, allPositions ? 1 : t, finalNorm, eps, xn, outRows, d);
             profile?.Lap(InferencePhase.Norms);
-            linear.Run(workers, xn, outRows, d, d, TensorMemory.Floats(logits), config.VocabSize, false,
+            linear.Run(workers, simd, xn, outRows, d, d, TensorMemory.Floats(logits), config.VocabSize, false,
                 [new LinearSegment(head, null, config.VocabSize, 0)]);
             profile?.Lap(InferencePhase.LmHead);
         }

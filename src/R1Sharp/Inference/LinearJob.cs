@@ -1,4 +1,5 @@
 using System.Runtime.CompilerServices;
+using System.Runtime.Intrinsics;
 namespace R1Sharp.Inference;
 
 /// <summary>One weight matrix [N, K] (nn.Linear layout) whose outputs land at columns [Column, Column + N) of Y.</summary>
@@ -30,13 +31,16 @@ sealed unsafe class LinearJob : ParallelJob
     float* x, y;
     int rows, k, ldx, ldy, chunkRows;
     bool accumulate;
+    SimdWidth width;
 
     /// <summary>Runs the product of X [<paramref name="m"/>, <paramref name="kDim"/>] (row stride <paramref name="xStride"/>) on <paramref name="workers"/>.</summary>
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    public void Run(CpuWorkers workers, float* input, int m, int kDim, int xStride, float* output, int yStride, bool addToOutput,
+    public void Run(CpuWorkers workers, SimdWidth simd, float* input, int m, int kDim, int xStride, float* output, int yStride, bool addToOutput,
         ReadOnlySpan<LinearSegment> weights)
     {
         if (weights.Length > segments.Length) throw new ArgumentException("at most 3 weight segments");
+        SimdKernels.Check(simd);
+        width = simd;
         x = input;
         y = output;
         rows = m;
@@ -65,6 +69,17 @@ sealed unsafe class LinearJob : ParallelJob
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     public override void Execute(int chunk, int worker)
     {
+        switch (width)
+        {
+            case SimdWidth.Bits512: Execute<Vector512<float>>(chunk); break;
+            case SimdWidth.Bits256: Execute<Vector256<float>>(chunk); break;
+            default: Execute<Vector128<float>>(chunk); break;
+        }
+    }
+
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    void Execute<TVec>(int chunk) where TVec : struct
+    {
         int s = 0;
         while (chunk >= firstChunk[s + 1]) s++;
         var segment = segments[s];
@@ -73,7 +88,7 @@ sealed unsafe class LinearJob : ParallelJob
         float* yc = y + segment.Column;
         int kb = rows > BlockAboveRows ? KBlock : k;
         for (int k0 = 0; k0 < k; k0 += kb)
-            DotProducts.Block(x + k0, ldx, rows, segment.Weight + k0, k, n0, n1, yc, ldy, Math.Min(kb, k - k0), accumulate || k0 > 0);
+            DotProducts.Block<TVec>(x + k0, ldx, rows, segment.Weight + k0, k, n0, n1, yc, ldy, Math.Min(kb, k - k0), accumulate || k0 > 0);
         if (segment.Bias != null)
             for (int m = 0; m < rows; m++)
                 for (int n = n0; n < n1; n++) yc[(long)m * ldy + n] += segment.Bias[n];

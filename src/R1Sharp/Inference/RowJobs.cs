@@ -96,11 +96,14 @@ sealed unsafe class RopeAndCacheJob : RowJob
     long* positions;
     long positionRowStride, positionStride;
     int qkvStride, queries, heads, kvHeads, headDim, past, maxLength;
+    SimdWidth width;
 
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    public void Run(CpuWorkers workers, float* qkvRows, int rowStride, int batch, int t, long* pos, long posRowStride, long posStride,
+    public void Run(CpuWorkers workers, SimdWidth simd, float* qkvRows, int rowStride, int batch, int t, long* pos, long posRowStride, long posStride,
         float* cosTable, float* sinTable, int queryHeads, int keyValueHeads, int dim, float* keys, float* values, int pastLength, int cacheLength)
     {
+        SimdKernels.Check(simd);
+        width = simd;
         qkv = qkvRows;
         qkvStride = rowStride;
         queries = t;
@@ -126,7 +129,13 @@ sealed unsafe class RopeAndCacheJob : RowJob
         long position = positions[b * positionRowStride + t * positionStride];
         int half = headDim / 2;
         float* q = qkv + (long)row * qkvStride;
-        for (int h = 0; h < heads + kvHeads; h++) Rotate(q + h * headDim, cos + position * half, sin + position * half, half);
+        float* c = cos + position * half, s = sin + position * half;
+        switch (width)
+        {
+            case SimdWidth.Bits512: RotateHeads<Vector512<float>>(q, c, s, half); break;
+            case SimdWidth.Bits256: RotateHeads<Vector256<float>>(q, c, s, half); break;
+            default: RotateHeads<Vector128<float>>(q, c, s, half); break;
+        }
         float* k = q + heads * headDim, v = k + kvHeads * headDim;
         for (int h = 0; h < kvHeads; h++)
         {
@@ -136,20 +145,27 @@ sealed unsafe class RopeAndCacheJob : RowJob
         }
     }
 
+    /// <summary>Rotates the row's query and key heads, which sit side by side from <paramref name="q"/>.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    void RotateHeads<TVec>(float* q, float* c, float* s, int half) where TVec : struct
+    {
+        for (int h = 0; h < heads + kvHeads; h++) Rotate<TVec>(q + h * headDim, c, s, half);
+    }
+
     /// <summary>[x0, x1] → [x0·cos − x1·sin, x0·sin + x1·cos] over the two halves of one head.</summary>
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    static void Rotate(float* head, float* c, float* s, int half)
+    static void Rotate<TVec>(float* head, float* c, float* s, int half) where TVec : struct
     {
         float* x1 = head + half;
         int i = 0;
-        for (; i + 16 <= half; i += 16)
+        for (; i + Simd<TVec>.Count <= half; i += Simd<TVec>.Count)
         {
-            var a = Vector512.Load(head + i);
-            var b = Vector512.Load(x1 + i);
-            var cv = Vector512.Load(c + i);
-            var sv = Vector512.Load(s + i);
-            (a * cv - b * sv).Store(head + i);
-            (a * sv + b * cv).Store(x1 + i);
+            var a = Simd<TVec>.Load(head + i);
+            var b = Simd<TVec>.Load(x1 + i);
+            var cv = Simd<TVec>.Load(c + i);
+            var sv = Simd<TVec>.Load(s + i);
+            Simd<TVec>.Store(Simd<TVec>.Subtract(Simd<TVec>.Multiply(a, cv), Simd<TVec>.Multiply(b, sv)), head + i);
+            Simd<TVec>.Store(Simd<TVec>.Add(Simd<TVec>.Multiply(a, sv), Simd<TVec>.Multiply(b, cv)), x1 + i);
         }
         for (; i < half; i++)
         {

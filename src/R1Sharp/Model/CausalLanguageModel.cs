@@ -36,8 +36,9 @@ public sealed class CausalLanguageModel : nn.Module
 
     /// <summary>
     /// Whether cached inference (<see cref="Forward(Tensor, Tensor, Tensor?, KvCache, bool)"/>) may run R1Sharp's own
-    /// CPU kernels, used when the CPU has AVX-512, the model is llama/qwen2 in float32 and no gradients are wanted;
-    /// false always takes the libtorch path (the reference the kernels are tested against).
+    /// CPU kernels, used when the CPU has SIMD with FMA (<see cref="SimdKernels.Active"/>), the model is llama/qwen2 in
+    /// float32 and no gradients are wanted; false always takes the libtorch path (the reference the kernels are tested
+    /// against).
     /// </summary>
     public bool UseCpuKernels { get; set; } = true;
     public Device Device { get; private set; } = CPU;

@@ -1,5 +1,6 @@
 using System.Text.Json.Nodes;
 using R1Sharp.Cli;
+using R1Sharp.Inference;
 
 namespace R1Sharp.Tests.Benchmarks;
 
@@ -13,17 +14,27 @@ public class BenchCommandTests
         return (exit, output.ToString());
     }
 
-    [Fact]
-    public void Bench_generate_measures_both_engines_on_a_model_directory()
+    /// <param name="simd">The --simd option, or "" for none (the widest width this CPU runs).</param>
+    [Theory]
+    [InlineData("")]
+    [InlineData("128")]
+    [InlineData("0")]
+    public void Bench_generate_measures_both_engines_on_a_model_directory(string simd)
     {
+        var width = simd == "" ? SimdKernels.Active : SimdKernels.Parse(simd);
+        if (!SimdKernels.IsSupported(width)) return;
+        var before = SimdKernels.Active;
         string dir = Directory.CreateTempSubdirectory("r1-bench-").FullName;
         Assert.Equal(0, R1("init", "--arch", "qwen2", "--preset", "tiny", "--out", dir, "--seed", "1").Exit);
         string json = Path.Combine(dir, "bench.json");
-        var (exit, output) = R1("bench", "generate", "--model", dir, "--threads", "1", "--repeats", "1",
-            "--prefill-tokens", "24", "--decode-tokens", "6", "--samples", "3", "--out", json);
+        string[] simdOption = simd == "" ? [] : ["--simd", simd];
+        var (exit, output) = R1(["bench", "generate", "--model", dir, "--threads", "1", "--repeats", "1",
+            "--prefill-tokens", "24", "--decode-tokens", "6", "--samples", "3", "--out", json, .. simdOption]);
         Assert.True(exit == 0, output);
         Assert.Contains("llama.cpp", output);
         Assert.Contains("3 samples of one prompt", output);
+        Assert.Contains($"R1Sharp's CPU kernels: {SimdKernels.Describe(width)}", output);
+        Assert.Equal(before, SimdKernels.Active); // a forced width ends with the run
 
         var result = JsonNode.Parse(File.ReadAllText(json))!;
         foreach (var engine in new[] { "r1sharp", "llama_cpp" })
@@ -31,7 +42,10 @@ public class BenchCommandTests
                 Assert.True(result[engine]![figure]!.GetValue<double>() > 0, $"{engine}.{figure}");
         Assert.Equal(1, result["threads"]!.GetValue<int>());
         Assert.Equal(24, result["options"]!["prefill_tokens"]!.GetValue<int>());
-        if (System.Runtime.Intrinsics.Vector512.IsHardwareAccelerated)
+        Assert.Equal((int)width, result["simd_width"]!.GetValue<int>());
+        Assert.Equal((int)SimdKernels.Widest, result["widest_simd_width"]!.GetValue<int>());
+        Assert.Equal(width == SimdWidth.None, result["decode_profile"] is null); // the profile covers the kernels only
+        if (width != SimdWidth.None)
         {
             var phases = result["decode_profile"]!.AsArray();
             double share = phases.Sum(p => p!["share"]!.GetValue<double>());

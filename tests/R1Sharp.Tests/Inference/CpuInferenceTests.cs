@@ -1,5 +1,5 @@
-using System.Runtime.Intrinsics;
 using R1Sharp.Generation;
+using R1Sharp.Inference;
 using R1Sharp.Model;
 using R1Sharp.Tests.Model;
 using TorchSharp;
@@ -9,13 +9,18 @@ namespace R1Sharp.Tests.Inference;
 
 /// <summary>
 /// The model's CPU kernels against its libtorch path (<see cref="CausalLanguageModel.UseCpuKernels"/> = false):
-/// the same logits to float32 rounding, the same cache contents, and the same generated tokens.
+/// the same logits to float32 rounding, the same cache contents, and the same generated tokens, at every SIMD width
+/// this machine runs (each test forces one width and restores the setting when it ends).
 /// </summary>
 public class CpuInferenceTests
 {
     const double Tolerance = 1e-4;
 
     public static IEnumerable<object[]> Variants() => [["llama"], ["qwen2"], ["llama-bias-tied-scaled"], ["odd-sizes"], ["wide-groups"]];
+
+    public static IEnumerable<object[]> VariantsAndWidths() => SimdWidths.Times(Variants());
+
+    public static IEnumerable<object[]> Widths() => SimdWidths.Each();
 
     /// <summary>
     /// Tiny models of each GQA variant; "odd-sizes" has widths off the kernels' tile and vector sizes and K over one
@@ -53,10 +58,11 @@ public class CpuInferenceTests
     }
 
     [Theory]
-    [MemberData(nameof(Variants))]
-    public void Prefill_of_a_padded_batch_and_decode_steps_match_libtorch(string variant)
+    [MemberData(nameof(VariantsAndWidths))]
+    public void Prefill_of_a_padded_batch_and_decode_steps_match_libtorch(string variant, SimdWidth width)
     {
-        if (!Vector512.IsHardwareAccelerated) return;
+        if (!SimdKernels.IsSupported(width)) return;
+        using var simd = SimdKernels.Force(width);
         using var model = Create(variant);
         using var _ = inference_mode();
         const int prompt = 21, steps = 6;
@@ -65,9 +71,11 @@ public class CpuInferenceTests
         mask[1, TensorIndex.Slice(0, 5)] = tensor(0L);  // left padding
         mask[2, TensorIndex.Slice(0, 20)] = tensor(0L); // one real prompt token
 
+        var profile = new InferenceProfile();
         var results = new[] { true, false }.Select(kernels =>
         {
             model.UseCpuKernels = kernels;
+            model.CpuProfile = kernels ? profile : null;
             var cache = KvCache.Create(model.Config, 3, prompt + steps, CPU);
             var m = mask.narrow(1, 0, prompt);
             var logits = new List<Tensor> { model.Forward(ids.narrow(1, 0, prompt), CausalLanguageModel.PositionsFromMask(m), m, cache, allPositions: true) };
@@ -79,6 +87,7 @@ public class CpuInferenceTests
             return (Logits: logits, Cache: cache);
         }).ToList();
         model.UseCpuKernels = true;
+        Assert.Equal(1 + steps, profile.Forwards); // the kernels did run, at the forced width
 
         var (ours, reference) = (results[0], results[1]);
         for (int i = 0; i < ours.Logits.Count; i++) AssertClose(reference.Logits[i], ours.Logits[i]);
@@ -94,10 +103,11 @@ public class CpuInferenceTests
     }
 
     [Theory]
-    [MemberData(nameof(Variants))]
-    public void Forward_into_a_reused_buffer_equals_forward(string variant)
+    [MemberData(nameof(VariantsAndWidths))]
+    public void Forward_into_a_reused_buffer_equals_forward(string variant, SimdWidth width)
     {
-        if (!Vector512.IsHardwareAccelerated) return;
+        if (!SimdKernels.IsSupported(width)) return;
+        using var simd = SimdKernels.Force(width);
         using var model = Create(variant);
         using var _ = inference_mode();
         var ids = randint(model.Config.VocabSize, [2, 8], dtype: int64, generator: new Generator(4));
@@ -114,10 +124,12 @@ public class CpuInferenceTests
         }
     }
 
-    [Fact]
-    public void Kernels_follow_weights_updated_in_place_and_replaced()
+    [Theory]
+    [MemberData(nameof(Widths))]
+    public void Kernels_follow_weights_updated_in_place_and_replaced(SimdWidth width)
     {
-        if (!Vector512.IsHardwareAccelerated) return;
+        if (!SimdKernels.IsSupported(width)) return;
+        using var simd = SimdKernels.Force(width);
         using var model = Create("qwen2");
         var ids = tensor(new long[] { 5, 6, 7, 8 }).view(1, 4);
         Tensor Logits(bool kernels)
@@ -140,10 +152,12 @@ public class CpuInferenceTests
         AssertClose(Logits(false), Logits(true));
     }
 
-    [Fact]
-    public void A_decode_step_allocates_next_to_nothing()
+    [Theory]
+    [MemberData(nameof(Widths))]
+    public void A_decode_step_allocates_next_to_nothing(SimdWidth width)
     {
-        if (!Vector512.IsHardwareAccelerated) return;
+        if (!SimdKernels.IsSupported(width)) return;
+        using var simd = SimdKernels.Force(width);
         using var model = Create("llama-bias-tied-scaled");
         using var _ = inference_mode();
         using var cache = KvCache.Create(model.Config, 2, 40, CPU);
@@ -170,6 +184,21 @@ public class CpuInferenceTests
     }
 
     [Fact]
+    public void Width_zero_sends_the_cached_forward_to_libtorch()
+    {
+        using var model = Create("qwen2");
+        using var _ = inference_mode();
+        var profile = new InferenceProfile();
+        model.CpuProfile = profile;
+        using (SimdKernels.Force(SimdWidth.None))
+        {
+            using var cache = KvCache.Create(model.Config, 1, 4, CPU);
+            model.Forward(tensor(new long[] { 1, 2, 3 }).view(1, 3), arange(3).view(1, 3), null, cache).Dispose();
+        }
+        Assert.Equal(0, profile.Forwards);
+    }
+
+    [Fact]
     public void With_gradients_enabled_the_cached_forward_stays_differentiable()
     {
         using var model = Create("llama");
@@ -179,9 +208,11 @@ public class CpuInferenceTests
     }
 
     [Theory]
-    [MemberData(nameof(Variants))]
-    public void Generated_tokens_and_log_probs_are_unchanged(string variant)
+    [MemberData(nameof(VariantsAndWidths))]
+    public void Generated_tokens_and_log_probs_are_unchanged(string variant, SimdWidth width)
     {
+        if (!SimdKernels.IsSupported(width)) return;
+        using var simd = SimdKernels.Force(width);
         using var model = Create(variant);
         var engine = new GenerationEngine(model);
         int vocab = model.Config.VocabSize;

@@ -1,4 +1,3 @@
-using System.Runtime.Intrinsics;
 using R1Sharp.Inference;
 using TorchSharp;
 using static TorchSharp.torch;
@@ -8,20 +7,20 @@ namespace R1Sharp.Tests.Inference;
 /// <summary>The C# kernels against libtorch, on shapes that hit every tile, tail and blocking path.</summary>
 public unsafe class KernelTests
 {
-    public static IEnumerable<object[]> Shapes() =>
+    public static IEnumerable<object[]> Shapes() => SimdWidths.Times(
     [
         [1, 37, 50, 1],     // batch-1 decode, N and K off the tile and vector sizes
         [4, 64, 64, 2],
         [7, 130, 1100, 2],  // K > one block, rows in a 4-tile and a remainder
         [33, 70, 530, 3],   // K blocked (M > 16), three workers
         [20, 1030, 576, 2],
-    ];
+    ]);
 
     [Theory]
     [MemberData(nameof(Shapes))]
-    public void Linear_matches_libtorch_for_fused_segments_with_bias_and_accumulation(int m, int n, int k, int threads)
+    public void Linear_matches_libtorch_for_fused_segments_with_bias_and_accumulation(int m, int n, int k, int threads, SimdWidth width)
     {
-        if (!Vector512.IsHardwareAccelerated) return; // the kernels need AVX-512; elsewhere the model uses libtorch
+        if (!SimdKernels.IsSupported(width)) return; // elsewhere the model uses a narrower width or libtorch
         var g = new Generator(5);
         var x = randn([m, k], generator: g);
         var w1 = randn([n, k], generator: g);
@@ -32,13 +31,13 @@ public unsafe class KernelTests
 
         var y = residual.clone();
         var workers = CpuWorkers.Shared(threads);
-        new LinearJob().Run(workers, Ptr(x), m, k, k, Ptr(y), (int)y.shape[1], addToOutput: true,
+        new LinearJob().Run(workers, width, Ptr(x), m, k, k, Ptr(y), (int)y.shape[1], addToOutput: true,
             [new LinearSegment(Ptr(w1), null, n, 0), new LinearSegment(Ptr(w2), Ptr(b2), n / 2 + 1, n)]);
         AssertClose(expected, y, 1e-3);
 
         // Overwrite mode ignores what was there.
         var fresh = full([m, n], float.NaN);
-        new LinearJob().Run(workers, Ptr(x), m, k, k, Ptr(fresh), n, addToOutput: false, [new LinearSegment(Ptr(w1), null, n, 0)]);
+        new LinearJob().Run(workers, width, Ptr(x), m, k, k, Ptr(fresh), n, addToOutput: false, [new LinearSegment(Ptr(w1), null, n, 0)]);
         AssertClose(nn.functional.linear(x, w1), fresh, 1e-3);
     }
 
