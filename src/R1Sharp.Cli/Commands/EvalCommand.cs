@@ -16,7 +16,7 @@ public static class EvalCommand
     public static Command Create()
     {
         var model = OptionFactory.Required<string>("--model", "Model directory");
-        var task = OptionFactory.Optional<string>("--task", $"Synthetic task: {string.Join(", ", TaskCatalog.Names)}, or quickstart (the quickstart's addition task, digits as in the model's run)");
+        var task = OptionFactory.Optional<string>("--task", TaskSource.TaskHelp);
         var data = OptionFactory.Optional<string>("--data", "Dataset file (.jsonl or .parquet; GSM8K, MATH or {prompt|messages, answer})");
         var split = OptionFactory.WithDefault("--split", "test", "Split of a synthetic task: train, test or harder");
         var samples = OptionFactory.WithDefault("--samples", 4, "k: samples per prompt");
@@ -33,7 +33,7 @@ public static class EvalCommand
         {
             if (parse.GetValue(samples) < 1) throw new R1Error($"--samples must be at least 1, got {parse.GetValue(samples)}");
             TorchSharp.torch.set_num_threads(parse.GetValue(threads));
-            var source = SampleCommand.ResolveTask(parse.GetValue(task), parse.GetValue(data), parse.GetValue(model)!);
+            var source = TaskSource.Resolve(parse.GetValue(task), parse.GetValue(data), parse.GetValue(model)!);
             var which = Training.SnakeCase.Parse<TaskSplit>(parse.GetValue(split)!, "--split");
             using var bundle = ModelBundle.Load(parse.GetValue(model)!);
             var options = new ModelEvalOptions

@@ -18,7 +18,7 @@ public static class SampleCommand
     public static Command Create()
     {
         var model = OptionFactory.Required<string>("--model", "Teacher model directory");
-        var task = OptionFactory.Optional<string>("--task", $"Synthetic task: {string.Join(", ", TaskCatalog.Names)}, or quickstart (the quickstart's addition task)");
+        var task = OptionFactory.Optional<string>("--task", TaskSource.TaskHelp);
         var data = OptionFactory.Optional<string>("--data", "Dataset file (.jsonl or .parquet; GSM8K, MATH or {prompt|messages, answer})");
         var split = OptionFactory.WithDefault("--split", "train", "Split of a synthetic task: train, test or harder");
         var samples = OptionFactory.WithDefault("--samples", 4, "k: completions sampled per prompt");
@@ -36,7 +36,7 @@ public static class SampleCommand
         command.SetAction(parse =>
         {
             string modelDir = parse.GetValue(model)!;
-            var source = ResolveTask(parse.GetValue(task), parse.GetValue(data), modelDir);
+            var source = TaskSource.Resolve(parse.GetValue(task), parse.GetValue(data), modelDir);
             var options = new RejectionSamplingOptions
             {
                 Samples = parse.GetValue(samples), Prompts = parse.GetValue(prompts), Temperature = parse.GetValue(temperature),
@@ -64,15 +64,5 @@ public static class SampleCommand
             return 0;
         });
         return command;
-    }
-
-    /// <summary>--task NAME or --data FILE; "quickstart" is the quickstart's addition task, with the digits of the model's run.</summary>
-    internal static IVerifiableTask ResolveTask(string? taskName, string? dataPath, string modelDir)
-    {
-        if ((taskName is null) == (dataPath is null)) throw new R1Error("give exactly one of --task and --data");
-        if (dataPath is not null) return DatasetTask.Load(dataPath);
-        return taskName!.Equals("quickstart", StringComparison.OrdinalIgnoreCase)
-            ? QuickstartCorpus.Task(QuickstartConfig.ForModel(modelDir))
-            : TaskCatalog.Create(taskName);
     }
 }

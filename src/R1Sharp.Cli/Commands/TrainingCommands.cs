@@ -151,7 +151,7 @@ public static class TrainingCommands
     {
         var command = new Command("grpo", "GRPO with verifiable rewards (options named as TRL's GRPOConfig)");
         var c = Common.AddTo(command);
-        var task = OptionFactory.Optional<string>("--task", $"Synthetic task: {string.Join(", ", TaskCatalog.Names)}");
+        var task = OptionFactory.Optional<string>("--task", TaskSource.TaskHelp);
         var data = OptionFactory.Optional<string>("--data", "Dataset file (.jsonl or .parquet) with prompts and answers");
         // TRL's GRPOConfig names, spelled as command-line options.
         var numGenerations = OptionFactory.Optional<int?>("--num-generations", "G: completions per prompt (TRL default 8)");
@@ -176,9 +176,7 @@ public static class TrainingCommands
             command.Options.Add(option);
         command.SetAction(parse =>
         {
-            string? taskName = parse.GetValue(task), dataPath = parse.GetValue(data);
-            if ((taskName is null) == (dataPath is null)) throw new R1Error("give exactly one of --task and --data");
-            IVerifiableTask source = taskName is not null ? TaskCatalog.Create(taskName) : DatasetTask.Load(dataPath!);
+            var source = TaskSource.Resolve(parse.GetValue(task), parse.GetValue(data), parse.GetValue(c.Model)!);
             GrpoConfig Apply(GrpoConfig g) => g with
             {
                 NumGenerations = parse.GetValue(numGenerations) ?? g.NumGenerations,
