@@ -93,10 +93,6 @@ public sealed class KvCache : IDisposable
         first.Select(t => t.index_select(0, rows)).ToArray(), second.Select(t => t.index_select(0, rows)).ToArray(),
         seqDim, MaxLength, Length);
 
-    /// <summary>Bytes held by the cache for each position of each row (all layers).</summary>
-    public long BytesPerToken => first.Zip(second).Sum(p =>
-        (p.First.NumberOfElements + p.Second.NumberOfElements) * p.First.ElementSize / (BatchSize * MaxLength));
-
     public void Dispose()
     {
         foreach (var t in first.Concat(second)) t.Dispose();
