@@ -126,7 +126,7 @@ internal sealed class DecodeLoop : IDisposable
                               $"max_tokens) positions) but the cache may take {budget >> 20} MiB; lower max_tokens or n");
     }
 
-    /// <summary>Runs until <paramref name="source"/> ends it. A sink that throws ends the loop with its exception.</summary>
+    /// <summary>Runs until <paramref name="source"/> ends it (or <paramref name="cancellation"/> throws).</summary>
     public void Run(ISubmissionSource source, CancellationToken cancellation = default)
     {
         using var inference = inference_mode();
@@ -232,21 +232,36 @@ internal sealed class DecodeLoop : IDisposable
         int id = (int)token;
         bool stopToken = group.StopIds.Contains(id);
         bool length = row.Generated >= group.Submission.Request.Options.MaxNewTokens;
-        bool stopped = group.Submission.Sink.OnToken(row.Sample, id, logProb, stopToken || length) || stopToken;
-        if (stopped || length)
+        var sink = group.Submission.Sink;
+        try
         {
-            row.Done = true;
-            group.Running--;
-            group.Submission.Sink.OnFinished(row.Sample, stopped ? FinishReason.Stop : FinishReason.Length);
+            bool stopped = sink.OnToken(row.Sample, id, logProb, stopToken || length) || stopToken;
+            if (stopped || length)
+            {
+                row.Done = true;
+                group.Running--;
+                sink.OnFinished(row.Sample, stopped ? FinishReason.Stop : FinishReason.Length);
+            }
+            else row.NextToken = token;
         }
-        else row.NextToken = token;
+        catch (Exception e)
+        {
+            Fail(group, e); // a sink that breaks its contract ends its own request only
+        }
     }
 
     static void Fail(Group group, Exception error)
     {
         if (group.Ended || group.Running == 0) return;
         group.Ended = true;
-        group.Submission.Sink.OnFailed(error);
+        try
+        {
+            group.Submission.Sink.OnFailed(error);
+        }
+        catch (Exception)
+        {
+            // Nothing more can be told to a sink that fails to hear of its failure.
+        }
     }
 
     /// <summary>

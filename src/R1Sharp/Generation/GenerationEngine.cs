@@ -23,18 +23,27 @@ public sealed class GenerationEngine(CausalLanguageModel model, ITextTokenizer? 
         if (requests.Count == 0) return [];
         using var loop = new DecodeLoop(model, tokenizer);
         foreach (var request in requests) loop.Check(request);
-        var collectors = requests.Select((r, i) => new Collector(r, i, tokenizer, onToken)).ToList();
-        loop.Run(new AllAtOnce(collectors.Select((c, i) => new Submission(requests[i], c)).ToList()), cancellation);
+        var failure = new Failure();
+        var collectors = requests.Select((r, i) => new Collector(r, i, tokenizer, onToken, failure)).ToList();
+        loop.Run(new AllAtOnce(collectors.Select((c, i) => new Submission(requests[i], c)).ToList(), failure), cancellation);
+        if (failure.Error is { } error) ExceptionDispatchInfo.Throw(error);
         return collectors.Select(c => c.Samples()).ToList();
     }
 
-    /// <summary>Every request joins at the first step; the loop ends when no row is left.</summary>
-    sealed class AllAtOnce(List<Submission> submissions) : ISubmissionSource
+    /// <summary>The first failure of any request: an offline call fails as a whole.</summary>
+    sealed class Failure
+    {
+        public Exception? Error { get; set; }
+    }
+
+    /// <summary>Every request joins at the first step; the loop ends when no row is left or a request failed.</summary>
+    sealed class AllAtOnce(List<Submission> submissions, Failure failure) : ISubmissionSource
     {
         bool started;
 
         public bool Take(Func<Submission, bool> admit, List<Submission> joining, bool idle)
         {
+            if (failure.Error is not null) return false;
             if (started) return !idle;
             started = true;
             foreach (var s in submissions) admit(s); // an unlimited loop admits all
@@ -44,7 +53,8 @@ public sealed class GenerationEngine(CausalLanguageModel model, ITextTokenizer? 
     }
 
     /// <summary>One request's samples as they arrive: tokens, log-probs, stop strings, and why each ended.</summary>
-    sealed class Collector(GenerationRequest request, int requestIndex, ITextTokenizer? tokenizer, Action<TokenEvent>? onToken) : ISampleSink
+    sealed class Collector(GenerationRequest request, int requestIndex, ITextTokenizer? tokenizer, Action<TokenEvent>? onToken, Failure failure)
+        : ISampleSink
     {
         readonly List<int>[] tokens = Enumerable.Range(0, request.NumSamples).Select(_ => new List<int>()).ToArray();
         readonly List<float>[] logProbs = Enumerable.Range(0, request.NumSamples).Select(_ => new List<float>()).ToArray();
@@ -65,8 +75,7 @@ public sealed class GenerationEngine(CausalLanguageModel model, ITextTokenizer? 
 
         public void OnFinished(int sample, FinishReason reason) => reasons[sample] = reason;
 
-        /// <summary>An offline call fails as a whole: the first failure ends it.</summary>
-        public void OnFailed(Exception error) => ExceptionDispatchInfo.Throw(error);
+        public void OnFailed(Exception error) => failure.Error ??= error;
 
         public IReadOnlyList<GeneratedSample> Samples() => Enumerable.Range(0, tokens.Length).Select(s => new GeneratedSample(
             requestIndex, s, tokens[s].ToArray(), logProbs[s].ToArray(), reasons[s], texts[s]?.MatchedStop)).ToList();

@@ -70,7 +70,7 @@ public static class Seeds
 
 /// <summary>
 /// Where the decode loop reports a request's samples as they are generated. The calls come from the loop's thread,
-/// between decoding steps that every request shares, so they must be quick; a server's sinks must not throw.
+/// between decoding steps that every request shares, so they must be quick, and must not throw.
 /// </summary>
 public interface ISampleSink
 {
