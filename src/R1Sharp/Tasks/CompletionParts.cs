@@ -4,8 +4,8 @@ namespace R1Sharp.Tasks;
 
 /// <summary>
 /// A completion split into its reasoning (inside &lt;think&gt;…&lt;/think&gt;) and its final answer (after the first
-/// &lt;/think&gt;: <see cref="ReasoningParser.ReasoningEnd"/>, the rule the server's stream uses too). Graders read only
-/// the answer, so a right answer written only in the reasoning never scores.
+/// &lt;/think&gt;: <see cref="ReasoningParser.ReasoningEnd"/>, the rule the server's stream uses too, up to a think block
+/// opened again). Graders read only the answer, so a right answer written only in the reasoning never scores.
 /// </summary>
 /// <param name="Reasoning">Text inside the think block ("" if there is none).</param>
 /// <param name="Answer">Text after the think block; the whole completion when it has no think tags at all.</param>
@@ -22,6 +22,9 @@ public sealed record CompletionParts(string Reasoning, string Answer, bool WellF
         int opens = Count(completion, open), closes = Count(completion, close);
         int end = ReasoningParser.ReasoningEnd(completion);
         string answer = end >= 0 ? completion[(end + close.Length)..] : opens > 0 || templateOpenedThink ? "" : completion;
+        // A think block opened again after the close is reasoning too: an answer hidden in it does not score.
+        int reopened = answer.IndexOf(open, StringComparison.Ordinal);
+        if (end >= 0 && reopened >= 0) answer = answer[..reopened];
 
         int firstOpen = completion.IndexOf(open, StringComparison.Ordinal);
         int reasoningStart = templateOpenedThink ? 0 : firstOpen < 0 ? -1 : firstOpen + open.Length;
