@@ -88,6 +88,18 @@ public class TokenizerLoaderTests : IDisposable
     }
 
     [Fact]
+    public void A_pre_tokenizer_regex_that_backtracks_for_seconds_is_refused_naming_the_file()
+    {
+        var json = System.Text.Json.Nodes.JsonNode.Parse(ByteTokenizerJson)!;
+        json["pre_tokenizer"]!["pretokenizers"]![0]!["pattern"]!["Regex"] = "(a+)+(?=b)|\\s+";
+        string path = Write("tokenizer.json", json.ToJsonString());
+        var e = Assert.Throws<R1Error>(() => TokenizerLoader.Load(path));
+        Assert.Contains(path, e.Message);
+        Assert.Contains("(a+)+(?=b)", e.Message);
+        Assert.Equal(2, R1Sharp.Cli.CliApp.Run(["tokenize", "--tokenizer", path, "--text", new string('a', 29)]));
+    }
+
+    [Fact]
     public void ConfigTokenMissingFromTheVocabularyIsNamed()
     {
         Write("tokenizer.json", ByteTokenizerJson);
