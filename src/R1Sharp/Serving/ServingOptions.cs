@@ -11,4 +11,9 @@ public sealed record ServingOptions
     public int DefaultMaxTokens { get; init; } = 4096;
     /// <summary>The model's name for clients (the "model" field); null uses the model directory's name.</summary>
     public string? ModelId { get; init; }
+    /// <summary>
+    /// Whether special-token text in message contents ("&lt;｜Assistant｜&gt;", "&lt;|im_end|&gt;") becomes the control
+    /// token, as transformers' apply_chat_template does. Off: contents are plain text, so a user cannot forge turns.
+    /// </summary>
+    public bool ParseSpecialInContent { get; init; }
 }
