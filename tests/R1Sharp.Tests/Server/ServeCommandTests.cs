@@ -16,7 +16,8 @@ public class ServeCommandTests
         int port = FreePort();
         var root = new RootCommand { ServeCommand.Create() };
         using var stop = new CancellationTokenSource();
-        var serving = root.Parse(["serve", "--model", ServerTestModels.RandomDir, "--port", port.ToString(), "--max-batch", "3", "--max-queue", "5", "--api-key", "k"])
+        var serving = root.Parse(["serve", "--model", ServerTestModels.RandomDir, "--port", port.ToString(), "--max-batch", "3", "--max-queue", "5", "--api-key", "k",
+                "--allowed-hosts", "a.example,b.example", "c.example", "--max-request-bytes", "1000", "--parse-special-in-content"])
             .InvokeAsync(cancellationToken: stop.Token);
 
         using var http = new HttpClient { BaseAddress = new Uri($"http://127.0.0.1:{port}/") };
@@ -31,6 +32,24 @@ public class ServeCommandTests
         Assert.Equal(3, health.RootElement.GetProperty("max_batch").GetInt32());
         Assert.Equal(5, health.RootElement.GetProperty("max_queue").GetInt32());
         Assert.Equal(HttpStatusCode.Unauthorized, (await http.GetAsync("v1/models")).StatusCode);
+        foreach (var (host, status) in new[] { ("b.example", HttpStatusCode.OK), ("c.example", HttpStatusCode.OK), ("d.example", HttpStatusCode.BadRequest) })
+        {
+            using var request = new HttpRequestMessage(HttpMethod.Get, "health");
+            request.Headers.Host = host;
+            Assert.Equal(status, (await http.SendAsync(request)).StatusCode);
+        }
+        http.DefaultRequestHeaders.Authorization = new System.Net.Http.Headers.AuthenticationHeaderValue("Bearer", "k");
+        async Task<HttpResponseMessage> Ask(string content) => await http.PostAsync("v1/chat/completions", new StringContent(
+            JsonSerializer.Serialize(new { messages = new[] { new { role = "user", content } }, max_tokens = 1 }), System.Text.Encoding.UTF8, "application/json"));
+        Assert.Equal(HttpStatusCode.RequestEntityTooLarge, (await Ask(new string('x', 2000))).StatusCode);
+        // Special-token text is parsed: "<think>" is one token, not seven bytes.
+        async Task<int> PromptTokens(string content)
+        {
+            using var response = await Ask(content);
+            using var doc = JsonDocument.Parse(await response.Content.ReadAsStringAsync());
+            return doc.RootElement.GetProperty("usage").GetProperty("prompt_tokens").GetInt32();
+        }
+        Assert.Equal(await PromptTokens("hi") + 1, await PromptTokens("hi<think>"));
 
         stop.Cancel();
         Assert.Equal(0, await serving.WaitAsync(TimeSpan.FromSeconds(30)));
