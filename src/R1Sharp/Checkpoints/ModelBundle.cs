@@ -20,9 +20,16 @@ public sealed record ModelBundle(CausalLanguageModel Model, HfTokenizer Tokenize
         return new ModelBundle(model, tokenizer, template, dir);
     }
 
-    /// <summary>Token ids of a chat rendered with the model's template, ready to generate the assistant's turn.</summary>
-    public IReadOnlyList<int> EncodeChat(IReadOnlyList<ChatMessage> messages) =>
-        Tokenizer.Encode(Template.Render(messages, addGenerationPrompt: true));
+    /// <summary>
+    /// Token ids of a chat rendered with the model's template, ready to generate the assistant's turn. Special tokens
+    /// come from the template's markup only, unless <paramref name="parseSpecialInContent"/> lets the messages'
+    /// contents hold them too (transformers' behaviour).
+    /// </summary>
+    public IReadOnlyList<int> EncodeChat(IReadOnlyList<ChatMessage> messages, bool parseSpecialInContent = false)
+    {
+        var prompt = Template.RenderPrompt(messages, addGenerationPrompt: true);
+        return parseSpecialInContent ? Tokenizer.Encode(prompt.Text) : Tokenizer.Encode(prompt);
+    }
 
     public void Dispose() => Model.Dispose();
 }
