@@ -125,13 +125,13 @@ public sealed class WebChatBrowserTests(ServerFixture servers) : IDisposable
         // Only the formula in the text is rendered; the ones in attributes stay inert characters there.
         Assert.Single(answer.FindElements(By.CssSelector(".katex")));
         string Attributes(string selector) => string.Join(" ", (IEnumerable<object>)browser.ExecuteScript(
-            "return [...arguments[0].querySelector(arguments[1]).attributes].map(a => a.name).sort()", answer, selector));
+            "return [...arguments[0].querySelector(arguments[1]).attributes].map(a => a.name).sort()", answer, selector)!);
         Assert.Equal("href title", Attributes("a"));
         Assert.Equal("alt src", Attributes("img"));
         Assert.Equal("data-note", Attributes("span[data-note]"));
         Assert.DoesNotContain("<", answer.FindElement(By.TagName("a")).GetAttribute("title"));
         var tags = (IEnumerable<object>)browser.ExecuteScript(
-            "return [...arguments[0].querySelectorAll('*')].filter(e => !e.closest('.katex')).map(e => e.tagName.toLowerCase())", answer);
+            "return [...arguments[0].querySelectorAll('*')].filter(e => !e.closest('.katex')).map(e => e.tagName.toLowerCase())", answer)!;
         Assert.Equal(["p", "span", "p", "a", "img", "span", "code"], tags.Cast<string>());
         Assert.Equal(0L, browser.ExecuteScript(
             "return [...arguments[0].querySelectorAll('*')].filter(e => [...e.attributes].some(a => a.name.startsWith('on'))).length", answer));
