@@ -1,8 +1,8 @@
 using System.Globalization;
 using System.Text;
 using System.Text.Json;
-using System.Text.Json.Serialization;
 using R1Sharp.Quickstart;
+using R1Sharp.Training;
 
 namespace R1Sharp.Experiments;
 
@@ -10,41 +10,32 @@ namespace R1Sharp.Experiments;
 /// <param name="StageSeconds">Wall-clock of the row's own stage: pretraining for a base, GRPO, or sampling + distillation.</param>
 /// <param name="TotalSeconds">Everything that went into the model, its base's pretraining included (not the teacher's for distilled rows).</param>
 /// <param name="Steps">Optimizer steps of the row's own stage.</param>
-public sealed record ExperimentRow(
-    [property: JsonPropertyName("model")] string Model,
-    [property: JsonPropertyName("description")] string Description,
-    [property: JsonPropertyName("parameters")] long Parameters,
-    [property: JsonPropertyName("heldout")] SplitScores Heldout,
-    [property: JsonPropertyName("harder")] SplitScores Harder,
-    [property: JsonPropertyName("stage_seconds")] double StageSeconds,
-    [property: JsonPropertyName("total_seconds")] double TotalSeconds,
-    [property: JsonPropertyName("steps")] int Steps);
+public sealed record ExperimentRow(string Model, string Description, long Parameters, SplitScores Heldout, SplitScores Harder,
+    double StageSeconds, double TotalSeconds, int Steps);
 
 /// <summary>experiment.json of `r1 experiment distill-vs-rl`, and its table in the shape of DeepSeek-R1's Table 6.</summary>
 public sealed record DistillVsRlReport
 {
-    [JsonPropertyName("rows")] public required IReadOnlyList<ExperimentRow> Rows { get; init; }
-    [JsonPropertyName("budget_seconds")] public required double BudgetSeconds { get; init; }
-    [JsonPropertyName("sampling_seconds")] public required double SamplingSeconds { get; init; }
-    [JsonPropertyName("sampling_acceptance_rate")] public required double SamplingAcceptanceRate { get; init; }
-    [JsonPropertyName("traces")] public required int Traces { get; init; }
-    [JsonPropertyName("teacher_run")] public required string TeacherRun { get; init; }
-    [JsonPropertyName("samples_per_prompt")] public required int SamplesPerPrompt { get; init; }
-    [JsonPropertyName("eval_prompts")] public required int EvalPrompts { get; init; }
-    [JsonPropertyName("temperature")] public required double Temperature { get; init; }
-    [JsonPropertyName("top_p")] public required double TopP { get; init; }
-    [JsonPropertyName("total_seconds")] public required double TotalSeconds { get; init; }
-    [JsonPropertyName("stage_seconds")] public required IReadOnlyDictionary<string, double> StageSeconds { get; init; }
-    [JsonPropertyName("machine")] public required string Machine { get; init; }
-    [JsonPropertyName("config")] public required DistillVsRlConfig Config { get; init; }
-    [JsonPropertyName("quickstart_config")] public required QuickstartConfig QuickstartConfig { get; init; }
+    public required IReadOnlyList<ExperimentRow> Rows { get; init; }
+    public required double BudgetSeconds { get; init; }
+    public required double SamplingSeconds { get; init; }
+    public required double SamplingAcceptanceRate { get; init; }
+    public required int Traces { get; init; }
+    public required string TeacherRun { get; init; }
+    public required int SamplesPerPrompt { get; init; }
+    public required int EvalPrompts { get; init; }
+    public required double Temperature { get; init; }
+    public required double TopP { get; init; }
+    public required double TotalSeconds { get; init; }
+    public required IReadOnlyDictionary<string, double> StageSeconds { get; init; }
+    public required string Machine { get; init; }
+    public required DistillVsRlConfig Config { get; init; }
+    public required QuickstartConfig QuickstartConfig { get; init; }
 
-    static JsonSerializerOptions Json => DistillVsRlConfig.Json;
-
-    public string ToJson() => JsonSerializer.Serialize(this, Json);
+    public string ToJson() => JsonSerializer.Serialize(this, SnakeCase.Report);
 
     public static DistillVsRlReport Load(string path) =>
-        JsonSerializer.Deserialize<DistillVsRlReport>(File.ReadAllText(path), Json) ?? throw new R1Error($"{path}: empty report");
+        JsonSerializer.Deserialize<DistillVsRlReport>(File.ReadAllText(path), SnakeCase.Report) ?? throw new R1Error($"{path}: empty report");
 
     public ExperimentRow Row(string model) => Rows.First(r => r.Model == model);
 

@@ -1,19 +1,13 @@
 using System.Globalization;
 using System.Text;
 using System.Text.Json;
-using System.Text.Json.Serialization;
 using R1Sharp.Evaluation;
+using R1Sharp.Training;
 
 namespace R1Sharp.Quickstart;
 
 /// <summary>One model on one split, by R1's protocol (pass@1 = mean correctness over k samples).</summary>
-public sealed record SplitScores(
-    [property: JsonPropertyName("pass1")] double Pass1,
-    [property: JsonPropertyName("cons_at_k")] double ConsAtK,
-    [property: JsonPropertyName("mean_response_tokens")] double MeanResponseTokens,
-    [property: JsonPropertyName("pass_at_k")] double PassAtK,
-    [property: JsonPropertyName("greedy_accuracy")] double? GreedyAccuracy,
-    [property: JsonPropertyName("thinking_share")] double ThinkingShare)
+public sealed record SplitScores(double Pass1, double ConsAtK, double MeanResponseTokens, double PassAtK, double? GreedyAccuracy, double ThinkingShare)
 {
     public static SplitScores From(EvalResult result)
     {
@@ -26,32 +20,27 @@ public sealed record SplitScores(
 }
 
 /// <summary>A model's scores on the held-out split and on the harder split.</summary>
-public sealed record ModelScores(
-    [property: JsonPropertyName("heldout")] SplitScores Heldout,
-    [property: JsonPropertyName("harder")] SplitScores Harder,
-    [property: JsonPropertyName("train_seconds")] double TrainSeconds);
+public sealed record ModelScores(SplitScores Heldout, SplitScores Harder, double TrainSeconds);
 
 /// <summary>report.json of `r1 quickstart`: base, rl and (with --control) control, each on heldout and harder.</summary>
 public sealed record QuickstartReport
 {
-    [JsonPropertyName("base")] public required ModelScores Base { get; init; }
-    [JsonPropertyName("rl")] public required ModelScores Rl { get; init; }
-    [JsonPropertyName("control")] public ModelScores? Control { get; init; }
-    [JsonPropertyName("samples_per_prompt")] public required int SamplesPerPrompt { get; init; }
-    [JsonPropertyName("eval_prompts")] public required int EvalPrompts { get; init; }
-    [JsonPropertyName("temperature")] public required double Temperature { get; init; }
-    [JsonPropertyName("top_p")] public required double TopP { get; init; }
-    [JsonPropertyName("total_seconds")] public required double TotalSeconds { get; init; }
-    [JsonPropertyName("stage_seconds")] public required IReadOnlyDictionary<string, double> StageSeconds { get; init; }
-    [JsonPropertyName("machine")] public required string Machine { get; init; }
-    [JsonPropertyName("config")] public required QuickstartConfig Config { get; init; }
+    public required ModelScores Base { get; init; }
+    public required ModelScores Rl { get; init; }
+    public ModelScores? Control { get; init; }
+    public required int SamplesPerPrompt { get; init; }
+    public required int EvalPrompts { get; init; }
+    public required double Temperature { get; init; }
+    public required double TopP { get; init; }
+    public required double TotalSeconds { get; init; }
+    public required IReadOnlyDictionary<string, double> StageSeconds { get; init; }
+    public required string Machine { get; init; }
+    public required QuickstartConfig Config { get; init; }
 
-    static readonly JsonSerializerOptions Json = new() { WriteIndented = true, DefaultIgnoreCondition = JsonIgnoreCondition.WhenWritingNull };
-
-    public string ToJson() => JsonSerializer.Serialize(this, Json);
+    public string ToJson() => JsonSerializer.Serialize(this, SnakeCase.Report);
 
     public static QuickstartReport Load(string path) =>
-        JsonSerializer.Deserialize<QuickstartReport>(File.ReadAllText(path), Json) ?? throw new R1Error($"{path}: empty report");
+        JsonSerializer.Deserialize<QuickstartReport>(File.ReadAllText(path), SnakeCase.Report) ?? throw new R1Error($"{path}: empty report");
 
     public string ToMarkdown(IEnumerable<string> plots)
     {

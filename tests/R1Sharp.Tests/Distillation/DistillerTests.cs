@@ -48,7 +48,7 @@ public class DistillerTests
         using var student = StudentShapes.Build(teacher, "half", seed: 4);
         double before = HeldOutLoss(student, heldOut);
         var run = RunFolder.Create(folder, "distill", "distill", Config(mode));
-        new Distiller(teacher, student, Config(mode)).Run(train, run);
+        new Distiller(teacher, student, Config(mode), train).Run(run);
         double after = HeldOutLoss(student, heldOut);
         Assert.True(after < before * 0.75, $"{mode}: held-out trace loss went from {before:F3} to {after:F3}");
         var losses = run.ReadMetrics().Select(m => m.Values["loss"]).ToList();
@@ -101,9 +101,11 @@ public class DistillerTests
         using (var student = ModelBundle.Load(Path.Combine(runs, "d", "model")))
             Assert.Equal(StudentShapes.Create(ModelConfig.Load(Path.Combine(TinyTeacher.Directory, "config.json")), "half").HiddenSize, student.Model.Config.HiddenSize);
 
-        // Resuming the finished run continues from its last checkpoint and has nothing left to do.
-        Assert.Equal(0, CliApp.Run(["distill", "--teacher", TinyTeacher.Directory, "--student-preset", "half", "--data", train, "--runs-dir", runs, "--resume", "d"]));
+        // A finished run has nothing to resume: it says so and changes nothing.
+        string runJson = File.ReadAllText(Path.Combine(runs, "d", "run.json"));
+        Assert.Equal(2, CliApp.Run(["distill", "--teacher", TinyTeacher.Directory, "--student-preset", "half", "--data", train, "--runs-dir", runs, "--resume", "d"]));
         Assert.Equal(4, File.ReadAllLines(Path.Combine(runs, "d", "metrics.jsonl")).Length);
+        Assert.Equal(runJson, File.ReadAllText(Path.Combine(runs, "d", "run.json")));
 
         Assert.Equal(2, CliApp.Run([.. args, "--name", "bad-mode", "--mode", "soft"]));
         Assert.Equal(2, CliApp.Run(["distill", "--teacher", TinyTeacher.Directory, "--data", train, "--runs-dir", runs]));

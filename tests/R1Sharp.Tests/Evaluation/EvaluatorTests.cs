@@ -79,7 +79,7 @@ public sealed class EvaluatorTests : IDisposable
             Ansi = Spectre.Console.AnsiSupport.No,
             ColorSystem = Spectre.Console.ColorSystemSupport.NoColors,
         });
-        console.Write(result.Report.ToTable());
+        console.Write(R1Sharp.Cli.Commands.EvalCommand.Table(result.Report));
         Assert.Contains("pass@1", text.ToString());
         Assert.Contains("cons@4", text.ToString());
         Assert.Contains("50.0%", text.ToString());
