@@ -77,8 +77,11 @@ public class TrainingCommandsTests : IDisposable
 
         // grpo: the same rule.
         string grpo = WriteConfig(new { max_steps = 3, num_generations = 2, prompts_per_step = 1, max_completion_length = 4 }, "grpo.json");
-        Assert.Equal(0, CliApp.Run(["grpo", "--model", model, "--task", "arithmetic", "--config", grpo, "--max-steps", "1", "--runs-dir", Runs, "--name", "g"]));
+        Assert.Equal(0, CliApp.Run(["grpo", "--model", model, "--task", "arithmetic", "--config", grpo, "--max-steps", "1", "--eval-steps", "1",
+            "--runs-dir", Runs, "--name", "g"]));
         Assert.Equal((1, 2), (MetricLines("g"), (int)SavedConfig("g")["num_generations"]!));
+        // eval_steps: the evaluator's greedy accuracy on held-out prompts.
+        Assert.InRange(JsonNode.Parse(File.ReadAllLines(Path.Combine(Runs, "g", "metrics.jsonl"))[0])![R1Sharp.Training.MetricNames.EvalAccuracy]!.GetValue<double>(), 0, 1);
 
         // A misspelt key names the file and the key.
         string bad = WriteConfig(new { max_step = 3 }, "bad.json");
