@@ -16,6 +16,8 @@ public sealed class TempDir : IDisposable
 
     public static implicit operator string(TempDir dir) => dir.Path;
 
+    public override string ToString() => Path;
+
     /// <summary>A folder that lives as long as the test process (for fixtures built once and shared).</summary>
     public static TempDir ForSession(string prefix)
     {

@@ -8,7 +8,7 @@ public class DistillVsRlExperimentTests
     [Fact]
     public void The_tiny_experiment_runs_end_to_end_and_writes_table_6()
     {
-        string runs = Directory.CreateTempSubdirectory("r1-experiment-").FullName;
+        using var runs = new TempDir("r1-experiment-");
         Assert.Equal(0, CliApp.Run(["experiment", "distill-vs-rl", "--tiny", "--runs-dir", runs, "--name", "e"]));
         var report = DistillVsRlReport.Load(Path.Combine(runs, "e", "experiment.json"));
         Assert.Equal([DistillVsRlExperiment.StudentBase, DistillVsRlExperiment.StudentRl, DistillVsRlExperiment.StudentDistilled,

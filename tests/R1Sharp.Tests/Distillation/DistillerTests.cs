@@ -42,7 +42,7 @@ public class DistillerTests
     [InlineData(DistillMode.Logit)]
     public void Distilling_lowers_the_students_loss_on_held_out_teacher_traces(DistillMode mode)
     {
-        string folder = Directory.CreateTempSubdirectory("r1-distill-").FullName;
+        using var folder = new TempDir("r1-distill-");
         var (train, heldOut) = Traces(folder);
         using var teacher = ModelBundle.Load(TinyTeacher.Directory);
         using var student = StudentShapes.Build(teacher, "half", seed: 4);
@@ -89,7 +89,7 @@ public class DistillerTests
     [Fact]
     public void R1_distill_trains_a_preset_student_in_a_run_that_resumes()
     {
-        string folder = Directory.CreateTempSubdirectory("r1-distill-cli-").FullName;
+        using var folder = new TempDir("r1-distill-cli-");
         var (train, _) = Traces(folder);
         string runs = Path.Combine(folder, "runs"), config = Path.Combine(folder, "distill.json");
         File.WriteAllText(config, """{"mode": "logit", "top_k": 4, "training": {"max_steps": 4, "batch_size": 4, "max_seq_length": 32, "save_steps": 2, "eval_steps": 2}}""");

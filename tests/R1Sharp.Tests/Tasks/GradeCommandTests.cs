@@ -6,9 +6,9 @@ namespace R1Sharp.Tests.Tasks;
 
 public sealed class GradeCommandTests : IDisposable
 {
-    readonly string _dir = Directory.CreateTempSubdirectory("r1-grade-").FullName;
+    readonly TempDir _dir = new("r1-grade-");
 
-    public void Dispose() => Directory.Delete(_dir, recursive: true);
+    public void Dispose() => _dir.Dispose();
 
     static int Run(params string[] args)
     {
