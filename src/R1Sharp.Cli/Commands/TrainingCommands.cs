@@ -53,33 +53,26 @@ public static class TrainingCommands
         return model;
     }
 
-    static ConfigFlags<LmTrainingConfig> LmFlags(Command command, LmTrainingConfig defaults) => new ConfigFlags<LmTrainingConfig>(command, defaults)
-        .Add("--max-steps", "Optimizer steps", c => c.MaxSteps, (c, v) => c with { MaxSteps = v })
-        .Add("--learning-rate", "Peak learning rate", c => c.LearningRate, (c, v) => c with { LearningRate = v })
-        .Add("--seed", "Seed of data order and initialisation", c => c.Seed, (c, v) => c with { Seed = v });
+    public static Command Pretrain() => LanguageModelCommand("pretrain", "Next-token pretraining on a text or JSONL {\"text\"} corpus, packed into fixed-length rows",
+        "Corpus: .jsonl of {\"text\": ...} documents, or a plain text file", new LmTrainingConfig(), Recipes.Pretrain);
 
-    public static Command Pretrain()
-    {
-        var command = new Command("pretrain", "Next-token pretraining on a text or JSONL {\"text\"} corpus, packed into fixed-length rows");
-        var model = ModelOption(command);
-        var data = OptionFactory.Required<string>("--data", "Corpus: .jsonl of {\"text\": ...} documents, or a plain text file");
-        command.Options.Add(data);
-        var flags = LmFlags(command, new LmTrainingConfig());
-        var run = RunOptions.AddTo(command);
-        run.Action(command, (parse, target, observer, cancellation) => Recipes.Pretrain(target, flags.Layers(parse, run.ConfigFile(parse)),
-            parse.GetValue(model)!, parse.GetValue(data)!, observer, cancellation));
-        return command;
-    }
+    public static Command Sft() => LanguageModelCommand("sft", "Supervised fine-tuning on chat data; loss on the assistant's tokens only",
+        "JSONL of {\"messages\": [...]} or {\"prompt\", \"response\"} lines", LmTrainingConfig.Sft, Recipes.Sft);
 
-    public static Command Sft()
+    /// <summary>`r1 pretrain` and `r1 sft`: a model, data, and the next-token recipe with its defaults.</summary>
+    static Command LanguageModelCommand(string name, string description, string dataHelp, LmTrainingConfig defaults,
+        Func<RunTarget, ConfigLayers<LmTrainingConfig>, string, string, ITrainingObserver, CancellationToken, TrainingOutcome> recipe)
     {
-        var command = new Command("sft", "Supervised fine-tuning on chat data; loss on the assistant's tokens only");
+        var command = new Command(name, description);
         var model = ModelOption(command);
-        var data = OptionFactory.Required<string>("--data", "JSONL of {\"messages\": [...]} or {\"prompt\", \"response\"} lines");
+        var data = OptionFactory.Required<string>("--data", dataHelp);
         command.Options.Add(data);
-        var flags = LmFlags(command, LmTrainingConfig.Sft);
+        var flags = new ConfigFlags<LmTrainingConfig>(command, defaults)
+            .Add("--max-steps", "Optimizer steps", c => c.MaxSteps, (c, v) => c with { MaxSteps = v })
+            .Add("--learning-rate", "Peak learning rate", c => c.LearningRate, (c, v) => c with { LearningRate = v })
+            .Add("--seed", "Seed of data order", c => c.Seed, (c, v) => c with { Seed = v });
         var run = RunOptions.AddTo(command);
-        run.Action(command, (parse, target, observer, cancellation) => Recipes.Sft(target, flags.Layers(parse, run.ConfigFile(parse)),
+        run.Action(command, (parse, target, observer, cancellation) => recipe(target, flags.Layers(parse, run.ConfigFile(parse)),
             parse.GetValue(model)!, parse.GetValue(data)!, observer, cancellation));
         return command;
     }

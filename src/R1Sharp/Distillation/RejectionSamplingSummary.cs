@@ -15,48 +15,28 @@ public sealed record PromptAcceptance(string PromptId, int Samples, int Correct,
 /// The summary `r1 sample` writes beside its traces (&lt;out&gt;.summary.json) and prints: the acceptance rate overall
 /// and per prompt, and the settings that reproduce the file.
 /// </summary>
-public sealed record RejectionSamplingSummary
+/// <param name="Model">The teacher's folder.</param>
+/// <param name="Task">The task (or data file) and <paramref name="Split"/> the prompts came from.</param>
+/// <param name="Keep">Which samples became traces: correct (accepted ones) or all.</param>
+/// <param name="Shortest">Only the shortest kept trace of each prompt.</param>
+/// <param name="Samples">Samples drawn in all: prompts × k.</param>
+/// <param name="AcceptanceRate">Accepted ÷ sampled, over all prompts.</param>
+/// <param name="PromptsWithAccepted">Share of prompts with at least one accepted sample (the prompts the traces cover).</param>
+public sealed record RejectionSamplingSummary(
+    string Model, string Task, string Split,
+    int SamplesPerPrompt, double Temperature, double TopP, int MaxTokens, int Seed, string Keep, bool Shortest,
+    int Prompts, int Samples, int Correct, int WellFormed, int Accepted, double AcceptanceRate, double PromptsWithAccepted,
+    int TracesWritten, double MeanTraceTokens, double Seconds, IReadOnlyList<PromptAcceptance> PerPrompt)
 {
-    public required string Model { get; init; }
-    public required string Task { get; init; }
-    public required string Split { get; init; }
-    public required int SamplesPerPrompt { get; init; }
-    public required double Temperature { get; init; }
-    public required double TopP { get; init; }
-    public required int MaxTokens { get; init; }
-    public required int Seed { get; init; }
-    public required string Keep { get; init; }
-    public required bool Shortest { get; init; }
-    public required int Prompts { get; init; }
-    public required int Samples { get; init; }
-    public required int Correct { get; init; }
-    public required int WellFormed { get; init; }
-    public required int Accepted { get; init; }
-    /// <summary>Accepted ÷ sampled, over all prompts.</summary>
-    public required double AcceptanceRate { get; init; }
-    /// <summary>Share of prompts with at least one accepted sample (the prompts the traces cover).</summary>
-    public required double PromptsWithAccepted { get; init; }
-    public required int TracesWritten { get; init; }
-    public required double MeanTraceTokens { get; init; }
-    public required double Seconds { get; init; }
-    public required IReadOnlyList<PromptAcceptance> PerPrompt { get; init; }
-
     public static RejectionSamplingSummary From(IReadOnlyList<PromptAcceptance> perPrompt, IReadOnlyList<DistillationTrace> traces,
         RejectionSamplingOptions options, string task, TaskSplit split, string model, double seconds)
     {
-        int samples = perPrompt.Sum(p => p.Samples);
-        return new RejectionSamplingSummary
-        {
-            Model = model, Task = task, Split = SnakeCase.Name(split), SamplesPerPrompt = options.Samples,
-            Temperature = options.Temperature, TopP = options.TopP, MaxTokens = options.MaxTokens, Seed = options.Seed,
-            Keep = SnakeCase.Name(options.Keep), Shortest = options.Shortest,
-            Prompts = perPrompt.Count, Samples = samples,
-            Correct = perPrompt.Sum(p => p.Correct), WellFormed = perPrompt.Sum(p => p.WellFormed), Accepted = perPrompt.Sum(p => p.Accepted),
-            AcceptanceRate = samples == 0 ? 0 : (double)perPrompt.Sum(p => p.Accepted) / samples,
-            PromptsWithAccepted = perPrompt.Count == 0 ? 0 : (double)perPrompt.Count(p => p.Accepted > 0) / perPrompt.Count,
-            TracesWritten = traces.Count, MeanTraceTokens = traces.Count == 0 ? 0 : traces.Average(t => t.Tokens),
-            Seconds = seconds, PerPrompt = perPrompt,
-        };
+        int samples = perPrompt.Sum(p => p.Samples), accepted = perPrompt.Sum(p => p.Accepted);
+        return new RejectionSamplingSummary(model, task, SnakeCase.Name(split),
+            options.Samples, options.Temperature, options.TopP, options.MaxTokens, options.Seed, SnakeCase.Name(options.Keep), options.Shortest,
+            perPrompt.Count, samples, perPrompt.Sum(p => p.Correct), perPrompt.Sum(p => p.WellFormed), accepted,
+            samples == 0 ? 0 : (double)accepted / samples, perPrompt.Count == 0 ? 0 : (double)perPrompt.Count(p => p.Accepted > 0) / perPrompt.Count,
+            traces.Count, traces.Count == 0 ? 0 : traces.Average(t => t.Tokens), seconds, perPrompt);
     }
 
     /// <summary>Where the summary of traces file <paramref name="tracesPath"/> goes: traces.jsonl → traces.summary.json.</summary>

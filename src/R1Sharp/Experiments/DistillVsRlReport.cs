@@ -1,4 +1,3 @@
-using System.Globalization;
 using System.Text;
 using System.Text.Json;
 using R1Sharp.Quickstart;
@@ -14,7 +13,7 @@ public sealed record ExperimentRow(string Model, string Description, long Parame
     double StageSeconds, double TotalSeconds, int Steps);
 
 /// <summary>experiment.json of `r1 experiment distill-vs-rl`, and its table in the shape of DeepSeek-R1's Table 6.</summary>
-public sealed record DistillVsRlReport
+public sealed record DistillVsRlReport : ProtocolReport
 {
     public required IReadOnlyList<ExperimentRow> Rows { get; init; }
     public required double BudgetSeconds { get; init; }
@@ -22,13 +21,6 @@ public sealed record DistillVsRlReport
     public required double SamplingAcceptanceRate { get; init; }
     public required int Traces { get; init; }
     public required string TeacherRun { get; init; }
-    public required int SamplesPerPrompt { get; init; }
-    public required int EvalPrompts { get; init; }
-    public required double Temperature { get; init; }
-    public required double TopP { get; init; }
-    public required double TotalSeconds { get; init; }
-    public required IReadOnlyDictionary<string, double> StageSeconds { get; init; }
-    public required string Machine { get; init; }
     public required DistillVsRlConfig Config { get; init; }
     public required QuickstartConfig QuickstartConfig { get; init; }
 
@@ -45,7 +37,7 @@ public sealed record DistillVsRlReport
         var rl = Row(DistillVsRlExperiment.StudentRl);
         var distilled = Row(DistillVsRlExperiment.StudentDistilled);
         double heldout = distilled.Heldout.Pass1 - rl.Heldout.Pass1, harder = distilled.Harder.Pass1 - rl.Harder.Pass1;
-        string Points(double d) => (d >= 0 ? "+" : "") + (100 * d).ToString("F1", CultureInfo.InvariantCulture);
+        string Points(double d) => (d >= 0 ? "+" : "") + P(d);
         // Half an eval sample's worth of difference counts as a tie.
         int Sign(double d) => Math.Abs(d) < 5e-4 ? 0 : Math.Sign(d);
         int a = Sign(heldout), b = Sign(harder);
@@ -62,14 +54,11 @@ public sealed record DistillVsRlReport
 
     public string ToMarkdown()
     {
-        static string P(double v) => (100 * v).ToString("F1", CultureInfo.InvariantCulture);
-        static string N(double v) => v.ToString("F1", CultureInfo.InvariantCulture);
         int k = SamplesPerPrompt;
         var md = new StringBuilder();
         md.AppendLine("# Distillation vs RL for a small model");
         md.AppendLine();
-        md.AppendLine($"Addition, {EvalPrompts} prompts per split, k = {k} samples at temperature {Temperature}, top-p {TopP} " +
-                      "(pass@1 = mean correctness over the k samples; cons@k = majority vote). `harder` has one digit more than training. " +
+        md.AppendLine($"{Protocol} (pass@1 = mean correctness over the k samples; cons@k = majority vote). `harder` has one digit more than training. " +
                       $"Student GRPO and student distillation each had a budget of {N(BudgetSeconds)} s of wall-clock; distillation's includes " +
                       $"sampling the teacher ({N(SamplingSeconds)} s, {P(SamplingAcceptanceRate)}% of samples accepted, {Traces} traces).");
         md.AppendLine();
@@ -83,8 +72,7 @@ public sealed record DistillVsRlReport
         md.AppendLine();
         md.AppendLine(Verdict());
         md.AppendLine();
-        md.AppendLine($"Mean response tokens are on the held-out split. Total {N(TotalSeconds)} s on {Machine}. Stages: " +
-                      string.Join(", ", StageSeconds.Select(kv => $"{kv.Key} {N(kv.Value)} s")) + ".");
+        md.AppendLine($"Mean response tokens are on the held-out split. {Timing}");
         return md.ToString();
     }
 }
