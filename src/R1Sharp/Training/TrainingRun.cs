@@ -122,6 +122,12 @@ public static class TrainingRun
                 seconds = clock.Elapsed.TotalSeconds;
                 SaveModel(job.Model, modelDir);
             }
+            catch (OperationCanceledException stop)
+            {
+                run.Finish(RunStatus.Failed);
+                throw new OperationCanceledException($"run {run.Name} was stopped; its last whole step is saved: continue it with --resume {run.Name}",
+                    stop, stop.CancellationToken);
+            }
             catch
             {
                 run.Finish(RunStatus.Failed);
