@@ -1,4 +1,8 @@
+using System.Text.Encodings.Web;
+using System.Text.Json;
+using System.Text.Json.Nodes;
 using R1Sharp.Tasks;
+using R1Sharp.Tasks.Answers;
 
 namespace R1Sharp.Evaluation;
 
@@ -11,6 +15,35 @@ public sealed record EvalResult(EvalReport Report, IReadOnlyList<ScoredSample> S
 /// </summary>
 public static class Evaluator
 {
+    // Keep non-ASCII text (a Chinese prediction) readable in the output.
+    static readonly JsonSerializerOptions GradedLine = new() { Encoder = JavaScriptEncoder.UnsafeRelaxedJsonEscaping };
+
+    /// <summary>`r1 grade`: each {"prediction", "gold"} line of a JSONL file (other fields kept) with "correct": true|false
+    /// from the math answer checker, and how many were correct. A bad line is an error naming file, line and field.</summary>
+    public static (List<string> Lines, int Correct) GradeJsonl(string path)
+    {
+        var checker = new MathAnswerChecker();
+        var lines = new List<string>();
+        int correct = 0;
+        foreach (var (lineNumber, record) in JsonlFile.ReadObjects(path))
+        {
+            bool isCorrect = checker.IsCorrect(Field(record, "prediction", path, lineNumber), Field(record, "gold", path, lineNumber));
+            record["correct"] = isCorrect;
+            correct += isCorrect ? 1 : 0;
+            lines.Add(record.ToJsonString(GradedLine));
+        }
+        return (lines, correct);
+    }
+
+    /// <summary>A text field; a number (a gold answer of 42) counts as its text.</summary>
+    static string Field(JsonObject record, string name, string path, int lineNumber) => record[name] switch
+    {
+        JsonValue v when v.GetValueKind() == JsonValueKind.String => v.GetValue<string>(),
+        JsonValue v when v.GetValueKind() == JsonValueKind.Number => v.ToJsonString(),
+        null => throw new R1Error($"{path}:{lineNumber}: missing field '{name}'"),
+        var other => throw new R1Error($"{path}:{lineNumber}: field '{name}' must be text, got {other.ToJsonString()}"),
+    };
+
     /// <param name="task">Grades completions (IsCorrect) and gives the answers cons@k votes on (VoteKey).</param>
     /// <param name="templateOpenedThink">The chat template opened &lt;think&gt; before generation.</param>
     public static EvalResult Evaluate(IVerifiableTask task, IReadOnlyList<PromptSamples> prompts, EvalSettings? settings = null,

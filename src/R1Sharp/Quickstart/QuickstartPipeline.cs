@@ -1,11 +1,9 @@
 using System.Diagnostics;
-using System.Runtime.InteropServices;
 using R1Sharp.Checkpoints;
 using R1Sharp.Evaluation;
 using R1Sharp.Model;
 using R1Sharp.Runs;
 using R1Sharp.Tasks;
-using R1Sharp.Tasks.Rewards;
 using R1Sharp.Tokenizers;
 using R1Sharp.Training;
 using TorchSharp;
