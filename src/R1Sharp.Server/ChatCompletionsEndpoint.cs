@@ -1,6 +1,8 @@
 using System.Text;
 using System.Text.Json;
 using Microsoft.AspNetCore.Http;
+using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.Logging;
 using R1Sharp.Generation;
 using R1Sharp.Serving;
 
@@ -63,7 +65,7 @@ public static class ChatCompletionsEndpoint
         var reasoning = Enumerable.Range(0, job.Choices).Select(_ => new StringBuilder()).ToArray();
         var content = Enumerable.Range(0, job.Choices).Select(_ => new StringBuilder()).ToArray();
         var finish = new FinishReason?[job.Choices];
-        await foreach (var update in Updates(job, http.RequestAborted))
+        await foreach (var update in Updates(http, job))
         {
             reasoning[update.Choice].Append(update.ReasoningDelta);
             content[update.Choice].Append(update.ContentDelta);
@@ -104,7 +106,7 @@ public static class ChatCompletionsEndpoint
         try
         {
             for (int i = 0; i < job.Choices; i++) await Send(Chunk(i, new { role = "assistant", content = "" }, null));
-            await foreach (var update in Updates(job, http.RequestAborted))
+            await foreach (var update in Updates(http, job))
             {
                 if (update.Finish is { } finish) await Send(Chunk(update.Choice, new { }, finish));
                 else if (update.ReasoningDelta.Length > 0 && update.ContentDelta.Length > 0)
@@ -125,19 +127,19 @@ public static class ChatCompletionsEndpoint
         await WriteEvent(http, "[DONE]");
     }
 
-    /// <summary>The job's updates; a failure of the decode loop becomes a 500 in OpenAI's shape.</summary>
-    static async IAsyncEnumerable<ChatUpdate> Updates(ChatCompletionJob job, [System.Runtime.CompilerServices.EnumeratorCancellation] CancellationToken aborted)
+    /// <summary>The job's updates; a failure of its generation becomes a 500 in OpenAI's shape (<see cref="OpenAiError.ServerFailure"/>).</summary>
+    static async IAsyncEnumerable<ChatUpdate> Updates(HttpContext http, ChatCompletionJob job)
     {
         var reader = job.Updates;
         while (true)
         {
             try
             {
-                if (!await reader.WaitToReadAsync(aborted)) yield break;
+                if (!await reader.WaitToReadAsync(http.RequestAborted)) yield break;
             }
             catch (Exception e) when (e is not OperationCanceledException)
             {
-                throw new OpenAiError(500, $"generation failed: {e.Message}", "server_error");
+                throw OpenAiError.ServerFailure(e, http.RequestServices.GetRequiredService<ILogger<R1Server>>());
             }
             while (reader.TryRead(out var update)) yield return update;
         }

@@ -109,9 +109,7 @@ public sealed class R1Server : IAsyncDisposable
         {
             var error = e as OpenAiError ?? (e is BadHttpRequestException bad
                 ? new OpenAiError(bad.StatusCode, bad.Message)
-                : new OpenAiError(500, $"internal error: {e.Message}", "server_error"));
-            if (error.Status >= 500)
-                http.RequestServices.GetRequiredService<ILogger<R1Server>>().LogError(e, "request failed");
+                : OpenAiError.ServerFailure(e, http.RequestServices.GetRequiredService<ILogger<R1Server>>()));
             await error.WriteAsync(http.Response);
         }
     }

@@ -1,6 +1,7 @@
 using System.CommandLine;
 using R1Sharp.Benchmarks;
 using R1Sharp.Inference;
+using R1Sharp.Reference;
 using Spectre.Console;
 
 namespace R1Sharp.Cli.Commands;

@@ -34,39 +34,13 @@ public static class GenerateCommand
                 MinP = parse.GetValue(minP), MaxNewTokens = parse.GetValue(maxTokens), Seed = parse.GetValue(seed),
             };
             var output = parse.InvocationConfiguration.Output;
-            var stream = new IncrementalDecoder(bundle.Tokenizer);
+            var stream = new IncrementalDetokenizer(bundle.Tokenizer);
             new GenerationEngine(bundle.Model, bundle.Tokenizer).Generate([new GenerationRequest(ids, options)],
-                token => output.Write(stream.Add(token.TokenId, skipSpecial: true)));
-            output.Write(stream.Flush(skipSpecial: true));
+                token => output.Write(stream.Add(token.TokenId)));
+            output.Write(stream.Flush());
             output.WriteLine();
             return 0;
         });
         return command;
-    }
-}
-
-/// <summary>Turns a token stream into text pieces, holding back bytes of a character that is not complete yet.</summary>
-public sealed class IncrementalDecoder(ITextTokenizer tokenizer)
-{
-    readonly List<int> tokens = [];
-    int emitted;
-
-    public string Add(int token, bool skipSpecial)
-    {
-        tokens.Add(token);
-        string text = tokenizer.Decode(tokens, skipSpecial);
-        // A trailing U+FFFD is usually half a multi-byte character; wait for the rest.
-        if (text.EndsWith('\uFFFD')) return "";
-        string piece = text.Length >= emitted ? text[emitted..] : "";
-        emitted = text.Length;
-        return piece;
-    }
-
-    public string Flush(bool skipSpecial)
-    {
-        string text = tokenizer.Decode(tokens, skipSpecial);
-        string piece = text.Length > emitted ? text[emitted..] : "";
-        emitted = text.Length;
-        return piece;
     }
 }

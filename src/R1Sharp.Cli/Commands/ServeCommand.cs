@@ -18,8 +18,9 @@ public static class ServeCommand
         var maxBatch = OptionFactory.WithDefault("--max-batch", defaults.MaxBatch, "Most sequences decoded together in one step");
         var maxQueue = OptionFactory.WithDefault("--max-queue", defaults.MaxQueue, "Most requests waiting for room in the batch; more get HTTP 429");
         var maxTokens = OptionFactory.WithDefault("--max-tokens", defaults.DefaultMaxTokens, "Completion length when a request sets no max_tokens");
+        var maxCache = OptionFactory.Optional<int?>("--max-cache-mb", "Most MiB the batch's KV cache may take (default: half this machine's memory)");
         var command = new Command("serve", "Serve a model: OpenAI-compatible /v1/chat/completions with reasoning_content, and a web chat at /");
-        foreach (var option in new Option[] { model, host, port, apiKey, maxBatch, maxQueue, maxTokens }) command.Options.Add(option);
+        foreach (var option in new Option[] { model, host, port, apiKey, maxBatch, maxQueue, maxTokens, maxCache }) command.Options.Add(option);
         command.SetAction(async (parse, cancellation) =>
         {
             var options = new ServerOptions(parse.GetValue(model)!)
@@ -28,6 +29,7 @@ public static class ServeCommand
                 Serving = new ServingOptions
                 {
                     MaxBatch = parse.GetValue(maxBatch), MaxQueue = parse.GetValue(maxQueue), DefaultMaxTokens = parse.GetValue(maxTokens),
+                    MaxCacheBytes = parse.GetValue(maxCache) is int mb ? mb * (1L << 20) : null,
                 },
             };
             R1Server server;

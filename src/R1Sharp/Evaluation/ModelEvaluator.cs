@@ -52,7 +52,7 @@ public static class ModelEvaluator
             var batch = examples.Skip(start).Take(options.BatchPrompts).ToList();
             var prompts = batch.Select(e => bundle.EncodeChat(e.Prompt.Select(m => new ChatMessage(m.Role, m.Content)).ToList())).ToList();
             var samples = engine.Generate(prompts.Select((p, i) => new GenerationRequest(p,
-                sampled with { Seed = unchecked(options.Seed * 1_000_003 + start + i) }, options.Samples)).ToList());
+                sampled with { Seed = Seeds.ForPrompt(options.Seed, start + i) }, options.Samples)).ToList());
             var greedyResults = options.Greedy ? engine.Generate(prompts.Select(p => new GenerationRequest(p, greedy)).ToList()) : null;
             for (int i = 0; i < batch.Count; i++)
                 results.Add(new PromptSamples(batch[i].Id, batch[i].Answer, samples[i].Select(s => ToEvalSample(bundle, s)).ToList(),

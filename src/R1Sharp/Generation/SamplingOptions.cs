@@ -3,7 +3,13 @@ namespace R1Sharp.Generation;
 /// <summary>How one request samples. Defaults follow DeepSeek-R1's recommendation for reasoning models.</summary>
 public sealed record SamplingOptions
 {
-    /// <summary>0 means greedy (argmax); R1 recommends 0.6.</summary>
+    /// <summary>
+    /// Below this temperature a row samples greedily: 1/T would overflow float32 (or make logits/T overflow), and the
+    /// distribution is one-hot to float precision anyway. vLLM uses the same threshold.
+    /// </summary>
+    public const double GreedyBelowTemperature = 1e-5;
+
+    /// <summary>0 (or anything below <see cref="GreedyBelowTemperature"/>) means greedy (argmax); R1 recommends 0.6.</summary>
     public double Temperature { get; init; } = 0.6;
     /// <summary>Keep only the k most likely tokens; 0 keeps all.</summary>
     public int TopK { get; init; }
@@ -12,12 +18,14 @@ public sealed record SamplingOptions
     /// <summary>Drop tokens less likely than min_p × the most likely token's probability; 0 keeps all.</summary>
     public double MinP { get; init; }
     public int MaxNewTokens { get; init; } = 256;
-    /// <summary>Same seed, same tokens; null draws a fresh seed.</summary>
+    /// <summary>Same seed, same tokens (<see cref="Seeds"/>); null draws a fresh seed.</summary>
     public int? Seed { get; init; }
-    /// <summary>Token ids that end a sample (the tokenizer's EOS is added by the engine). They are kept in the output.</summary>
+    /// <summary>Token ids that end a sample, besides the engine's end-of-turn ids. They are kept in the output.</summary>
     public IReadOnlyList<int> StopTokenIds { get; init; } = [];
-    /// <summary>Strings that end a sample once its decoded text contains one (needs a tokenizer).</summary>
+    /// <summary>Strings that end a sample once its decoded text contains one (needs a tokenizer; <see cref="TextStream"/>).</summary>
     public IReadOnlyList<string> StopStrings { get; init; } = [];
+
+    public bool IsGreedy => Temperature < GreedyBelowTemperature;
 
     public SamplingOptions Validate()
     {
@@ -36,8 +44,52 @@ public sealed record GenerationRequest(IReadOnlyList<int> PromptIds, SamplingOpt
 public enum FinishReason { Stop, Length }
 
 /// <summary>A finished sample: its new tokens, each token's log-probability (under the temperature-scaled
-/// distribution, as an RL trainer recomputes it) and why it ended.</summary>
+/// distribution, as an RL trainer recomputes it; at temperature 1 for greedy rows) and why it ended.</summary>
 public sealed record GeneratedSample(int RequestIndex, int SampleIndex, int[] TokenIds, float[] LogProbs, FinishReason FinishReason, string? MatchedStopString = null);
 
 /// <summary>A token just generated, for streaming.</summary>
 public readonly record struct TokenEvent(int RequestIndex, int SampleIndex, int TokenId, float LogProb, bool IsLast);
+
+/// <summary>
+/// Every seed of generation, in one place, so a request gives the same tokens through `r1 generate`, `r1 eval`, GRPO
+/// rollouts, <c>R1ChatClient</c> and the HTTP server, whatever else shares the batch: a request's seed is the one it
+/// gives (or a fresh one); sample s of it draws one uniform number per token from its own generator seeded by
+/// (request seed, s); a run (evaluation, GRPO) gives prompt i of its stream the request seed (run seed, i).
+/// </summary>
+public static class Seeds
+{
+    /// <summary>The request's own seed, or a fresh one.</summary>
+    public static int Request(int? seed) => seed ?? Random.Shared.Next();
+
+    /// <summary>The generator of sample <paramref name="sample"/> of a request seeded <paramref name="requestSeed"/>.</summary>
+    public static Random Sample(int requestSeed, int sample) => new(unchecked(requestSeed * 1_000_003 + sample));
+
+    /// <summary>The request seed of prompt <paramref name="promptIndex"/> (counted from the start of the run) of a run seeded <paramref name="runSeed"/>.</summary>
+    public static int ForPrompt(int runSeed, long promptIndex) => unchecked((int)(runSeed * 1_000_003L + promptIndex));
+}
+
+/// <summary>
+/// Where the decode loop reports a request's samples as they are generated. The calls come from the loop's thread,
+/// between decoding steps that every request shares, so they must be quick, and must not throw.
+/// </summary>
+public interface ISampleSink
+{
+    /// <summary>Sample <paramref name="sample"/> produced a token (stop tokens included); <paramref name="last"/> when the
+    /// loop already knows it ends here (a stop token, or max new tokens). True ends the sample here (a stop string appeared).</summary>
+    bool OnToken(int sample, int tokenId, float logProb, bool last);
+
+    /// <summary>The sample is done; no more tokens of it follow.</summary>
+    void OnFinished(int sample, FinishReason reason);
+
+    /// <summary>The request cannot go on (its logits are not finite, its cache could not be had, the loop failed or is
+    /// shutting down); no calls follow. Other requests go on.</summary>
+    void OnFailed(Exception error);
+}
+
+/// <summary>A prompt plus its completion would not fit in the model's context (HTTP 400 context_length_exceeded).</summary>
+public sealed class ContextLengthError(int contextLength, int promptTokens, int completionTokens)
+    : R1Error($"the model's maximum context length is {contextLength} tokens, but {promptTokens + completionTokens} were asked for " +
+              $"({promptTokens} in the prompt, {completionTokens} in the completion); shorten the prompt or max_tokens")
+{
+    public int ContextLength => contextLength;
+}

@@ -11,7 +11,7 @@ namespace R1Sharp.Inference;
 /// one, down, attention) plus row-wise norms and rotations, with activations in reused native buffers and keys
 /// written into the <see cref="KvCache"/> in place. Results equal the libtorch path to float32 rounding.
 /// </summary>
-sealed unsafe class CpuInference(CausalLanguageModel model) : IDisposable
+sealed unsafe class CpuInference(CausalLanguageModel model)
 {
     /// <summary>Pointers to one layer's parameters, gathered (and checked) before any work starts.</summary>
     struct LayerWeights
@@ -46,7 +46,7 @@ sealed unsafe class CpuInference(CausalLanguageModel model) : IDisposable
         && model.FinalNormWeight.dtype == ScalarType.Float32;
 
     /// <summary>
-    /// The cached forward of <see cref="CausalLanguageModel.Forward(Tensor, Tensor, Tensor?, KvCache, bool)"/>, writing
+    /// The cached forward of <see cref="CausalLanguageModel.Forward(Tensor, Tensor, Tensor?, KvCache, bool)"/> in C# kernels, writing
     /// logits into <paramref name="logits"/> ([B, vocab], or [B, T, vocab] for <paramref name="allPositions"/>).
     /// </summary>
     public void Forward(Tensor inputIds, Tensor positions, Tensor? keyMask, KvCache cache, bool allPositions, Tensor logits)
@@ -240,14 +240,5 @@ sealed unsafe class CpuInference(CausalLanguageModel model) : IDisposable
         if (t.dtype != ScalarType.Float32 || !t.is_contiguous())
             throw new InvalidOperationException($"CPU kernels need contiguous float32 weights, got {t.dtype}");
         return TensorMemory.Floats(t);
-    }
-
-    public void Dispose()
-    {
-        lock (gate)
-        {
-            foreach (var buffer in new[] { hidden, normed, qkv, attended, gateUp, activated }) buffer.Dispose();
-            scores.Dispose();
-        }
     }
 }

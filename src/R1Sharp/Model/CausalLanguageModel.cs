@@ -1,4 +1,3 @@
-using R1Sharp.Inference;
 using TorchSharp;
 using TorchSharp.Modules;
 using static TorchSharp.torch;
@@ -30,17 +29,8 @@ public sealed class CausalLanguageModel : nn.Module
     readonly TransformerBody model;
     readonly Linear? lm_head;
     RotaryEmbedding rotary;
-    CpuInference? cpuInference;
 
     public ModelConfig Config { get; }
-
-    /// <summary>
-    /// Whether cached inference (<see cref="Forward(Tensor, Tensor, Tensor?, KvCache, bool)"/>) may run R1Sharp's own
-    /// CPU kernels, used when the CPU has SIMD with FMA (<see cref="SimdKernels.Active"/>), the model is llama/qwen2 in
-    /// float32 and no gradients are wanted; false always takes the libtorch path (the reference the kernels are tested
-    /// against).
-    /// </summary>
-    public bool UseCpuKernels { get; set; } = true;
     public Device Device { get; private set; } = CPU;
 
     /// <summary>Builds the model with HF-style random init (normal(0, initializer_range)); seed it for reproducibility.</summary>
@@ -107,49 +97,12 @@ public sealed class CausalLanguageModel : nn.Module
     }
 
     /// <summary>
-    /// Inference forward with a KV cache: appends <paramref name="inputIds"/> [B, T] at the cache's end.
-    /// <paramref name="keyMask"/> [B, cache.Length + T] marks real (non-padding) positions; null means all real.
-    /// Returns logits of the last position only, [B, vocab], unless <paramref name="allPositions"/>.
+    /// Inference forward with a KV cache, in libtorch: the reference that the engine's CPU kernels are tested against
+    /// (the engine picks between them, see Inference/ForwardRunner). Appends <paramref name="inputIds"/> [B, T] at the
+    /// cache's end. <paramref name="keyMask"/> [B, cache.Length + T] marks real (non-padding) positions; null means all
+    /// real. Returns logits of the last position only, [B, vocab], unless <paramref name="allPositions"/>.
     /// </summary>
     public Tensor Forward(Tensor inputIds, Tensor positions, Tensor? keyMask, KvCache cache, bool allPositions = false)
-    {
-        if (CanUseCpuKernels(cache))
-        {
-            long b = inputIds.shape[0], t = inputIds.shape[1];
-            var logits = empty(allPositions ? [b, t, Config.VocabSize] : [b, Config.VocabSize]);
-            CpuKernels.Forward(inputIds, positions, keyMask, cache, allPositions, logits);
-            return logits;
-        }
-        return ReferenceForward(inputIds, positions, keyMask, cache, allPositions);
-    }
-
-    /// <summary>
-    /// <see cref="Forward(Tensor, Tensor, Tensor?, KvCache, bool)"/> writing into <paramref name="logits"/> ([B, vocab], or
-    /// [B, T, vocab] for <paramref name="allPositions"/>), so a decode loop reuses one buffer.
-    /// </summary>
-    public void ForwardInto(Tensor inputIds, Tensor positions, Tensor? keyMask, KvCache cache, Tensor logits, bool allPositions = false)
-    {
-        if (CanUseCpuKernels(cache) && logits.is_contiguous() && logits.dtype == ScalarType.Float32)
-        {
-            CpuKernels.Forward(inputIds, positions, keyMask, cache, allPositions, logits);
-            return;
-        }
-        using var result = ReferenceForward(inputIds, positions, keyMask, cache, allPositions);
-        logits.copy_(result);
-    }
-
-    bool CanUseCpuKernels(KvCache cache) => UseCpuKernels && CpuInference.Supports(this, cache);
-
-    CpuInference CpuKernels => cpuInference ??= new CpuInference(this);
-
-    /// <summary>Where CPU-kernel forwards spend their time while set (for `r1 bench generate`).</summary>
-    internal InferenceProfile? CpuProfile
-    {
-        get => cpuInference?.Profile;
-        set => CpuKernels.Profile = value;
-    }
-
-    Tensor ReferenceForward(Tensor inputIds, Tensor positions, Tensor? keyMask, KvCache cache, bool allPositions)
     {
         using var scope = NewDisposeScope();
         int past = cache.Length;
@@ -182,7 +135,7 @@ public sealed class CausalLanguageModel : nn.Module
     }
 
     /// <summary>
-    /// The tensors the CPU kernels read besides the layers': embedding, final norm, output projection (the embedding
+    /// The tensors a CPU-kernel forward reads besides the layers': embedding, final norm, output projection (the embedding
     /// when tied). TorchSharp's Embedding makes a new wrapper on every read of its weight, so the caller disposes Embedding.
     /// </summary>
     internal (Tensor Embedding, Tensor FinalNorm, Tensor Head) InferenceWeights()
@@ -213,11 +166,7 @@ public sealed class CausalLanguageModel : nn.Module
 
     protected override void Dispose(bool disposing)
     {
-        if (disposing)
-        {
-            rotary.Dispose();
-            cpuInference?.Dispose();
-        }
+        if (disposing) rotary.Dispose();
         base.Dispose(disposing);
     }
 }

@@ -11,19 +11,13 @@ namespace R1Sharp.Serving;
 /// </summary>
 public sealed class ChatService : IDisposable
 {
-    readonly HashSet<int> stopTokenIds;
-
     public ChatService(ModelBundle bundle, ServingOptions? options = null)
     {
         Bundle = bundle;
         Options = options ?? new ServingOptions();
         if (Options.DefaultMaxTokens < 1) throw new R1Error($"default max tokens must be >= 1, got {Options.DefaultMaxTokens}");
         ModelId = Options.ModelId ?? Path.GetFileName(Path.TrimEndingDirectorySeparator(Path.GetFullPath(bundle.Directory)));
-        Batcher = new ContinuousBatcher(bundle.Model, Options.MaxBatch, Options.MaxQueue);
-        // A turn ends at the tokenizer's EOS, any EOS the model config names, and ChatML's end of turn.
-        stopTokenIds = [.. bundle.Model.Config.EosTokenIds];
-        if (bundle.Tokenizer.EosId is int eos) stopTokenIds.Add(eos);
-        if (bundle.Tokenizer.TokenToId(ChatTokens.ImEnd) is int imEnd) stopTokenIds.Add(imEnd);
+        Batcher = new ContinuousBatcher(bundle.Model, bundle.Tokenizer, Options.MaxBatch, Options.MaxQueue, Options.CacheBytes);
     }
 
     /// <summary>Loads the model directory and starts the decode loop.</summary>
@@ -56,11 +50,12 @@ public sealed class ChatService : IDisposable
             TopP = request.TopP ?? defaults.TopP,
             TopK = request.TopK ?? defaults.TopK,
             MaxNewTokens = maxTokens,
-        }.Validate();
-        var stops = request.Stop.Where(s => s.Length > 0).ToList();
+            Seed = request.Seed,
+            StopStrings = request.Stop.Where(s => s.Length > 0).ToList(),
+        };
         var job = new ChatCompletionJob("chatcmpl-" + Guid.NewGuid().ToString("N"), prompt.Count, request.N, Bundle.Tokenizer,
-            Bundle.Template.OpensThink, stops);
-        Batcher.Submit(new BatchRequest(prompt, sampling, request.N, request.Seed ?? Random.Shared.Next(), stopTokenIds, job, cancellation));
+            Bundle.Template.OpensThink, sampling.StopStrings);
+        Batcher.Submit(new GenerationRequest(prompt, sampling, request.N), job, cancellation);
         return job;
     }
 

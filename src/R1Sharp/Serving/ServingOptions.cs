@@ -9,6 +9,14 @@ public sealed record ServingOptions
     public int MaxQueue { get; init; } = 64;
     /// <summary>Completion length when a request sets none; always capped by the context the prompt leaves.</summary>
     public int DefaultMaxTokens { get; init; } = 4096;
+    /// <summary>
+    /// Most bytes the batch's KV cache may take (a request waits until its rows fit, and one that alone needs more is
+    /// refused with 400, so no request can make the others fail for memory); null: half of this machine's memory.
+    /// </summary>
+    public long? MaxCacheBytes { get; init; }
     /// <summary>The model's name for clients (the "model" field); null uses the model directory's name.</summary>
     public string? ModelId { get; init; }
+
+    /// <summary><see cref="MaxCacheBytes"/>, or half of the memory this process may use.</summary>
+    public long CacheBytes => MaxCacheBytes ?? GC.GetGCMemoryInfo().TotalAvailableMemoryBytes / 2;
 }

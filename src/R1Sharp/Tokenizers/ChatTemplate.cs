@@ -40,19 +40,19 @@ public sealed class ChatTemplate
         "{%- for message in messages -%}" +
         "{%- if message['role'] == 'user' -%}{{- '<｜User｜>' + message['content'] -}}" +
         "{%- elif message['role'] == 'assistant' -%}{%- set content = message['content'] -%}" +
-        "{%- if '</think>' in content -%}{%- set content = content.split('</think>')[-1] -%}{%- endif -%}" +
+        "{%- if '" + ChatTokens.ThinkEnd + "' in content -%}{%- set content = content.split('" + ChatTokens.ThinkEnd + "')[-1] -%}{%- endif -%}" +
         "{{- '<｜Assistant｜>' + content + '<｜end▁of▁sentence｜>' -}}" +
         "{%- endif -%}{%- endfor -%}" +
-        @"{%- if add_generation_prompt -%}{{- '<｜Assistant｜><think>\n' -}}{%- endif -%}");
+        "{%- if add_generation_prompt -%}{{- '<｜Assistant｜>" + ChatTokens.ThinkStart + @"\n' -}}{%- endif -%}");
 
     public static ChatTemplate ChatMl { get; } = new("chatml", chatMl: true, opensThink: false, ChatMlJinja(""));
 
-    public static ChatTemplate ChatMlThink { get; } = new("chatml-think", chatMl: true, opensThink: true, ChatMlJinja(@"<think>\n"));
+    public static ChatTemplate ChatMlThink { get; } = new("chatml-think", chatMl: true, opensThink: true, ChatMlJinja(ChatTokens.ThinkStart + @"\n"));
 
     static string ChatMlJinja(string afterGenerationPrompt) =>
         "{%- for message in messages -%}{%- set content = message['content'] -%}" +
-        "{%- if message['role'] == 'assistant' and '</think>' in content -%}" +
-        @"{%- set content = content.split('</think>')[-1].lstrip('\n') -%}{%- endif -%}" +
+        "{%- if message['role'] == 'assistant' and '" + ChatTokens.ThinkEnd + "' in content -%}" +
+        "{%- set content = content.split('" + ChatTokens.ThinkEnd + @"')[-1].lstrip('\n') -%}{%- endif -%}" +
         @"{{- '<|im_start|>' + message['role'] + '\n' + content + '<|im_end|>\n' -}}" +
         "{%- endfor -%}" +
         @"{%- if add_generation_prompt -%}{{- '<|im_start|>assistant\n" + afterGenerationPrompt + "' -}}{%- endif -%}";
@@ -75,7 +75,7 @@ public sealed class ChatTemplate
         if (jinja.Contains(ChatTokens.Assistant)) return DeepSeekR1;
         if (!jinja.Contains(ChatTokens.ImStart)) return null;
         // QwQ-style templates open the think block in the generation prompt; Qwen3's leaves it to the model.
-        bool opensThink = jinja.Contains("<|im_start|>assistant\\n<think>\\n") || jinja.Contains("<|im_start|>assistant\n<think>\n");
+        bool opensThink = jinja.Contains($"{ChatTokens.ImStart}assistant\\n{ChatTokens.ThinkStart}\\n") || jinja.Contains($"{ChatTokens.ImStart}assistant\n{ChatTokens.ThinkStart}\n");
         return opensThink ? ChatMlThink : ChatMl;
     }
 

@@ -1,6 +1,7 @@
 using System.Text.Json.Nodes;
 using R1Sharp.Cli;
 using R1Sharp.Inference;
+using R1Sharp.Tests.Inference;
 
 namespace R1Sharp.Tests.Benchmarks;
 
@@ -15,14 +16,14 @@ public class BenchCommandTests
     }
 
     /// <param name="simd">The --simd option, or "" for none (the widest width this CPU runs).</param>
-    [Theory]
+    [SkippableTheory]
     [InlineData("")]
     [InlineData("128")]
     [InlineData("0")]
     public void Bench_generate_measures_both_engines_on_a_model_directory(string simd)
     {
         var width = simd == "" ? SimdKernels.Active : SimdKernels.Parse(simd);
-        if (!SimdKernels.IsSupported(width)) return;
+        SimdWidths.SkipUnlessSupported(width);
         var before = SimdKernels.Active;
         using var dir = new TempDir("r1-bench-");
         Assert.Equal(0, R1("init", "--arch", "qwen2", "--preset", "tiny", "--out", dir, "--seed", "1").Exit);

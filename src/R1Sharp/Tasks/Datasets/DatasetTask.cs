@@ -2,6 +2,7 @@ using System.Text.Json;
 using System.Text.Json.Nodes;
 using System.Text.RegularExpressions;
 using R1Sharp.Tasks.Answers;
+using R1Sharp.Tokenizers;
 
 namespace R1Sharp.Tasks.Datasets;
 
@@ -133,5 +134,5 @@ public sealed partial class DatasetTask : IVerifiableTask
         row.Fields["unique_id"]?.ToString() ?? row.Fields["id"]?.ToString() ?? $"{name}-{index + 1}";
 
     static string WorkedSolution(string reasoning, string answer) =>
-        $"{CompletionParts.ThinkOpen}\n{reasoning}\n{CompletionParts.ThinkClose}\n\\boxed{{{answer}}}";
+        $"{ChatTokens.ThinkStart}\n{reasoning}\n{ChatTokens.ThinkEnd}\n\\boxed{{{answer}}}";
 }

@@ -1,7 +1,7 @@
 using R1Sharp.Model;
 using static TorchSharp.torch;
 
-namespace R1Sharp.Serving;
+namespace R1Sharp.Generation;
 
 /// <summary>
 /// Re-forms a decoding batch's KV cache when rows join or leave. Every row of a <see cref="KvCache"/> is filled to the

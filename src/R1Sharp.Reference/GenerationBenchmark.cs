@@ -1,6 +1,7 @@
 using System.Diagnostics;
 using System.Text.Json;
 using System.Text.Json.Serialization;
+using R1Sharp.Benchmarks;
 using R1Sharp.Checkpoints;
 using R1Sharp.Generation;
 using R1Sharp.Gguf;
@@ -9,7 +10,7 @@ using R1Sharp.Model;
 using R1Sharp.Tokenizers;
 using static TorchSharp.torch;
 
-namespace R1Sharp.Benchmarks;
+namespace R1Sharp.Reference;
 
 /// <summary>What `r1 bench generate` measures and how; defaults are the protocol.</summary>
 public sealed record GenerationBenchmarkOptions
@@ -203,6 +204,7 @@ public static class GenerationBenchmark
     sealed class R1SharpRunner(CausalLanguageModel model, GenerationBenchmarkOptions options)
     {
         readonly GenerationEngine engine = new(model);
+        readonly ForwardRunner forward = ForwardRunner.For(model);
 
         public double Prefill(int[] prompt)
         {
@@ -232,12 +234,12 @@ public static class GenerationBenchmark
             {
                 if (!clock.IsRunning)
                 {
-                    model.CpuProfile = profile; // from the first decode step on; the prefill is not profiled
+                    forward.Profile = profile; // from the first decode step on; the prefill is not profiled
                     clock.Start();
                 }
                 last = clock.Elapsed;
             });
-            model.CpuProfile = null;
+            forward.Profile = null;
             int steps = profile.Forwards;
             if (steps == 0) return null;
             double stepMs = last.TotalMilliseconds / steps;

@@ -2,7 +2,7 @@ using LLama;
 using LLama.Common;
 using LLama.Native;
 
-namespace R1Sharp.Gguf;
+namespace R1Sharp.Reference;
 
 /// <summary>
 /// A GGUF file loaded by llama.cpp through LLamaSharp's low-level API: the independent check of our model math
