@@ -64,8 +64,16 @@ public static class Seeds
     /// <summary>The generator of sample <paramref name="sample"/> of a request seeded <paramref name="requestSeed"/>.</summary>
     public static Random Sample(int requestSeed, int sample) => new(unchecked(requestSeed * 1_000_003 + sample));
 
-    /// <summary>The request seed of prompt <paramref name="promptIndex"/> (counted from the start of the run) of a run seeded <paramref name="runSeed"/>.</summary>
+    /// <summary>The request seed of evaluation prompt <paramref name="promptIndex"/> of an evaluation seeded <paramref name="runSeed"/>.</summary>
     public static int ForPrompt(int runSeed, long promptIndex) => unchecked((int)(runSeed * 1_000_003L + promptIndex));
+
+    /// <summary>
+    /// The request seed of GRPO's rollouts of prompt <paramref name="promptIndex"/> (counted from the start of the run) of a
+    /// run seeded <paramref name="runSeed"/>, so a resumed run samples alike. Its own stream (multiplier 7919, not
+    /// <see cref="ForPrompt"/>'s): a run's rollouts of its i-th prompt are not its evaluation's samples of the i-th
+    /// held-out prompt, and runs made before the one engine sample as they did.
+    /// </summary>
+    public static int ForRollout(int runSeed, long promptIndex) => unchecked((int)(runSeed * 7919L + promptIndex));
 }
 
 /// <summary>

@@ -108,7 +108,7 @@ public sealed class GrpoTrainer(CausalLanguageModel policy, GrpoConfig config, G
             var encoded = examples.Select(e => TruncatePrompt(environment.EncodePrompt(e))).ToList();
             // Each prompt's seed follows from the run seed and how many prompts came before, so a resumed run samples alike.
             var requests = encoded.Select((p, i) => new GenerationRequest(p,
-                options with { Seed = Seeds.ForPrompt(config.Seed, firstPrompt + i) }, g)).ToList();
+                options with { Seed = Seeds.ForRollout(config.Seed, firstPrompt + i) }, g)).ToList();
             var results = engine.Generate(requests);
             var scores = examples.Select((e, i) => results[i].Select(s => Score(e, s)).ToArray()).ToList();
             var uninformative = DynamicSampling.ZeroVarianceGroups(scores.SelectMany(s => s.Select(r => r.Total)).ToList(), g);

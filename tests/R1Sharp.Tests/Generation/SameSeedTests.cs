@@ -32,6 +32,16 @@ public class SameSeedTests(ServerFixture servers)
     static readonly string[] Questions = ["What is 2+2?", "Add two and three.", "hello there"];
     /// <summary>The seed of the request made for the first question of a run seeded <see cref="RunSeed"/>.</summary>
     static readonly int Seed = Seeds.ForPrompt(RunSeed, 0);
+    /// <summary>The GRPO run seed whose first rollout request gets <see cref="Seed"/> too (rollouts have their own stream).</summary>
+    static readonly int RolloutRunSeed = unchecked((int)((uint)Seed * ModularInverse(7919)));
+
+    /// <summary>x with x·a ≡ 1 (mod 2³²), for odd a (Newton's iteration doubles the correct bits each round).</summary>
+    static uint ModularInverse(uint a)
+    {
+        uint x = a;
+        for (int i = 0; i < 5; i++) x = unchecked(x * (2 - a * x));
+        return x;
+    }
 
     /// <summary>The same three questions in every split, in order; nothing is ever correct.</summary>
     sealed class FixedQuestions : IVerifiableTask
@@ -91,7 +101,7 @@ public class SameSeedTests(ServerFixture servers)
             var config = new GrpoConfig
             {
                 NumGenerations = Samples, PromptsPerStep = 2, MaxCompletionLength = MaxTokens, Temperature = Temperature, TopP = TopP,
-                MaxSteps = 1, Seed = RunSeed, SaveSteps = 0,
+                MaxSteps = 1, Seed = RolloutRunSeed, SaveSteps = 0,
             };
             var environment = new GrpoEnvironment(new FixedQuestions(), new CompositeReward([new WeightedReward(new AccuracyReward(), 1.0)]),
                 bundle.Tokenizer, e => bundle.EncodeChat(e.Prompt.Select(m => new R1ChatMessage(m.Role, m.Content)).ToList()), opensThink);
