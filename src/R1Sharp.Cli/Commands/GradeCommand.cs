@@ -4,7 +4,10 @@ using R1Sharp.Evaluation;
 
 namespace R1Sharp.Cli.Commands;
 
-/// <summary>`r1 grade --jsonl IN [--out OUT]`: marks each {"prediction", "gold"} line with "correct": true|false.</summary>
+/// <summary>
+/// `r1 grade --jsonl IN [--out OUT]`: marks each {"prediction", "gold"} line with "correct": true|false. Lines that also
+/// carry a label ("expected": true|false, as in a checker corpus) are counted against it (<see cref="Tasks.Answers.CheckerAgreement"/>).
+/// </summary>
 public static class GradeCommand
 {
     public static Command Create()
@@ -27,6 +30,7 @@ public static class GradeCommand
             double share = graded.Lines.Count == 0 ? 0 : (double)graded.Correct / graded.Lines.Count;
             Console.Error.WriteLine(string.Create(CultureInfo.InvariantCulture,
                 $"graded {graded.Lines.Count} predictions: {graded.Correct} correct ({100 * share:F1}%)"));
+            if (graded.Labels.Pairs > 0) Console.Error.WriteLine(graded.Labels);
             return 0;
         });
         return command;

@@ -19,21 +19,32 @@ public static class Evaluator
     static readonly JsonSerializerOptions GradedLine = new() { Encoder = JavaScriptEncoder.UnsafeRelaxedJsonEscaping };
 
     /// <summary>`r1 grade`: each {"prediction", "gold"} line of a JSONL file (other fields kept) with "correct": true|false
-    /// from the math answer checker, and how many were correct. A bad line is an error naming file, line and field.</summary>
-    public static (List<string> Lines, int Correct) GradeJsonl(string path)
+    /// from the math answer checker, how many were correct, and the agreement with the lines' "expected" labels (a
+    /// checker corpus). A bad line is an error naming file, line and field.</summary>
+    public static (List<string> Lines, int Correct, CheckerAgreement Labels) GradeJsonl(string path)
     {
         var checker = new MathAnswerChecker();
         var lines = new List<string>();
+        var labels = new CheckerAgreement();
         int correct = 0;
         foreach (var (lineNumber, record) in JsonlFile.ReadObjects(path))
         {
             bool isCorrect = checker.IsCorrect(Field(record, "prediction", path, lineNumber), Field(record, "gold", path, lineNumber));
             record["correct"] = isCorrect;
             correct += isCorrect ? 1 : 0;
+            if (Label(record, path, lineNumber) is { } expected) labels.Add(expected, isCorrect);
             lines.Add(record.ToJsonString(GradedLine));
         }
-        return (lines, correct);
+        return (lines, correct, labels);
     }
+
+    /// <summary>The line's "expected" label, or null when it has none.</summary>
+    static bool? Label(JsonObject record, string path, int lineNumber) => record["expected"] switch
+    {
+        null => null,
+        JsonValue v when v.GetValueKind() is JsonValueKind.True or JsonValueKind.False => v.GetValue<bool>(),
+        var other => throw new R1Error($"{path}:{lineNumber}: field 'expected' must be true or false, got {other.ToJsonString()}"),
+    };
 
     /// <summary>A text field; a number (a gold answer of 42) counts as its text.</summary>
     static string Field(JsonObject record, string name, string path, int lineNumber) => record[name] switch

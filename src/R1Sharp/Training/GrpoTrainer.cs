@@ -25,7 +25,7 @@ public sealed record GrpoEnvironment(
     /// rewards (weighted by <paramref name="rewardWeights"/>, TRL's reward_weights, when given).</summary>
     public static GrpoEnvironment For(IVerifiableTask task, ModelBundle bundle, IReadOnlyList<double>? rewardWeights = null) =>
         new(task, rewardWeights is { } weights ? CompositeReward.Standard().Reweighted(weights) : CompositeReward.Standard(), bundle.Tokenizer,
-            e => bundle.EncodeChat(e.Prompt.Select(m => new ChatMessage(m.Role, m.Content)).ToList()), bundle.Template.OpensThink);
+            e => bundle.EncodeChat(e.Prompt), bundle.Template.OpensThink);
 }
 
 /// <summary>One scored completion of a step, kept for samples.jsonl.</summary>

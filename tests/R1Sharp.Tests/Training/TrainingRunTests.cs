@@ -4,6 +4,7 @@ using R1Sharp.Cli;
 using R1Sharp.Distillation;
 using R1Sharp.Runs;
 using R1Sharp.Tasks;
+using R1Sharp.Tokenizers;
 using R1Sharp.Training;
 
 namespace R1Sharp.Tests.Training;
@@ -130,7 +131,7 @@ public class TrainingRunTests : IDisposable
 
     sealed class ListTask(int count) : IVerifiableTask
     {
-        readonly List<TaskExample> all = Enumerable.Range(0, count).Select(i => new TaskExample($"p{i}", [PromptMessage.User($"q{i}")], "a", 0)).ToList();
+        readonly List<TaskExample> all = Enumerable.Range(0, count).Select(i => new TaskExample($"p{i}", [ChatMessage.User($"q{i}")], "a", 0)).ToList();
         public string Name => "list";
         public IEnumerable<TaskExample> Examples(TaskSplit split, int seed) => all;
         public bool IsCorrect(string completion, string reference, bool templateOpenedThink = false) => false;
@@ -142,7 +143,7 @@ public class TrainingRunTests : IDisposable
         public string Name => "generated";
         public IEnumerable<TaskExample> Examples(TaskSplit split, int seed)
         {
-            for (int i = 0; i < count; i++) yield return new TaskExample($"g{(i + seed) % count}", [PromptMessage.User("q")], "a", 0);
+            for (int i = 0; i < count; i++) yield return new TaskExample($"g{(i + seed) % count}", [ChatMessage.User("q")], "a", 0);
         }
         public bool IsCorrect(string completion, string reference, bool templateOpenedThink = false) => false;
         public string? VoteKey(string completion, bool templateOpenedThink = false) => null;
