@@ -30,7 +30,8 @@ public sealed record ModelStats(long TotalParameters, long ActiveParametersPerTo
         {
             long qWidth = (long)c.NumAttentionHeads * c.GqaHeadDim, kvWidth = (long)c.NumKeyValueHeads * c.GqaHeadDim;
             attention = hidden * (qWidth + 2 * kvWidth) + qWidth * hidden
-                        + (c.HasQkvBias ? qWidth + 2 * kvWidth : 0) + (c.HasOutputBias ? hidden : 0);
+                        + (c.HasQkvBias ? qWidth + 2 * kvWidth : 0) + (c.HasOutputBias ? hidden : 0)
+                        + (c.HasQkNorm ? 2L * c.GqaHeadDim : 0);
             kvPerLayer = (int)(2 * kvWidth);
         }
 
