@@ -21,12 +21,20 @@ public static class ModelCheckpoint
         var target = ParseDtype(dtype);
         Directory.CreateDirectory(dir);
         using var scope = NewDisposeScope();
-        var tensors = model.HfStateDict().ToDictionary(kv => kv.Key,
-            // The MoE correction bias stays float32, as in DeepSeek's checkpoints.
-            kv => kv.Key.EndsWith("e_score_correction_bias") ? kv.Value.detach().cpu() : kv.Value.detach().cpu().to(target));
+        var tensors = model.HfStateDict().ToDictionary(kv => kv.Key, kv => kv.Value.detach().cpu().to(StoredType(kv.Key, target)));
         HfWeights.Save(dir, tensors, maxShardBytes);
-        (model.Config with { TorchDtype = dtype }).Save(Path.Combine(dir, ConfigFile));
-        SaveGenerationConfig(model.Config, Path.Combine(dir, GenerationConfigFile));
+        SaveConfigs(model.Config with { TorchDtype = dtype }, dir);
+    }
+
+    /// <summary>The dtype a tensor is saved in when the weights are saved as <paramref name="target"/>.</summary>
+    internal static ScalarType StoredType(string name, ScalarType target) =>
+        name.EndsWith("e_score_correction_bias") ? ScalarType.Float32 : target; // as in DeepSeek's checkpoints
+
+    /// <summary>config.json and generation_config.json.</summary>
+    internal static void SaveConfigs(ModelConfig config, string dir)
+    {
+        config.Save(Path.Combine(dir, ConfigFile));
+        SaveGenerationConfig(config, Path.Combine(dir, GenerationConfigFile));
     }
 
     /// <summary>Loads a checkpoint directory; every missing, unexpected or misshaped tensor is named in one error.</summary>
@@ -53,7 +61,7 @@ public static class ModelCheckpoint
     static bool IsMtpLayer(string name, int layers) =>
         name.StartsWith("model.layers.") && int.TryParse(name.Split('.')[2], out int i) && i >= layers;
 
-    static ScalarType ParseDtype(string dtype) => dtype switch
+    internal static ScalarType ParseDtype(string dtype) => dtype switch
     {
         "float32" => ScalarType.Float32,
         "float16" => ScalarType.Float16,

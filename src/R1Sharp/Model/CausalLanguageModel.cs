@@ -56,12 +56,20 @@ public sealed class CausalLanguageModel : nn.Module
     void InitializeWeights()
     {
         using var _ = no_grad();
-        foreach (var (name, p) in named_parameters())
-        {
-            if (name.EndsWith("norm.weight")) continue; // RMSNorm weights start at one
-            if (name.EndsWith(".bias")) p.zero_();
-            else nn.init.normal_(p, 0, Config.InitializerRange);
-        }
+        foreach (var (name, p) in named_parameters()) Initialize(name, p, Config.InitializerRange);
+    }
+
+    /// <summary>
+    /// HF's init of the tensor named <paramref name="name"/>, in place: RMSNorm weights one, biases (and DeepSeek's routing
+    /// correction bias) zero, every other weight normal(0, <paramref name="range"/>) from <paramref name="generator"/>
+    /// (the global one when null). `r1 init` applies it tensor by tensor without building the model.
+    /// </summary>
+    public static void Initialize(string name, Tensor tensor, double range, Generator? generator = null)
+    {
+        using var _ = no_grad();
+        if (name.EndsWith("norm.weight")) tensor.fill_(1);
+        else if (name.EndsWith("bias")) tensor.zero_();
+        else tensor.normal_(0, range, generator);
     }
 
     /// <summary>Moves parameters and the rotary tables to <paramref name="device"/>.</summary>
@@ -163,6 +171,33 @@ public sealed class CausalLanguageModel : nn.Module
 
     /// <summary>HF name → shape of every tensor a checkpoint of this config must hold.</summary>
     public Dictionary<string, long[]> ExpectedShapes() => state_dict().ToDictionary(kv => kv.Key, kv => kv.Value.shape);
+
+    /// <summary>
+    /// <see cref="ExpectedShapes"/> of a model of <paramref name="config"/> without building it: every layer of a kind
+    /// (dense or MoE) has the same tensors, so one layer of each kind is built and its names repeated.
+    /// </summary>
+    public static Dictionary<string, long[]> ExpectedShapes(ModelConfig config)
+    {
+        config.Validate();
+        var shapes = new Dictionary<string, long[]>
+        {
+            ["model.embed_tokens.weight"] = [config.VocabSize, config.HiddenSize],
+            ["model.norm.weight"] = [config.HiddenSize],
+        };
+        if (!config.TieWordEmbeddings) shapes["lm_head.weight"] = [config.VocabSize, config.HiddenSize];
+        var layerShapes = new Dictionary<bool, Dictionary<string, long[]>>();
+        for (int i = 0; i < config.NumHiddenLayers; i++)
+        {
+            bool moe = config.IsMoeLayer(i);
+            if (!layerShapes.TryGetValue(moe, out var layer))
+            {
+                using var built = new DecoderLayer(config, i);
+                layerShapes[moe] = layer = built.state_dict().ToDictionary(kv => kv.Key, kv => kv.Value.shape);
+            }
+            foreach (var (name, shape) in layer) shapes[$"model.layers.{i}.{name}"] = shape;
+        }
+        return shapes;
+    }
 
     protected override void Dispose(bool disposing)
     {
