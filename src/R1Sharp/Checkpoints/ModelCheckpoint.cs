@@ -48,6 +48,8 @@ public static class ModelCheckpoint
             var tensors = HfWeights.Load(dir);
             // Multi-token-prediction layers (index >= num_hidden_layers) are for speculative decoding; skip them.
             foreach (var name in tensors.Keys.Where(n => IsMtpLayer(n, config.NumHiddenLayers)).ToList()) tensors.Remove(name);
+            // Some tied checkpoints store the head too (a copy of the embedding); HF ties it to the embedding at load, as we do.
+            if (config.TieWordEmbeddings) tensors.Remove("lm_head.weight");
             HfWeights.CheckNames(model.ExpectedShapes(), tensors, dir);
             using var _ = no_grad();
             var own = model.HfStateDict();
