@@ -49,9 +49,14 @@ public sealed class CausalLanguageModel : nn.Module
     /// <summary>The layers without a copy of the list (read every decode step).</summary>
     internal ModuleList<DecoderLayer> DecoderLayers => model.layers;
 
+    /// <summary>
+    /// The rotary tables. YaRN on the GQA families scales them by its attention factor as HF does; MLA instead puts
+    /// mscale² on the softmax scale (<see cref="RotaryEmbedding.AttentionScaleFactor"/>), as DeepSeek does.
+    /// </summary>
     RotaryEmbedding CreateRotary(Device device) => new(
         Config.IsMla ? Config.QkRopeHeadDim : Config.GqaHeadDim, Config.MaxPositionEmbeddings,
-        Config.RopeTheta, Config.RopeScaling, interleaved: Config.IsMla && Config.RopeInterleave, device);
+        Config.RopeTheta, Config.RopeScaling, interleaved: Config.IsMla && Config.RopeInterleave, device,
+        magnitude: !Config.IsMla && Config.RopeScaling is { Type: "yarn" } yarn ? yarn.YarnAttentionFactor : 1);
 
     void InitializeWeights()
     {

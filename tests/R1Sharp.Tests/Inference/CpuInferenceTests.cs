@@ -17,7 +17,7 @@ public class CpuInferenceTests
     const double Tolerance = 1e-4;
 
     public static IEnumerable<object[]> Variants() =>
-        [["llama"], ["qwen2"], ["qwen3"], ["qwen3-bias-untied"], ["llama-bias-tied-scaled"], ["odd-sizes"], ["wide-groups"]];
+        [["llama"], ["qwen2"], ["qwen3"], ["qwen3-bias-untied-yarn"], ["llama-bias-tied-scaled"], ["odd-sizes"], ["wide-groups"]];
 
     public static IEnumerable<object[]> VariantsAndWidths() => SimdWidths.Times(Variants());
 
@@ -35,7 +35,10 @@ public class CpuInferenceTests
             "llama" => TinyModels.Create(ModelFamily.Llama),
             "qwen2" => TinyModels.Create(ModelFamily.Qwen2),
             "qwen3" => TinyModels.Create(ModelFamily.Qwen3),
-            "qwen3-bias-untied" => TinyModels.Create(ModelFamily.Qwen3, edit: c => c with { AttentionBias = true, TieWordEmbeddings = false }),
+            "qwen3-bias-untied-yarn" => TinyModels.Create(ModelFamily.Qwen3, edit: c => c with
+            {
+                AttentionBias = true, TieWordEmbeddings = false, RopeScaling = new RopeScaling("yarn", Factor: 4, OriginalMaxPositionEmbeddings: 32),
+            }),
             "llama-bias-tied-scaled" => TinyModels.Create(ModelFamily.Llama, edit: c => c with
             {
                 AttentionBias = true, TieWordEmbeddings = true,

@@ -139,6 +139,27 @@ public class ForwardTests
     }
 
     [Fact]
+    public void Yarn_scales_the_rotary_tables_of_gqa_models_as_hf_does_and_leaves_mlas_to_the_softmax()
+    {
+        var yarn = new RopeScaling("yarn", Factor: 4, OriginalMaxPositionEmbeddings: 32, Mscale: 1, MscaleAllDim: 1);
+        double Magnitude(CausalLanguageModel model)
+        {
+            var (cos, sin) = model.RotaryTables;
+            var squared = cos * cos + sin * sin;
+            Assert.True((squared - squared.mean()).abs().max().item<float>() < 1e-5);
+            return Math.Sqrt(squared.mean().item<float>());
+        }
+        using (var qwen = TinyModels.Create(ModelFamily.Qwen3, edit: c => c with { RopeScaling = yarn }))
+            Assert.Equal(0.1 * Math.Log(4) + 1, Magnitude(qwen), 5);
+        using (var explicitFactor = TinyModels.Create(ModelFamily.Qwen2, edit: c => c with { RopeScaling = yarn with { AttentionFactor = 1.5, AttnFactor = 0.5 } }))
+            Assert.Equal(0.75, Magnitude(explicitFactor), 5);
+        using (var deepseek = TinyModels.Create(ModelFamily.DeepseekV3, edit: c => c with { RopeScaling = yarn }))
+            Assert.Equal(1, Magnitude(deepseek), 5);
+        using var plain = TinyModels.Create(ModelFamily.Qwen3);
+        Assert.Equal(1, Magnitude(plain), 5);
+    }
+
+    [Fact]
     public void Mla_without_query_compression_uses_a_plain_q_proj()
     {
         using var model = TinyModels.Create(ModelFamily.DeepseekV3, edit: c => c with { QLoraRank = null });

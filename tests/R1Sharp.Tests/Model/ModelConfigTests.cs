@@ -46,7 +46,9 @@ public class ModelConfigTests
         var distill = ModelConfig.Load(ConfigPath("DeepSeek-R1-0528-Qwen3-8B"));
         Assert.False(distill.TieWordEmbeddings);
         Assert.Equal(131072, distill.MaxPositionEmbeddings);
-        Assert.Equal(new RopeScaling("yarn", 4, 32768), distill.RopeScaling);
+        Assert.Equal(new RopeScaling("yarn", 4, 32768, AttnFactor: 0.8782488562869419), distill.RopeScaling);
+        Assert.Equal(1.0, distill.RopeScaling!.YarnAttentionFactor, 4); // attn_factor cancels YaRN's 0.1·ln 4 + 1
+        Assert.Equal(distill.RopeScaling, ModelConfig.FromJson(distill.ToJson(), "round trip").RopeScaling);
     }
 
     static JsonObject Qwen(string family) => new()
