@@ -1,5 +1,6 @@
 using System.Text;
 using System.Text.Json;
+using System.Net.Http.Headers;
 using Microsoft.AspNetCore.Http;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Logging;
@@ -44,8 +45,17 @@ public static class ChatCompletionsEndpoint
         else await Complete(http, service, job);
     }
 
+    /// <summary>
+    /// The JSON body. It must be declared as JSON: a web page can send any site a "simple" text/plain or form POST
+    /// without asking, but an application/json one only after a CORS preflight, which this server never grants.
+    /// </summary>
     static async Task<JsonDocument> ReadBody(HttpContext http)
     {
+        if (!MediaTypeHeaderValue.TryParse(http.Request.ContentType, out var type)
+            || !string.Equals(type.MediaType, "application/json", StringComparison.OrdinalIgnoreCase)
+            || type.CharSet is { } charset && !string.Equals(charset.Trim('"'), "utf-8", StringComparison.OrdinalIgnoreCase))
+            throw new OpenAiError(415, $"The request body must be JSON sent with 'Content-Type: application/json', got '{Truncate(http.Request.ContentType ?? "")}'",
+                code: "unsupported_media_type");
         try
         {
             return await JsonDocument.ParseAsync(http.Request.Body, default, http.RequestAborted);
@@ -59,6 +69,8 @@ public static class ChatCompletionsEndpoint
             throw new OpenAiError(413, $"The request body is larger than this server accepts: {e.Message}", code: "request_too_large");
         }
     }
+
+    static string Truncate(string text) => text.Length <= 100 ? text : text[..97] + "...";
 
     static async Task Complete(HttpContext http, ChatService service, ChatCompletionJob job)
     {

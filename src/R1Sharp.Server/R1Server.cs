@@ -1,3 +1,4 @@
+using System.Net;
 using System.Security.Cryptography;
 using System.Text;
 using Microsoft.AspNetCore.Builder;
@@ -36,6 +37,8 @@ public sealed class R1Server : IAsyncDisposable
     /// <summary>Loads the model and starts listening; the server owns the model from here on.</summary>
     public static async Task<R1Server> StartAsync(ServerOptions options, CancellationToken cancellation = default)
     {
+        if (options.ApiKey is { } key && key.Trim().Length == 0)
+            throw new R1Error("the API key is empty; a server with an empty key would refuse every request");
         var service = ChatService.Load(options.ModelDir, options.Serving);
         try
         {
@@ -71,6 +74,7 @@ public sealed class R1Server : IAsyncDisposable
         var app = builder.Build();
 
         app.Use(WriteErrors);
+        app.Use(RequireKnownHost(options));
         if (options.ApiKey is { } key) app.Use(RequireApiKey(key));
 
         var page = new ManifestEmbeddedFileProvider(typeof(R1Server).Assembly, "wwwroot");
@@ -114,20 +118,54 @@ public sealed class R1Server : IAsyncDisposable
         }
     }
 
-    /// <summary>With an API key set, /v1 requests need "Authorization: Bearer KEY"; the page and /health stay open.</summary>
+    /// <summary>
+    /// With an API key set, /v1 requests need "Authorization: Bearer KEY"; the page and /health stay open. The keys'
+    /// SHA-256 hashes are compared in constant time, so neither the time taken nor a length check tells an attacker
+    /// how much of a guess was right, or how long the key is.
+    /// </summary>
     static Func<HttpContext, RequestDelegate, Task> RequireApiKey(string key)
     {
-        byte[] expected = Encoding.UTF8.GetBytes(key);
+        byte[] expected = SHA256.HashData(Encoding.UTF8.GetBytes(key.Trim()));
         return (http, next) =>
         {
             if (!http.Request.Path.StartsWithSegments("/v1")) return next(http);
             string header = http.Request.Headers.Authorization.ToString();
             if (!header.StartsWith("Bearer ", StringComparison.OrdinalIgnoreCase))
                 throw new OpenAiError(401, "You didn't provide an API key. Send it in an Authorization header: 'Authorization: Bearer YOUR_KEY'.", code: "missing_api_key");
-            byte[] given = Encoding.UTF8.GetBytes(header["Bearer ".Length..].Trim());
+            byte[] given = SHA256.HashData(Encoding.UTF8.GetBytes(header["Bearer ".Length..].Trim()));
             if (!CryptographicOperations.FixedTimeEquals(given, expected))
                 throw new OpenAiError(401, "Incorrect API key provided.", code: "invalid_api_key");
             return next(http);
         };
     }
+
+    /// <summary>
+    /// Answers only requests whose Host header names this server: its bound address, "localhost", a loopback address,
+    /// any IP address when bound to all interfaces, or a name in <see cref="ServerOptions.AllowedHosts"/>. A web page
+    /// on a name of its own that it points at 127.0.0.1 (DNS rebinding) would otherwise read and drive the API as if it
+    /// were same-origin; it cannot choose the Host header its browser sends.
+    /// </summary>
+    static Func<HttpContext, RequestDelegate, Task> RequireKnownHost(ServerOptions options)
+    {
+        string bound = HostName(options.Host);
+        bool allInterfaces = bound is "0.0.0.0" or "::" or "*" or "+";
+        var allowed = new HashSet<string>(options.AllowedHosts.Select(HostName), StringComparer.OrdinalIgnoreCase) { bound, "localhost" };
+        bool anyName = allowed.Contains("*");
+        return (http, next) =>
+        {
+            // HTTP/1.1 requires a Host (Kestrel refuses a request without one); a browser always sends it.
+            string host = HostName(http.Request.Host.Host);
+            bool known = anyName || allowed.Contains(host)
+                || (IPAddress.TryParse(host, out var address) && (IPAddress.IsLoopback(address) || allInterfaces));
+            if (!known)
+                throw new OpenAiError(400, $"This server does not answer for the host '{Truncate(http.Request.Host.Value ?? "")}'. " +
+                    "Use its address, or start it with --allowed-hosts NAME to answer for that name.", code: "invalid_host");
+            return next(http);
+        };
+    }
+
+    /// <summary>A host as compared: lower case, without IPv6 brackets or a trailing dot.</summary>
+    static string HostName(string host) => host.Trim().TrimStart('[').TrimEnd(']').TrimEnd('.').ToLowerInvariant();
+
+    static string Truncate(string text) => text.Length <= 100 ? text : text[..97] + "...";
 }

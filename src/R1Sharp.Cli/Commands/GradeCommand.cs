@@ -7,7 +7,10 @@ using R1Sharp.Tasks.Answers;
 
 namespace R1Sharp.Cli.Commands;
 
-/// <summary>`r1 grade --jsonl IN [--out OUT]`: marks each {"prediction", "gold"} line with "correct": true|false.</summary>
+/// <summary>
+/// `r1 grade --jsonl IN [--out OUT]`: marks each {"prediction", "gold"} line with "correct": true|false. Lines that also
+/// carry a label ("expected": true|false, as in a checker corpus) are counted against it (<see cref="CheckerAgreement"/>).
+/// </summary>
 public static class GradeCommand
 {
     // Keep non-ASCII text (a Chinese prediction) readable in the output.
@@ -33,25 +36,37 @@ public static class GradeCommand
             double share = graded.Lines.Count == 0 ? 0 : (double)graded.Correct / graded.Lines.Count;
             Console.Error.WriteLine(string.Create(CultureInfo.InvariantCulture,
                 $"graded {graded.Lines.Count} predictions: {graded.Correct} correct ({100 * share:F1}%)"));
+            if (graded.Labels.Pairs > 0) Console.Error.WriteLine(graded.Labels);
             return 0;
         });
         return command;
     }
 
-    static (List<string> Lines, int Correct) Grade(string path)
+    /// <summary>Every line graded, the count graded right, and the agreement with the lines' labels.</summary>
+    public static (List<string> Lines, int Correct, CheckerAgreement Labels) Grade(string path)
     {
         var checker = new MathAnswerChecker();
         var lines = new List<string>();
+        var labels = new CheckerAgreement();
         int correct = 0;
         foreach (var (lineNumber, record) in JsonlFile.ReadObjects(path))
         {
             bool isCorrect = checker.IsCorrect(Field(record, "prediction", path, lineNumber), Field(record, "gold", path, lineNumber));
             record["correct"] = isCorrect;
             correct += isCorrect ? 1 : 0;
+            if (Label(record, path, lineNumber) is { } expected) labels.Add(expected, isCorrect);
             lines.Add(record.ToJsonString(Output));
         }
-        return (lines, correct);
+        return (lines, correct, labels);
     }
+
+    /// <summary>The line's "expected" label, or null when it has none.</summary>
+    static bool? Label(JsonObject record, string path, int lineNumber) => record["expected"] switch
+    {
+        null => null,
+        JsonValue v when v.GetValueKind() is JsonValueKind.True or JsonValueKind.False => v.GetValue<bool>(),
+        var other => throw new R1Error($"{path}:{lineNumber}: field 'expected' must be true or false, got {other.ToJsonString()}"),
+    };
 
     /// <summary>A text field; a number (a gold answer of 42) counts as its text.</summary>
     static string Field(JsonObject record, string name, string path, int lineNumber) => record[name] switch

@@ -14,21 +14,37 @@ public static class ServeCommand
         var model = OptionFactory.Required<string>("--model", "Model directory: config.json, weights, tokenizer.json, tokenizer_config.json");
         var host = OptionFactory.WithDefault("--host", "127.0.0.1", "Address to listen on (0.0.0.0 opens the server to the network)");
         var port = OptionFactory.WithDefault("--port", 8080, "Port to listen on (0 picks a free one)");
-        var apiKey = OptionFactory.Optional<string>("--api-key", "Require 'Authorization: Bearer KEY' on /v1 requests");
+        var apiKey = OptionFactory.Optional<string>("--api-key",
+            $"Require 'Authorization: Bearer KEY' on /v1 requests (visible to other local users in the process list: prefer --api-key-file or ${ServerOptions.ApiKeyVariable})");
+        var apiKeyFile = OptionFactory.Optional<string>("--api-key-file", "Read the API key from the first line of this file");
+        var allowedHosts = new Option<string[]>("--allowed-hosts")
+        {
+            Description = "Host names to answer besides the bound address, localhost and IP addresses, e.g. a DNS name clients use (* for any); others get 400",
+            AllowMultipleArgumentsPerToken = true,
+        };
+        var maxRequestBytes = OptionFactory.WithDefault("--max-request-bytes", new ServerOptions("").MaxRequestBodyBytes, "Largest request body accepted; larger ones get 413");
+        var parseSpecial = OptionFactory.WithDefault("--parse-special-in-content", false,
+            "Let special-token text in messages (e.g. '<｜Assistant｜>') become control tokens, as transformers does; off, contents are plain text");
         var maxBatch = OptionFactory.WithDefault("--max-batch", defaults.MaxBatch, "Most sequences decoded together in one step");
         var maxQueue = OptionFactory.WithDefault("--max-queue", defaults.MaxQueue, "Most requests waiting for room in the batch; more get HTTP 429");
         var maxTokens = OptionFactory.WithDefault("--max-tokens", defaults.DefaultMaxTokens, "Completion length when a request sets no max_tokens");
         var maxCache = OptionFactory.Optional<int?>("--max-cache-mb", "Most MiB the batch's KV cache may take (default: half this machine's memory)");
         var command = new Command("serve", "Serve a model: OpenAI-compatible /v1/chat/completions with reasoning_content, and a web chat at /");
-        foreach (var option in new Option[] { model, host, port, apiKey, maxBatch, maxQueue, maxTokens, maxCache }) command.Options.Add(option);
+        foreach (var option in new Option[] { model, host, port, apiKey, apiKeyFile, allowedHosts, maxRequestBytes, parseSpecial, maxBatch, maxQueue, maxTokens, maxCache })
+            command.Options.Add(option);
         command.SetAction(async (parse, cancellation) =>
         {
+            if (parse.GetValue(maxRequestBytes) < 1) throw new R1Error($"--max-request-bytes must be at least 1, got {parse.GetValue(maxRequestBytes)}");
             var options = new ServerOptions(parse.GetValue(model)!)
             {
-                Host = parse.GetValue(host)!, Port = parse.GetValue(port), ApiKey = parse.GetValue(apiKey),
+                Host = parse.GetValue(host)!, Port = parse.GetValue(port),
+                ApiKey = ServerOptions.ResolveApiKey(parse.GetValue(apiKey), parse.GetValue(apiKeyFile), Environment.GetEnvironmentVariable(ServerOptions.ApiKeyVariable)),
+                AllowedHosts = (parse.GetValue(allowedHosts) ?? []).SelectMany(h => h.Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries)).ToList(),
+                MaxRequestBodyBytes = parse.GetValue(maxRequestBytes),
                 Serving = new ServingOptions
                 {
                     MaxBatch = parse.GetValue(maxBatch), MaxQueue = parse.GetValue(maxQueue), DefaultMaxTokens = parse.GetValue(maxTokens),
+                    ParseSpecialInContent = parse.GetValue(parseSpecial),
                     MaxCacheBytes = parse.GetValue(maxCache) is int mb ? mb * (1L << 20) : null,
                 },
             };

@@ -202,7 +202,7 @@ public static class TrainingCommands
                 {
                     cfg.Validate();
                     var environment = new GrpoEnvironment(source, cfg.RewardWeights is { } weights ? CompositeReward.Standard().Reweighted(weights) : CompositeReward.Standard(), bundle.Tokenizer,
-                        e => bundle.EncodeChat(e.Prompt.Select(m => new ChatMessage(m.Role, m.Content)).ToList()), bundle.Template.OpensThink);
+                        e => bundle.EncodeChat(e.Prompt), bundle.Template.OpensThink);
                     using var reference = cfg.Beta != 0 ? ModelCheckpoint.Load(bundle.Directory) : null;
                     var heldout = source.Examples(TaskSplit.Test, cfg.Seed).Take(64).ToList();
                     return new GrpoTrainer(bundle.Model, cfg, environment, reference).Run(run, checkpoint, onStep,
@@ -219,7 +219,7 @@ public static class TrainingCommands
         var engine = new Generation.GenerationEngine(bundle.Model, bundle.Tokenizer);
         var options = new Generation.SamplingOptions { Temperature = 0, MaxNewTokens = cfg.MaxCompletionLength };
         var results = engine.Generate(examples.Select(e => new Generation.GenerationRequest(
-            bundle.EncodeChat(e.Prompt.Select(m => new ChatMessage(m.Role, m.Content)).ToList()), options)).ToList());
+            bundle.EncodeChat(e.Prompt), options)).ToList());
         return examples.Select((e, i) => task.IsCorrect(Evaluation.ModelEvaluator.CompletionText(bundle.Tokenizer, results[i][0]), e.Answer,
             bundle.Template.OpensThink) ? 1.0 : 0.0).Average();
     }

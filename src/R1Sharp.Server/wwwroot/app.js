@@ -186,7 +186,7 @@ class Reply {
   }
 
   render() {
-    this.answerView.innerHTML = renderMarkdown(this.answer);
+    this.answerView.replaceChildren(renderMarkdown(this.answer));
     this.scroll();
   }
 
@@ -205,17 +205,36 @@ class Reply {
   scroll() { messagesView.scrollTop = messagesView.scrollHeight; }
 }
 
-// Markdown with LaTeX: math ($…$, $$…$$, \(…\), \[…\]) is set aside before markdown runs (which would eat its
-// backslashes and underscores), the HTML is sanitised, then KaTeX's rendering of each formula is put back.
+// Markdown with LaTeX, as a DOM fragment: math ($…$, $$…$$, \(…\), \[…\]) is set aside behind placeholders before
+// markdown runs (which would eat its backslashes and underscores), the HTML is sanitised into DOM nodes, then each
+// placeholder in a text node is replaced by KaTeX's rendering of its formula. Math never goes into an HTML string or an
+// attribute, so it cannot reopen what sanitising closed; a placeholder inside an attribute stays inert text.
+const HOLD_OPEN = "\uE000", HOLD_CLOSE = "\uE001";
+
 function renderMarkdown(text) {
   const formulas = [];
-  const hold = (tex, display) => `\uE000${formulas.push({ tex, display }) - 1}\uE001`;
-  const withoutMath = text
+  const hold = (tex, display) => `${HOLD_OPEN}${formulas.push({ tex, display }) - 1}${HOLD_CLOSE}`;
+  // The reply's own placeholder characters would otherwise pass for ours.
+  const withoutMath = text.replace(/[\uE000\uE001]/g, "\uFFFD")
     .replace(/\$\$([\s\S]+?)\$\$|\\\[([\s\S]+?)\\\]/g, (_, a, b) => hold(a ?? b, true))
     .replace(/\\\(([\s\S]+?)\\\)|\$([^\s$](?:[^$\n]*?[^\s$])?)\$/g, (_, a, b) => hold(a ?? b, false));
-  const html = DOMPurify.sanitize(marked.parse(withoutMath));
-  return html.replace(/\uE000(\d+)\uE001/g, (_, i) =>
-    katex.renderToString(formulas[i].tex, { displayMode: formulas[i].display, throwOnError: false }));
+  const fragment = DOMPurify.sanitize(marked.parse(withoutMath), { RETURN_DOM_FRAGMENT: true });
+  const walker = document.createTreeWalker(fragment, NodeFilter.SHOW_TEXT);
+  const held = [];
+  for (let node = walker.nextNode(); node; node = walker.nextNode())
+    if (node.data.includes(HOLD_OPEN)) held.push(node);
+  for (const node of held) {
+    const parts = node.data.split(/\uE000(\d+)\uE001/); // text, index, text, index, …, text
+    node.replaceWith(...parts.map((part, k) => {
+      if (k % 2 === 0) return document.createTextNode(part);
+      const formula = formulas[Number(part)];
+      if (!formula) return document.createTextNode(HOLD_OPEN + part + HOLD_CLOSE);
+      const math = document.createElement("span");
+      katex.render(formula.tex, math, { displayMode: formula.display, throwOnError: false });
+      return math;
+    }));
+  }
+  return fragment;
 }
 
 showModel();

@@ -37,20 +37,30 @@ public static class ModelCheckpoint
         SaveGenerationConfig(config, Path.Combine(dir, GenerationConfigFile));
     }
 
-    /// <summary>Loads a checkpoint directory; every missing, unexpected or misshaped tensor is named in one error.</summary>
-    public static CausalLanguageModel Load(string dir, Device? device = null)
+    /// <summary>
+    /// The config and its weights checked against each other (<see cref="WeightCheck"/>), reading config.json and the
+    /// weights' headers only: no model is allocated and no weight byte read.
+    /// </summary>
+    public static (ModelConfig Config, WeightCheck Weights) Check(string dir)
     {
         if (!Directory.Exists(dir)) throw new R1Error($"{dir}: model directory not found");
         var config = ModelConfig.Load(Path.Combine(dir, ConfigFile));
+        return (config, WeightCheck.Run(dir, config));
+    }
+
+    /// <summary>
+    /// Loads a checkpoint directory. The config and the weights' headers are checked first (every missing,
+    /// unexpected, misshaped or mistyped tensor named in one error), so nothing is allocated for weights that won't fit.
+    /// </summary>
+    public static CausalLanguageModel Load(string dir, Device? device = null)
+    {
+        var (config, _) = Check(dir);
         var model = new CausalLanguageModel(config);
         using (var scope = NewDisposeScope())
         {
             var tensors = HfWeights.Load(dir);
-            // Multi-token-prediction layers (index >= num_hidden_layers) are for speculative decoding; skip them.
-            foreach (var name in tensors.Keys.Where(n => IsMtpLayer(n, config.NumHiddenLayers)).ToList()) tensors.Remove(name);
-            // Some tied checkpoints store the head too (a copy of the embedding); HF ties it to the embedding at load, as we do.
-            if (config.TieWordEmbeddings) tensors.Remove("lm_head.weight");
-            HfWeights.CheckNames(model.ExpectedShapes(), tensors, dir);
+            // Multi-token-prediction layers and a tied model's stored copy of the head are not loaded (see WeightCheck).
+            foreach (var name in tensors.Keys.Where(n => WeightCheck.IsNotLoaded(n, config)).ToList()) tensors.Remove(name);
             using var _ = no_grad();
             var own = model.HfStateDict();
             foreach (var (name, value) in tensors) own[name].copy_(value.to(own[name].dtype));
@@ -59,9 +69,6 @@ public static class ModelCheckpoint
         if (device is not null && device.type != DeviceType.CPU) model.MoveTo(device);
         return model;
     }
-
-    static bool IsMtpLayer(string name, int layers) =>
-        name.StartsWith("model.layers.") && int.TryParse(name.Split('.')[2], out int i) && i >= layers;
 
     internal static ScalarType ParseDtype(string dtype) => dtype switch
     {

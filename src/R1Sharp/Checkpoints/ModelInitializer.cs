@@ -51,7 +51,7 @@ public static class ModelInitializer
         if (File.Exists(outDir)) throw new R1Error($"{outDir}: is a file; --out needs a folder");
         if (Directory.Exists(outDir) && Directory.EnumerateFileSystemEntries(outDir).Any() && !force)
             throw new R1Error($"{outDir}: folder exists and is not empty; pass --force to replace it");
-        var tensors = CausalLanguageModel.ExpectedShapes(config).ToDictionary(kv => kv.Key, kv =>
+        var tensors = ModelStats.ExpectedShapes(config).ToDictionary(kv => kv.Key, kv =>
         {
             var type = ModelCheckpoint.StoredType(kv.Key, target);
             return new SafeTensorsFile.PendingTensor(kv.Value, type, stream => WriteRandom(kv.Key, kv.Value, type, config.InitializerRange, seed, stream));

@@ -37,7 +37,7 @@ public static class ModelEvaluator
         for (int start = 0; start < examples.Count; start += options.BatchPrompts)
         {
             var batch = examples.Skip(start).Take(options.BatchPrompts).ToList();
-            var prompts = batch.Select(e => bundle.EncodeChat(e.Prompt.Select(m => new ChatMessage(m.Role, m.Content)).ToList())).ToList();
+            var prompts = batch.Select(e => bundle.EncodeChat(e.Prompt)).ToList();
             var samples = engine.Generate(prompts.Select((p, i) => new GenerationRequest(p,
                 sampled with { Seed = Seeds.ForPrompt(options.Seed, start + i) }, options.Samples)).ToList());
             var greedyResults = options.Greedy ? engine.Generate(prompts.Select(p => new GenerationRequest(p, greedy)).ToList()) : null;

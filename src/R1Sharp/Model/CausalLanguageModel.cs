@@ -177,32 +177,6 @@ public sealed class CausalLanguageModel : nn.Module
     /// <summary>HF name → shape of every tensor a checkpoint of this config must hold.</summary>
     public Dictionary<string, long[]> ExpectedShapes() => state_dict().ToDictionary(kv => kv.Key, kv => kv.Value.shape);
 
-    /// <summary>
-    /// <see cref="ExpectedShapes"/> of a model of <paramref name="config"/> without building it: every layer of a kind
-    /// (dense or MoE) has the same tensors, so one layer of each kind is built and its names repeated.
-    /// </summary>
-    public static Dictionary<string, long[]> ExpectedShapes(ModelConfig config)
-    {
-        config.Validate();
-        var shapes = new Dictionary<string, long[]>
-        {
-            ["model.embed_tokens.weight"] = [config.VocabSize, config.HiddenSize],
-            ["model.norm.weight"] = [config.HiddenSize],
-        };
-        if (!config.TieWordEmbeddings) shapes["lm_head.weight"] = [config.VocabSize, config.HiddenSize];
-        var layerShapes = new Dictionary<bool, Dictionary<string, long[]>>();
-        for (int i = 0; i < config.NumHiddenLayers; i++)
-        {
-            bool moe = config.IsMoeLayer(i);
-            if (!layerShapes.TryGetValue(moe, out var layer))
-            {
-                using var built = new DecoderLayer(config, i);
-                layerShapes[moe] = layer = built.state_dict().ToDictionary(kv => kv.Key, kv => kv.Value.shape);
-            }
-            foreach (var (name, shape) in layer) shapes[$"model.layers.{i}.{name}"] = shape;
-        }
-        return shapes;
-    }
 
     protected override void Dispose(bool disposing)
     {

@@ -93,41 +93,93 @@ public sealed record ModelConfig
         _ => throw new R1Error($"{source}: model_type '{name}' is not supported (expected llama, qwen2, qwen3 or deepseek_v3)"),
     };
 
-    /// <summary>Checks the numbers fit together; throws an R1Error naming the field.</summary>
+    // Upper bounds, each far above any published model (DeepSeek-V3: vocab 129,280, hidden 7,168, 61 layers,
+    // 256 experts), so a hostile or mistyped config.json is refused before anything is sized from it.
+    const int MaxVocab = 1 << 22, MaxHidden = 1 << 16, MaxIntermediate = 1 << 20, MaxLayers = 1 << 10, MaxHeads = 1 << 10,
+        MaxHeadDim = 1 << 12, MaxPositions = 1 << 24, MaxRank = 1 << 16, MaxExperts = 1 << 12, MaxSharedExperts = 1 << 6;
+    /// <summary>Routed experts over all layers: each is three tensors, so this bounds the checkpoint's tensor count.</summary>
+    const long MaxTotalExperts = 1 << 17;
+    /// <summary>Values of the rotary cos/sin tables (positions × rotary pairs), which are computed when a model is built.</summary>
+    const long MaxRotaryValues = 1L << 28;
+
+    /// <summary>
+    /// Checks every number is in range and that they fit together; throws an R1Error naming the field and value.
+    /// Run before anything is allocated from the config (building a model, or checking its weights).
+    /// </summary>
     public ModelConfig Validate(string source = "config")
     {
-        void Positive(string field, long value)
+        void InRange(string field, long value, long min, long max)
         {
-            if (value <= 0) throw new R1Error($"{source}: '{field}' must be positive, got {value}");
+            if (value < min) throw new R1Error($"{source}: '{field}' must be {(min == 1 ? "positive" : $"at least {min}")}, got {value}");
+            if (value > max) throw new R1Error($"{source}: '{field}' is {value}, over the {max:N0} R1Sharp accepts");
         }
-        Positive("vocab_size", VocabSize);
-        Positive("hidden_size", HiddenSize);
-        Positive("intermediate_size", IntermediateSize);
-        Positive("num_hidden_layers", NumHiddenLayers);
-        Positive("num_attention_heads", NumAttentionHeads);
-        Positive("max_position_embeddings", MaxPositionEmbeddings);
+        void Finite(string field, double value, double above, double max = double.MaxValue)
+        {
+            if (!double.IsFinite(value) || value <= above || value > max)
+                throw new R1Error($"{source}: '{field}' must be a finite number above {above}{(max < double.MaxValue ? $" and at most {max}" : "")}, got {value}");
+        }
+        void NotNegative(string field, double value)
+        {
+            if (!double.IsFinite(value) || value < 0) throw new R1Error($"{source}: '{field}' must be a finite number of at least 0, got {value}");
+        }
+        InRange("vocab_size", VocabSize, 1, MaxVocab);
+        InRange("hidden_size", HiddenSize, 1, MaxHidden);
+        InRange("intermediate_size", IntermediateSize, 1, MaxIntermediate);
+        InRange("num_hidden_layers", NumHiddenLayers, 1, MaxLayers);
+        InRange("num_attention_heads", NumAttentionHeads, 1, MaxHeads);
+        InRange("max_position_embeddings", MaxPositionEmbeddings, 1, MaxPositions);
+        Finite("rms_norm_eps", RmsNormEps, above: 0, max: 1);
+        // theta^(2i/d) spreads the rotary frequencies; at 1 or below they collapse or blow up.
+        Finite("rope_theta", RopeTheta, above: 1);
+        NotNegative("initializer_range", InitializerRange);
+        if (RopeScaling is { } scaling)
+        {
+            Finite("rope_scaling.factor", scaling.Factor, above: 0);
+            InRange("rope_scaling.original_max_position_embeddings", scaling.OriginalMaxPositionEmbeddings, 1, MaxPositions);
+            if (scaling.Type == "yarn")
+            {
+                Finite("rope_scaling.beta_fast", scaling.BetaFast, above: 0);
+                Finite("rope_scaling.beta_slow", scaling.BetaSlow, above: 0);
+                NotNegative("rope_scaling.mscale_all_dim", scaling.MscaleAllDim);
+                Finite("rope_scaling.attn_factor", scaling.AttnFactor, above: 0);
+                if (scaling.AttentionFactor is double attention) Finite("rope_scaling.attention_factor", attention, above: 0);
+            }
+            else
+            {
+                // llama3 interpolates between the two wavelengths: the band must not be empty.
+                Finite("rope_scaling.low_freq_factor", scaling.LowFreqFactor, above: 0);
+                Finite("rope_scaling.high_freq_factor", scaling.HighFreqFactor, above: scaling.LowFreqFactor);
+            }
+        }
+        int rotaryDim;
         if (!IsMla)
         {
-            Positive("num_key_value_heads", NumKeyValueHeads);
-            if (HeadDim is int headDim) Positive("head_dim", headDim);
+            InRange("num_key_value_heads", NumKeyValueHeads, 1, NumAttentionHeads);
             if (NumAttentionHeads % NumKeyValueHeads != 0)
                 throw new R1Error($"{source}: num_attention_heads ({NumAttentionHeads}) must be a multiple of num_key_value_heads ({NumKeyValueHeads})");
-            if (HeadDim is null && HiddenSize % NumAttentionHeads != 0)
+            if (HeadDim is int headDim) InRange("head_dim", headDim, 1, MaxHeadDim);
+            else if (HiddenSize % NumAttentionHeads != 0)
                 throw new R1Error($"{source}: hidden_size ({HiddenSize}) must be a multiple of num_attention_heads ({NumAttentionHeads})");
             if (GqaHeadDim % 2 != 0) throw new R1Error($"{source}: head_dim ({GqaHeadDim}) must be even for RoPE");
+            rotaryDim = GqaHeadDim;
         }
         else
         {
-            Positive("kv_lora_rank", KvLoraRank);
-            Positive("qk_nope_head_dim", QkNopeHeadDim);
-            Positive("qk_rope_head_dim", QkRopeHeadDim);
-            Positive("v_head_dim", VHeadDim);
+            if (QLoraRank is int qRank and not 0) InRange("q_lora_rank", qRank, 1, MaxRank);
+            InRange("kv_lora_rank", KvLoraRank, 1, MaxRank);
+            InRange("qk_nope_head_dim", QkNopeHeadDim, 1, MaxHeadDim);
+            InRange("qk_rope_head_dim", QkRopeHeadDim, 1, MaxHeadDim);
+            InRange("v_head_dim", VHeadDim, 1, MaxHeadDim);
             if (QkRopeHeadDim % 2 != 0) throw new R1Error($"{source}: qk_rope_head_dim ({QkRopeHeadDim}) must be even");
+            InRange("n_routed_experts", NRoutedExperts, 0, MaxExperts);
+            InRange("n_shared_experts", NSharedExperts, 0, MaxSharedExperts);
+            InRange("first_k_dense_replace", FirstKDenseReplace, 0, MaxLayers);
+            InRange("moe_layer_freq", MoeLayerFreq, 1, MaxLayers);
             if (NRoutedExperts > 0)
             {
-                Positive("num_experts_per_tok", NumExpertsPerTok);
-                Positive("moe_intermediate_size", MoeIntermediateSize);
-                Positive("n_group", NGroup);
+                InRange("num_experts_per_tok", NumExpertsPerTok, 1, NRoutedExperts);
+                InRange("moe_intermediate_size", MoeIntermediateSize, 1, MaxIntermediate);
+                InRange("n_group", NGroup, 1, NRoutedExperts);
                 if (NRoutedExperts % NGroup != 0)
                     throw new R1Error($"{source}: n_routed_experts ({NRoutedExperts}) must be a multiple of n_group ({NGroup})");
                 if (TopkGroup < 1 || TopkGroup > NGroup)
@@ -136,8 +188,16 @@ public sealed record ModelConfig
                     throw new R1Error($"{source}: num_experts_per_tok ({NumExpertsPerTok}) exceeds the experts in topk_group groups");
                 if (ScoringFunc is not ("sigmoid" or "softmax"))
                     throw new R1Error($"{source}: scoring_func '{ScoringFunc}' is not supported (sigmoid or softmax)");
+                Finite("routed_scaling_factor", RoutedScalingFactor, above: 0);
+                long totalExperts = (long)Enumerable.Range(0, NumHiddenLayers).Count(IsMoeLayer) * NRoutedExperts;
+                if (totalExperts > MaxTotalExperts)
+                    throw new R1Error($"{source}: {totalExperts:N0} routed experts over all layers (n_routed_experts {NRoutedExperts}), over the {MaxTotalExperts:N0} R1Sharp accepts");
             }
+            rotaryDim = QkRopeHeadDim;
         }
+        if ((long)MaxPositionEmbeddings * (rotaryDim / 2) > MaxRotaryValues)
+            throw new R1Error($"{source}: max_position_embeddings ({MaxPositionEmbeddings:N0}) × rotary dim / 2 ({rotaryDim / 2}) is over the "
+                              + $"{MaxRotaryValues:N0} rotary-table values R1Sharp precomputes; lower max_position_embeddings");
         return this;
     }
 

@@ -156,7 +156,7 @@ public sealed class QuickstartPipeline(QuickstartConfig config, string runsRoot,
         observer.StageStarted("grpo", grpo.MaxSteps);
         using var bundle = ModelBundle.Load(baseDir);
         var environment = new GrpoEnvironment(task, CompositeReward.Standard(), bundle.Tokenizer,
-            e => bundle.EncodeChat(e.Prompt.Select(m => new ChatMessage(m.Role, m.Content)).ToList()), bundle.Template.OpensThink);
+            e => bundle.EncodeChat(e.Prompt), bundle.Template.OpensThink);
         var run = grpoRun = RunFolder.Create(runsRoot, name + "-grpo", "grpo", grpo);
         var clock = Stopwatch.StartNew();
         using var reference = grpo.Beta != 0 ? ModelCheckpoint.Load(baseDir) : null;

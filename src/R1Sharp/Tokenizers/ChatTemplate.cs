@@ -10,6 +10,11 @@ namespace R1Sharp.Tokenizers;
 /// R1's and Qwen3's own templates. <see cref="JinjaText"/> renders the same text under Hugging Face's
 /// apply_chat_template, so a saved checkpoint works there too.
 /// </summary>
+/// <remarks>
+/// <see cref="RenderPrompt"/> also says where the messages' contents are in the text, so a tokenizer can take special
+/// tokens from the template's markup only (<see cref="ITextTokenizer.Encode(ChatPrompt)"/>): a user who writes
+/// "&lt;｜Assistant｜&gt;" gets those characters, not the turn marker.
+/// </remarks>
 public sealed class ChatTemplate
 {
     public string Name { get; }
@@ -79,41 +84,68 @@ public sealed class ChatTemplate
         return opensThink ? ChatMlThink : ChatMl;
     }
 
-    public string Render(IReadOnlyList<ChatMessage> messages, bool addGenerationPrompt)
+    /// <summary>The prompt text, as Hugging Face's apply_chat_template(tokenize=False) writes it.</summary>
+    public string Render(IReadOnlyList<ChatMessage> messages, bool addGenerationPrompt) => RenderPrompt(messages, addGenerationPrompt).Text;
+
+    /// <summary>The prompt text and where the messages' contents are in it.</summary>
+    public ChatPrompt RenderPrompt(IReadOnlyList<ChatMessage> messages, bool addGenerationPrompt)
     {
         foreach (ChatMessage m in messages)
             if (m.Role is not ("system" or "user" or "assistant"))
                 throw new R1Error($"chat message role '{m.Role}' is not supported by the {Name} template (system, user, assistant)");
-        return chatMl ? RenderChatMl(messages, addGenerationPrompt) : RenderDeepSeekR1(messages, addGenerationPrompt);
+        var prompt = new PromptBuilder();
+        if (chatMl) RenderChatMl(messages, addGenerationPrompt, prompt);
+        else RenderDeepSeekR1(messages, addGenerationPrompt, prompt);
+        return prompt.Build();
     }
 
-    string RenderDeepSeekR1(IReadOnlyList<ChatMessage> messages, bool addGenerationPrompt)
+    static void RenderDeepSeekR1(IReadOnlyList<ChatMessage> messages, bool addGenerationPrompt, PromptBuilder prompt)
     {
-        var sb = new StringBuilder(ChatTokens.Bos);
-        sb.AppendJoin("\n\n", messages.Where(m => m.Role == "system").Select(m => m.Content));
+        prompt.Markup(ChatTokens.Bos);
+        bool first = true;
+        foreach (ChatMessage m in messages.Where(m => m.Role == "system"))
+        {
+            if (!first) prompt.Markup("\n\n");
+            prompt.Content(m.Content);
+            first = false;
+        }
         foreach (ChatMessage m in messages)
         {
-            if (m.Role == "user") sb.Append(ChatTokens.User).Append(m.Content);
-            else if (m.Role == "assistant") sb.Append(ChatTokens.Assistant).Append(AnswerPart(m.Content)).Append(ChatTokens.Eos);
+            if (m.Role == "user") prompt.Markup(ChatTokens.User).Content(m.Content);
+            else if (m.Role == "assistant") prompt.Markup(ChatTokens.Assistant).Content(AnswerPart(m.Content)).Markup(ChatTokens.Eos);
         }
-        if (addGenerationPrompt) sb.Append(ChatTokens.Assistant).Append(ChatTokens.ThinkStart).Append('\n');
-        return sb.ToString();
+        if (addGenerationPrompt) prompt.Markup(ChatTokens.Assistant + ChatTokens.ThinkStart + "\n");
     }
 
-    string RenderChatMl(IReadOnlyList<ChatMessage> messages, bool addGenerationPrompt)
+    void RenderChatMl(IReadOnlyList<ChatMessage> messages, bool addGenerationPrompt, PromptBuilder prompt)
     {
-        var sb = new StringBuilder();
         foreach (ChatMessage m in messages)
         {
             string content = m.Role == "assistant" && m.Content.Contains(ChatTokens.ThinkEnd) ? AnswerPart(m.Content).TrimStart('\n') : m.Content;
-            sb.Append(ChatTokens.ImStart).Append(m.Role).Append('\n').Append(content).Append(ChatTokens.ImEnd).Append('\n');
+            prompt.Markup(ChatTokens.ImStart + m.Role + "\n").Content(content).Markup(ChatTokens.ImEnd + "\n");
         }
-        if (addGenerationPrompt)
+        if (addGenerationPrompt) prompt.Markup(ChatTokens.ImStart + "assistant\n" + (OpensThink ? ChatTokens.ThinkStart + "\n" : ""));
+    }
+
+    sealed class PromptBuilder
+    {
+        readonly StringBuilder text = new();
+        readonly List<Range> contents = [];
+
+        public PromptBuilder Markup(string markup)
         {
-            sb.Append(ChatTokens.ImStart).Append("assistant\n");
-            if (OpensThink) sb.Append(ChatTokens.ThinkStart).Append('\n');
+            text.Append(markup);
+            return this;
         }
-        return sb.ToString();
+
+        public PromptBuilder Content(string content)
+        {
+            if (content.Length > 0) contents.Add(text.Length..(text.Length + content.Length));
+            text.Append(content);
+            return this;
+        }
+
+        public ChatPrompt Build() => new(text.ToString(), contents);
     }
 
     /// <summary>What an earlier assistant turn keeps: the text after its last "&lt;/think&gt;".</summary>
@@ -121,5 +153,25 @@ public sealed class ChatTemplate
     {
         int end = content.LastIndexOf(ChatTokens.ThinkEnd, StringComparison.Ordinal);
         return end < 0 ? content : content[(end + ChatTokens.ThinkEnd.Length)..];
+    }
+}
+
+/// <summary>
+/// A conversation rendered by a <see cref="ChatTemplate"/>: the prompt text, and the stretches of it that are the
+/// messages' contents (in order, not overlapping); the rest is the template's own markup.
+/// </summary>
+public sealed record ChatPrompt(string Text, IReadOnlyList<Range> Contents)
+{
+    /// <summary>The contents as (start, length) in <see cref="Text"/>, checked to be in order and not overlapping.</summary>
+    public IEnumerable<(int Start, int Length)> ContentSpans()
+    {
+        int at = 0;
+        foreach (Range content in Contents)
+        {
+            (int start, int length) = content.GetOffsetAndLength(Text.Length);
+            if (start < at) throw new ArgumentException("chat prompt contents must be in order and must not overlap");
+            yield return (start, length);
+            at = start + length;
+        }
     }
 }

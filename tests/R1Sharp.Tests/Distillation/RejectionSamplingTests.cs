@@ -6,13 +6,14 @@ using R1Sharp.Tasks;
 using R1Sharp.Tasks.Datasets;
 using R1Sharp.Tasks.Synthetic;
 using R1Sharp.Training;
+using R1Sharp.Tokenizers;
 
 namespace R1Sharp.Tests.Distillation;
 
 public class RejectionSamplingTests
 {
     static readonly ArithmeticTask Task = new();
-    static readonly TaskExample Example = new("q", [PromptMessage.User("What is 457+86?")], "543", 3);
+    static readonly TaskExample Example = new("q", [ChatMessage.User("What is 457+86?")], "543", 3);
 
     static DistillationTrace Trace(string completion, bool finished = true, int tokens = 10) =>
         new(Example.Id, Example.Prompt, Example.Answer, completion, TemplateOpenedThink: true, tokens,

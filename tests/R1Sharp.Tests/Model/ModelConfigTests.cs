@@ -3,128 +3,98 @@ using R1Sharp.Model;
 
 namespace R1Sharp.Tests.Model;
 
+/// <summary>config.json is untrusted: every size is bounded and every number checked before anything is sized from it (#20.6).</summary>
 public class ModelConfigTests
 {
-    static string ConfigPath(string name) => Path.Combine(AppContext.BaseDirectory, "Data", "configs", name + ".json");
-
-    /// <summary>Parameters outside the embedding and the LM head, as model cards count "non-embedding" parameters.</summary>
-    static long NonEmbedding(ModelConfig c) =>
-        ModelStats.Of(c).TotalParameters - (long)c.VocabSize * c.HiddenSize * (c.TieWordEmbeddings ? 1 : 2);
-
-    [Theory]
-    // Model cards: Qwen3-0.6B "0.6B, non-embedding 0.44B"; Qwen3-8B "8.2B, non-embedding 6.95B"; the R1-0528 distill
-    // is Qwen3-8B's shape with a YaRN-extended context; Qwen2.5-1.5B "1.54B, non-embedding 1.31B".
-    [InlineData("Qwen3-0.6B", 0.6, 1, 0.44, 2)]
-    [InlineData("Qwen3-8B", 8.2, 1, 6.95, 2)]
-    [InlineData("DeepSeek-R1-0528-Qwen3-8B", 8.2, 1, 6.95, 2)]
-    [InlineData("Qwen2.5-1.5B", 1.54, 2, 1.31, 2)]
-    public void Real_configs_parse_and_give_the_published_parameter_counts(string name, double billions, int digits, double nonEmbedding, int nonEmbeddingDigits)
+    static ModelConfig Parse(ModelFamily family, Action<JsonObject> edit)
     {
-        var c = ModelConfig.Load(ConfigPath(name));
-        Assert.Equal(Math.Round(billions, digits), Math.Round(ModelStats.Of(c).TotalParameters / 1e9, digits));
-        Assert.Equal(Math.Round(nonEmbedding, nonEmbeddingDigits), Math.Round(NonEmbedding(c) / 1e9, nonEmbeddingDigits));
-        Assert.Equal(ModelStats.Of(c).TotalParameters, ModelStats.Of(c).ActiveParametersPerToken);
-    }
-
-    [Fact]
-    public void Qwen3_configs_keep_their_explicit_head_dim_and_per_head_norms()
-    {
-        var small = ModelConfig.Load(ConfigPath("Qwen3-0.6B"));
-        Assert.Equal(ModelFamily.Qwen3, small.Family);
-        Assert.Equal(128, small.GqaHeadDim); // not 1024 / 16 = 64
-        Assert.True(small.HasQkNorm);
-        Assert.False(small.HasQkvBias);
-        Assert.False(small.HasOutputBias);
-        Assert.True(small.TieWordEmbeddings);
-        Assert.Equal(1_000_000, small.RopeTheta);
-        Assert.Equal([151645], small.EosTokenIds);
-        // Exactly: 28 layers of attention (with the two 128-wide norms), MLP and norms, plus the tied embedding and final norm.
-        long layer = 1024L * (16 * 128 + 2 * 8 * 128) + 16 * 128 * 1024 + 2 * 128 + 3 * 1024L * 3072 + 2 * 1024;
-        Assert.Equal(28 * layer + 151936L * 1024 + 1024, ModelStats.Of(small).TotalParameters);
-        Assert.Equal(2 * 8 * 128, ModelStats.Of(small).KvCacheValuesPerTokenPerLayer);
-
-        var distill = ModelConfig.Load(ConfigPath("DeepSeek-R1-0528-Qwen3-8B"));
-        Assert.False(distill.TieWordEmbeddings);
-        Assert.Equal(131072, distill.MaxPositionEmbeddings);
-        Assert.Equal(new RopeScaling("yarn", 4, 32768, AttnFactor: 0.8782488562869419), distill.RopeScaling);
-        Assert.Equal(1.0, distill.RopeScaling!.YarnAttentionFactor, 4); // attn_factor cancels YaRN's 0.1·ln 4 + 1
-        Assert.Equal(distill.RopeScaling, ModelConfig.FromJson(distill.ToJson(), "round trip").RopeScaling);
-    }
-
-    static JsonObject Qwen(string family) => new()
-    {
-        ["model_type"] = family, ["vocab_size"] = 100, ["hidden_size"] = 64, ["intermediate_size"] = 128, ["num_hidden_layers"] = 2,
-        ["num_attention_heads"] = 4, ["num_key_value_heads"] = 2,
-    };
-
-    [Fact]
-    public void Without_head_dim_qwen3_takes_hf_default_of_128_and_the_others_hidden_over_heads()
-    {
-        Assert.Equal(128, ModelConfig.FromJson(Qwen("qwen3"), "test").GqaHeadDim);
-        Assert.Equal(16, ModelConfig.FromJson(Qwen("qwen2"), "test").GqaHeadDim);
-        Assert.Equal(16, ModelConfig.FromJson(Qwen("llama"), "test").GqaHeadDim);
-    }
-
-    [Fact]
-    public void A_qwen3_config_round_trips_through_config_json_with_its_head_dim()
-    {
-        var preset = ModelPresets.Create(ModelFamily.Qwen3, "tiny", 300) with { AttentionBias = true };
-        var json = preset.ToJson();
-        Assert.Equal("Qwen3ForCausalLM", json["architectures"]![0]!.GetValue<string>());
-        Assert.Equal(32, json["head_dim"]!.GetValue<int>());
-        Assert.False(json["use_sliding_window"]!.GetValue<bool>());
-        var back = ModelConfig.FromJson(json, "round trip");
-        Assert.Equal(preset.Family, back.Family);
-        Assert.Equal(32, back.GqaHeadDim);
-        Assert.True(back.AttentionBias && back.HasQkvBias && back.HasOutputBias);
-        Assert.Equal(preset.TieWordEmbeddings, back.TieWordEmbeddings);
-        Assert.Equal(preset.RopeTheta, back.RopeTheta);
+        var json = ModelPresets.Create(family, "tiny", 300).ToJson();
+        edit(json);
+        return ModelConfig.FromJson(JsonNode.Parse(json.ToJsonString())!.AsObject(), "model/config.json");
     }
 
     [Theory]
-    [InlineData("qwen2")]
-    [InlineData("qwen3")]
-    public void Sliding_window_attention_is_refused_with_the_field_named(string family)
+    [InlineData("vocab_size", "2e9", "over the 4,194,304")]
+    [InlineData("hidden_size", "1073741824", "over the 65,536")]
+    [InlineData("num_hidden_layers", "1e9", "over the 1,024")]
+    [InlineData("intermediate_size", "-5", "must be positive")]
+    [InlineData("num_attention_heads", "0", "must be positive")]
+    [InlineData("num_key_value_heads", "8", "over the 4")]
+    [InlineData("head_dim", "100000", "over the 4,096")]
+    [InlineData("max_position_embeddings", "2000000000", "over the 16,777,216")]
+    [InlineData("rms_norm_eps", "-1e-6", "finite number above 0")]
+    [InlineData("rms_norm_eps", "0", "finite number above 0")]
+    [InlineData("rope_theta", "0", "finite number above 1")]
+    [InlineData("rope_theta", "-10000", "finite number above 1")]
+    [InlineData("initializer_range", "-0.02", "at least 0")]
+    public void Out_of_range_fields_are_named_with_their_value(string field, string value, string problem)
     {
-        var on = Qwen(family);
-        on["use_sliding_window"] = true;
-        on["sliding_window"] = 4096;
-        on["max_window_layers"] = 1;
-        Assert.Contains("use_sliding_window", Assert.Throws<R1Error>(() => ModelConfig.FromJson(on, "config.json")).Message);
+        var e = Assert.Throws<R1Error>(() => Parse(ModelFamily.Llama, c => c[field] = JsonNode.Parse(value)));
+        Assert.StartsWith("model/config.json: ", e.Message);
+        Assert.Contains($"'{field}'", e.Message);
+        Assert.Contains(problem, e.Message);
+    }
 
-        var typed = Qwen(family);
-        typed["layer_types"] = new JsonArray("full_attention", "sliding_attention");
-        Assert.Contains("layer_types[1]", Assert.Throws<R1Error>(() => ModelConfig.FromJson(typed, "config.json")).Message);
+    [Theory]
+    [InlineData("n_routed_experts", "-1", "at least 0")]
+    [InlineData("n_routed_experts", "100000", "over the 4,096")]
+    [InlineData("moe_layer_freq", "0", "must be positive")]
+    [InlineData("first_k_dense_replace", "-1", "at least 0")]
+    [InlineData("num_experts_per_tok", "9", "over the 8")]
+    [InlineData("kv_lora_rank", "0", "must be positive")]
+    [InlineData("q_lora_rank", "1000000", "over the 65,536")]
+    [InlineData("qk_rope_head_dim", "-8", "must be positive")]
+    [InlineData("routed_scaling_factor", "0", "finite number above 0")]
+    public void Out_of_range_deepseek_fields_are_named(string field, string value, string problem)
+    {
+        var e = Assert.Throws<R1Error>(() => Parse(ModelFamily.DeepseekV3, c => c[field] = JsonNode.Parse(value)));
+        Assert.Contains($"'{field}'", e.Message);
+        Assert.Contains(problem, e.Message);
+    }
 
-        // As released: the fields are there and off (or on for no layer), and every layer attends fully.
-        var off = Qwen(family);
-        off["use_sliding_window"] = false;
-        off["sliding_window"] = 32768;
-        off["max_window_layers"] = 21;
-        ModelConfig.FromJson(off, "config.json");
-        var allFull = Qwen(family);
-        allFull["use_sliding_window"] = true;
-        allFull["sliding_window"] = 4096;
-        allFull["max_window_layers"] = 2;
-        allFull["layer_types"] = new JsonArray("full_attention", "full_attention");
-        ModelConfig.FromJson(allFull, "config.json");
+    [Theory]
+    [InlineData("""{"type": "llama3", "factor": 8, "original_max_position_embeddings": 8192, "low_freq_factor": 4, "high_freq_factor": 4}""", "high_freq_factor")]
+    [InlineData("""{"type": "llama3", "factor": 0, "original_max_position_embeddings": 8192}""", "rope_scaling.factor")]
+    [InlineData("""{"type": "yarn", "factor": 40, "original_max_position_embeddings": 4096, "beta_slow": -1}""", "beta_slow")]
+    [InlineData("""{"type": "yarn", "factor": 40, "original_max_position_embeddings": -4096}""", "original_max_position_embeddings")]
+    public void Rope_scaling_that_would_give_garbage_frequencies_is_refused(string scaling, string field)
+    {
+        var e = Assert.Throws<R1Error>(() => Parse(ModelFamily.Llama, c => c["rope_scaling"] = JsonNode.Parse(scaling)));
+        Assert.Contains(field, e.Message);
     }
 
     [Fact]
-    public void Transformers_5_rope_parameters_give_rope_theta()
+    public void Rotary_tables_are_bounded()
     {
-        var json = Qwen("qwen3");
-        json["rope_parameters"] = new JsonObject { ["rope_theta"] = 1_000_000.0, ["rope_type"] = "default" };
-        var c = ModelConfig.FromJson(json, "config.json");
-        Assert.Equal(1_000_000, c.RopeTheta);
-        Assert.Null(c.RopeScaling);
+        // 10M positions × 128 rotary pairs: 1.3G values that building the model would compute at once.
+        var e = Assert.Throws<R1Error>(() => Parse(ModelFamily.Llama, c => { c["head_dim"] = 256; c["max_position_embeddings"] = 10_000_000; }));
+        Assert.Contains("max_position_embeddings (10,000,000)", e.Message);
+        Assert.Contains("rotary-table values", e.Message);
     }
 
     [Fact]
-    public void A_non_positive_head_dim_is_named()
+    public void Experts_over_all_layers_are_bounded()
     {
-        var json = Qwen("qwen3");
-        json["head_dim"] = 0;
-        Assert.Contains("'head_dim' must be positive", Assert.Throws<R1Error>(() => ModelConfig.FromJson(json, "config.json")).Message);
+        var e = Assert.Throws<R1Error>(() => Parse(ModelFamily.DeepseekV3, c => { c["n_routed_experts"] = 4096; c["n_group"] = 4; c["num_hidden_layers"] = 1000; }));
+        Assert.Contains("routed experts over all layers", e.Message);
+    }
+
+    [Fact]
+    public void Published_configs_are_within_the_bounds()
+    {
+        // DeepSeek-V3 / R1 (shared/reference §1.1) and a long-context Qwen2.5.
+        Parse(ModelFamily.DeepseekV3, c =>
+        {
+            c["vocab_size"] = 129280; c["hidden_size"] = 7168; c["intermediate_size"] = 18432; c["num_hidden_layers"] = 61;
+            c["num_attention_heads"] = 128; c["q_lora_rank"] = 1536; c["kv_lora_rank"] = 512; c["qk_nope_head_dim"] = 128;
+            c["qk_rope_head_dim"] = 64; c["v_head_dim"] = 128; c["n_routed_experts"] = 256; c["n_shared_experts"] = 1;
+            c["num_experts_per_tok"] = 8; c["moe_intermediate_size"] = 2048; c["n_group"] = 8; c["topk_group"] = 4;
+            c["first_k_dense_replace"] = 3; c["max_position_embeddings"] = 163840; c["rope_theta"] = 10000;
+        });
+        Parse(ModelFamily.Qwen2, c =>
+        {
+            c["vocab_size"] = 152064; c["hidden_size"] = 5120; c["intermediate_size"] = 27648; c["num_hidden_layers"] = 64;
+            c["num_attention_heads"] = 40; c["num_key_value_heads"] = 8; c["max_position_embeddings"] = 1010000; c["rope_theta"] = 10000000;
+        });
     }
 }

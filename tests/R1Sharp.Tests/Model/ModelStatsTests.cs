@@ -15,6 +15,43 @@ public class ModelStatsTests
         else Assert.Equal(stats.TotalParameters, stats.ActiveParametersPerToken);
     }
 
+    public static IEnumerable<object[]> Variants() =>
+    [
+        ["llama"], ["qwen2"], ["qwen3"], ["deepseek_v3"], ["llama with attention_bias"], ["llama with head_dim"], ["qwen2 untied"],
+        ["qwen3 untied with attention_bias"],
+        ["deepseek_v3 without q_lora_rank"], ["deepseek_v3 dense"], ["deepseek_v3 moe_layer_freq 2"], ["deepseek_v3 without shared experts"],
+    ];
+
+    static CausalLanguageModel Variant(string name) => name switch
+    {
+        "llama" => TinyModels.Create(ModelFamily.Llama),
+        "qwen2" => TinyModels.Create(ModelFamily.Qwen2),
+        "deepseek_v3" => TinyModels.Create(ModelFamily.DeepseekV3),
+        "llama with attention_bias" => TinyModels.Create(ModelFamily.Llama, edit: c => c with { AttentionBias = true }),
+        "llama with head_dim" => TinyModels.Create(ModelFamily.Llama, edit: c => c with { HeadDim = 32 }),
+        "qwen2 untied" => TinyModels.Create(ModelFamily.Qwen2, edit: c => c with { TieWordEmbeddings = false }),
+        "qwen3" => TinyModels.Create(ModelFamily.Qwen3),
+        "qwen3 untied with attention_bias" => TinyModels.Create(ModelFamily.Qwen3, edit: c => c with { TieWordEmbeddings = false, AttentionBias = true }),
+        "deepseek_v3 without q_lora_rank" => TinyModels.Create(ModelFamily.DeepseekV3, edit: c => c with { QLoraRank = null }),
+        "deepseek_v3 dense" => TinyModels.Create(ModelFamily.DeepseekV3, edit: c => c with { NRoutedExperts = 0 }),
+        "deepseek_v3 moe_layer_freq 2" => TinyModels.Create(ModelFamily.DeepseekV3, edit: c => c with { MoeLayerFreq = 2, FirstKDenseReplace = 0, NumHiddenLayers = 3 }),
+        _ => TinyModels.Create(ModelFamily.DeepseekV3, edit: c => c with { NSharedExperts = 0 }),
+    };
+
+    /// <summary>The shape table weights are checked against before a model exists equals what the model builds.</summary>
+    [Theory]
+    [MemberData(nameof(Variants))]
+    public void Shapes_from_the_config_equal_the_built_models_tensors(string variant)
+    {
+        using var model = Variant(variant);
+        var built = model.ExpectedShapes();
+        var computed = ModelStats.ExpectedShapes(model.Config);
+        Assert.Equal(built.Keys.Order(StringComparer.Ordinal), computed.Keys.Order(StringComparer.Ordinal));
+        foreach (var (name, shape) in built) Assert.True(shape.SequenceEqual(computed[name]), $"{name}: built [{string.Join(", ", shape)}], computed [{string.Join(", ", computed[name])}]");
+        var stats = ModelStats.Of(model.Config);
+        Assert.Equal(model.parameters().Sum(p => p.NumberOfElements), stats.TotalParameters);
+    }
+
     [Fact]
     public void Mla_caches_far_fewer_bytes_per_token_than_gqa_at_the_same_width()
     {

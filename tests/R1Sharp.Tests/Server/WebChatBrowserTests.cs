@@ -97,6 +97,46 @@ public sealed class WebChatBrowserTests(ServerFixture servers) : IDisposable
         wait.Until(_ => servers.Random.Service.Batcher.ActiveRows == 0);
     }
 
+    [Fact]
+    public void A_hostile_reply_renders_its_math_as_text_nodes_and_injects_no_element_or_attribute()
+    {
+        Open(servers.Reasoning);
+        // A model can be made to write anything; the page gets this reply as the server would stream it.
+        const string hostile =
+            "Euler: $e^{i\\pi}+1=0$, a stray \uE0009\uE001 holder and a lone \uE000.\n\n" +
+            "<a title=\"$\\alpha$\" href=\"https://example.com/\">link</a> <img alt=\"$x$\" src=\"data:,\"> " +
+            "<span data-note=\"$$\\frac{1}{2}$$\">half</span> `code`";
+        browser.ExecuteScript("""
+            const reply = arguments[0], realFetch = window.fetch;
+            window.fetch = (url, init) => {
+              if (!String(url).includes("chat/completions")) return realFetch(url, init);
+              const events = [{ role: "assistant", content: "" }, { content: reply }, {}]
+                .map((delta, i) => ({ choices: [{ index: 0, delta, finish_reason: i === 2 ? "stop" : null }] }))
+                .map(chunk => "data: " + JSON.stringify(chunk) + "\n\n").join("") + "data: [DONE]\n\n";
+              return Promise.resolve(new Response(events, { headers: { "Content-Type": "text/event-stream" } }));
+            };
+            """, hostile);
+        Ask("Say something hostile.");
+        var reply = WaitForReply();
+        Assert.Equal("stop", reply.GetAttribute("data-finish"));
+        var answer = reply.FindElement(By.CssSelector(".answer"));
+        Assert.Contains("stray", answer.Text);
+        Assert.Contains("holder and a lone", answer.Text);
+        // Only the formula in the text is rendered; the ones in attributes stay inert characters there.
+        Assert.Single(answer.FindElements(By.CssSelector(".katex")));
+        string Attributes(string selector) => string.Join(" ", (IEnumerable<object>)browser.ExecuteScript(
+            "return [...arguments[0].querySelector(arguments[1]).attributes].map(a => a.name).sort()", answer, selector)!);
+        Assert.Equal("href title", Attributes("a"));
+        Assert.Equal("alt src", Attributes("img"));
+        Assert.Equal("data-note", Attributes("span[data-note]"));
+        Assert.DoesNotContain("<", answer.FindElement(By.TagName("a")).GetAttribute("title"));
+        var tags = (IEnumerable<object>)browser.ExecuteScript(
+            "return [...arguments[0].querySelectorAll('*')].filter(e => !e.closest('.katex')).map(e => e.tagName.toLowerCase())", answer)!;
+        Assert.Equal(["p", "span", "p", "a", "img", "span", "code"], tags.Cast<string>());
+        Assert.Equal(0L, browser.ExecuteScript(
+            "return [...arguments[0].querySelectorAll('*')].filter(e => [...e.attributes].some(a => a.name.startsWith('on'))).length", answer));
+    }
+
     void Open(R1Server server)
     {
         browser.Navigate().GoToUrl(server.BaseAddress);

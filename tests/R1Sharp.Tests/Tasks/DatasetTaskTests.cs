@@ -1,6 +1,7 @@
 using Parquet.Serialization;
 using R1Sharp.Tasks;
 using R1Sharp.Tasks.Datasets;
+using R1Sharp.Tokenizers;
 
 namespace R1Sharp.Tests.Tasks;
 
@@ -63,7 +64,7 @@ public sealed class DatasetTaskTests : IDisposable
         var task = DatasetTask.Load(path);
         Assert.Equal(DatasetLayout.Generic, task.Layout);
         Assert.Equal("42", task.All[0].Answer);
-        Assert.Equal([PromptMessage.User("What is 6*7?")], task.All[0].Prompt);
+        Assert.Equal([ChatMessage.User("What is 6*7?")], task.All[0].Prompt);
         Assert.Equal(2, task.All[1].Prompt.Count);
         Assert.Equal("What is 2+2?", task.All[1].UserText);
     }

@@ -36,6 +36,35 @@ public sealed class GradeCommandTests : IDisposable
     }
 
     [Fact]
+    public void Labelled_lines_are_counted_against_their_label()
+    {
+        string input = Path.Combine(_dir, "corpus.jsonl");
+        File.WriteAllLines(input,
+        [
+            """{"prediction": "\\boxed{4,\\!096}", "gold": "4096", "expected": true}""",
+            """{"prediction": "\\boxed{96, 4}", "gold": "4,\\!096", "expected": false}""",
+            """{"prediction": "\\boxed{7}", "gold": "7", "expected": false}""",  // a wrong label: graded right, counted as a false accept
+            """{"prediction": "\\boxed{8}", "gold": "9", "expected": true}""",   // and a false reject
+            """{"prediction": "\\boxed{1}", "gold": "1"}""",                     // no label: graded, not counted
+        ]);
+        var graded = GradeCommand.Grade(input);
+        Assert.Equal(5, graded.Lines.Count);
+        Assert.Equal((4, 2, 1, 1), (graded.Labels.Pairs, graded.Labels.MustPass, graded.Labels.FalseAccepts, graded.Labels.FalseRejects));
+        Assert.Equal("agreement 50.00% on 4 labelled pairs (2 must pass, 2 must fail): 1 false accepts, 1 false rejects", graded.Labels.ToString());
+        Assert.Equal(0, Run("grade", "--jsonl", input, "--out", Path.Combine(_dir, "out.jsonl")));
+    }
+
+    [Fact]
+    public void A_label_that_is_not_a_boolean_is_an_error_naming_line_and_field()
+    {
+        string input = Path.Combine(_dir, "in.jsonl");
+        File.WriteAllLines(input, ["""{"prediction": "1", "gold": "1", "expected": "yes"}"""]);
+        var error = Assert.Throws<R1Error>(() => Run("grade", "--jsonl", input));
+        Assert.Contains("in.jsonl:1", error.Message);
+        Assert.Contains("'expected'", error.Message);
+    }
+
+    [Fact]
     public void A_missing_field_is_an_error_naming_line_and_field_and_writes_nothing()
     {
         string input = Path.Combine(_dir, "in.jsonl"), output = Path.Combine(_dir, "out.jsonl");

@@ -18,7 +18,7 @@ public class GrpoTrainerTests
 
         public IEnumerable<TaskExample> Examples(TaskSplit split, int seed)
         {
-            for (int i = 0; ; i++) yield return new TaskExample($"p{i}", [PromptMessage.User($"q{i % 3}")], "letter", 1);
+            for (int i = 0; ; i++) yield return new TaskExample($"p{i}", [ChatMessage.User($"q{i % 3}")], "letter", 1);
         }
 
         public bool IsCorrect(string completion, string reference, bool templateOpenedThink = false) =>
