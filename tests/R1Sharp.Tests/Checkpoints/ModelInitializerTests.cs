@@ -1,6 +1,5 @@
 using R1Sharp.Checkpoints;
 using R1Sharp.Model;
-using R1Sharp.Tests.Gguf;
 using R1Sharp.Tests.Model;
 using R1Sharp.Tokenizers;
 using static TorchSharp.torch;

@@ -2,7 +2,6 @@ using System.Text.Json.Nodes;
 using R1Sharp.Checkpoints;
 using R1Sharp.Cli;
 using R1Sharp.Model;
-using R1Sharp.Tests.Gguf;
 
 namespace R1Sharp.Tests.Cli;
 

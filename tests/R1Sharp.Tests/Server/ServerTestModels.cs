@@ -28,7 +28,7 @@ public static class ServerTestModels
 
     static string Create(string name, Action<string> finish)
     {
-        string dir = Path.Combine(Directory.CreateTempSubdirectory("r1sharp-serve-").FullName, name);
+        string dir = Path.Combine(TempDir.ForSession("r1sharp-serve-"), name);
         ModelInitializer.Create(ModelFamily.Llama, "tiny", dir, seed: 3); // greedy from "hello" it loops, never meeting EOS
         finish(dir);
         return dir;

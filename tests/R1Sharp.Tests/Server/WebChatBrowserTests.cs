@@ -13,20 +13,20 @@ namespace R1Sharp.Tests.Server;
 [Collection(ServerCollection.Name)]
 public sealed class WebChatBrowserTests(ServerFixture servers) : IDisposable
 {
-    readonly (ChromeDriver Driver, string Profile) chromium = Launch();
+    readonly (ChromeDriver Driver, TempDir Profile) chromium = Launch();
     ChromeDriver browser => chromium.Driver;
 
     /// <summary>Headless Chromium with a fresh profile folder.</summary>
-    static (ChromeDriver, string) Launch()
+    static (ChromeDriver, TempDir) Launch()
     {
-        string profile = Directory.CreateTempSubdirectory("r1sharp-chromium-").FullName;
+        var profile = new TempDir("r1sharp-chromium-");
         const string chromium = "/usr/bin/chromium", driver = "/usr/bin/chromedriver";
         if (!File.Exists(chromium) || !File.Exists(driver))
             throw new InvalidOperationException("the browser test needs Debian's chromium and chromium-driver: run .ci/install (apt-get install chromium chromium-driver)");
         var options = new ChromeOptions { BinaryLocation = chromium };
         options.AddArguments("--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
             "--disable-background-networking", "--disable-component-update", "--disable-sync", "--window-size=1100,800",
-            "--user-data-dir=" + profile);
+            "--user-data-dir=" + profile.Path);
         var service = ChromeDriverService.CreateDefaultService(Path.GetDirectoryName(driver)!, Path.GetFileName(driver));
         service.SuppressInitialDiagnosticInformation = true;
         service.HideCommandPromptWindow = true;
@@ -36,7 +36,7 @@ public sealed class WebChatBrowserTests(ServerFixture servers) : IDisposable
     public void Dispose()
     {
         browser.Quit();
-        try { Directory.Delete(chromium.Profile, recursive: true); } catch (IOException) { }
+        chromium.Profile.Dispose();
     }
 
     [Fact]
