@@ -13,13 +13,14 @@ static class TaskSource
     /// <summary>Help text of --task.</summary>
     public static string TaskHelp => $"Synthetic task: {string.Join(", ", TaskCatalog.Names)}, or quickstart (the quickstart's addition task, digits as in the model's run)";
 
-    /// <summary>"quickstart" is the quickstart's addition task, with the digit counts of <paramref name="modelDir"/>'s run.</summary>
-    public static IVerifiableTask Resolve(string? taskName, string? dataPath, string modelDir)
+    /// <summary>"quickstart" is the quickstart's addition task, with the digit counts of <paramref name="modelDir"/>'s run
+    /// (the defaults for an endpoint, which has no folder).</summary>
+    public static IVerifiableTask Resolve(string? taskName, string? dataPath, string? modelDir)
     {
         if ((taskName is null) == (dataPath is null)) throw new R1Error("give exactly one of --task and --data");
         if (dataPath is not null) return DatasetTask.Load(dataPath);
         return taskName!.Equals("quickstart", StringComparison.OrdinalIgnoreCase)
-            ? QuickstartCorpus.Task(QuickstartConfig.ForModel(modelDir))
+            ? QuickstartCorpus.Task(modelDir is null ? new QuickstartConfig() : QuickstartConfig.ForModel(modelDir))
             : TaskCatalog.Create(taskName);
     }
 }
@@ -28,13 +29,13 @@ static class TaskSource
 /// What `r1 eval` and `r1 sample` both take: a model, the task (--task or --data) and split to draw prompts from, and
 /// how to sample them (k, temperature, top-p, token limit, prompts, seed, threads).
 /// </summary>
-sealed record TaskSamplingOptions(Option<string> Model, Option<string?> Task, Option<string?> Data, Option<string> Split, Option<int> Samples,
+sealed record TaskSamplingOptions(Option<string?> Model, Option<string?> Task, Option<string?> Data, Option<string> Split, Option<int> Samples,
     Option<double> Temperature, Option<double> TopP, Option<int> MaxTokens, Option<int> Prompts, Option<int> Seed, Option<int> Threads)
 {
     public static TaskSamplingOptions AddTo(Command command, string modelHelp, string split, string samplesHelp, string maxTokensHelp)
     {
         var o = new TaskSamplingOptions(
-            OptionFactory.Required<string>("--model", modelHelp),
+            OptionFactory.Optional<string>("--model", modelHelp + " (or --endpoint)"),
             OptionFactory.Optional<string>("--task", TaskSource.TaskHelp),
             OptionFactory.Optional<string>("--data", "Dataset file (.jsonl or .parquet; GSM8K, MATH or {prompt|messages, answer})"),
             OptionFactory.WithDefault("--split", split, "Split of a synthetic task: train, test or harder"),
@@ -50,11 +51,11 @@ sealed record TaskSamplingOptions(Option<string> Model, Option<string?> Task, Op
         return o;
     }
 
-    /// <summary>Sets the threads; returns the model folder, the task and the split the command line names.</summary>
-    public (string ModelDir, IVerifiableTask Task, TaskSplit Split) Resolve(ParseResult parse)
+    /// <summary>Sets the threads; returns the model folder (null with --endpoint), the task and the split the command line names.</summary>
+    public (string? ModelDir, IVerifiableTask Task, TaskSplit Split) Resolve(ParseResult parse)
     {
         TorchSharp.torch.set_num_threads(parse.GetValue(Threads));
-        string modelDir = parse.GetValue(Model)!;
+        string? modelDir = parse.GetValue(Model);
         return (modelDir, TaskSource.Resolve(parse.GetValue(Task), parse.GetValue(Data), modelDir), SnakeCase.Parse<TaskSplit>(parse.GetValue(Split)!, "--split"));
     }
 
@@ -66,6 +67,22 @@ sealed record TaskSamplingOptions(Option<string> Model, Option<string?> Task, Op
         {
             var bar = ctx.AddTask(label, maxValue: total);
             result = work((done, all) =>
+            {
+                bar.MaxValue = all;
+                bar.Value = done;
+            });
+        });
+        return result;
+    }
+
+    /// <summary><see cref="WithProgress"/> for work that awaits.</summary>
+    public static async Task<T> WithProgressAsync<T>(string label, int total, Func<Action<int, int>, Task<T>> work)
+    {
+        T result = default!;
+        await AnsiConsole.Progress().StartAsync(async ctx =>
+        {
+            var bar = ctx.AddTask(label, maxValue: total);
+            result = await work((done, all) =>
             {
                 bar.MaxValue = all;
                 bar.Value = done;
