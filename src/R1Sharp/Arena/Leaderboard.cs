@@ -1,3 +1,5 @@
+using System.Text.Json.Nodes;
+
 namespace R1Sharp.Arena;
 
 /// <summary>One contestant's line: its Bradley–Terry rating, the 95% bootstrap interval, how many battles it fought,
@@ -62,6 +64,25 @@ public sealed record Leaderboard(IReadOnlyList<LeaderboardRow> Rows, IReadOnlyLi
             1 + Enumerable.Range(0, names.Length).Count(other => low[other] > high[m]))).ToList();
         return new Leaderboard(rows, rows.Select(r => r.Model).ToList(), WinRateMatrix(order, kindList, counts), counts.Sum(), bootstrapRounds);
     }
+
+    /// <summary>The rows as <c>r1 arena leaderboard --json</c> prints them: [{"model", "rating", "ci_low", "ci_high",
+    /// "battles", "rank"}, …], best first, ratings to a tenth of a point.</summary>
+    public JsonArray RowsJson() => new(Rows.Select(r => (JsonNode)new JsonObject
+    {
+        ["model"] = r.Model, ["rating"] = Math.Round(r.Rating, 1), ["ci_low"] = Math.Round(r.CiLow, 1), ["ci_high"] = Math.Round(r.CiHigh, 1),
+        ["battles"] = r.Battles, ["rank"] = r.Rank,
+    }).ToArray());
+
+    /// <summary>Everything, for the leaderboard page: the rows, the models in their order, the win-rate matrix, the
+    /// number of battles and bootstrap rounds.</summary>
+    public JsonObject ToJson() => new()
+    {
+        ["battles"] = Battles,
+        ["bootstrap_rounds"] = BootstrapRounds,
+        ["rows"] = RowsJson(),
+        ["models"] = new JsonArray(Models.Select(m => (JsonNode)JsonValue.Create(m)).ToArray()),
+        ["win_rates"] = new JsonArray(WinRates.Select(row => (JsonNode)new JsonArray(row.Select(x => x is { } v ? (JsonNode)JsonValue.Create(Math.Round(v, 4)) : null).ToArray())).ToArray()),
+    };
 
     static List<PairTally> Tally((int I, int J, double Score)[] kinds, int[] counts)
     {
