@@ -1,4 +1,3 @@
-using System.Text;
 using System.Text.Json;
 using System.Text.Json.Nodes;
 
@@ -14,15 +13,15 @@ namespace R1Sharp.Arena;
 public static class BattleImport
 {
     /// <summary>Longest line read (LMArena's lines with whole conversations are far shorter).</summary>
-    public const int MaxLineChars = 4 << 20;
+    public const int MaxLineBytes = 4 << 20;
     public const int MaxModelNameChars = 200;
 
     /// <summary>Imports the file; returns how many battles were stored.</summary>
     public static int Import(string path, ArenaStore store)
     {
         if (!File.Exists(path)) throw new R1Error($"{path}: file not found");
-        using var reader = new StreamReader(path, new UTF8Encoding(encoderShouldEmitUTF8Identifier: false, throwOnInvalidBytes: true));
-        var lines = new BoundedLineReader(reader, MaxLineChars, path);
+        using var file = File.OpenRead(path);
+        var lines = new BoundedLineReader(file, MaxLineBytes, path);
         return store.AddAll(Read(lines, path));
     }
 
@@ -31,15 +30,7 @@ public static class BattleImport
         var imported = DateTimeOffset.UtcNow;
         while (true)
         {
-            string? line;
-            try
-            {
-                line = lines.ReadLine();
-            }
-            catch (DecoderFallbackException)
-            {
-                throw new R1Error($"{path}:{lines.LineNumber + 1}: not UTF-8 text");
-            }
+            string? line = lines.ReadLine();
             if (line is null) yield break;
             if (string.IsNullOrWhiteSpace(line)) continue;
             string at = $"{path}:{lines.LineNumber}";

@@ -3,14 +3,17 @@ using System.Text;
 namespace R1Sharp.Arena;
 
 /// <summary>
-/// Reads lines from text we don't trust (an imported file, an endpoint's event stream) without ever holding more than
-/// <c>maxChars</c> of one line: a longer line is an error naming the source and the line number, not an allocation the
-/// input chose. Lines end at "\n" (a "\r" before it is dropped).
+/// Reads UTF-8 lines from bytes we don't trust (an imported file, an endpoint's event stream) without ever holding more
+/// than <c>maxBytes</c> of one line: a longer line, or one that is not UTF-8, is an error naming the source and the line
+/// number, not an allocation the input chose. Lines end at "\n" (a "\r" before it is dropped); a leading byte-order
+/// mark is skipped.
 /// </summary>
-sealed class BoundedLineReader(TextReader reader, int maxChars, string source)
+sealed class BoundedLineReader(Stream stream, int maxBytes, string source)
 {
-    readonly StringBuilder line = new();
-    readonly char[] buffer = new char[16384];
+    static readonly UTF8Encoding Strict = new(encoderShouldEmitUTF8Identifier: false, throwOnInvalidBytes: true);
+
+    readonly byte[] buffer = new byte[16384];
+    readonly MemoryStream line = new();
     int position, length;
 
     /// <summary>Lines read so far (the number of the one just returned).</summary>
@@ -22,7 +25,7 @@ sealed class BoundedLineReader(TextReader reader, int maxChars, string source)
         while (true)
         {
             if (TakeLine() is { } taken) return taken;
-            (length, position) = (reader.Read(buffer), 0);
+            (length, position) = (stream.Read(buffer), 0);
             if (length == 0) return Rest();
         }
     }
@@ -32,19 +35,19 @@ sealed class BoundedLineReader(TextReader reader, int maxChars, string source)
         while (true)
         {
             if (TakeLine() is { } taken) return taken;
-            (length, position) = (await reader.ReadAsync(buffer, cancellation), 0);
+            (length, position) = (await stream.ReadAsync(buffer, cancellation), 0);
             if (length == 0) return Rest();
         }
     }
 
-    /// <summary>Moves buffered text into the line; the line if it ended.</summary>
+    /// <summary>Moves buffered bytes into the line; the line if it ended.</summary>
     string? TakeLine()
     {
-        int newline = Array.IndexOf(buffer, '\n', position, length - position);
+        int newline = Array.IndexOf(buffer, (byte)'\n', position, length - position);
         int take = (newline < 0 ? length : newline) - position;
-        if (line.Length + take > maxChars)
-            throw new R1Error($"{source}:{LineNumber + 1}: line longer than {maxChars:N0} characters");
-        line.Append(buffer, position, take);
+        if (line.Length + take > maxBytes)
+            throw new R1Error($"{source}:{LineNumber + 1}: line longer than {maxBytes:N0} bytes");
+        line.Write(buffer, position, take);
         if (newline < 0)
         {
             position = length;
@@ -60,9 +63,20 @@ sealed class BoundedLineReader(TextReader reader, int maxChars, string source)
     string Finish()
     {
         LineNumber++;
-        if (line.Length > 0 && line[^1] == '\r') line.Length--;
-        string text = line.ToString();
-        line.Clear();
-        return text;
+        var bytes = line.GetBuffer().AsSpan(0, (int)line.Length);
+        if (bytes.Length > 0 && bytes[^1] == '\r') bytes = bytes[..^1];
+        if (LineNumber == 1 && bytes.StartsWith("\uFEFF"u8)) bytes = bytes[3..];
+        try
+        {
+            return Strict.GetString(bytes);
+        }
+        catch (DecoderFallbackException)
+        {
+            throw new R1Error($"{source}:{LineNumber}: not UTF-8 text");
+        }
+        finally
+        {
+            line.SetLength(0);
+        }
     }
 }

@@ -146,7 +146,7 @@ public sealed class ArenaContestants : IDisposable
                 if (c.Model is { } model)
                 {
                     if (c.Adapter is not null)
-                        throw new R1Error($"{config.Source}: contestant '{c.Name}': adapters are not supported yet (\"adapter\": \"{c.Adapter}\"); merge the adapter into the model first");
+                        throw new R1Error($"{config.Source}: contestant '{c.Name}': adapters are not supported yet (\"adapter\": \"{c.Adapter}\")");
                     if (!byModel.TryGetValue(model, out var service))
                     {
                         try

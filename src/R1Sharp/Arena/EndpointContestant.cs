@@ -21,7 +21,7 @@ public sealed class EndpointContestant(string name, ArenaSampling sampling, Uri 
     /// <summary>Longest time a reply may take, from the request to its last event.</summary>
     public static readonly TimeSpan ReplyTimeout = TimeSpan.FromMinutes(10);
     /// <summary>Longest event line read.</summary>
-    public const int MaxLineChars = 1 << 20;
+    public const int MaxLineBytes = 1 << 20;
     /// <summary>Most characters of thinking plus answer read from one reply.</summary>
     public const int MaxReplyChars = 16 << 20;
     const int MaxErrorBodyChars = 16 << 10;
@@ -33,8 +33,7 @@ public sealed class EndpointContestant(string name, ArenaSampling sampling, Uri 
         using var deadline = CancellationTokenSource.CreateLinkedTokenSource(cancellation);
         deadline.CancelAfter(ReplyTimeout);
         using var response = await Send(prompt, seed, deadline.Token, cancellation);
-        var events = new BoundedLineReader(new StreamReader(await response.Content.ReadAsStreamAsync(deadline.Token), Encoding.UTF8),
-            MaxLineChars, $"contestant '{Name}' ({url})");
+        var events = new BoundedLineReader(await response.Content.ReadAsStreamAsync(deadline.Token), MaxLineBytes, $"contestant '{Name}' ({url})");
         var state = new StreamState();
         while (await NextUpdates(events, state, deadline.Token, cancellation) is { } updates)
             foreach (var update in updates) yield return update;
