@@ -24,38 +24,21 @@ public static class ArenaCommand
         var host = OptionFactory.WithDefault("--host", "127.0.0.1", "Address to listen on (0.0.0.0 opens the arena to the network)");
         var port = OptionFactory.WithDefault("--port", 8080, "Port to listen on (0 picks a free one)");
         var db = OptionFactory.WithDefault("--db", ArenaStore.DefaultFileName, DbHelp);
-        var apiKey = OptionFactory.Optional<string>("--api-key",
-            $"Require 'Authorization: Bearer KEY' on the arena's API (battles, votes); prefer --api-key-file or ${ServerOptions.ApiKeyVariable}");
-        var apiKeyFile = OptionFactory.Optional<string>("--api-key-file", "Read the API key from the first line of this file");
-        var allowedHosts = new Option<string[]>("--allowed-hosts")
-        {
-            Description = "Host names to answer besides the bound address, localhost and IP addresses (* for any); others get 400",
-            AllowMultipleArgumentsPerToken = true,
-        };
+        var guards = ServeCommand.Guards.Create("the arena's API (battles, votes, the leaderboard's data)");
         var seed = OptionFactory.Optional<int?>("--seed", "Seed of the pairing (default: a fresh one, so voters cannot foresee the sides)");
         var command = new Command("serve", "The arena page at /arena: a prompt goes to two anonymous contestants, you vote, the names are revealed; leaderboard at /arena/leaderboard")
         {
-            config, host, port, db, apiKey, apiKeyFile, allowedHosts, seed,
+            config, host, port, db, guards.ApiKey, guards.ApiKeyFile, guards.AllowedHosts, seed,
         };
         command.SetAction(async (parse, cancellation) =>
         {
             var options = new ArenaServerOptions(parse.GetValue(db)!)
             {
                 Host = parse.GetValue(host)!, Port = parse.GetValue(port), Seed = parse.GetValue(seed),
-                ApiKey = ServerOptions.ResolveApiKey(parse.GetValue(apiKey), parse.GetValue(apiKeyFile), Environment.GetEnvironmentVariable(ServerOptions.ApiKeyVariable)),
-                AllowedHosts = (parse.GetValue(allowedHosts) ?? []).SelectMany(h => h.Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries)).ToList(),
+                ApiKey = guards.Key(parse), AllowedHosts = guards.Hosts(parse),
             };
             var arena = ArenaConfig.Load(parse.GetValue(config)!);
-            ArenaServer server;
-            try
-            {
-                server = await ArenaServer.StartAsync(arena, options, cancellation);
-            }
-            catch (IOException e)
-            {
-                throw new R1Error($"cannot listen on {options.Host}:{options.Port}: {e.Message}", e);
-            }
-            await using var _ = server;
+            await using var server = await ServeCommand.Listen(options.Host, options.Port, () => ArenaServer.StartAsync(arena, options, cancellation));
             AnsiConsole.MarkupLineInterpolated($"arena of {arena.Contestants.Count} contestants at [link]{server.BaseAddress}arena[/], leaderboard at {server.BaseAddress}arena/leaderboard, votes in {options.DatabasePath} — Ctrl+C stops");
             await server.WaitForShutdownAsync(cancellation);
             return 0;

@@ -21,28 +21,13 @@ namespace R1Sharp.Tests.Arena;
 public sealed class ArenaBrowserTests : IDisposable
 {
     readonly string folder = Directory.CreateTempSubdirectory("r1-arena-browser-").FullName;
-    readonly string profile = Directory.CreateTempSubdirectory("r1sharp-chromium-").FullName;
-    readonly ChromeDriver browser;
-
-    public ArenaBrowserTests()
-    {
-        const string chromium = "/usr/bin/chromium", driver = "/usr/bin/chromedriver";
-        if (!File.Exists(chromium) || !File.Exists(driver))
-            throw new InvalidOperationException("the browser test needs Debian's chromium and chromium-driver: run .ci/install (apt-get install chromium chromium-driver)");
-        var options = new ChromeOptions { BinaryLocation = chromium };
-        options.AddArguments("--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-            "--disable-background-networking", "--disable-component-update", "--disable-sync", "--window-size=1200,850",
-            "--user-data-dir=" + profile);
-        var service = ChromeDriverService.CreateDefaultService(Path.GetDirectoryName(driver)!, Path.GetFileName(driver));
-        service.SuppressInitialDiagnosticInformation = true;
-        service.HideCommandPromptWindow = true;
-        browser = new ChromeDriver(service, options, TimeSpan.FromSeconds(60));
-    }
+    readonly (ChromeDriver Driver, string Profile) chromium = WebChatBrowserTests.Launch();
+    ChromeDriver browser => chromium.Driver;
 
     public void Dispose()
     {
         browser.Quit();
-        try { Directory.Delete(profile, recursive: true); } catch (IOException) { }
+        try { Directory.Delete(chromium.Profile, recursive: true); } catch (IOException) { }
         Directory.Delete(folder, recursive: true);
     }
 

@@ -16,8 +16,8 @@ public sealed class WebChatBrowserTests(ServerFixture servers) : IDisposable
     readonly (ChromeDriver Driver, string Profile) chromium = Launch();
     ChromeDriver browser => chromium.Driver;
 
-    /// <summary>Headless Chromium with a fresh profile folder.</summary>
-    static (ChromeDriver, string) Launch()
+    /// <summary>Headless Chromium with a fresh profile folder (the arena's browser test uses it too).</summary>
+    internal static (ChromeDriver, string) Launch()
     {
         string profile = Directory.CreateTempSubdirectory("r1sharp-chromium-").FullName;
         const string chromium = "/usr/bin/chromium", driver = "/usr/bin/chromedriver";
