@@ -98,9 +98,9 @@ public sealed class ArenaBrowserTests : IDisposable
             const done = arguments[arguments.length - 1];
             fetch(`/arena/api/battles/${arguments[0]}/vote`, { method: "POST", headers: { "Content-Type": "application/json" }, body: JSON.stringify({ winner: "model_b" }) })
               .then(async r => done({ status: r.status, body: await r.text() }));
-            """, battleId);
+            """, battleId)!;
         Assert.Equal(409L, second["status"]);
-        Assert.Contains("already_voted", (string)second["body"]);
+        Assert.Contains("already_voted", (string)second["body"]!);
         using (var http = new HttpClient { BaseAddress = server.BaseAddress })
         using (var again = await http.PostAsync($"arena/api/battles/{battleId}/vote", new StringContent("""{"winner": "tie"}""", Encoding.UTF8, "application/json")))
             Assert.Equal(HttpStatusCode.Conflict, again.StatusCode);
