@@ -20,15 +20,15 @@ namespace R1Sharp.Tests.Arena;
 [Collection(ServerCollection.Name)]
 public sealed class ArenaBrowserTests : IDisposable
 {
-    readonly string folder = Directory.CreateTempSubdirectory("r1-arena-browser-").FullName;
-    readonly (ChromeDriver Driver, string Profile) chromium = WebChatBrowserTests.Launch();
+    readonly TempDir folder = new("r1-arena-browser-");
+    readonly (ChromeDriver Driver, TempDir Profile) chromium = WebChatBrowserTests.Launch();
     ChromeDriver browser => chromium.Driver;
 
     public void Dispose()
     {
         browser.Quit();
-        try { Directory.Delete(chromium.Profile, recursive: true); } catch (IOException) { }
-        Directory.Delete(folder, recursive: true);
+        chromium.Profile.Dispose();
+        folder.Dispose();
     }
 
     [Fact]
@@ -43,7 +43,7 @@ public sealed class ArenaBrowserTests : IDisposable
             },
             temperature = 0, max_tokens = 100,
         }), "arena.json", folder);
-        await using var server = await ArenaServer.StartAsync(config, new ArenaServerOptions(Path.Combine(folder, "arena.db")) { Port = 0, Seed = 5 });
+        await using var server = await ArenaServer.StartAsync(config, new ArenaServerOptions(folder.File("arena.db")) { Port = 0, Seed = 5 });
         browser.Navigate().GoToUrl(new Uri(server.BaseAddress, "arena"));
         var wait = new WebDriverWait(browser, TimeSpan.FromSeconds(90));
 

@@ -6,9 +6,9 @@ namespace R1Sharp.Tests.Arena;
 /// <summary>arena.json: strict parsing, shared and per-contestant sampling, and what loading refuses.</summary>
 public sealed class ArenaConfigTests : IDisposable
 {
-    readonly string folder = Directory.CreateTempSubdirectory("r1-arena-config-").FullName;
+    readonly TempDir folder = new("r1-arena-config-");
 
-    public void Dispose() => Directory.Delete(folder, recursive: true);
+    public void Dispose() => folder.Dispose();
 
     ArenaConfig Parse(string json) => ArenaConfig.Parse(json, "arena.json", folder);
 
@@ -90,8 +90,8 @@ public sealed class ArenaConfigTests : IDisposable
         Assert.Contains("contestant 'a': cannot load", error.Message);
 
         string unknownKey = Write("""{"contestants": [{"name": "a", "model": "x"}, {"name": "b", "model": "y"}], "judge": "human"}""");
-        Assert.Equal(2, CliApp.Run(["arena", "auto", "--config", unknownKey, "--task", "arithmetic", "--battles", "2", "--db", Path.Combine(folder, "a.db")]));
-        Assert.Equal(2, CliApp.Run(["arena", "serve", "--config", unknownKey, "--port", "0", "--db", Path.Combine(folder, "a.db")]));
-        Assert.Equal(2, CliApp.Run(["arena", "auto", "--config", Path.Combine(folder, "missing.json"), "--task", "arithmetic", "--battles", "2"]));
+        Assert.Equal(2, CliApp.Run(["arena", "auto", "--config", unknownKey, "--task", "arithmetic", "--battles", "2", "--db", folder.File("a.db")]));
+        Assert.Equal(2, CliApp.Run(["arena", "serve", "--config", unknownKey, "--port", "0", "--db", folder.File("a.db")]));
+        Assert.Equal(2, CliApp.Run(["arena", "auto", "--config", folder.File("missing.json"), "--task", "arithmetic", "--battles", "2"]));
     }
 }

@@ -17,9 +17,9 @@ namespace R1Sharp.Tests.Arena;
 [Collection(ServerCollection.Name)]
 public sealed class ArenaServerTests : IDisposable
 {
-    readonly string folder = Directory.CreateTempSubdirectory("r1-arena-server-").FullName;
+    readonly TempDir folder = new("r1-arena-server-");
 
-    public void Dispose() => Directory.Delete(folder, recursive: true);
+    public void Dispose() => folder.Dispose();
 
     /// <summary>The reasoning model (twice, sampled differently: loaded once) and the random one, greedy and short.</summary>
     ArenaConfig Config() => ArenaConfig.Parse(JsonSerializer.Serialize(new
@@ -38,7 +38,7 @@ public sealed class ArenaServerTests : IDisposable
     [Fact]
     public async Task A_battle_streams_both_sides_anonymously_is_stored_and_takes_one_vote()
     {
-        await using var server = await ArenaServer.StartAsync(Config(), new ArenaServerOptions(Path.Combine(folder, "arena.db")) { Port = 0, Seed = 3 });
+        await using var server = await ArenaServer.StartAsync(Config(), new ArenaServerOptions(folder.File("arena.db")) { Port = 0, Seed = 3 });
         // Two contestants name the same model: one copy of it serves both.
         var services = server.Contestants.All.OfType<LocalContestant>().Select(c => c.Service).Distinct().ToList();
         Assert.Equal(2, services.Count);
@@ -117,7 +117,7 @@ public sealed class ArenaServerTests : IDisposable
     [Fact]
     public async Task With_an_api_key_the_vote_and_battle_endpoints_refuse_requests_without_it_and_the_guards_of_r1_serve_hold()
     {
-        await using var server = await ArenaServer.StartAsync(Config(), new ArenaServerOptions(Path.Combine(folder, "arena.db")) { Port = 0, ApiKey = "arena-key" });
+        await using var server = await ArenaServer.StartAsync(Config(), new ArenaServerOptions(folder.File("arena.db")) { Port = 0, ApiKey = "arena-key" });
         var battle = new Battle(Battle.NewId(), "reasoner", "noise", Judge.Human, DateTimeOffset.UtcNow) { Prompt = "hi" };
         server.Store.Add(battle);
         using var http = new HttpClient { BaseAddress = server.BaseAddress, Timeout = TimeSpan.FromSeconds(120) };
@@ -154,7 +154,7 @@ public sealed class ArenaServerTests : IDisposable
         using (var ok = await http.PostAsync(vote, Json(new { winner = "model_a" })))
             Assert.Equal(HttpStatusCode.OK, ok.StatusCode);
         Assert.Equal(Winner.ModelA, server.Store.Find(battle.Id)!.Winner);
-        await Assert.ThrowsAsync<R1Error>(() => ArenaServer.StartAsync(Config(), new ArenaServerOptions(Path.Combine(folder, "b.db")) { Port = 0, ApiKey = " " }));
+        await Assert.ThrowsAsync<R1Error>(() => ArenaServer.StartAsync(Config(), new ArenaServerOptions(folder.File("b.db")) { Port = 0, ApiKey = " " }));
     }
 
     [Fact]

@@ -8,9 +8,9 @@ namespace R1Sharp.Tests.Arena;
 /// <summary>The arena database, the pairing and the import of LMArena/FastChat battles.</summary>
 public sealed class ArenaStoreTests : IDisposable
 {
-    readonly string folder = Directory.CreateTempSubdirectory("r1-arena-store-").FullName;
+    readonly TempDir folder = new("r1-arena-store-");
 
-    public void Dispose() => Directory.Delete(folder, recursive: true);
+    public void Dispose() => folder.Dispose();
 
     string File(string name) => Path.Combine(folder, name);
 

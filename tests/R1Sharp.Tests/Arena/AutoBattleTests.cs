@@ -15,18 +15,18 @@ namespace R1Sharp.Tests.Arena;
 [Collection(ServerCollection.Name)]
 public sealed class AutoBattleTests : IDisposable
 {
-    readonly string folder = Directory.CreateTempSubdirectory("r1-arena-auto-").FullName;
+    readonly TempDir folder = new("r1-arena-auto-");
 
-    public void Dispose() => Directory.Delete(folder, recursive: true);
+    public void Dispose() => folder.Dispose();
 
     [Fact]
     public async Task Checker_judged_battles_rank_the_strong_model_above_the_weak_one()
     {
-        string untrained = Path.Combine(folder, "untrained");
+        string untrained = folder.File("untrained");
         Assert.Equal(0, CliApp.Run(["init", "--arch", "llama", "--preset", "tiny", "--out", untrained, "--seed", "9"]));
         await using var served = await ServerFixture.StartAsync(TinyTeacher.Directory, o => o with { ApiKey = "auto-key" });
         Environment.SetEnvironmentVariable("R1_ARENA_TEST_KEY", "auto-key");
-        string config = Path.Combine(folder, "arena.json");
+        string config = folder.File("arena.json");
         File.WriteAllText(config, JsonSerializer.Serialize(new
         {
             contestants = new object[]
@@ -38,7 +38,7 @@ public sealed class AutoBattleTests : IDisposable
             temperature = 0.6, max_tokens = 16,
         }));
         string prompts = TinyTeacher.PromptsFile(folder, 0, TinyTeacher.PromptCount);
-        string db = Path.Combine(folder, "arena.db");
+        string db = folder.File("arena.db");
 
         var output = new StringWriter();
         Assert.Equal(0, CliApp.Run(["arena", "auto", "--config", config, "--data", prompts, "--battles", "12", "--db", db, "--seed", "4"], output));
@@ -76,7 +76,7 @@ public sealed class AutoBattleTests : IDisposable
         Assert.Equal(8, (int)rows[^1]["battles"]!);
 
         // Same seed, same battles: the local contestants' replies and the pairs repeat.
-        string again = Path.Combine(folder, "again.db");
+        string again = folder.File("again.db");
         Assert.Equal(0, CliApp.Run(["arena", "auto", "--config", config, "--data", prompts, "--battles", "12", "--db", again, "--seed", "4"], new StringWriter()));
         static string Local(Battle b) => $"{b.ModelA}|{b.ModelB}|{b.Prompt}|{(b.ModelA == "trained-api" ? "" : b.ReplyA!.Completion)}|{(b.ModelB == "trained-api" ? "" : b.ReplyB!.Completion)}";
         Assert.Equal(battles.Select(Local).Order(), ArenaStore.OpenExisting(again).All().Select(Local).Order());

@@ -32,4 +32,14 @@ public class RunsCommandTests
         RunsCommand.Render(console, [], "/r");
         Assert.Contains("--reindex", output.ToString());
     }
+
+    [Fact]
+    public void Reindex_repairs_a_damaged_index()
+    {
+        using var dir = new TempDir();
+        RunFolder.Create(dir.Path, "r", "sft", new { }).Finish(RunStatus.Finished);
+        File.WriteAllText(Path.Combine(dir.Path, RunStore.FileName), "garbage");
+        Assert.Equal(0, R1Sharp.Cli.CliApp.Run(["runs", "--dir", dir.Path, "--reindex"]));
+        Assert.Equal("r", new RunStore(dir.Path).List().Single().Name);
+    }
 }

@@ -8,9 +8,13 @@ public class DistillVsRlExperimentTests
     [Fact]
     public void The_tiny_experiment_runs_end_to_end_and_writes_table_6()
     {
-        string runs = Directory.CreateTempSubdirectory("r1-experiment-").FullName;
-        Assert.Equal(0, CliApp.Run(["experiment", "distill-vs-rl", "--tiny", "--runs-dir", runs, "--name", "e"]));
+        using var runs = new TempDir("r1-experiment-");
+        // --tiny's settings < the file's < the flag's.
+        File.WriteAllText(runs.File("experiment.json"), """{"sample_prompts": 6, "budget_seconds": 60}""");
+        Assert.Equal(0, CliApp.Run(["experiment", "distill-vs-rl", "--tiny", "--config", runs.File("experiment.json"), "--budget-seconds", "3",
+            "--runs-dir", runs, "--name", "e"]));
         var report = DistillVsRlReport.Load(Path.Combine(runs, "e", "experiment.json"));
+        Assert.Equal((6, 3.0, DistillVsRlConfig.Tiny.Keep), (report.Config.SamplePrompts, report.Config.BudgetSeconds, report.Config.Keep));
         Assert.Equal([DistillVsRlExperiment.StudentBase, DistillVsRlExperiment.StudentRl, DistillVsRlExperiment.StudentDistilled,
             DistillVsRlExperiment.StudentLogit, DistillVsRlExperiment.Teacher], report.Rows.Select(r => r.Model));
         var teacher = report.Row(DistillVsRlExperiment.Teacher);

@@ -60,20 +60,29 @@ public class QuickstartTests
     }
 
     [Fact]
-    public void The_quickstart_runs_grpo_with_a_kl_to_the_base_when_rl_beta_is_set()
+    public void Tiny_with_a_config_file_keeps_tiny_under_the_files_keys_and_runs_grpo_with_a_kl_to_the_base()
     {
-        string runs = Directory.CreateTempSubdirectory("r1-qs-beta-").FullName;
-        string configPath = Path.Combine(runs, "beta.json");
-        File.WriteAllText(configPath, System.Text.Json.JsonSerializer.Serialize(QuickstartConfig.Tiny with { RlBeta = 0.04 }));
-        Assert.Equal(0, CliApp.Run(["quickstart", "--config", configPath, "--runs-dir", runs, "--name", "qs"]));
+        using var runs = new TempDir("r1-qs-beta-");
+        string configPath = runs.File("beta.json");
+        File.WriteAllText(configPath, """{"rl_beta": 0.04, "rl_steps": 1}""");
+        Assert.Equal(0, CliApp.Run(["quickstart", "--tiny", "--config", configPath, "--runs-dir", runs, "--name", "qs"]));
+        var saved = JsonNode.Parse(File.ReadAllText(Path.Combine(runs, "qs", "config.json")))!;
+        Assert.Equal((QuickstartConfig.Tiny.PretrainDocuments, 0.04, 1), ((int)saved["pretrain_documents"]!, (double)saved["rl_beta"]!, (int)saved["rl_steps"]!));
         var metrics = File.ReadAllLines(Path.Combine(runs, "qs-grpo", "metrics.jsonl")).Select(l => JsonNode.Parse(l)!).ToList();
+        Assert.Single(metrics);
         Assert.Contains(metrics, m => m["kl"] is not null);
+
+        // A misspelt key is an error, as in every other config, before anything runs.
+        File.WriteAllText(configPath, """{"rl_stepz": 1}""");
+        Assert.Equal(2, CliApp.Run(["quickstart", "--tiny", "--config", configPath, "--runs-dir", runs, "--name", "typo"]));
+        Assert.False(Directory.Exists(Path.Combine(runs, "typo")));
     }
 
     [Fact]
     public void The_tiny_quickstart_runs_end_to_end_and_writes_the_report()
     {
-        string runs = Directory.CreateTempSubdirectory("r1-qs-").FullName;
+        using var dir = new TempDir("r1-qs-");
+        string runs = dir;
         Assert.Equal(0, CliApp.Run(["quickstart", "--tiny", "--control", "--runs-dir", runs, "--name", "qs"]));
         var report = JsonNode.Parse(File.ReadAllText(Path.Combine(runs, "qs", "report.json")))!;
         foreach (var model in new[] { "base", "rl", "control" })

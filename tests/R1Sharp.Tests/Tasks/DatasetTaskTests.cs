@@ -7,9 +7,9 @@ namespace R1Sharp.Tests.Tasks;
 
 public sealed class DatasetTaskTests : IDisposable
 {
-    readonly string _dir = Directory.CreateTempSubdirectory("r1-datasets-").FullName;
+    readonly TempDir _dir = new("r1-datasets-");
 
-    public void Dispose() => Directory.Delete(_dir, recursive: true);
+    public void Dispose() => _dir.Dispose();
 
     string Write(string name, params string[] lines)
     {

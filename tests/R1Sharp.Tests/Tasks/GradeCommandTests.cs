@@ -6,9 +6,9 @@ namespace R1Sharp.Tests.Tasks;
 
 public sealed class GradeCommandTests : IDisposable
 {
-    readonly string _dir = Directory.CreateTempSubdirectory("r1-grade-").FullName;
+    readonly TempDir _dir = new("r1-grade-");
 
-    public void Dispose() => Directory.Delete(_dir, recursive: true);
+    public void Dispose() => _dir.Dispose();
 
     static int Run(params string[] args)
     {
@@ -47,7 +47,7 @@ public sealed class GradeCommandTests : IDisposable
             """{"prediction": "\\boxed{8}", "gold": "9", "expected": true}""",   // and a false reject
             """{"prediction": "\\boxed{1}", "gold": "1"}""",                     // no label: graded, not counted
         ]);
-        var graded = GradeCommand.Grade(input);
+        var graded = R1Sharp.Evaluation.Evaluator.GradeJsonl(input);
         Assert.Equal(5, graded.Lines.Count);
         Assert.Equal((4, 2, 1, 1), (graded.Labels.Pairs, graded.Labels.MustPass, graded.Labels.FalseAccepts, graded.Labels.FalseRejects));
         Assert.Equal("agreement 50.00% on 4 labelled pairs (2 must pass, 2 must fail): 1 false accepts, 1 false rejects", graded.Labels.ToString());

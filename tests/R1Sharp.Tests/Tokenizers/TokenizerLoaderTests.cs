@@ -4,9 +4,9 @@ namespace R1Sharp.Tests.Tokenizers;
 
 public class TokenizerLoaderTests : IDisposable
 {
-    readonly string dir = Directory.CreateTempSubdirectory("r1-loader-").FullName;
+    readonly TempDir dir = new("r1-loader-");
 
-    public void Dispose() => Directory.Delete(dir, recursive: true);
+    public void Dispose() => dir.Dispose();
 
     string Write(string name, string text)
     {
