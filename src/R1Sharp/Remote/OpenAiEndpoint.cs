@@ -1,10 +1,12 @@
-using System.Diagnostics;
+using System.Runtime.CompilerServices;
 using System.Globalization;
 using System.Net;
 using System.Net.Http.Headers;
 using System.Text;
 using System.Text.Json;
 using System.Text.Json.Nodes;
+using R1Sharp.Generation;
+using R1Sharp.Serving;
 using R1Sharp.Tokenizers;
 
 namespace R1Sharp.Remote;
@@ -103,18 +105,25 @@ public sealed record EndpointUsage(string Url, string Model, int Concurrency, lo
 
 /// <summary>
 /// A client of one model behind an OpenAI-compatible <c>POST {url}/chat/completions</c> (DeepSeek's API, vLLM, Ollama,
-/// `r1 serve`): non-streaming, n = 1, at most <see cref="EndpointOptions.Concurrency"/> requests in flight. A request is
-/// retried, with exponential backoff and jitter, on 408, 409, 425, 429 (after the server's Retry-After), 5xx, timeouts,
-/// dropped connections and unreadable replies, up to <see cref="EndpointOptions.MaxAttempts"/> tries; another 4xx fails
-/// at once. Why not the OpenAI SDK: it reaches <c>reasoning_content</c> and <c>seed</c> only through experimental APIs and
-/// hides its retries, which a run must count and bound; one POST and one JSON reply need no more than this.
+/// `r1 serve`), at most <see cref="EndpointOptions.Concurrency"/> requests in flight. <see cref="CompleteAsync"/> asks for
+/// one whole completion and retries it, with exponential backoff and jitter, on 408, 409, 425, 429 (after the server's
+/// Retry-After), 5xx, timeouts, dropped connections and unreadable replies, up to <see cref="EndpointOptions.MaxAttempts"/>
+/// tries; another 4xx fails at once. <see cref="StreamAsync"/> streams one reply as it is written, in one try (someone
+/// is watching it; the arena). Everything the server sends is bounded (reply size, line length, time) and every error
+/// names the URL without its secrets, never the key. Why not the OpenAI SDK: it reaches <c>reasoning_content</c> and
+/// <c>seed</c> only through experimental APIs and hides its retries, which a run must count and bound; one POST and one
+/// JSON reply need no more than this.
 /// </summary>
 public sealed class OpenAiEndpoint : IDisposable
 {
     /// <summary>Longest Retry-After honoured; a larger one is cut to this.</summary>
     const double MaxRetryAfterSeconds = 600;
-    /// <summary>Largest reply read (a 32k-token completion is ~150 KB).</summary>
-    const int MaxReplyBytes = 16 << 20;
+    /// <summary>Largest reply read, and most characters of thinking plus answer streamed (a 32k-token completion is ~150 KB).</summary>
+    public const int MaxReplyBytes = 16 << 20;
+    /// <summary>Longest event line of a stream.</summary>
+    public const int MaxEventLineBytes = 1 << 20;
+    /// <summary>Most of an error body read.</summary>
+    const int MaxErrorBodyBytes = 16 << 10;
 
     readonly HttpClient http;
     readonly Uri completionsUrl;
@@ -136,13 +145,16 @@ public sealed class OpenAiEndpoint : IDisposable
             MaxConnectionsPerServer = options.Concurrency, PooledConnectionLifetime = TimeSpan.FromMinutes(5),
             ConnectTimeout = TimeSpan.FromSeconds(Math.Min(30, options.RequestTimeoutSeconds)),
         })
-        { Timeout = Timeout.InfiniteTimeSpan, MaxResponseContentBufferSize = MaxReplyBytes };
+        { Timeout = Timeout.InfiniteTimeSpan };
         slots = new SemaphoreSlim(options.Concurrency);
     }
 
     public EndpointOptions Options { get; }
 
-    /// <summary>What this client has spent so far (thread-safe).</summary>
+    /// <summary>The URL as errors and reports show it (<see cref="Display(string)"/>).</summary>
+    public string Where => Display(Options.Url);
+
+    /// <summary>What this client has spent so far (thread-safe). Streams count as requests; their tokens are not reported.</summary>
     public EndpointCounts Counts => new(Interlocked.Read(ref requests), Interlocked.Read(ref retries), Interlocked.Read(ref promptTokens),
         Interlocked.Read(ref completionTokens), TimeSpan.FromTicks(Interlocked.Read(ref retryWaitTicks)).TotalSeconds);
 
@@ -166,7 +178,7 @@ public sealed class OpenAiEndpoint : IDisposable
     /// <summary>Asks for one completion, retrying as the class says. Cancelling <paramref name="cancellation"/> stops at once.</summary>
     public async Task<ChatReply> CompleteAsync(ChatCall call, CancellationToken cancellation = default)
     {
-        string body = RequestBody(call);
+        string body = RequestBody(call, stream: false);
         for (int attempt = 1; ; attempt++)
         {
             Failure failure;
@@ -186,9 +198,9 @@ public sealed class OpenAiEndpoint : IDisposable
             {
                 slots.Release();
             }
-            if (!failure.Retryable) throw new R1Error($"{Display(Options.Url)}: {failure.Message}");
+            if (!failure.Retryable) throw new R1Error($"{Where}: {failure.Message}");
             if (attempt >= Options.MaxAttempts)
-                throw new R1Error($"{Display(Options.Url)}: request failed {attempt} times, last: {failure.Message}");
+                throw new R1Error($"{Where}: request failed {attempt} times, last: {failure.Message}");
             var wait = Backoff(attempt, failure.RetryAfter);
             Interlocked.Increment(ref retries);
             Interlocked.Add(ref retryWaitTicks, wait.Ticks);
@@ -203,51 +215,208 @@ public sealed class OpenAiEndpoint : IDisposable
     {
         using var timeout = CancellationTokenSource.CreateLinkedTokenSource(cancellation);
         timeout.CancelAfter(TimeSpan.FromSeconds(Options.RequestTimeoutSeconds));
-        using var request = new HttpRequestMessage(HttpMethod.Post, completionsUrl) { Content = new StringContent(body, Encoding.UTF8, "application/json") };
-        if (apiKey is not null) request.Headers.Authorization = new AuthenticationHeaderValue("Bearer", apiKey);
-        try
+        var (response, failure) = await SendAsync(body, stream: false, timeout.Token, cancellation);
+        if (response is null) return failure;
+        using (response)
         {
-            using var response = await http.SendAsync(request, HttpCompletionOption.ResponseContentRead, timeout.Token);
-            string text = await response.Content.ReadAsStringAsync(timeout.Token);
-            int status = (int)response.StatusCode;
-            if (response.IsSuccessStatusCode)
+            try
             {
+                var (text, whole) = await ReadAtMostAsync(response.Content, MaxReplyBytes, timeout.Token);
+                if (!whole) return new Failure(null, $"the reply is longer than {MaxReplyBytes:N0} bytes", Retryable: false);
                 try
                 {
                     return new Failure(ParseReply(text), "", false);
                 }
-                catch (Exception e) when (e is JsonException or FormatException or InvalidOperationException or R1Error)
+                catch (Exception e) when (e is JsonException or FormatException or InvalidOperationException)
                 {
-                    return new Failure(null, $"unreadable reply ({e.Message}): {Snippet(text)}", Retryable: true);
+                    return new Failure(null, $"unreadable reply ({Redact(e.Message)}): {Snippet(text)}", Retryable: true);
                 }
             }
+            catch (Exception e) when (Lost(e, cancellation) is { } lost)
+            {
+                return lost;
+            }
+        }
+    }
+
+    /// <summary>
+    /// Streams one reply (<c>"stream": true</c>): its thinking and answer deltas as the server sends them, then an update
+    /// with the finish reason. One try, no retries; a failure is an <see cref="R1Error"/> naming the URL. The whole stream
+    /// must end within <see cref="EndpointOptions.RequestTimeoutSeconds"/>.
+    /// </summary>
+    public async IAsyncEnumerable<ChatUpdate> StreamAsync(ChatCall call, [EnumeratorCancellation] CancellationToken cancellation = default)
+    {
+        string body = RequestBody(call, stream: true);
+        await slots.WaitAsync(cancellation);
+        try
+        {
+            using var deadline = CancellationTokenSource.CreateLinkedTokenSource(cancellation);
+            deadline.CancelAfter(TimeSpan.FromSeconds(Options.RequestTimeoutSeconds));
+            Interlocked.Increment(ref requests);
+            var (response, failure) = await SendAsync(body, stream: true, deadline.Token, cancellation);
+            if (response is null) throw new R1Error($"{Where}: {failure.Message}");
+            using (response)
+            {
+                if (response.Content.Headers.ContentType?.MediaType is not "text/event-stream")
+                    throw new R1Error($"{Where}: answered a stream request with '{UntrustedText.Printable(response.Content.Headers.ContentType?.MediaType ?? "no content type", 60)}', "
+                        + "not text/event-stream; is it OpenAI-compatible?");
+                var events = new BoundedLineReader(await response.Content.ReadAsStreamAsync(deadline.Token), MaxEventLineBytes, $"{Where} event stream");
+                var stream = new StreamState();
+                while (await NextUpdatesAsync(events, stream, deadline.Token, cancellation) is { } updates)
+                    foreach (var update in updates) yield return update;
+            }
+        }
+        finally
+        {
+            slots.Release();
+        }
+    }
+
+    sealed class StreamState
+    {
+        public long Chars;
+        public bool Finished;
+    }
+
+    /// <summary>The updates of the stream's next event that has any; null once the stream has ended.</summary>
+    async Task<List<ChatUpdate>?> NextUpdatesAsync(BoundedLineReader events, StreamState state, CancellationToken deadline, CancellationToken cancellation)
+    {
+        while (true)
+        {
+            string? line;
+            try
+            {
+                line = await events.ReadLineAsync(deadline);
+            }
+            catch (Exception e) when (Lost(e, cancellation) is { } lost) // an over-long line or bad UTF-8 is the reader's R1Error
+            {
+                throw new R1Error($"{Where}: {lost.Message}", e);
+            }
+            if (line is null)
+            {
+                if (state.Finished) return null;
+                throw new R1Error($"{Where}: the event stream ended before the reply finished");
+            }
+            if (!line.StartsWith("data:", StringComparison.Ordinal)) continue; // comments, event names, blank separators
+            string data = line[5..].TrimStart();
+            // A server that sends no finish_reason has still finished.
+            if (data == "[DONE]")
+            {
+                if (state.Finished) return null;
+                state.Finished = true;
+                return [new ChatUpdate(0, "", "", FinishReason.Stop)];
+            }
+            var updates = ParseChunk(data);
+            foreach (var update in updates)
+            {
+                state.Chars += update.ReasoningDelta.Length + update.ContentDelta.Length;
+                state.Finished |= update.Finish is not null;
+            }
+            if (state.Chars > MaxReplyBytes) throw new R1Error($"{Where}: the reply is longer than {MaxReplyBytes:N0} characters");
+            if (updates.Count > 0) return updates;
+        }
+    }
+
+    /// <summary>One chunk of a stream: its first choice's thinking and answer deltas, and its finish reason.</summary>
+    List<ChatUpdate> ParseChunk(string data)
+    {
+        JsonNode? chunk;
+        try
+        {
+            chunk = JsonNode.Parse(data);
+        }
+        catch (JsonException e)
+        {
+            throw new R1Error($"{Where}: an event is not JSON ({e.Message})", e);
+        }
+        if (chunk is not JsonObject obj) throw new R1Error($"{Where}: an event is not a JSON object");
+        if (obj["error"] is JsonNode error) throw new R1Error($"{Where}: the endpoint reported an error: {ErrorText(error)}");
+        if (obj["choices"] is not JsonArray { Count: > 0 } choices || choices[0] is not JsonObject choice) return [];
+        try
+        {
+            var delta = choice["delta"] as JsonObject;
+            string reasoning = Reasoning(delta) ?? "", content = TextOf(delta?["content"]) ?? "";
+            var updates = new List<ChatUpdate>();
+            if (reasoning.Length > 0 || content.Length > 0) updates.Add(new ChatUpdate(0, reasoning, content));
+            if (TextOf(choice["finish_reason"]) is { } finish)
+                updates.Add(new ChatUpdate(0, "", "", finish == "length" ? FinishReason.Length : FinishReason.Stop));
+            return updates;
+        }
+        catch (FormatException e)
+        {
+            throw new R1Error($"{Where}: an event is not a chat completion chunk ({e.Message})", e);
+        }
+    }
+
+    /// <summary>
+    /// Sends one request: the response when its status is a success, else the failure (status, the server's error
+    /// message, whether a retry may help and when).
+    /// </summary>
+    async Task<(HttpResponseMessage? Response, Failure Failure)> SendAsync(string body, bool stream, CancellationToken timeout, CancellationToken cancellation)
+    {
+        using var request = new HttpRequestMessage(HttpMethod.Post, completionsUrl) { Content = new StringContent(body, Encoding.UTF8, "application/json") };
+        if (apiKey is not null) request.Headers.Authorization = new AuthenticationHeaderValue("Bearer", apiKey);
+        if (stream) request.Headers.Accept.Add(new MediaTypeWithQualityHeaderValue("text/event-stream"));
+        HttpResponseMessage? response = null;
+        try
+        {
+            response = await http.SendAsync(request, HttpCompletionOption.ResponseHeadersRead, timeout);
+            if (response.IsSuccessStatusCode) return (response, default);
+            int status = (int)response.StatusCode;
+            var (text, _) = await ReadAtMostAsync(response.Content, MaxErrorBodyBytes, timeout);
             bool retryable = status is 408 or 409 or 425 or 429 || status >= 500;
             string hint = status switch
             {
                 401 or 403 => " (check the key: --api-key-env names the environment variable that holds it)",
-                404 => $" (check the URL, which should end where /chat/completions follows, e.g. /v1, and the model name '{Options.Model}')",
+                404 => $" (check the URL, which should end where /chat/completions follows, e.g. /v1, and the model name '{UntrustedText.Printable(Options.Model, 100)}')",
                 _ => "",
             };
-            return new Failure(null, $"HTTP {status} {response.ReasonPhrase}: {ErrorMessage(text)}{hint}", retryable, RetryAfter(response));
+            return (null, new Failure(null, $"HTTP {status} {response.ReasonPhrase}: {ErrorMessage(text)}{hint}", retryable, RetryAfter(response)));
         }
-        catch (OperationCanceledException) when (!cancellation.IsCancellationRequested)
+        catch (Exception e) when (Lost(e, cancellation) is { } lost)
         {
-            return new Failure(null, $"no reply within {Options.RequestTimeoutSeconds:0.###} s", Retryable: true);
+            return (null, lost);
         }
-        catch (Exception e) when (e is HttpRequestException or IOException)
+        finally
         {
-            return new Failure(null, $"connection failed ({Redact(e.Message)})", Retryable: true);
+            if (response is { IsSuccessStatusCode: false }) response.Dispose();
         }
     }
 
-    string RequestBody(ChatCall call)
+    /// <summary>The failure an exception of a request in flight means (null when it is the caller's cancellation, or a bug).</summary>
+    Failure? Lost(Exception e, CancellationToken cancellation) => e switch
+    {
+        OperationCanceledException when !cancellation.IsCancellationRequested => new Failure(null, $"no reply within {Options.RequestTimeoutSeconds:0.###} s", Retryable: true),
+        HttpRequestException { HttpRequestError: HttpRequestError.ConnectionError or HttpRequestError.NameResolutionError } request =>
+            new Failure(null, $"cannot reach {Where} ({Redact(request.Message)})", Retryable: true),
+        HttpRequestException or IOException => new Failure(null, $"the connection broke ({Redact(e.Message)})", Retryable: true),
+        _ => null,
+    };
+
+    /// <summary>At most <paramref name="maxBytes"/> of a body as text, and whether that was all of it.</summary>
+    static async Task<(string Text, bool Whole)> ReadAtMostAsync(HttpContent content, int maxBytes, CancellationToken cancellation)
+    {
+        await using var stream = await content.ReadAsStreamAsync(cancellation);
+        var bytes = new MemoryStream();
+        var chunk = new byte[81920];
+        int read;
+        while ((read = await stream.ReadAsync(chunk, cancellation)) > 0)
+        {
+            int room = maxBytes - (int)bytes.Length;
+            bytes.Write(chunk, 0, Math.Min(read, room));
+            if (read > room) return (Encoding.UTF8.GetString(bytes.GetBuffer(), 0, (int)bytes.Length), false);
+        }
+        return (Encoding.UTF8.GetString(bytes.GetBuffer(), 0, (int)bytes.Length), true);
+    }
+
+    string RequestBody(ChatCall call, bool stream)
     {
         var messages = new JsonArray();
         foreach (var m in call.Messages) messages.Add(new JsonObject { ["role"] = m.Role, ["content"] = m.Content });
         var body = new JsonObject
         {
             ["model"] = Options.Model, ["messages"] = messages, ["temperature"] = call.Temperature, ["top_p"] = call.TopP,
-            ["max_tokens"] = call.MaxTokens, ["stream"] = false,
+            ["max_tokens"] = call.MaxTokens, ["stream"] = stream,
         };
         if (call.Seed is int seed) body["seed"] = (uint)seed;
         return body.ToJsonString();
@@ -260,11 +429,14 @@ public sealed class OpenAiEndpoint : IDisposable
         if (root["choices"] is not JsonArray { Count: > 0 } choices || choices[0] is not JsonObject choice)
             throw new FormatException("no choices");
         var message = choice["message"] as JsonObject ?? throw new FormatException("choices[0] has no message");
-        string? reasoning = TextOf(message["reasoning_content"]) is { Length: > 0 } r ? r : TextOf(message["reasoning"]);
         var usage = root["usage"] as JsonObject;
-        return ChatReply.From(reasoning, TextOf(message["content"]), TextOf(choice["finish_reason"]), Count(usage?["prompt_tokens"]),
+        return ChatReply.From(Reasoning(message), TextOf(message["content"]), TextOf(choice["finish_reason"]), Count(usage?["prompt_tokens"]),
             Count(usage?["completion_tokens"]));
     }
+
+    /// <summary>The thinking of a message or delta: <c>reasoning_content</c> (DeepSeek's name), else <c>reasoning</c> (vLLM's, Ollama's, OpenRouter's).</summary>
+    static string? Reasoning(JsonObject? message) =>
+        TextOf(message?["reasoning_content"]) is { Length: > 0 } reasoning ? reasoning : TextOf(message?["reasoning"]);
 
     /// <summary>A string, or the text parts of a content array ([{type: "text", text}]); null for null or absent.</summary>
     static string? TextOf(JsonNode? node) => node switch
@@ -272,7 +444,7 @@ public sealed class OpenAiEndpoint : IDisposable
         null => null,
         JsonValue v when v.GetValueKind() == JsonValueKind.String => v.GetValue<string>(),
         JsonArray parts => string.Concat(parts.Select(p => p is JsonObject part && TextOf(part["text"]) is { } t ? t : "")),
-        _ => throw new FormatException($"expected text, got {node.ToJsonString()[..Math.Min(80, node.ToJsonString().Length)]}"),
+        _ => throw new FormatException($"expected text, got {UntrustedText.Printable(node.ToJsonString(), 80)}"),
     };
 
     static int Count(JsonNode? node) => node is JsonValue v && v.GetValueKind() == JsonValueKind.Number && v.TryGetValue(out int n) && n >= 0 ? n : 0;
@@ -282,16 +454,28 @@ public sealed class OpenAiEndpoint : IDisposable
     {
         try
         {
-            if (JsonNode.Parse(text) is JsonObject { } root && root["error"] is JsonObject error && TextOf(error["message"]) is { } message)
-                return Snippet(message);
+            if (JsonNode.Parse(text) is JsonObject { } root && root["error"] is JsonNode error) return ErrorText(error);
         }
-        catch (Exception e) when (e is JsonException or FormatException or InvalidOperationException)
+        catch (JsonException)
         {
         }
-        return Snippet(text);
+        return Snippet(text.Trim());
     }
 
-    string Snippet(string text) => Redact(text.Length > 300 ? text[..300] + "…" : text).ReplaceLineEndings(" ");
+    /// <summary>An error object's message (or the error itself when it is a string), printable and without the key.</summary>
+    string ErrorText(JsonNode error)
+    {
+        string? message = error switch
+        {
+            JsonObject o when o["message"] is JsonValue m && m.GetValueKind() == JsonValueKind.String => m.GetValue<string>(),
+            JsonValue v when v.GetValueKind() == JsonValueKind.String => v.GetValue<string>(),
+            _ => null,
+        };
+        return Snippet(message ?? error.ToJsonString());
+    }
+
+    /// <summary>Untrusted text cut to a line fit for an error message, the key replaced by "***".</summary>
+    string Snippet(string text) => UntrustedText.Printable(Redact(text), 300);
 
     /// <summary>The text with the key replaced by "***" (servers have been known to echo it in errors).</summary>
     string Redact(string text) => apiKey is null ? text : text.Replace(apiKey, "***", StringComparison.Ordinal);

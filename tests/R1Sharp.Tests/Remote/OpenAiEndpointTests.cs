@@ -1,4 +1,6 @@
+using System.Text.Json.Nodes;
 using R1Sharp.Generation;
+using R1Sharp.Serving;
 using R1Sharp.Remote;
 using R1Sharp.Tokenizers;
 
@@ -130,5 +132,43 @@ public class OpenAiEndpointTests
         Assert.Equal("https://api.example.com/v1", OpenAiEndpoint.Display("https://user:sk-secret@api.example.com/v1?api-key=sk-secret"));
         Assert.Contains("R1_NOT_SET_", Assert.Throws<R1Error>(() => OpenAiEndpoint.KeyFromEnvironment("R1_NOT_SET_" + Guid.NewGuid().ToString("N"))).Message);
         Assert.Null(OpenAiEndpoint.KeyFromEnvironment(null));
+    }
+
+    static string Delta(string field, string text, string? finish = null) =>
+        new JsonObject { ["choices"] = new JsonArray(new JsonObject { ["index"] = 0, ["delta"] = new JsonObject { [field] = text }, ["finish_reason"] = finish }) }.ToJsonString();
+
+    [Fact]
+    public async Task A_stream_yields_thinking_from_reasoning_content_or_reasoning_apart_from_the_answer_and_fails_by_name_when_cut()
+    {
+        var answers = new Queue<StubAnswer>([
+            new StubAnswer.Events([Delta("reasoning_content", "two and "), Delta("reasoning", "two"), Delta("content", "4"), Delta("content", "", "stop"), "[DONE]"]),
+            new StubAnswer.Events([Delta("content", "4"), "[DONE]"]),                  // no finish_reason: [DONE] still ends it
+            new StubAnswer.Events([Delta("reasoning_content", "cut")]),                // the connection ends mid-reply
+            new StubAnswer.Events(["""{"error": {"message": "overloaded"}}"""]),
+            new StubAnswer.Events(["{not json"]),
+            new StubAnswer.Events([Delta("content", "4")], ContentType: "application/json"),
+            new StubAnswer.Error(429, "slow down", RetryAfter: "1"),
+        ]);
+        await using var stub = await StubEndpoint.StartAsync(_ => answers.Dequeue());
+        using var endpoint = Client(stub);
+        async Task<List<ChatUpdate>> Stream()
+        {
+            var updates = new List<ChatUpdate>();
+            await foreach (var update in endpoint.StreamAsync(Call)) updates.Add(update);
+            return updates;
+        }
+        var first = await Stream();
+        Assert.Equal("two and two", string.Concat(first.Select(u => u.ReasoningDelta)));
+        Assert.Equal("4", string.Concat(first.Select(u => u.ContentDelta)));
+        Assert.Equal(FinishReason.Stop, first[^1].Finish);
+        Assert.True((bool)stub.Requests.First().Body["stream"]!);
+        Assert.Equal(FinishReason.Stop, (await Stream())[^1].Finish);
+        Assert.Contains("ended before the reply finished", (await Assert.ThrowsAsync<R1Error>(Stream)).Message);
+        Assert.Contains("overloaded", (await Assert.ThrowsAsync<R1Error>(Stream)).Message);
+        Assert.Contains("not JSON", (await Assert.ThrowsAsync<R1Error>(Stream)).Message);
+        Assert.Contains("text/event-stream", (await Assert.ThrowsAsync<R1Error>(Stream)).Message);
+        // A stream is tried once: someone is watching it.
+        Assert.Contains("HTTP 429", (await Assert.ThrowsAsync<R1Error>(Stream)).Message);
+        Assert.Equal((7, 0), (endpoint.Counts.Requests, endpoint.Counts.Retries));
     }
 }

@@ -18,6 +18,8 @@ public abstract record StubAnswer
         string? Reasoning = null, bool Usage = true) : StubAnswer;
     /// <summary>An error status with an OpenAI-shaped body, and a Retry-After header when given.</summary>
     public sealed record Error(int Status, string Message = "try again", string? RetryAfter = null) : StubAnswer;
+    /// <summary>200 with these server-sent events ("data: …" lines), under this content type.</summary>
+    public sealed record Events(string[] Data, string ContentType = "text/event-stream") : StubAnswer;
     /// <summary>The connection closed without an answer.</summary>
     public sealed record Drop : StubAnswer;
     /// <summary>No answer until the client gives up.</summary>
@@ -71,6 +73,14 @@ public sealed class StubEndpoint : IAsyncDisposable
                     if (e.RetryAfter is not null) http.Response.Headers.RetryAfter = e.RetryAfter;
                     http.Response.StatusCode = e.Status;
                     await http.Response.WriteAsync(new JsonObject { ["error"] = new JsonObject { ["message"] = e.Message, ["type"] = "api_error" } }.ToJsonString());
+                    break;
+                case StubAnswer.Events events:
+                    http.Response.ContentType = events.ContentType;
+                    foreach (string data in events.Data)
+                    {
+                        await http.Response.WriteAsync($"data: {data}\n\n");
+                        await http.Response.Body.FlushAsync();
+                    }
                     break;
                 case StubAnswer.Drop:
                     http.Abort();
