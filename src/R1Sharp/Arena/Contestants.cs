@@ -163,17 +163,11 @@ public sealed class ArenaContestants : IDisposable
                 }
                 else
                 {
-                    string? key = null;
-                    if (c.ApiKeyEnv is { } variable)
-                    {
-                        key = Environment.GetEnvironmentVariable(variable)?.Trim();
-                        if (string.IsNullOrEmpty(key))
-                            throw new R1Error($"{config.Source}: contestant '{c.Name}': the environment variable {variable} (api_key_env) is not set or empty");
-                    }
                     OpenAiEndpoint endpoint;
                     try
                     {
-                        endpoint = new OpenAiEndpoint(new EndpointOptions { Url = c.Url!, Model = c.EndpointModel! }, key);
+                        endpoint = new OpenAiEndpoint(new EndpointOptions { Url = c.Url!, Model = c.EndpointModel! },
+                            OpenAiEndpoint.KeyFromEnvironment(c.ApiKeyEnv, "api_key_env"));
                     }
                     catch (R1Error e)
                     {

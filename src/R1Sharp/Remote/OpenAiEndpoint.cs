@@ -159,11 +159,12 @@ public sealed class OpenAiEndpoint : IDisposable
         Interlocked.Read(ref completionTokens), TimeSpan.FromTicks(Interlocked.Read(ref retryWaitTicks)).TotalSeconds);
 
     /// <summary>The key in environment variable <paramref name="variable"/>; null when no variable is named. Its value is never shown.</summary>
-    public static string? KeyFromEnvironment(string? variable)
+    /// <param name="namedBy">The flag or field that named the variable, for the error.</param>
+    public static string? KeyFromEnvironment(string? variable, string namedBy = "--api-key-env")
     {
         if (variable is null) return null;
         string? key = Environment.GetEnvironmentVariable(variable)?.Trim();
-        return string.IsNullOrEmpty(key) ? throw new R1Error($"environment variable {variable} (named by --api-key-env) is not set or empty") : key;
+        return string.IsNullOrEmpty(key) ? throw new R1Error($"environment variable {variable} (named by {namedBy}) is not set or empty") : key;
     }
 
     /// <summary>A URL fit to print and record: without user info, query or fragment (where secrets hide).</summary>
