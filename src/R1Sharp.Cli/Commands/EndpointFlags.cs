@@ -34,7 +34,7 @@ sealed record EndpointFlags(Option<string?> Url, Option<string?> Model, Option<s
         if ((url is null) == (modelDir is null)) throw new R1Error("give exactly one of --model and --endpoint");
         if (url is null)
         {
-            foreach (var flag in new Option[] { Model, ApiKeyEnv })
+            foreach (var flag in new Option[] { Model, ApiKeyEnv, Concurrency, MaxAttempts, RequestTimeout })
                 if (parse.GetResult(flag) is { Implicit: false }) throw new R1Error($"{flag.Name} needs --endpoint");
             return null;
         }

@@ -207,6 +207,7 @@ public class EndpointSamplingTests
         Assert.Contains("exactly one of --model and --endpoint", Error("eval", "--data", prompts));
         Assert.Contains("exactly one of --model and --endpoint", Error("eval", "--model", "m", "--endpoint", "http://127.0.0.1:1/v1", "--endpoint-model", "x", "--data", prompts));
         Assert.Contains("needs --endpoint", Error("eval", "--model", TinyTeacher.Directory, "--endpoint-model", "x", "--data", prompts));
+        Assert.Contains("--concurrency needs --endpoint", Error("sample", "--model", TinyTeacher.Directory, "--concurrency", "4", "--data", prompts, "--out", traces));
         Assert.Contains("R1_SURELY_UNSET_VARIABLE", Error("sample", "--endpoint", "http://127.0.0.1:1/v1", "--endpoint-model", "x",
             "--api-key-env", "R1_SURELY_UNSET_VARIABLE", "--data", prompts, "--out", traces));
         Assert.Contains("concurrency", Error("eval", "--endpoint", "http://127.0.0.1:1/v1", "--endpoint-model", "x", "--concurrency", "0", "--data", prompts));
