@@ -63,6 +63,19 @@ public class CostCardTests : IDisposable
     }
 
     [Fact]
+    public void DeepSeek_V3s_pretraining_by_the_cards_formula_is_the_figure_docs_results_states()
+    {
+        // docs/results.md, "What it costs": 14.8T tokens in 4K-token sequences, 37B active parameters.
+        var flops = ModelFlops.Of(ModelStatsTests.DeepSeekV3);
+        double perToken = flops.Training(4096) / 4096, total = perToken * 14.8e12;
+        Assert.InRange(flops.MatmulParameters / 1e9, 36.5, 38);
+        Assert.InRange(total, 4.15e24, 4.25e24);
+        var card = CostCard.From(new ComputeMeasurement(new ComputeWork(TrainingTokens: 1, TrainingFlops: total), 0, 0, false), new CostRates());
+        Assert.InRange(card.H100Seconds / 3600 / 1e6, 2.9, 3.0);   // million H100-hours at 40% MFU
+        Assert.InRange(card.H100Dollars / 1e6, 5.8, 6.0);          // $ million at $2/h
+    }
+
+    [Fact]
     public void The_decode_loop_counts_prefill_once_per_prompt_and_each_decoded_token_against_its_cache()
     {
         using var model = TinyModels.Create(ModelFamily.Llama);
