@@ -21,6 +21,7 @@ public static class SampleCommand
         var keep = OptionFactory.WithDefault("--keep", "correct", "correct: only verified-correct, well-formed, finished completions; all: every distinct one, marked");
         var shortest = new Option<bool>("--shortest") { Description = "Keep only the shortest kept trace of each prompt" };
         foreach (var option in new Option[] { output, keep, shortest }) command.Options.Add(option);
+        var cost = CostFlags.AddTo(command);
         command.SetAction(parse =>
         {
             var options = new RejectionSamplingOptions
@@ -28,11 +29,13 @@ public static class SampleCommand
                 Samples = parse.GetValue(sampling.Samples), Prompts = parse.GetValue(sampling.Prompts), Temperature = parse.GetValue(sampling.Temperature),
                 TopP = parse.GetValue(sampling.TopP), MaxTokens = parse.GetValue(sampling.MaxTokens), Seed = parse.GetValue(sampling.Seed),
                 Keep = SnakeCase.Parse<TraceKeep>(parse.GetValue(keep)!, "--keep"), Shortest = parse.GetValue(shortest),
+                Cost = cost.Resolve(parse),
             }.Validate();
             var (modelDir, task, split) = sampling.Resolve(parse);
             string tracesPath = parse.GetValue(output)!;
             var result = TaskSamplingOptions.WithProgress("sampling", options.Prompts, progress => RejectionSampler.Run(modelDir, task, split, options, tracesPath, progress));
             foreach (var table in Tables(result.Summary)) AnsiConsole.Write(table);
+            if (result.Summary.Cost is { } card) AnsiConsole.WriteLine($"cost: {card.Line}");
             AnsiConsole.MarkupLineInterpolated($"wrote {result.Traces.Count} traces to {tracesPath} and the summary to {RejectionSamplingSummary.PathFor(tracesPath)}");
             return 0;
         });
