@@ -30,6 +30,7 @@ public static class ExperimentCommand
         var command = new Command("distill-vs-rl",
             "From the quickstart's RL teacher, a smaller student: base, + GRPO, + distillation for the same wall-clock; R1's Table 6 on a CPU")
             { teacherRun, budget, shape, runsDir, name, configFile, quickstartConfig, tiny };
+        var cost = CostFlags.AddTo(command);
         command.SetAction((parse, cancellation) => Task.Run(() =>
         {
             bool isTiny = parse.GetValue(tiny);
@@ -45,7 +46,7 @@ public static class ExperimentCommand
                 : isTiny ? QuickstartConfig.Tiny : null;
             string root = parse.GetValue(runsDir) ?? RunStore.DefaultRoot;
             using var observer = new ConsoleObserver(AnsiConsole.Console, plainEvery: 10);
-            var (report, folder) = new DistillVsRlExperiment(config, root, observer).Run(teacher, parse.GetValue(name), teacherSettings, cancellation);
+            var (report, folder) = new DistillVsRlExperiment(config, root, observer).Run(teacher, parse.GetValue(name), teacherSettings, cancellation, cost.Resolve(parse));
             AnsiConsole.WriteLine();
             AnsiConsole.Write(Table(report));
             AnsiConsole.WriteLine(report.Verdict());

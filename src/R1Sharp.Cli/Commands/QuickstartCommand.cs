@@ -18,13 +18,14 @@ public static class QuickstartCommand
         var tiny = new Option<bool>("--tiny") { Description = "A seconds-long miniature of the whole pipeline (for smoke tests)" };
         var command = new Command("quickstart", "Tokenizer, pretraining, GRPO and evaluation of a small reasoning model: R1-Zero on a laptop CPU")
             { control, runsDir, name, configFile, tiny };
+        var cost = CostFlags.AddTo(command);
         command.SetAction((parse, cancellation) => Task.Run(() =>
         {
             // --tiny picks the built-in defaults the config file and flags go over.
             var config = new ConfigLayers<QuickstartConfig>(parse.GetValue(tiny) ? QuickstartConfig.Tiny : new QuickstartConfig(), parse.GetValue(configFile)).Resolve();
             string root = parse.GetValue(runsDir) ?? RunStore.DefaultRoot;
             using var observer = new ConsoleObserver(AnsiConsole.Console, plainEvery: 10);
-            var (report, folder) = new QuickstartPipeline(config, root, observer).Run(parse.GetValue(control), parse.GetValue(name), cancellation);
+            var (report, folder) = new QuickstartPipeline(config, root, observer).Run(parse.GetValue(control), parse.GetValue(name), cancellation, cost.Resolve(parse));
             AnsiConsole.WriteLine();
             AnsiConsole.Write(Table(report));
             AnsiConsole.MarkupLineInterpolated($"report: [bold]{Path.Combine(folder, "report.md")}[/] and {Path.Combine(folder, "report.json")} ({report.TotalSeconds:F0} s in all)");

@@ -12,7 +12,7 @@ public static class RunsCommand
     {
         var dir = OptionFactory.WithDefault("--dir", RunStore.DefaultRoot, "Runs folder: holds runs.db and one folder per run ($R1_RUNS or ./runs)");
         var reindex = OptionFactory.WithDefault("--reindex", false, "Rebuild the index from the run folders' run.json files first");
-        var command = new Command("runs", "List training runs: name, kind, status, start, duration, final metrics, folder");
+        var command = new Command("runs", "List training runs: name, kind, status, start, duration, final metrics, cost, folder");
         command.Options.Add(dir);
         command.Options.Add(reindex);
         command.SetAction(parse =>
@@ -40,14 +40,14 @@ public static class RunsCommand
             return;
         }
         var table = new Table().Title($"runs in {Markup.Escape(root)}")
-            .AddColumns("name", "kind", "status", "started", "duration", "final metrics", "folder");
+            .AddColumns("name", "kind", "status", "started", "duration", "final metrics", "cost", "folder");
         foreach (var run in runs)
         {
             var duration = run.EndedAt is { } end ? RunReport.Duration(end - run.StartedAt) : "";
             var metrics = string.Join("  ", MetricNames.Headline.Where(k => run.FinalMetrics.ContainsKey(k.Key))
                 .Select(k => $"{k.Label} {RunReport.Number(run.FinalMetrics[k.Key])}"));
             table.AddRow(Markup.Escape(run.Name), Markup.Escape(run.Kind), StatusMarkup(run.Status),
-                run.StartedAt.ToLocalTime().ToString("yyyy-MM-dd HH:mm"), duration, Markup.Escape(metrics),
+                run.StartedAt.ToLocalTime().ToString("yyyy-MM-dd HH:mm"), duration, Markup.Escape(metrics), Markup.Escape(run.Cost?.Short ?? ""),
                 Markup.Escape(Path.GetRelativePath(Environment.CurrentDirectory, run.Path)));
         }
         console.Write(table);

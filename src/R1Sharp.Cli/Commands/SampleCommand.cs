@@ -22,6 +22,7 @@ public static class SampleCommand
         var keep = OptionFactory.WithDefault("--keep", "correct", "correct: only verified-correct, well-formed, finished completions; all: every distinct one, marked");
         var shortest = new Option<bool>("--shortest") { Description = "Keep only the shortest kept trace of each prompt" };
         foreach (var option in new Option[] { output, keep, shortest }) command.Options.Add(option);
+        var cost = CostFlags.AddTo(command);
         var endpointFlags = EndpointFlags.AddTo(command);
         command.SetAction(async (parse, cancellation) =>
         {
@@ -30,6 +31,7 @@ public static class SampleCommand
                 Samples = parse.GetValue(sampling.Samples), Prompts = parse.GetValue(sampling.Prompts), Temperature = parse.GetValue(sampling.Temperature),
                 TopP = parse.GetValue(sampling.TopP), MaxTokens = parse.GetValue(sampling.MaxTokens), Seed = parse.GetValue(sampling.Seed),
                 Keep = SnakeCase.Parse<TraceKeep>(parse.GetValue(keep)!, "--keep"), Shortest = parse.GetValue(shortest),
+                Cost = cost.Resolve(parse),
             }.Validate();
             var (modelDir, task, split) = sampling.Resolve(parse);
             string tracesPath = parse.GetValue(output)!;
@@ -39,6 +41,7 @@ public static class SampleCommand
                 : await TaskSamplingOptions.WithProgressAsync("sampling", options.Prompts,
                     progress => RejectionSampler.RunAsync(endpoint, task, split, options, tracesPath, progress, cancellation));
             foreach (var table in Tables(summary)) AnsiConsole.Write(table);
+            if (summary.Cost is { } card) AnsiConsole.WriteLine($"cost: {card.Line}");
             AnsiConsole.MarkupLineInterpolated($"wrote {summary.TracesWritten} traces to {tracesPath} and the summary to {RejectionSamplingSummary.PathFor(tracesPath)}");
             return 0;
         });

@@ -13,9 +13,9 @@ namespace R1Sharp.Cli.Commands;
 public static class TrainingCommands
 {
     /// <summary>What every training command takes besides its model and data: where the run goes, how to resume it,
-    /// its config file, threads.</summary>
+    /// its config file, threads, the rates of its cost card.</summary>
     internal sealed record RunOptions(Option<string?> Out, Option<string?> RunsDir, Option<string?> Name,
-        Option<string?> Resume, Option<string?> Config, Option<int> Threads)
+        Option<string?> Resume, Option<string?> Config, Option<int> Threads, CostFlags Cost)
     {
         public static RunOptions AddTo(Command command)
         {
@@ -25,7 +25,7 @@ public static class TrainingCommands
                 OptionFactory.Optional<string>("--name", "Run name (default: <kind>-<date>-<time>)"),
                 OptionFactory.Optional<string>("--resume", "Continue the stopped run of this name from its last checkpoint"),
                 OptionFactory.Optional<string>("--config", "JSON file of training options (keys as in the run's config.json); flags override it"),
-                OptionFactory.Threads());
+                OptionFactory.Threads(), CostFlags.AddTo(command));
             foreach (var option in new Option[] { r.Out, r.RunsDir, r.Name, r.Resume, r.Config, r.Threads }) command.Options.Add(option);
             return r;
         }
@@ -38,7 +38,8 @@ public static class TrainingCommands
             command.SetAction((parse, cancellation) => Task.Run(() =>
             {
                 TorchSharp.torch.set_num_threads(parse.GetValue(Threads));
-                var target = new RunTarget(parse.GetValue(RunsDir) ?? RunStore.DefaultRoot, parse.GetValue(Name), parse.GetValue(Resume), parse.GetValue(Out));
+                var target = new RunTarget(parse.GetValue(RunsDir) ?? RunStore.DefaultRoot, parse.GetValue(Name), parse.GetValue(Resume), parse.GetValue(Out),
+                    Cost.Resolve(parse));
                 using var observer = new ConsoleObserver(AnsiConsole.Console);
                 var outcome = train(parse, target, observer, cancellation);
                 AnsiConsole.MarkupLineInterpolated($"[green]done[/]: run {outcome.RunPath}, model {outcome.ModelDir}");

@@ -78,6 +78,7 @@ public sealed class Distiller
         {
             Tensor teacherLogits;
             using (no_grad()) teacherLogits = teacher.Model.Forward(batch.Inputs, batch.AttentionMask);
+            ComputeMeter.Current?.Forwarded(teacher.Model, batch.Inputs, batch.AttentionMask);
             return LogitDistillationLoss.Compute(logits, teacherLogits, batch.Targets.ne(LanguageModelLoss.IgnoreIndex), config.TopK, shared);
         };
     }

@@ -3,6 +3,7 @@ using System.Text.Json.Nodes;
 using R1Sharp.Checkpoints;
 using R1Sharp.Evaluation;
 using R1Sharp.Remote;
+using R1Sharp.Runs;
 using R1Sharp.Tasks;
 using R1Sharp.Training;
 
@@ -33,6 +34,8 @@ public sealed record RejectionSamplingOptions
     public int Seed { get; init; }
     /// <summary>Prompts generated together in one batch. Default 64.</summary>
     public int BatchPrompts { get; init; } = 64;
+    /// <summary>The rates of the summary's cost card (null: the enclosing run's, else the defaults).</summary>
+    public CostRates? Cost { get; init; }
 
     /// <summary>How the samples are drawn: as evaluation draws them (same batching and seeds), without the greedy one.</summary>
     public ModelEvalOptions Generation => new()
@@ -77,6 +80,7 @@ public static class RejectionSampler
         Action<int, int>? progress = null)
     {
         options.Validate();
+        using var meter = ComputeMeter.Start(options.Cost);
         var clock = Stopwatch.StartNew();
         var examples = task.Examples(split, options.Seed).Take(options.Prompts).ToList();
         // Generation is evaluation's, sample for sample (same batching and seeds); grading is redone here with the format check.
@@ -92,7 +96,7 @@ public static class RejectionSampler
             perPrompt.Add(acceptance);
         }
         var summary = RejectionSamplingSummary.From(perPrompt, traces.Count, traces.Sum(t => (long)t.Tokens), options, task.Name, split,
-            bundle.Directory, clock.Elapsed.TotalSeconds);
+            bundle.Directory, clock.Elapsed.TotalSeconds) with { Cost = meter.Card() };
         return new RejectionSamplingResult(traces, summary);
     }
 

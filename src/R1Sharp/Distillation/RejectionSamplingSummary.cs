@@ -1,5 +1,6 @@
 using System.Text.Json;
 using R1Sharp.Remote;
+using R1Sharp.Runs;
 using R1Sharp.Tasks;
 using R1Sharp.Training;
 
@@ -25,13 +26,15 @@ public sealed record PromptAcceptance(string PromptId, int Samples, int Correct,
 /// <param name="PromptsWithAccepted">Share of prompts with at least one accepted sample (the prompts the traces cover).</param>
 /// <param name="Seconds">This run's wall-clock.</param>
 /// <param name="Endpoint">For a teacher endpoint: the server, and the requests, retries, tokens and wall-clock of every run
-/// that wrote the file (a resumed file counts its earlier runs too).</param>
+/// that wrote the file (a resumed file counts its earlier runs too); it stands in for <paramref name="Cost"/>, since the
+/// compute is the server's.</param>
 /// <param name="ResumedPrompts">For a teacher endpoint: prompts already done by an earlier run, skipped by this one.</param>
+/// <param name="Cost">What the sampling cost (its cost card).</param>
 public sealed record RejectionSamplingSummary(
     string Model, string Task, string Split,
     int SamplesPerPrompt, double Temperature, double TopP, int MaxTokens, int Seed, string Keep, bool Shortest,
     int Prompts, int Samples, int Correct, int WellFormed, int Accepted, double AcceptanceRate, double PromptsWithAccepted,
-    int TracesWritten, double MeanTraceTokens, double Seconds, IReadOnlyList<PromptAcceptance> PerPrompt,
+    int TracesWritten, double MeanTraceTokens, double Seconds, IReadOnlyList<PromptAcceptance> PerPrompt, CostCard? Cost = null,
     EndpointUsage? Endpoint = null, int? ResumedPrompts = null)
 {
     /// <param name="traces">Traces written, and <paramref name="traceTokens"/> their tokens in all.</param>
@@ -44,7 +47,7 @@ public sealed record RejectionSamplingSummary(
             options.Samples, options.Temperature, options.TopP, options.MaxTokens, options.Seed, SnakeCase.Name(options.Keep), options.Shortest,
             perPrompt.Count, samples, perPrompt.Sum(p => p.Correct), perPrompt.Sum(p => p.WellFormed), accepted,
             samples == 0 ? 0 : (double)accepted / samples, perPrompt.Count == 0 ? 0 : (double)perPrompt.Count(p => p.Accepted > 0) / perPrompt.Count,
-            traces, traces == 0 ? 0 : (double)traceTokens / traces, seconds, perPrompt, endpoint, resumedPrompts);
+            traces, traces == 0 ? 0 : (double)traceTokens / traces, seconds, perPrompt, Endpoint: endpoint, ResumedPrompts: resumedPrompts);
     }
 
     /// <summary>Where the summary of traces file <paramref name="tracesPath"/> goes: traces.jsonl → traces.summary.json.</summary>

@@ -2,6 +2,7 @@ using System.Globalization;
 using System.Text;
 using System.Text.Json;
 using R1Sharp.Evaluation;
+using R1Sharp.Runs;
 using R1Sharp.Training;
 
 namespace R1Sharp.Quickstart;
@@ -43,6 +44,8 @@ public abstract record ProtocolReport
     public required IReadOnlyDictionary<string, double> StageSeconds { get; init; }
     /// <summary>Cores, OS and architecture the run took its seconds on.</summary>
     public required string Machine { get; init; }
+    /// <summary>The whole run's cost card, its stages' under <c>stages</c> (absent from reports made before cost cards).</summary>
+    public CostCard? Cost { get; init; }
 
     /// <summary>"Addition, 200 prompts per split, k = 4 samples at temperature 0.6, top-p 0.95" for a report's opening line.</summary>
     protected string Protocol => $"Addition, {EvalPrompts} prompts per split, k = {SamplesPerPrompt} samples at temperature {Temperature}, top-p {TopP}";

@@ -156,6 +156,13 @@ public sealed class GrpoTrainer(CausalLanguageModel policy, GrpoConfig config, G
         return () => new Dictionary<string, double> { [MetricNames.EvalAccuracy] = ModelEvaluator.Run(bundle, task, TaskSplit.Test, greedy).Report.PassAt1 };
     }
 
+    /// <summary>Log-probs of a batch's completions under a fixed model (old policy, reference): a forward-only pass.</summary>
+    Tensor Scored(CausalLanguageModel model, CompletionBatch batch)
+    {
+        ComputeMeter.Current?.Forwarded(model, batch.InputIds, batch.AttentionMask);
+        return TokenLogProbs.Compute(model, batch, config.Temperature).LogProbs;
+    }
+
     IReadOnlyList<int> TruncatePrompt(IReadOnlyList<int> prompt) =>
         prompt.Count <= config.MaxPromptLength ? prompt : prompt.Skip(prompt.Count - config.MaxPromptLength).ToArray();
 
@@ -191,11 +198,11 @@ public sealed class GrpoTrainer(CausalLanguageModel policy, GrpoConfig config, G
         {
             policy.eval();
             if (config.NumIterations > 1)
-                oldLogProbs = batches.Select(b => (Tensor?)TokenLogProbs.Compute(policy, b, config.Temperature).LogProbs).ToList();
+                oldLogProbs = batches.Select(b => (Tensor?)Scored(policy, b)).ToList();
             if (config.Beta != 0)
             {
                 reference!.eval();
-                refLogProbs = batches.Select(b => (Tensor?)TokenLogProbs.Compute(reference, b, config.Temperature).LogProbs).ToList();
+                refLogProbs = batches.Select(b => (Tensor?)Scored(reference, b)).ToList();
             }
         }
 
@@ -215,6 +222,7 @@ public sealed class GrpoTrainer(CausalLanguageModel policy, GrpoConfig config, G
                     Advantages = advantages.index_select(0, rows), Mask = masks[j], Entropies = entropy,
                 }, config, micro, activeTokens);
                 loss.Loss.backward();
+                ComputeMeter.Current?.Trained(policy, batches[j].InputIds, batches[j].AttentionMask);
                 stats += loss.Stats;
             }
             gradNorm = GradientClipping.ClipGlobalNorm(policy.parameters(), config.MaxGradNorm);

@@ -54,6 +54,7 @@ public sealed class LanguageModelTrainer(CausalLanguageModel model, LmTrainingCo
             var microLoss = (objective is null ? LanguageModelLoss.Compute(logits, batch.Targets) : objective(logits, batch))
                             / config.GradientAccumulationSteps;
             microLoss.backward();
+            ComputeMeter.Current?.Trained(model, batch.Inputs, batch.AttentionMask);
             loss += microLoss.item<float>();
             tokens += batch.Inputs.NumberOfElements;
         }
@@ -80,6 +81,7 @@ public sealed class LanguageModelTrainer(CausalLanguageModel model, LmTrainingCo
         {
             using var scope = NewDisposeScope();
             total += LanguageModelLoss.Compute(model.Forward(batch.Inputs, batch.AttentionMask), batch.Targets).item<float>();
+            ComputeMeter.Current?.Forwarded(model, batch.Inputs, batch.AttentionMask);
         }
         return total / batches.Count;
     }

@@ -99,6 +99,10 @@ public class DistillerTests
         Assert.Equal("logit", saved["mode"]!.GetValue<string>());
         Assert.Equal(3e-4, saved["training"]!["learning_rate"]!.GetValue<double>()); // SFT's default under the file's training section
         Assert.Equal(4, File.ReadAllLines(Path.Combine(runs, "d", "metrics.jsonl")).Length);
+        // Its cost card counts the student's training and the teacher's forward passes (logit mode).
+        var work = JsonNode.Parse(File.ReadAllText(Path.Combine(runs, "d", "run.json")))!["cost"]!["work"]!;
+        Assert.True((long)work["training_tokens"]! > 0 && (long)work["forward_tokens"]! >= (long)work["training_tokens"]!);
+        Assert.Contains("## Cost", File.ReadAllText(Path.Combine(runs, "d", "report.md")));
         Assert.Equal(0, CliApp.Run([.. args, "--name", "d-flag", "--max-steps", "1"])); // the flag over the file
         Assert.Single(File.ReadAllLines(Path.Combine(runs, "d-flag", "metrics.jsonl")));
         using (var student = ModelBundle.Load(Path.Combine(runs, "d", "model")))

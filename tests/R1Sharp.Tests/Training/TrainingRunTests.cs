@@ -56,10 +56,13 @@ public class TrainingRunTests : IDisposable
         var store = new RunStore(runs);
         Assert.Equal(RunStatus.Failed, store.Find("stopped")!.Status);
         Assert.Equal(3, new RunCheckpoints(Path.Combine(runs, "stopped", RunFolder.CheckpointsDir)).Latest()!.Step);
+        Assert.Equal(3 * 4 * 16, store.Find("stopped")!.Cost!.Work.TrainingTokens); // the stopped session's cost is kept
 
         var outcome = Recipes.Pretrain(new RunTarget(runs, Resume: "stopped"), new ConfigLayers<LmTrainingConfig>(Small), model, corpus, new Recorder());
         Assert.Equal(6, outcome.Steps);
         Assert.Equal(RunStatus.Finished, store.Find("stopped")!.Status);
+        // Both sessions' work, which here is the unbroken run's (no step was done twice).
+        Assert.Equal(store.Find("straight")!.Cost!.Work, store.Find("stopped")!.Cost!.Work);
         string[] exact = [MetricNames.Loss, MetricNames.LearningRate, MetricNames.GradNorm, MetricNames.TokensSeen];
         var expected = MetricsRow.Read(Path.Combine(runs, "straight", RunFolder.MetricsFile));
         var actual = MetricsRow.Read(Path.Combine(runs, "stopped", RunFolder.MetricsFile));
