@@ -42,7 +42,12 @@ public class EndpointSamplingTests
         await using var server = await R1Server.StartAsync(new ServerOptions(TinyTeacher.Directory) { Host = "127.0.0.1", Port = 0 });
         using var endpoint = Client(new Uri(server.BaseAddress, "v1").ToString(), server.Service.ModelId);
         string tracesPath = Path.Combine(folder, "remote.jsonl");
+        // Killed once two prompts are done (others in flight), then rerun to the end.
+        using var kill = new CancellationTokenSource();
+        await Assert.ThrowsAnyAsync<OperationCanceledException>(() => RejectionSampler.RunAsync(endpoint, task, TaskSplit.Train, Sampling, tracesPath,
+            (done, _) => { if (done == 2) kill.Cancel(); }, kill.Token));
         var summary = await RejectionSampler.RunAsync(endpoint, task, TaskSplit.Train, Sampling, tracesPath);
+        Assert.Equal(2, summary.ResumedPrompts);
 
         // Each sample is its own request, seeded so the server draws what local sampling drew: the same verdicts, the same traces.
         Assert.Equal(local.Summary.PerPrompt, summary.PerPrompt);
@@ -51,7 +56,8 @@ public class EndpointSamplingTests
         Assert.NotEmpty(local.Traces);
         Assert.InRange(summary.AcceptanceRate, 0.05, 0.95); // the filter had right and wrong answers to sort
         var usage = summary.Endpoint!;
-        Assert.Equal((Sampling.Prompts * Sampling.Samples, 0L), (usage.Requests, usage.Retries));
+        Assert.Equal(0L, usage.Retries);
+        Assert.InRange(usage.Requests, Sampling.Prompts * Sampling.Samples, Sampling.Prompts * Sampling.Samples + Sampling.Samples * endpoint.Options.Concurrency);
         Assert.True(usage.CompletionTokens > 0 && usage.PromptTokens > 0 && usage.Seconds > 0);
         Assert.Equal(summary, RejectionSamplingSummary.Load(RejectionSamplingSummary.PathFor(tracesPath)) with { PerPrompt = summary.PerPrompt });
     }
@@ -97,6 +103,41 @@ public class EndpointSamplingTests
         Assert.Equal(2, refused.Exit);
         Assert.Contains("401", refused.Errors);
         Assert.Contains("--api-key-env", refused.Errors);
+    }
+
+    [Fact]
+    public async Task Gsm8k_and_math500_files_are_asked_with_r1s_instruction_and_graded_by_r1s_protocol()
+    {
+        using var folder = new TempDir("r1-endpoint-datasets-");
+        string gsm8k = Path.Combine(folder, "gsm8k.jsonl"), math500 = Path.Combine(folder, "math500.jsonl");
+        File.WriteAllLines(gsm8k, [
+            """{"question": "Tom has 3 apples and buys 4 more. How many apples does he have?", "answer": "3 + 4 = <<3+4=7>>7\n#### 7"}""",
+            """{"question": "A box holds 6 eggs. How many eggs are in 5 boxes?", "answer": "6 * 5 = <<6*5=30>>30\n#### 30"}""",
+        ]);
+        File.WriteAllLines(math500, [
+            """{"problem": "What is $\\frac{1}{2} + \\frac{1}{4}$?", "solution": "It is $\\boxed{\\frac34}$.", "answer": "\\frac{3}{4}", "subject": "Prealgebra", "level": 1, "unique_id": "test/prealgebra/1.json"}""",
+            """{"problem": "Compute $2^{10}$.", "solution": "$2^{10} = \\boxed{1024}$.", "answer": "1024", "subject": "Algebra", "level": 2, "unique_id": "test/algebra/2.json"}""",
+        ]);
+        // The teacher gets the first question of each file right (in R1's boxed form, 0.75 for 3/4) and the second wrong, except greedily.
+        await using var stub = await StubEndpoint.StartAsync(request =>
+        {
+            string question = request.UserText;
+            bool greedy = (double)request.Body["temperature"]! == 0;
+            string answer = question.Contains("apples") ? "7" : question.Contains("eggs") ? (greedy ? "30" : "35")
+                : question.Contains("frac") ? "0.75" : greedy ? "1024" : "1000";
+            return new StubAnswer.Reply("Let me work it out.", $"The answer is $\\boxed{{{answer}}}$.");
+        });
+        foreach (string file in new[] { gsm8k, math500 })
+        {
+            string outDir = Path.Combine(folder, Path.GetFileNameWithoutExtension(file));
+            Assert.Equal(0, CliApp.Run(["eval", "--endpoint", stub.Url, "--endpoint-model", "teacher", "--data", file, "--samples", "4", "--out", outDir]));
+            var report = JsonNode.Parse(File.ReadAllText(Path.Combine(outDir, "eval.json")))!;
+            Assert.Equal((0.5, 0.5, 1.0), ((double)report["pass@1"]!, (double)report["cons@k"]!, (double)report["greedy_accuracy"]!));
+            Assert.Equal((0.6, 0.95), ((double)report["settings"]!["temperature"]!, (double)report["settings"]!["top_p"]!)); // R1's defaults
+            Assert.Equal(2 * (4 + 1), File.ReadAllLines(Path.Combine(outDir, "samples.jsonl")).Length); // k samples and the greedy one
+        }
+        Assert.Equal(2 * 2 * 5, stub.Requests.Count);
+        Assert.All(stub.Requests, r => Assert.EndsWith("\nPlease reason step by step, and put your final answer within \\boxed{}.", r.UserText));
     }
 
     /// <summary>
