@@ -39,6 +39,7 @@ public sealed class R1Server : IAsyncDisposable
     {
         if (options.ApiKey is { } key && key.Trim().Length == 0)
             throw new R1Error("the API key is empty; a server with an empty key would refuse every request");
+        _ = options.ListenUrl; // checked before the model loads
         var service = ChatService.Load(options.ModelDir, options.Serving);
         try
         {
@@ -69,7 +70,7 @@ public sealed class R1Server : IAsyncDisposable
         builder.Logging.SetMinimumLevel(LogLevel.Warning);
         // A failed start (port in use) reaches the caller as an exception; the host's own log of it is noise.
         builder.Logging.AddFilter("Microsoft.Extensions.Hosting", LogLevel.None);
-        builder.WebHost.UseUrls($"http://{options.Host}:{options.Port}");
+        builder.WebHost.UseUrls(options.ListenUrl);
         builder.WebHost.ConfigureKestrel(kestrel => kestrel.Limits.MaxRequestBodySize = options.MaxRequestBodyBytes);
         var app = builder.Build();
 

@@ -1,3 +1,4 @@
+using System.Net;
 using System.Text;
 using R1Sharp.Serving;
 
@@ -21,6 +22,29 @@ public sealed record ServerOptions(string ModelDir)
     /// <summary>Largest request body accepted; larger ones get 413.</summary>
     public long MaxRequestBodyBytes { get; init; } = 1 << 20;
     public ServingOptions Serving { get; init; } = new();
+
+    /// <summary>
+    /// The URL Kestrel binds, e.g. http://127.0.0.1:8080 or http://[::1]:0. <see cref="Host"/> must be an IP address or
+    /// "localhost": Kestrel would bind any other name to every interface, opening the server to the network unasked.
+    /// Throws <see cref="R1Error"/> naming the option for a port outside 0-65535, a host that is not an address, and
+    /// port 0 with localhost (which stands for two addresses, so one free port cannot be picked for both).
+    /// </summary>
+    public string ListenUrl
+    {
+        get
+        {
+            if (Port is < 0 or > 65535) throw new R1Error($"--port must be 0 (a free port) to 65535, got {Port}");
+            string host = Host.Trim();
+            bool localhost = host.Equals("localhost", StringComparison.OrdinalIgnoreCase);
+            if (!localhost && !IPAddress.TryParse(host.TrimStart('[').TrimEnd(']'), out _))
+                throw new R1Error($"--host must be an IP address (127.0.0.1, ::1, 0.0.0.0 or :: for every interface) or localhost, got '{Host}'");
+            if (localhost && Port == 0)
+                throw new R1Error("--port 0 (a free port) needs an IP address as --host, e.g. 127.0.0.1 or ::1: localhost stands for two addresses");
+            if (!localhost && IPAddress.Parse(host.TrimStart('[').TrimEnd(']')).AddressFamily == System.Net.Sockets.AddressFamily.InterNetworkV6)
+                host = $"[{host.TrimStart('[').TrimEnd(']')}]";
+            return $"http://{host}:{Port}";
+        }
+    }
 
     /// <summary>Environment variable the API key is read from when no flag gives one.</summary>
     public const string ApiKeyVariable = "R1_API_KEY";

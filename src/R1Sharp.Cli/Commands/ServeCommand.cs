@@ -1,7 +1,6 @@
 using System.CommandLine;
 using R1Sharp.Server;
 using R1Sharp.Serving;
-using Spectre.Console;
 
 namespace R1Sharp.Cli.Commands;
 
@@ -11,12 +10,12 @@ public static class ServeCommand
     public static Command Create()
     {
         var defaults = new ServingOptions();
-        var model = OptionFactory.Required<string>("--model", "Model directory: config.json, weights, tokenizer.json, tokenizer_config.json");
-        var host = OptionFactory.WithDefault("--host", "127.0.0.1", "Address to listen on (0.0.0.0 opens the server to the network)");
-        var port = OptionFactory.WithDefault("--port", 8080, "Port to listen on (0 picks a free one)");
+        var model = OptionFactory.RequiredPath("--model", "Model directory: config.json, weights, tokenizer.json, tokenizer_config.json");
+        var host = OptionFactory.WithDefault("--host", "127.0.0.1", "IP address to listen on, or localhost (0.0.0.0 or :: opens the server to the network)");
+        var port = OptionFactory.WithDefault("--port", 8080, "Port to listen on, 0-65535 (0 picks a free one; needs an IP address as --host)");
         var apiKey = OptionFactory.Optional<string>("--api-key",
             $"Require 'Authorization: Bearer KEY' on /v1 requests (visible to other local users in the process list: prefer --api-key-file or ${ServerOptions.ApiKeyVariable})");
-        var apiKeyFile = OptionFactory.Optional<string>("--api-key-file", "Read the API key from the first line of this file");
+        var apiKeyFile = OptionFactory.OptionalPath("--api-key-file", "Read the API key from the first line of this file");
         var allowedHosts = new Option<string[]>("--allowed-hosts")
         {
             Description = "Host names to answer besides the bound address, localhost and IP addresses, e.g. a DNS name clients use (* for any); others get 400",
@@ -48,6 +47,7 @@ public static class ServeCommand
                     MaxCacheBytes = parse.GetValue(maxCache) is int mb ? mb * (1L << 20) : null,
                 },
             };
+            _ = options.ListenUrl; // --host and --port checked before the model loads
             R1Server server;
             try
             {
@@ -57,8 +57,8 @@ public static class ServeCommand
             {
                 throw new R1Error($"cannot listen on {options.Host}:{options.Port}: {e.Message}", e);
             }
-            await using var _ = server;
-            AnsiConsole.MarkupLineInterpolated($"serving [green]{server.Service.ModelId}[/] at [link]{server.BaseAddress}[/] (web chat), API at {server.BaseAddress}v1 — Ctrl+C stops");
+            await using var running = server;
+            CliOutput.Of(parse).Line($"serving {server.Service.ModelId} at {server.BaseAddress} (web chat), API at {server.BaseAddress}v1 — Ctrl+C stops");
             await server.WaitForShutdownAsync(cancellation);
             return 0;
         });

@@ -3,7 +3,6 @@ using R1Sharp.Quickstart;
 using R1Sharp.Tasks;
 using R1Sharp.Tasks.Datasets;
 using R1Sharp.Training;
-using Spectre.Console;
 
 namespace R1Sharp.Cli.Commands;
 
@@ -34,9 +33,9 @@ sealed record TaskSamplingOptions(Option<string> Model, Option<string?> Task, Op
     public static TaskSamplingOptions AddTo(Command command, string modelHelp, string split, string samplesHelp, string maxTokensHelp)
     {
         var o = new TaskSamplingOptions(
-            OptionFactory.Required<string>("--model", modelHelp),
+            OptionFactory.RequiredPath("--model", modelHelp),
             OptionFactory.Optional<string>("--task", TaskSource.TaskHelp),
-            OptionFactory.Optional<string>("--data", "Dataset file (.jsonl or .parquet; GSM8K, MATH or {prompt|messages, answer})"),
+            OptionFactory.OptionalPath("--data", "Dataset file (.jsonl or .parquet; GSM8K, MATH or {prompt|messages, answer})"),
             OptionFactory.WithDefault("--split", split, "Split of a synthetic task: train, test or harder"),
             OptionFactory.WithDefault("--samples", 4, samplesHelp),
             OptionFactory.WithDefault("--temperature", 0.6, "Sampling temperature (R1 evaluates at 0.6)"),
@@ -56,21 +55,5 @@ sealed record TaskSamplingOptions(Option<string> Model, Option<string?> Task, Op
         TorchSharp.torch.set_num_threads(parse.GetValue(Threads));
         string modelDir = parse.GetValue(Model)!;
         return (modelDir, TaskSource.Resolve(parse.GetValue(Task), parse.GetValue(Data), modelDir), SnakeCase.Parse<TaskSplit>(parse.GetValue(Split)!, "--split"));
-    }
-
-    /// <summary>Runs <paramref name="work"/> under a progress bar fed by its (done, total) callback.</summary>
-    public static T WithProgress<T>(string label, int total, Func<Action<int, int>, T> work)
-    {
-        T result = default!;
-        AnsiConsole.Progress().Start(ctx =>
-        {
-            var bar = ctx.AddTask(label, maxValue: total);
-            result = work((done, all) =>
-            {
-                bar.MaxValue = all;
-                bar.Value = done;
-            });
-        });
-        return result;
     }
 }

@@ -10,10 +10,10 @@ public static class TokenizeCommand
 {
     public static Command Create()
     {
-        var tokenizerOption = OptionFactory.Required<string>("--tokenizer", "tokenizer.json, or a folder holding it (and tokenizer_config.json)");
+        var tokenizerOption = OptionFactory.RequiredPath("--tokenizer", "tokenizer.json, or a folder holding it (and tokenizer_config.json)");
         var textOption = OptionFactory.Optional<string>("--text", "Text to tokenize; its ids are printed as a JSON array");
-        var jsonlOption = OptionFactory.Optional<string>("--jsonl", "JSONL file of {\"text\": ...} lines; writes one {\"text\", \"ids\"} line per input line");
-        var outOption = OptionFactory.Optional<string>("--out", "File for the --jsonl output (default: standard output)");
+        var jsonlOption = OptionFactory.OptionalPath("--jsonl", "JSONL file of {\"text\": ...} lines; writes one {\"text\", \"ids\"} line per input line");
+        var outOption = OptionFactory.OptionalPath("--out", "File for the --jsonl output (default: standard output)");
         var command = new Command("tokenize", "Turn text into token ids with a Hugging Face tokenizer.json");
         command.Options.Add(tokenizerOption);
         command.Options.Add(textOption);
@@ -25,7 +25,7 @@ public static class TokenizeCommand
             if ((text is null) == (jsonl is null)) throw new R1Error("give exactly one of --text and --jsonl");
             if (output is not null && jsonl is null) throw new R1Error("--out goes with --jsonl");
             HfTokenizer tokenizer = TokenizerLoader.Load(parse.GetValue(tokenizerOption)!);
-            TextWriter stdout = parse.InvocationConfiguration.Output;
+            TextWriter stdout = CliOutput.Of(parse).Out;
 
             if (text is not null)
             {

@@ -17,7 +17,7 @@ public static class TokenizerCommand
 
     static Command CreateByte()
     {
-        var outOption = OptionFactory.Required<string>("--out", "Folder for tokenizer.json and tokenizer_config.json");
+        var outOption = OptionFactory.RequiredPath("--out", "Folder for tokenizer.json and tokenizer_config.json");
         var command = new Command("byte", "Write the byte tokenizer for tiny test models (256 byte ids + chat special tokens)");
         command.Options.Add(outOption);
         command.SetAction(parse =>
@@ -25,7 +25,7 @@ public static class TokenizerCommand
             string output = parse.GetValue(outOption)!;
             var tokenizer = new ByteTokenizer();
             tokenizer.Save(output);
-            parse.InvocationConfiguration.Output.WriteLine($"byte tokenizer ({tokenizer.VocabSize} ids) -> {output}");
+            CliOutput.Of(parse).Line($"byte tokenizer ({tokenizer.VocabSize} ids) -> {output}");
             return 0;
         });
         return command;
@@ -33,9 +33,9 @@ public static class TokenizerCommand
 
     static Command CreateTrain()
     {
-        var corpusOption = OptionFactory.Required<string>("--corpus", "Training text: a .jsonl file of {\"text\": ...} lines, or any plain UTF-8 text file");
+        var corpusOption = OptionFactory.RequiredPath("--corpus", "Training text: a .jsonl file of {\"text\": ...} lines, or any plain UTF-8 text file");
         var vocabSizeOption = OptionFactory.Required<int>("--vocab-size", $"Total number of ids, at least {BpeTrainer.BaseVocabSize} (256 bytes + chat special tokens)");
-        var outOption = OptionFactory.Required<string>("--out", "Folder for tokenizer.json and tokenizer_config.json");
+        var outOption = OptionFactory.RequiredPath("--out", "Folder for tokenizer.json and tokenizer_config.json");
         var minPairOption = OptionFactory.WithDefault("--min-pair-count", 2, "Stop merging when the most frequent pair occurs fewer times");
         var command = new Command("train", "Train a byte-level BPE tokenizer (Qwen-style pre-tokenizer, DeepSeek-R1 chat tokens and template)");
         command.Options.Add(corpusOption);
