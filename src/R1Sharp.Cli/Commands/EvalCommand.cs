@@ -19,7 +19,6 @@ public static class EvalCommand
         command.Options.Add(output);
         command.SetAction(parse =>
         {
-            if (parse.GetValue(sampling.Samples) < 1) throw new R1Error($"--samples must be at least 1, got {parse.GetValue(sampling.Samples)}");
             var (modelDir, task, split) = sampling.Resolve(parse);
             var options = new ModelEvalOptions
             {

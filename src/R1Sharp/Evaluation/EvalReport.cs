@@ -35,17 +35,7 @@ public sealed record EvalReport
     /// <summary>Writes eval.json (temp file, then rename).</summary>
     public void Save(string path) => AtomicFile.WriteAllText(path, ToJson() + "\n");
 
-    public static EvalReport Load(string path)
-    {
-        try
-        {
-            return JsonSerializer.Deserialize<EvalReport>(File.ReadAllText(path), SnakeCase.Report) ?? throw new R1Error($"{path}: empty eval report");
-        }
-        catch (JsonException e)
-        {
-            throw new R1Error($"{path}: not an eval report ({e.Message})", e);
-        }
-    }
+    public static EvalReport Load(string path) => ConfigJson.Deserialize<EvalReport>(File.ReadAllText(path), path, SnakeCase.Report);
 }
 
 /// <summary>One graded completion, as written to the evaluation's JSONL output.</summary>

@@ -68,8 +68,7 @@ public sealed record QuickstartReport : ProtocolReport
 
     public string ToJson() => JsonSerializer.Serialize(this, SnakeCase.Report);
 
-    public static QuickstartReport Load(string path) =>
-        JsonSerializer.Deserialize<QuickstartReport>(File.ReadAllText(path), SnakeCase.Report) ?? throw new R1Error($"{path}: empty report");
+    public static QuickstartReport Load(string path) => ConfigJson.Deserialize<QuickstartReport>(File.ReadAllText(path), path, SnakeCase.Report);
 
     public string ToMarkdown(IEnumerable<string> plots)
     {
