@@ -142,13 +142,16 @@ public sealed class TrainingView : IDisposable
     {
         console.Live(Render()).AutoClear(false).Start(context =>
         {
-            // Redraw on each update, and at least twice a second so the clock moves during a long step.
+            // Redraw on each update, and at least twice a second so the clock moves during a long step; once more at the
+            // end, so the panel left on screen shows the last update even when the view is closed right after it.
             while (!stopping)
             {
                 changed.Wait(TimeSpan.FromMilliseconds(500));
                 context.UpdateTarget(Render());
                 context.Refresh();
             }
+            context.UpdateTarget(Render());
+            context.Refresh();
         });
     }
 

@@ -1,5 +1,5 @@
 using System.CommandLine;
-using System.Text.Encodings.Web;
+using System.Text.Json.Nodes;
 using System.Text.Json;
 using R1Sharp.Tokenizers;
 
@@ -45,8 +45,7 @@ public static class TokenizeCommand
 
     static void WriteJsonl(HfTokenizer tokenizer, string inputPath, TextWriter writer)
     {
-        var options = new JsonSerializerOptions { Encoder = JavaScriptEncoder.UnsafeRelaxedJsonEscaping };
         foreach ((_, string text) in TextCorpus.ReadJsonl(inputPath))
-            writer.WriteLine(JsonSerializer.Serialize(new { text, ids = tokenizer.Encode(text) }, options));
+            writer.WriteLine(JsonlFile.Line(new JsonObject { ["text"] = text, ["ids"] = new JsonArray([.. tokenizer.Encode(text).Select(id => (JsonNode)id)]) }));
     }
 }
