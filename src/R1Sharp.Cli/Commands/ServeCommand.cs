@@ -11,16 +11,9 @@ public static class ServeCommand
     {
         var defaults = new ServingOptions();
         var model = OptionFactory.RequiredPath("--model", "Model directory: config.json, weights, tokenizer.json, tokenizer_config.json");
-        var host = OptionFactory.WithDefault("--host", "127.0.0.1", "IP address to listen on, or localhost (0.0.0.0 or :: opens the server to the network)");
-        var port = OptionFactory.WithDefault("--port", 8080, "Port to listen on, 0-65535 (0 picks a free one; needs an IP address as --host)");
-        var apiKey = OptionFactory.Optional<string>("--api-key",
-            $"Require 'Authorization: Bearer KEY' on /v1 requests (visible to other local users in the process list: prefer --api-key-file or ${ServerOptions.ApiKeyVariable})");
-        var apiKeyFile = OptionFactory.OptionalPath("--api-key-file", "Read the API key from the first line of this file");
-        var allowedHosts = new Option<string[]>("--allowed-hosts")
-        {
-            Description = "Host names to answer besides the bound address, localhost and IP addresses, e.g. a DNS name clients use (* for any); others get 400",
-            AllowMultipleArgumentsPerToken = true,
-        };
+        var host = Host("the server");
+        var port = Port();
+        var guards = Guards.Create("/v1 requests");
         var maxRequestBytes = OptionFactory.WithDefault("--max-request-bytes", new ServerOptions("").MaxRequestBodyBytes, "Largest request body accepted; larger ones get 413");
         var parseSpecial = OptionFactory.WithDefault("--parse-special-in-content", false,
             "Let special-token text in messages (e.g. '<｜Assistant｜>') become control tokens, as transformers does; off, contents are plain text");
@@ -29,7 +22,7 @@ public static class ServeCommand
         var maxTokens = OptionFactory.WithDefault("--max-tokens", defaults.DefaultMaxTokens, "Completion length when a request sets no max_tokens");
         var maxCache = OptionFactory.Optional<int?>("--max-cache-mb", "Most MiB the batch's KV cache may take (default: half this machine's memory)");
         var command = new Command("serve", "Serve a model: OpenAI-compatible /v1/chat/completions with reasoning_content, and a web chat at /");
-        foreach (var option in new Option[] { model, host, port, apiKey, apiKeyFile, allowedHosts, maxRequestBytes, parseSpecial, maxBatch, maxQueue, maxTokens, maxCache })
+        foreach (var option in new Option[] { model, host, port, guards.ApiKey, guards.ApiKeyFile, guards.AllowedHosts, maxRequestBytes, parseSpecial, maxBatch, maxQueue, maxTokens, maxCache })
             command.Options.Add(option);
         command.SetAction(async (parse, cancellation) =>
         {
@@ -37,8 +30,8 @@ public static class ServeCommand
             var options = new ServerOptions(parse.GetValue(model)!)
             {
                 Host = parse.GetValue(host)!, Port = parse.GetValue(port),
-                ApiKey = ServerOptions.ResolveApiKey(parse.GetValue(apiKey), parse.GetValue(apiKeyFile), Environment.GetEnvironmentVariable(ServerOptions.ApiKeyVariable)),
-                AllowedHosts = (parse.GetValue(allowedHosts) ?? []).SelectMany(h => h.Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries)).ToList(),
+                ApiKey = guards.Key(parse),
+                AllowedHosts = guards.Hosts(parse),
                 MaxRequestBodyBytes = parse.GetValue(maxRequestBytes),
                 Serving = new ServingOptions
                 {
@@ -47,21 +40,57 @@ public static class ServeCommand
                     MaxCacheBytes = parse.GetValue(maxCache) is int mb ? mb * (1L << 20) : null,
                 },
             };
-            _ = options.ListenUrl; // --host and --port checked before the model loads
-            R1Server server;
-            try
-            {
-                server = await R1Server.StartAsync(options, cancellation);
-            }
-            catch (IOException e)
-            {
-                throw new R1Error($"cannot listen on {options.Host}:{options.Port}: {e.Message}", e);
-            }
-            await using var running = server;
+            await using var server = await Listen(options.Host, options.Port, () => R1Server.StartAsync(options, cancellation));
             CliOutput.Of(parse).Line($"serving {server.Service.ModelId} at {server.BaseAddress} (web chat), API at {server.BaseAddress}v1 — Ctrl+C stops");
             await server.WaitForShutdownAsync(cancellation);
             return 0;
         });
         return command;
+    }
+
+    /// <summary>--host of a server (`r1 serve`, `r1 arena serve`).</summary>
+    internal static Option<string> Host(string what) =>
+        OptionFactory.WithDefault("--host", "127.0.0.1", $"IP address to listen on, or localhost (0.0.0.0 or :: opens {what} to the network)");
+
+    /// <summary>--port of a server.</summary>
+    internal static Option<int> Port() =>
+        OptionFactory.WithDefault("--port", 8080, "Port to listen on, 0-65535 (0 picks a free one; needs an IP address as --host)");
+
+    /// <summary>Starts a server once --host and --port are checked (before any model loads); a port already in use is
+    /// the user's error.</summary>
+    internal static async Task<T> Listen<T>(string host, int port, Func<Task<T>> start)
+    {
+        ServerOptions.ListenUrlFor(host, port);
+        try
+        {
+            return await start();
+        }
+        catch (IOException e)
+        {
+            throw new R1Error($"cannot listen on {host}:{port}: {e.Message}", e);
+        }
+    }
+
+    /// <summary>The options that guard a server (`r1 serve`, `r1 arena serve`): the API key, from a flag, a file or
+    /// $R1_API_KEY, and the host names answered.</summary>
+    internal sealed record Guards(Option<string?> ApiKey, Option<string?> ApiKeyFile, Option<string[]> AllowedHosts)
+    {
+        /// <param name="guarded">What the key guards, for the help text.</param>
+        public static Guards Create(string guarded) => new(
+            OptionFactory.Optional<string>("--api-key",
+                $"Require 'Authorization: Bearer KEY' on {guarded} (visible to other local users in the process list: prefer --api-key-file or ${ServerOptions.ApiKeyVariable})"),
+            OptionFactory.OptionalPath("--api-key-file", "Read the API key from the first line of this file"),
+            new Option<string[]>("--allowed-hosts")
+            {
+                Description = "Host names to answer besides the bound address, localhost and IP addresses, e.g. a DNS name clients use (* for any); others get 400",
+                AllowMultipleArgumentsPerToken = true,
+            });
+
+        public string? Key(ParseResult parse) =>
+            ServerOptions.ResolveApiKey(parse.GetValue(ApiKey), parse.GetValue(ApiKeyFile), Environment.GetEnvironmentVariable(ServerOptions.ApiKeyVariable));
+
+        /// <summary>--allowed-hosts, space- or comma-separated.</summary>
+        public List<string> Hosts(ParseResult parse) =>
+            (parse.GetValue(AllowedHosts) ?? []).SelectMany(h => h.Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries)).ToList();
     }
 }

@@ -18,7 +18,7 @@ public sealed record ModelBundle(CausalLanguageModel Model, HfTokenizer Tokenize
         if (tokenizer.VocabSize > modelConfig.VocabSize)
             throw new R1Error($"{dir}: the tokenizer has {tokenizer.VocabSize} tokens but the model's vocab_size is {modelConfig.VocabSize}");
         var model = ModelCheckpoint.Load(dir, device);
-        var template = (tokenizer.Config is { } config ? ChatTemplate.FromConfig(config) : null) ?? ChatTemplate.DeepSeekR1;
+        var template = (tokenizer.Config is { } config ? ChatTemplate.FromConfig(config, tokenizer.Definition.AddedTokens) : null) ?? ChatTemplate.DeepSeekR1;
         return new ModelBundle(model, tokenizer, template, dir);
     }
 

@@ -47,6 +47,7 @@ public sealed record WeightCheck(IReadOnlyList<WeightFile> Files, int Tensors, l
                     skipped++;
                     continue;
                 }
+                if (IsTiedHeadCopy(entry.Name, config)) continue;
                 tensors++;
                 byDtype[entry.Dtype] = checked(byDtype.GetValueOrDefault(entry.Dtype) + elements);
                 if (!entry.Name.EndsWith(ModelStats.RoutingBiasSuffix)) parameters = checked(parameters + elements);
@@ -78,6 +79,16 @@ public sealed record WeightCheck(IReadOnlyList<WeightFile> Files, int Tensors, l
     /// <summary>A multi-token-prediction layer of DeepSeek-V3 (model.layers.N with N ≥ num_hidden_layers).</summary>
     internal static bool IsMtpLayer(string name, int layers) =>
         name.StartsWith("model.layers.") && int.TryParse(name.Split('.')[2], out int i) && i >= layers;
+
+    /// <summary>
+    /// lm_head.weight in a checkpoint of a tied model: some store the head anyway (a copy of the embedding, as
+    /// Qwen3-0.6B's does); HF ties it to the embedding at load, and so does <see cref="ModelCheckpoint.Load"/>.
+    /// </summary>
+    internal static bool IsTiedHeadCopy(string name, ModelConfig config) => config.TieWordEmbeddings && name == "lm_head.weight";
+
+    /// <summary>Tensors a checkpoint may hold that loading leaves out: MTP layers and a tied model's head copy.</summary>
+    internal static bool IsNotLoaded(string name, ModelConfig config) =>
+        IsMtpLayer(name, config.NumHiddenLayers) || IsTiedHeadCopy(name, config);
 
     static string Shape(long[] shape) => $"[{string.Join(", ", shape)}]";
 }

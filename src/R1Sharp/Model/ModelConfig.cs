@@ -3,11 +3,11 @@ using System.Text.Json.Nodes;
 
 namespace R1Sharp.Model;
 
-/// <summary>The three architecture families R1Sharp builds, named by Hugging Face's <c>model_type</c>.</summary>
-public enum ModelFamily { Llama, Qwen2, DeepseekV3 }
+/// <summary>The architecture families R1Sharp builds, named by Hugging Face's <c>model_type</c>.</summary>
+public enum ModelFamily { Llama, Qwen2, Qwen3, DeepseekV3 }
 
 /// <summary>
-/// Hyper-parameters of a decoder transformer, one record for all three families, read from and written to a
+/// Hyper-parameters of a decoder transformer, one record for all families, read from and written to a
 /// Hugging Face <c>config.json</c> with HF key names. Fields that a family does not use keep their defaults and
 /// are not written for that family.
 /// </summary>
@@ -24,7 +24,10 @@ public sealed record ModelConfig
     public int NumAttentionHeads { get; init; } = 8;
     /// <summary>GQA: query heads share this many K/V heads (equal to the head count = plain multi-head).</summary>
     public int NumKeyValueHeads { get; init; } = 8;
-    /// <summary>Per-head width for GQA families; null means hidden_size / num_attention_heads.</summary>
+    /// <summary>
+    /// Per-head width for GQA families; null means hidden_size / num_attention_heads. Qwen3 sets it explicitly (HF's
+    /// default for qwen3 is 128, not hidden / heads), and its q width heads · head_dim may differ from hidden_size.
+    /// </summary>
     public int? HeadDim { get; init; }
     public int MaxPositionEmbeddings { get; init; } = 2048;
     public double RmsNormEps { get; init; } = 1e-6;
@@ -32,7 +35,7 @@ public sealed record ModelConfig
     /// <summary>The HF <c>rope_scaling</c> object as written (yarn or llama3), or null for plain RoPE.</summary>
     public RopeScaling? RopeScaling { get; init; }
     public bool TieWordEmbeddings { get; init; }
-    /// <summary>Llama's <c>attention_bias</c>: bias on q/k/v/o. Qwen2 always has q/k/v bias and no o bias.</summary>
+    /// <summary>Llama's and Qwen3's <c>attention_bias</c>: bias on q/k/v/o. Qwen2 always has q/k/v bias and no o bias.</summary>
     public bool AttentionBias { get; init; }
     public double InitializerRange { get; init; } = 0.02;
     public int? BosTokenId { get; init; }
@@ -66,8 +69,10 @@ public sealed record ModelConfig
 
     public bool IsMla => Family == ModelFamily.DeepseekV3;
     public int GqaHeadDim => HeadDim ?? HiddenSize / NumAttentionHeads;
-    public bool HasQkvBias => Family == ModelFamily.Qwen2 || (Family == ModelFamily.Llama && AttentionBias);
-    public bool HasOutputBias => Family == ModelFamily.Llama && AttentionBias;
+    public bool HasQkvBias => Family == ModelFamily.Qwen2 || HasOutputBias;
+    public bool HasOutputBias => (Family is ModelFamily.Llama or ModelFamily.Qwen3) && AttentionBias;
+    /// <summary>Qwen3: an RMSNorm over each query and key head (weights q_norm, k_norm of head_dim), before RoPE.</summary>
+    public bool HasQkNorm => Family == ModelFamily.Qwen3;
     public bool IsMoeLayer(int layer) =>
         Family == ModelFamily.DeepseekV3 && NRoutedExperts > 0 && layer >= FirstKDenseReplace && layer % MoeLayerFreq == 0;
 
@@ -75,6 +80,7 @@ public sealed record ModelConfig
     {
         ModelFamily.Llama => "llama",
         ModelFamily.Qwen2 => "qwen2",
+        ModelFamily.Qwen3 => "qwen3",
         _ => "deepseek_v3",
     };
 
@@ -82,8 +88,9 @@ public sealed record ModelConfig
     {
         "llama" => ModelFamily.Llama,
         "qwen2" => ModelFamily.Qwen2,
+        "qwen3" => ModelFamily.Qwen3,
         "deepseek_v3" => ModelFamily.DeepseekV3,
-        _ => throw new R1Error($"{source}: model_type '{name}' is not supported (expected llama, qwen2 or deepseek_v3)"),
+        _ => throw new R1Error($"{source}: model_type '{name}' is not supported (expected llama, qwen2, qwen3 or deepseek_v3)"),
     };
 
     // Upper bounds, each far above any published model (DeepSeek-V3: vocab 129,280, hidden 7,168, 61 layers,
@@ -134,6 +141,8 @@ public sealed record ModelConfig
                 Finite("rope_scaling.beta_fast", scaling.BetaFast, above: 0);
                 Finite("rope_scaling.beta_slow", scaling.BetaSlow, above: 0);
                 NotNegative("rope_scaling.mscale_all_dim", scaling.MscaleAllDim);
+                Finite("rope_scaling.attn_factor", scaling.AttnFactor, above: 0);
+                if (scaling.AttentionFactor is double attention) Finite("rope_scaling.attention_factor", attention, above: 0);
             }
             else
             {
@@ -214,19 +223,25 @@ public sealed record ModelConfig
         var family = ParseFamily(r.String("model_type", null) ?? throw new R1Error($"{source}: missing field 'model_type'"), source);
         int hidden = r.Int("hidden_size");
         int heads = r.Int("num_attention_heads");
+        int layers = r.Int("num_hidden_layers");
+        if (family is ModelFamily.Qwen2 or ModelFamily.Qwen3) CheckNoSlidingWindow(json, r, layers, source);
+        // transformers 5 moves rope_theta into rope_parameters.
+        var ropeParameters = json["rope_parameters"] as JsonObject;
+        double ropeTheta = r.Double("rope_theta", ropeParameters is null ? 10000.0 : new JsonFields(ropeParameters, source + " rope_parameters").Double("rope_theta", 10000.0));
         var config = new ModelConfig
         {
             Family = family,
             VocabSize = r.Int("vocab_size"),
             HiddenSize = hidden,
             IntermediateSize = r.Int("intermediate_size"),
-            NumHiddenLayers = r.Int("num_hidden_layers"),
+            NumHiddenLayers = layers,
             NumAttentionHeads = heads,
             NumKeyValueHeads = r.OptionalInt("num_key_value_heads") ?? heads,
-            HeadDim = family == ModelFamily.DeepseekV3 ? null : r.OptionalInt("head_dim"),
+            // HF's Qwen3Config defaults head_dim to 128 rather than hidden / heads.
+            HeadDim = family == ModelFamily.DeepseekV3 ? null : r.OptionalInt("head_dim") ?? (family == ModelFamily.Qwen3 ? 128 : null),
             MaxPositionEmbeddings = r.OptionalInt("max_position_embeddings") ?? 2048,
             RmsNormEps = r.Double("rms_norm_eps", 1e-6),
-            RopeTheta = r.Double("rope_theta", 10000.0),
+            RopeTheta = ropeTheta,
             RopeScaling = RopeScaling.FromJson(json["rope_scaling"] ?? json["rope_parameters"], source),
             TieWordEmbeddings = r.Bool("tie_word_embeddings", false),
             AttentionBias = r.Bool("attention_bias", false),
@@ -256,6 +271,26 @@ public sealed record ModelConfig
         return config.Validate(source);
     }
 
+    /// <summary>
+    /// Qwen2/Qwen3 configs carry sliding-window fields that their released models leave off (<c>use_sliding_window</c>
+    /// false). HF makes layers from <c>max_window_layers</c> on sliding when it is on; R1Sharp attends to the whole
+    /// context, so such a config is refused rather than run differently.
+    /// </summary>
+    static void CheckNoSlidingWindow(JsonObject json, JsonFields r, int layers, string source)
+    {
+        if (json["layer_types"] is JsonArray types)
+        {
+            for (int i = 0; i < types.Count; i++)
+                if (types[i] is not JsonValue v || !v.TryGetValue(out string? type) || type != "full_attention")
+                    throw new R1Error($"{source}: layer_types[{i}] is {types[i]?.ToJsonString() ?? "null"}; only \"full_attention\" layers are supported (no sliding-window attention)");
+            return;
+        }
+        bool sliding = r.Bool("use_sliding_window", false) && r.OptionalInt("sliding_window") is not null
+                       && (r.OptionalInt("max_window_layers") ?? 28) < layers;
+        if (sliding)
+            throw new R1Error($"{source}: use_sliding_window is true, which makes layers from max_window_layers on sliding-window layers; sliding-window attention is not supported");
+    }
+
     /// <summary>The HF config.json object for this family (only the keys HF's config class has).</summary>
     public JsonObject ToJson()
     {
@@ -265,6 +300,7 @@ public sealed record ModelConfig
             {
                 ModelFamily.Llama => "LlamaForCausalLM",
                 ModelFamily.Qwen2 => "Qwen2ForCausalLM",
+                ModelFamily.Qwen3 => "Qwen3ForCausalLM",
                 _ => "DeepseekV3ForCausalLM",
             }),
             ["model_type"] = TypeName(Family),
@@ -296,6 +332,14 @@ public sealed record ModelConfig
                 break;
             case ModelFamily.Qwen2:
                 json["use_sliding_window"] = false;
+                break;
+            case ModelFamily.Qwen3:
+                // Always written: a reader's default head_dim for qwen3 is 128, not hidden / heads.
+                json["head_dim"] = GqaHeadDim;
+                json["attention_bias"] = AttentionBias;
+                json["use_sliding_window"] = false;
+                json["sliding_window"] = null;
+                json["max_window_layers"] = NumHiddenLayers;
                 break;
             case ModelFamily.DeepseekV3:
                 json["attention_bias"] = false;

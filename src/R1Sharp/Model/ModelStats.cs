@@ -88,6 +88,11 @@ public sealed record ModelStats(long TotalParameters, long ActiveParametersPerTo
                 Linear($"{layer}.self_attn.k_proj", hidden, kv, c.HasQkvBias);
                 Linear($"{layer}.self_attn.v_proj", hidden, kv, c.HasQkvBias);
                 Linear($"{layer}.self_attn.o_proj", q, hidden, c.HasOutputBias);
+                if (c.HasQkNorm)
+                {
+                    shapes[$"{layer}.self_attn.q_norm.weight"] = [c.GqaHeadDim];
+                    shapes[$"{layer}.self_attn.k_norm.weight"] = [c.GqaHeadDim];
+                }
             }
             if (c.IsMoeLayer(i))
             {

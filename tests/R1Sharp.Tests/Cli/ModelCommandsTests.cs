@@ -36,7 +36,7 @@ public class ModelCommandsTests
     [Fact]
     public void Bad_input_exits_with_2_and_writes_nothing_half_done()
     {
-        Assert.Equal(2, R1("generate", "--model", "/nonexistent/model", "--prompt", "x").Exit);
+        using (var missing = new TempDir()) Assert.Equal(2, R1("generate", "--model", missing.File("no-model"), "--prompt", "x").Exit);
         Assert.Equal(2, R1("init", "--arch", "gpt5", "--preset", "tiny", "--out", Path.GetTempFileName() + ".d").Exit);
         using var dir = new TempDir("r1-cli-");
         Assert.Equal(2, R1("init", "--arch", "llama", "--preset", "huge", "--out", dir).Exit);

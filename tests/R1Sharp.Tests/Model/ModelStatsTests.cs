@@ -17,7 +17,8 @@ public class ModelStatsTests
 
     public static IEnumerable<object[]> Variants() =>
     [
-        ["llama"], ["qwen2"], ["deepseek_v3"], ["llama with attention_bias"], ["llama with head_dim"], ["qwen2 untied"],
+        ["llama"], ["qwen2"], ["qwen3"], ["deepseek_v3"], ["llama with attention_bias"], ["llama with head_dim"], ["qwen2 untied"],
+        ["qwen3 untied with attention_bias"],
         ["deepseek_v3 without q_lora_rank"], ["deepseek_v3 dense"], ["deepseek_v3 moe_layer_freq 2"], ["deepseek_v3 without shared experts"],
     ];
 
@@ -29,6 +30,8 @@ public class ModelStatsTests
         "llama with attention_bias" => TinyModels.Create(ModelFamily.Llama, edit: c => c with { AttentionBias = true }),
         "llama with head_dim" => TinyModels.Create(ModelFamily.Llama, edit: c => c with { HeadDim = 32 }),
         "qwen2 untied" => TinyModels.Create(ModelFamily.Qwen2, edit: c => c with { TieWordEmbeddings = false }),
+        "qwen3" => TinyModels.Create(ModelFamily.Qwen3),
+        "qwen3 untied with attention_bias" => TinyModels.Create(ModelFamily.Qwen3, edit: c => c with { TieWordEmbeddings = false, AttentionBias = true }),
         "deepseek_v3 without q_lora_rank" => TinyModels.Create(ModelFamily.DeepseekV3, edit: c => c with { QLoraRank = null }),
         "deepseek_v3 dense" => TinyModels.Create(ModelFamily.DeepseekV3, edit: c => c with { NRoutedExperts = 0 }),
         "deepseek_v3 moe_layer_freq 2" => TinyModels.Create(ModelFamily.DeepseekV3, edit: c => c with { MoeLayerFreq = 2, FirstKDenseReplace = 0, NumHiddenLayers = 3 }),
