@@ -19,9 +19,9 @@ sealed record EndpointFlags(Option<string?> Url, Option<string?> Model, Option<s
             OptionFactory.Optional<string>("--endpoint", "OpenAI-compatible API base URL instead of --model, e.g. http://127.0.0.1:8080/v1 (POST {URL}/chat/completions)"),
             OptionFactory.Optional<string>("--endpoint-model", "The model name the endpoint serves (the request's \"model\")"),
             OptionFactory.Optional<string>("--api-key-env", "Environment variable holding the endpoint's API key (sent as a Bearer token; never shown or written)"),
-            OptionFactory.WithDefault("--concurrency", defaults.Concurrency, "Most requests in flight at once"),
-            OptionFactory.WithDefault("--max-attempts", defaults.MaxAttempts, "Tries per request (429, 5xx, timeouts and dropped connections are retried with backoff)"),
-            OptionFactory.WithDefault("--request-timeout", defaults.RequestTimeoutSeconds, "Seconds one try may take"));
+            OptionFactory.WithDefault("--concurrency", defaults.Concurrency, "Most requests in flight at once").AtLeast(1),
+            OptionFactory.WithDefault("--max-attempts", defaults.MaxAttempts, "Tries per request (429, 5xx, timeouts and dropped connections are retried with backoff)").AtLeast(1),
+            OptionFactory.WithDefault("--request-timeout", defaults.RequestTimeoutSeconds, "Seconds one try may take").Must(s => s > 0, "must be positive"));
         foreach (var option in new Option[] { flags.Url, flags.Model, flags.ApiKeyEnv, flags.Concurrency, flags.MaxAttempts, flags.RequestTimeout })
             command.Options.Add(option);
         return flags;

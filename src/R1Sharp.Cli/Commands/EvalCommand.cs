@@ -15,14 +15,13 @@ public static class EvalCommand
     {
         var command = new Command("eval", "Evaluate a model by DeepSeek-R1's protocol");
         var sampling = TaskSamplingOptions.AddTo(command, "Model directory", split: "test", "k: samples per prompt", "Most tokens per completion");
-        var output = OptionFactory.WithDefault("--out", "eval", "Folder for eval.json and samples.jsonl");
+        var output = OptionFactory.PathWithDefault("--out", "eval", "Folder for eval.json and samples.jsonl");
         var greedy = OptionFactory.WithDefault("--greedy", true, "Also decode each prompt greedily (temperature 0), for greedy accuracy");
         command.Options.Add(output);
         command.Options.Add(greedy);
         var endpointFlags = EndpointFlags.AddTo(command);
         command.SetAction(async (parse, cancellation) =>
         {
-            if (parse.GetValue(sampling.Samples) < 1) throw new R1Error($"--samples must be at least 1, got {parse.GetValue(sampling.Samples)}");
             var (modelDir, task, split) = sampling.Resolve(parse);
             var options = new ModelEvalOptions
             {
@@ -31,13 +30,14 @@ public static class EvalCommand
                 Greedy = parse.GetValue(greedy),
             };
             string dir = parse.GetValue(output)!;
+            var cli = CliOutput.Of(parse);
             using var endpoint = endpointFlags.Open(parse, modelDir);
             var result = endpoint is null
-                ? TaskSamplingOptions.WithProgress("generating", options.Prompts, progress => ModelEvaluator.Run(modelDir!, task, split, options, dir, progress))
-                : await TaskSamplingOptions.WithProgressAsync("generating", options.Prompts,
+                ? cli.WithProgress("generating", options.Prompts, progress => ModelEvaluator.Run(modelDir!, task, split, options, dir, progress))
+                : await cli.WithProgressAsync("generating", options.Prompts,
                     progress => EndpointEvaluator.RunAsync(endpoint, task, split, options, dir, progress, cancellation));
-            AnsiConsole.Write(Table(result.Report));
-            AnsiConsole.MarkupLineInterpolated($"wrote {Path.Combine(dir, "eval.json")} and {Path.Combine(dir, "samples.jsonl")}");
+            cli.Results.Write(Table(result.Report));
+            cli.Line($"wrote {Path.Combine(dir, "eval.json")} and {Path.Combine(dir, "samples.jsonl")}");
             return 0;
         });
         return command;

@@ -18,7 +18,7 @@ public static class SampleCommand
         var command = new Command("sample", "Rejection sampling: keep a model's verified, well-formed completions as SFT traces");
         var sampling = TaskSamplingOptions.AddTo(command, "Teacher model directory", split: "train", "k: completions sampled per prompt",
             "Most tokens per completion (a completion cut here is rejected)");
-        var output = OptionFactory.Required<string>("--out", "Traces file (JSONL); the summary goes beside it as <name>.summary.json");
+        var output = OptionFactory.RequiredPath("--out", "Traces file (JSONL); the summary goes beside it as <name>.summary.json");
         var keep = OptionFactory.WithDefault("--keep", "correct", "correct: only verified-correct, well-formed, finished completions; all: every distinct one, marked");
         var shortest = new Option<bool>("--shortest") { Description = "Keep only the shortest kept trace of each prompt" };
         foreach (var option in new Option[] { output, keep, shortest }) command.Options.Add(option);
@@ -35,14 +35,15 @@ public static class SampleCommand
             }.Validate();
             var (modelDir, task, split) = sampling.Resolve(parse);
             string tracesPath = parse.GetValue(output)!;
+            var cli = CliOutput.Of(parse);
             using var endpoint = endpointFlags.Open(parse, modelDir);
             var summary = endpoint is null
-                ? TaskSamplingOptions.WithProgress("sampling", options.Prompts, progress => RejectionSampler.Run(modelDir!, task, split, options, tracesPath, progress)).Summary
-                : await TaskSamplingOptions.WithProgressAsync("sampling", options.Prompts,
+                ? cli.WithProgress("sampling", options.Prompts, progress => RejectionSampler.Run(modelDir!, task, split, options, tracesPath, progress)).Summary
+                : await cli.WithProgressAsync("sampling", options.Prompts,
                     progress => RejectionSampler.RunAsync(endpoint, task, split, options, tracesPath, progress, cancellation));
-            foreach (var table in Tables(summary)) AnsiConsole.Write(table);
-            if (summary.Cost is { } card) AnsiConsole.WriteLine($"cost: {card.Line}");
-            AnsiConsole.MarkupLineInterpolated($"wrote {summary.TracesWritten} traces to {tracesPath} and the summary to {RejectionSamplingSummary.PathFor(tracesPath)}");
+            foreach (var table in Tables(summary)) cli.Results.Write(table);
+            if (summary.Cost is { } card) cli.Line($"cost: {card.Line}");
+            cli.Line($"wrote {summary.TracesWritten} traces to {tracesPath} and the summary to {RejectionSamplingSummary.PathFor(tracesPath)}");
             return 0;
         });
         return command;

@@ -56,6 +56,5 @@ public sealed record RejectionSamplingSummary(
 
     public void Save(string path) => AtomicFile.WriteAllText(path, JsonSerializer.Serialize(this, SnakeCase.Report) + "\n");
 
-    public static RejectionSamplingSummary Load(string path) =>
-        JsonSerializer.Deserialize<RejectionSamplingSummary>(File.ReadAllText(path), SnakeCase.Report) ?? throw new R1Error($"{path}: empty summary");
+    public static RejectionSamplingSummary Load(string path) => ConfigJson.Deserialize<RejectionSamplingSummary>(File.ReadAllText(path), path, SnakeCase.Report);
 }

@@ -141,7 +141,7 @@ public sealed class TraceJournal : IDisposable
     /// </summary>
     public void Commit(IReadOnlyList<DistillationTrace> kept, PromptAcceptance acceptance, EndpointCounts usage, double seconds)
     {
-        foreach (var trace in kept) traces.Write(Encoding.UTF8.GetBytes(trace.ToJsonLine() + "\n"));
+        foreach (var trace in kept) traces.Write(Encoding.UTF8.GetBytes(JsonlFile.Line(trace.ToJson()) + "\n"));
         traces.Flush(flushToDisk: true);
         var entry = new JournalEntry(entries.Count, acceptance.PromptId, acceptance.Samples, acceptance.Correct, acceptance.WellFormed,
             acceptance.Finished, acceptance.Accepted, acceptance.Kept, kept.Sum(t => (long)t.Tokens), traces.Length,

@@ -28,8 +28,11 @@ public sealed record GrpoEnvironment(
             e => bundle.EncodeChat(e.Prompt), bundle.Template.OpensThink);
 }
 
-/// <summary>One scored completion of a step, kept for samples.jsonl.</summary>
-public sealed record GrpoSample(string PromptId, string Completion, double Reward, double Accuracy, int Tokens, bool Truncated);
+/// <summary>One scored completion of a step, kept for samples.jsonl (fields in docs/training.md).</summary>
+/// <param name="Prompt">The prompt as the model saw it (chat template applied, cut to max_prompt_length tokens).</param>
+/// <param name="Completion">The generated text, without the end-of-sequence token.</param>
+/// <param name="Tokens">Generated tokens, end-of-sequence included.</param>
+public sealed record GrpoSample(string PromptId, string Prompt, string Completion, double Reward, double Accuracy, int Tokens, bool Truncated);
 
 /// <summary>
 /// Group Relative Policy Optimization (DeepSeekMath; DeepSeek-R1) with its successors' options, as TRL names
@@ -136,8 +139,8 @@ public sealed class GrpoTrainer(CausalLanguageModel policy, GrpoConfig config, G
                          allSamples.Select(s => s.FinishReason == FinishReason.Length).ToList())) metrics[k] = v;
             metrics[MetricNames.Accuracy] = allScores.Average(s => s.Accuracy);
         }
-        var samples = kept.SelectMany(k => k.Samples.Zip(k.Scores, (s, r) => new GrpoSample(k.Example.Id,
-            environment.Tokenizer.Decode(s.TokenIds), r.Total, r.Accuracy, s.TokenIds.Length, s.FinishReason == FinishReason.Length))).ToList();
+        var samples = kept.SelectMany(k => k.Samples.Zip(k.Scores, (s, r) => new GrpoSample(k.Example.Id, environment.Tokenizer.Decode(k.Prompt),
+            ModelEvaluator.CompletionText(environment.Tokenizer, s), r.Total, r.Accuracy, s.TokenIds.Length, s.FinishReason == FinishReason.Length))).ToList();
         seconds = clock.Elapsed.TotalSeconds;
         return new RolloutBatch(rows, rewards, truncated, metrics, samples, generated);
     }

@@ -52,10 +52,13 @@ public delegate IReadOnlyDictionary<string, double> TrainFunc(RunFolder run, Che
 
 /// <summary>
 /// A training recipe with its inputs loaded and checked: the model it trains (saved with its tokenizer at the end),
-/// the steps it takes, and the training itself. <see cref="Owned"/> are disposed with it (a teacher, a reference model).
+/// its optimizer and schedule options, and the training itself. <see cref="Owned"/> are disposed with it (a teacher,
+/// a reference model, held-out batches).
 /// </summary>
-public sealed record TrainingJob(ModelBundle Model, int MaxSteps, TrainFunc Train) : IDisposable
+public sealed record TrainingJob(ModelBundle Model, TrainingArguments Arguments, TrainFunc Train) : IDisposable
 {
+    public int MaxSteps => Arguments.MaxSteps;
+
     public IReadOnlyList<IDisposable?> Owned { get; init; } = [];
 
     /// <summary>Builds a job around <paramref name="model"/>, disposing the model if building fails.</summary>
@@ -104,6 +107,7 @@ public static class TrainingRun
         {
             var config = run is null ? layers.Resolve() : layers.Resolve(run.ReadConfigJson(), run.ConfigPath);
             using var job = prepare(config);
+            foreach (string warning in job.Arguments.ShortRunWarnings()) observer.Notice(warning);
             CheckpointInfo? checkpoint = null;
             if (run is null)
                 run = RunFolder.Create(target.RunsRoot, target.Name, kind, config, observer.Notice);

@@ -33,8 +33,8 @@ public class DistillerTests
 
     static DistillConfig Config(DistillMode mode) => new()
     {
-        Mode = mode, TopK = 8, HeldOutShare = 0,
-        Training = new LmTrainingConfig { LearningRate = 3e-3, WarmupSteps = 3, MaxSteps = 30, BatchSize = 8, MaxSeqLength = 64, EvalSteps = 0, SaveSteps = 0, Seed = 2 },
+        Mode = mode, TopK = 8,
+        Training = new LmTrainingConfig { LearningRate = 3e-3, WarmupSteps = 3, MaxSteps = 30, BatchSize = 8, MaxSeqLength = 64, EvalSteps = 0, EvalShare = 0, SaveSteps = 0, Seed = 2 },
     };
 
     [Theory]

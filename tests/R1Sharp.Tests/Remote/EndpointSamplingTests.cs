@@ -42,10 +42,11 @@ public class EndpointSamplingTests
         await using var server = await R1Server.StartAsync(new ServerOptions(TinyTeacher.Directory) { Host = "127.0.0.1", Port = 0 });
         using var endpoint = Client(new Uri(server.BaseAddress, "v1").ToString(), server.Service.ModelId);
         string tracesPath = Path.Combine(folder, "remote.jsonl");
-        // Killed once two prompts are done (others in flight), then rerun to the end.
+        // Killed once two prompts are done (one prompt at a time, so exactly two), then rerun to the end four wide.
         using var kill = new CancellationTokenSource();
-        await Assert.ThrowsAnyAsync<OperationCanceledException>(() => RejectionSampler.RunAsync(endpoint, task, TaskSplit.Train, Sampling, tracesPath,
-            (done, _) => { if (done == 2) kill.Cancel(); }, kill.Token));
+        using (var oneAtATime = Client(new Uri(server.BaseAddress, "v1").ToString(), server.Service.ModelId, concurrency: 1))
+            await Assert.ThrowsAnyAsync<OperationCanceledException>(() => RejectionSampler.RunAsync(oneAtATime, task, TaskSplit.Train, Sampling, tracesPath,
+                (done, _) => { if (done == 2) kill.Cancel(); }, kill.Token));
         var summary = await RejectionSampler.RunAsync(endpoint, task, TaskSplit.Train, Sampling, tracesPath);
         Assert.Equal(2, summary.ResumedPrompts);
 
