@@ -169,7 +169,7 @@ public static class ChatCompletionsEndpoint
         await http.Response.Body.FlushAsync(http.RequestAborted);
     }
 
-    static string? Reason(FinishReason? finish) => finish switch
+    internal static string? Reason(FinishReason? finish) => finish switch
     {
         FinishReason.Stop => "stop",
         FinishReason.Length => "length",
