@@ -105,7 +105,12 @@ public static class TrainingCommands
             .Add("--learning-rate", "Peak learning rate (tiny models want ~1e-4)", c => c.LearningRate, (c, v) => c with { LearningRate = v })
             .Add("--max-steps", "Optimizer steps", c => c.MaxSteps, (c, v) => c with { MaxSteps = v })
             .Add("--seed", "Seed of prompt order and sampling", c => c.Seed, (c, v) => c with { Seed = v })
-            .Add("--eval-steps", "Held-out greedy accuracy every this many steps (0: never)", c => c.EvalSteps, (c, v) => c with { EvalSteps = v });
+            .Add("--eval-steps", "Held-out greedy accuracy every this many steps (0: never)", c => c.EvalSteps, (c, v) => c with { EvalSteps = v })
+            .Add("--rollout-endpoints", "Servers that generate the rollouts, URL[,URL...] like http://host:8080/v1 (docs/scale-out.md); none: in process",
+                c => c.RolloutEndpoints is null ? null : string.Join(",", c.RolloutEndpoints),
+                (c, v) => c with { RolloutEndpoints = v?.Split(',', StringSplitOptions.TrimEntries | StringSplitOptions.RemoveEmptyEntries) })
+            .Add("--rollout-is-cap", "Truncated importance sampling cap C (verl's TIS) for the sampler/learner gap; none: no correction",
+                c => c.RolloutIsCap, (c, v) => c with { RolloutIsCap = v });
         var run = RunOptions.AddTo(command);
         run.Action(command, (parse, target, observer, cancellation) => Recipes.Grpo(target, flags.Layers(parse, run.ConfigFile(parse)),
             parse.GetValue(model)!, TaskSource.Resolve(parse.GetValue(task), parse.GetValue(data), parse.GetValue(model)!), observer, cancellation));

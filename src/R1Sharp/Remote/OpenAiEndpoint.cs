@@ -54,7 +54,8 @@ public sealed record ChatCall(IReadOnlyList<ChatMessage> Messages, double Temper
 /// <c>"return_token_ids": true</c> and <c>"logprobs": 0</c> so the reply carries each sampled token id and its
 /// log-probability: what an RL learner trains on. Seeds are sent as unsigned, as in <see cref="ChatCall"/>.
 /// </summary>
-public sealed record TokenCall(IReadOnlyList<int> Prompt, int N, double Temperature, double TopP, int TopK, int MaxTokens, int? Seed);
+/// <param name="Model">The "model" field when it is not <see cref="EndpointOptions.Model"/>.</param>
+public sealed record TokenCall(IReadOnlyList<int> Prompt, int N, double Temperature, double TopP, int TopK, int MaxTokens, int? Seed, string? Model = null);
 
 /// <summary>One choice of a <see cref="TokenCall"/>: the sampled token ids, their log-probs, and why it ended.</summary>
 public sealed record TokenChoice(int[] TokenIds, float[] LogProbs, string? FinishReason);
@@ -203,7 +204,7 @@ public sealed class OpenAiEndpoint : IDisposable
     {
         var body = new JsonObject
         {
-            ["model"] = Options.Model, ["prompt"] = new JsonArray(call.Prompt.Select(t => (JsonNode?)t).ToArray()), ["n"] = call.N,
+            ["model"] = call.Model ?? Options.Model, ["prompt"] = new JsonArray(call.Prompt.Select(t => (JsonNode?)t).ToArray()), ["n"] = call.N,
             ["temperature"] = call.Temperature, ["top_p"] = call.TopP, ["max_tokens"] = call.MaxTokens,
             ["logprobs"] = 0, ["return_token_ids"] = true, ["stream"] = false,
         };

@@ -1,4 +1,5 @@
 using R1Sharp.Checkpoints;
+using R1Sharp.Remote;
 using R1Sharp.Tasks;
 using R1Sharp.Tokenizers;
 
@@ -64,9 +65,17 @@ public static class Recipes
             var environment = GrpoEnvironment.For(task, bundle, config.RewardWeights);
             var evaluate = config.EvalSteps > 0 ? GrpoTrainer.HeldOutEvaluation(bundle, task, config) : null;
             var reference = config.Beta != 0 ? ModelCheckpoint.Load(modelDir) : null;
+            var fleet = RolloutFleetFor(config);
             return new TrainingJob(bundle, config, (run, from, onStep, cancellation) =>
-                new GrpoTrainer(bundle.Model, config, environment, reference).Run(run, from, onStep, evaluate, cancellation)) { Owned = [reference] };
+                new GrpoTrainer(bundle.Model, config, environment, reference) { Fleet = fleet }.Run(run, from, onStep, evaluate, cancellation))
+                { Owned = [reference, fleet] };
         });
+
+    /// <summary>The rollout servers of rollout_endpoints (docs/scale-out.md); null when rollouts run in process.</summary>
+    public static RolloutFleet? RolloutFleetFor(GrpoConfig config) => config.RolloutEndpoints is { Count: > 0 } urls
+        ? new RolloutFleet(new RolloutFleetOptions { Urls = urls, Model = config.RolloutModel, RequestTimeoutSeconds = config.RolloutRequestTimeout },
+            OpenAiEndpoint.KeyFromEnvironment(config.RolloutApiKeyEnv, "rollout_api_key_env"))
+        : null;
 
     /// <summary>Next-token training of <paramref name="bundle"/>'s model on <paramref name="batches"/> (with a held-out
     /// loss on <paramref name="evalBatches"/> every eval_steps).</summary>
