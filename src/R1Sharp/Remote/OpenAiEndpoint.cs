@@ -231,15 +231,15 @@ public sealed class OpenAiEndpoint : IDisposable
         }
     }
 
-    /// <summary>GET {server root}<paramref name="path"/> once, within <paramref name="timeout"/>: the JSON reply, or null
-    /// when the server does not answer with one (a probe of whether a replica is back).</summary>
-    public async Task<JsonObject?> ProbeAsync(string path, TimeSpan timeout, CancellationToken cancellation = default)
+    /// <summary>GET <paramref name="url"/> (on this server: {<see cref="ServerRoot"/>}/health, {url}/models) once, within
+    /// <paramref name="timeout"/>: the JSON reply, or null when the server does not answer with one (is a replica back?).</summary>
+    public async Task<JsonObject?> ProbeAsync(string url, TimeSpan timeout, CancellationToken cancellation = default)
     {
         using var deadline = CancellationTokenSource.CreateLinkedTokenSource(cancellation);
         deadline.CancelAfter(timeout);
         try
         {
-            using var request = new HttpRequestMessage(HttpMethod.Get, ServerRoot + path);
+            using var request = new HttpRequestMessage(HttpMethod.Get, url);
             if (apiKey is not null) request.Headers.Authorization = new AuthenticationHeaderValue("Bearer", apiKey);
             using var response = await http.SendAsync(request, HttpCompletionOption.ResponseHeadersRead, deadline.Token);
             if (!response.IsSuccessStatusCode) return null;

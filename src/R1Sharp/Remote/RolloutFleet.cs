@@ -140,7 +140,7 @@ public sealed class RolloutFleet : IDisposable
 
     /// <summary>
     /// Makes every replica serve the learner's weights as version <paramref name="version"/> (the learner's step): the
-    /// weights go to <paramref name="weightsDir"/>/step-N (written whole, then renamed), replicas that were out are
+    /// weights go to <paramref name="weightsDir"/>/step-N, replicas that were out are
     /// probed and rejoin if they answer, and each live replica loads the checkpoint and must report the version back. A
     /// replica that fails is taken out; with none left this throws. Older checkpoint directories are deleted.
     /// </summary>
@@ -148,13 +148,12 @@ public sealed class RolloutFleet : IDisposable
     {
         string tag = version.ToString(CultureInfo.InvariantCulture);
         string dir = Path.GetFullPath(Path.Combine(weightsDir, $"step-{tag}"));
-        if (!Directory.Exists(dir))
-        {
-            string temp = dir + ".tmp";
-            if (Directory.Exists(temp)) Directory.Delete(temp, recursive: true);
-            ModelCheckpoint.Save(policy, temp);
-            Directory.Move(temp, dir);
-        }
+        // Written whole under a temporary name first, so no replica can read half a checkpoint.
+        string temp = dir + ".tmp";
+        if (Directory.Exists(temp)) Directory.Delete(temp, recursive: true);
+        ModelCheckpoint.Save(policy, temp);
+        if (Directory.Exists(dir)) Directory.Delete(dir, recursive: true);
+        Directory.Move(temp, dir);
         Task.Run(() => SyncAsync(dir, tag, cancellation), cancellation).GetAwaiter().GetResult();
         foreach (var old in Directory.EnumerateDirectories(weightsDir, "step-*").Where(d => Path.GetFullPath(d) != dir))
             Directory.Delete(old, recursive: true);
