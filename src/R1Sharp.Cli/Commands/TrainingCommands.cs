@@ -72,7 +72,8 @@ public static class TrainingCommands
         var flags = new ConfigFlags<LmTrainingConfig>(command, defaults)
             .Add("--max-steps", "Optimizer steps", c => c.MaxSteps, (c, v) => c with { MaxSteps = v })
             .Add("--learning-rate", "Peak learning rate", c => c.LearningRate, (c, v) => c with { LearningRate = v })
-            .Add("--seed", "Seed of data order", c => c.Seed, (c, v) => c with { Seed = v });
+            .Add("--seed", "Seed of data order", c => c.Seed, (c, v) => c with { Seed = v })
+            .Add("--device", "cpu, or cuda[:N] with a TorchSharp CUDA build", c => c.Device, (c, v) => c with { Device = v ?? "cpu" });
         var run = RunOptions.AddTo(command);
         run.Action(command, (parse, target, observer, cancellation) => recipe(target, flags.Layers(parse, run.ConfigFile(parse)),
             parse.GetValue(model)!, parse.GetValue(data)!, observer, cancellation));
@@ -109,6 +110,7 @@ public static class TrainingCommands
             .Add("--rollout-endpoints", "Servers that generate the rollouts, URL[,URL...] like http://host:8080/v1 (docs/scale-out.md); none: in process",
                 c => c.RolloutEndpoints is null ? null : string.Join(",", c.RolloutEndpoints),
                 (c, v) => c with { RolloutEndpoints = v?.Split(',', StringSplitOptions.TrimEntries | StringSplitOptions.RemoveEmptyEntries) })
+            .Add("--device", "Where the learner trains: cpu, or cuda[:N] with a TorchSharp CUDA build", c => c.Device, (c, v) => c with { Device = v ?? "cpu" })
             .Add("--rollout-is-cap", "Truncated importance sampling cap C (verl's TIS) for the sampler/learner gap; none: no correction",
                 c => c.RolloutIsCap, (c, v) => c with { RolloutIsCap = v });
         var run = RunOptions.AddTo(command);

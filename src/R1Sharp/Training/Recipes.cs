@@ -15,7 +15,7 @@ public static class Recipes
     /// packed into rows of max_seq_length tokens; eval_share of it held out for eval_loss (<see cref="HeldOutData"/>).</summary>
     public static TrainingOutcome Pretrain(RunTarget target, ConfigLayers<LmTrainingConfig> config, string modelDir, string corpusPath,
         ITrainingObserver observer, CancellationToken cancellation = default) =>
-        TrainingRun.Run("pretrain", target, config, cfg => TrainingJob.For(ModelBundle.Load(modelDir), bundle =>
+        TrainingRun.Run("pretrain", target, config, cfg => TrainingJob.For(ModelBundle.Load(modelDir, cfg.Validate().TorchDevice()), bundle =>
         {
             cfg.Validate();
             var eos = bundle.Tokenizer.EosId;
@@ -32,7 +32,7 @@ public static class Recipes
     /// examples (by prompt) held out for eval_loss. Defaults: <see cref="LmTrainingConfig.Sft"/>.</summary>
     public static TrainingOutcome Sft(RunTarget target, ConfigLayers<LmTrainingConfig> config, string modelDir, string dataPath,
         ITrainingObserver observer, CancellationToken cancellation = default) =>
-        TrainingRun.Run("sft", target, config, cfg => TrainingJob.For(ModelBundle.Load(modelDir), bundle =>
+        TrainingRun.Run("sft", target, config, cfg => TrainingJob.For(ModelBundle.Load(modelDir, cfg.Validate().TorchDevice()), bundle =>
         {
             cfg.Validate();
             var (train, heldOut) = HeldOutData.Split(SftDataset.Load(dataPath, bundle), cfg.HeldOutShare(), e => e.Prompt);
@@ -59,12 +59,11 @@ public static class Recipes
     /// held-out check when eval_steps is set.
     /// </summary>
     public static TrainingJob GrpoJob(GrpoConfig config, string modelDir, IVerifiableTask task) =>
-        TrainingJob.For(ModelBundle.Load(modelDir), bundle =>
+        TrainingJob.For(ModelBundle.Load(modelDir, config.Validate().TorchDevice()), bundle =>
         {
-            config.Validate();
             var environment = GrpoEnvironment.For(task, bundle, config.RewardWeights);
             var evaluate = config.EvalSteps > 0 ? GrpoTrainer.HeldOutEvaluation(bundle, task, config) : null;
-            var reference = config.Beta != 0 ? ModelCheckpoint.Load(modelDir) : null;
+            var reference = config.Beta != 0 ? ModelCheckpoint.Load(modelDir, bundle.Model.Device) : null;
             var fleet = RolloutFleetFor(config);
             return new TrainingJob(bundle, config, (run, from, onStep, cancellation) =>
                 new GrpoTrainer(bundle.Model, config, environment, reference) { Fleet = fleet }.Run(run, from, onStep, evaluate, cancellation))
