@@ -170,8 +170,9 @@ public sealed class RolloutFleet : IDisposable
                 await EnsureModelName(replica, cancellation);
                 var reply = await replica.Endpoint.PostToServerAsync("/update_weights_from_disk",
                     new JsonObject { ["model_path"] = dir, ["weight_version"] = version }, cancellation);
+                // `r1 serve` echoes the version it now serves; a server that names none (older SGLang) is taken at its "success".
                 string? reported = reply["weight_version"]?.ToString();
-                if (reply["success"]?.GetValue<bool>() != true || reported != version)
+                if (reply["success"]?.GetValue<bool>() != true || (reported is not null && reported != version))
                     throw new R1Error($"{replica.Endpoint.Where}: loaded the weights but reports version '{reported}', not '{version}'");
                 replica.Live = true;
             }
