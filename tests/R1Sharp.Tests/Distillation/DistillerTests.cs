@@ -99,8 +99,9 @@ public class DistillerTests
         Assert.Equal("logit", saved["mode"]!.GetValue<string>());
         Assert.Equal(3e-4, saved["training"]!["learning_rate"]!.GetValue<double>()); // SFT's default under the file's training section
         Assert.Equal(4, File.ReadAllLines(Path.Combine(runs, "d", "metrics.jsonl")).Length);
-        Assert.Equal(0, CliApp.Run([.. args, "--name", "d-flag", "--max-steps", "1"])); // the flag over the file
+        Assert.Equal(0, CliApp.Run([.. args, "--name", "d-flag", "--max-steps", "1", "--precision", "fp32"])); // the flag over the file
         Assert.Single(File.ReadAllLines(Path.Combine(runs, "d-flag", "metrics.jsonl")));
+        Assert.Equal("fp32", JsonNode.Parse(File.ReadAllText(Path.Combine(runs, "d-flag", "config.json")))!["training"]!["precision"]!.GetValue<string>());
         using (var student = ModelBundle.Load(Path.Combine(runs, "d", "model")))
             Assert.Equal(StudentShapes.Create(ModelConfig.Load(Path.Combine(TinyTeacher.Directory, "config.json")), "half").HiddenSize, student.Model.Config.HiddenSize);
 
