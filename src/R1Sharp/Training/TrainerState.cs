@@ -36,7 +36,7 @@ public sealed record TrainerState
     public const string StateFile = "trainer_state.json";
     public const string RngFile = "rng_state.bin";
 
-    static readonly JsonSerializerOptions Json = new(SnakeCase.Json) { DefaultIgnoreCondition = JsonIgnoreCondition.WhenWritingNull };
+    static readonly JsonSerializerOptions Json = new(SnakeCase.Report);
 
     /// <summary>Writes a checkpoint folder: the model (HF layout, float32), the optimizer's moments, torch's RNG and this state.</summary>
     public void Save(string dir, CausalLanguageModel model, OptimizerHelper optimizer)
