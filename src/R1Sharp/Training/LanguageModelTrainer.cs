@@ -58,6 +58,7 @@ public sealed class LanguageModelTrainer(CausalLanguageModel model, LmTrainingCo
                             / config.GradientAccumulationSteps;
             }
             microLoss.backward();
+            ComputeMeter.Current?.Trained(model, batch.Inputs, batch.AttentionMask);
             loss += microLoss.item<float>();
             tokens += batch.Inputs.NumberOfElements;
         }
@@ -84,6 +85,7 @@ public sealed class LanguageModelTrainer(CausalLanguageModel model, LmTrainingCo
         {
             using var scope = NewDisposeScope();
             total += LanguageModelLoss.Compute(model.Forward(batch.Inputs, batch.AttentionMask), batch.Targets).item<float>();
+            ComputeMeter.Current?.Forwarded(model, batch.Inputs, batch.AttentionMask);
         }
         return total / batches.Count;
     }
