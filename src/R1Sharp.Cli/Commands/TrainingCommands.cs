@@ -48,6 +48,10 @@ public static class TrainingCommands
             }, CancellationToken.None));
     }
 
+    /// <summary>The help of every training command's --precision.</summary>
+    internal const string PrecisionHelp = "Matrix products in fp32 or bf16 (fp32 master weights, optimizer, norms and losses); " +
+                                          "auto measures both on the run's shapes and takes bf16 only when clearly faster; a resumed run keeps its own";
+
     static Option<string> ModelOption(Command command)
     {
         var model = OptionFactory.RequiredPath("--model", "Model directory to start from (e.g. made by r1 init)");
@@ -72,7 +76,8 @@ public static class TrainingCommands
         var flags = new ConfigFlags<LmTrainingConfig>(command, defaults)
             .Add("--max-steps", "Optimizer steps", c => c.MaxSteps, (c, v) => c with { MaxSteps = v })
             .Add("--learning-rate", "Peak learning rate", c => c.LearningRate, (c, v) => c with { LearningRate = v })
-            .Add("--seed", "Seed of data order", c => c.Seed, (c, v) => c with { Seed = v });
+            .Add("--seed", "Seed of data order", c => c.Seed, (c, v) => c with { Seed = v })
+            .AddChoice("--precision", PrecisionHelp, c => c.Precision, (c, v) => c with { Precision = v });
         var run = RunOptions.AddTo(command);
         run.Action(command, (parse, target, observer, cancellation) => recipe(target, flags.Layers(parse, run.ConfigFile(parse)),
             parse.GetValue(model)!, parse.GetValue(data)!, observer, cancellation));
@@ -105,7 +110,8 @@ public static class TrainingCommands
             .Add("--learning-rate", "Peak learning rate (tiny models want ~1e-4)", c => c.LearningRate, (c, v) => c with { LearningRate = v })
             .Add("--max-steps", "Optimizer steps", c => c.MaxSteps, (c, v) => c with { MaxSteps = v })
             .Add("--seed", "Seed of prompt order and sampling", c => c.Seed, (c, v) => c with { Seed = v })
-            .Add("--eval-steps", "Held-out greedy accuracy every this many steps (0: never)", c => c.EvalSteps, (c, v) => c with { EvalSteps = v });
+            .Add("--eval-steps", "Held-out greedy accuracy every this many steps (0: never)", c => c.EvalSteps, (c, v) => c with { EvalSteps = v })
+            .AddChoice("--precision", PrecisionHelp, c => c.Precision, (c, v) => c with { Precision = v });
         var run = RunOptions.AddTo(command);
         run.Action(command, (parse, target, observer, cancellation) => Recipes.Grpo(target, flags.Layers(parse, run.ConfigFile(parse)),
             parse.GetValue(model)!, TaskSource.Resolve(parse.GetValue(task), parse.GetValue(data), parse.GetValue(model)!), observer, cancellation));

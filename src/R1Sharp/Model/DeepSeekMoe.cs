@@ -34,7 +34,9 @@ public sealed class MoeGate : nn.Module
     public (Tensor Indices, Tensor Weights) Route(Tensor x)
     {
         using var scope = NewDisposeScope();
-        var logits = nn.functional.linear(x.to(float32), weight.to(float32));
+        Tensor logits;
+        using (Training.Autocast.Off(x.device)) // routing affinities in fp32 even inside a bf16 forward, as DeepSeek-V3's gate
+            logits = nn.functional.linear(x.to(float32), weight.to(float32));
         var scores = config.ScoringFunc == "softmax" ? logits.softmax(-1) : logits.sigmoid();
         var choice = scores.detach() + e_score_correction_bias.to(float32);
 

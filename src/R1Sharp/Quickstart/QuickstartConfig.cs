@@ -59,6 +59,10 @@ public sealed record QuickstartConfig
     [JsonPropertyName("eval_temperature")] public double EvalTemperature { get; init; } = 0.6;
     [JsonPropertyName("eval_top_p")] public double EvalTopP { get; init; } = 0.95;
 
+    /// <summary>Precision of the training stages' matrix products: fp32, bf16, or auto (default: measured at each stage's
+    /// start, bf16 only where clearly faster; see docs/training.md).</summary>
+    [JsonPropertyName("precision")] public Precision Precision { get; init; } = Precision.Auto;
+
     /// <summary>Optional wall-clock cap per training stage; 0 (default) lets the step counts decide, so the result
     /// does not depend on how busy the machine is.</summary>
     [JsonPropertyName("max_stage_seconds")] public double MaxStageSeconds { get; init; }

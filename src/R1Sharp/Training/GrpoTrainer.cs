@@ -56,16 +56,17 @@ public sealed class GrpoTrainer(CausalLanguageModel policy, GrpoConfig config, G
         using var optimizer = config.CreateOptimizer(policy);
         var loop = new TrainingLoop(config, run, policy, optimizer);
         var prompts = new PromptStream(environment.Task, config.Seed, loop.Resume(resumeFrom).PromptsUsed ?? 0);
-        return loop.Run((index, lr) => Step(index + 1, lr, optimizer, prompts, run), state => state with { PromptsUsed = prompts.Position },
+        return loop.Run((index, lr) => Step(index + 1, lr, optimizer, prompts, run, loop.Precision), state => state with { PromptsUsed = prompts.Position },
             evaluate, onStep, cancellation);
     }
 
     /// <summary>Step <paramref name="step"/> (1-based): rollouts, scores, the policy update, its metrics and samples.</summary>
-    Dictionary<string, double> Step(int step, double lr, TorchSharp.Modules.AdamW optimizer, PromptStream prompts, RunFolder run)
+    Dictionary<string, double> Step(int step, double lr, TorchSharp.Modules.AdamW optimizer, PromptStream prompts, RunFolder run,
+        PrecisionChoice precision)
     {
         var rollouts = Rollouts(prompts, out double rolloutSeconds, out int generationRounds);
         var clock = Stopwatch.StartNew();
-        var update = Update(optimizer, lr, rollouts);
+        var update = Update(optimizer, lr, rollouts, precision);
         double trainSeconds = clock.Elapsed.TotalSeconds;
 
         var metrics = new Dictionary<string, double>(rollouts.Metrics);
@@ -178,7 +179,7 @@ public sealed class GrpoTrainer(CausalLanguageModel policy, GrpoConfig config, G
             sample.TokenIds.Length, config.MaxCompletionLength));
     }
 
-    Dictionary<string, double> Update(TorchSharp.Modules.AdamW optimizer, double lr, RolloutBatch batch)
+    Dictionary<string, double> Update(TorchSharp.Modules.AdamW optimizer, double lr, RolloutBatch batch, PrecisionChoice precision)
     {
         var result = new Dictionary<string, double> { [MetricNames.LearningRate] = lr };
         if (batch.Rows.Count == 0) return result;
@@ -197,7 +198,9 @@ public sealed class GrpoTrainer(CausalLanguageModel policy, GrpoConfig config, G
         // Old-policy and reference log-probs are fixed for the whole rollout batch.
         List<Tensor?> oldLogProbs = batches.Select(_ => (Tensor?)null).ToList();
         List<Tensor?> refLogProbs = batches.Select(_ => (Tensor?)null).ToList();
+        // Old and reference log-probs in the learner's precision, so the ratio compares like with like.
         using (no_grad())
+        using (precision.Autocast(policy.Device))
         {
             policy.eval();
             if (config.NumIterations > 1)
@@ -217,7 +220,10 @@ public sealed class GrpoTrainer(CausalLanguageModel policy, GrpoConfig config, G
             for (int j = 0; j < batches.Count; j++)
             {
                 using var microScope = NewDisposeScope();
-                var (logProbs, entropy) = TokenLogProbs.Compute(policy, batches[j], config.Temperature, withEntropy: true);
+                Tensor logProbs;
+                Tensor? entropy;
+                using (precision.Autocast(policy.Device))
+                    (logProbs, entropy) = TokenLogProbs.Compute(policy, batches[j], config.Temperature, withEntropy: true);
                 var rows = tensor(chunks[j].Select(i => (long)i).ToArray(), device: policy.Device);
                 using var loss = PolicyLoss.Compute(new PolicyLossInputs
                 {

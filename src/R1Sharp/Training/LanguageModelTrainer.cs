@@ -29,7 +29,7 @@ public sealed class LanguageModelTrainer(CausalLanguageModel model, LmTrainingCo
         long tokensSeen = resumed.TokensSeen ?? 0;
         return loop.Run((_, lr) =>
             {
-                var (metrics, tokens) = Step(optimizer, lr);
+                var (metrics, tokens) = Step(optimizer, lr, loop.Precision);
                 tokensSeen += tokens;
                 metrics[MetricNames.TokensSeen] = tokensSeen;
                 return metrics;
@@ -40,7 +40,7 @@ public sealed class LanguageModelTrainer(CausalLanguageModel model, LmTrainingCo
     }
 
     /// <summary>One optimizer step over gradient_accumulation_steps micro-batches: its metrics and input tokens.</summary>
-    (Dictionary<string, double> Metrics, long Tokens) Step(TorchSharp.Modules.AdamW optimizer, double lr)
+    (Dictionary<string, double> Metrics, long Tokens) Step(TorchSharp.Modules.AdamW optimizer, double lr, PrecisionChoice precision)
     {
         var clock = Stopwatch.StartNew();
         model.train();
@@ -50,9 +50,13 @@ public sealed class LanguageModelTrainer(CausalLanguageModel model, LmTrainingCo
         {
             using var scope = NewDisposeScope();
             using var batch = train.Next(model.Device);
-            var logits = model.Forward(batch.Inputs, batch.AttentionMask);
-            var microLoss = (objective is null ? LanguageModelLoss.Compute(logits, batch.Targets) : objective(logits, batch))
+            Tensor microLoss;
+            using (precision.Autocast(model.Device))
+            {
+                var logits = model.Forward(batch.Inputs, batch.AttentionMask);
+                microLoss = (objective is null ? LanguageModelLoss.Compute(logits, batch.Targets) : objective(logits, batch))
                             / config.GradientAccumulationSteps;
+            }
             microLoss.backward();
             ComputeMeter.Current?.Trained(model, batch.Inputs, batch.AttentionMask);
             loss += microLoss.item<float>();
@@ -123,7 +127,8 @@ public static class LanguageModelLoss
     /// <summary>Targets with this value (prompt tokens in SFT, padding) add nothing to the loss.</summary>
     public const long IgnoreIndex = -100;
 
-    /// <summary>logits [B, T, V], targets [B, T] (already shifted: target t is the token after input t).</summary>
+    /// <summary>logits [B, T, V], targets [B, T] (already shifted: target t is the token after input t). The log-softmax
+    /// runs in fp32 whatever the logits' precision.</summary>
     public static Tensor Compute(Tensor logits, Tensor targets) =>
-        nn.functional.cross_entropy(logits.reshape(-1, logits.shape[^1]), targets.reshape(-1), ignore_index: IgnoreIndex);
+        nn.functional.cross_entropy(logits.reshape(-1, logits.shape[^1]).to(float32), targets.reshape(-1), ignore_index: IgnoreIndex);
 }

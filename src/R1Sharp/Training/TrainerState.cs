@@ -26,12 +26,17 @@ public sealed record TrainerState
     public DataPosition? Data { get; init; }
     /// <summary>GRPO: prompts drawn so far, over all epochs.</summary>
     public long? PromptsUsed { get; init; }
+    /// <summary>The precision the run trains in (what auto chose), kept so a resumed run goes on in it; absent in
+    /// checkpoints from before mixed precision, which trained in fp32.</summary>
+    public Precision? Precision { get; init; }
+    /// <summary>Why the run trains in <see cref="Precision"/> (what auto measured).</summary>
+    public string? PrecisionReason { get; init; }
 
     public const string OptimizerFile = "optimizer.bin";
     public const string StateFile = "trainer_state.json";
     public const string RngFile = "rng_state.bin";
 
-    static readonly JsonSerializerOptions Json = new(SnakeCase.Json) { DefaultIgnoreCondition = JsonIgnoreCondition.WhenWritingNull };
+    static readonly JsonSerializerOptions Json = new(SnakeCase.Report);
 
     /// <summary>Writes a checkpoint folder: the model (HF layout, float32), the optimizer's moments, torch's RNG and this state.</summary>
     public void Save(string dir, CausalLanguageModel model, OptimizerHelper optimizer)
@@ -70,10 +75,22 @@ public sealed class TrainingLoop(TrainingArguments args, RunFolder run, CausalLa
 {
     public TrainerState State { get; private set; } = new();
 
+    /// <summary>The arithmetic of the run's forward passes, decided by <see cref="Resume"/>: the trainer runs its forward and
+    /// loss inside <c>Precision.Autocast(device)</c>.</summary>
+    public PrecisionChoice Precision { get; private set; } = PrecisionChoice.Fp32;
+
     bool Continues => State.Step < args.MaxSteps && (args.MaxSeconds == 0 || State.ElapsedSeconds < args.MaxSeconds);
 
-    /// <summary>Starts from checkpoint <paramref name="from"/> (weights, optimizer, RNG), or from step 0 when null.</summary>
-    public TrainerState Resume(CheckpointInfo? from) => State = from is null ? new TrainerState() : TrainerState.Load(from.Path, model, optimizer);
+    /// <summary>Starts from checkpoint <paramref name="from"/> (weights, optimizer, RNG, precision), or from step 0 when
+    /// null, and decides the run's precision (<see cref="MixedPrecision.ForRun"/>), telling the run's watcher.</summary>
+    public TrainerState Resume(CheckpointInfo? from)
+    {
+        State = from is null ? new TrainerState() : TrainerState.Load(from.Path, model, optimizer);
+        Precision = MixedPrecision.ForRun(args.Precision, from is null ? null : State.Precision ?? Training.Precision.Fp32, model, args.RowsPerMicroBatch);
+        State = State with { Precision = Precision.Precision, PrecisionReason = Precision.Reason };
+        run.Store.Notify($"precision {Precision.Reason}");
+        return State;
+    }
 
     /// <param name="step">One optimizer step: gets the 0-based step and its learning rate, returns its metrics.</param>
     /// <param name="counters">The trainer's own counters (data position, tokens, prompts) after a step.</param>

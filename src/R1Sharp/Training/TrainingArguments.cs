@@ -68,6 +68,14 @@ public abstract record TrainingArguments
     /// pretraining and SFT.</summary>
     public int EvalSteps { get; init; }
 
+    /// <summary>Matrix products in fp32, bf16 (fp32 master weights, optimizer state, norms, softmax and losses), or auto:
+    /// measured at the start of the run on its own shapes, bf16 only where clearly faster (see <see cref="MixedPrecision"/>).
+    /// A resumed run keeps the precision it trained in. Default auto.</summary>
+    public Precision Precision { get; init; } = Precision.Auto;
+
+    /// <summary>Tokens a forward of one micro-batch multiplies by each weight: the rows auto's measurement uses.</summary>
+    [System.Text.Json.Serialization.JsonIgnore] public abstract long RowsPerMicroBatch { get; }
+
     /// <summary>
     /// What the schedule does not fit in a run this short — warm-up longer than the run, evaluation interval longer
     /// than the run — as warnings for the user. The options stay as given (config.json records what ran); a run that
