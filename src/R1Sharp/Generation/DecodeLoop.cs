@@ -291,7 +291,12 @@ internal sealed class DecodeLoop : IDisposable
                 newRows.Add(new Row(groups[i], s, joiners[i].Request.PromptIds.Count));
                 prefillRow.Add(i);
             }
-        var prefill = KvCache.Create(config, joiners.Count, promptLength, device);
+        // With no row in the batch, the prefill writes straight into the batch's cache: one row per prompt at the top,
+        // spread to a row per sample after the first tokens. Re-forming a whole cache (and faulting in its fresh memory)
+        // costs more than a dozen decode steps; only joiners to a running batch need it.
+        var batchCache = rows.Count == 0
+            ? KvCache.Create(config, newRows.Count, promptLength + joiners.Max(s => s.Request.Options.MaxNewTokens), device) : null;
+        var prefill = batchCache?.FirstRows(joiners.Count) ?? KvCache.Create(config, joiners.Count, promptLength, device);
         try
         {
             using (var scope = NewDisposeScope())
@@ -318,7 +323,17 @@ internal sealed class DecodeLoop : IDisposable
                     : prefillLogits.index_select(0, tensor(prefillRow.ToArray(), device: device));
                 SampleAndDeliver(perRow, newRows);
             }
-            Merge(newRows, prefill, prefillRow);
+            if (batchCache is null) Merge(newRows, prefill, prefillRow);
+            else
+            {
+                batchCache.Advance(promptLength);
+                var starts = new int[joiners.Count];
+                for (int i = 1; i < joiners.Count; i++) starts[i] = starts[i - 1] + joiners[i - 1].Request.NumSamples;
+                BatchCache.Spread(config, batchCache, starts, joiners.Select(s => s.Request.NumSamples).ToArray());
+                Replace(newRows, batchCache, RightAlignedMask(newRows, promptLength, batchCache.MaxLength));
+                batchCache = null; // the batch owns it now
+                if (newRows.All(r => r.Finished)) ClearBatch();
+            }
         }
         catch (Exception e) when (e is not OperationCanceledException)
         {
@@ -327,7 +342,20 @@ internal sealed class DecodeLoop : IDisposable
         finally
         {
             prefill.Dispose();
+            batchCache?.Dispose();
         }
+    }
+
+    /// <summary>
+    /// The key mask of right-aligned rows: row b's tokens fill the last Cached of <paramref name="length"/> positions,
+    /// the ones before are padding. Null when no row has padding.
+    /// </summary>
+    Tensor? RightAlignedMask(List<Row> batchRows, int length, int capacity)
+    {
+        if (batchRows.All(r => r.Cached == length)) return null;
+        using var starts = tensor(batchRows.Select(r => (long)(length - r.Cached)).ToArray(), device: model.Device).unsqueeze(1);
+        using var columns = arange(capacity, device: model.Device).unsqueeze(0);
+        return columns >= starts;
     }
 
     /// <summary>Replaces the batch by its unfinished rows followed by the unfinished new rows, right-aligned in a new cache.</summary>
@@ -362,13 +390,7 @@ internal sealed class DecodeLoop : IDisposable
         Tensor? mask = null;
         try
         {
-            // Right-aligned rows: row b's tokens fill the last Cached positions, the ones before are padding.
-            if (all.Any(r => r.Cached != length))
-            {
-                using var starts = tensor(all.Select(r => (long)(length - r.Cached)).ToArray(), device: model.Device).unsqueeze(1);
-                using var columns = arange(capacity, device: model.Device).unsqueeze(0);
-                mask = columns >= starts;
-            }
+            mask = RightAlignedMask(all, length, capacity);
             Replace(all, merged, mask);
         }
         catch
