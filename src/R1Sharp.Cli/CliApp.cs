@@ -31,6 +31,7 @@ public static class CliApp
             ExportCommand.Create(),
             ServeCommand.Create(),
             BenchCommand.Create(),
+            ArenaCommand.Create(),
         })
             root.Subcommands.Add(command);
         return root;

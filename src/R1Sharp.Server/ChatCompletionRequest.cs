@@ -131,7 +131,7 @@ public sealed record ChatCompletionRequest(ChatRequest Chat, string Model, bool 
     static JsonElement? Field(JsonElement obj, string name) =>
         obj.TryGetProperty(name, out var value) && value.ValueKind != JsonValueKind.Null ? value : null;
 
-    static string? OptionalString(JsonElement obj, string name, string? param = null)
+    internal static string? OptionalString(JsonElement obj, string name, string? param = null)
     {
         var value = Field(obj, name);
         if (value is null) return null;

@@ -49,7 +49,7 @@ public static class ChatCompletionsEndpoint
     /// The JSON body. It must be declared as JSON: a web page can send any site a "simple" text/plain or form POST
     /// without asking, but an application/json one only after a CORS preflight, which this server never grants.
     /// </summary>
-    static async Task<JsonDocument> ReadBody(HttpContext http)
+    internal static async Task<JsonDocument> ReadBody(HttpContext http)
     {
         if (!MediaTypeHeaderValue.TryParse(http.Request.ContentType, out var type)
             || !string.Equals(type.MediaType, "application/json", StringComparison.OrdinalIgnoreCase)
@@ -105,9 +105,7 @@ public static class ChatCompletionsEndpoint
 
     static async Task Stream(HttpContext http, ChatService service, ChatCompletionJob job, bool includeUsage)
     {
-        http.Response.ContentType = "text/event-stream";
-        http.Response.Headers.CacheControl = "no-cache";
-        http.Response.Headers["X-Accel-Buffering"] = "no";
+        BeginEventStream(http.Response);
         long created = job.Created.ToUnixTimeSeconds();
         Task Send(object payload) => WriteEvent(http, JsonSerializer.Serialize(payload, Json));
         object Chunk(int index, object delta, FinishReason? finish) => includeUsage
@@ -157,7 +155,15 @@ public static class ChatCompletionsEndpoint
         }
     }
 
-    static async Task WriteEvent(HttpContext http, string data)
+    /// <summary>Makes the response a stream of server-sent events that no proxy holds back.</summary>
+    internal static void BeginEventStream(HttpResponse response)
+    {
+        response.ContentType = "text/event-stream";
+        response.Headers.CacheControl = "no-cache";
+        response.Headers["X-Accel-Buffering"] = "no";
+    }
+
+    internal static async Task WriteEvent(HttpContext http, string data)
     {
         await http.Response.WriteAsync($"data: {data}\n\n", http.RequestAborted);
         await http.Response.Body.FlushAsync(http.RequestAborted);

@@ -16,8 +16,8 @@ public sealed class WebChatBrowserTests(ServerFixture servers) : IDisposable
     readonly (ChromeDriver Driver, TempDir Profile) chromium = Launch();
     ChromeDriver browser => chromium.Driver;
 
-    /// <summary>Headless Chromium with a fresh profile folder.</summary>
-    static (ChromeDriver, TempDir) Launch()
+    /// <summary>Headless Chromium with a fresh profile folder (the arena's browser test uses it too).</summary>
+    internal static (ChromeDriver, TempDir) Launch()
     {
         var profile = new TempDir("r1sharp-chromium-");
         const string chromium = "/usr/bin/chromium", driver = "/usr/bin/chromedriver";
