@@ -14,6 +14,10 @@ public static class OptionFactory
     public static Option<T?> Optional<T>(string name, string description) =>
         new(name) { Description = description };
 
+    /// <summary>--adapter DIR: a PEFT LoRA adapter folder (adapter_config.json + adapter_model.safetensors) applied over --model.</summary>
+    public static Option<string?> Adapter() =>
+        Optional<string>("--adapter", "LoRA adapter folder in PEFT's format (as r1 sft/grpo/distill --lora-r write it) to apply over --model");
+
     /// <summary>--threads N (default: every core); 0 or less is a usage error, not a native abort in libtorch.</summary>
     public static Option<int> Threads()
     {

@@ -20,7 +20,8 @@ public static class SampleCommand
         var output = OptionFactory.Required<string>("--out", "Traces file (JSONL); the summary goes beside it as <name>.summary.json");
         var keep = OptionFactory.WithDefault("--keep", "correct", "correct: only verified-correct, well-formed, finished completions; all: every distinct one, marked");
         var shortest = new Option<bool>("--shortest") { Description = "Keep only the shortest kept trace of each prompt" };
-        foreach (var option in new Option[] { output, keep, shortest }) command.Options.Add(option);
+        var adapter = OptionFactory.Adapter();
+        foreach (var option in new Option[] { output, keep, shortest, adapter }) command.Options.Add(option);
         command.SetAction(parse =>
         {
             var options = new RejectionSamplingOptions
@@ -31,7 +32,7 @@ public static class SampleCommand
             }.Validate();
             var (modelDir, task, split) = sampling.Resolve(parse);
             string tracesPath = parse.GetValue(output)!;
-            var result = TaskSamplingOptions.WithProgress("sampling", options.Prompts, progress => RejectionSampler.Run(modelDir, task, split, options, tracesPath, progress));
+            var result = TaskSamplingOptions.WithProgress("sampling", options.Prompts, progress => RejectionSampler.Run(modelDir, task, split, options, tracesPath, progress, parse.GetValue(adapter)));
             foreach (var table in Tables(result.Summary)) AnsiConsole.Write(table);
             AnsiConsole.MarkupLineInterpolated($"wrote {result.Traces.Count} traces to {tracesPath} and the summary to {RejectionSamplingSummary.PathFor(tracesPath)}");
             return 0;

@@ -178,13 +178,15 @@ public sealed class LoraAdapter : nn.Module
     LoraAdapter(CausalLanguageModel model, LoraSettings settings, string baseModel, IReadOnlyList<(string Path, Linear Linear)> targets)
         : base(nameof(LoraAdapter))
     {
-        Model = model;
         Settings = settings.Validate();
         BaseModel = baseModel;
         Paths = targets.Select(t => t.Path).ToList();
         layers = new ModuleList<LoraLayer>(targets.Select(t => new LoraLayer(t.Linear.in_features, t.Linear.out_features, settings.Rank)).ToArray());
         byPath = Paths.Zip(layers).ToDictionary(p => p.First, p => p.Second, StringComparer.Ordinal);
         RegisterComponents();
+        // Set after RegisterComponents, which makes every module-typed field a submodule once: the base is not part of
+        // the adapter (not its parameters, not moved or disposed with it).
+        Model = model;
         Attach(model);
     }
 
