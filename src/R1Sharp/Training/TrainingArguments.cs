@@ -105,10 +105,16 @@ public abstract record TrainingArguments
     public ModelBundle PrepareModel(ModelBundle bundle)
     {
         bundle.Model.GradientCheckpointing = GradientCheckpointing;
-        if (Lora is not { } lora) return bundle;
-        foreach (var parameter in bundle.Model.parameters()) parameter.requires_grad = false;
-        var adapter = LoraAdapter.Create(bundle.Model, lora, Path.GetFullPath(bundle.Directory), Seed).Activate();
-        return bundle with { Adapter = adapter };
+        return CreateAdapter(bundle.Model, Path.GetFullPath(bundle.Directory)) is { } adapter ? bundle with { Adapter = adapter } : bundle;
+    }
+
+    /// <summary>With lora_r above 0: freezes <paramref name="model"/>'s weights and returns a fresh adapter over it, active
+    /// (seeded by seed; <paramref name="baseModel"/> is the base's folder, for adapter_config.json). Else null.</summary>
+    public LoraAdapter? CreateAdapter(CausalLanguageModel model, string baseModel)
+    {
+        if (Lora is not { } lora) return null;
+        foreach (var parameter in model.parameters()) parameter.requires_grad = false;
+        return LoraAdapter.Create(model, lora, baseModel, Seed).Activate();
     }
 
     /// <summary>Throws <see cref="R1Error"/> naming the first shared option whose value cannot work.</summary>
