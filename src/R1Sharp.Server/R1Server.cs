@@ -40,6 +40,7 @@ public sealed class R1Server : IAsyncDisposable
     public static async Task<R1Server> StartAsync(ServerOptions options, CancellationToken cancellation = default)
     {
         CheckApiKey(options.ApiKey);
+        _ = options.ListenUrl; // checked before the model loads
         var service = ChatService.Load(options.ModelDir, options.Serving);
         try
         {
@@ -104,7 +105,7 @@ public sealed class R1Server : IAsyncDisposable
         builder.Logging.SetMinimumLevel(LogLevel.Warning);
         // A failed start (port in use) reaches the caller as an exception; the host's own log of it is noise.
         builder.Logging.AddFilter("Microsoft.Extensions.Hosting", LogLevel.None);
-        builder.WebHost.UseUrls($"http://{host}:{port}");
+        builder.WebHost.UseUrls(ServerOptions.ListenUrlFor(host, port));
         builder.WebHost.ConfigureKestrel(kestrel => kestrel.Limits.MaxRequestBodySize = maxRequestBodyBytes);
         var app = builder.Build();
 

@@ -13,10 +13,10 @@ public static class DistillCommand
     public static Command Create()
     {
         var command = new Command("distill", "Distil a teacher into a student: SFT on the teacher's traces, or KL to its top-k logits");
-        var teacher = OptionFactory.Required<string>("--teacher", "Teacher model directory (the traces' author; its logits for --mode logit)");
-        var student = OptionFactory.Optional<string>("--student", "Student model directory to start from");
+        var teacher = OptionFactory.RequiredPath("--teacher", "Teacher model directory (the traces' author; its logits for --mode logit)");
+        var student = OptionFactory.OptionalPath("--student", "Student model directory to start from");
         var preset = OptionFactory.Optional<string>("--student-preset", $"Build a fresh student of the teacher's family and tokenizer: {string.Join(", ", StudentShapes.Names)}");
-        var data = OptionFactory.Required<string>("--data", "Traces: chat JSONL as r1 sample writes it ({\"messages\": [...]})");
+        var data = OptionFactory.RequiredPath("--data", "Traces: chat JSONL as r1 sample writes it ({\"messages\": [...]})");
         foreach (var option in new Option[] { teacher, student, preset, data }) command.Options.Add(option);
         var flags = new ConfigFlags<DistillConfig>(command, new DistillConfig())
             .AddChoice("--mode", "sequence: SFT on the traces; logit: KL to the teacher's top-k next-token distribution", c => c.Mode, (c, v) => c with { Mode = v })

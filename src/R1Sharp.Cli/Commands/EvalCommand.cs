@@ -15,13 +15,12 @@ public static class EvalCommand
     {
         var command = new Command("eval", "Evaluate a model by DeepSeek-R1's protocol");
         var sampling = TaskSamplingOptions.AddTo(command, "Model directory", split: "test", "k: samples per prompt", "Most tokens per completion");
-        var output = OptionFactory.WithDefault("--out", "eval", "Folder for eval.json and samples.jsonl");
+        var output = OptionFactory.PathWithDefault("--out", "eval", "Folder for eval.json and samples.jsonl");
         var adapter = OptionFactory.Adapter();
         command.Options.Add(output);
         command.Options.Add(adapter);
         command.SetAction(parse =>
         {
-            if (parse.GetValue(sampling.Samples) < 1) throw new R1Error($"--samples must be at least 1, got {parse.GetValue(sampling.Samples)}");
             var (modelDir, task, split) = sampling.Resolve(parse);
             var options = new ModelEvalOptions
             {
@@ -29,9 +28,10 @@ public static class EvalCommand
                 TopP = parse.GetValue(sampling.TopP), MaxTokens = parse.GetValue(sampling.MaxTokens), Seed = parse.GetValue(sampling.Seed),
             };
             string dir = parse.GetValue(output)!;
-            var result = TaskSamplingOptions.WithProgress("generating", options.Prompts, progress => ModelEvaluator.Run(modelDir, task, split, options, dir, progress, parse.GetValue(adapter)));
-            AnsiConsole.Write(Table(result.Report));
-            AnsiConsole.MarkupLineInterpolated($"wrote {Path.Combine(dir, "eval.json")} and {Path.Combine(dir, "samples.jsonl")}");
+            var cli = CliOutput.Of(parse);
+            var result = cli.WithProgress("generating", options.Prompts, progress => ModelEvaluator.Run(modelDir, task, split, options, dir, progress, parse.GetValue(adapter)));
+            cli.Results.Write(Table(result.Report));
+            cli.Line($"wrote {Path.Combine(dir, "eval.json")} and {Path.Combine(dir, "samples.jsonl")}");
             return 0;
         });
         return command;

@@ -17,11 +17,12 @@ public static class SampleCommand
         var command = new Command("sample", "Rejection sampling: keep a model's verified, well-formed completions as SFT traces");
         var sampling = TaskSamplingOptions.AddTo(command, "Teacher model directory", split: "train", "k: completions sampled per prompt",
             "Most tokens per completion (a completion cut here is rejected)");
-        var output = OptionFactory.Required<string>("--out", "Traces file (JSONL); the summary goes beside it as <name>.summary.json");
+        var output = OptionFactory.RequiredPath("--out", "Traces file (JSONL); the summary goes beside it as <name>.summary.json");
         var keep = OptionFactory.WithDefault("--keep", "correct", "correct: only verified-correct, well-formed, finished completions; all: every distinct one, marked");
         var shortest = new Option<bool>("--shortest") { Description = "Keep only the shortest kept trace of each prompt" };
         var adapter = OptionFactory.Adapter();
         foreach (var option in new Option[] { output, keep, shortest, adapter }) command.Options.Add(option);
+        var cost = CostFlags.AddTo(command);
         command.SetAction(parse =>
         {
             var options = new RejectionSamplingOptions
@@ -29,12 +30,15 @@ public static class SampleCommand
                 Samples = parse.GetValue(sampling.Samples), Prompts = parse.GetValue(sampling.Prompts), Temperature = parse.GetValue(sampling.Temperature),
                 TopP = parse.GetValue(sampling.TopP), MaxTokens = parse.GetValue(sampling.MaxTokens), Seed = parse.GetValue(sampling.Seed),
                 Keep = SnakeCase.Parse<TraceKeep>(parse.GetValue(keep)!, "--keep"), Shortest = parse.GetValue(shortest),
+                Cost = cost.Resolve(parse),
             }.Validate();
             var (modelDir, task, split) = sampling.Resolve(parse);
             string tracesPath = parse.GetValue(output)!;
-            var result = TaskSamplingOptions.WithProgress("sampling", options.Prompts, progress => RejectionSampler.Run(modelDir, task, split, options, tracesPath, progress, parse.GetValue(adapter)));
-            foreach (var table in Tables(result.Summary)) AnsiConsole.Write(table);
-            AnsiConsole.MarkupLineInterpolated($"wrote {result.Traces.Count} traces to {tracesPath} and the summary to {RejectionSamplingSummary.PathFor(tracesPath)}");
+            var cli = CliOutput.Of(parse);
+            var result = cli.WithProgress("sampling", options.Prompts, progress => RejectionSampler.Run(modelDir, task, split, options, tracesPath, progress, parse.GetValue(adapter)));
+            foreach (var table in Tables(result.Summary)) cli.Results.Write(table);
+            if (result.Summary.Cost is { } card) cli.Line($"cost: {card.Line}");
+            cli.Line($"wrote {result.Traces.Count} traces to {tracesPath} and the summary to {RejectionSamplingSummary.PathFor(tracesPath)}");
             return 0;
         });
         return command;

@@ -14,19 +14,19 @@ namespace R1Sharp.Cli.Commands;
 public static class TrainingCommands
 {
     /// <summary>What every training command takes besides its model and data: where the run goes, how to resume it,
-    /// its config file, threads.</summary>
+    /// its config file, threads, the rates of its cost card.</summary>
     internal sealed record RunOptions(Option<string?> Out, Option<string?> RunsDir, Option<string?> Name,
-        Option<string?> Resume, Option<string?> Config, Option<int> Threads)
+        Option<string?> Resume, Option<string?> Config, Option<int> Threads, CostFlags Cost)
     {
         public static RunOptions AddTo(Command command)
         {
             var r = new RunOptions(
-                OptionFactory.Optional<string>("--out", "Where to save the trained model (default: <run folder>/model)"),
-                OptionFactory.Optional<string>("--runs-dir", "Where run folders go (default: $R1_RUNS or ./runs)"),
+                OptionFactory.OptionalPath("--out", "Where to save the trained model (default: <run folder>/model)"),
+                OptionFactory.OptionalPath("--runs-dir", "Where run folders go (default: $R1_RUNS or ./runs)"),
                 OptionFactory.Optional<string>("--name", "Run name (default: <kind>-<date>-<time>)"),
                 OptionFactory.Optional<string>("--resume", "Continue the stopped run of this name from its last checkpoint"),
-                OptionFactory.Optional<string>("--config", "JSON file of training options (keys as in the run's config.json); flags override it"),
-                OptionFactory.Threads());
+                OptionFactory.OptionalPath("--config", "JSON file of training options (keys as in the run's config.json); flags override it"),
+                OptionFactory.Threads(), CostFlags.AddTo(command));
             foreach (var option in new Option[] { r.Out, r.RunsDir, r.Name, r.Resume, r.Config, r.Threads }) command.Options.Add(option);
             return r;
         }
@@ -39,17 +39,19 @@ public static class TrainingCommands
             command.SetAction((parse, cancellation) => Task.Run(() =>
             {
                 TorchSharp.torch.set_num_threads(parse.GetValue(Threads));
-                var target = new RunTarget(parse.GetValue(RunsDir) ?? RunStore.DefaultRoot, parse.GetValue(Name), parse.GetValue(Resume), parse.GetValue(Out));
-                using var observer = new ConsoleObserver(AnsiConsole.Console);
+                var target = new RunTarget(parse.GetValue(RunsDir) ?? RunStore.DefaultRoot, parse.GetValue(Name), parse.GetValue(Resume), parse.GetValue(Out),
+                    Cost.Resolve(parse));
+                var cli = CliOutput.Of(parse);
+                using var observer = new ConsoleObserver(cli);
                 var outcome = train(parse, target, observer, cancellation);
-                AnsiConsole.MarkupLineInterpolated($"[green]done[/]: run {outcome.RunPath}, model {outcome.ModelDir}");
+                cli.Results.MarkupLine($"[green]done[/]: run {Markup.Escape(outcome.RunPath)}, model {Markup.Escape(outcome.ModelDir)}");
                 return 0;
             }, CancellationToken.None));
     }
 
     static Option<string> ModelOption(Command command)
     {
-        var model = OptionFactory.Required<string>("--model", "Model directory to start from (e.g. made by r1 init)");
+        var model = OptionFactory.RequiredPath("--model", "Model directory to start from (e.g. made by r1 init)");
         command.Options.Add(model);
         return model;
     }
@@ -66,7 +68,7 @@ public static class TrainingCommands
     {
         var command = new Command(name, description);
         var model = ModelOption(command);
-        var data = OptionFactory.Required<string>("--data", dataHelp);
+        var data = OptionFactory.RequiredPath("--data", dataHelp);
         command.Options.Add(data);
         var flags = new ConfigFlags<LmTrainingConfig>(command, defaults)
             .Add("--max-steps", "Optimizer steps", c => c.MaxSteps, (c, v) => c with { MaxSteps = v })
@@ -84,7 +86,7 @@ public static class TrainingCommands
         var command = new Command("grpo", "GRPO with verifiable rewards (options named as TRL's GRPOConfig)");
         var model = ModelOption(command);
         var task = OptionFactory.Optional<string>("--task", TaskSource.TaskHelp);
-        var data = OptionFactory.Optional<string>("--data", "Dataset file (.jsonl or .parquet) with prompts and answers; read in epochs, reshuffled each");
+        var data = OptionFactory.OptionalPath("--data", "Dataset file (.jsonl or .parquet) with prompts and answers; read in epochs, reshuffled each");
         command.Options.Add(task);
         command.Options.Add(data);
         // TRL's GRPOConfig names, spelled as command-line options.

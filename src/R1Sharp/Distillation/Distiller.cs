@@ -1,4 +1,3 @@
-using System.Security.Cryptography;
 using R1Sharp.Checkpoints;
 using R1Sharp.Runs;
 using R1Sharp.Tokenizers;
@@ -10,8 +9,8 @@ namespace R1Sharp.Distillation;
 /// <summary>
 /// `r1 distill`: teaches a student from a teacher's traces. Sequence mode is SFT on the traces (the same trainer and
 /// data code as `r1 sft`); logit mode swaps the loss for <see cref="LogitDistillationLoss"/> against the teacher's
-/// logits, computed on the fly for each batch. A share of the prompts is held out: eval_loss is the student's
-/// cross-entropy on teacher traces it never trained on.
+/// logits, computed on the fly for each batch. As in SFT, eval_share of the prompts is held out (<see cref="HeldOutData"/>):
+/// eval_loss is the student's cross-entropy on teacher traces it never trained on.
 /// </summary>
 public sealed class Distiller
 {
@@ -24,7 +23,7 @@ public sealed class Distiller
     {
         (this.teacher, this.student, this.config) = (teacher, student, config.Validate());
         if (config.Mode == DistillMode.Logit) RequireSharedTokenizer(teacher, student);
-        (train, heldOut) = Split(SftDataset.Load(tracesPath, student), config.HeldOutShare);
+        (train, heldOut) = HeldOutData.Split(SftDataset.Load(tracesPath, student), config.Training.HeldOutShare(), e => e.Prompt);
     }
 
     /// <summary>
@@ -52,7 +51,7 @@ public sealed class Distiller
         {
             var trained = config.Training.PrepareModel(student);
             var distiller = new Distiller(teacher, trained, config, tracesPath);
-            return new TrainingJob(trained, config.Training.MaxSteps, (run, from, onStep, cancellation) => distiller.Run(run, from, onStep, cancellation));
+            return new TrainingJob(trained, config.Training, (run, from, onStep, cancellation) => distiller.Run(run, from, onStep, cancellation));
         });
 
     /// <summary>Trains the student; returns the last step's metrics. Checkpoints and resume as every training command.</summary>
@@ -62,8 +61,7 @@ public sealed class Distiller
         var lm = config.Training;
         int pad = student.Tokenizer.PadId ?? student.Tokenizer.EosId ?? 0;
         var source = new SftBatchSource(train, lm.BatchSize, lm.MaxSeqLength, pad, (ulong)lm.Seed);
-        var evalBatches = heldOut.Chunk(lm.BatchSize).Take(lm.EvalBatches)
-            .Select(chunk => SftExample.Collate(chunk, lm.MaxSeqLength, pad, student.Model.Device)).ToList();
+        var evalBatches = HeldOutData.SftBatches(heldOut, lm.BatchSize, lm.MaxSeqLength, pad, lm.EvalBatches, student.Model.Device);
         try
         {
             var objective = config.Mode == DistillMode.Logit ? LogitObjective() : null;
@@ -83,26 +81,9 @@ public sealed class Distiller
         {
             Tensor teacherLogits;
             using (no_grad()) teacherLogits = teacher.Model.Forward(batch.Inputs, batch.AttentionMask);
+            ComputeMeter.Current?.Forwarded(teacher.Model, batch.Inputs, batch.AttentionMask);
             return LogitDistillationLoss.Compute(logits, teacherLogits, batch.Targets.ne(LanguageModelLoss.IgnoreIndex), config.TopK, shared);
         };
-    }
-
-    /// <summary>
-    /// Splits examples into training and held-out by prompt (all traces of a prompt on one side), choosing held-out
-    /// prompts by a hash of their tokens, so the split does not depend on the file's order.
-    /// </summary>
-    public static (List<SftExample> Train, List<SftExample> HeldOut) Split(IReadOnlyList<SftExample> examples, double heldOutShare)
-    {
-        bool HeldOut(SftExample e)
-        {
-            var bytes = new byte[e.Prompt.Length * sizeof(int)];
-            Buffer.BlockCopy(e.Prompt, 0, bytes, 0, bytes.Length);
-            return BitConverter.ToUInt64(SHA256.HashData(bytes), 0) / 18446744073709551616.0 < heldOutShare;
-        }
-        var train = examples.Where(e => !HeldOut(e)).ToList();
-        var heldOut = examples.Where(HeldOut).ToList();
-        if (train.Count == 0) throw new R1Error($"all {examples.Count} traces fell in the held-out share {heldOutShare}; lower held_out_share");
-        return (train, heldOut);
     }
 
     /// <summary>

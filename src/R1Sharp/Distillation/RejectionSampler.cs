@@ -1,6 +1,7 @@
 using System.Diagnostics;
 using R1Sharp.Checkpoints;
 using R1Sharp.Evaluation;
+using R1Sharp.Runs;
 using R1Sharp.Tasks;
 
 namespace R1Sharp.Distillation;
@@ -30,6 +31,8 @@ public sealed record RejectionSamplingOptions
     public int Seed { get; init; }
     /// <summary>Prompts generated together in one batch. Default 64.</summary>
     public int BatchPrompts { get; init; } = 64;
+    /// <summary>The rates of the summary's cost card (null: the enclosing run's, else the defaults).</summary>
+    public CostRates? Cost { get; init; }
 
     public RejectionSamplingOptions Validate()
     {
@@ -67,6 +70,7 @@ public static class RejectionSampler
         Action<int, int>? progress = null)
     {
         options.Validate();
+        using var meter = ComputeMeter.Start(options.Cost);
         var clock = Stopwatch.StartNew();
         var examples = task.Examples(split, options.Seed).Take(options.Prompts).ToList();
         // Generation is evaluation's, sample for sample (same batching and seeds); grading is redone here with the format check.
@@ -89,7 +93,8 @@ public static class RejectionSampler
                 candidates.Count(c => c.Verdict.WellFormed), candidates.Count(c => c.Verdict.Finished),
                 candidates.Count(c => c.Verdict.Accepted), kept.Count));
         }
-        var summary = RejectionSamplingSummary.From(perPrompt, traces, options, task.Name, split, bundle.Directory, clock.Elapsed.TotalSeconds);
+        var summary = RejectionSamplingSummary.From(perPrompt, traces, options, task.Name, split, bundle.Directory, clock.Elapsed.TotalSeconds)
+            with { Cost = meter.Card() };
         return new RejectionSamplingResult(traces, summary);
     }
 

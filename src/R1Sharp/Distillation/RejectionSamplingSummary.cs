@@ -1,4 +1,5 @@
 using System.Text.Json;
+using R1Sharp.Runs;
 using R1Sharp.Tasks;
 using R1Sharp.Training;
 
@@ -22,11 +23,12 @@ public sealed record PromptAcceptance(string PromptId, int Samples, int Correct,
 /// <param name="Samples">Samples drawn in all: prompts × k.</param>
 /// <param name="AcceptanceRate">Accepted ÷ sampled, over all prompts.</param>
 /// <param name="PromptsWithAccepted">Share of prompts with at least one accepted sample (the prompts the traces cover).</param>
+/// <param name="Cost">What the sampling cost (its cost card).</param>
 public sealed record RejectionSamplingSummary(
     string Model, string Task, string Split,
     int SamplesPerPrompt, double Temperature, double TopP, int MaxTokens, int Seed, string Keep, bool Shortest,
     int Prompts, int Samples, int Correct, int WellFormed, int Accepted, double AcceptanceRate, double PromptsWithAccepted,
-    int TracesWritten, double MeanTraceTokens, double Seconds, IReadOnlyList<PromptAcceptance> PerPrompt)
+    int TracesWritten, double MeanTraceTokens, double Seconds, IReadOnlyList<PromptAcceptance> PerPrompt, CostCard? Cost = null)
 {
     public static RejectionSamplingSummary From(IReadOnlyList<PromptAcceptance> perPrompt, IReadOnlyList<DistillationTrace> traces,
         RejectionSamplingOptions options, string task, TaskSplit split, string model, double seconds)
@@ -45,6 +47,5 @@ public sealed record RejectionSamplingSummary(
 
     public void Save(string path) => AtomicFile.WriteAllText(path, JsonSerializer.Serialize(this, SnakeCase.Report) + "\n");
 
-    public static RejectionSamplingSummary Load(string path) =>
-        JsonSerializer.Deserialize<RejectionSamplingSummary>(File.ReadAllText(path), SnakeCase.Report) ?? throw new R1Error($"{path}: empty summary");
+    public static RejectionSamplingSummary Load(string path) => ConfigJson.Deserialize<RejectionSamplingSummary>(File.ReadAllText(path), path, SnakeCase.Report);
 }

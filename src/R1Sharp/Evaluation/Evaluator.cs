@@ -1,4 +1,3 @@
-using System.Text.Encodings.Web;
 using System.Text.Json;
 using System.Text.Json.Nodes;
 using R1Sharp.Tasks;
@@ -15,9 +14,6 @@ public sealed record EvalResult(EvalReport Report, IReadOnlyList<ScoredSample> S
 /// </summary>
 public static class Evaluator
 {
-    // Keep non-ASCII text (a Chinese prediction) readable in the output.
-    static readonly JsonSerializerOptions GradedLine = new() { Encoder = JavaScriptEncoder.UnsafeRelaxedJsonEscaping };
-
     /// <summary>`r1 grade`: each {"prediction", "gold"} line of a JSONL file (other fields kept) with "correct": true|false
     /// from the math answer checker, how many were correct, and the agreement with the lines' "expected" labels (a
     /// checker corpus). A bad line is an error naming file, line and field.</summary>
@@ -33,7 +29,7 @@ public static class Evaluator
             record["correct"] = isCorrect;
             correct += isCorrect ? 1 : 0;
             if (Label(record, path, lineNumber) is { } expected) labels.Add(expected, isCorrect);
-            lines.Add(record.ToJsonString(GradedLine));
+            lines.Add(JsonlFile.Line(record));
         }
         return (lines, correct, labels);
     }
@@ -82,7 +78,7 @@ public static class Evaluator
                 bool isCorrect = task.IsCorrect(sample.Completion, prompt.Gold, templateOpenedThink);
                 answers.Add(answer);
                 correct.Add(isCorrect);
-                scored.Add(new ScoredSample(prompt.PromptId, i, prompt.Gold, answer, isCorrect, sample.TokenCount, sample.HitLimit, sample.Completion));
+                scored.Add(new ScoredSample(prompt.PromptId, prompt.Prompt, i, false, prompt.Gold, answer, isCorrect, sample.TokenCount, sample.HitLimit, sample.Completion));
                 tokens += sample.TokenCount;
                 hitLimit += sample.HitLimit ? 1 : 0;
                 noAnswer += answer is null ? 1 : 0;
@@ -98,7 +94,7 @@ public static class Evaluator
             {
                 bool greedyIsCorrect = task.IsCorrect(greedy.Completion, prompt.Gold, templateOpenedThink);
                 greedyCorrect += greedyIsCorrect ? 1 : 0;
-                scored.Add(new ScoredSample(prompt.PromptId, ScoredSample.GreedySample, prompt.Gold,
+                scored.Add(new ScoredSample(prompt.PromptId, prompt.Prompt, null, true, prompt.Gold,
                     task.VoteKey(greedy.Completion, templateOpenedThink), greedyIsCorrect, greedy.TokenCount, greedy.HitLimit, greedy.Completion));
             }
         }
@@ -126,7 +122,7 @@ public static class Evaluator
 public sealed record EvalSample(string Completion, int TokenCount, bool HitLimit);
 
 /// <summary>
-/// What evaluation needs for one prompt: its id, the gold answer, k sampled completions, and optionally the
-/// greedy (temperature 0) completion.
+/// What evaluation needs for one prompt: its id, the gold answer, k sampled completions, optionally the greedy
+/// (temperature 0) completion, and the prompt's text as the model saw it (for samples.jsonl).
 /// </summary>
-public sealed record PromptSamples(string PromptId, string Gold, IReadOnlyList<EvalSample> Samples, EvalSample? Greedy = null);
+public sealed record PromptSamples(string PromptId, string Gold, IReadOnlyList<EvalSample> Samples, EvalSample? Greedy = null, string? Prompt = null);

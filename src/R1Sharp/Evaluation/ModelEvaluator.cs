@@ -56,7 +56,7 @@ public static class ModelEvaluator
             var greedyResults = options.Greedy ? engine.Generate(prompts.Select(p => new GenerationRequest(p, greedy)).ToList()) : null;
             for (int i = 0; i < batch.Count; i++)
                 results.Add(new PromptSamples(batch[i].Id, batch[i].Answer, samples[i].Select(s => ToEvalSample(bundle, s)).ToList(),
-                    greedyResults is null ? null : ToEvalSample(bundle, greedyResults[i][0])));
+                    greedyResults is null ? null : ToEvalSample(bundle, greedyResults[i][0]), bundle.Tokenizer.Decode(prompts[i])));
             progress?.Invoke(Math.Min(start + batch.Count, examples.Count), examples.Count);
         }
         var settings = new EvalSettings(bundle.Directory, options.Temperature, options.TopP, options.MaxTokens, options.Seed);

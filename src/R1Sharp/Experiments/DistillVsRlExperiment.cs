@@ -26,14 +26,14 @@ public sealed class DistillVsRlExperiment(DistillVsRlConfig config, string runsR
 
     /// <param name="teacherRun">A finished `r1 quickstart` run folder; null runs the quickstart first (as &lt;name&gt;-teacher).</param>
     /// <param name="teacherConfig">Settings of that quickstart run when it has to be made (default: the quickstart's defaults).</param>
+    /// <param name="cost">The rates of the cost cards (null: the defaults).</param>
     public (DistillVsRlReport Report, string Folder) Run(string? teacherRun, string? name = null, QuickstartConfig? teacherConfig = null,
-        CancellationToken cancellation = default)
+        CancellationToken cancellation = default, CostRates? cost = null)
     {
         config.Validate();
         var total = Stopwatch.StartNew();
-        var stages = new StageTimes();
         torch.set_num_threads(Environment.ProcessorCount);
-        return TrainingRun.Pipeline("experiment", new RunTarget(runsRoot, name), config, observer, run =>
+        return TrainingRun.Pipeline("experiment", new RunTarget(runsRoot, name, Cost: cost), config, observer, (run, stages) =>
         {
             teacherRun ??= stages.Time("teacher (quickstart)", () =>
                 new QuickstartPipeline(teacherConfig ?? new QuickstartConfig(), runsRoot, observer).Run(false, run.Name + "-teacher", cancellation).Folder);
@@ -90,7 +90,7 @@ public sealed class DistillVsRlExperiment(DistillVsRlConfig config, string runsR
                 SamplingAcceptanceRate = sampling.AcceptanceRate, Traces = sampling.TracesWritten,
                 TeacherRun = Path.GetFullPath(teacherRun), SamplesPerPrompt = qs.EvalSamples, EvalPrompts = qs.EvalPrompts,
                 Temperature = qs.EvalTemperature, TopP = qs.EvalTopP, TotalSeconds = total.Elapsed.TotalSeconds, StageSeconds = stages.Seconds,
-                Machine = TrainingRun.Machine, Config = config, QuickstartConfig = qs,
+                Machine = TrainingRun.Machine, Config = config, QuickstartConfig = qs, Cost = stages.Card(),
             };
             AtomicFile.WriteAllText(Path.Combine(run.Path, "experiment.json"), report.ToJson() + "\n");
             AtomicFile.WriteAllText(Path.Combine(run.Path, "experiment.md"), report.ToMarkdown());

@@ -111,3 +111,52 @@ public sealed record ModelStats(long TotalParameters, long ActiveParametersPerTo
         return shapes;
     }
 }
+
+/// <summary>
+/// Model FLOPs, from the config alone. A token costs 2 FLOPs per multiply-add of every weight matrix it goes through —
+/// N, the active parameters in matmuls: the embedding lookup is not one, a tied lm_head is, a MoE token runs its router,
+/// its top-k routed experts and the shared ones — plus attention's, which grows with the context. Training is forward +
+/// backward, 3 × the forward, over whole sequences as PaLM counts it (every position against all T: 6N + 12·L·H·d·T per
+/// token for d = d_qk = d_v). Generation feeds tokens through the KV cache one position at a time, each against the c
+/// positions it attends to (itself included), with MLA's absorbed widths; it computes logits only where they are read.
+/// </summary>
+/// <param name="MatmulParameters">N: weights a token multiplies by, lm_head included.</param>
+/// <param name="LogitParameters">The lm_head's share of N (vocab × hidden).</param>
+/// <param name="AttentionWidth">H·(d_qk + d_v): multiply-adds per layer of one query against one key and value, no cache
+/// (MLA up-projects per-head keys and values: d_qk = qk_nope + qk_rope, d_v = v_head_dim).</param>
+/// <param name="CachedAttentionWidth">The same against the KV cache (absorbed MLA attends in the latent: d_k = kv_lora_rank
+/// + qk_rope, d_v = kv_lora_rank).</param>
+public sealed record ModelFlops(long MatmulParameters, long LogitParameters, int Layers, long AttentionWidth, long CachedAttentionWidth)
+{
+    /// <summary>The formulas, as the cost card states them.</summary>
+    public const string Formula =
+        "training (forward + backward) 6·N + 6·L·H·(d_qk + d_v)·T FLOPs per token of a T-token sequence (PaLM's 12·L·H·d·T); " +
+        "forward-only passes a third of that; generation and prefill 2·N + 2·L·H·(d_k + d_v)·c per token attending to c cached " +
+        "positions, the lm_head's 2·vocab·hidden only where logits are read; N = active parameters in matmuls";
+
+    /// <summary>Forward of one sequence of <paramref name="length"/> tokens without a cache (logits at every position).</summary>
+    public double Forward(long length) => 2.0 * length * (MatmulParameters + (double)Layers * AttentionWidth * length);
+
+    /// <summary>Forward + backward of one sequence of <paramref name="length"/> tokens: 3 × <see cref="Forward"/>.</summary>
+    public double Training(long length) => 3 * Forward(length);
+
+    /// <summary><paramref name="tokens"/> fed through the KV cache attending to <paramref name="contextSum"/> positions in
+    /// all, with logits computed for <paramref name="logitRows"/> of them.</summary>
+    public double Cached(long tokens, long contextSum, long logitRows) =>
+        2.0 * ((double)(MatmulParameters - LogitParameters) * tokens + (double)LogitParameters * logitRows + (double)Layers * CachedAttentionWidth * contextSum);
+
+    public static ModelFlops Of(ModelConfig c)
+    {
+        var stats = ModelStats.Of(c); // checks the sizes: past it, nothing here overflows
+        // Matrices only (norm weights, biases and routing-bias buffers are not multiplied by); the embedding is a lookup
+        // unless it doubles as the lm_head. Idle routed experts are all matrices.
+        long matrices = ModelStats.ExpectedShapes(c)
+            .Where(kv => kv.Value.Length == 2 && (kv.Key != "model.embed_tokens.weight" || c.TieWordEmbeddings))
+            .Sum(kv => ModelStats.Elements(kv.Value));
+        long idle = stats.TotalParameters - stats.ActiveParametersPerToken;
+        long heads = c.NumAttentionHeads;
+        long width = c.IsMla ? heads * (c.QkNopeHeadDim + c.QkRopeHeadDim + c.VHeadDim) : heads * 2L * c.GqaHeadDim;
+        long cached = c.IsMla ? heads * (2L * c.KvLoraRank + c.QkRopeHeadDim) : width;
+        return new ModelFlops(matrices - idle, (long)c.VocabSize * c.HiddenSize, c.NumHiddenLayers, width, cached);
+    }
+}

@@ -18,12 +18,12 @@ namespace R1Sharp.Quickstart;
 /// </summary>
 public sealed class QuickstartPipeline(QuickstartConfig config, string runsRoot, ITrainingObserver observer)
 {
-    public (QuickstartReport Report, string Folder) Run(bool control, string? name = null, CancellationToken cancellation = default)
+    /// <param name="cost">The rates of the cost cards (null: the enclosing run's, else the defaults).</param>
+    public (QuickstartReport Report, string Folder) Run(bool control, string? name = null, CancellationToken cancellation = default, CostRates? cost = null)
     {
         var total = Stopwatch.StartNew();
-        var stages = new StageTimes();
         torch.set_num_threads(Environment.ProcessorCount);
-        return TrainingRun.Pipeline("quickstart", new RunTarget(runsRoot, name), config, observer, run =>
+        return TrainingRun.Pipeline("quickstart", new RunTarget(runsRoot, name, Cost: cost), config, observer, (run, stages) =>
         {
             var task = QuickstartCorpus.Task(config);
             var (tokenizer, documents) = stages.Time("tokenizer", BuildTokenizer);
@@ -49,6 +49,7 @@ public sealed class QuickstartPipeline(QuickstartConfig config, string runsRoot,
                 SamplesPerPrompt = config.EvalSamples, EvalPrompts = config.EvalPrompts,
                 Temperature = config.EvalTemperature, TopP = config.EvalTopP,
                 TotalSeconds = total.Elapsed.TotalSeconds, StageSeconds = stages.Seconds, Machine = TrainingRun.Machine, Config = config,
+                Cost = stages.Card(),
             };
             AtomicFile.WriteAllText(Path.Combine(run.Path, "report.json"), report.ToJson() + "\n");
             var final = new Dictionary<string, double>

@@ -2,6 +2,7 @@ using System.Globalization;
 using System.Text;
 using System.Text.Json;
 using R1Sharp.Evaluation;
+using R1Sharp.Runs;
 using R1Sharp.Training;
 
 namespace R1Sharp.Quickstart;
@@ -12,7 +13,7 @@ public sealed record SplitScores(double Pass1, double ConsAtK, double MeanRespon
     public static SplitScores From(EvalResult result)
     {
         var r = result.Report;
-        var sampled = result.Samples.Where(s => s.Sample != ScoredSample.GreedySample).ToList();
+        var sampled = result.Samples.Where(s => !s.Greedy).ToList();
         // A sample "thinks" when it writes work before closing the think block the template opened.
         double thinking = sampled.Count == 0 ? 0 : sampled.Count(s => !s.Completion.StartsWith(Tokenizers.ChatTokens.ThinkEnd)) / (double)sampled.Count;
         return new SplitScores(r.PassAt1, r.ConsAtK, r.MeanResponseTokens, r.PassAtK[r.PassAtK.Keys.Max()], r.GreedyAccuracy, thinking);
@@ -43,6 +44,8 @@ public abstract record ProtocolReport
     public required IReadOnlyDictionary<string, double> StageSeconds { get; init; }
     /// <summary>Cores, OS and architecture the run took its seconds on.</summary>
     public required string Machine { get; init; }
+    /// <summary>The whole run's cost card, its stages' under <c>stages</c> (absent from reports made before cost cards).</summary>
+    public CostCard? Cost { get; init; }
 
     /// <summary>"Addition, 200 prompts per split, k = 4 samples at temperature 0.6, top-p 0.95" for a report's opening line.</summary>
     protected string Protocol => $"Addition, {EvalPrompts} prompts per split, k = {SamplesPerPrompt} samples at temperature {Temperature}, top-p {TopP}";
@@ -68,8 +71,7 @@ public sealed record QuickstartReport : ProtocolReport
 
     public string ToJson() => JsonSerializer.Serialize(this, SnakeCase.Report);
 
-    public static QuickstartReport Load(string path) =>
-        JsonSerializer.Deserialize<QuickstartReport>(File.ReadAllText(path), SnakeCase.Report) ?? throw new R1Error($"{path}: empty report");
+    public static QuickstartReport Load(string path) => ConfigJson.Deserialize<QuickstartReport>(File.ReadAllText(path), path, SnakeCase.Report);
 
     public string ToMarkdown(IEnumerable<string> plots)
     {

@@ -215,10 +215,10 @@ public sealed class RunFolder : IDisposable
         RunPlots.Write(PlotsPath, ReadMetrics(), metrics ?? DefaultPlots);
 
     /// <summary>
-    /// Ends the run: plots, report.md (a summary of final metrics and plots, then <paramref name="reportBody"/>),
+    /// Ends the run: plots, report.md (a summary of final metrics, cost and plots, then <paramref name="reportBody"/>),
     /// run.json and the index row, then releases the lock. Final metrics default to the last row of metrics.jsonl.
     /// </summary>
-    public void Finish(RunStatus status, IReadOnlyDictionary<string, double>? finalMetrics = null, string? reportBody = null)
+    public void Finish(RunStatus status, IReadOnlyDictionary<string, double>? finalMetrics = null, string? reportBody = null, CostCard? cost = null)
     {
         var rows = ReadMetrics();
         info = info with
@@ -226,6 +226,7 @@ public sealed class RunFolder : IDisposable
             Status = status,
             EndedAt = DateTimeOffset.UtcNow,
             FinalMetrics = finalMetrics ?? rows.LastOrDefault()?.Values ?? new Dictionary<string, double>(),
+            Cost = cost ?? info.Cost,
         };
         var plots = RunPlots.Write(PlotsPath, rows, DefaultPlots);
         WriteReport(RunReport.Summary(info, rows.LastOrDefault()?.Step, plots.Select(p => System.IO.Path.GetRelativePath(Path, p)).ToList()) + (reportBody ?? ""));
@@ -252,6 +253,7 @@ public sealed class RunFolder : IDisposable
             ["pid"] = info.ProcessId,
             ["final_metrics"] = new JsonObject(info.FinalMetrics.Where(kv => double.IsFinite(kv.Value))
                 .Select(kv => KeyValuePair.Create(kv.Key, (JsonNode?)kv.Value))),
+            ["cost"] = info.Cost is { } cost ? JsonSerializer.SerializeToNode(cost, SnakeCase.Report) : null,
         };
         AtomicFile.WriteAllText(System.IO.Path.Combine(Path, RunInfoFile), json.ToJsonString(SnakeCase.Json));
         Store.Upsert(info);
@@ -272,7 +274,8 @@ public sealed class RunFolder : IDisposable
                 RunStore.ParseTimestamp(json["started_at"]!.GetValue<string>()),
                 json["ended_at"] is JsonValue ended ? RunStore.ParseTimestamp(ended.GetValue<string>()) : null,
                 json["final_metrics"]?.AsObject().ToDictionary(kv => kv.Key, kv => kv.Value!.GetValue<double>()) ?? [],
-                json["pid"]?.GetValue<int>() ?? 0);
+                json["pid"]?.GetValue<int>() ?? 0,
+                json["cost"] is JsonObject cost ? cost.Deserialize<CostCard>(SnakeCase.Report) : null);
         }
         catch (Exception e) when (e is JsonException or InvalidOperationException or NullReferenceException or FormatException)
         {

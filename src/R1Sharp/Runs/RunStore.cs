@@ -2,6 +2,7 @@ using System.Diagnostics;
 using System.Globalization;
 using System.Text.Json;
 using Microsoft.Data.Sqlite;
+using R1Sharp.Training;
 
 namespace R1Sharp.Runs;
 
@@ -15,9 +16,9 @@ public enum RunStatus
     Interrupted,
 }
 
-/// <summary>One run as the index knows it.</summary>
+/// <summary>One run as the index knows it; <paramref name="Cost"/> once it has ended (or a session of it has).</summary>
 public sealed record RunRecord(string Name, string Kind, string Path, RunStatus Status, DateTimeOffset StartedAt,
-    DateTimeOffset? EndedAt, IReadOnlyDictionary<string, double> FinalMetrics, int ProcessId = 0);
+    DateTimeOffset? EndedAt, IReadOnlyDictionary<string, double> FinalMetrics, int ProcessId = 0, CostCard? Cost = null);
 
 /// <summary>
 /// The index of runs: an embedded SQLite database, runs.db, in the runs root folder beside the run folders
@@ -41,9 +42,12 @@ public sealed class RunStore
             started_at TEXT NOT NULL,
             ended_at TEXT,
             final_metrics TEXT NOT NULL DEFAULT '{}',
-            pid INTEGER NOT NULL DEFAULT 0
+            pid INTEGER NOT NULL DEFAULT 0,
+            cost TEXT
         )
         """;
+
+    const string Columns = "name, kind, path, status, started_at, ended_at, final_metrics, pid, cost";
 
     readonly string connectionString;
     readonly Action<string>? notice;
@@ -57,7 +61,11 @@ public sealed class RunStore
         this.notice = notice;
         // No pooling: each call opens and closes the file, so no handle outlives it and other processes see changes.
         connectionString = new SqliteConnectionStringBuilder { DataSource = DatabasePath, Pooling = false }.ToString();
-        Guarded(() => Execute(Schema));
+        Guarded(() =>
+        {
+            Execute(Schema);
+            AddCostColumn();
+        });
     }
 
     public string Root { get; }
@@ -67,10 +75,10 @@ public sealed class RunStore
     public void Upsert(RunRecord run) => Guarded(() => Write(run));
 
     /// <summary>All runs, newest first. A run still marked running whose process is gone shows as interrupted.</summary>
-    public List<RunRecord> List() => Guarded(() => Query("SELECT name, kind, path, status, started_at, ended_at, final_metrics, pid FROM runs ORDER BY started_at DESC, name"));
+    public List<RunRecord> List() => Guarded(() => Query($"SELECT {Columns} FROM runs ORDER BY started_at DESC, name"));
 
     public RunRecord? Find(string name) => Guarded(() =>
-        Query("SELECT name, kind, path, status, started_at, ended_at, final_metrics, pid FROM runs WHERE name = $name", ("$name", name)).SingleOrDefault());
+        Query($"SELECT {Columns} FROM runs WHERE name = $name", ("$name", name)).SingleOrDefault());
 
     /// <summary>Rebuilds the index from the run.json of every run folder in the root (after runs.db was damaged or
     /// deleted, or folders were copied in or removed); returns how many runs it holds.</summary>
@@ -156,14 +164,15 @@ public sealed class RunStore
     void Write(RunRecord run, SqliteConnection? connection = null)
     {
         using var owned = connection is null ? Open() : null;
-        using var command = Command(connection ?? owned!, """
-            INSERT INTO runs (name, kind, path, status, started_at, ended_at, final_metrics, pid)
-            VALUES ($name, $kind, $path, $status, $started, $ended, $metrics, $pid)
+        using var command = Command(connection ?? owned!, $"""
+            INSERT INTO runs ({Columns})
+            VALUES ($name, $kind, $path, $status, $started, $ended, $metrics, $pid, $cost)
             ON CONFLICT(name) DO UPDATE SET kind = $kind, path = $path, status = $status, started_at = $started,
-                ended_at = $ended, final_metrics = $metrics, pid = $pid
+                ended_at = $ended, final_metrics = $metrics, pid = $pid, cost = $cost
             """, [("$name", run.Name), ("$kind", run.Kind), ("$path", run.Path), ("$status", StatusName(run.Status)),
             ("$started", Timestamp(run.StartedAt)), ("$ended", run.EndedAt is { } e ? Timestamp(e) : null),
-            ("$metrics", JsonSerializer.Serialize(FiniteOnly(run.FinalMetrics))), ("$pid", run.ProcessId)]);
+            ("$metrics", JsonSerializer.Serialize(FiniteOnly(run.FinalMetrics))), ("$pid", run.ProcessId),
+            ("$cost", run.Cost is { } cost ? JsonSerializer.Serialize(cost, SnakeCase.Report) : null)]);
         command.ExecuteNonQuery();
     }
 
@@ -181,9 +190,22 @@ public sealed class RunStore
                 status = RunStatus.Interrupted;
             runs.Add(new RunRecord(reader.GetString(0), reader.GetString(1), reader.GetString(2), status,
                 ParseTimestamp(reader.GetString(4)), reader.IsDBNull(5) ? null : ParseTimestamp(reader.GetString(5)),
-                JsonSerializer.Deserialize<Dictionary<string, double>>(reader.GetString(6)) ?? [], pid));
+                JsonSerializer.Deserialize<Dictionary<string, double>>(reader.GetString(6)) ?? [], pid,
+                reader.IsDBNull(8) ? null : JsonSerializer.Deserialize<CostCard>(reader.GetString(8), SnakeCase.Report)));
         }
         return runs;
+    }
+
+    /// <summary>An index made before cost cards has no cost column: adds it (its runs show no cost until reindexed).</summary>
+    void AddCostColumn()
+    {
+        using var connection = Open();
+        using var probe = Command(connection, "SELECT COUNT(*) FROM pragma_table_info('runs') WHERE name = 'cost'", []);
+        if ((long)probe.ExecuteScalar()! == 0)
+        {
+            using var alter = Command(connection, "ALTER TABLE runs ADD COLUMN cost TEXT", []);
+            alter.ExecuteNonQuery();
+        }
     }
 
     void Execute(string sql)

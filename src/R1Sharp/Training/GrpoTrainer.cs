@@ -28,8 +28,11 @@ public sealed record GrpoEnvironment(
             e => bundle.EncodeChat(e.Prompt), bundle.Template.OpensThink);
 }
 
-/// <summary>One scored completion of a step, kept for samples.jsonl.</summary>
-public sealed record GrpoSample(string PromptId, string Completion, double Reward, double Accuracy, int Tokens, bool Truncated);
+/// <summary>One scored completion of a step, kept for samples.jsonl (fields in docs/training.md).</summary>
+/// <param name="Prompt">The prompt as the model saw it (chat template applied, cut to max_prompt_length tokens).</param>
+/// <param name="Completion">The generated text, without the end-of-sequence token.</param>
+/// <param name="Tokens">Generated tokens, end-of-sequence included.</param>
+public sealed record GrpoSample(string PromptId, string Prompt, string Completion, double Reward, double Accuracy, int Tokens, bool Truncated);
 
 /// <summary>
 /// Group Relative Policy Optimization (DeepSeekMath; DeepSeek-R1) with its successors' options, as TRL names
@@ -144,8 +147,8 @@ public sealed class GrpoTrainer(CausalLanguageModel policy, GrpoConfig config, G
                          allSamples.Select(s => s.FinishReason == FinishReason.Length).ToList())) metrics[k] = v;
             metrics[MetricNames.Accuracy] = allScores.Average(s => s.Accuracy);
         }
-        var samples = kept.SelectMany(k => k.Samples.Zip(k.Scores, (s, r) => new GrpoSample(k.Example.Id,
-            environment.Tokenizer.Decode(s.TokenIds), r.Total, r.Accuracy, s.TokenIds.Length, s.FinishReason == FinishReason.Length))).ToList();
+        var samples = kept.SelectMany(k => k.Samples.Zip(k.Scores, (s, r) => new GrpoSample(k.Example.Id, environment.Tokenizer.Decode(k.Prompt),
+            ModelEvaluator.CompletionText(environment.Tokenizer, s), r.Total, r.Accuracy, s.TokenIds.Length, s.FinishReason == FinishReason.Length))).ToList();
         seconds = clock.Elapsed.TotalSeconds;
         return new RolloutBatch(rows, rewards, truncated, metrics, samples, generated);
     }
@@ -166,6 +169,13 @@ public sealed class GrpoTrainer(CausalLanguageModel policy, GrpoConfig config, G
             bundle.Model.eval();
             return new Dictionary<string, double> { [MetricNames.EvalAccuracy] = ModelEvaluator.Run(bundle, task, TaskSplit.Test, greedy).Report.PassAt1 };
         };
+    }
+
+    /// <summary>Log-probs of a batch's completions under a fixed model (old policy, reference): a forward-only pass.</summary>
+    Tensor Scored(CausalLanguageModel model, CompletionBatch batch)
+    {
+        ComputeMeter.Current?.Forwarded(model, batch.InputIds, batch.AttentionMask);
+        return TokenLogProbs.Compute(model, batch, config.Temperature).LogProbs;
     }
 
     IReadOnlyList<int> TruncatePrompt(IReadOnlyList<int> prompt) =>
@@ -203,15 +213,15 @@ public sealed class GrpoTrainer(CausalLanguageModel policy, GrpoConfig config, G
         {
             policy.eval();
             if (config.NumIterations > 1)
-                oldLogProbs = batches.Select(b => (Tensor?)TokenLogProbs.Compute(policy, b, config.Temperature).LogProbs).ToList();
+                oldLogProbs = batches.Select(b => (Tensor?)Scored(policy, b)).ToList();
             if (config.Beta != 0 && reference is not null)
             {
                 reference.eval();
-                refLogProbs = batches.Select(b => (Tensor?)TokenLogProbs.Compute(reference, b, config.Temperature).LogProbs).ToList();
+                refLogProbs = batches.Select(b => (Tensor?)Scored(reference, b)).ToList();
             }
             else if (config.Beta != 0)
                 using (LoraAdapter.Use(policy, null)) // the base: the policy with its adapter off
-                    refLogProbs = batches.Select(b => (Tensor?)TokenLogProbs.Compute(policy, b, config.Temperature).LogProbs).ToList();
+                    refLogProbs = batches.Select(b => (Tensor?)Scored(policy, b)).ToList();
         }
 
         var stats = new PolicyLossStats();
@@ -230,6 +240,7 @@ public sealed class GrpoTrainer(CausalLanguageModel policy, GrpoConfig config, G
                     Advantages = advantages.index_select(0, rows), Mask = masks[j], Entropies = entropy,
                 }, config, micro, activeTokens);
                 loss.Loss.backward();
+                ComputeMeter.Current?.Trained(policy, batches[j].InputIds, batches[j].AttentionMask);
                 stats += loss.Stats;
             }
             gradNorm = GradientClipping.ClipGlobalNorm(Trained.parameters(), config.MaxGradNorm);

@@ -59,6 +59,7 @@ public sealed class LanguageModelTrainer(CausalLanguageModel model, LmTrainingCo
             var microLoss = (objective is null ? LanguageModelLoss.Compute(logits, batch.Targets) : objective(logits, batch))
                             / config.GradientAccumulationSteps;
             microLoss.backward();
+            ComputeMeter.Current?.Trained(model, batch.Inputs, batch.AttentionMask);
             loss += microLoss.item<float>();
             tokens += batch.Inputs.NumberOfElements;
         }
@@ -85,6 +86,7 @@ public sealed class LanguageModelTrainer(CausalLanguageModel model, LmTrainingCo
         {
             using var scope = NewDisposeScope();
             total += LanguageModelLoss.Compute(model.Forward(batch.Inputs, batch.AttentionMask), batch.Targets).item<float>();
+            ComputeMeter.Current?.Forwarded(model, batch.Inputs, batch.AttentionMask);
         }
         return total / batches.Count;
     }

@@ -59,14 +59,7 @@ public sealed record TrainerState
         optimizer.load_state_dict(Path.Combine(dir, OptimizerFile));
         TorchRngState.Restore(File.ReadAllBytes(Path.Combine(dir, RngFile)));
         string path = Path.Combine(dir, StateFile);
-        try
-        {
-            return JsonSerializer.Deserialize<TrainerState>(File.ReadAllText(path), Json) ?? throw new R1Error($"{path}: empty trainer state");
-        }
-        catch (JsonException e)
-        {
-            throw new R1Error($"{path}: not a trainer state ({e.Message})", e);
-        }
+        return ConfigJson.Deserialize<TrainerState>(File.ReadAllText(path), path, Json);
     }
 }
 

@@ -117,6 +117,22 @@ public abstract record TrainingArguments
         return LoraAdapter.Create(model, lora, baseModel, Seed).Activate();
     }
 
+    /// <summary>
+    /// What the schedule does not fit in a run this short — warm-up longer than the run, evaluation interval longer
+    /// than the run — as warnings for the user. The options stay as given (config.json records what ran); a run that
+    /// a time budget ends (max_steps int.MaxValue) is not judged.
+    /// </summary>
+    public IEnumerable<string> ShortRunWarnings()
+    {
+        if (MaxSteps == int.MaxValue) yield break;
+        if (WarmupSteps > MaxSteps)
+            yield return $"warmup_steps {WarmupSteps} is longer than the run (max_steps {MaxSteps}): the learning rate reaches only " +
+                         $"{100.0 * MaxSteps / WarmupSteps:0}% of learning_rate {LearningRate:G3}; set warmup_steps to at most max_steps in --config";
+        if (EvalSteps > MaxSteps)
+            yield return $"eval_steps {EvalSteps} is longer than the run (max_steps {MaxSteps}): the held-out evaluation runs only at the end; " +
+                         "set eval_steps below max_steps for a curve";
+    }
+
     /// <summary>Throws <see cref="R1Error"/> naming the first shared option whose value cannot work.</summary>
     protected void ValidateTrainingArguments()
     {

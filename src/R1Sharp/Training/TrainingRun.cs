@@ -24,9 +24,10 @@ public interface ITrainingObserver
 /// <summary>
 /// Where a run goes: a new run in <paramref name="RunsRoot"/> named <paramref name="Name"/> (an automatic, unique
 /// name when null), or the continuation of the run named <paramref name="Resume"/>. A training run saves its model
-/// to <paramref name="ModelDir"/> (default &lt;run folder&gt;/model).
+/// to <paramref name="ModelDir"/> (default &lt;run folder&gt;/model). Its cost card is computed at <paramref name="Cost"/>
+/// (null: the enclosing run's rates — a pipeline's stages take the pipeline's —, else the defaults).
 /// </summary>
-public sealed record RunTarget(string RunsRoot, string? Name = null, string? Resume = null, string? ModelDir = null);
+public sealed record RunTarget(string RunsRoot, string? Name = null, string? Resume = null, string? ModelDir = null, CostRates? Cost = null);
 
 /// <summary>
 /// A run's options in the one precedence every command follows: built-in <paramref name="Defaults"/> &lt; the config
@@ -51,10 +52,13 @@ public delegate IReadOnlyDictionary<string, double> TrainFunc(RunFolder run, Che
 
 /// <summary>
 /// A training recipe with its inputs loaded and checked: the model it trains (saved with its tokenizer at the end),
-/// the steps it takes, and the training itself. <see cref="Owned"/> are disposed with it (a teacher, a reference model).
+/// its optimizer and schedule options, and the training itself. <see cref="Owned"/> are disposed with it (a teacher,
+/// a reference model, held-out batches).
 /// </summary>
-public sealed record TrainingJob(ModelBundle Model, int MaxSteps, TrainFunc Train) : IDisposable
+public sealed record TrainingJob(ModelBundle Model, TrainingArguments Arguments, TrainFunc Train) : IDisposable
 {
+    public int MaxSteps => Arguments.MaxSteps;
+
     public IReadOnlyList<IDisposable?> Owned { get; init; } = [];
 
     /// <summary>Builds a job around <paramref name="model"/>, disposing the model if building fails.</summary>
@@ -103,6 +107,7 @@ public static class TrainingRun
         {
             var config = run is null ? layers.Resolve() : layers.Resolve(run.ReadConfigJson(), run.ConfigPath);
             using var job = prepare(config);
+            foreach (string warning in job.Arguments.ShortRunWarnings()) observer.Notice(warning);
             CheckpointInfo? checkpoint = null;
             if (run is null)
                 run = RunFolder.Create(target.RunsRoot, target.Name, kind, config, observer.Notice);
@@ -112,6 +117,8 @@ public static class TrainingRun
                 checkpoint = run.Continue();
             }
             string stage = $"{kind} {run.Name}", modelDir = target.ModelDir ?? Path.Combine(run.Path, "model");
+            // A resumed run's card adds this session's work to what its earlier sessions measured.
+            using var meter = ComputeMeter.Start(target.Cost, run.Info.Cost?.Measurement);
             observer.StageStarted(stage, job.MaxSteps, checkpoint?.Step ?? 0);
             var clock = Stopwatch.StartNew();
             IReadOnlyDictionary<string, double> final;
@@ -124,18 +131,19 @@ public static class TrainingRun
             }
             catch (OperationCanceledException stop)
             {
-                run.Finish(RunStatus.Failed);
+                run.Finish(RunStatus.Failed, cost: meter.Card());
                 throw new OperationCanceledException($"run {run.Name} was stopped; its last whole step is saved: continue it with --resume {run.Name}",
                     stop, stop.CancellationToken);
             }
             catch
             {
-                run.Finish(RunStatus.Failed);
+                run.Finish(RunStatus.Failed, cost: meter.Card());
                 throw;
             }
             int steps = run.ReadMetrics().LastOrDefault()?.Step ?? 0;
-            run.Finish(RunStatus.Finished, final);
-            observer.StageFinished(stage, Summary(final, steps, seconds));
+            var cost = meter.Card();
+            run.Finish(RunStatus.Finished, final, cost: cost);
+            observer.StageFinished(stage, $"{Summary(final, steps, seconds)}\ncost: {cost.Line}");
             return new TrainingOutcome(run.Name, run.Path, Path.GetFullPath(modelDir), final, steps, seconds);
         }
         finally
@@ -147,23 +155,28 @@ public static class TrainingRun
     /// <summary>
     /// A run made of stages (the quickstart, an experiment): created like a training run (before any stage, so its
     /// name is known), finished with the final metrics and report body <paramref name="work"/> returns, marked failed
-    /// if it throws.
+    /// if it throws. <paramref name="work"/> times its stages with the <see cref="StageTimes"/> it is given, which
+    /// also measures their cost: the run's card holds the whole pipeline and each stage.
     /// </summary>
     public static T Pipeline<T>(string kind, RunTarget target, object config, ITrainingObserver observer,
-        Func<RunFolder, (T Result, IReadOnlyDictionary<string, double> Final, string Report)> work)
+        Func<RunFolder, StageTimes, (T Result, IReadOnlyDictionary<string, double> Final, string Report)> work)
     {
         using var run = RunFolder.Create(target.RunsRoot, target.Name, kind, config, observer.Notice);
+        using var meter = ComputeMeter.Start(target.Cost);
+        var stages = new StageTimes(meter);
         (T Result, IReadOnlyDictionary<string, double> Final, string Report) done;
         try
         {
-            done = work(run);
+            done = work(run, stages);
         }
         catch
         {
-            run.Finish(RunStatus.Failed);
+            run.Finish(RunStatus.Failed, cost: stages.Card());
             throw;
         }
-        run.Finish(RunStatus.Finished, done.Final, done.Report);
+        var cost = stages.Card();
+        run.Finish(RunStatus.Finished, done.Final, done.Report, cost);
+        observer.StageFinished($"{kind} {run.Name}", $"cost: {cost.Line}");
         return done.Result;
     }
 
@@ -184,16 +197,22 @@ public static class TrainingRun
     public static string Machine => $"{Environment.ProcessorCount} cores, {RuntimeInformation.OSDescription}, {RuntimeInformation.ProcessArchitecture}";
 }
 
-/// <summary>Wall-clock of each named stage of a pipeline, for its report.</summary>
-public sealed class StageTimes
+/// <summary>Wall-clock and cost of each named stage of a pipeline, measured by the pipeline's meter, for its report.</summary>
+public sealed class StageTimes(ComputeMeter meter)
 {
     public Dictionary<string, double> Seconds { get; } = [];
+    public Dictionary<string, CostCard> Costs { get; } = [];
 
     public T Time<T>(string stage, Func<T> body)
     {
-        var clock = Stopwatch.StartNew();
+        var before = meter.Measure();
         var result = body();
-        Seconds[stage] = clock.Elapsed.TotalSeconds;
+        var spent = meter.Measure() - before;
+        Seconds[stage] = spent.WallSeconds;
+        Costs[stage] = CostCard.From(spent, meter.Rates);
         return result;
     }
+
+    /// <summary>The whole pipeline's card so far, with its stages' (stops the meter: a report and the run index agree).</summary>
+    public CostCard Card() => meter.Card(Costs);
 }

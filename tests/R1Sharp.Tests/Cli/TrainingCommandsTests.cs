@@ -83,11 +83,23 @@ public class TrainingCommandsTests : IDisposable
         // eval_steps: the evaluator's greedy accuracy on held-out prompts.
         Assert.InRange(JsonNode.Parse(File.ReadAllLines(Path.Combine(Runs, "g", "metrics.jsonl"))[0])![R1Sharp.Training.MetricNames.EvalAccuracy]!.GetValue<double>(), 0, 1);
 
+        // Every run ends with its cost card, in run.json and report.md, counted by the kind of work it did.
+        long Tokens(string run, string kind) => (long)RunCost(run)["work"]![kind + "_tokens"]!;
+        Assert.True(Tokens("p", "training") > 0 && Tokens("s", "training") > 0);
+        Assert.True(Tokens("g", "prefill") > 0 && Tokens("g", "decode") > 0 && Tokens("g", "training") > 0);
+        Assert.All(new[] { "p", "s", "g" }, run =>
+        {
+            Assert.True((double)RunCost(run)["flops"]! > 0 && (double)RunCost(run)["dollars"]! > 0);
+            Assert.Contains("## Cost", File.ReadAllText(Path.Combine(Runs, run, RunFolder.ReportFile)));
+        });
+
         // A misspelt key names the file and the key.
         string bad = WriteConfig(new { max_step = 3 }, "bad.json");
         Assert.Equal(2, CliApp.Run(["pretrain", "--model", model, "--data", Corpus(), "--config", bad, "--runs-dir", Runs, "--name", "bad"]));
         Assert.False(Directory.Exists(Path.Combine(Runs, "bad")));
     }
+
+    JsonNode RunCost(string run) => JsonNode.Parse(File.ReadAllText(Path.Combine(Runs, run, RunFolder.RunInfoFile)))!["cost"]!;
 
     [Fact]
     public void Sft_learns_only_from_assistant_turns_and_a_failed_input_check_leaves_no_run_behind()

@@ -61,19 +61,21 @@ public class ModelStatsTests
             $"MLA {mla.KvCacheBytesPerToken()} B/token vs GQA {gqa.KvCacheBytesPerToken()} B/token");
     }
 
+    /// <summary>DeepSeek-V3's config.json (shared/reference §1.1).</summary>
+    internal static readonly ModelConfig DeepSeekV3 = new()
+    {
+        Family = ModelFamily.DeepseekV3, VocabSize = 129280, HiddenSize = 7168, IntermediateSize = 18432,
+        NumHiddenLayers = 61, NumAttentionHeads = 128, NumKeyValueHeads = 128, QLoraRank = 1536, KvLoraRank = 512,
+        QkNopeHeadDim = 128, QkRopeHeadDim = 64, VHeadDim = 128, NRoutedExperts = 256, NSharedExperts = 1,
+        NumExpertsPerTok = 8, MoeIntermediateSize = 2048, NGroup = 8, TopkGroup = 4, FirstKDenseReplace = 3,
+        RoutedScalingFactor = 2.5,
+    };
+
     [Fact]
     public void DeepSeek_V3_figures_match_the_published_ones()
     {
-        // DeepSeek-V3's config.json (shared/reference §1.1): 671B total, 37B active, 576 cached values per token and layer.
-        var v3 = new ModelConfig
-        {
-            Family = ModelFamily.DeepseekV3, VocabSize = 129280, HiddenSize = 7168, IntermediateSize = 18432,
-            NumHiddenLayers = 61, NumAttentionHeads = 128, NumKeyValueHeads = 128, QLoraRank = 1536, KvLoraRank = 512,
-            QkNopeHeadDim = 128, QkRopeHeadDim = 64, VHeadDim = 128, NRoutedExperts = 256, NSharedExperts = 1,
-            NumExpertsPerTok = 8, MoeIntermediateSize = 2048, NGroup = 8, TopkGroup = 4, FirstKDenseReplace = 3,
-            RoutedScalingFactor = 2.5,
-        };
-        var stats = ModelStats.Of(v3);
+        // 671B total, 37B active, 576 cached values per token and layer.
+        var stats = ModelStats.Of(DeepSeekV3);
         Assert.InRange(stats.TotalParameters / 1e9, 670, 672.5);   // 671B without the 14B MTP module
         Assert.InRange(stats.ActiveParametersPerToken / 1e9, 36.5, 38);
         Assert.Equal(576, stats.KvCacheValuesPerTokenPerLayer);

@@ -83,8 +83,29 @@ public class QuickstartTests
     {
         using var dir = new TempDir("r1-qs-");
         string runs = dir;
-        Assert.Equal(0, CliApp.Run(["quickstart", "--tiny", "--control", "--runs-dir", runs, "--name", "qs"]));
+        Assert.Equal(0, CliApp.Run(["quickstart", "--tiny", "--control", "--runs-dir", runs, "--name", "qs", "--price-per-hour", "0.5"]));
         var report = JsonNode.Parse(File.ReadAllText(Path.Combine(runs, "qs", "report.json")))!;
+
+        // The cost card of the whole pipeline, at the flag's price, and of each stage; the stages' FLOPs add up to it.
+        var cost = report["cost"]!;
+        foreach (var field in new[] { "flops", "wall_seconds", "cpu_core_seconds", "energy_wh", "dollars", "h100_seconds", "h100_dollars" })
+            Assert.True((double)cost[field]! > 0, field);
+        foreach (var field in new[] { "training_tokens", "forward_tokens", "prefill_tokens", "decode_tokens" })
+            Assert.True((long)cost["work"]![field]! > 0, field);
+        Assert.Equal((0.5, "cpu"), ((double)cost["rates"]!["price_per_hour"]!, (string)cost["device"]!));
+        Assert.Contains("6·N", (string)cost["formula"]!);
+        var stages = cost["stages"]!.AsObject();
+        Assert.Equal(["tokenizer", "pretrain", "eval base", "grpo", "eval rl", "control", "eval control"], stages.Select(s => s.Key));
+        Assert.Equal((double)cost["flops"]!, stages.Sum(s => (double)s.Value!["flops"]!), 6);
+        Assert.Equal((double)cost["flops"]!, (double)JsonNode.Parse(File.ReadAllText(Path.Combine(runs, "qs", "run.json")))!["cost"]!["flops"]!);
+        Assert.Contains("## Cost", File.ReadAllText(Path.Combine(runs, "qs", "report.md")));
+        // Each stage's run has its own card, at the pipeline's rates, and r1 runs lists them all with their cost.
+        var listed = new R1Sharp.Runs.RunStore(runs).List();
+        Assert.All(listed, r => Assert.Equal(0.5, r.Cost!.Rates.PricePerHour));
+        Assert.Equal(stages["pretrain"]!["flops"]!.GetValue<double>(), listed.Single(r => r.Name == "qs-pretrain").Cost!.Flops, 6);
+        var (console, output) = R1Sharp.Tests.Cli.TrainingViewTests.Console(terminal: false);
+        R1Sharp.Cli.Commands.RunsCommand.Render(console, listed, runs);
+        Assert.Contains(listed.Single(r => r.Name == "qs").Cost!.Short.Split(',')[0], output.ToString());
         foreach (var model in new[] { "base", "rl", "control" })
             foreach (var split in new[] { "heldout", "harder" })
                 foreach (var metric in new[] { "pass1", "cons_at_k", "mean_response_tokens" })

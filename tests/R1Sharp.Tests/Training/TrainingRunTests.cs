@@ -41,7 +41,7 @@ public class TrainingRunTests : IDisposable
 
     static readonly LmTrainingConfig Small = new()
     {
-        MaxSteps = 6, BatchSize = 4, MaxSeqLength = 16, WarmupSteps = 2, SaveSteps = 4, EvalSteps = 0, Seed = 3,
+        MaxSteps = 6, BatchSize = 4, MaxSeqLength = 16, WarmupSteps = 2, SaveSteps = 4, EvalSteps = 3, Seed = 3,
     };
 
     [Fact]
@@ -56,16 +56,21 @@ public class TrainingRunTests : IDisposable
         var store = new RunStore(runs);
         Assert.Equal(RunStatus.Failed, store.Find("stopped")!.Status);
         Assert.Equal(3, new RunCheckpoints(Path.Combine(runs, "stopped", RunFolder.CheckpointsDir)).Latest()!.Step);
+        Assert.Equal(3 * 4 * 16, store.Find("stopped")!.Cost!.Work.TrainingTokens); // the stopped session's cost is kept
 
         var outcome = Recipes.Pretrain(new RunTarget(runs, Resume: "stopped"), new ConfigLayers<LmTrainingConfig>(Small), model, corpus, new Recorder());
         Assert.Equal(6, outcome.Steps);
         Assert.Equal(RunStatus.Finished, store.Find("stopped")!.Status);
-        string[] exact = [MetricNames.Loss, MetricNames.LearningRate, MetricNames.GradNorm, MetricNames.TokensSeen];
+        // Both sessions' work, which here is the unbroken run's (no step was done twice).
+        Assert.Equal(store.Find("straight")!.Cost!.Work, store.Find("stopped")!.Cost!.Work);
+        string[] exact = [MetricNames.Loss, MetricNames.LearningRate, MetricNames.GradNorm, MetricNames.TokensSeen, MetricNames.EvalLoss];
         var expected = MetricsRow.Read(Path.Combine(runs, "straight", RunFolder.MetricsFile));
         var actual = MetricsRow.Read(Path.Combine(runs, "stopped", RunFolder.MetricsFile));
         Assert.Equal(expected.Select(r => r.Step), actual.Select(r => r.Step));
+        // The held-out loss every eval_steps (3) and at the end, on the same held-out tokens before and after the stop.
+        Assert.Equal([3, 6], actual.Where(r => r.Values.ContainsKey(MetricNames.EvalLoss)).Select(r => r.Step));
         foreach (var (e, a) in expected.Zip(actual))
-            foreach (var key in exact) Assert.Equal(e.Values[key], a.Values[key]);
+            foreach (var key in exact.Where(e.Values.ContainsKey)) Assert.Equal(e.Values[key], a.Values[key]);
         Assert.True(File.Exists(Path.Combine(outcome.ModelDir, "model.safetensors")));
     }
 
@@ -122,7 +127,7 @@ public class TrainingRunTests : IDisposable
         var lm = JsonNode.Parse(ConfigJson.Write(new LmTrainingConfig()))!.AsObject();
         var distill = JsonNode.Parse(ConfigJson.Write(new DistillConfig()))!.AsObject();
         Assert.All(shared, key => Assert.True(grpo.ContainsKey(key) && lm.ContainsKey(key) && distill["training"]!.AsObject().ContainsKey(key), key));
-        Assert.Equal(["batch_size", "max_seq_length", "eval_batches", "router_bias_update_speed"], lm.Select(kv => kv.Key).Except(shared));
+        Assert.Equal(["batch_size", "max_seq_length", "eval_batches", "eval_share", "router_bias_update_speed"], lm.Select(kv => kv.Key).Except(shared));
         // Each keeps its own defaults.
         Assert.Equal((1e-6, "linear", 0.999), ((double)grpo["learning_rate"]!, (string)grpo["lr_scheduler_type"]!, (double)grpo["adam_beta2"]!));
         Assert.Equal((1e-3, "cosine", 0.95), ((double)lm["learning_rate"]!, (string)lm["lr_scheduler_type"]!, (double)lm["adam_beta2"]!));
