@@ -11,9 +11,6 @@ namespace R1Sharp.Tests.Training;
 /// reference as the base with the adapter switched off.</summary>
 public class LoraTrainingTests
 {
-    static List<int[]> Corpus() => Enumerable.Range(0, 60)
-        .Select(i => Enumerable.Range(i % 20, 12).Select(t => 10 + t).Append(2).ToArray()).ToList();
-
     static LmTrainingConfig Config(int steps) => new()
     {
         LearningRate = 1e-2, WarmupSteps = 2, MaxSteps = steps, BatchSize = 8, MaxSeqLength = 16, EvalSteps = 5, SaveSteps = 5,
@@ -24,7 +21,7 @@ public class LoraTrainingTests
     {
         var model = TinyModels.Create(ModelFamily.Llama, seed: 11);
         var adapter = config.CreateAdapter(model, "base")!;
-        return (model, adapter, new PackedTokenStream(Corpus(), config.BatchSize, config.MaxSeqLength, config.Seed));
+        return (model, adapter, new PackedTokenStream(LanguageModelTrainerTests.Corpus(), config.BatchSize, config.MaxSeqLength, config.Seed));
     }
 
     static Dictionary<string, Tensor> Snapshot(CausalLanguageModel model) => model.HfStateDict().ToDictionary(kv => kv.Key, kv => kv.Value.clone());
