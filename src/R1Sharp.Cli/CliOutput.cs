@@ -75,7 +75,11 @@ public sealed class CliOutput
     /// Runs <paramref name="work"/>, showing its (done, total) callback as progress on standard error: a live bar on a
     /// terminal, otherwise a plain line "LABEL: done/total (p%)" at the start and at each update.
     /// </summary>
-    public T WithProgress<T>(string label, int total, Func<Action<int, int>, T> work)
+    public T WithProgress<T>(string label, int total, Func<Action<int, int>, T> work) =>
+        WithProgressAsync(label, total, report => Task.FromResult(work(report))).GetAwaiter().GetResult();
+
+    /// <summary><see cref="WithProgress"/> for work that awaits (requests to a server).</summary>
+    public async Task<T> WithProgressAsync<T>(string label, int total, Func<Action<int, int>, Task<T>> work)
     {
         if (!IsLive(Diagnostics))
         {
@@ -89,13 +93,13 @@ public sealed class CliOutput
                 Err.Flush();
             }
             Report(0, total);
-            return work(Report);
+            return await work(Report);
         }
         T result = default!;
-        Diagnostics.Progress().Start(ctx =>
+        await Diagnostics.Progress().StartAsync(async ctx =>
         {
             var bar = ctx.AddTask(Markup.Escape(label), maxValue: Math.Max(1, total));
-            result = work((done, all) =>
+            result = await work((done, all) =>
             {
                 bar.MaxValue = Math.Max(1, all);
                 bar.Value = done;

@@ -6,7 +6,7 @@ using Spectre.Console;
 namespace R1Sharp.Cli.Commands;
 
 /// <summary>
-/// <c>r1 eval --model DIR (--task NAME | --data FILE) [--samples k] [--temperature 0.6] [--top-p 0.95] [--max-tokens N]</c>:
+/// <c>r1 eval (--model DIR | --endpoint URL --endpoint-model NAME) (--task NAME | --data FILE) [--samples k] [--temperature 0.6] [--top-p 0.95] [--max-tokens N] [--greedy false]</c>:
 /// pass@1 over k samples, pass@k, cons@k, greedy accuracy; every completion to JSONL, the summary to eval.json.
 /// </summary>
 public static class EvalCommand
@@ -17,19 +17,29 @@ public static class EvalCommand
         var sampling = TaskSamplingOptions.AddTo(command, "Model directory", split: "test", "k: samples per prompt", "Most tokens per completion");
         var output = OptionFactory.PathWithDefault("--out", "eval", "Folder for eval.json and samples.jsonl");
         var adapter = OptionFactory.Adapter();
+        var greedy = OptionFactory.WithDefault("--greedy", true, "Also decode each prompt greedily (temperature 0), for greedy accuracy");
         command.Options.Add(output);
+        command.Options.Add(greedy);
         command.Options.Add(adapter);
-        command.SetAction(parse =>
+        var endpointFlags = EndpointFlags.AddTo(command);
+        command.SetAction(async (parse, cancellation) =>
         {
             var (modelDir, task, split) = sampling.Resolve(parse);
             var options = new ModelEvalOptions
             {
                 Prompts = parse.GetValue(sampling.Prompts), Samples = parse.GetValue(sampling.Samples), Temperature = parse.GetValue(sampling.Temperature),
                 TopP = parse.GetValue(sampling.TopP), MaxTokens = parse.GetValue(sampling.MaxTokens), Seed = parse.GetValue(sampling.Seed),
+                Greedy = parse.GetValue(greedy),
             };
             string dir = parse.GetValue(output)!;
             var cli = CliOutput.Of(parse);
-            var result = cli.WithProgress("generating", options.Prompts, progress => ModelEvaluator.Run(modelDir, task, split, options, dir, progress, parse.GetValue(adapter)));
+            using var endpoint = endpointFlags.Open(parse, modelDir);
+            if (endpoint is not null && parse.GetValue(adapter) is not null)
+                throw new R1Error("--adapter applies to a local --model; with --endpoint name the server's adapter in --endpoint-model");
+            var result = endpoint is null
+                ? cli.WithProgress("generating", options.Prompts, progress => ModelEvaluator.Run(modelDir!, task, split, options, dir, progress, parse.GetValue(adapter)))
+                : await cli.WithProgressAsync("generating", options.Prompts,
+                    progress => EndpointEvaluator.RunAsync(endpoint, task, split, options, dir, progress, cancellation));
             cli.Results.Write(Table(result.Report));
             cli.Line($"wrote {Path.Combine(dir, "eval.json")} and {Path.Combine(dir, "samples.jsonl")}");
             return 0;
@@ -51,6 +61,7 @@ public static class EvalCommand
         Row("mean response tokens", r.MeanResponseTokens.ToString("F1", CultureInfo.InvariantCulture));
         Row("hit token limit", Percent(r.HitLimitShare));
         Row("no final answer", Percent(r.NoAnswerShare));
+        if (r.Endpoint is { } endpoint) EndpointFlags.AddRows(table, endpoint);
         return table;
     }
 

@@ -11,8 +11,8 @@ static class TaskSource
     /// <summary>Help text of --task.</summary>
     public static string TaskHelp => $"Task: {string.Join(", ", TaskCatalog.Names)} (quickstart: the quickstart's addition task, digits as in the model's run)";
 
-    /// <summary>The task of --task (for the model in <paramref name="modelDir"/>) or --data.</summary>
-    public static IVerifiableTask Resolve(string? taskName, string? dataPath, string modelDir)
+    /// <summary>The task of --task (for the model in <paramref name="modelDir"/>; null for an endpoint, which has no folder) or --data.</summary>
+    public static IVerifiableTask Resolve(string? taskName, string? dataPath, string? modelDir)
     {
         if ((taskName is null) == (dataPath is null)) throw new R1Error("give exactly one of --task and --data");
         return dataPath is not null ? DatasetTask.Load(dataPath) : TaskCatalog.Create(taskName!, modelDir);
@@ -23,13 +23,13 @@ static class TaskSource
 /// What `r1 eval` and `r1 sample` both take: a model, the task (--task or --data) and split to draw prompts from, and
 /// how to sample them (k, temperature, top-p, token limit, prompts, seed, threads).
 /// </summary>
-sealed record TaskSamplingOptions(Option<string> Model, Option<string?> Task, Option<string?> Data, Option<string> Split, Option<int> Samples,
+sealed record TaskSamplingOptions(Option<string?> Model, Option<string?> Task, Option<string?> Data, Option<string> Split, Option<int> Samples,
     Option<double> Temperature, Option<double> TopP, Option<int> MaxTokens, Option<int> Prompts, Option<int> Seed, Option<int> Threads)
 {
     public static TaskSamplingOptions AddTo(Command command, string modelHelp, string split, string samplesHelp, string maxTokensHelp)
     {
         var o = new TaskSamplingOptions(
-            OptionFactory.RequiredPath("--model", modelHelp),
+            OptionFactory.Optional<string>("--model", modelHelp + " (or --endpoint)").MustBePath(),
             OptionFactory.Optional<string>("--task", TaskSource.TaskHelp),
             OptionFactory.OptionalPath("--data", "Dataset file (.jsonl or .parquet; GSM8K, MATH or {prompt|messages, answer})"),
             OptionFactory.WithDefault("--split", split, "Split of a synthetic task: train, test or harder"),
@@ -45,11 +45,11 @@ sealed record TaskSamplingOptions(Option<string> Model, Option<string?> Task, Op
         return o;
     }
 
-    /// <summary>Sets the threads; returns the model folder, the task and the split the command line names.</summary>
-    public (string ModelDir, IVerifiableTask Task, TaskSplit Split) Resolve(ParseResult parse)
+    /// <summary>Sets the threads; returns the model folder (null with --endpoint), the task and the split the command line names.</summary>
+    public (string? ModelDir, IVerifiableTask Task, TaskSplit Split) Resolve(ParseResult parse)
     {
         TorchSharp.torch.set_num_threads(parse.GetValue(Threads));
-        string modelDir = parse.GetValue(Model)!;
+        string? modelDir = parse.GetValue(Model);
         return (modelDir, TaskSource.Resolve(parse.GetValue(Task), parse.GetValue(Data), modelDir), SnakeCase.Parse<TaskSplit>(parse.GetValue(Split)!, "--split"));
     }
 }

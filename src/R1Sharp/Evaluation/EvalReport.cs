@@ -1,5 +1,6 @@
 using System.Text.Json;
 using System.Text.Json.Serialization;
+using R1Sharp.Remote;
 using R1Sharp.Training;
 
 namespace R1Sharp.Evaluation;
@@ -29,6 +30,8 @@ public sealed record EvalReport
     /// <summary>Share of sampled completions with no single final answer.</summary>
     public required double NoAnswerShare { get; init; }
     public EvalSettings? Settings { get; init; }
+    /// <summary>For an endpoint's evaluation: the server, and the requests, retries, tokens and wall-clock it took.</summary>
+    public EndpointUsage? Endpoint { get; init; }
 
     public string ToJson() => JsonSerializer.Serialize(this, SnakeCase.Report);
 

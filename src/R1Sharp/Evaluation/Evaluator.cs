@@ -6,7 +6,16 @@ using R1Sharp.Tasks.Answers;
 namespace R1Sharp.Evaluation;
 
 /// <summary>A finished evaluation: the summary and every graded completion.</summary>
-public sealed record EvalResult(EvalReport Report, IReadOnlyList<ScoredSample> Samples);
+public sealed record EvalResult(EvalReport Report, IReadOnlyList<ScoredSample> Samples)
+{
+    /// <summary>`r1 eval`'s output: the summary to &lt;outDir&gt;/eval.json, every graded completion to &lt;outDir&gt;/samples.jsonl.</summary>
+    public void Save(string outDir)
+    {
+        Directory.CreateDirectory(outDir);
+        Report.Save(Path.Combine(outDir, "eval.json"));
+        ScoredSample.WriteJsonl(Path.Combine(outDir, "samples.jsonl"), Samples);
+    }
+}
 
 /// <summary>
 /// Grades generations and computes R1's metrics. The caller (the `r1 eval` command) only generates: for each

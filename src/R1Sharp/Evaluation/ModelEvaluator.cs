@@ -32,17 +32,21 @@ public static class ModelEvaluator
     {
         using var bundle = ModelBundle.Load(modelDir, adapterDir: adapterDir);
         var result = Run(bundle, task, split, options, progress);
-        Directory.CreateDirectory(outDir);
-        result.Report.Save(Path.Combine(outDir, "eval.json"));
-        ScoredSample.WriteJsonl(Path.Combine(outDir, "samples.jsonl"), result.Samples);
+        result.Save(outDir);
         return result;
+    }
+
+    /// <summary>The prompts an evaluation asks: the first <see cref="ModelEvalOptions.Prompts"/> of the split (local and endpoint alike).</summary>
+    public static List<TaskExample> Examples(IVerifiableTask task, TaskSplit split, ModelEvalOptions options)
+    {
+        var examples = task.Examples(split, options.Seed).Take(options.Prompts).ToList();
+        return examples.Count > 0 ? examples : throw new R1Error($"task '{task.Name}' has no {split} examples");
     }
 
     public static EvalResult Run(ModelBundle bundle, IVerifiableTask task, TaskSplit split, ModelEvalOptions options,
         Action<int, int>? progress = null)
     {
-        var examples = task.Examples(split, options.Seed).Take(options.Prompts).ToList();
-        if (examples.Count == 0) throw new R1Error($"task '{task.Name}' has no {split} examples");
+        var examples = Examples(task, split, options);
         var engine = new GenerationEngine(bundle.Model, bundle.Tokenizer);
         var sampled = new SamplingOptions { Temperature = options.Temperature, TopP = options.TopP, MaxNewTokens = options.MaxTokens };
         var greedy = sampled with { Temperature = 0, TopP = 1 };

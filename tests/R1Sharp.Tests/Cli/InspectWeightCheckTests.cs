@@ -12,7 +12,7 @@ namespace R1Sharp.Tests.Cli;
 /// </summary>
 public class InspectWeightCheckTests
 {
-    static (int Exit, string Output, string Errors) R1(params string[] args)
+    internal static (int Exit, string Output, string Errors) R1(params string[] args)
     {
         var output = new StringWriter();
         var errors = new StringWriter();
