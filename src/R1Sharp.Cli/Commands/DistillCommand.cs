@@ -23,7 +23,8 @@ public static class DistillCommand
             .Add("--top-k", "Teacher tokens per position for --mode logit", c => c.TopK, (c, v) => c with { TopK = v })
             .Add("--max-steps", "Optimizer steps", c => c.Training.MaxSteps, (c, v) => c with { Training = c.Training with { MaxSteps = v } })
             .Add("--learning-rate", "Peak learning rate", c => c.Training.LearningRate, (c, v) => c with { Training = c.Training with { LearningRate = v } })
-            .AddChoice("--precision", TrainingCommands.PrecisionHelp, c => c.Training.Precision, (c, v) => c with { Training = c.Training with { Precision = v } });
+            .AddChoice("--precision", TrainingCommands.PrecisionHelp, c => c.Training.Precision, (c, v) => c with { Training = c.Training with { Precision = v } })
+            .AddLora(c => c.Training, (c, a) => c with { Training = (LmTrainingConfig)a });
         var run = TrainingCommands.RunOptions.AddTo(command);
         run.Action(command, (parse, target, observer, cancellation) => Distiller.Train(target, flags.Layers(parse, run.ConfigFile(parse)),
             parse.GetValue(teacher)!, parse.GetValue(student), parse.GetValue(preset), parse.GetValue(data)!, observer, cancellation));

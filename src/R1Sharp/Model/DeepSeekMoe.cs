@@ -55,7 +55,8 @@ public sealed class MoeGate : nn.Module
         var weights = scores.gather(1, indices);
         if (config.NormTopkProb) weights = weights / (weights.sum(-1, keepdim: true) + 1e-20);
         weights = weights * config.RoutedScalingFactor;
-        if (training)
+        // Forwards that train count; a checkpointed layer's first, graph-less forward does not (its recompute does).
+        if (training && is_grad_enabled())
             using (no_grad())
                 Load.add_(bincount(indices.reshape(-1), minlength: config.NRoutedExperts));
         return (indices.MoveToOuterDisposeScope(), weights.to(x.dtype).MoveToOuterDisposeScope());

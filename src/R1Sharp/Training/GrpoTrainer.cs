@@ -40,10 +40,16 @@ public sealed record GrpoSample(string PromptId, string Prompt, string Completio
 /// (clip-higher) surrogate with optional k3 KL to a frozen reference, μ updates per rollout batch, four loss
 /// aggregations, truncation masking and dynamic sampling.
 /// </summary>
+/// <param name="reference">The frozen reference of the KL term (beta ≠ 0). With a LoRA <paramref name="adapter"/> it may be
+/// null: the reference is then the policy with its adapter switched off, the base, without a second copy of the model.</param>
+/// <param name="adapter">A LoRA adapter over the frozen <paramref name="policy"/>: then only it is trained and checkpointed.</param>
 public sealed class GrpoTrainer(CausalLanguageModel policy, GrpoConfig config, GrpoEnvironment environment,
-    CausalLanguageModel? reference = null)
+    CausalLanguageModel? reference = null, LoraAdapter? adapter = null)
 {
     readonly GenerationEngine engine = new(policy, environment.Tokenizer);
+
+    /// <summary>What the optimizer updates: the adapter, or the whole policy.</summary>
+    TorchSharp.torch.nn.Module Trained => adapter is null ? policy : adapter;
 
     /// <summary>Runs max_steps optimizer steps (or until max_seconds); returns the last step's metrics.</summary>
     /// <param name="evaluate">Held-out metrics for every eval_steps-th step (see <see cref="HeldOutEvaluation"/>).</param>
@@ -52,9 +58,10 @@ public sealed class GrpoTrainer(CausalLanguageModel policy, GrpoConfig config, G
         Func<IReadOnlyDictionary<string, double>>? evaluate = null, CancellationToken cancellation = default)
     {
         config.Validate();
-        if (config.Beta != 0 && reference is null) throw new R1Error("GRPO with beta > 0 needs a reference model");
-        using var optimizer = config.CreateOptimizer(policy);
-        var loop = new TrainingLoop(config, run, policy, optimizer);
+        if (config.Beta != 0 && reference is null && adapter is null) throw new R1Error("GRPO with beta > 0 needs a reference model");
+        adapter?.Activate();
+        using var optimizer = config.CreateOptimizer(Trained);
+        var loop = new TrainingLoop(config, run, policy, optimizer, adapter);
         var prompts = new PromptStream(environment.Task, config.Seed, loop.Resume(resumeFrom).PromptsUsed ?? 0);
         return loop.Run((index, lr) => Step(index + 1, lr, optimizer, prompts, run, loop.Precision), state => state with { PromptsUsed = prompts.Position },
             evaluate, onStep, cancellation);
@@ -91,6 +98,7 @@ public sealed class GrpoTrainer(CausalLanguageModel policy, GrpoConfig config, G
     RolloutBatch Rollouts(PromptStream prompts, out double seconds, out int rounds)
     {
         var clock = Stopwatch.StartNew();
+        policy.eval(); // sampling, not training: no LoRA dropout
         int g = config.NumGenerations;
         var options = new SamplingOptions
         {
@@ -157,7 +165,11 @@ public sealed class GrpoTrainer(CausalLanguageModel policy, GrpoConfig config, G
         {
             Prompts = 64, Samples = 1, Temperature = 0, TopP = 1, MaxTokens = config.MaxCompletionLength, Seed = config.Seed, Greedy = false,
         };
-        return () => new Dictionary<string, double> { [MetricNames.EvalAccuracy] = ModelEvaluator.Run(bundle, task, TaskSplit.Test, greedy).Report.PassAt1 };
+        return () =>
+        {
+            bundle.Model.eval();
+            return new Dictionary<string, double> { [MetricNames.EvalAccuracy] = ModelEvaluator.Run(bundle, task, TaskSplit.Test, greedy).Report.PassAt1 };
+        };
     }
 
     /// <summary>Log-probs of a batch's completions under a fixed model (old policy, reference): a forward-only pass.</summary>
@@ -205,11 +217,14 @@ public sealed class GrpoTrainer(CausalLanguageModel policy, GrpoConfig config, G
             policy.eval();
             if (config.NumIterations > 1)
                 oldLogProbs = batches.Select(b => (Tensor?)Scored(policy, b)).ToList();
-            if (config.Beta != 0)
+            if (config.Beta != 0 && reference is not null)
             {
-                reference!.eval();
+                reference.eval();
                 refLogProbs = batches.Select(b => (Tensor?)Scored(reference, b)).ToList();
             }
+            else if (config.Beta != 0)
+                using (LoraAdapter.Use(policy, null)) // the base: the policy with its adapter off
+                    refLogProbs = batches.Select(b => (Tensor?)Scored(policy, b)).ToList();
         }
 
         var stats = new PolicyLossStats();
@@ -234,7 +249,7 @@ public sealed class GrpoTrainer(CausalLanguageModel policy, GrpoConfig config, G
                 ComputeMeter.Current?.Trained(policy, batches[j].InputIds, batches[j].AttentionMask);
                 stats += loss.Stats;
             }
-            gradNorm = GradientClipping.ClipGlobalNorm(policy.parameters(), config.MaxGradNorm);
+            gradNorm = GradientClipping.ClipGlobalNorm(Trained.parameters(), config.MaxGradNorm);
             optimizer.step();
             optimizer.zero_grad();
         }

@@ -13,16 +13,21 @@ namespace R1Sharp.Training;
 /// The training loss from the model's logits [B, T, V] and the batch; null is next-token cross-entropy. Logit
 /// distillation passes its KL to a teacher here and keeps everything else (the held-out loss stays cross-entropy).
 /// </param>
+/// <param name="adapter">A LoRA adapter over the frozen <paramref name="model"/>: then only it is trained and checkpointed.</param>
 public sealed class LanguageModelTrainer(CausalLanguageModel model, LmTrainingConfig config, IBatchSource train,
-    IReadOnlyList<TrainingBatch>? evalBatches = null, Func<Tensor, TrainingBatch, Tensor>? objective = null)
+    IReadOnlyList<TrainingBatch>? evalBatches = null, Func<Tensor, TrainingBatch, Tensor>? objective = null, LoraAdapter? adapter = null)
 {
+    /// <summary>What the optimizer updates: the adapter, or the whole model.</summary>
+    TorchSharp.torch.nn.Module Trained => adapter is null ? model : adapter;
+
     /// <summary>Trains until max_steps (or max_seconds); returns the last step's metrics.</summary>
     public IReadOnlyDictionary<string, double> Run(RunFolder run, CheckpointInfo? resumeFrom = null,
         Action<int, IReadOnlyDictionary<string, double>>? onStep = null, CancellationToken cancellation = default)
     {
         config.Validate();
-        using var optimizer = config.CreateOptimizer(model);
-        var loop = new TrainingLoop(config, run, model, optimizer);
+        adapter?.Activate();
+        using var optimizer = config.CreateOptimizer(Trained);
+        var loop = new TrainingLoop(config, run, model, optimizer, adapter);
         var resumed = loop.Resume(resumeFrom);
         if (resumeFrom is not null)
             train.Seek(resumed.Data ?? throw new R1Error($"{resumeFrom.Path}: the checkpoint has no data position"));
@@ -62,10 +67,10 @@ public sealed class LanguageModelTrainer(CausalLanguageModel model, LmTrainingCo
             loss += microLoss.item<float>();
             tokens += batch.Inputs.NumberOfElements;
         }
-        double gradNorm = GradientClipping.ClipGlobalNorm(model.parameters(), config.MaxGradNorm);
+        double gradNorm = GradientClipping.ClipGlobalNorm(Trained.parameters(), config.MaxGradNorm);
         optimizer.step();
         optimizer.zero_grad();
-        model.UpdateRoutingBias(config.RouterBiasUpdateSpeed);
+        if (adapter is null) model.UpdateRoutingBias(config.RouterBiasUpdateSpeed); // a frozen base keeps its routing bias too
         return (new Dictionary<string, double>
         {
             [MetricNames.Loss] = loss,

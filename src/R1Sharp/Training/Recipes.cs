@@ -54,27 +54,32 @@ public static class Recipes
 
     /// <summary>
     /// GRPO from the model in <paramref name="modelDir"/>: the task's prompts in the model's chat template, R1's
-    /// standard rewards (reward_weights), a frozen copy of the model as reference when beta ≠ 0, and the evaluator's
-    /// held-out check when eval_steps is set.
+    /// standard rewards (reward_weights), a frozen copy of the model as reference when beta ≠ 0 (with LoRA the base
+    /// itself, its adapter switched off), and the evaluator's held-out check when eval_steps is set.
     /// </summary>
     public static TrainingJob GrpoJob(GrpoConfig config, string modelDir, IVerifiableTask task) =>
-        TrainingJob.For(ModelBundle.Load(modelDir), bundle =>
+        TrainingJob.For(ModelBundle.Load(modelDir), loaded =>
         {
             config.Validate();
+            var bundle = config.PrepareModel(loaded);
             var environment = GrpoEnvironment.For(task, bundle, config.RewardWeights);
             var evaluate = config.EvalSteps > 0 ? GrpoTrainer.HeldOutEvaluation(bundle, task, config) : null;
-            var reference = config.Beta != 0 ? ModelCheckpoint.Load(modelDir) : null;
+            var reference = config.Beta != 0 && bundle.Adapter is null ? ModelCheckpoint.Load(modelDir) : null;
             return new TrainingJob(bundle, config, (run, from, onStep, cancellation) =>
-                new GrpoTrainer(bundle.Model, config, environment, reference).Run(run, from, onStep, evaluate, cancellation)) { Owned = [reference] };
+                new GrpoTrainer(bundle.Model, config, environment, reference, bundle.Adapter).Run(run, from, onStep, evaluate, cancellation))
+                { Owned = [reference] };
         });
 
-    /// <summary>Next-token training of <paramref name="bundle"/>'s model on <paramref name="batches"/> (with a held-out
-    /// loss on <paramref name="evalBatches"/> every eval_steps).</summary>
-    public static TrainingJob LanguageModelJob(ModelBundle bundle, LmTrainingConfig config, IBatchSource batches,
-        IReadOnlyList<TrainingBatch>? evalBatches = null) =>
-        new(bundle, config, (run, from, onStep, cancellation) =>
-            new LanguageModelTrainer(bundle.Model, config, batches, evalBatches).Run(run, from, onStep, cancellation))
+    /// <summary>Next-token training of <paramref name="loaded"/>'s model (or of a LoRA adapter over it, with lora_r set)
+    /// on <paramref name="batches"/> (with a held-out loss on <paramref name="evalBatches"/> every eval_steps).</summary>
+    public static TrainingJob LanguageModelJob(ModelBundle loaded, LmTrainingConfig config, IBatchSource batches,
+        IReadOnlyList<TrainingBatch>? evalBatches = null)
+    {
+        var bundle = config.PrepareModel(loaded);
+        return new(bundle, config, (run, from, onStep, cancellation) =>
+            new LanguageModelTrainer(bundle.Model, config, batches, evalBatches, adapter: bundle.Adapter).Run(run, from, onStep, cancellation))
         {
             Owned = evalBatches ?? [],
         };
+    }
 }
