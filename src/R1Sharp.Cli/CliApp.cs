@@ -28,6 +28,7 @@ public static class CliApp
             TokenizerCommand.Create(),
             GradeCommand.Create(),
             ExportCommand.Create(),
+            MergeCommand.Create(),
             ServeCommand.Create(),
             BenchCommand.Create(),
             ArenaCommand.Create(),

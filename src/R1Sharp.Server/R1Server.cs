@@ -74,9 +74,12 @@ public sealed class R1Server : IAsyncDisposable
         app.UseStaticFiles(new StaticFileOptions { FileProvider = page });
 
         long created = new DateTimeOffset(Directory.GetLastWriteTimeUtc(service.Bundle.Directory)).ToUnixTimeSeconds();
-        object Model() => new { id = service.ModelId, @object = "model", created, owned_by = "r1sharp" };
-        app.MapGet("/v1/models", () => Results.Json(new { @object = "list", data = new[] { Model() } }));
-        app.MapGet("/v1/models/{id}", (string id) => id == service.ModelId ? Results.Json(Model())
+        // The base, then each LoRA adapter with its base as parent, as vLLM lists them.
+        object Model(string id) => id == service.ModelId
+            ? new { id, @object = "model", created, owned_by = "r1sharp" }
+            : new { id, @object = "model", created, owned_by = "r1sharp", parent = service.ModelId };
+        app.MapGet("/v1/models", () => Results.Json(new { @object = "list", data = service.ModelIds.Select(Model).ToArray() }));
+        app.MapGet("/v1/models/{id}", (string id) => service.ModelIds.Contains(id) ? Results.Json(Model(id))
             : throw new OpenAiError(404, $"The model '{id}' does not exist", param: "model", code: "model_not_found"));
         app.MapPost("/v1/chat/completions", (HttpContext http) => ChatCompletionsEndpoint.Handle(http, service));
         app.MapPost("/v1/completions", (HttpContext http) => CompletionsEndpoint.Handle(http, service));

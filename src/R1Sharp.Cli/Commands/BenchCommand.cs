@@ -29,27 +29,42 @@ public static class BenchCommand
         var length = OptionFactory.WithDefault("--seq-len", 256, "Tokens per sequence");
         var steps = OptionFactory.WithDefault("--steps", 5, "Timed training steps (after two warm-up steps)");
         var threads = OptionFactory.Threads();
+        var precision = OptionFactory.WithDefault("--precision", "all",
+            "Precision of the training steps: fp32, bf16, or all (each this machine's libtorch runs), each with its own matmul peak");
+        precision.AcceptOnlyFromAmong("fp32", "bf16", "all");
         var output = OptionFactory.OptionalPath("--out", "JSON file to write the results to");
-        var command = new Command("train", "Training tokens/s and model FLOPs utilisation, and GRPO-style rollout tokens/s")
-            { shape, batch, length, steps, threads, output };
+        var command = new Command("train", "Training tokens/s and model FLOPs utilisation per precision, and GRPO-style rollout tokens/s")
+            { shape, batch, length, steps, threads, precision, output };
         command.SetAction(parse =>
         {
             string name = parse.GetValue(shape)!;
-            var r = TrainingBenchmark.Run(name, BenchmarkShapes.All[name], parse.GetValue(batch), parse.GetValue(length), parse.GetValue(steps), parse.GetValue(threads));
+            Training.Precision[] precisions = parse.GetValue(precision) switch
+            {
+                "fp32" => [Training.Precision.Fp32],
+                "bf16" => [Training.Precision.Bf16],
+                _ => [Training.Precision.Fp32, Training.Precision.Bf16],
+            };
+            var r = TrainingBenchmark.Run(name, BenchmarkShapes.All[name], parse.GetValue(batch), parse.GetValue(length), parse.GetValue(steps),
+                parse.GetValue(threads), precisions);
             var cli = CliOutput.Of(parse);
             var console = cli.Results;
             var table = new Table().Title(Markup.Escape($"{r.Shape}: {r.Parameters / 1e6:F0}M parameters, {r.Threads} threads"))
-                .AddColumn("measure").AddColumn(new TableColumn("value").RightAligned());
-            table.AddRow("training tokens/s", $"{r.TrainTokensPerSecond:F1}");
-            table.AddRow(Markup.Escape($"model GFLOP/s (batch {r.BatchSize} × {r.SequenceLength})"), $"{r.ModelGflops:F1}");
-            table.AddRow("fp32 matmul peak GFLOP/s", $"{r.PeakGflops:F1}");
-            table.AddRow("MFU", $"{r.Mfu:P1}");
-            table.AddRow(Markup.Escape($"rollout tokens/s ({r.RolloutSequences} sequences × {r.RolloutNewTokens})"), $"{r.RolloutTokensPerSecond:F1}");
+                .AddColumn("measure");
+            foreach (var p in r.Precisions.Keys) table.AddColumn(new TableColumn(p).RightAligned());
+            void Row(string measure, Func<PrecisionThroughput, string> value) =>
+                table.AddRow([Markup.Escape(measure), .. r.Precisions.Values.Select(value)]);
+            Row("training tokens/s", p => $"{p.TokensPerSecond:F1}");
+            Row($"model GFLOP/s (batch {r.BatchSize} × {r.SequenceLength})", p => $"{p.ModelGflops:F1}");
+            Row("matmul peak GFLOP/s (same precision)", p => $"{p.MatmulPeakGflops:F1}");
+            Row("MFU", p => $"{p.Mfu:P1}");
             console.Write(table);
+            if (r.Precisions.TryGetValue("fp32", out var fp32) && r.Precisions.TryGetValue("bf16", out var bf16))
+                cli.Line($"bf16 / fp32: training {bf16.TokensPerSecond / fp32.TokensPerSecond:F2}×, matmul peak {bf16.MatmulPeakGflops / fp32.MatmulPeakGflops:F2}×");
+            foreach (string note in r.Notes) cli.Note(note);
+            cli.Line($"rollout tokens/s ({r.RolloutSequences} sequences × {r.RolloutNewTokens}, fp32): {r.RolloutTokensPerSecond:F1}");
             if (parse.GetValue(output) is { } path)
             {
-                AtomicFile.WriteAllText(path, System.Text.Json.JsonSerializer.Serialize(r, new System.Text.Json.JsonSerializerOptions
-                    { WriteIndented = true, PropertyNamingPolicy = System.Text.Json.JsonNamingPolicy.SnakeCaseLower }));
+                AtomicFile.WriteAllText(path, r.ToJson());
                 cli.Line($"wrote {path}");
             }
             return 0;

@@ -22,7 +22,9 @@ public static class DistillCommand
             .AddChoice("--mode", "sequence: SFT on the traces; logit: KL to the teacher's top-k next-token distribution", c => c.Mode, (c, v) => c with { Mode = v })
             .Add("--top-k", "Teacher tokens per position for --mode logit", c => c.TopK, (c, v) => c with { TopK = v })
             .Add("--max-steps", "Optimizer steps", c => c.Training.MaxSteps, (c, v) => c with { Training = c.Training with { MaxSteps = v } })
-            .Add("--learning-rate", "Peak learning rate", c => c.Training.LearningRate, (c, v) => c with { Training = c.Training with { LearningRate = v } });
+            .Add("--learning-rate", "Peak learning rate", c => c.Training.LearningRate, (c, v) => c with { Training = c.Training with { LearningRate = v } })
+            .AddChoice("--precision", TrainingCommands.PrecisionHelp, c => c.Training.Precision, (c, v) => c with { Training = c.Training with { Precision = v } })
+            .AddLora(c => c.Training, (c, a) => c with { Training = (LmTrainingConfig)a });
         var run = TrainingCommands.RunOptions.AddTo(command);
         run.Action(command, (parse, target, observer, cancellation) => Distiller.Train(target, flags.Layers(parse, run.ConfigFile(parse)),
             parse.GetValue(teacher)!, parse.GetValue(student), parse.GetValue(preset), parse.GetValue(data)!, observer, cancellation));

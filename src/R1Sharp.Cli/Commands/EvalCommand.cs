@@ -16,9 +16,11 @@ public static class EvalCommand
         var command = new Command("eval", "Evaluate a model by DeepSeek-R1's protocol");
         var sampling = TaskSamplingOptions.AddTo(command, "Model directory", split: "test", "k: samples per prompt", "Most tokens per completion");
         var output = OptionFactory.PathWithDefault("--out", "eval", "Folder for eval.json and samples.jsonl");
+        var adapter = OptionFactory.Adapter();
         var greedy = OptionFactory.WithDefault("--greedy", true, "Also decode each prompt greedily (temperature 0), for greedy accuracy");
         command.Options.Add(output);
         command.Options.Add(greedy);
+        command.Options.Add(adapter);
         var endpointFlags = EndpointFlags.AddTo(command);
         command.SetAction(async (parse, cancellation) =>
         {
@@ -32,8 +34,10 @@ public static class EvalCommand
             string dir = parse.GetValue(output)!;
             var cli = CliOutput.Of(parse);
             using var endpoint = endpointFlags.Open(parse, modelDir);
+            if (endpoint is not null && parse.GetValue(adapter) is not null)
+                throw new R1Error("--adapter applies to a local --model; with --endpoint name the server's adapter in --endpoint-model");
             var result = endpoint is null
-                ? cli.WithProgress("generating", options.Prompts, progress => ModelEvaluator.Run(modelDir!, task, split, options, dir, progress))
+                ? cli.WithProgress("generating", options.Prompts, progress => ModelEvaluator.Run(modelDir!, task, split, options, dir, progress, parse.GetValue(adapter)))
                 : await cli.WithProgressAsync("generating", options.Prompts,
                     progress => EndpointEvaluator.RunAsync(endpoint, task, split, options, dir, progress, cancellation));
             cli.Results.Write(Table(result.Report));

@@ -21,11 +21,12 @@ public static class GenerateCommand
         var seed = OptionFactory.Optional<int?>("--seed", "Seed for sampling; the same seed gives the same text");
         var chat = new Option<bool>("--chat") { Description = "Render the prompt as a user turn with the model's chat template" };
         var threads = OptionFactory.Threads();
-        var command = new Command("generate", "Generate text from a model") { model, prompt, maxTokens, temperature, topP, topK, minP, seed, chat, threads };
+        var adapter = OptionFactory.Adapter();
+        var command = new Command("generate", "Generate text from a model") { model, adapter, prompt, maxTokens, temperature, topP, topK, minP, seed, chat, threads };
         command.SetAction(parse =>
         {
             TorchSharp.torch.set_num_threads(parse.GetValue(threads));
-            using var bundle = ModelBundle.Load(parse.GetValue(model)!);
+            using var bundle = ModelBundle.Load(parse.GetValue(model)!, adapterDir: parse.GetValue(adapter));
             string text = parse.GetValue(prompt)!;
             var ids = parse.GetValue(chat) ? bundle.EncodeChat([new ChatMessage("user", text)]) : bundle.Tokenizer.Encode(text);
             var options = new SamplingOptions

@@ -19,6 +19,10 @@ public static class OptionFactory
     public static Option<T?> Optional<T>(string name, string description) =>
         new(name) { Description = description };
 
+    /// <summary>--adapter DIR: a PEFT LoRA adapter folder (adapter_config.json + adapter_model.safetensors) applied over --model.</summary>
+    public static Option<string?> Adapter() =>
+        OptionalPath("--adapter", "LoRA adapter folder in PEFT's format (as r1 sft/grpo/distill --lora-r write it) to apply over --model");
+
     /// <summary>A file or folder the command must have.</summary>
     public static Option<string> RequiredPath(string name, string description) => Required<string>(name, description).MustBePath();
 

@@ -21,7 +21,8 @@ public static class SampleCommand
         var output = OptionFactory.RequiredPath("--out", "Traces file (JSONL); the summary goes beside it as <name>.summary.json");
         var keep = OptionFactory.WithDefault("--keep", "correct", "correct: only verified-correct, well-formed, finished completions; all: every distinct one, marked");
         var shortest = new Option<bool>("--shortest") { Description = "Keep only the shortest kept trace of each prompt" };
-        foreach (var option in new Option[] { output, keep, shortest }) command.Options.Add(option);
+        var adapter = OptionFactory.Adapter();
+        foreach (var option in new Option[] { output, keep, shortest, adapter }) command.Options.Add(option);
         var cost = CostFlags.AddTo(command);
         var endpointFlags = EndpointFlags.AddTo(command);
         command.SetAction(async (parse, cancellation) =>
@@ -37,8 +38,10 @@ public static class SampleCommand
             string tracesPath = parse.GetValue(output)!;
             var cli = CliOutput.Of(parse);
             using var endpoint = endpointFlags.Open(parse, modelDir);
+            if (endpoint is not null && parse.GetValue(adapter) is not null)
+                throw new R1Error("--adapter applies to a local --model; with --endpoint name the server's adapter in --endpoint-model");
             var summary = endpoint is null
-                ? cli.WithProgress("sampling", options.Prompts, progress => RejectionSampler.Run(modelDir!, task, split, options, tracesPath, progress)).Summary
+                ? cli.WithProgress("sampling", options.Prompts, progress => RejectionSampler.Run(modelDir!, task, split, options, tracesPath, progress, parse.GetValue(adapter))).Summary
                 : await cli.WithProgressAsync("sampling", options.Prompts,
                     progress => RejectionSampler.RunAsync(endpoint, task, split, options, tracesPath, progress, cancellation));
             foreach (var table in Tables(summary)) cli.Results.Write(table);

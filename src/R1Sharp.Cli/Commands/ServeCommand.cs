@@ -23,8 +23,12 @@ public static class ServeCommand
         var maxCache = OptionFactory.Optional<int?>("--max-cache-mb", "Most MiB the batch's KV cache may take (default: half this machine's memory)");
         var allowWeightUpdates = OptionFactory.WithDefault("--allow-weight-updates", false,
             "Answer POST /update_weights_from_disk, so a GRPO learner can replace the served weights each step (docs/scale-out.md)");
+        var adapters = new Option<string[]>("--adapter")
+        {
+            Description = "Serve a LoRA adapter (PEFT folder) beside the base as NAME=DIR, under NAME in the request's \"model\" field (DIR alone: under its folder's name); repeatable",
+        };
         var command = new Command("serve", "Serve a model: OpenAI-compatible /v1/chat/completions with reasoning_content, and a web chat at /");
-        foreach (var option in new Option[] { model, host, port, guards.ApiKey, guards.ApiKeyFile, guards.AllowedHosts, maxRequestBytes, parseSpecial, maxBatch, maxQueue, maxTokens, maxCache, allowWeightUpdates })
+        foreach (var option in new Option[] { model, host, port, guards.ApiKey, guards.ApiKeyFile, guards.AllowedHosts, maxRequestBytes, parseSpecial, maxBatch, maxQueue, maxTokens, maxCache, adapters, allowWeightUpdates })
             command.Options.Add(option);
         command.SetAction(async (parse, cancellation) =>
         {
@@ -41,14 +45,30 @@ public static class ServeCommand
                     MaxBatch = parse.GetValue(maxBatch), MaxQueue = parse.GetValue(maxQueue), DefaultMaxTokens = parse.GetValue(maxTokens),
                     ParseSpecialInContent = parse.GetValue(parseSpecial),
                     MaxCacheBytes = parse.GetValue(maxCache) is int mb ? mb * (1L << 20) : null,
+                    Adapters = NamedAdapters(parse.GetValue(adapters) ?? []),
                 },
             };
             await using var server = await Listen(options.Host, options.Port, () => R1Server.StartAsync(options, cancellation));
-            CliOutput.Of(parse).Line($"serving {server.Service.ModelId} at {server.BaseAddress} (web chat), API at {server.BaseAddress}v1 — Ctrl+C stops");
+            CliOutput.Of(parse).Line($"serving {string.Join(", ", server.Service.ModelIds)} at {server.BaseAddress} (web chat), API at {server.BaseAddress}v1 — Ctrl+C stops");
             await server.WaitForShutdownAsync(cancellation);
             return 0;
         });
         return command;
+    }
+
+    /// <summary>--adapter NAME=DIR (vLLM's --lora-modules form) or DIR (named after its folder), each name once.</summary>
+    public static Dictionary<string, string> NamedAdapters(IEnumerable<string> values)
+    {
+        var named = new Dictionary<string, string>(StringComparer.Ordinal);
+        foreach (var value in values)
+        {
+            int eq = value.IndexOf('=');
+            var (name, dir) = eq > 0 && !Directory.Exists(value) ? (value[..eq], value[(eq + 1)..])
+                : (Path.GetFileName(Path.TrimEndingDirectorySeparator(Path.GetFullPath(value))), value);
+            if (dir.Length == 0) throw new R1Error($"--adapter {value}: no folder after the name (NAME=DIR)");
+            if (!named.TryAdd(name, dir)) throw new R1Error($"--adapter {value}: the name '{name}' is given twice");
+        }
+        return named;
     }
 
     /// <summary>--host of a server (`r1 serve`, `r1 arena serve`).</summary>

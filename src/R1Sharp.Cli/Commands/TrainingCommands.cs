@@ -1,4 +1,5 @@
 using System.CommandLine;
+using R1Sharp.Model;
 using R1Sharp.Runs;
 using R1Sharp.Training;
 using Spectre.Console;
@@ -48,6 +49,10 @@ public static class TrainingCommands
             }, CancellationToken.None));
     }
 
+    /// <summary>The help of every training command's --precision.</summary>
+    internal const string PrecisionHelp = "Matrix products in fp32 or bf16 (fp32 master weights, optimizer, norms and losses); " +
+                                          "auto measures both on the run's shapes and takes bf16 only when clearly faster; a resumed run keeps its own";
+
     static Option<string> ModelOption(Command command)
     {
         var model = OptionFactory.RequiredPath("--model", "Model directory to start from (e.g. made by r1 init)");
@@ -73,7 +78,9 @@ public static class TrainingCommands
             .Add("--max-steps", "Optimizer steps", c => c.MaxSteps, (c, v) => c with { MaxSteps = v })
             .Add("--learning-rate", "Peak learning rate", c => c.LearningRate, (c, v) => c with { LearningRate = v })
             .Add("--seed", "Seed of data order", c => c.Seed, (c, v) => c with { Seed = v })
-            .Add("--device", "cpu, or cuda[:N] with a TorchSharp CUDA build", c => c.Device, (c, v) => c with { Device = v ?? "cpu" });
+            .Add("--device", "cpu, or cuda[:N] with a TorchSharp CUDA build", c => c.Device, (c, v) => c with { Device = v ?? "cpu" })
+            .AddChoice("--precision", PrecisionHelp, c => c.Precision, (c, v) => c with { Precision = v })
+            .AddLora(c => c, (_, a) => (LmTrainingConfig)a);
         var run = RunOptions.AddTo(command);
         run.Action(command, (parse, target, observer, cancellation) => recipe(target, flags.Layers(parse, run.ConfigFile(parse)),
             parse.GetValue(model)!, parse.GetValue(data)!, observer, cancellation));
@@ -112,10 +119,28 @@ public static class TrainingCommands
                 (c, v) => c with { RolloutEndpoints = v?.Split(',', StringSplitOptions.TrimEntries | StringSplitOptions.RemoveEmptyEntries) })
             .Add("--device", "Where the learner trains: cpu, or cuda[:N] with a TorchSharp CUDA build", c => c.Device, (c, v) => c with { Device = v ?? "cpu" })
             .Add("--rollout-is-cap", "Truncated importance sampling cap C (verl's TIS) for the sampler/learner gap; none: no correction",
-                c => c.RolloutIsCap, (c, v) => c with { RolloutIsCap = v });
+                c => c.RolloutIsCap, (c, v) => c with { RolloutIsCap = v })
+            .AddChoice("--precision", PrecisionHelp, c => c.Precision, (c, v) => c with { Precision = v })
+            .AddLora(c => c, (_, a) => (GrpoConfig)a);
         var run = RunOptions.AddTo(command);
         run.Action(command, (parse, target, observer, cancellation) => Recipes.Grpo(target, flags.Layers(parse, run.ConfigFile(parse)),
             parse.GetValue(model)!, TaskSource.Resolve(parse.GetValue(task), parse.GetValue(data), parse.GetValue(model)!), observer, cancellation));
         return command;
     }
+
+    /// <summary>
+    /// LoRA and memory flags of sft, grpo and distill (TRL's names, PEFT's meaning), setting the training options of
+    /// configs that hold them at <paramref name="get"/>.
+    /// </summary>
+    internal static ConfigFlags<T> AddLora<T>(this ConfigFlags<T> flags, Func<T, TrainingArguments> get, Func<T, TrainingArguments, T> set)
+        where T : notnull => flags
+        .Add("--lora-r", "LoRA rank: above 0, train a LoRA adapter over the frozen model and save only it (PEFT's format); 0 trains every weight",
+            c => get(c).LoraR, (c, v) => set(c, get(c) with { LoraR = v }))
+        .Add("--lora-alpha", "LoRA alpha: the update is scaled by alpha / r", c => get(c).LoraAlpha, (c, v) => set(c, get(c) with { LoraAlpha = v }))
+        .Add("--lora-dropout", "Dropout on the adapter's input while training", c => get(c).LoraDropout, (c, v) => set(c, get(c) with { LoraDropout = v }))
+        .Add("--lora-target-modules", "Projections LoRA wraps: all-linear, names (q_proj,v_proj) or a regex over module paths",
+            c => get(c).LoraTargetModules.ToString(), (c, v) => set(c, get(c) with { LoraTargetModules = LoraTargetModules.Parse(v) }))
+        .Add("--use-rslora", "Rank-stabilised LoRA: scale by alpha / sqrt(r)", c => get(c).UseRslora, (c, v) => set(c, get(c) with { UseRslora = v }))
+        .Add("--gradient-checkpointing", "Recompute each layer's activations in backward: less memory, one more forward",
+            c => get(c).GradientCheckpointing, (c, v) => set(c, get(c) with { GradientCheckpointing = v }));
 }

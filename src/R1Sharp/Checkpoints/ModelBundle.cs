@@ -1,16 +1,22 @@
 using R1Sharp.Model;
 using R1Sharp.Tokenizers;
+using TorchSharp;
 using static TorchSharp.torch;
 
 namespace R1Sharp.Checkpoints;
 
 /// <summary>
 /// What a model directory holds for running it: the model, its tokenizer and its chat template (from
-/// tokenizer_config.json; R1's template when the config names none).
+/// tokenizer_config.json; R1's template when the config names none) — and the LoRA adapter active on the model, if one
+/// was loaded with it (<c>--adapter</c>) or is being trained.
 /// </summary>
 public sealed record ModelBundle(CausalLanguageModel Model, HfTokenizer Tokenizer, ChatTemplate Template, string Directory) : IDisposable
 {
-    public static ModelBundle Load(string dir, Device? device = null)
+    /// <summary>The LoRA adapter every forward of <see cref="Model"/> applies, or null; disposed with the bundle.</summary>
+    public LoraAdapter? Adapter { get; init; }
+
+    /// <summary>Loads a model folder and, given <paramref name="adapterDir"/>, the PEFT LoRA adapter there, active.</summary>
+    public static ModelBundle Load(string dir, Device? device = null, string? adapterDir = null)
     {
         // Config, weights' headers and tokenizer are all checked before the model is allocated.
         var (modelConfig, _) = ModelCheckpoint.Check(dir);
@@ -19,7 +25,25 @@ public sealed record ModelBundle(CausalLanguageModel Model, HfTokenizer Tokenize
             throw new R1Error($"{dir}: the tokenizer has {tokenizer.VocabSize} tokens but the model's vocab_size is {modelConfig.VocabSize}");
         var model = ModelCheckpoint.Load(dir, device);
         var template = (tokenizer.Config is { } config ? ChatTemplate.FromConfig(config, tokenizer.Definition.AddedTokens) : null) ?? ChatTemplate.DeepSeekR1;
-        return new ModelBundle(model, tokenizer, template, dir);
+        LoraAdapter? adapter = null;
+        try
+        {
+            adapter = adapterDir is null ? null : PeftAdapter.Load(adapterDir, model).Activate();
+            if (device is not null && adapter is not null) adapter.to(device);
+        }
+        catch
+        {
+            model.Dispose();
+            throw;
+        }
+        return new ModelBundle(model, tokenizer, template, dir) { Adapter = adapter };
+    }
+
+    /// <summary>Writes the model (HF layout, float32) and its tokenizer files to <paramref name="dir"/>; not the adapter.</summary>
+    public void Save(string dir)
+    {
+        ModelCheckpoint.Save(Model, dir);
+        TokenizerLoader.Save(dir, Tokenizer.Definition, Tokenizer.Config ?? TokenizerConfig.ForOwnTokenizers);
     }
 
     /// <summary>
@@ -33,5 +57,9 @@ public sealed record ModelBundle(CausalLanguageModel Model, HfTokenizer Tokenize
         return parseSpecialInContent ? Tokenizer.Encode(prompt.Text) : Tokenizer.Encode(prompt);
     }
 
-    public void Dispose() => Model.Dispose();
+    public void Dispose()
+    {
+        Adapter?.Dispose();
+        Model.Dispose();
+    }
 }

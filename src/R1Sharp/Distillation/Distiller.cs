@@ -36,17 +36,22 @@ public sealed class Distiller
         if ((studentDir is null) == (studentPreset is null)) throw new R1Error("give exactly one of --student and --student-preset");
         return TrainingRun.Run("distill", target, config, cfg => TrainingJob.For(ModelBundle.Load(teacherDir), teacher =>
         {
+            // An adapter names its base model folder, so a fresh student would have to be saved first.
+            if (studentPreset is not null && cfg.Training.LoraR > 0)
+                throw new R1Error("LoRA needs a student model folder (--student DIR) for its adapter to adapt; --student-preset builds a fresh one: train all of it, or save it first");
             var student = studentPreset is not null ? StudentShapes.Build(teacher, studentPreset, cfg.Training.Seed) : ModelBundle.Load(studentDir!);
             return Job(teacher, student, cfg, tracesPath) with { Owned = [teacher] };
         }), observer, cancellation);
     }
 
-    /// <summary>Distillation of <paramref name="teacher"/> into <paramref name="student"/> as a training job (the student is the job's model).</summary>
+    /// <summary>Distillation of <paramref name="teacher"/> into <paramref name="student"/> as a training job (the student, or a
+    /// LoRA adapter over it when lora_r is set, is the job's model).</summary>
     public static TrainingJob Job(ModelBundle teacher, ModelBundle student, DistillConfig config, string tracesPath) =>
         TrainingJob.For(student, _ =>
         {
-            var distiller = new Distiller(teacher, student, config, tracesPath);
-            return new TrainingJob(student, config.Training, (run, from, onStep, cancellation) => distiller.Run(run, from, onStep, cancellation));
+            var trained = config.Training.PrepareModel(student);
+            var distiller = new Distiller(teacher, trained, config, tracesPath);
+            return new TrainingJob(trained, config.Training, (run, from, onStep, cancellation) => distiller.Run(run, from, onStep, cancellation));
         });
 
     /// <summary>Trains the student; returns the last step's metrics. Checkpoints and resume as every training command.</summary>
@@ -60,7 +65,7 @@ public sealed class Distiller
         try
         {
             var objective = config.Mode == DistillMode.Logit ? LogitObjective() : null;
-            return new LanguageModelTrainer(student.Model, lm, source, evalBatches, objective).Run(run, resumeFrom, onStep, cancellation);
+            return new LanguageModelTrainer(student.Model, lm, source, evalBatches, objective, student.Adapter).Run(run, resumeFrom, onStep, cancellation);
         }
         finally
         {

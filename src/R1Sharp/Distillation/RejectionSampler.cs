@@ -63,13 +63,13 @@ public sealed record RejectionSamplingResult(IReadOnlyList<DistillationTrace> Tr
 /// </summary>
 public static class RejectionSampler
 {
-    /// <summary>`r1 sample`: the model in <paramref name="modelDir"/> on a task's split; the traces go to
-    /// <paramref name="tracesPath"/> and the summary beside it (<see cref="RejectionSamplingSummary.PathFor"/>).</summary>
+    /// <summary>`r1 sample`: the model in <paramref name="modelDir"/> (with the LoRA adapter in <paramref name="adapterDir"/>, if
+    /// given) on a task's split; the traces go to <paramref name="tracesPath"/> and the summary beside it (<see cref="RejectionSamplingSummary.PathFor"/>).</summary>
     public static RejectionSamplingResult Run(string modelDir, IVerifiableTask task, TaskSplit split, RejectionSamplingOptions options,
-        string tracesPath, Action<int, int>? progress = null)
+        string tracesPath, Action<int, int>? progress = null, string? adapterDir = null)
     {
         options.Validate();
-        using var bundle = ModelBundle.Load(modelDir);
+        using var bundle = ModelBundle.Load(modelDir, adapterDir: adapterDir);
         var result = Run(bundle, task, split, options, progress);
         DistillationTrace.WriteJsonl(tracesPath, result.Traces);
         result.Summary.Save(RejectionSamplingSummary.PathFor(tracesPath));

@@ -25,12 +25,12 @@ public sealed record ModelEvalOptions
 /// <summary>Generates completions for a task's prompts with the batched engine and scores them by R1's protocol.</summary>
 public static class ModelEvaluator
 {
-    /// <summary>`r1 eval`: the model in <paramref name="modelDir"/> on a task's split; the summary goes to
-    /// &lt;outDir&gt;/eval.json and every graded completion to &lt;outDir&gt;/samples.jsonl.</summary>
+    /// <summary>`r1 eval`: the model in <paramref name="modelDir"/> (with the LoRA adapter in <paramref name="adapterDir"/>, if
+    /// given) on a task's split; the summary goes to &lt;outDir&gt;/eval.json and every graded completion to &lt;outDir&gt;/samples.jsonl.</summary>
     public static EvalResult Run(string modelDir, IVerifiableTask task, TaskSplit split, ModelEvalOptions options, string outDir,
-        Action<int, int>? progress = null)
+        Action<int, int>? progress = null, string? adapterDir = null)
     {
-        using var bundle = ModelBundle.Load(modelDir);
+        using var bundle = ModelBundle.Load(modelDir, adapterDir: adapterDir);
         var result = Run(bundle, task, split, options, progress);
         result.Save(outDir);
         return result;

@@ -39,7 +39,12 @@ public sealed record SamplingOptions
 }
 
 /// <summary>One prompt to continue <see cref="NumSamples"/> times; all samples share one prefill of the prompt.</summary>
-public sealed record GenerationRequest(IReadOnlyList<int> PromptIds, SamplingOptions Options, int NumSamples = 1);
+public sealed record GenerationRequest(IReadOnlyList<int> PromptIds, SamplingOptions Options, int NumSamples = 1)
+{
+    /// <summary>The LoRA adapter to generate with (a server's request names one); null: the model's active adapter, if any.
+    /// Requests for different adapters do not share decode steps (<see cref="DecodeLoop"/>).</summary>
+    public Model.LoraAdapter? Adapter { get; init; }
+}
 
 public enum FinishReason { Stop, Length }
 

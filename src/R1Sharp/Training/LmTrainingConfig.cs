@@ -43,6 +43,8 @@ public sealed record LmTrainingConfig : TrainingArguments
     /// <summary>γ of DeepSeek-V3's auxiliary-loss-free MoE balancing (0.001 in V3's pretraining); no effect on dense models.</summary>
     public double RouterBiasUpdateSpeed { get; init; } = 0.001;
 
+    [System.Text.Json.Serialization.JsonIgnore] public override long RowsPerMicroBatch => (long)BatchSize * MaxSeqLength;
+
     public LmTrainingConfig Validate()
     {
         ConfigJson.Require(BatchSize >= 1, "batch_size", BatchSize, "must be at least 1");

@@ -55,18 +55,23 @@ public static class Recipes
 
     /// <summary>
     /// GRPO from the model in <paramref name="modelDir"/>: the task's prompts in the model's chat template, R1's
-    /// standard rewards (reward_weights), a frozen copy of the model as reference when beta ≠ 0, and the evaluator's
-    /// held-out check when eval_steps is set.
+    /// standard rewards (reward_weights), a frozen copy of the model as reference when beta ≠ 0 (with LoRA the base
+    /// itself, its adapter switched off), and the evaluator's held-out check when eval_steps is set.
     /// </summary>
     public static TrainingJob GrpoJob(GrpoConfig config, string modelDir, IVerifiableTask task) =>
-        TrainingJob.For(ModelBundle.Load(modelDir, config.Validate().TorchDevice()), bundle =>
+        TrainingJob.For(ModelBundle.Load(modelDir, config.Validate().TorchDevice()), loaded =>
         {
+            var bundle = config.PrepareModel(loaded);
             var environment = GrpoEnvironment.For(task, bundle, config.RewardWeights);
             var evaluate = config.EvalSteps > 0 ? GrpoTrainer.HeldOutEvaluation(bundle, task, config) : null;
-            var reference = config.Beta != 0 ? ModelCheckpoint.Load(modelDir, bundle.Model.Device) : null;
+            var reference = config.Beta != 0 && bundle.Adapter is null ? ModelCheckpoint.Load(modelDir, bundle.Model.Device) : null;
+            // The fleet syncs full weights; an adapter's sync (vLLM's load_lora_adapter) is not built yet.
+            if (config.RolloutEndpoints is { Count: > 0 } && bundle.Adapter is not null)
+                throw new R1Error("rollout_endpoints with lora_r: the servers would sample from the base without the adapter, " +
+                                  "and syncing adapters to servers is not built yet (docs/scale-out.md); train in process, or without LoRA");
             var fleet = RolloutFleetFor(config);
             return new TrainingJob(bundle, config, (run, from, onStep, cancellation) =>
-                new GrpoTrainer(bundle.Model, config, environment, reference) { Fleet = fleet }.Run(run, from, onStep, evaluate, cancellation))
+                new GrpoTrainer(bundle.Model, config, environment, reference, bundle.Adapter) { Fleet = fleet }.Run(run, from, onStep, evaluate, cancellation))
                 { Owned = [reference, fleet] };
         });
 
@@ -76,13 +81,16 @@ public static class Recipes
             OpenAiEndpoint.KeyFromEnvironment(config.RolloutApiKeyEnv, "rollout_api_key_env"))
         : null;
 
-    /// <summary>Next-token training of <paramref name="bundle"/>'s model on <paramref name="batches"/> (with a held-out
-    /// loss on <paramref name="evalBatches"/> every eval_steps).</summary>
-    public static TrainingJob LanguageModelJob(ModelBundle bundle, LmTrainingConfig config, IBatchSource batches,
-        IReadOnlyList<TrainingBatch>? evalBatches = null) =>
-        new(bundle, config, (run, from, onStep, cancellation) =>
-            new LanguageModelTrainer(bundle.Model, config, batches, evalBatches).Run(run, from, onStep, cancellation))
+    /// <summary>Next-token training of <paramref name="loaded"/>'s model (or of a LoRA adapter over it, with lora_r set)
+    /// on <paramref name="batches"/> (with a held-out loss on <paramref name="evalBatches"/> every eval_steps).</summary>
+    public static TrainingJob LanguageModelJob(ModelBundle loaded, LmTrainingConfig config, IBatchSource batches,
+        IReadOnlyList<TrainingBatch>? evalBatches = null)
+    {
+        var bundle = config.PrepareModel(loaded);
+        return new(bundle, config, (run, from, onStep, cancellation) =>
+            new LanguageModelTrainer(bundle.Model, config, batches, evalBatches, adapter: bundle.Adapter).Run(run, from, onStep, cancellation))
         {
             Owned = evalBatches ?? [],
         };
+    }
 }

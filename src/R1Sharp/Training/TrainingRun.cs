@@ -180,11 +180,12 @@ public static class TrainingRun
         return done.Result;
     }
 
-    /// <summary>Writes the model (safetensors + config.json) and its tokenizer files to <paramref name="dir"/>.</summary>
+    /// <summary>Writes what the run trained to <paramref name="dir"/>: its LoRA adapter alone (PEFT's two files) when it
+    /// trained one, else the model (safetensors + config.json) and its tokenizer files.</summary>
     public static void SaveModel(ModelBundle bundle, string dir)
     {
-        ModelCheckpoint.Save(bundle.Model, dir);
-        TokenizerLoader.Save(dir, bundle.Tokenizer.Definition, bundle.Tokenizer.Config ?? TokenizerConfig.ForOwnTokenizers);
+        if (bundle.Adapter is { } adapter) PeftAdapter.Save(adapter, dir);
+        else bundle.Save(dir);
     }
 
     /// <summary>"200 steps in 41 s, reward 0.82, acc 0.75, len 23.5": a finished stage in one line.</summary>
