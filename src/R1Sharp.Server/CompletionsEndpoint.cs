@@ -24,23 +24,7 @@ public static class CompletionsEndpoint
     {
         using var body = await ChatCompletionsEndpoint.ReadBody(http);
         var request = Parse(body.RootElement, service);
-        TokenCompletionJob job;
-        try
-        {
-            job = service.StartTokens(request.Prompt, request.Sampling, request.N, http.RequestAborted);
-        }
-        catch (QueueFullError e)
-        {
-            throw new OpenAiError(429, e.Message, "rate_limit_error", code: "queue_full");
-        }
-        catch (ContextLengthError e)
-        {
-            throw OpenAiError.InvalidParam("prompt", e.Message, "context_length_exceeded");
-        }
-        catch (R1Error e)
-        {
-            throw new OpenAiError(400, e.Message);
-        }
+        var job = ChatCompletionsEndpoint.Started(() => service.StartTokens(request.Prompt, request.Sampling, request.N, http.RequestAborted), "prompt");
         IReadOnlyList<GeneratedSample> samples;
         try
         {
