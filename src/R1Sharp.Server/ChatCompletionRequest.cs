@@ -48,8 +48,7 @@ public sealed record ChatCompletionRequest(ChatRequest Chat, string Model, bool 
         if (topK is < 0) throw Invalid("top_k", $"must be at least 0, got {topK}");
         int n = OptionalInt(body, "n") ?? 1;
         if (n < 1 || n > maxChoices) throw Invalid("n", $"must be between 1 and {maxChoices} (the server's batch size), got {n}");
-        // Seeds may use the whole 64-bit range; the sampler takes 32 bits of it.
-        int? seed = OptionalLong(body, "seed") is long wide ? unchecked((int)(wide ^ (wide >> 32))) : null;
+        int? seed = Seed(body);
 
         RefuseUnlessNeutral(body);
         var chat = new ChatRequest(messages)
@@ -58,6 +57,10 @@ public sealed record ChatCompletionRequest(ChatRequest Chat, string Model, bool 
         };
         return new ChatCompletionRequest(chat, model, stream, includeUsage);
     }
+
+    /// <summary>The request's seed. Seeds may use the whole 64-bit range; the sampler takes 32 bits of it (all of an
+    /// unsigned 32-bit seed, as clients send them).</summary>
+    internal static int? Seed(JsonElement body) => OptionalLong(body, "seed") is long wide ? unchecked((int)(wide ^ (wide >> 32))) : null;
 
     static List<ChatMessage> Messages(JsonElement body)
     {
@@ -126,11 +129,11 @@ public sealed record ChatCompletionRequest(ChatRequest Chat, string Model, bool 
             throw Invalid("response_format", "only {\"type\": \"text\"} is supported by this server");
     }
 
-    static OpenAiError Invalid(string param, string problem, string? code = null) =>
+    internal static OpenAiError Invalid(string param, string problem, string? code = null) =>
         OpenAiError.InvalidParam(param, $"Invalid '{param}': {problem}.", code ?? "invalid_value");
 
     /// <summary>The field, or null when it is absent or JSON null.</summary>
-    static JsonElement? Field(JsonElement obj, string name) =>
+    internal static JsonElement? Field(JsonElement obj, string name) =>
         obj.TryGetProperty(name, out var value) && value.ValueKind != JsonValueKind.Null ? value : null;
 
     internal static string? OptionalString(JsonElement obj, string name, string? param = null)
@@ -154,7 +157,7 @@ public sealed record ChatCompletionRequest(ChatRequest Chat, string Model, bool 
         }
     }
 
-    static bool? OptionalBool(JsonElement obj, string name, string? param = null)
+    internal static bool? OptionalBool(JsonElement obj, string name, string? param = null)
     {
         var value = Field(obj, name);
         if (value is null) return null;
@@ -166,21 +169,21 @@ public sealed record ChatCompletionRequest(ChatRequest Chat, string Model, bool 
         };
     }
 
-    static double? OptionalNumber(JsonElement obj, string name)
+    internal static double? OptionalNumber(JsonElement obj, string name)
     {
         var value = Field(obj, name);
         if (value is null) return null;
         return value.Value.ValueKind == JsonValueKind.Number ? value.Value.GetDouble() : throw Invalid(name, "must be a number", "invalid_type");
     }
 
-    static int? OptionalInt(JsonElement obj, string name) => OptionalLong(obj, name) switch
+    internal static int? OptionalInt(JsonElement obj, string name) => OptionalLong(obj, name) switch
     {
         null => null,
         >= int.MinValue and <= int.MaxValue and var number => (int)number,
         var number => throw Invalid(name, $"is out of range, got {number}"),
     };
 
-    static long? OptionalLong(JsonElement obj, string name)
+    internal static long? OptionalLong(JsonElement obj, string name)
     {
         var value = Field(obj, name);
         if (value is null) return null;

@@ -23,11 +23,20 @@ public static class ChatCompletionsEndpoint
     {
         using var body = await ReadBody(http);
         var request = ChatCompletionRequest.Parse(body.RootElement, service.ModelIds, service.Options.MaxBatch);
-        ChatCompletionJob job;
+        // The request's abort token: a client that goes away stops its generation and frees its rows.
+        var job = Started(() => service.Start(request.Chat, http.RequestAborted), "messages");
+        // Responses name the model the request asked for: the base, or a LoRA adapter served beside it.
+        if (request.Stream) await Stream(http, request.Model, job, request.IncludeUsage);
+        else await Complete(http, request.Model, job);
+    }
+
+    /// <summary>A job started, or why not as OpenAI says it: 429 when the queue is full, 400 naming
+    /// <paramref name="promptParam"/> when the prompt does not fit the context, 400 for any other bad request.</summary>
+    internal static T Started<T>(Func<T> start, string promptParam)
+    {
         try
         {
-            // The request's abort token: a client that goes away stops its generation and frees its rows.
-            job = service.Start(request.Chat, http.RequestAborted);
+            return start();
         }
         catch (QueueFullError e)
         {
@@ -35,15 +44,12 @@ public static class ChatCompletionsEndpoint
         }
         catch (ContextLengthError e)
         {
-            throw OpenAiError.InvalidParam("messages", e.Message, "context_length_exceeded");
+            throw OpenAiError.InvalidParam(promptParam, e.Message, "context_length_exceeded");
         }
         catch (R1Error e)
         {
             throw new OpenAiError(400, e.Message);
         }
-        // Responses name the model the request asked for: the base, or a LoRA adapter served beside it.
-        if (request.Stream) await Stream(http, request.Model, job, request.IncludeUsage);
-        else await Complete(http, request.Model, job);
     }
 
     /// <summary>
@@ -170,7 +176,7 @@ public static class ChatCompletionsEndpoint
         await http.Response.Body.FlushAsync(http.RequestAborted);
     }
 
-    static string? Reason(FinishReason? finish) => finish switch
+    internal static string? Reason(FinishReason? finish) => finish switch
     {
         FinishReason.Stop => "stop",
         FinishReason.Length => "length",

@@ -68,6 +68,7 @@ public sealed class R1Server : IAsyncDisposable
     static WebApplication Build(ServerOptions options, ChatService service)
     {
         var app = CreateGuardedApp(options.Host, options.Port, options.MaxRequestBodyBytes, options.AllowedHosts, options.ApiKey, "/v1");
+        if (options.ApiKey is { } key) app.Use(RequireApiKey(key, WeightUpdates.Path));
         var page = new ManifestEmbeddedFileProvider(typeof(R1Server).Assembly, "wwwroot");
         app.UseDefaultFiles(new DefaultFilesOptions { FileProvider = page });
         app.UseStaticFiles(new StaticFileOptions { FileProvider = page });
@@ -81,9 +82,11 @@ public sealed class R1Server : IAsyncDisposable
         app.MapGet("/v1/models/{id}", (string id) => service.ModelIds.Contains(id) ? Results.Json(Model(id))
             : throw new OpenAiError(404, $"The model '{id}' does not exist", param: "model", code: "model_not_found"));
         app.MapPost("/v1/chat/completions", (HttpContext http) => ChatCompletionsEndpoint.Handle(http, service));
+        app.MapPost("/v1/completions", (HttpContext http) => CompletionsEndpoint.Handle(http, service));
+        app.MapPost(WeightUpdates.Path, (HttpContext http) => WeightUpdates.Handle(http, service, options.AllowWeightUpdates));
         app.MapGet("/health", () => Results.Json(new
         {
-            status = "ok", model = service.ModelId, context_length = service.ContextLength,
+            status = "ok", model = service.ModelId, weight_version = service.WeightVersion, context_length = service.ContextLength,
             active_sequences = service.Batcher.ActiveRows, queued_requests = service.Batcher.Queued,
             max_batch = service.Options.MaxBatch, max_queue = service.Options.MaxQueue,
         }));

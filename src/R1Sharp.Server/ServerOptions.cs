@@ -22,6 +22,11 @@ public sealed record ServerOptions(string ModelDir)
     /// <summary>Largest request body accepted; larger ones get 413.</summary>
     public long MaxRequestBodyBytes { get; init; } = 1 << 20;
     public ServingOptions Serving { get; init; } = new();
+    /// <summary>
+    /// Answer POST /update_weights_from_disk (a GRPO learner replacing the served weights each step; docs/scale-out.md).
+    /// Off by default: whoever reaches the endpoint could make the server serve any model directory it can read.
+    /// </summary>
+    public bool AllowWeightUpdates { get; init; }
 
     /// <summary>The URL Kestrel binds for <see cref="Host"/> and <see cref="Port"/> (<see cref="ListenUrlFor"/>).</summary>
     public string ListenUrl => ListenUrlFor(Host, Port);

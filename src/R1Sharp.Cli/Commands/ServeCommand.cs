@@ -21,12 +21,14 @@ public static class ServeCommand
         var maxQueue = OptionFactory.WithDefault("--max-queue", defaults.MaxQueue, "Most requests waiting for room in the batch; more get HTTP 429");
         var maxTokens = OptionFactory.WithDefault("--max-tokens", defaults.DefaultMaxTokens, "Completion length when a request sets no max_tokens");
         var maxCache = OptionFactory.Optional<int?>("--max-cache-mb", "Most MiB the batch's KV cache may take (default: half this machine's memory)");
+        var allowWeightUpdates = OptionFactory.WithDefault("--allow-weight-updates", false,
+            "Answer POST /update_weights_from_disk, so a GRPO learner can replace the served weights each step (docs/scale-out.md)");
         var adapters = new Option<string[]>("--adapter")
         {
             Description = "Serve a LoRA adapter (PEFT folder) beside the base as NAME=DIR, under NAME in the request's \"model\" field (DIR alone: under its folder's name); repeatable",
         };
         var command = new Command("serve", "Serve a model: OpenAI-compatible /v1/chat/completions with reasoning_content, and a web chat at /");
-        foreach (var option in new Option[] { model, host, port, guards.ApiKey, guards.ApiKeyFile, guards.AllowedHosts, maxRequestBytes, parseSpecial, maxBatch, maxQueue, maxTokens, maxCache, adapters })
+        foreach (var option in new Option[] { model, host, port, guards.ApiKey, guards.ApiKeyFile, guards.AllowedHosts, maxRequestBytes, parseSpecial, maxBatch, maxQueue, maxTokens, maxCache, adapters, allowWeightUpdates })
             command.Options.Add(option);
         command.SetAction(async (parse, cancellation) =>
         {
@@ -37,6 +39,7 @@ public static class ServeCommand
                 ApiKey = guards.Key(parse),
                 AllowedHosts = guards.Hosts(parse),
                 MaxRequestBodyBytes = parse.GetValue(maxRequestBytes),
+                AllowWeightUpdates = parse.GetValue(allowWeightUpdates),
                 Serving = new ServingOptions
                 {
                     MaxBatch = parse.GetValue(maxBatch), MaxQueue = parse.GetValue(maxQueue), DefaultMaxTokens = parse.GetValue(maxTokens),

@@ -78,6 +78,7 @@ public static class TrainingCommands
             .Add("--max-steps", "Optimizer steps", c => c.MaxSteps, (c, v) => c with { MaxSteps = v })
             .Add("--learning-rate", "Peak learning rate", c => c.LearningRate, (c, v) => c with { LearningRate = v })
             .Add("--seed", "Seed of data order", c => c.Seed, (c, v) => c with { Seed = v })
+            .Add("--device", "cpu, or cuda[:N] with a TorchSharp CUDA build", c => c.Device, (c, v) => c with { Device = v ?? "cpu" })
             .AddChoice("--precision", PrecisionHelp, c => c.Precision, (c, v) => c with { Precision = v })
             .AddLora(c => c, (_, a) => (LmTrainingConfig)a);
         var run = RunOptions.AddTo(command);
@@ -113,6 +114,12 @@ public static class TrainingCommands
             .Add("--max-steps", "Optimizer steps", c => c.MaxSteps, (c, v) => c with { MaxSteps = v })
             .Add("--seed", "Seed of prompt order and sampling", c => c.Seed, (c, v) => c with { Seed = v })
             .Add("--eval-steps", "Held-out greedy accuracy every this many steps (0: never)", c => c.EvalSteps, (c, v) => c with { EvalSteps = v })
+            .Add("--rollout-endpoints", "Servers that generate the rollouts, URL[,URL...] like http://host:8080/v1 (docs/scale-out.md); none: in process",
+                c => c.RolloutEndpoints is null ? null : string.Join(",", c.RolloutEndpoints),
+                (c, v) => c with { RolloutEndpoints = v?.Split(',', StringSplitOptions.TrimEntries | StringSplitOptions.RemoveEmptyEntries) })
+            .Add("--device", "Where the learner trains: cpu, or cuda[:N] with a TorchSharp CUDA build", c => c.Device, (c, v) => c with { Device = v ?? "cpu" })
+            .Add("--rollout-is-cap", "Truncated importance sampling cap C (verl's TIS) for the sampler/learner gap; none: no correction",
+                c => c.RolloutIsCap, (c, v) => c with { RolloutIsCap = v })
             .AddChoice("--precision", PrecisionHelp, c => c.Precision, (c, v) => c with { Precision = v })
             .AddLora(c => c, (_, a) => (GrpoConfig)a);
         var run = RunOptions.AddTo(command);

@@ -59,18 +59,33 @@ public static class ModelCheckpoint
     {
         var (config, _) = Check(dir);
         var model = new CausalLanguageModel(config);
-        using (var scope = NewDisposeScope())
-        {
-            var tensors = HfWeights.Load(dir);
-            // Multi-token-prediction layers and a tied model's stored copy of the head are not loaded (see WeightCheck).
-            foreach (var name in tensors.Keys.Where(n => WeightCheck.IsNotLoaded(n, config)).ToList()) tensors.Remove(name);
-            using var _ = no_grad();
-            var own = model.HfStateDict();
-            foreach (var (name, value) in tensors) own[name].copy_(value.to(own[name].dtype));
-        }
+        CopyWeights(model, dir);
         model.eval();
         if (device is not null && device.type != DeviceType.CPU) model.MoveTo(device);
         return model;
+    }
+
+    /// <summary>
+    /// Overwrites the weights of <paramref name="model"/> in place with those in <paramref name="dir"/> (a rollout
+    /// server taking the learner's new weights): they are checked against the running model's config first, so a
+    /// checkpoint of another shape is refused before a byte of the model changes. The tensors keep their addresses.
+    /// </summary>
+    public static void LoadInto(CausalLanguageModel model, string dir)
+    {
+        if (!Directory.Exists(dir)) throw new R1Error($"{dir}: model directory not found");
+        WeightCheck.Run(dir, model.Config);
+        CopyWeights(model, dir);
+    }
+
+    static void CopyWeights(CausalLanguageModel model, string dir)
+    {
+        using var scope = NewDisposeScope();
+        var tensors = HfWeights.Load(dir);
+        // Multi-token-prediction layers and a tied model's stored copy of the head are not loaded (see WeightCheck).
+        foreach (var name in tensors.Keys.Where(n => WeightCheck.IsNotLoaded(n, model.Config)).ToList()) tensors.Remove(name);
+        using var _ = no_grad();
+        var own = model.HfStateDict();
+        foreach (var (name, value) in tensors) own[name].copy_(value.to(own[name].dtype));
     }
 
     internal static ScalarType ParseDtype(string dtype) => dtype switch

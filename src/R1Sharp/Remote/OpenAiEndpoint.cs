@@ -50,6 +50,20 @@ public sealed record EndpointOptions
 public sealed record ChatCall(IReadOnlyList<ChatMessage> Messages, double Temperature, double TopP, int MaxTokens, int? Seed = null);
 
 /// <summary>
+/// <paramref name="N"/> completions of a prompt given as token ids (POST {url}/completions), asked with vLLM's
+/// <c>"return_token_ids": true</c> and <c>"logprobs": 0</c> so the reply carries each sampled token id and its
+/// log-probability: what an RL learner trains on. Seeds are sent as unsigned, as in <see cref="ChatCall"/>.
+/// </summary>
+/// <param name="Model">The "model" field when it is not <see cref="EndpointOptions.Model"/>.</param>
+public sealed record TokenCall(IReadOnlyList<int> Prompt, int N, double Temperature, double TopP, int TopK, int MaxTokens, int? Seed, string? Model = null);
+
+/// <summary>One choice of a <see cref="TokenCall"/>: the sampled token ids, their log-probs, and why it ended.</summary>
+public sealed record TokenChoice(int[] TokenIds, float[] LogProbs, string? FinishReason);
+
+/// <summary>A <see cref="TokenCall"/>'s answer, its choices in index order, and the usage the server counted.</summary>
+public sealed record TokenReply(IReadOnlyList<TokenChoice> Choices, int PromptTokens, int CompletionTokens);
+
+/// <summary>
 /// A server's answer: the thinking (from <c>reasoning_content</c>, else <c>reasoning</c>, else a &lt;think&gt; block in
 /// <c>content</c>), the answer, why it ended, and the usage the server counted.
 /// </summary>
@@ -126,7 +140,7 @@ public sealed class OpenAiEndpoint : IDisposable
     const int MaxErrorBodyBytes = 16 << 10;
 
     readonly HttpClient http;
-    readonly Uri completionsUrl;
+    readonly Uri chatUrl, completionsUrl;
     readonly string? apiKey;
     readonly SemaphoreSlim slots;
     long requests, retries, promptTokens, completionTokens, retryWaitTicks;
@@ -139,7 +153,8 @@ public sealed class OpenAiEndpoint : IDisposable
         if (apiKey is not null && (apiKey.Length == 0 || apiKey.Any(c => c < 0x21 || c > 0x7e)))
             throw new R1Error("the API key is empty or holds spaces or characters other than printable ASCII (the key itself is not shown)");
         this.apiKey = apiKey;
-        completionsUrl = new Uri(options.Url.TrimEnd('/') + "/chat/completions");
+        chatUrl = new Uri(options.Url.TrimEnd('/') + "/chat/completions");
+        completionsUrl = new Uri(options.Url.TrimEnd('/') + "/completions");
         http = new HttpClient(handler ?? new SocketsHttpHandler
         {
             MaxConnectionsPerServer = options.Concurrency, PooledConnectionLifetime = TimeSpan.FromMinutes(5),
@@ -177,21 +192,83 @@ public sealed class OpenAiEndpoint : IDisposable
     }
 
     /// <summary>Asks for one completion, retrying as the class says. Cancelling <paramref name="cancellation"/> stops at once.</summary>
-    public async Task<ChatReply> CompleteAsync(ChatCall call, CancellationToken cancellation = default)
+    public Task<ChatReply> CompleteAsync(ChatCall call, CancellationToken cancellation = default) =>
+        PostAsync(chatUrl, RequestBody(call, stream: false), ParseReply, r => (r.PromptTokens, r.CompletionTokens), cancellation);
+
+    /// <summary>
+    /// Asks for <see cref="TokenCall.N"/> completions of a token-id prompt at {url}/completions, retrying as the class says.
+    /// A reply without every choice's token ids and log-probs (a server that ignores vLLM's <c>return_token_ids</c>) is an
+    /// error that names the fields.
+    /// </summary>
+    public Task<TokenReply> CompleteTokensAsync(TokenCall call, CancellationToken cancellation = default)
     {
-        string body = RequestBody(call, stream: false);
+        var body = new JsonObject
+        {
+            ["model"] = call.Model ?? Options.Model, ["prompt"] = new JsonArray(call.Prompt.Select(t => (JsonNode?)t).ToArray()), ["n"] = call.N,
+            ["temperature"] = call.Temperature, ["top_p"] = call.TopP, ["max_tokens"] = call.MaxTokens,
+            ["logprobs"] = 0, ["return_token_ids"] = true, ["stream"] = false,
+        };
+        if (call.TopK > 0) body["top_k"] = call.TopK;
+        if (call.Seed is int seed) body["seed"] = (uint)seed;
+        return PostAsync(completionsUrl, body.ToJsonString(), text => ParseTokenReply(text, call.N), r => (r.PromptTokens, r.CompletionTokens), cancellation);
+    }
+
+    /// <summary>
+    /// POSTs <paramref name="body"/> to <paramref name="path"/> under the server's root (the URL without a last "/v1"),
+    /// as <c>/update_weights_from_disk</c> lives; returns the JSON reply. Retries as the class says.
+    /// </summary>
+    public Task<JsonObject> PostToServerAsync(string path, JsonObject body, CancellationToken cancellation = default) =>
+        PostAsync(new Uri(ServerRoot + path), body.ToJsonString(),
+            text => JsonNode.Parse(text) as JsonObject ?? throw new FormatException("not a JSON object"), _ => (0, 0), cancellation);
+
+    /// <summary>The server's root: the URL without a trailing "/v1" (where /health and the admin endpoints are).</summary>
+    public string ServerRoot
+    {
+        get
+        {
+            string url = Options.Url.TrimEnd('/');
+            return url.EndsWith("/v1", StringComparison.Ordinal) ? url[..^3] : url;
+        }
+    }
+
+    /// <summary>GET <paramref name="url"/> (on this server: {<see cref="ServerRoot"/>}/health, {url}/models) once, within
+    /// <paramref name="timeout"/>: the JSON reply, or null when the server does not answer with one (is a replica back?).</summary>
+    public async Task<JsonObject?> ProbeAsync(string url, TimeSpan timeout, CancellationToken cancellation = default)
+    {
+        using var deadline = CancellationTokenSource.CreateLinkedTokenSource(cancellation);
+        deadline.CancelAfter(timeout);
+        try
+        {
+            using var request = new HttpRequestMessage(HttpMethod.Get, url);
+            if (apiKey is not null) request.Headers.Authorization = new AuthenticationHeaderValue("Bearer", apiKey);
+            using var response = await http.SendAsync(request, HttpCompletionOption.ResponseHeadersRead, deadline.Token);
+            if (!response.IsSuccessStatusCode) return null;
+            var (text, whole) = await ReadAtMostAsync(response.Content, MaxErrorBodyBytes, deadline.Token);
+            return whole ? JsonNode.Parse(text) as JsonObject : null;
+        }
+        catch (Exception e) when (e is HttpRequestException or IOException or JsonException
+                                  || e is OperationCanceledException && !cancellation.IsCancellationRequested)
+        {
+            return null;
+        }
+    }
+
+    async Task<T> PostAsync<T>(Uri url, string body, Func<string, T> parse, Func<T, (int Prompt, int Completion)> usage, CancellationToken cancellation)
+        where T : class
+    {
         for (int attempt = 1; ; attempt++)
         {
-            Failure failure;
+            Failure<T> failure;
             await slots.WaitAsync(cancellation);
             try
             {
                 Interlocked.Increment(ref requests);
-                failure = await TryOnceAsync(body, cancellation);
+                failure = await TryOnceAsync(url, body, parse, cancellation);
                 if (failure.Reply is { } reply)
                 {
-                    Interlocked.Add(ref promptTokens, reply.PromptTokens);
-                    Interlocked.Add(ref completionTokens, reply.CompletionTokens);
+                    var (prompt, completion) = usage(reply);
+                    Interlocked.Add(ref promptTokens, prompt);
+                    Interlocked.Add(ref completionTokens, completion);
                     return reply;
                 }
             }
@@ -209,28 +286,37 @@ public sealed class OpenAiEndpoint : IDisposable
         }
     }
 
-    /// <summary>The outcome of one try: a reply, or why not and whether trying again may help.</summary>
-    readonly record struct Failure(ChatReply? Reply, string Message, bool Retryable, TimeSpan? RetryAfter = null);
+    /// <summary>Why a try failed and whether trying again may help.</summary>
+    readonly record struct Failure(string Message, bool Retryable, TimeSpan? RetryAfter = null);
 
-    async Task<Failure> TryOnceAsync(string body, CancellationToken cancellation)
+    /// <summary>The outcome of one try: a reply, or the failure.</summary>
+    readonly record struct Failure<T>(T? Reply, Failure Why) where T : class
+    {
+        public string Message => Why.Message;
+        public bool Retryable => Why.Retryable;
+        public TimeSpan? RetryAfter => Why.RetryAfter;
+        public static implicit operator Failure<T>(Failure why) => new(null, why);
+    }
+
+    async Task<Failure<T>> TryOnceAsync<T>(Uri url, string body, Func<string, T> parse, CancellationToken cancellation) where T : class
     {
         using var timeout = CancellationTokenSource.CreateLinkedTokenSource(cancellation);
         timeout.CancelAfter(TimeSpan.FromSeconds(Options.RequestTimeoutSeconds));
-        var (response, failure) = await SendAsync(body, stream: false, timeout.Token, cancellation);
+        var (response, failure) = await SendAsync(url, body, stream: false, timeout.Token, cancellation);
         if (response is null) return failure;
         using (response)
         {
             try
             {
                 var (text, whole) = await ReadAtMostAsync(response.Content, MaxReplyBytes, timeout.Token);
-                if (!whole) return new Failure(null, $"the reply is longer than {MaxReplyBytes:N0} bytes", Retryable: false);
+                if (!whole) return new Failure($"the reply is longer than {MaxReplyBytes:N0} bytes", Retryable: false);
                 try
                 {
-                    return new Failure(ParseReply(text), "", false);
+                    return new Failure<T>(parse(text), default);
                 }
                 catch (Exception e) when (e is JsonException or FormatException or InvalidOperationException)
                 {
-                    return new Failure(null, $"unreadable reply ({Redact(e.Message)}): {Snippet(text)}", Retryable: true);
+                    return new Failure($"unreadable reply ({Redact(e.Message)}): {Snippet(text)}", Retryable: true);
                 }
             }
             catch (Exception e) when (Lost(e, cancellation) is { } lost)
@@ -254,7 +340,7 @@ public sealed class OpenAiEndpoint : IDisposable
             using var deadline = CancellationTokenSource.CreateLinkedTokenSource(cancellation);
             deadline.CancelAfter(TimeSpan.FromSeconds(Options.RequestTimeoutSeconds));
             Interlocked.Increment(ref requests);
-            var (response, failure) = await SendAsync(body, stream: true, deadline.Token, cancellation);
+            var (response, failure) = await SendAsync(chatUrl, body, stream: true, deadline.Token, cancellation);
             if (response is null) throw new R1Error($"{Where}: {failure.Message}");
             using (response)
             {
@@ -353,9 +439,9 @@ public sealed class OpenAiEndpoint : IDisposable
     /// Sends one request: the response when its status is a success, else the failure (status, the server's error
     /// message, whether a retry may help and when).
     /// </summary>
-    async Task<(HttpResponseMessage? Response, Failure Failure)> SendAsync(string body, bool stream, CancellationToken timeout, CancellationToken cancellation)
+    async Task<(HttpResponseMessage? Response, Failure Failure)> SendAsync(Uri url, string body, bool stream, CancellationToken timeout, CancellationToken cancellation)
     {
-        using var request = new HttpRequestMessage(HttpMethod.Post, completionsUrl) { Content = new StringContent(body, Encoding.UTF8, "application/json") };
+        using var request = new HttpRequestMessage(HttpMethod.Post, url) { Content = new StringContent(body, Encoding.UTF8, "application/json") };
         if (apiKey is not null) request.Headers.Authorization = new AuthenticationHeaderValue("Bearer", apiKey);
         if (stream) request.Headers.Accept.Add(new MediaTypeWithQualityHeaderValue("text/event-stream"));
         HttpResponseMessage? response = null;
@@ -372,7 +458,7 @@ public sealed class OpenAiEndpoint : IDisposable
                 404 => $" (check the URL, which should end where /chat/completions follows, e.g. /v1, and the model name '{UntrustedText.Printable(Options.Model, 100)}')",
                 _ => "",
             };
-            return (null, new Failure(null, $"HTTP {status} {response.ReasonPhrase}: {ErrorMessage(text)}{hint}", retryable, RetryAfter(response)));
+            return (null, new Failure($"HTTP {status} {response.ReasonPhrase}: {ErrorMessage(text)}{hint}", retryable, RetryAfter(response)));
         }
         catch (Exception e) when (Lost(e, cancellation) is { } lost)
         {
@@ -387,10 +473,10 @@ public sealed class OpenAiEndpoint : IDisposable
     /// <summary>The failure an exception of a request in flight means (null when it is the caller's cancellation, or a bug).</summary>
     Failure? Lost(Exception e, CancellationToken cancellation) => e switch
     {
-        OperationCanceledException when !cancellation.IsCancellationRequested => new Failure(null, $"no reply within {Options.RequestTimeoutSeconds:0.###} s", Retryable: true),
+        OperationCanceledException when !cancellation.IsCancellationRequested => new Failure($"no reply within {Options.RequestTimeoutSeconds:0.###} s", Retryable: true),
         HttpRequestException { HttpRequestError: HttpRequestError.ConnectionError or HttpRequestError.NameResolutionError } request =>
-            new Failure(null, $"cannot reach {Where} ({Redact(request.Message)})", Retryable: true),
-        HttpRequestException or IOException => new Failure(null, $"the connection broke ({Redact(e.Message)})", Retryable: true),
+            new Failure($"cannot reach {Where} ({Redact(request.Message)})", Retryable: true),
+        HttpRequestException or IOException => new Failure($"the connection broke ({Redact(e.Message)})", Retryable: true),
         _ => null,
     };
 
@@ -433,6 +519,34 @@ public sealed class OpenAiEndpoint : IDisposable
         var usage = root["usage"] as JsonObject;
         return ChatReply.From(Reasoning(message), TextOf(message["content"]), TextOf(choice["finish_reason"]), Count(usage?["prompt_tokens"]),
             Count(usage?["completion_tokens"]));
+    }
+
+    /// <summary>
+    /// A completions reply's <paramref name="n"/> choices in index order, each with vLLM's <c>token_ids</c> and
+    /// <c>logprobs.token_logprobs</c> (one per token), and usage (0 when the server sends none).
+    /// </summary>
+    static TokenReply ParseTokenReply(string text, int n)
+    {
+        var root = JsonNode.Parse(text) as JsonObject ?? throw new FormatException("not a JSON object");
+        if (root["choices"] is not JsonArray choices || choices.Count != n)
+            throw new FormatException($"expected {n} choices, got {(root["choices"] as JsonArray)?.Count ?? 0}");
+        var result = new TokenChoice?[n];
+        for (int position = 0; position < n; position++)
+        {
+            if (choices[position] is not JsonObject choice) throw new FormatException("a choice is not an object");
+            int index = choice["index"] is JsonValue i && i.TryGetValue(out int at) ? at : position;
+            if (index < 0 || index >= n || result[index] is not null) throw new FormatException($"choice index {index} is out of 0..{n - 1} or repeated");
+            var ids = choice["token_ids"] as JsonArray
+                ?? throw new FormatException("a choice has no token_ids (the server must support vLLM's \"return_token_ids\": true)");
+            var logprobs = (choice["logprobs"] as JsonObject)?["token_logprobs"] as JsonArray
+                ?? throw new FormatException("a choice has no logprobs.token_logprobs (the server must support \"logprobs\": 0)");
+            if (ids.Count != logprobs.Count) throw new FormatException($"a choice has {ids.Count} token_ids but {logprobs.Count} token_logprobs");
+            result[index] = new TokenChoice(ids.Select(t => t is JsonValue v && v.TryGetValue(out int id) ? id : throw new FormatException("a token id is not an integer")).ToArray(),
+                logprobs.Select(l => l is JsonValue v && v.TryGetValue(out double p) ? (float)p : throw new FormatException("a token log-prob is not a number")).ToArray(),
+                TextOf(choice["finish_reason"]));
+        }
+        var usage = root["usage"] as JsonObject;
+        return new TokenReply(result.Select(c => c!).ToList(), Count(usage?["prompt_tokens"]), Count(usage?["completion_tokens"]));
     }
 
     /// <summary>The thinking of a message or delta: <c>reasoning_content</c> (DeepSeek's name), else <c>reasoning</c> (vLLM's, Ollama's, OpenRouter's).</summary>

@@ -22,6 +22,7 @@ public sealed class ChatService : IDisposable
         Options = options ?? new ServingOptions();
         if (Options.DefaultMaxTokens < 1) throw new R1Error($"default max tokens must be >= 1, got {Options.DefaultMaxTokens}");
         ModelId = Options.ModelId ?? Path.GetFileName(Path.TrimEndingDirectorySeparator(Path.GetFullPath(bundle.Directory)));
+        EndOfTurnIds = DecodeLoop.EndOfTurnIds(bundle.Model.Config, bundle.Tokenizer);
         foreach (var (name, dir) in Options.Adapters)
         {
             if (name.Length == 0 || name == ModelId) throw new R1Error($"adapter '{dir}': its name must be non-empty and differ from the base's ('{ModelId}')");
@@ -49,6 +50,8 @@ public sealed class ChatService : IDisposable
     public ServingOptions Options { get; }
     public ContinuousBatcher Batcher { get; }
     public string ModelId { get; }
+    /// <summary>The token ids that end every completion (<see cref="DecodeLoop.EndOfTurnIds"/>).</summary>
+    public IReadOnlySet<int> EndOfTurnIds { get; }
     /// <summary>Every name a request's "model" may hold: the base's, then each LoRA adapter's.</summary>
     public IReadOnlyList<string> ModelIds => [ModelId, .. adapters.Keys];
     public int ContextLength => Bundle.Model.Config.MaxPositionEmbeddings;
@@ -89,6 +92,32 @@ public sealed class ChatService : IDisposable
             Bundle.Template.OpensThink, sampling.StopStrings);
         Batcher.Submit(new GenerationRequest(prompt, sampling, request.N) { Adapter = adapter }, job, cancellation);
         return job;
+    }
+
+    /// <summary>
+    /// Starts a completion of <paramref name="prompt"/>, token ids the caller rendered itself (an RL learner sends the
+    /// exact prompt it trains on). Throws as <see cref="Start"/> does.
+    /// </summary>
+    public TokenCompletionJob StartTokens(IReadOnlyList<int> prompt, SamplingOptions sampling, int n, CancellationToken cancellation = default)
+    {
+        if (n < 1 || n > Options.MaxBatch) throw new R1Error($"n must be in [1, {Options.MaxBatch}], got {n}");
+        var job = new TokenCompletionJob("cmpl-" + Guid.NewGuid().ToString("N"), prompt, n);
+        Batcher.Submit(new GenerationRequest(prompt, sampling, n), job, cancellation);
+        return job;
+    }
+
+    /// <summary>The version of the weights being served: null for those loaded at start, else the last reload's.</summary>
+    public string? WeightVersion { get; private set; }
+
+    /// <summary>
+    /// Replaces the served weights with the checkpoint in <paramref name="dir"/> (same architecture) between two
+    /// decoding steps, and names them <paramref name="version"/>. Requests running across the swap continue on the new
+    /// weights; a learner syncs between its rollout batches, when none of its own are running.
+    /// </summary>
+    public async Task ReloadWeightsAsync(string dir, string? version)
+    {
+        await Batcher.BetweenStepsAsync(() => ModelCheckpoint.LoadInto(Bundle.Model, dir));
+        WeightVersion = version;
     }
 
     public void Dispose()

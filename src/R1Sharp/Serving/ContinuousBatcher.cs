@@ -17,6 +17,7 @@ public sealed class ContinuousBatcher : IDisposable, ISubmissionSource
     readonly DecodeLoop loop;
     readonly LinkedList<Waiting> waiting = [];
     readonly SemaphoreSlim wake = new(0);
+    readonly Queue<(Action Work, TaskCompletionSource Done)> betweenSteps = [];
     readonly Thread thread;
     volatile bool stopping;
 
@@ -66,6 +67,38 @@ public sealed class ContinuousBatcher : IDisposable, ISubmissionSource
         wake.Release();
     }
 
+    /// <summary>
+    /// Runs <paramref name="work"/> on the loop's thread between two decoding steps (a weight reload: no forward sees
+    /// half of the old weights and half of the new). The task ends when it has run, with its exception if it threw.
+    /// </summary>
+    public Task BetweenStepsAsync(Action work)
+    {
+        ObjectDisposedException.ThrowIf(stopping, this);
+        var done = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+        lock (betweenSteps) betweenSteps.Enqueue((work, done));
+        wake.Release();
+        return done.Task;
+    }
+
+    void RunBetweenSteps()
+    {
+        while (true)
+        {
+            (Action Work, TaskCompletionSource Done) next;
+            lock (betweenSteps)
+                if (!betweenSteps.TryDequeue(out next)) return;
+            try
+            {
+                next.Work();
+                next.Done.SetResult();
+            }
+            catch (Exception e)
+            {
+                next.Done.SetException(e);
+            }
+        }
+    }
+
     /// <summary>A caller gave up while waiting: its queue slot is free at once.</summary>
     void Leave(Waiting entry)
     {
@@ -77,6 +110,7 @@ public sealed class ContinuousBatcher : IDisposable, ISubmissionSource
     {
         if (idle && !stopping && Queued == 0) wake.Wait(IdlePoll);
         if (stopping) return false;
+        RunBetweenSteps();
         lock (waiting)
         {
             // First come, first served: a request that does not fit yet keeps the ones behind it waiting.
@@ -108,6 +142,8 @@ public sealed class ContinuousBatcher : IDisposable, ISubmissionSource
                 waiting.Clear();
             }
             foreach (var entry in left) entry.Submission.Sink.OnFailed(shutdown);
+            lock (betweenSteps)
+                while (betweenSteps.TryDequeue(out var work)) work.Done.TrySetException(shutdown);
             loop.Dispose();
         }
     }

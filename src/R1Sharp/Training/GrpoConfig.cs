@@ -68,6 +68,30 @@ public sealed record GrpoConfig : TrainingArguments
     /// name). Default 10.</summary>
     public int MaxNumGenBatches { get; init; } = 10;
 
+    // --- Rollouts on servers (docs/scale-out.md; not TRL keys) ---
+
+    /// <summary>OpenAI-compatible servers (`r1 serve --allow-weight-updates`, vLLM, SGLang) that generate the rollouts,
+    /// as API base URLs (http://host:8080/v1); null or empty generates in process. Default none.</summary>
+    public IReadOnlyList<string>? RolloutEndpoints { get; init; }
+
+    /// <summary>The "model" field of rollout requests; null asks each server's GET /v1/models. Default none.</summary>
+    public string? RolloutModel { get; init; }
+
+    /// <summary>Environment variable holding the servers' API key; null sends none. Default none.</summary>
+    public string? RolloutApiKeyEnv { get; init; }
+
+    /// <summary>Directory the learner writes each step's weights to, which every server must be able to read (a shared
+    /// file system across machines); null: rollout_weights in the run folder. Default none.</summary>
+    public string? RolloutWeightsDir { get; init; }
+
+    /// <summary>Seconds one rollout request may take before its server is taken out and the request re-sent. Default 600.</summary>
+    public double RolloutRequestTimeout { get; init; } = 600;
+
+    /// <summary>Truncated importance sampling (verl's TIS, its C): each token's loss is weighted by
+    /// min(π_learner / π_sampler, C) for the gap between the log-probs the sampler reported and the learner's; null: no
+    /// correction (the ratio is still logged). Default none; verl suggests 2.</summary>
+    public double? RolloutIsCap { get; init; }
+
     /// <summary>The upper clip range in effect: epsilon_high, or epsilon when it is not set (as TRL).</summary>
     [JsonIgnore] public double EffectiveEpsilonHigh => EpsilonHigh ?? Epsilon;
 
@@ -94,6 +118,10 @@ public sealed record GrpoConfig : TrainingArguments
         ConfigJson.Require(NumIterations >= 1, "num_iterations", NumIterations, "must be at least 1");
         ConfigJson.Require(RewardWeights is null || RewardWeights.All(double.IsFinite), "reward_weights", RewardWeights, "must be finite numbers");
         ConfigJson.Require(MaxNumGenBatches >= 1, "max_num_gen_batches", MaxNumGenBatches, "must be at least 1");
+        ConfigJson.Require(RolloutEndpoints is null || RolloutEndpoints.All(u => Uri.TryCreate(u, UriKind.Absolute, out var uri) && uri.Scheme is "http" or "https"),
+            "rollout_endpoints", RolloutEndpoints is null ? null : string.Join(",", RolloutEndpoints), "must be http(s) URLs like http://127.0.0.1:8080/v1");
+        ConfigJson.Require(RolloutRequestTimeout > 0, "rollout_request_timeout", RolloutRequestTimeout, "must be above 0 seconds");
+        ConfigJson.Require(RolloutIsCap is null or >= 1, "rollout_is_cap", RolloutIsCap, "must be at least 1 (verl's TIS caps the ratio at C, typically 2)");
         ValidateTrainingArguments();
         return this;
     }

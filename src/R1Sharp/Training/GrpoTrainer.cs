@@ -3,6 +3,7 @@ using R1Sharp.Checkpoints;
 using R1Sharp.Evaluation;
 using R1Sharp.Generation;
 using R1Sharp.Model;
+using R1Sharp.Remote;
 using R1Sharp.Runs;
 using R1Sharp.Tasks;
 using R1Sharp.Tasks.Rewards;
@@ -48,6 +49,10 @@ public sealed class GrpoTrainer(CausalLanguageModel policy, GrpoConfig config, G
 {
     readonly GenerationEngine engine = new(policy, environment.Tokenizer);
 
+    /// <summary>Servers that generate the rollouts instead of this process (rollout_endpoints), synced to the policy
+    /// before every step; null generates in process.</summary>
+    public RolloutFleet? Fleet { get; init; }
+
     /// <summary>What the optimizer updates: the adapter, or the whole policy.</summary>
     TorchSharp.torch.nn.Module Trained => adapter is null ? policy : adapter;
 
@@ -71,6 +76,7 @@ public sealed class GrpoTrainer(CausalLanguageModel policy, GrpoConfig config, G
     Dictionary<string, double> Step(int step, double lr, TorchSharp.Modules.AdamW optimizer, PromptStream prompts, RunFolder run,
         PrecisionChoice precision)
     {
+        double syncSeconds = Fleet is null ? 0 : SyncFleet(step - 1, run);
         var rollouts = Rollouts(prompts, out double rolloutSeconds, out int generationRounds);
         var clock = Stopwatch.StartNew();
         var update = Update(optimizer, lr, rollouts, precision);
@@ -81,9 +87,46 @@ public sealed class GrpoTrainer(CausalLanguageModel policy, GrpoConfig config, G
         metrics[MetricNames.RolloutTokensPerSecond] = rollouts.GeneratedTokens / rolloutSeconds;
         metrics[MetricNames.TrainTokensPerSecond] = rollouts.TrainedTokens * config.NumIterations / Math.Max(1e-9, trainSeconds);
         metrics[MetricNames.GenerationRounds] = generationRounds;
+        if (Fleet is not null)
+        {
+            metrics[MetricNames.WeightSyncSeconds] = syncSeconds;
+            foreach (var (k, v) in Fleet.TakeMetrics()) metrics[k] = v;
+        }
         if (step % config.LoggingSteps == 0 || step == 1)
             foreach (var sample in rollouts.Samples.Take(4)) run.LogSample(step, sample);
         return metrics;
+    }
+
+    /// <summary>
+    /// Has every rollout server serve the policy's weights after <paramref name="version"/> steps; returns the seconds
+    /// it took. No server left is a <see cref="StepNotTakenError"/>: nothing of the step has run, so the run saves.
+    /// </summary>
+    double SyncFleet(int version, RunFolder run)
+    {
+        var clock = Stopwatch.StartNew();
+        try
+        {
+            Fleet!.Sync(policy, version, config.RolloutWeightsDir ?? Path.Combine(run.Path, "rollout_weights"));
+        }
+        catch (NoReplicaLeftError e)
+        {
+            throw new StepNotTakenError(e.Message, e);
+        }
+        return clock.Elapsed.TotalSeconds;
+    }
+
+    IReadOnlyList<IReadOnlyList<GeneratedSample>> Generate(IReadOnlyList<GenerationRequest> requests)
+    {
+        if (Fleet is null) return engine.Generate(requests);
+        try
+        {
+            return Fleet.Generate(requests);
+        }
+        catch (NoReplicaLeftError e)
+        {
+            // Rollouts come before the update: the model and the saved counters are still the last step's.
+            throw new StepNotTakenError(e.Message, e);
+        }
     }
 
     /// <summary>The scored rollouts of one step, grouped G per prompt.</summary>
@@ -121,7 +164,7 @@ public sealed class GrpoTrainer(CausalLanguageModel policy, GrpoConfig config, G
             // Each prompt's seed follows from the run seed and how many prompts came before, so a resumed run samples alike.
             var requests = encoded.Select((p, i) => new GenerationRequest(p,
                 options with { Seed = Seeds.ForRollout(config.Seed, firstPrompt + i) }, g)).ToList();
-            var results = engine.Generate(requests);
+            var results = Generate(requests);
             var scores = examples.Select((e, i) => results[i].Select(s => Score(e, s)).ToArray()).ToList();
             var uninformative = DynamicSampling.ZeroVarianceGroups(scores.SelectMany(s => s.Select(r => r.Total)).ToList(), g);
             for (int i = 0; i < examples.Count; i++)
@@ -179,6 +222,14 @@ public sealed class GrpoTrainer(CausalLanguageModel policy, GrpoConfig config, G
         return TokenLogProbs.Compute(model, batch, config.Temperature).LogProbs;
     }
 
+    /// <summary>[B, width] log-probs the sampler reported for each completion's tokens, right-padded with 0.</summary>
+    Tensor SamplerLogProbs(IReadOnlyList<GeneratedSample> samples, int width)
+    {
+        var values = new float[samples.Count * width];
+        for (int b = 0; b < samples.Count; b++) samples[b].LogProbs.AsSpan(0, Math.Min(width, samples[b].LogProbs.Length)).CopyTo(values.AsSpan(b * width));
+        return tensor(values, device: policy.Device).view(samples.Count, width);
+    }
+
     IReadOnlyList<int> TruncatePrompt(IReadOnlyList<int> prompt) =>
         prompt.Count <= config.MaxPromptLength ? prompt : prompt.Skip(prompt.Count - config.MaxPromptLength).ToArray();
 
@@ -227,6 +278,11 @@ public sealed class GrpoTrainer(CausalLanguageModel policy, GrpoConfig config, G
                     refLogProbs = batches.Select(b => (Tensor?)Scored(policy, b)).ToList();
         }
 
+        // The sampler's log-probs of the same tokens, for the importance ratio (and TIS weights) of each micro-batch.
+        var samplerLogProbs = chunks.Select((c, j) => SamplerLogProbs(c.Select(i => batch.Rows[i].Sample).ToList(), batches[j].CompletionLength)).ToList();
+        var importanceWeights = batches.Select(_ => (Tensor?)null).ToList();
+        var importance = new RolloutImportanceStats();
+
         var stats = new PolicyLossStats();
         double gradNorm = 0;
         policy.train();
@@ -240,10 +296,17 @@ public sealed class GrpoTrainer(CausalLanguageModel policy, GrpoConfig config, G
                 using (precision.Autocast(policy.Device))
                     (logProbs, entropy) = TokenLogProbs.Compute(policy, batches[j], config.Temperature, withEntropy: true);
                 var rows = tensor(chunks[j].Select(i => (long)i).ToArray(), device: policy.Device);
+                if (iteration == 0)
+                {
+                    // The learner's log-probs before this batch's first update: the old policy's, or this forward's.
+                    var (weights, measured) = RolloutImportance.Compute(oldLogProbs[j] ?? logProbs, samplerLogProbs[j], masks[j], config.RolloutIsCap);
+                    importanceWeights[j] = weights?.MoveToOuterDisposeScope();
+                    importance += measured;
+                }
                 using var loss = PolicyLoss.Compute(new PolicyLossInputs
                 {
                     LogProbs = logProbs, OldLogProbs = oldLogProbs[j], RefLogProbs = refLogProbs[j],
-                    Advantages = advantages.index_select(0, rows), Mask = masks[j], Entropies = entropy,
+                    Advantages = advantages.index_select(0, rows), Mask = masks[j], Entropies = entropy, ImportanceWeights = importanceWeights[j],
                 }, config, micro, activeTokens);
                 loss.Loss.backward();
                 ComputeMeter.Current?.Trained(policy, batches[j].InputIds, batches[j].AttentionMask);
@@ -255,6 +318,7 @@ public sealed class GrpoTrainer(CausalLanguageModel policy, GrpoConfig config, G
         }
         foreach (var b in batches) b.Dispose();
         foreach (var (k, v) in stats.ToMetrics(config.NumIterations)) result[k] = v;
+        foreach (var (k, v) in importance.ToMetrics()) result[k] = v;
         result[MetricNames.GradNorm] = gradNorm;
         return result;
     }

@@ -56,6 +56,19 @@ public static class MetricNames
     /// <summary>Tokens through forward + backward + optimizer per second of training wall-clock (R1Sharp).</summary>
     public const string TrainTokensPerSecond = "train_tokens_per_second";
 
+    // Rollouts on servers and their off-policy gap (R1Sharp; verl logs the same under rollout_is)
+    /// <summary>Mean over the step's tokens of π_learner / π_sampler (1 when sampler and learner agree).</summary>
+    public const string RolloutIsMean = "rollout_is/mean";
+    public const string RolloutIsMax = "rollout_is/max";
+    /// <summary>With rollout_is_cap: share of tokens whose ratio was above the cap (their weight clipped to it).</summary>
+    public const string RolloutIsClippedRatio = "rollout_is/clipped_ratio";
+    /// <summary>Seconds spent writing the weights and having every rollout server load them.</summary>
+    public const string WeightSyncSeconds = "rollout/weight_sync_seconds";
+    /// <summary>Rollout servers in the fleet after the step; per server i, requests sent and failures this step.</summary>
+    public const string ReplicasLive = "rollout/replicas_live";
+    public static string ReplicaRequests(int replica) => $"rollout/replica{replica}/requests";
+    public static string ReplicaErrors(int replica) => $"rollout/replica{replica}/errors";
+
     /// <summary>The metrics that sum up a run, with short labels, in the order shown (r1 runs, stage summaries).</summary>
     public static readonly IReadOnlyList<(string Key, string Label)> Headline =
     [

@@ -1,4 +1,5 @@
 using R1Sharp.Checkpoints;
+using R1Sharp.Remote;
 using R1Sharp.Tasks;
 using R1Sharp.Tokenizers;
 
@@ -14,7 +15,7 @@ public static class Recipes
     /// packed into rows of max_seq_length tokens; eval_share of it held out for eval_loss (<see cref="HeldOutData"/>).</summary>
     public static TrainingOutcome Pretrain(RunTarget target, ConfigLayers<LmTrainingConfig> config, string modelDir, string corpusPath,
         ITrainingObserver observer, CancellationToken cancellation = default) =>
-        TrainingRun.Run("pretrain", target, config, cfg => TrainingJob.For(ModelBundle.Load(modelDir), bundle =>
+        TrainingRun.Run("pretrain", target, config, cfg => TrainingJob.For(ModelBundle.Load(modelDir, cfg.Validate().TorchDevice()), bundle =>
         {
             cfg.Validate();
             var eos = bundle.Tokenizer.EosId;
@@ -31,7 +32,7 @@ public static class Recipes
     /// examples (by prompt) held out for eval_loss. Defaults: <see cref="LmTrainingConfig.Sft"/>.</summary>
     public static TrainingOutcome Sft(RunTarget target, ConfigLayers<LmTrainingConfig> config, string modelDir, string dataPath,
         ITrainingObserver observer, CancellationToken cancellation = default) =>
-        TrainingRun.Run("sft", target, config, cfg => TrainingJob.For(ModelBundle.Load(modelDir), bundle =>
+        TrainingRun.Run("sft", target, config, cfg => TrainingJob.For(ModelBundle.Load(modelDir, cfg.Validate().TorchDevice()), bundle =>
         {
             cfg.Validate();
             var (train, heldOut) = HeldOutData.Split(SftDataset.Load(dataPath, bundle), cfg.HeldOutShare(), e => e.Prompt);
@@ -58,17 +59,27 @@ public static class Recipes
     /// itself, its adapter switched off), and the evaluator's held-out check when eval_steps is set.
     /// </summary>
     public static TrainingJob GrpoJob(GrpoConfig config, string modelDir, IVerifiableTask task) =>
-        TrainingJob.For(ModelBundle.Load(modelDir), loaded =>
+        TrainingJob.For(ModelBundle.Load(modelDir, config.Validate().TorchDevice()), loaded =>
         {
-            config.Validate();
             var bundle = config.PrepareModel(loaded);
             var environment = GrpoEnvironment.For(task, bundle, config.RewardWeights);
             var evaluate = config.EvalSteps > 0 ? GrpoTrainer.HeldOutEvaluation(bundle, task, config) : null;
-            var reference = config.Beta != 0 && bundle.Adapter is null ? ModelCheckpoint.Load(modelDir) : null;
+            var reference = config.Beta != 0 && bundle.Adapter is null ? ModelCheckpoint.Load(modelDir, bundle.Model.Device) : null;
+            // The fleet syncs full weights; an adapter's sync (vLLM's load_lora_adapter) is not built yet.
+            if (config.RolloutEndpoints is { Count: > 0 } && bundle.Adapter is not null)
+                throw new R1Error("rollout_endpoints with lora_r: the servers would sample from the base without the adapter, " +
+                                  "and syncing adapters to servers is not built yet (docs/scale-out.md); train in process, or without LoRA");
+            var fleet = RolloutFleetFor(config);
             return new TrainingJob(bundle, config, (run, from, onStep, cancellation) =>
-                new GrpoTrainer(bundle.Model, config, environment, reference, bundle.Adapter).Run(run, from, onStep, evaluate, cancellation))
-                { Owned = [reference] };
+                new GrpoTrainer(bundle.Model, config, environment, reference, bundle.Adapter) { Fleet = fleet }.Run(run, from, onStep, evaluate, cancellation))
+                { Owned = [reference, fleet] };
         });
+
+    /// <summary>The rollout servers of rollout_endpoints (docs/scale-out.md); null when rollouts run in process.</summary>
+    public static RolloutFleet? RolloutFleetFor(GrpoConfig config) => config.RolloutEndpoints is { Count: > 0 } urls
+        ? new RolloutFleet(new RolloutFleetOptions { Urls = urls, Model = config.RolloutModel, RequestTimeoutSeconds = config.RolloutRequestTimeout },
+            OpenAiEndpoint.KeyFromEnvironment(config.RolloutApiKeyEnv, "rollout_api_key_env"))
+        : null;
 
     /// <summary>Next-token training of <paramref name="loaded"/>'s model (or of a LoRA adapter over it, with lora_r set)
     /// on <paramref name="batches"/> (with a held-out loss on <paramref name="evalBatches"/> every eval_steps).</summary>

@@ -133,7 +133,7 @@ public sealed class TrainingLoop(TrainingArguments args, RunFolder run, CausalLa
                 }
             }
         }
-        catch when (whole && State.Step > saved)
+        catch (Exception e) when ((whole || e is StepNotTakenError) && State.Step > saved)
         {
             Save();
             throw;
@@ -147,6 +147,12 @@ public sealed class TrainingLoop(TrainingArguments args, RunFolder run, CausalLa
         run.SaveCheckpoint(state.Step, dir => state.Save(dir, model, optimizer, adapter), args.SaveTotalLimit);
     }
 }
+
+/// <summary>
+/// A step failed before it changed the model, the optimizer or the trainer's counters (GRPO with no rollout server
+/// left): the state of the last whole step is intact, so <see cref="TrainingLoop"/> saves it as after a stop between steps.
+/// </summary>
+public sealed class StepNotTakenError(string message, Exception? inner = null) : R1Error(message, inner);
 
 /// <summary>
 /// Saves and restores the state of a torch random generator (the one rollouts sample tokens with), so a resumed run

@@ -67,6 +67,24 @@ public abstract record TrainingArguments
     /// <summary>Checkpoints kept (oldest deleted first). Default 2.</summary>
     public int SaveTotalLimit { get; init; } = 2;
 
+    /// <summary>Where the model trains: cpu, or cuda (cuda:N for the N-th GPU), which needs a TorchSharp CUDA build
+    /// (docs/scale-out.md). Default cpu.</summary>
+    public string Device { get; init; } = "cpu";
+
+    /// <summary>The torch device of <see cref="Device"/>: the one place a trainer's device is chosen. A CUDA device this
+    /// build or machine does not have is an error that says how to get one.</summary>
+    public TorchSharp.torch.Device TorchDevice()
+    {
+        if (Device == "cpu") return TorchSharp.torch.CPU;
+        if (!cuda.is_available())
+            throw new R1Error($"device '{Device}': TorchSharp sees no CUDA device here (R1Sharp builds with TorchSharp-cpu unless built with " +
+                "-p:TorchSharpPackage=TorchSharp-cuda-linux, or -windows, on a machine with an NVIDIA driver; see docs/scale-out.md)");
+        var device = TorchSharp.torch.device(Device);
+        if (device.index >= cuda.device_count())
+            throw new R1Error($"device '{Device}': this machine has {cuda.device_count()} CUDA device(s), numbered from 0");
+        return device;
+    }
+
     /// <summary>Held-out evaluation every this many steps and at the end; 0 never. Default 0 for GRPO, 100 for
     /// pretraining and SFT.</summary>
     public int EvalSteps { get; init; }
@@ -148,6 +166,8 @@ public abstract record TrainingArguments
         ConfigJson.Require(LoraAlpha > 0 && double.IsFinite(LoraAlpha), "lora_alpha", LoraAlpha, "must be above 0");
         ConfigJson.Require(LoraDropout is >= 0 and < 1, "lora_dropout", LoraDropout, "must be in [0, 1)");
         ConfigJson.Require(LearningRate > 0, "learning_rate", LearningRate, "must be above 0");
+        ConfigJson.Require(Device == "cpu" || System.Text.RegularExpressions.Regex.IsMatch(Device, @"^cuda(:\d{1,2})?$"), "device", Device,
+            "must be cpu, cuda or cuda:N");
         ConfigJson.Require(WarmupSteps >= 0, "warmup_steps", WarmupSteps, "must be 0 or more");
         ConfigJson.Require(MinLrRate is >= 0 and <= 1, "min_lr_rate", MinLrRate, "must be in [0, 1]");
         ConfigJson.Require(WeightDecay >= 0, "weight_decay", WeightDecay, "must be 0 or more");

@@ -123,7 +123,7 @@ public class TrainingRunTests : IDisposable
         string[] shared = ["learning_rate", "lr_scheduler_type", "warmup_steps", "min_lr_rate", "weight_decay", "adam_beta1", "adam_beta2",
             "adam_epsilon", "max_grad_norm", "gradient_accumulation_steps", "max_steps", "max_seconds", "seed", "logging_steps", "save_steps",
             "save_total_limit", "eval_steps", "lora_r", "lora_alpha", "lora_dropout", "lora_target_modules", "use_rslora", "gradient_checkpointing",
-            "precision"]; // not TRL's: one key for Hugging Face's bf16/fp16 switches, with auto
+            "precision", "device"]; // not TRL's: one key for Hugging Face's bf16/fp16 switches, with auto
         var grpo = JsonNode.Parse(ConfigJson.Write(new GrpoConfig()))!.AsObject();
         var lm = JsonNode.Parse(ConfigJson.Write(new LmTrainingConfig()))!.AsObject();
         var distill = JsonNode.Parse(ConfigJson.Write(new DistillConfig()))!.AsObject();
