@@ -29,6 +29,7 @@ public static class CliApp
             TokenizerCommand.Create(),
             GradeCommand.Create(),
             ExportCommand.Create(),
+            QuantizeCommand.Create(),
             ServeCommand.Create(),
             BenchCommand.Create(),
         })

@@ -76,6 +76,24 @@ public static class GgmlQuants
         return y;
     }
 
+    /// <summary>
+    /// Quantizes rows of <paramref name="rowLength"/> values into a new array, rows in parallel (blocks never span
+    /// rows, so the result is the same as one sequential pass).
+    /// </summary>
+    public static byte[] QuantizeRows(GgmlType type, float[] x, int rowLength)
+    {
+        long rowBytes = RowBytes(type, rowLength);
+        int rows = x.Length / rowLength;
+        var y = new byte[rowBytes * rows];
+        const int RowsPerChunk = 16;
+        Parallel.For(0, (rows + RowsPerChunk - 1) / RowsPerChunk, chunk =>
+        {
+            int first = chunk * RowsPerChunk, count = Math.Min(RowsPerChunk, rows - first);
+            Quantize(type, x.AsSpan(first * rowLength, count * rowLength), y.AsSpan((int)(first * rowBytes), (int)(count * rowBytes)));
+        });
+        return y;
+    }
+
     static void CheckLengths(GgmlType type, int values, int bytes)
     {
         if (!IsSupported(type)) throw Unsupported(type);
