@@ -1,5 +1,4 @@
 using TorchSharp;
-using TorchSharp.Modules;
 using static TorchSharp.torch;
 
 namespace R1Sharp.Model;
@@ -10,10 +9,10 @@ namespace R1Sharp.Model;
 /// </summary>
 public sealed class GroupedQueryAttention : AttentionLayer
 {
-    readonly Linear q_proj;
-    readonly Linear k_proj;
-    readonly Linear v_proj;
-    readonly Linear o_proj;
+    readonly Projection q_proj;
+    readonly Projection k_proj;
+    readonly Projection v_proj;
+    readonly Projection o_proj;
     readonly int heads, kvHeads, headDim;
 
     public GroupedQueryAttention(ModelConfig config) : base(nameof(GroupedQueryAttention))
@@ -21,14 +20,14 @@ public sealed class GroupedQueryAttention : AttentionLayer
         heads = config.NumAttentionHeads;
         kvHeads = config.NumKeyValueHeads;
         headDim = config.GqaHeadDim;
-        q_proj = nn.Linear(config.HiddenSize, heads * headDim, hasBias: config.HasQkvBias);
-        k_proj = nn.Linear(config.HiddenSize, kvHeads * headDim, hasBias: config.HasQkvBias);
-        v_proj = nn.Linear(config.HiddenSize, kvHeads * headDim, hasBias: config.HasQkvBias);
-        o_proj = nn.Linear(heads * headDim, config.HiddenSize, hasBias: config.HasOutputBias);
+        q_proj = new Projection(config.HiddenSize, heads * headDim, hasBias: config.HasQkvBias);
+        k_proj = new Projection(config.HiddenSize, kvHeads * headDim, hasBias: config.HasQkvBias);
+        v_proj = new Projection(config.HiddenSize, kvHeads * headDim, hasBias: config.HasQkvBias);
+        o_proj = new Projection(heads * headDim, config.HiddenSize, hasBias: config.HasOutputBias);
         RegisterComponents();
     }
 
-    internal (Linear Q, Linear K, Linear V, Linear O) Projections => (q_proj, k_proj, v_proj, o_proj);
+    internal (Projection Q, Projection K, Projection V, Projection O) Projections => (q_proj, k_proj, v_proj, o_proj);
 
     public override Tensor Forward(Tensor x, AttentionContext context, int layerIndex)
     {

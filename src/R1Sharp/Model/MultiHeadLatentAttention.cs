@@ -1,5 +1,4 @@
 using TorchSharp;
-using TorchSharp.Modules;
 using static TorchSharp.torch;
 
 namespace R1Sharp.Model;
@@ -12,14 +11,14 @@ namespace R1Sharp.Model;
 /// </summary>
 public sealed class MultiHeadLatentAttention : AttentionLayer
 {
-    readonly Linear? q_proj;
-    readonly Linear? q_a_proj;
+    readonly Projection? q_proj;
+    readonly Projection? q_a_proj;
     readonly RmsNorm? q_a_layernorm;
-    readonly Linear? q_b_proj;
-    readonly Linear kv_a_proj_with_mqa;
+    readonly Projection? q_b_proj;
+    readonly Projection kv_a_proj_with_mqa;
     readonly RmsNorm kv_a_layernorm;
-    readonly Linear kv_b_proj;
-    readonly Linear o_proj;
+    readonly Projection kv_b_proj;
+    readonly Projection o_proj;
     readonly int heads, nopeDim, ropeDim, vDim, rank;
 
     public MultiHeadLatentAttention(ModelConfig config) : base(nameof(MultiHeadLatentAttention))
@@ -32,18 +31,18 @@ public sealed class MultiHeadLatentAttention : AttentionLayer
         int qHeadDim = nopeDim + ropeDim;
         if (config.QLoraRank is int qRank and > 0)
         {
-            q_a_proj = nn.Linear(config.HiddenSize, qRank, hasBias: false);
+            q_a_proj = new Projection(config.HiddenSize, qRank, hasBias: false);
             q_a_layernorm = new RmsNorm(qRank, config.RmsNormEps);
-            q_b_proj = nn.Linear(qRank, heads * qHeadDim, hasBias: false);
+            q_b_proj = new Projection(qRank, heads * qHeadDim, hasBias: false);
         }
         else
         {
-            q_proj = nn.Linear(config.HiddenSize, heads * qHeadDim, hasBias: false);
+            q_proj = new Projection(config.HiddenSize, heads * qHeadDim, hasBias: false);
         }
-        kv_a_proj_with_mqa = nn.Linear(config.HiddenSize, rank + ropeDim, hasBias: false);
+        kv_a_proj_with_mqa = new Projection(config.HiddenSize, rank + ropeDim, hasBias: false);
         kv_a_layernorm = new RmsNorm(rank, config.RmsNormEps);
-        kv_b_proj = nn.Linear(rank, heads * (nopeDim + vDim), hasBias: false);
-        o_proj = nn.Linear(heads * vDim, config.HiddenSize, hasBias: false);
+        kv_b_proj = new Projection(rank, heads * (nopeDim + vDim), hasBias: false);
+        o_proj = new Projection(heads * vDim, config.HiddenSize, hasBias: false);
         RegisterComponents();
     }
 
@@ -84,7 +83,7 @@ public sealed class MultiHeadLatentAttention : AttentionLayer
         var (cKvAll, kPeAll) = context.Cache!.Append(layerIndex, cKv, kPe, context.PastLength);
         long s = cKvAll.shape[1];
 
-        var w = kv_b_proj.weight!.view(heads, nopeDim + vDim, rank);
+        var w = kv_b_proj.DenseWeight().view(heads, nopeDim + vDim, rank);
         var wUk = w.narrow(1, 0, nopeDim);         // [H, nope, rank]
         var wUv = w.narrow(1, nopeDim, vDim);      // [H, v, rank]
         var qLatent = einsum("bthd,hdc->bthc", qNope, wUk);
