@@ -1,19 +1,34 @@
+using R1Sharp.Gguf;
 using R1Sharp.Model;
 using R1Sharp.Tokenizers;
+using TorchSharp;
 using static TorchSharp.torch;
 
 namespace R1Sharp.Checkpoints;
 
 /// <summary>
-/// What a model directory holds for running it: the model, its tokenizer and its chat template (from
-/// tokenizer_config.json; R1's template when the config names none).
+/// What a model directory or GGUF file holds for running it: the model, its tokenizer and its chat template (from
+/// tokenizer_config.json or the GGUF metadata; R1's template when none is named). <see cref="Directory"/> is the
+/// directory or file it came from.
 /// </summary>
 public sealed record ModelBundle(CausalLanguageModel Model, HfTokenizer Tokenizer, ChatTemplate Template, string Directory) : IDisposable
 {
+    /// <param name="dir">A model directory (config.json, weights, tokenizer.json) or a .gguf file (weights kept as stored, CPU only).</param>
     public static ModelBundle Load(string dir, Device? device = null)
     {
+        if (GgufModelLoader.IsGgufFile(dir))
+        {
+            if (device is not null && device.type != DeviceType.CPU) throw new R1Error($"{dir}: GGUF models run on the CPU");
+            var (gguf, ggufTokenizer) = GgufModelLoader.Load(dir);
+            return Bundle(gguf, ggufTokenizer, dir);
+        }
         var model = ModelCheckpoint.Load(dir, device);
         var tokenizer = TokenizerLoader.Load(dir);
+        return Bundle(model, tokenizer, dir);
+    }
+
+    static ModelBundle Bundle(CausalLanguageModel model, HfTokenizer tokenizer, string dir)
+    {
         if (tokenizer.VocabSize > model.Config.VocabSize)
             throw new R1Error($"{dir}: the tokenizer has {tokenizer.VocabSize} tokens but the model's vocab_size is {model.Config.VocabSize}");
         var template = (tokenizer.Config is { } config ? ChatTemplate.FromConfig(config) : null) ?? ChatTemplate.DeepSeekR1;

@@ -137,7 +137,7 @@ public static partial class GgufExporter
     }
 
     /// <summary>llama.cpp's name for each HF module of a decoder layer.</summary>
-    static readonly Dictionary<string, string> LayerModules = new()
+    internal static readonly Dictionary<string, string> LayerModules = new()
     {
         ["input_layernorm"] = "attn_norm",
         ["post_attention_layernorm"] = "ffn_norm",
