@@ -115,10 +115,11 @@ public static partial class GgufModelLoader
             if (n < 0 || n > max) throw new R1Error($"{src}: {arch}.{key} = {n} is out of range (0 to {max})");
             return (int)n;
         }
+        // A float32 as the decimal it was written from (1e-6, not 9.99999997e-7).
         double Real(string key, double fallback) => file.Find($"{arch}.{key}")?.Value switch
         {
             null => fallback,
-            float f => f,
+            float f => double.Parse(f.ToString("R", System.Globalization.CultureInfo.InvariantCulture), System.Globalization.CultureInfo.InvariantCulture),
             double d => d,
             var other => throw new R1Error($"{src}: {arch}.{key} must be a float, got {other}"),
         };
@@ -186,6 +187,7 @@ public static partial class GgufModelLoader
     {
         int Key(string k, int? fallback = null) => key(k, fallback, 1 << 24);
         json["model_type"] = "deepseek_v3";
+        json["num_key_value_heads"] = json["num_attention_heads"]!.DeepClone(); // MLA's one latent "head" is llama.cpp's view
         int rope = Key("rope.dimension_count");
         // Files with absorbed MLA say key_length_mla (nope + rope); older ones key_length itself.
         int qkHead = file.Find("deepseek2.attention.key_length_mla") is null ? Key("attention.key_length") : Key("attention.key_length_mla");
@@ -219,7 +221,7 @@ public static partial class GgufModelLoader
             {
                 ["type"] = "yarn", ["factor"] = real("rope.scaling.factor", 1),
                 ["original_max_position_embeddings"] = Key("rope.scaling.original_context_length"),
-                ["beta_fast"] = 32, ["beta_slow"] = 1, ["mscale"] = mscale, ["mscale_all_dim"] = mscale,
+                ["beta_fast"] = 32.0, ["beta_slow"] = 1.0, ["mscale"] = mscale, ["mscale_all_dim"] = mscale,
             };
         }
     }
@@ -304,6 +306,7 @@ public static partial class GgufModelLoader
         using var _ = no_grad();
         foreach (var (name, parameter) in model.state_dict())
         {
+            if (name.EndsWith("kv_b_proj.weight")) continue; // rebuilt from attn_k_b and attn_v_b above
             var t = Tensor(SmallTensorName(name, file), parameter.shape);
             float[] values = Values(t);
             if (permuted && Regex.IsMatch(name, @"self_attn\.[qk]_proj\.bias$"))

@@ -8,8 +8,8 @@ namespace R1Sharp.Gguf;
 /// user-defined tokens (types 3 and 4) become added tokens (special when control), unused padding tokens are left out,
 /// <c>tokenizer.ggml.pre</c> names the pre-tokenizer's split regexes, and the BOS/EOS/padding ids, add_bos_token and
 /// <c>tokenizer.chat_template</c> become its tokenizer_config. Files R1Sharp wrote also say whether text is
-/// NFC-normalised and merges are skipped for whole-vocabulary pieces; others get their family's setting (Qwen's
-/// tokenizers normalise, Llama-3's skip merges).
+/// NFC-normalised, merges are skipped for whole-vocabulary pieces and decoding cleans up spaces; others get their
+/// family's setting (Qwen's tokenizers normalise, Llama-3's skip merges, none cleans up, as llama.cpp).
 /// </summary>
 public static class GgufTokenizer
 {
@@ -69,6 +69,7 @@ public static class GgufTokenizer
             EosToken = Token("tokenizer.ggml.eos_token_id"),
             PadToken = Token("tokenizer.ggml.padding_token_id"),
             AddBosToken = file.Find("tokenizer.ggml.add_bos_token")?.Value as bool? ?? false,
+            CleanUpTokenizationSpaces = file.Find(GgufTokenizerMetadata.CleanUpSpacesKey)?.Value as bool? ?? false,
             ChatTemplateText = file.Find("tokenizer.chat_template")?.AsString(),
         };
         try

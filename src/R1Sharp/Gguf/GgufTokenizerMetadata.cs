@@ -14,10 +14,12 @@ public static class GgufTokenizerMetadata
 
     /// <summary>
     /// R1Sharp's own keys, for what llama.cpp's tokenizer keys leave out but Hugging Face's tokenizer does: whether text
-    /// is NFC-normalised first, and whether a piece found whole in the vocabulary skips merging. llama.cpp ignores them;
-    /// files without them get the family's usual setting (<see cref="GgufTokenizer"/>).
+    /// is NFC-normalised first, whether a piece found whole in the vocabulary skips merging, and whether decoding removes
+    /// the space before punctuation. llama.cpp ignores them; files without them get the family's usual setting
+    /// (<see cref="GgufTokenizer"/>).
     /// </summary>
-    public const string NormalizerKey = "r1sharp.tokenizer.normalizer", IgnoreMergesKey = "r1sharp.tokenizer.ignore_merges";
+    public const string NormalizerKey = "r1sharp.tokenizer.normalizer", IgnoreMergesKey = "r1sharp.tokenizer.ignore_merges",
+        CleanUpSpacesKey = "r1sharp.tokenizer.clean_up_tokenization_spaces";
 
     /// <summary>The Split regexes of tokenizer.json pre-tokenizers llama.cpp implements, by its pre-tokenizer name.</summary>
     static readonly (string Name, string[] Regexes)[] KnownPreTokenizers =
@@ -104,6 +106,7 @@ public static class GgufTokenizerMetadata
         kv.Add(("tokenizer.ggml.add_eos_token", GgufValue.Bool(config?["add_eos_token"]?.GetValue<bool>() ?? false)));
         kv.Add((NormalizerKey, GgufValue.String(IsNfc(json["normalizer"]) ? "NFC" : "none")));
         kv.Add((IgnoreMergesKey, GgufValue.Bool(model["ignore_merges"]?.GetValue<bool>() ?? false)));
+        kv.Add((CleanUpSpacesKey, GgufValue.Bool(config?["clean_up_tokenization_spaces"]?.GetValue<bool>() ?? false)));
         if (ChatTemplate(config, tokenizerJsonPath, tokenizerConfigPath) is string template)
             kv.Add(("tokenizer.chat_template", GgufValue.String(template)));
         return kv;
