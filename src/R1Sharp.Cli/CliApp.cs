@@ -30,6 +30,7 @@ public static class CliApp
             GradeCommand.Create(),
             ExportCommand.Create(),
             QuantizeCommand.Create(),
+            PerplexityCommand.Create(),
             ServeCommand.Create(),
             BenchCommand.Create(),
         })
