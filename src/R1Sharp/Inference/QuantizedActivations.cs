@@ -8,7 +8,8 @@ namespace R1Sharp.Inference;
 /// <c>vec_dot_type</c>: blocks of 32 (Q8_0: d = amax / 127, for Q8_0, Q4_0, Q5_0 and Q5_1 weights) or 256 (Q8_K:
 /// d = −max / 127 with max the value of largest magnitude, for the K-quants), rounding to nearest even. Kept as three
 /// arrays per row — the bytes, one scale per block, and the sum of each 16 bytes (the weights' offsets and mins multiply
-/// those) — so the kernels load 32 activation bytes at a time.
+/// those) — so the kernels load 32 activation bytes at a time. A Q8_0 block's scale is rounded to half precision, as
+/// the block format stores it (llama.cpp's products use the rounded scale; keeping the float one moves logits by 1%).
 /// </summary>
 sealed unsafe class QuantizedActivations
 {
@@ -90,7 +91,7 @@ sealed unsafe class QuantizedActivations
         {
             float id = amax != 0 ? 127f / amax : 0;
             for (int i = 0; i < n; i++) q[i] = (sbyte)MathF.Round(x[i] * id);
-            return amax / 127f;
+            return (float)(Half)(amax / 127f);
         }
         if (amax == 0)
         {
@@ -124,7 +125,7 @@ sealed unsafe class QuantizedActivations
         if (n == 32)
         {
             scale = amax != 0 ? 127f / amax : 0;
-            d = amax / 127f;
+            d = (float)(Half)(amax / 127f);
         }
         else
         {

@@ -19,12 +19,11 @@ static unsafe class QuantizedDots
     /// <summary>Activation rows per tile.</summary>
     public const int TileRows = 4;
 
-    /// <summary>The activation block size a weight type multiplies with: 256 (Q8_K) for K-quants, 32 (Q8_0) otherwise.</summary>
-    public static int ActivationBlock(GgmlType type) => type is GgmlType.Q4_K or GgmlType.Q5_K or GgmlType.Q6_K ? 256 : 32;
+    /// <summary>The activation block size a weight type multiplies with: 256 (Q8_K) for K-quants, 32 (Q8_0) for the 32-blocks.</summary>
+    public static int ActivationBlock(GgmlType type) => GgmlQuants.ActivationBlock(type);
 
     /// <summary>Whether a weight of this type has an integer kernel (else the engine converts its rows to float32).</summary>
-    public static bool Supports(GgmlType type) =>
-        type is GgmlType.Q8_0 or GgmlType.Q4_0 or GgmlType.Q5_0 or GgmlType.Q5_1 or GgmlType.Q4_K or GgmlType.Q5_K or GgmlType.Q6_K;
+    public static bool Supports(GgmlType type) => GgmlQuants.ActivationBlock(type) > 0;
 
     /// <summary>
     /// y[r·ldy] (+)= Σ_j W[j]·X[first + r, j] for r &lt; <paramref name="rows"/> (≤ <see cref="TileRows"/>), W one row of

@@ -21,6 +21,14 @@ public sealed class MultiHeadLatentAttention : AttentionLayer
     readonly Projection o_proj;
     readonly int heads, nopeDim, ropeDim, vDim, rank;
 
+    /// <summary>
+    /// Blocks the absorbed path rounds q_nope and the attended latent to before the per-head up-projections (0: kept
+    /// float). The GGUF loader sets them when a file stores attn_k_b/attn_v_b quantized, because llama.cpp multiplies
+    /// those as it does every quantized matrix — by activations rounded to 8-bit blocks — and without it the logits
+    /// move by a few percent.
+    /// </summary>
+    internal (int Key, int Value) AbsorbedRounding { get; set; }
+
     public MultiHeadLatentAttention(ModelConfig config) : base(nameof(MultiHeadLatentAttention))
     {
         heads = config.NumAttentionHeads;
@@ -86,6 +94,7 @@ public sealed class MultiHeadLatentAttention : AttentionLayer
         var w = kv_b_proj.DenseWeight().view(heads, nopeDim + vDim, rank);
         var wUk = w.narrow(1, 0, nopeDim);         // [H, nope, rank]
         var wUv = w.narrow(1, nopeDim, vDim);      // [H, v, rank]
+        if (AbsorbedRounding.Key > 0) qNope = Quantization.GgmlQuants.RoundActivations(qNope, AbsorbedRounding.Key);
         var qLatent = einsum("bthd,hdc->bthc", qNope, wUk);
 
         // All heads share one key and one value (the latent), so the H·T queries form a single head.
@@ -96,6 +105,7 @@ public sealed class MultiHeadLatentAttention : AttentionLayer
                    ?? (t > 1 ? CausalMask(t, s, context.PastLength, qNope.device).repeat(heads, 1).view(1, 1, heads * t, s) : null);
         var latent = nn.functional.scaled_dot_product_attention(query * (scale * Math.Sqrt(rank + ropeDim)), key, value, mask)
             .view(b, heads, t, rank);
+        if (AbsorbedRounding.Value > 0) latent = Quantization.GgmlQuants.RoundActivations(latent, AbsorbedRounding.Value);
         return einsum("bhtc,hdc->bthd", latent, wUv);
     }
 

@@ -63,11 +63,17 @@ public sealed class Projection : nn.Module<Tensor, Tensor>
     /// <summary>The weight as a float tensor: the parameter itself, or (packed) a dequantized copy owned by the caller's dispose scope.</summary>
     public Tensor DenseWeight() => weight ?? Packed?.ToTensor() ?? throw new InvalidOperationException("this projection has no weight yet");
 
+    /// <summary>
+    /// With packed quantized weights the input is rounded to 8-bit blocks first, as the integer kernels (and llama.cpp)
+    /// quantize it, so this reference path computes the products the kernels compute.
+    /// </summary>
     public override Tensor forward(Tensor x)
     {
         if (weight is not null) return nn.functional.linear(x, weight, bias);
         using var scope = NewDisposeScope();
-        return nn.functional.linear(x, DenseWeight().to(x.dtype, x.device), bias).MoveToOuterDisposeScope();
+        int block = Quantization.GgmlQuants.ActivationBlock(Packed!.Type);
+        var input = block > 0 ? Quantization.GgmlQuants.RoundActivations(x, block) : x;
+        return nn.functional.linear(input, DenseWeight().to(x.dtype, x.device), bias).MoveToOuterDisposeScope();
     }
 }
 

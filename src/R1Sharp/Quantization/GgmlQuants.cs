@@ -24,6 +24,47 @@ public static class GgmlQuants
     /// <summary>The supported types, for error messages.</summary>
     public static string SupportedList => string.Join(", ", Supported);
 
+    /// <summary>
+    /// How many activation values share one 8-bit scale when multiplied with weights of <paramref name="type"/>, as
+    /// llama.cpp's CPU backend quantizes them (its vec_dot_type): 256 (Q8_K) for the K-quants, 32 (Q8_0) for the
+    /// 32-blocks, 0 for float weights (activations stay float).
+    /// </summary>
+    public static int ActivationBlock(GgmlType type) => type switch
+    {
+        GgmlType.Q4_K or GgmlType.Q5_K or GgmlType.Q6_K => 256,
+        GgmlType.Q8_0 or GgmlType.Q4_0 or GgmlType.Q5_0 or GgmlType.Q5_1 => 32,
+        _ => 0,
+    };
+
+    /// <summary>
+    /// <paramref name="x"/> (last dimension a multiple of <paramref name="blockSize"/>) with each block rounded to
+    /// 8 bits as the integer kernels quantize it — Q8_0: scale amax/127 stored as a half; Q8_K: −127/max with max the
+    /// signed value of largest magnitude — and multiplied back: the libtorch path then computes what the kernels do.
+    /// </summary>
+    public static TorchSharp.torch.Tensor RoundActivations(TorchSharp.torch.Tensor x, int blockSize)
+    {
+        using var scope = TorchSharp.torch.NewDisposeScope();
+        var shape = x.shape;
+        var blocks = x.to(TorchSharp.torch.float32).reshape(-1, shape[^1] / blockSize, blockSize);
+        TorchSharp.torch.Tensor rounded;
+        if (blockSize == 32)
+        {
+            var amax = blocks.abs().amax([-1L], keepdim: true);
+            var scale = (amax / 127f).to(TorchSharp.torch.float16).to(TorchSharp.torch.float32);
+            var inverse = TorchSharp.torch.where(amax > 0, 127f / amax, TorchSharp.torch.zeros_like(amax));
+            rounded = (blocks * inverse).round() * scale;
+        }
+        else
+        {
+            var index = blocks.abs().argmax(-1, keepdim: true);
+            var max = blocks.gather(-1, index);
+            var safe = TorchSharp.torch.where(max == 0, TorchSharp.torch.ones_like(max), max);
+            var iscale = -127f / safe;
+            rounded = TorchSharp.torch.where(max == 0, TorchSharp.torch.zeros_like(blocks), (iscale * blocks).round().clamp_max(127) * (1f / iscale));
+        }
+        return rounded.reshape(shape).to(x.dtype).MoveToOuterDisposeScope();
+    }
+
     /// <summary>Bytes of one row of <paramref name="length"/> values (a whole number of blocks).</summary>
     public static long RowBytes(GgmlType type, long length) =>
         GgmlTypes.ByteSize(type, [length]) ?? throw new ArgumentException($"a row of {length} values is not a whole number of {type} blocks");

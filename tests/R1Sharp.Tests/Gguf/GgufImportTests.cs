@@ -29,6 +29,7 @@ public class GgufImportTests(ITestOutputHelper output)
     /// <summary>Last-position logits through the engine's cached forward (the CPU kernels unless told otherwise).</summary>
     internal static float[] CachedLogits(CausalLanguageModel model, int[] prompt, bool kernels = true)
     {
+        using var noGrad = no_grad(); // the kernels never run where gradients are wanted
         var runner = ForwardRunner.For(model);
         runner.UseCpuKernels = kernels;
         using var cache = KvCache.Create(model.Config, 1, prompt.Length, CPU);
