@@ -21,7 +21,7 @@ namespace R1Sharp.Gguf;
 public static partial class GgufModelLoader
 {
     /// <summary>Positions R1Sharp will build rotary tables for (a larger context_length is refused, not allocated).</summary>
-    const int MaxContext = 1 << 20;
+    const int MaxContext = 1 << 18;
 
     /// <summary>True for a path that names a GGUF file (the magic number decides, not the extension).</summary>
     public static bool IsGgufFile(string path)
@@ -171,7 +171,40 @@ public static partial class GgufModelLoader
                 DeepSeek(file, json, Key, Real);
                 break;
         }
-        return ModelConfig.FromJson(json, $"{src} (GGUF metadata)");
+        var config = ModelConfig.FromJson(json, $"{src} (GGUF metadata)");
+        CheckBeforeBuilding(file, config);
+        return config;
+    }
+
+    /// <summary>
+    /// The sizes a model allocates from before its tensors are read — layers, head widths, experts — checked against the
+    /// tensors in the file, so a lying header fails here instead of asking for memory it describes.
+    /// </summary>
+    static void CheckBeforeBuilding(GgufFile file, ModelConfig c)
+    {
+        var byName = file.Tensors.ToDictionary(t => t.Name);
+        void Rows(string name, long expected)
+        {
+            if (!byName.TryGetValue(name, out var t)) throw new R1Error($"{file.Path}: tensor '{name}' not found");
+            if (t.Dims.Length != 2 || t.Dims[1] != expected)
+                throw new R1Error($"{file.Path}: tensor '{name}' is [{string.Join(", ", t.Shape)}], which does not fit the metadata ({expected} rows expected)");
+        }
+        for (int l = 0; l < c.NumHiddenLayers; l++)
+            if (!byName.ContainsKey($"blk.{l}.attn_norm.weight"))
+                throw new R1Error($"{file.Path}: block_count is {c.NumHiddenLayers} but layer {l} has no tensors (blk.{l}.attn_norm.weight not found)");
+        if (!c.IsMla)
+        {
+            Rows("blk.0.attn_q.weight", (long)c.NumAttentionHeads * c.GqaHeadDim);
+            Rows("blk.0.attn_k.weight", (long)c.NumKeyValueHeads * c.GqaHeadDim);
+            return;
+        }
+        Rows("blk.0.attn_kv_a_mqa.weight", (long)c.KvLoraRank + c.QkRopeHeadDim);
+        Rows(c.QLoraRank is > 0 ? "blk.0.attn_q_b.weight" : "blk.0.attn_q.weight", (long)c.NumAttentionHeads * (c.QkNopeHeadDim + c.QkRopeHeadDim));
+        if (c.NRoutedExperts > 0)
+        {
+            int moe = Enumerable.Range(0, c.NumHiddenLayers).FirstOrDefault(c.IsMoeLayer, -1);
+            if (moe >= 0) Rows($"blk.{moe}.ffn_gate_inp.weight", c.NRoutedExperts);
+        }
     }
 
     static int? TokenId(GgufFile file, string key, int vocab)
@@ -291,7 +324,8 @@ public static partial class GgufModelLoader
             return values;
         }
 
-        foreach (var (name, module) in model.named_modules())
+        var modules = model.named_modules().ToDictionary(m => m.name, m => m.module);
+        foreach (var (name, module) in modules)
         {
             switch (module)
             {
@@ -334,7 +368,7 @@ public static partial class GgufModelLoader
             }
             if (module == "self_attn.kv_b_proj")
             {
-                LoadKvB(blk, projection, rows, columns);
+                LoadKvB(blk, name[..name.LastIndexOf('.')], projection, rows, columns);
                 return;
             }
             string gguf = GgufExporter.LayerModules.TryGetValue(module, out var mapped) ? $"{blk}.{mapped}.weight"
@@ -349,7 +383,7 @@ public static partial class GgufModelLoader
         }
 
         // MLA's kv_b_proj is stored whole (attn_kv_b) or split per head into attn_k_b (transposed) and attn_v_b.
-        void LoadKvB(string blk, Projection projection, int rows, int columns)
+        void LoadKvB(string blk, string attentionName, Projection projection, int rows, int columns)
         {
             if (tensors.ContainsKey($"{blk}.attn_kv_b.weight"))
             {
@@ -357,8 +391,12 @@ public static partial class GgufModelLoader
                 return;
             }
             int heads = c.NumAttentionHeads, rank = c.KvLoraRank;
-            using var k = torch.tensor(Values(Tensor($"{blk}.attn_k_b.weight", [heads, rank, c.QkNopeHeadDim])), [heads, rank, c.QkNopeHeadDim]);
-            using var v = torch.tensor(Values(Tensor($"{blk}.attn_v_b.weight", [heads, c.VHeadDim, rank])), [heads, c.VHeadDim, rank]);
+            var kInfo = Tensor($"{blk}.attn_k_b.weight", [heads, rank, c.QkNopeHeadDim]);
+            var vInfo = Tensor($"{blk}.attn_v_b.weight", [heads, c.VHeadDim, rank]);
+            var attention = (MultiHeadLatentAttention)modules[attentionName];
+            attention.AbsorbedRounding = (GgmlQuants.ActivationBlock(kInfo.Type), GgmlQuants.ActivationBlock(vInfo.Type));
+            using var k = torch.tensor(Values(kInfo), [heads, rank, c.QkNopeHeadDim]);
+            using var v = torch.tensor(Values(vInfo), [heads, c.VHeadDim, rank]);
             using var kvB = cat([k.transpose(1, 2), v], 1).reshape(rows, columns);
             projection.Load(kvB);
         }
