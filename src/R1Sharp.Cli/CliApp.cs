@@ -33,6 +33,7 @@ public static class CliApp
             PerplexityCommand.Create(),
             ServeCommand.Create(),
             BenchCommand.Create(),
+            ArenaCommand.Create(),
         })
             root.Subcommands.Add(command);
         return root;
@@ -41,7 +42,9 @@ public static class CliApp
     public static int Run(string[] args, TextWriter? output = null)
     {
         R1Sharp.Native.TorchNativeLoader.EnsureLoadable();
-        var configuration = new InvocationConfiguration { EnableDefaultExceptionHandler = false };
+        // Ctrl+C or SIGTERM cancels a training run, which saves a checkpoint after its current step and ends as failed;
+        // a step that takes longer than this is cut off (the run then resumes from its previous checkpoint).
+        var configuration = new InvocationConfiguration { EnableDefaultExceptionHandler = false, ProcessTerminationTimeout = TimeSpan.FromSeconds(30) };
         if (output is not null) configuration.Output = output;
         try
         {
@@ -53,6 +56,11 @@ public static class CliApp
                 return 2;
             }
             return parse.Invoke(configuration);
+        }
+        catch (OperationCanceledException e)
+        {
+            AnsiConsole.MarkupLineInterpolated($"[yellow]stopped:[/] {e.Message}");
+            return 130;
         }
         catch (Exception e) when (CliErrors.IsUserError(e))
         {

@@ -131,7 +131,7 @@ public sealed class TrainingView : IDisposable
 
         // Shown through other rows, or too fine-grained for a glance.
         foreach (var key in new[] { MetricNames.FracRewardZeroStd, MetricNames.MeanTerminatedLength, MetricNames.ClipRatioLow,
-                     MetricNames.ClipRatioHigh, MetricNames.NumTokens })
+                     MetricNames.ClipRatioHigh })
             used.Add(key);
         foreach (var (key, value) in m.OrderBy(kv => kv.Key, StringComparer.Ordinal))
             if (!used.Contains(key) && !key.EndsWith("/std", StringComparison.Ordinal) && double.IsFinite(value))
@@ -196,4 +196,41 @@ public sealed class TrainingView : IDisposable
     }
 
     static string Clock(TimeSpan t) => t.TotalHours >= 1 ? $"{(int)t.TotalHours}:{t.Minutes:D2}:{t.Seconds:D2}" : $"{t.Minutes}:{t.Seconds:D2}";
+}
+
+/// <summary>
+/// How a training command, the quickstart and an experiment show their stages: each training run through a
+/// <see cref="TrainingView"/> (plain lines when output is not a terminal), other stages as one line when they start
+/// and one when they end, notices on stderr.
+/// </summary>
+/// <param name="plainEvery">Without a terminal, print every this many steps (and the first).</param>
+public sealed class ConsoleObserver(IAnsiConsole console, int plainEvery = 1) : ITrainingObserver, IDisposable
+{
+    TrainingView? view;
+
+    public void StageStarted(string stage, int totalSteps, int firstStep = 0)
+    {
+        view?.Dispose();
+        view = null;
+        // int.MaxValue steps: a time budget ends the stage (no progress bar or ETA).
+        if (totalSteps > 0) view = new TrainingView(console, stage, totalSteps == int.MaxValue ? 0 : totalSteps, firstStep);
+        else console.MarkupLineInterpolated($"[bold]{stage}[/] …");
+    }
+
+    public void Step(int step, IReadOnlyDictionary<string, double> metrics)
+    {
+        if (view is null) return;
+        if (view.IsLive || step % plainEvery == 0 || step == 1) view.Update(step, metrics);
+    }
+
+    public void StageFinished(string stage, string summary)
+    {
+        view?.Dispose();
+        view = null;
+        console.MarkupLineInterpolated($"[green]{stage}[/]: {summary}");
+    }
+
+    public void Notice(string message) => Console.Error.WriteLine($"note: {message}");
+
+    public void Dispose() => view?.Dispose();
 }

@@ -83,7 +83,7 @@ public sealed record ChatCompletionRequest(ChatRequest Chat, string Model, bool 
     {
         var content = Field(message, "content");
         if (content is null) return role == "assistant" ? "" : throw Invalid($"{at}.content", "is required");
-        if (content.Value.ValueKind == JsonValueKind.String) return content.Value.GetString()!;
+        if (content.Value.ValueKind == JsonValueKind.String) return Text(content.Value, $"{at}.content");
         if (content.Value.ValueKind != JsonValueKind.Array) throw Invalid($"{at}.content", "must be a string or an array of text parts");
         var text = new StringBuilder();
         int j = 0;
@@ -101,11 +101,11 @@ public sealed record ChatCompletionRequest(ChatRequest Chat, string Model, bool 
     {
         var stop = Field(body, "stop");
         if (stop is null) return [];
-        if (stop.Value.ValueKind == JsonValueKind.String) return [stop.Value.GetString()!];
+        if (stop.Value.ValueKind == JsonValueKind.String) return [Text(stop.Value, "stop")];
         if (stop.Value.ValueKind != JsonValueKind.Array || stop.Value.EnumerateArray().Any(s => s.ValueKind != JsonValueKind.String))
             throw Invalid("stop", "must be a string or an array of strings");
         if (stop.Value.GetArrayLength() > MaxStopSequences) throw Invalid("stop", $"may hold at most {MaxStopSequences} sequences");
-        return stop.Value.EnumerateArray().Select(s => s.GetString()!).ToList();
+        return stop.Value.EnumerateArray().Select((s, i) => Text(s, $"stop[{i}]")).ToList();
     }
 
     /// <summary>Options this server does not implement are accepted only where they change nothing.</summary>
@@ -131,11 +131,25 @@ public sealed record ChatCompletionRequest(ChatRequest Chat, string Model, bool 
     static JsonElement? Field(JsonElement obj, string name) =>
         obj.TryGetProperty(name, out var value) && value.ValueKind != JsonValueKind.Null ? value : null;
 
-    static string? OptionalString(JsonElement obj, string name, string? param = null)
+    internal static string? OptionalString(JsonElement obj, string name, string? param = null)
     {
         var value = Field(obj, name);
         if (value is null) return null;
-        return value.Value.ValueKind == JsonValueKind.String ? value.Value.GetString() : throw Invalid(param ?? name, "must be a string", "invalid_type");
+        return value.Value.ValueKind == JsonValueKind.String ? Text(value.Value, param ?? name) : throw Invalid(param ?? name, "must be a string", "invalid_type");
+    }
+
+    /// <summary>A JSON string's text. JSON may escape a lone surrogate ("\ud800") and a body may hold bytes that are
+    /// not UTF-8; neither is text, and the request says which field holds it.</summary>
+    static string Text(JsonElement value, string param)
+    {
+        try
+        {
+            return value.GetString()!;
+        }
+        catch (InvalidOperationException)
+        {
+            throw Invalid(param, "is not valid Unicode text (a lone surrogate escape such as \\ud800, or bytes that are not UTF-8)", "invalid_encoding");
+        }
     }
 
     static bool? OptionalBool(JsonElement obj, string name, string? param = null)

@@ -1,5 +1,6 @@
 using System.Text;
 using System.Text.Json;
+using System.Net.Http.Headers;
 using Microsoft.AspNetCore.Http;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Logging;
@@ -44,8 +45,17 @@ public static class ChatCompletionsEndpoint
         else await Complete(http, service, job);
     }
 
-    static async Task<JsonDocument> ReadBody(HttpContext http)
+    /// <summary>
+    /// The JSON body. It must be declared as JSON: a web page can send any site a "simple" text/plain or form POST
+    /// without asking, but an application/json one only after a CORS preflight, which this server never grants.
+    /// </summary>
+    internal static async Task<JsonDocument> ReadBody(HttpContext http)
     {
+        if (!MediaTypeHeaderValue.TryParse(http.Request.ContentType, out var type)
+            || !string.Equals(type.MediaType, "application/json", StringComparison.OrdinalIgnoreCase)
+            || type.CharSet is { } charset && !string.Equals(charset.Trim('"'), "utf-8", StringComparison.OrdinalIgnoreCase))
+            throw new OpenAiError(415, $"The request body must be JSON sent with 'Content-Type: application/json', got '{Truncate(http.Request.ContentType ?? "")}'",
+                code: "unsupported_media_type");
         try
         {
             return await JsonDocument.ParseAsync(http.Request.Body, default, http.RequestAborted);
@@ -59,6 +69,8 @@ public static class ChatCompletionsEndpoint
             throw new OpenAiError(413, $"The request body is larger than this server accepts: {e.Message}", code: "request_too_large");
         }
     }
+
+    static string Truncate(string text) => text.Length <= 100 ? text : text[..97] + "...";
 
     static async Task Complete(HttpContext http, ChatService service, ChatCompletionJob job)
     {
@@ -93,9 +105,7 @@ public static class ChatCompletionsEndpoint
 
     static async Task Stream(HttpContext http, ChatService service, ChatCompletionJob job, bool includeUsage)
     {
-        http.Response.ContentType = "text/event-stream";
-        http.Response.Headers.CacheControl = "no-cache";
-        http.Response.Headers["X-Accel-Buffering"] = "no";
+        BeginEventStream(http.Response);
         long created = job.Created.ToUnixTimeSeconds();
         Task Send(object payload) => WriteEvent(http, JsonSerializer.Serialize(payload, Json));
         object Chunk(int index, object delta, FinishReason? finish) => includeUsage
@@ -145,7 +155,15 @@ public static class ChatCompletionsEndpoint
         }
     }
 
-    static async Task WriteEvent(HttpContext http, string data)
+    /// <summary>Makes the response a stream of server-sent events that no proxy holds back.</summary>
+    internal static void BeginEventStream(HttpResponse response)
+    {
+        response.ContentType = "text/event-stream";
+        response.Headers.CacheControl = "no-cache";
+        response.Headers["X-Accel-Buffering"] = "no";
+    }
+
+    internal static async Task WriteEvent(HttpContext http, string data)
     {
         await http.Response.WriteAsync($"data: {data}\n\n", http.RequestAborted);
         await http.Response.Body.FlushAsync(http.RequestAborted);

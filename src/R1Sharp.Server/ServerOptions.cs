@@ -1,3 +1,4 @@
+using System.Text;
 using R1Sharp.Serving;
 
 namespace R1Sharp.Server;
@@ -9,9 +10,56 @@ public sealed record ServerOptions(string ModelDir)
     public string Host { get; init; } = "127.0.0.1";
     /// <summary>0 picks a free port (see <see cref="R1Server.BaseAddress"/>).</summary>
     public int Port { get; init; } = 8080;
-    /// <summary>When set, every /v1 request must send "Authorization: Bearer KEY".</summary>
+    /// <summary>When set, every /v1 request must send "Authorization: Bearer KEY". Empty is refused.</summary>
     public string? ApiKey { get; init; }
+    /// <summary>
+    /// Host names the server answers besides its bound address, loopback addresses and "localhost" (and any IP address
+    /// when bound to all interfaces); "*" allows every name. Other Host headers get 400: a web page whose own name
+    /// resolves to this machine (DNS rebinding) cannot reach the API.
+    /// </summary>
+    public IReadOnlyList<string> AllowedHosts { get; init; } = [];
     /// <summary>Largest request body accepted; larger ones get 413.</summary>
     public long MaxRequestBodyBytes { get; init; } = 1 << 20;
     public ServingOptions Serving { get; init; } = new();
+
+    /// <summary>Environment variable the API key is read from when no flag gives one.</summary>
+    public const string ApiKeyVariable = "R1_API_KEY";
+
+    /// <summary>Longest API key file read: a key is a line, not a file to load into memory.</summary>
+    public const int MaxApiKeyFileBytes = 4096;
+
+    /// <summary>
+    /// The API key from <c>--api-key</c>, else <c>--api-key-file</c> (its first line), else the
+    /// <see cref="ApiKeyVariable"/> environment variable; null when none is given. A key that is given but empty,
+    /// or both flags at once, is an error.
+    /// </summary>
+    public static string? ResolveApiKey(string? key, string? keyFile, string? environmentValue)
+    {
+        if (key is not null && keyFile is not null) throw new R1Error("give --api-key or --api-key-file, not both");
+        (string? value, string source) = key is not null ? (key, "--api-key")
+            : keyFile is not null ? (ReadKeyFile(keyFile), $"--api-key-file {keyFile}")
+            : (environmentValue, ApiKeyVariable);
+        if (value is null) return null;
+        value = value.Trim();
+        if (value.Length == 0) throw new R1Error($"the API key from {source} is empty; a server with an empty key would refuse every request");
+        return value;
+    }
+
+    static string ReadKeyFile(string path)
+    {
+        var buffer = new byte[MaxApiKeyFileBytes + 1];
+        int read;
+        try
+        {
+            using var file = File.OpenRead(path);
+            read = file.ReadAtLeast(buffer, buffer.Length, throwOnEndOfStream: false);
+        }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+        {
+            throw new R1Error($"cannot read the API key file {path}: {e.Message}", e);
+        }
+        if (read > MaxApiKeyFileBytes) throw new R1Error($"the API key file {path} is longer than {MaxApiKeyFileBytes} bytes; it should hold the key alone");
+        string text = Encoding.UTF8.GetString(buffer, 0, read);
+        return text.Split('\n', 2)[0];
+    }
 }

@@ -8,7 +8,7 @@ namespace R1Sharp.Cli.Commands;
 
 /// <summary>
 /// <c>r1 bench generate</c>: R1Sharp's generation speed against llama.cpp on the same model, same run, same threads;
-/// <c>r1 bench train</c>: training throughput and MFU.
+/// <c>r1 bench train</c>: training throughput and MFU; <c>r1 bench serve-hostile</c>: the server under hostile requests.
 /// </summary>
 public static class BenchCommand
 {
@@ -17,6 +17,7 @@ public static class BenchCommand
         var bench = new Command("bench", "Measure R1Sharp's speed");
         bench.Subcommands.Add(Generate());
         bench.Subcommands.Add(Train());
+        bench.Subcommands.Add(ServeHostile());
         return bench;
     }
 
@@ -92,6 +93,46 @@ public static class BenchCommand
                 console.MarkupLineInterpolated($"wrote [green]{path}[/]");
             }
             return 0;
+        });
+        return command;
+    }
+
+    static Command ServeHostile()
+    {
+        var defaults = new R1Sharp.Server.HostileSoakOptions();
+        var model = OptionFactory.Optional<string>("--model", "Model directory to serve (default: a tiny random llama)");
+        var requests = OptionFactory.WithDefault("--requests", defaults.Requests, "Requests to send, hostile and normal mixed");
+        var concurrency = OptionFactory.WithDefault("--concurrency", defaults.Concurrency, "Requests in flight at once");
+        var normal = OptionFactory.WithDefault("--normal-share", defaults.NormalShare, "Share of normal requests");
+        var maxRss = OptionFactory.WithDefault("--max-rss-growth-mb", defaults.MaxRssGrowthBytes >> 20, "Most the resident memory may grow after the warm-up, in MiB");
+        var output = OptionFactory.Optional<string>("--out", "JSON file to write the results to");
+        var command = new Command("serve-hostile",
+            "Oversized, malformed, wrong-Content-Type, bad-Host, invalid-Unicode and abandoned requests mixed with normal ones against a real server; " +
+            "exit 1 unless every request is answered as it should be and memory stays bounded") { model, requests, concurrency, normal, maxRss, output };
+        command.SetAction(async (parse, cancellation) =>
+        {
+            var console = AnsiConsole.Create(new AnsiConsoleSettings { Out = new AnsiConsoleOutput(parse.InvocationConfiguration.Output) });
+            var options = defaults with
+            {
+                ModelDir = parse.GetValue(model), Requests = parse.GetValue(requests), Concurrency = parse.GetValue(concurrency),
+                NormalShare = parse.GetValue(normal), MaxRssGrowthBytes = parse.GetValue(maxRss) << 20,
+            };
+            var r = await R1Sharp.Server.HostileSoak.RunAsync(options, message => console.MarkupLineInterpolated($"[grey]{message}[/]"), cancellation);
+            var table = new Table().Title(Markup.Escape($"{r.Model}: {r.Requests} requests, {r.Concurrency} at once, {r.Seconds:F1} s"))
+                .AddColumn("request").AddColumn("expected").AddColumn(new TableColumn("sent").RightAligned()).AddColumn(new TableColumn("as expected").RightAligned());
+            foreach (var k in r.Kinds) table.AddRow(Markup.Escape(k.Kind), Markup.Escape(k.Expected), $"{k.Sent}", $"{k.Handled}");
+            console.Write(table);
+            console.WriteLine($"resident memory: {r.RssAfterWarmUpBytes >> 20} MiB after the warm-up, {r.RssAtEndBytes >> 20} MiB at the end " +
+                $"(growth {r.RssGrowthBytes >> 20} MiB, bound {r.MaxRssGrowthBytes >> 20} MiB); tokenizer piece cache {r.PieceCacheBytes >> 10} KiB");
+            foreach (string failure in r.Failures.Take(20)) console.MarkupLineInterpolated($"[red]failed:[/] {failure}");
+            console.MarkupLine(r.Passed ? "[green]passed[/]" : "[red]FAILED[/]");
+            if (parse.GetValue(output) is { } path)
+            {
+                AtomicFile.WriteAllText(path, System.Text.Json.JsonSerializer.Serialize(r, new System.Text.Json.JsonSerializerOptions
+                    { WriteIndented = true, PropertyNamingPolicy = System.Text.Json.JsonNamingPolicy.SnakeCaseLower }));
+                console.MarkupLineInterpolated($"wrote [green]{path}[/]");
+            }
+            return r.Passed ? 0 : 1;
         });
         return command;
     }

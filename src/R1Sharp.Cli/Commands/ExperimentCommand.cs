@@ -2,6 +2,7 @@ using System.CommandLine;
 using R1Sharp.Experiments;
 using R1Sharp.Quickstart;
 using R1Sharp.Runs;
+using R1Sharp.Training;
 using Spectre.Console;
 
 namespace R1Sharp.Cli.Commands;
@@ -29,32 +30,29 @@ public static class ExperimentCommand
         var command = new Command("distill-vs-rl",
             "From the quickstart's RL teacher, a smaller student: base, + GRPO, + distillation for the same wall-clock; R1's Table 6 on a CPU")
             { teacherRun, budget, shape, runsDir, name, configFile, quickstartConfig, tiny };
-        command.SetAction(parse =>
+        var cost = CostFlags.AddTo(command);
+        command.SetAction((parse, cancellation) => Task.Run(() =>
         {
-            var config = parse.GetValue(tiny) ? DistillVsRlConfig.Tiny : new DistillVsRlConfig();
-            if (parse.GetValue(configFile) is { } path)
-                config = DistillVsRlConfig.FromJson(File.Exists(path) ? File.ReadAllText(path) : throw new R1Error($"{path}: config file not found"), path);
-            config = config with
+            bool isTiny = parse.GetValue(tiny);
+            var config = new ConfigLayers<DistillVsRlConfig>(isTiny ? DistillVsRlConfig.Tiny : new DistillVsRlConfig(), parse.GetValue(configFile), c => c with
             {
-                BudgetSeconds = parse.GetValue(budget) ?? config.BudgetSeconds,
-                StudentShape = parse.GetValue(shape) ?? config.StudentShape,
-            };
-            string? teacher = parse.GetValue(teacherRun);
-            var teacherSettings = parse.GetValue(quickstartConfig) is { } qsPath ? QuickstartConfig.Load(qsPath)
-                : parse.GetValue(tiny) ? QuickstartConfig.Tiny : null;
-            if (teacher is not null && teacherSettings is not null && !parse.GetValue(tiny))
-                throw new R1Error("--quickstart-config makes a new teacher; it cannot go with --teacher-run");
+                BudgetSeconds = parse.GetValue(budget) ?? c.BudgetSeconds,
+                StudentShape = parse.GetValue(shape) ?? c.StudentShape,
+            }).Resolve();
+            string? teacher = parse.GetValue(teacherRun), qsPath = parse.GetValue(quickstartConfig);
+            if (teacher is not null && qsPath is not null) throw new R1Error("--quickstart-config makes a new teacher; it cannot go with --teacher-run");
             if (teacher is not null && !Directory.Exists(teacher)) throw new R1Error($"{teacher}: teacher run folder not found");
+            var teacherSettings = qsPath is not null ? QuickstartConfig.Load(qsPath, isTiny ? QuickstartConfig.Tiny : null)
+                : isTiny ? QuickstartConfig.Tiny : null;
             string root = parse.GetValue(runsDir) ?? RunStore.DefaultRoot;
-            using var observer = new QuickstartCommand.ConsoleObserver(AnsiConsole.Console);
-            var (report, folder) = new DistillVsRlExperiment(config, root, observer)
-                .Run(teacher, parse.GetValue(name), teacherSettings);
+            using var observer = new ConsoleObserver(AnsiConsole.Console, plainEvery: 10);
+            var (report, folder) = new DistillVsRlExperiment(config, root, observer).Run(teacher, parse.GetValue(name), teacherSettings, cancellation, cost.Resolve(parse));
             AnsiConsole.WriteLine();
             AnsiConsole.Write(Table(report));
             AnsiConsole.WriteLine(report.Verdict());
             AnsiConsole.MarkupLineInterpolated($"report: [bold]{Path.Combine(folder, "experiment.md")}[/] and {Path.Combine(folder, "experiment.json")} ({report.TotalSeconds:F0} s in all)");
             return 0;
-        });
+        }, CancellationToken.None));
         return command;
     }
 

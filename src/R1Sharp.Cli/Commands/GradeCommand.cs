@@ -1,18 +1,15 @@
 using System.CommandLine;
 using System.Globalization;
-using System.Text.Encodings.Web;
-using System.Text.Json;
-using System.Text.Json.Nodes;
-using R1Sharp.Tasks.Answers;
+using R1Sharp.Evaluation;
 
 namespace R1Sharp.Cli.Commands;
 
-/// <summary>`r1 grade --jsonl IN [--out OUT]`: marks each {"prediction", "gold"} line with "correct": true|false.</summary>
+/// <summary>
+/// `r1 grade --jsonl IN [--out OUT]`: marks each {"prediction", "gold"} line with "correct": true|false. Lines that also
+/// carry a label ("expected": true|false, as in a checker corpus) are counted against it (<see cref="Tasks.Answers.CheckerAgreement"/>).
+/// </summary>
 public static class GradeCommand
 {
-    // Keep non-ASCII text (a Chinese prediction) readable in the output.
-    static readonly JsonSerializerOptions Output = new() { Encoder = JavaScriptEncoder.UnsafeRelaxedJsonEscaping };
-
     public static Command Create()
     {
         var input = OptionFactory.Required<string>("--jsonl", "Input JSONL, one {\"prediction\": ..., \"gold\": ...} object per line");
@@ -25,7 +22,7 @@ public static class GradeCommand
             string inputPath = parse.GetValue(input)!;
             string? outputPath = parse.GetValue(output);
             // Grade everything before writing, so a bad line leaves no partial output behind.
-            var graded = Grade(inputPath);
+            var graded = Evaluator.GradeJsonl(inputPath);
             if (outputPath is null)
                 foreach (var line in graded.Lines) Console.Out.WriteLine(line);
             else
@@ -33,32 +30,9 @@ public static class GradeCommand
             double share = graded.Lines.Count == 0 ? 0 : (double)graded.Correct / graded.Lines.Count;
             Console.Error.WriteLine(string.Create(CultureInfo.InvariantCulture,
                 $"graded {graded.Lines.Count} predictions: {graded.Correct} correct ({100 * share:F1}%)"));
+            if (graded.Labels.Pairs > 0) Console.Error.WriteLine(graded.Labels);
             return 0;
         });
         return command;
     }
-
-    static (List<string> Lines, int Correct) Grade(string path)
-    {
-        var checker = new MathAnswerChecker();
-        var lines = new List<string>();
-        int correct = 0;
-        foreach (var (lineNumber, record) in JsonlFile.ReadObjects(path))
-        {
-            bool isCorrect = checker.IsCorrect(Field(record, "prediction", path, lineNumber), Field(record, "gold", path, lineNumber));
-            record["correct"] = isCorrect;
-            correct += isCorrect ? 1 : 0;
-            lines.Add(record.ToJsonString(Output));
-        }
-        return (lines, correct);
-    }
-
-    /// <summary>A text field; a number (a gold answer of 42) counts as its text.</summary>
-    static string Field(JsonObject record, string name, string path, int lineNumber) => record[name] switch
-    {
-        JsonValue v when v.GetValueKind() == JsonValueKind.String => v.GetValue<string>(),
-        JsonValue v when v.GetValueKind() == JsonValueKind.Number => v.ToJsonString(),
-        null => throw new R1Error($"{path}:{lineNumber}: missing field '{name}'"),
-        var other => throw new R1Error($"{path}:{lineNumber}: field '{name}' must be text, got {other.ToJsonString()}"),
-    };
 }

@@ -1,6 +1,7 @@
 using System.CommandLine;
 using R1Sharp.Quickstart;
 using R1Sharp.Runs;
+using R1Sharp.Training;
 using Spectre.Console;
 
 namespace R1Sharp.Cli.Commands;
@@ -17,18 +18,19 @@ public static class QuickstartCommand
         var tiny = new Option<bool>("--tiny") { Description = "A seconds-long miniature of the whole pipeline (for smoke tests)" };
         var command = new Command("quickstart", "Tokenizer, pretraining, GRPO and evaluation of a small reasoning model: R1-Zero on a laptop CPU")
             { control, runsDir, name, configFile, tiny };
-        command.SetAction(parse =>
+        var cost = CostFlags.AddTo(command);
+        command.SetAction((parse, cancellation) => Task.Run(() =>
         {
-            var config = parse.GetValue(tiny) ? QuickstartConfig.Tiny : new QuickstartConfig();
-            if (parse.GetValue(configFile) is { } path) config = QuickstartConfig.Load(path);
+            // --tiny picks the built-in defaults the config file and flags go over.
+            var config = new ConfigLayers<QuickstartConfig>(parse.GetValue(tiny) ? QuickstartConfig.Tiny : new QuickstartConfig(), parse.GetValue(configFile)).Resolve();
             string root = parse.GetValue(runsDir) ?? RunStore.DefaultRoot;
-            using var observer = new ConsoleObserver(AnsiConsole.Console);
-            var (report, folder) = new QuickstartPipeline(config, root, observer).Run(parse.GetValue(control), parse.GetValue(name));
+            using var observer = new ConsoleObserver(AnsiConsole.Console, plainEvery: 10);
+            var (report, folder) = new QuickstartPipeline(config, root, observer).Run(parse.GetValue(control), parse.GetValue(name), cancellation, cost.Resolve(parse));
             AnsiConsole.WriteLine();
             AnsiConsole.Write(Table(report));
             AnsiConsole.MarkupLineInterpolated($"report: [bold]{Path.Combine(folder, "report.md")}[/] and {Path.Combine(folder, "report.json")} ({report.TotalSeconds:F0} s in all)");
             return 0;
-        });
+        }, CancellationToken.None));
         return command;
     }
 
@@ -43,35 +45,5 @@ public static class QuickstartCommand
         Row("rl", r.Rl);
         if (r.Control is not null) Row("control", r.Control);
         return table;
-    }
-
-    /// <summary>Draws each stage with the training view; plain logs get every tenth step.</summary>
-    internal sealed class ConsoleObserver(IAnsiConsole console) : IQuickstartObserver, IDisposable
-    {
-        TrainingView? view;
-
-        public void StageStarted(string stage, int totalSteps)
-        {
-            view?.Dispose();
-            view = null;
-            // int.MaxValue steps: the stage runs until its time budget (the experiments' GRPO and distillation).
-            if (totalSteps > 0) view = new TrainingView(console, stage, totalSteps == int.MaxValue ? 0 : totalSteps);
-            else console.MarkupLineInterpolated($"[bold]{stage}[/] …");
-        }
-
-        public void Step(int step, IReadOnlyDictionary<string, double> metrics)
-        {
-            if (view is null) return;
-            if (view.IsLive || step % 10 == 0 || step == 1) view.Update(step, metrics);
-        }
-
-        public void StageFinished(string stage, string summary)
-        {
-            view?.Dispose();
-            view = null;
-            console.MarkupLineInterpolated($"[green]{stage}[/]: {summary}");
-        }
-
-        public void Dispose() => view?.Dispose();
     }
 }

@@ -14,38 +14,74 @@ public static class ServeCommand
         var model = OptionFactory.Required<string>("--model", "Model directory: config.json, weights, tokenizer.json, tokenizer_config.json");
         var host = OptionFactory.WithDefault("--host", "127.0.0.1", "Address to listen on (0.0.0.0 opens the server to the network)");
         var port = OptionFactory.WithDefault("--port", 8080, "Port to listen on (0 picks a free one)");
-        var apiKey = OptionFactory.Optional<string>("--api-key", "Require 'Authorization: Bearer KEY' on /v1 requests");
+        var guards = Guards.Create("/v1 requests");
+        var maxRequestBytes = OptionFactory.WithDefault("--max-request-bytes", new ServerOptions("").MaxRequestBodyBytes, "Largest request body accepted; larger ones get 413");
+        var parseSpecial = OptionFactory.WithDefault("--parse-special-in-content", false,
+            "Let special-token text in messages (e.g. '<｜Assistant｜>') become control tokens, as transformers does; off, contents are plain text");
         var maxBatch = OptionFactory.WithDefault("--max-batch", defaults.MaxBatch, "Most sequences decoded together in one step");
         var maxQueue = OptionFactory.WithDefault("--max-queue", defaults.MaxQueue, "Most requests waiting for room in the batch; more get HTTP 429");
         var maxTokens = OptionFactory.WithDefault("--max-tokens", defaults.DefaultMaxTokens, "Completion length when a request sets no max_tokens");
         var maxCache = OptionFactory.Optional<int?>("--max-cache-mb", "Most MiB the batch's KV cache may take (default: half this machine's memory)");
         var command = new Command("serve", "Serve a model: OpenAI-compatible /v1/chat/completions with reasoning_content, and a web chat at /");
-        foreach (var option in new Option[] { model, host, port, apiKey, maxBatch, maxQueue, maxTokens, maxCache }) command.Options.Add(option);
+        foreach (var option in new Option[] { model, host, port, guards.ApiKey, guards.ApiKeyFile, guards.AllowedHosts, maxRequestBytes, parseSpecial, maxBatch, maxQueue, maxTokens, maxCache })
+            command.Options.Add(option);
         command.SetAction(async (parse, cancellation) =>
         {
+            if (parse.GetValue(maxRequestBytes) < 1) throw new R1Error($"--max-request-bytes must be at least 1, got {parse.GetValue(maxRequestBytes)}");
             var options = new ServerOptions(parse.GetValue(model)!)
             {
-                Host = parse.GetValue(host)!, Port = parse.GetValue(port), ApiKey = parse.GetValue(apiKey),
+                Host = parse.GetValue(host)!, Port = parse.GetValue(port),
+                ApiKey = guards.Key(parse),
+                AllowedHosts = guards.Hosts(parse),
+                MaxRequestBodyBytes = parse.GetValue(maxRequestBytes),
                 Serving = new ServingOptions
                 {
                     MaxBatch = parse.GetValue(maxBatch), MaxQueue = parse.GetValue(maxQueue), DefaultMaxTokens = parse.GetValue(maxTokens),
+                    ParseSpecialInContent = parse.GetValue(parseSpecial),
                     MaxCacheBytes = parse.GetValue(maxCache) is int mb ? mb * (1L << 20) : null,
                 },
             };
-            R1Server server;
-            try
-            {
-                server = await R1Server.StartAsync(options, cancellation);
-            }
-            catch (IOException e)
-            {
-                throw new R1Error($"cannot listen on {options.Host}:{options.Port}: {e.Message}", e);
-            }
-            await using var _ = server;
+            await using var server = await Listen(options.Host, options.Port, () => R1Server.StartAsync(options, cancellation));
             AnsiConsole.MarkupLineInterpolated($"serving [green]{server.Service.ModelId}[/] at [link]{server.BaseAddress}[/] (web chat), API at {server.BaseAddress}v1 — Ctrl+C stops");
             await server.WaitForShutdownAsync(cancellation);
             return 0;
         });
         return command;
+    }
+
+    /// <summary>Starts a server; a port already in use is the user's error.</summary>
+    internal static async Task<T> Listen<T>(string host, int port, Func<Task<T>> start)
+    {
+        try
+        {
+            return await start();
+        }
+        catch (IOException e)
+        {
+            throw new R1Error($"cannot listen on {host}:{port}: {e.Message}", e);
+        }
+    }
+
+    /// <summary>The options that guard a server (`r1 serve`, `r1 arena serve`): the API key, from a flag, a file or
+    /// $R1_API_KEY, and the host names answered.</summary>
+    internal sealed record Guards(Option<string?> ApiKey, Option<string?> ApiKeyFile, Option<string[]> AllowedHosts)
+    {
+        /// <param name="guarded">What the key guards, for the help text.</param>
+        public static Guards Create(string guarded) => new(
+            OptionFactory.Optional<string>("--api-key",
+                $"Require 'Authorization: Bearer KEY' on {guarded} (visible to other local users in the process list: prefer --api-key-file or ${ServerOptions.ApiKeyVariable})"),
+            OptionFactory.Optional<string>("--api-key-file", "Read the API key from the first line of this file"),
+            new Option<string[]>("--allowed-hosts")
+            {
+                Description = "Host names to answer besides the bound address, localhost and IP addresses, e.g. a DNS name clients use (* for any); others get 400",
+                AllowMultipleArgumentsPerToken = true,
+            });
+
+        public string? Key(ParseResult parse) =>
+            ServerOptions.ResolveApiKey(parse.GetValue(ApiKey), parse.GetValue(ApiKeyFile), Environment.GetEnvironmentVariable(ServerOptions.ApiKeyVariable));
+
+        /// <summary>--allowed-hosts, space- or comma-separated.</summary>
+        public List<string> Hosts(ParseResult parse) =>
+            (parse.GetValue(AllowedHosts) ?? []).SelectMany(h => h.Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries)).ToList();
     }
 }

@@ -18,19 +18,8 @@ public sealed record TrainingBenchmarkResult(
 /// </summary>
 public static class TrainingBenchmark
 {
-    /// <summary>
-    /// Training FLOPs per token: 6 × the parameters used in matmuls (all but the input embedding lookup; a tied
-    /// lm_head still multiplies) plus attention's 12 × layers × attention width × T (the PaLM appendix formula).
-    /// </summary>
-    public static double FlopsPerToken(ModelConfig c, int sequenceLength)
-    {
-        var stats = ModelStats.Of(c);
-        long inputEmbedding = (long)c.VocabSize * c.HiddenSize;
-        long matmulParams = stats.ActiveParametersPerToken - (c.TieWordEmbeddings ? 0 : inputEmbedding);
-        long attentionWidth = c.IsMla ? (long)c.NumAttentionHeads * (c.QkNopeHeadDim + c.QkRopeHeadDim)
-                                      : (long)c.NumAttentionHeads * c.GqaHeadDim;
-        return 6.0 * matmulParams + 12.0 * c.NumHiddenLayers * attentionWidth * sequenceLength;
-    }
+    /// <summary>Training FLOPs per token of a <paramref name="sequenceLength"/>-token row (<see cref="ModelFlops.Training"/>, PaLM's count).</summary>
+    public static double FlopsPerToken(ModelConfig c, int sequenceLength) => ModelFlops.Of(c).Training(sequenceLength) / sequenceLength;
 
     public static TrainingBenchmarkResult Run(string shape, ModelConfig config, int batchSize, int sequenceLength,
         int steps, int threads, int seed = 0)

@@ -22,22 +22,32 @@ public sealed record ModelBundle(CausalLanguageModel Model, HfTokenizer Tokenize
             var (gguf, ggufTokenizer) = GgufModelLoader.Load(dir);
             return Bundle(gguf, ggufTokenizer, dir);
         }
-        var model = ModelCheckpoint.Load(dir, device);
+        // Config, weights' headers and tokenizer are all checked before the model is allocated.
+        var (modelConfig, _) = ModelCheckpoint.Check(dir);
         var tokenizer = TokenizerLoader.Load(dir);
-        return Bundle(model, tokenizer, dir);
+        if (tokenizer.VocabSize > modelConfig.VocabSize)
+            throw new R1Error($"{dir}: the tokenizer has {tokenizer.VocabSize} tokens but the model's vocab_size is {modelConfig.VocabSize}");
+        return Bundle(ModelCheckpoint.Load(dir, device), tokenizer, dir);
     }
 
     static ModelBundle Bundle(CausalLanguageModel model, HfTokenizer tokenizer, string dir)
     {
         if (tokenizer.VocabSize > model.Config.VocabSize)
             throw new R1Error($"{dir}: the tokenizer has {tokenizer.VocabSize} tokens but the model's vocab_size is {model.Config.VocabSize}");
-        var template = (tokenizer.Config is { } config ? ChatTemplate.FromConfig(config) : null) ?? ChatTemplate.DeepSeekR1;
+        var template = (tokenizer.Config is { } config ? ChatTemplate.FromConfig(config, tokenizer.Definition.AddedTokens) : null) ?? ChatTemplate.DeepSeekR1;
         return new ModelBundle(model, tokenizer, template, dir);
     }
 
-    /// <summary>Token ids of a chat rendered with the model's template, ready to generate the assistant's turn.</summary>
-    public IReadOnlyList<int> EncodeChat(IReadOnlyList<ChatMessage> messages) =>
-        Tokenizer.Encode(Template.Render(messages, addGenerationPrompt: true));
+    /// <summary>
+    /// Token ids of a chat rendered with the model's template, ready to generate the assistant's turn. Special tokens
+    /// come from the template's markup only, unless <paramref name="parseSpecialInContent"/> lets the messages'
+    /// contents hold them too (transformers' behaviour).
+    /// </summary>
+    public IReadOnlyList<int> EncodeChat(IReadOnlyList<ChatMessage> messages, bool parseSpecialInContent = false)
+    {
+        var prompt = Template.RenderPrompt(messages, addGenerationPrompt: true);
+        return parseSpecialInContent ? Tokenizer.Encode(prompt.Text) : Tokenizer.Encode(prompt);
+    }
 
     public void Dispose() => Model.Dispose();
 }

@@ -21,26 +21,46 @@ public static class ModelCheckpoint
         var target = ParseDtype(dtype);
         Directory.CreateDirectory(dir);
         using var scope = NewDisposeScope();
-        var tensors = model.HfStateDict().ToDictionary(kv => kv.Key,
-            // The MoE correction bias stays float32, as in DeepSeek's checkpoints.
-            kv => kv.Key.EndsWith("e_score_correction_bias") ? kv.Value.detach().cpu() : kv.Value.detach().cpu().to(target));
+        var tensors = model.HfStateDict().ToDictionary(kv => kv.Key, kv => kv.Value.detach().cpu().to(StoredType(kv.Key, target)));
         HfWeights.Save(dir, tensors, maxShardBytes);
-        (model.Config with { TorchDtype = dtype }).Save(Path.Combine(dir, ConfigFile));
-        SaveGenerationConfig(model.Config, Path.Combine(dir, GenerationConfigFile));
+        SaveConfigs(model.Config with { TorchDtype = dtype }, dir);
     }
 
-    /// <summary>Loads a checkpoint directory; every missing, unexpected or misshaped tensor is named in one error.</summary>
-    public static CausalLanguageModel Load(string dir, Device? device = null)
+    /// <summary>The dtype a tensor is saved in when the weights are saved as <paramref name="target"/>.</summary>
+    internal static ScalarType StoredType(string name, ScalarType target) =>
+        name.EndsWith("e_score_correction_bias") ? ScalarType.Float32 : target; // as in DeepSeek's checkpoints
+
+    /// <summary>config.json and generation_config.json.</summary>
+    internal static void SaveConfigs(ModelConfig config, string dir)
+    {
+        config.Save(Path.Combine(dir, ConfigFile));
+        SaveGenerationConfig(config, Path.Combine(dir, GenerationConfigFile));
+    }
+
+    /// <summary>
+    /// The config and its weights checked against each other (<see cref="WeightCheck"/>), reading config.json and the
+    /// weights' headers only: no model is allocated and no weight byte read.
+    /// </summary>
+    public static (ModelConfig Config, WeightCheck Weights) Check(string dir)
     {
         if (!Directory.Exists(dir)) throw new R1Error($"{dir}: model directory not found");
         var config = ModelConfig.Load(Path.Combine(dir, ConfigFile));
+        return (config, WeightCheck.Run(dir, config));
+    }
+
+    /// <summary>
+    /// Loads a checkpoint directory. The config and the weights' headers are checked first (every missing,
+    /// unexpected, misshaped or mistyped tensor named in one error), so nothing is allocated for weights that won't fit.
+    /// </summary>
+    public static CausalLanguageModel Load(string dir, Device? device = null)
+    {
+        var (config, _) = Check(dir);
         var model = new CausalLanguageModel(config);
         using (var scope = NewDisposeScope())
         {
             var tensors = HfWeights.Load(dir);
-            // Multi-token-prediction layers (index >= num_hidden_layers) are for speculative decoding; skip them.
-            foreach (var name in tensors.Keys.Where(n => IsMtpLayer(n, config.NumHiddenLayers)).ToList()) tensors.Remove(name);
-            HfWeights.CheckNames(model.ExpectedShapes(), tensors, dir);
+            // Multi-token-prediction layers and a tied model's stored copy of the head are not loaded (see WeightCheck).
+            foreach (var name in tensors.Keys.Where(n => WeightCheck.IsNotLoaded(n, config)).ToList()) tensors.Remove(name);
             using var _ = no_grad();
             var own = model.HfStateDict();
             foreach (var (name, value) in tensors) own[name].copy_(value.to(own[name].dtype));
@@ -50,10 +70,7 @@ public static class ModelCheckpoint
         return model;
     }
 
-    static bool IsMtpLayer(string name, int layers) =>
-        name.StartsWith("model.layers.") && int.TryParse(name.Split('.')[2], out int i) && i >= layers;
-
-    static ScalarType ParseDtype(string dtype) => dtype switch
+    internal static ScalarType ParseDtype(string dtype) => dtype switch
     {
         "float32" => ScalarType.Float32,
         "float16" => ScalarType.Float16,

@@ -13,7 +13,7 @@ namespace R1Sharp.Distillation;
 /// <param name="Completion">The generated text (without end-of-sequence), as the model wrote it after the prompt.</param>
 /// <param name="TemplateOpenedThink">The prompt ended in "&lt;think&gt;\n", so the completion starts inside the reasoning.</param>
 /// <param name="Tokens">Generated tokens, end-of-sequence included (as evaluation counts them).</param>
-public sealed record DistillationTrace(string PromptId, IReadOnlyList<PromptMessage> Prompt, string Answer, string Completion,
+public sealed record DistillationTrace(string PromptId, IReadOnlyList<ChatMessage> Prompt, string Answer, string Completion,
     bool TemplateOpenedThink, int Tokens, TraceVerdict Verdict)
 {
     /// <summary>The assistant turn with its whole think block: the "&lt;think&gt;\n" the template opened is written back.</summary>
@@ -25,7 +25,7 @@ public sealed record DistillationTrace(string PromptId, IReadOnlyList<PromptMess
     public string ToJsonLine()
     {
         var messages = new JsonArray();
-        foreach (var turn in Prompt.Append(new PromptMessage("assistant", AssistantContent)))
+        foreach (var turn in Prompt.Append(new ChatMessage("assistant", AssistantContent)))
             messages.Add(new JsonObject { ["role"] = turn.Role, ["content"] = turn.Content });
         return new JsonObject
         {

@@ -13,15 +13,47 @@ namespace R1Sharp.Distillation;
 /// logits, computed on the fly for each batch. A share of the prompts is held out: eval_loss is the student's
 /// cross-entropy on teacher traces it never trained on.
 /// </summary>
-public sealed class Distiller(ModelBundle teacher, ModelBundle student, DistillConfig config)
+public sealed class Distiller
 {
+    readonly ModelBundle teacher, student;
+    readonly DistillConfig config;
+    readonly List<SftExample> train, heldOut;
+
+    /// <summary>Reads and checks the traces (and, for logit mode, that the two models share a tokenizer).</summary>
+    public Distiller(ModelBundle teacher, ModelBundle student, DistillConfig config, string tracesPath)
+    {
+        (this.teacher, this.student, this.config) = (teacher, student, config.Validate());
+        if (config.Mode == DistillMode.Logit) RequireSharedTokenizer(teacher, student);
+        (train, heldOut) = Split(SftDataset.Load(tracesPath, student), config.HeldOutShare);
+    }
+
+    /// <summary>
+    /// `r1 distill`'s recipe run through <see cref="TrainingRun"/>: the student — a model folder, or a fresh
+    /// <paramref name="studentPreset"/> of the teacher's family (seeded by the training seed) — trained on the traces.
+    /// </summary>
+    public static TrainingOutcome Train(RunTarget target, ConfigLayers<DistillConfig> config, string teacherDir, string? studentDir,
+        string? studentPreset, string tracesPath, ITrainingObserver observer, CancellationToken cancellation = default)
+    {
+        if ((studentDir is null) == (studentPreset is null)) throw new R1Error("give exactly one of --student and --student-preset");
+        return TrainingRun.Run("distill", target, config, cfg => TrainingJob.For(ModelBundle.Load(teacherDir), teacher =>
+        {
+            var student = studentPreset is not null ? StudentShapes.Build(teacher, studentPreset, cfg.Training.Seed) : ModelBundle.Load(studentDir!);
+            return Job(teacher, student, cfg, tracesPath) with { Owned = [teacher] };
+        }), observer, cancellation);
+    }
+
+    /// <summary>Distillation of <paramref name="teacher"/> into <paramref name="student"/> as a training job (the student is the job's model).</summary>
+    public static TrainingJob Job(ModelBundle teacher, ModelBundle student, DistillConfig config, string tracesPath) =>
+        TrainingJob.For(student, _ =>
+        {
+            var distiller = new Distiller(teacher, student, config, tracesPath);
+            return new TrainingJob(student, config.Training.MaxSteps, (run, from, onStep, cancellation) => distiller.Run(run, from, onStep, cancellation));
+        });
+
     /// <summary>Trains the student; returns the last step's metrics. Checkpoints and resume as every training command.</summary>
-    public IReadOnlyDictionary<string, double> Run(string tracesPath, RunFolder run, CheckpointInfo? resumeFrom = null,
+    public IReadOnlyDictionary<string, double> Run(RunFolder run, CheckpointInfo? resumeFrom = null,
         Action<int, IReadOnlyDictionary<string, double>>? onStep = null, CancellationToken cancellation = default)
     {
-        config.Validate();
-        if (config.Mode == DistillMode.Logit) RequireSharedTokenizer(teacher, student);
-        var (train, heldOut) = Split(SftDataset.Load(tracesPath, student), config.HeldOutShare);
         var lm = config.Training;
         int pad = student.Tokenizer.PadId ?? student.Tokenizer.EosId ?? 0;
         var source = new SftBatchSource(train, lm.BatchSize, lm.MaxSeqLength, pad, (ulong)lm.Seed);
@@ -46,6 +78,7 @@ public sealed class Distiller(ModelBundle teacher, ModelBundle student, DistillC
         {
             Tensor teacherLogits;
             using (no_grad()) teacherLogits = teacher.Model.Forward(batch.Inputs, batch.AttentionMask);
+            ComputeMeter.Current?.Forwarded(teacher.Model, batch.Inputs, batch.AttentionMask);
             return LogitDistillationLoss.Compute(logits, teacherLogits, batch.Targets.ne(LanguageModelLoss.IgnoreIndex), config.TopK, shared);
         };
     }

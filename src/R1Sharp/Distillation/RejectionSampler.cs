@@ -1,6 +1,7 @@
 using System.Diagnostics;
 using R1Sharp.Checkpoints;
 using R1Sharp.Evaluation;
+using R1Sharp.Runs;
 using R1Sharp.Tasks;
 
 namespace R1Sharp.Distillation;
@@ -30,6 +31,8 @@ public sealed record RejectionSamplingOptions
     public int Seed { get; init; }
     /// <summary>Prompts generated together in one batch. Default 64.</summary>
     public int BatchPrompts { get; init; } = 64;
+    /// <summary>The rates of the summary's cost card (null: the enclosing run's, else the defaults).</summary>
+    public CostRates? Cost { get; init; }
 
     public RejectionSamplingOptions Validate()
     {
@@ -50,10 +53,24 @@ public sealed record RejectionSamplingResult(IReadOnlyList<DistillationTrace> Tr
 /// </summary>
 public static class RejectionSampler
 {
+    /// <summary>`r1 sample`: the model in <paramref name="modelDir"/> on a task's split; the traces go to
+    /// <paramref name="tracesPath"/> and the summary beside it (<see cref="RejectionSamplingSummary.PathFor"/>).</summary>
+    public static RejectionSamplingResult Run(string modelDir, IVerifiableTask task, TaskSplit split, RejectionSamplingOptions options,
+        string tracesPath, Action<int, int>? progress = null)
+    {
+        options.Validate();
+        using var bundle = ModelBundle.Load(modelDir);
+        var result = Run(bundle, task, split, options, progress);
+        DistillationTrace.WriteJsonl(tracesPath, result.Traces);
+        result.Summary.Save(RejectionSamplingSummary.PathFor(tracesPath));
+        return result;
+    }
+
     public static RejectionSamplingResult Run(ModelBundle bundle, IVerifiableTask task, TaskSplit split, RejectionSamplingOptions options,
         Action<int, int>? progress = null)
     {
         options.Validate();
+        using var meter = ComputeMeter.Start(options.Cost);
         var clock = Stopwatch.StartNew();
         var examples = task.Examples(split, options.Seed).Take(options.Prompts).ToList();
         // Generation is evaluation's, sample for sample (same batching and seeds); grading is redone here with the format check.
@@ -76,7 +93,8 @@ public static class RejectionSampler
                 candidates.Count(c => c.Verdict.WellFormed), candidates.Count(c => c.Verdict.Finished),
                 candidates.Count(c => c.Verdict.Accepted), kept.Count));
         }
-        var summary = RejectionSamplingSummary.From(perPrompt, traces, options, task.Name, split, bundle.Directory, clock.Elapsed.TotalSeconds);
+        var summary = RejectionSamplingSummary.From(perPrompt, traces, options, task.Name, split, bundle.Directory, clock.Elapsed.TotalSeconds)
+            with { Cost = meter.Card() };
         return new RejectionSamplingResult(traces, summary);
     }
 

@@ -1,4 +1,8 @@
+using System.Text.Encodings.Web;
+using System.Text.Json;
+using System.Text.Json.Nodes;
 using R1Sharp.Tasks;
+using R1Sharp.Tasks.Answers;
 
 namespace R1Sharp.Evaluation;
 
@@ -11,6 +15,46 @@ public sealed record EvalResult(EvalReport Report, IReadOnlyList<ScoredSample> S
 /// </summary>
 public static class Evaluator
 {
+    // Keep non-ASCII text (a Chinese prediction) readable in the output.
+    static readonly JsonSerializerOptions GradedLine = new() { Encoder = JavaScriptEncoder.UnsafeRelaxedJsonEscaping };
+
+    /// <summary>`r1 grade`: each {"prediction", "gold"} line of a JSONL file (other fields kept) with "correct": true|false
+    /// from the math answer checker, how many were correct, and the agreement with the lines' "expected" labels (a
+    /// checker corpus). A bad line is an error naming file, line and field.</summary>
+    public static (List<string> Lines, int Correct, CheckerAgreement Labels) GradeJsonl(string path)
+    {
+        var checker = new MathAnswerChecker();
+        var lines = new List<string>();
+        var labels = new CheckerAgreement();
+        int correct = 0;
+        foreach (var (lineNumber, record) in JsonlFile.ReadObjects(path))
+        {
+            bool isCorrect = checker.IsCorrect(Field(record, "prediction", path, lineNumber), Field(record, "gold", path, lineNumber));
+            record["correct"] = isCorrect;
+            correct += isCorrect ? 1 : 0;
+            if (Label(record, path, lineNumber) is { } expected) labels.Add(expected, isCorrect);
+            lines.Add(record.ToJsonString(GradedLine));
+        }
+        return (lines, correct, labels);
+    }
+
+    /// <summary>The line's "expected" label, or null when it has none.</summary>
+    static bool? Label(JsonObject record, string path, int lineNumber) => record["expected"] switch
+    {
+        null => null,
+        JsonValue v when v.GetValueKind() is JsonValueKind.True or JsonValueKind.False => v.GetValue<bool>(),
+        var other => throw new R1Error($"{path}:{lineNumber}: field 'expected' must be true or false, got {other.ToJsonString()}"),
+    };
+
+    /// <summary>A text field; a number (a gold answer of 42) counts as its text.</summary>
+    static string Field(JsonObject record, string name, string path, int lineNumber) => record[name] switch
+    {
+        JsonValue v when v.GetValueKind() == JsonValueKind.String => v.GetValue<string>(),
+        JsonValue v when v.GetValueKind() == JsonValueKind.Number => v.ToJsonString(),
+        null => throw new R1Error($"{path}:{lineNumber}: missing field '{name}'"),
+        var other => throw new R1Error($"{path}:{lineNumber}: field '{name}' must be text, got {other.ToJsonString()}"),
+    };
+
     /// <param name="task">Grades completions (IsCorrect) and gives the answers cons@k votes on (VoteKey).</param>
     /// <param name="templateOpenedThink">The chat template opened &lt;think&gt; before generation.</param>
     public static EvalResult Evaluate(IVerifiableTask task, IReadOnlyList<PromptSamples> prompts, EvalSettings? settings = null,
@@ -77,3 +121,12 @@ public static class Evaluator
         return new EvalResult(report, scored);
     }
 }
+
+/// <summary>One generation for a prompt: its text, its length in tokens, and whether it stopped at the token limit.</summary>
+public sealed record EvalSample(string Completion, int TokenCount, bool HitLimit);
+
+/// <summary>
+/// What evaluation needs for one prompt: its id, the gold answer, k sampled completions, and optionally the
+/// greedy (temperature 0) completion.
+/// </summary>
+public sealed record PromptSamples(string PromptId, string Gold, IReadOnlyList<EvalSample> Samples, EvalSample? Greedy = null);

@@ -25,6 +25,19 @@ public sealed record ModelEvalOptions
 /// <summary>Generates completions for a task's prompts with the batched engine and scores them by R1's protocol.</summary>
 public static class ModelEvaluator
 {
+    /// <summary>`r1 eval`: the model in <paramref name="modelDir"/> on a task's split; the summary goes to
+    /// &lt;outDir&gt;/eval.json and every graded completion to &lt;outDir&gt;/samples.jsonl.</summary>
+    public static EvalResult Run(string modelDir, IVerifiableTask task, TaskSplit split, ModelEvalOptions options, string outDir,
+        Action<int, int>? progress = null)
+    {
+        using var bundle = ModelBundle.Load(modelDir);
+        var result = Run(bundle, task, split, options, progress);
+        Directory.CreateDirectory(outDir);
+        result.Report.Save(Path.Combine(outDir, "eval.json"));
+        ScoredSample.WriteJsonl(Path.Combine(outDir, "samples.jsonl"), result.Samples);
+        return result;
+    }
+
     public static EvalResult Run(ModelBundle bundle, IVerifiableTask task, TaskSplit split, ModelEvalOptions options,
         Action<int, int>? progress = null)
     {
@@ -37,7 +50,7 @@ public static class ModelEvaluator
         for (int start = 0; start < examples.Count; start += options.BatchPrompts)
         {
             var batch = examples.Skip(start).Take(options.BatchPrompts).ToList();
-            var prompts = batch.Select(e => bundle.EncodeChat(e.Prompt.Select(m => new ChatMessage(m.Role, m.Content)).ToList())).ToList();
+            var prompts = batch.Select(e => bundle.EncodeChat(e.Prompt)).ToList();
             var samples = engine.Generate(prompts.Select((p, i) => new GenerationRequest(p,
                 sampled with { Seed = Seeds.ForPrompt(options.Seed, start + i) }, options.Samples)).ToList());
             var greedyResults = options.Greedy ? engine.Generate(prompts.Select(p => new GenerationRequest(p, greedy)).ToList()) : null;

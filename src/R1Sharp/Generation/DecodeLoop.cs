@@ -1,5 +1,6 @@
 using R1Sharp.Inference;
 using R1Sharp.Model;
+using R1Sharp.Runs;
 using R1Sharp.Tokenizers;
 using static TorchSharp.torch;
 
@@ -51,6 +52,8 @@ internal sealed class DecodeLoop : IDisposable
     readonly long cacheBytesPerPosition;
     readonly HashSet<int> endOfTurnIds;
     readonly TokenSampler sampler = new();
+    // The run this loop generates for (null for the server): prefill and decode FLOPs are counted there.
+    readonly ComputeMeter? meter = ComputeMeter.Current;
     readonly Func<Submission, bool> admit;
     readonly List<Submission> joining = [];
 
@@ -195,8 +198,14 @@ internal sealed class DecodeLoop : IDisposable
         using (var stepMask = keyMask?.narrow(1, 0, cache!.Length + 1))
             forward.ForwardInto(ids!, positions!, stepMask, cache!, logits!);
         // A finished row waiting to leave is fed its last token at its last position again; its output is not read.
+        long fed = 0, context = 0;
         foreach (var row in rows)
-            if (!row.Finished) row.Cached++;
+            if (!row.Finished)
+            {
+                row.Cached++;
+                (fed, context) = (fed + 1, context + row.Cached); // the token fed attends to the cache and itself
+            }
+        meter?.Decoded(model, fed, context);
         SampleAndDeliver(logits!, rows);
         Interlocked.Increment(ref steps);
         if (batch > largestBatch) Volatile.Write(ref largestBatch, batch);
@@ -304,6 +313,7 @@ internal sealed class DecodeLoop : IDisposable
                 var idTensor = tensor(promptIds, device: device).view(joiners.Count, promptLength);
                 var maskTensor = tensor(promptMask, device: device).view(joiners.Count, promptLength);
                 var prefillLogits = forward.Forward(idTensor, CausalLanguageModel.PositionsFromMask(maskTensor), padded ? maskTensor : null, prefill);
+                meter?.Prefilled(model, joiners.Select(s => s.Request.PromptIds.Count));
                 var perRow = newRows.Count == joiners.Count ? prefillLogits
                     : prefillLogits.index_select(0, tensor(prefillRow.ToArray(), device: device));
                 SampleAndDeliver(perRow, newRows);

@@ -95,9 +95,19 @@ public interface ISampleSink
 }
 
 /// <summary>A prompt plus its completion would not fit in the model's context (HTTP 400 context_length_exceeded).</summary>
-public sealed class ContextLengthError(int contextLength, int promptTokens, int completionTokens)
-    : R1Error($"the model's maximum context length is {contextLength} tokens, but {promptTokens + completionTokens} were asked for " +
-              $"({promptTokens} in the prompt, {completionTokens} in the completion); shorten the prompt or max_tokens")
+public sealed class ContextLengthError : R1Error
 {
-    public int ContextLength => contextLength;
+    public ContextLengthError(int contextLength, int promptTokens, int completionTokens)
+        : this(contextLength, $"the model's maximum context length is {contextLength} tokens, but {promptTokens + completionTokens} were asked for " +
+              $"({promptTokens} in the prompt, {completionTokens} in the completion); shorten the prompt or max_tokens") { }
+
+    ContextLengthError(int contextLength, string message) : base(message) => ContextLength = contextLength;
+
+    /// <summary>Messages with more text than the context could hold even at the tokenizer's longest tokens, found
+    /// before tokenizing them.</summary>
+    public static ContextLengthError TooMuchText(int contextLength, long textBytes, long maxTextBytes) =>
+        new(contextLength, $"the model's maximum context length is {contextLength} tokens, and the messages hold {textBytes} bytes of text, " +
+            $"more than {contextLength} tokens can (at most {maxTextBytes} bytes with this tokenizer); shorten the messages");
+
+    public int ContextLength { get; }
 }

@@ -8,7 +8,8 @@ namespace R1Sharp.Gguf;
 /// <summary>
 /// Writes a model and its tokenizer as a GGUF file llama.cpp runs as is, following llama.cpp's
 /// convert_hf_to_gguf.py: llama.cpp tensor names and layouts, hyper-parameter keys, tokenizer keys and the
-/// chat template. Families: llama, qwen2, and deepseek_v3 as llama.cpp's "deepseek2".
+/// chat template. Families: llama, qwen2, qwen3, and deepseek_v3 as llama.cpp's "deepseek2". Names come from
+/// <see cref="GgufNames"/>.
 /// </summary>
 public static partial class GgufExporter
 {
@@ -18,7 +19,7 @@ public static partial class GgufExporter
     public static void Export(CausalLanguageModel model, string tokenizerJsonPath, string? tokenizerConfigPath, string outPath, GgufDType dtype)
     {
         var c = model.Config;
-        string arch = Architecture(c);
+        string arch = GgufNames.Architectures[c.Family];
         var writer = new GgufWriter();
         writer.Add("general.architecture", GgufValue.String(arch));
         writer.Add("general.name", GgufValue.String(Path.GetFileNameWithoutExtension(outPath)));
@@ -50,17 +51,12 @@ public static partial class GgufExporter
         if (dtype is not (GgufDType.F32 or GgufDType.F16)) writer.Add("general.quantization_version", GgufValue.U32(2));
     }
 
-    static string Architecture(ModelConfig c) => c.Family switch
-    {
-        ModelFamily.Llama => "llama",
-        ModelFamily.Qwen2 => "qwen2",
-        _ => "deepseek2",
-    };
-
     static List<(string, GgufValue)> GqaHyperParameters(ModelConfig c, string arch)
     {
         if (c.RopeScaling is { Type: not "llama3" } || (c.RopeScaling is not null && c.Family != ModelFamily.Llama))
             throw new R1Error($"GGUF export: rope_scaling '{c.RopeScaling.Type}' is not supported for {arch} (only llama3 scaling on llama)");
+        if (c.Family == ModelFamily.Qwen3 && c.AttentionBias)
+            throw new R1Error("GGUF export: llama.cpp's qwen3 has no attention biases; attention_bias true is not supported");
         uint headDim = (uint)c.GqaHeadDim;
         return
         [
@@ -136,49 +132,23 @@ public static partial class GgufExporter
         return kv;
     }
 
-    /// <summary>llama.cpp's name for each HF module of a decoder layer.</summary>
-    internal static readonly Dictionary<string, string> LayerModules = new()
-    {
-        ["input_layernorm"] = "attn_norm",
-        ["post_attention_layernorm"] = "ffn_norm",
-        ["self_attn.q_proj"] = "attn_q",
-        ["self_attn.k_proj"] = "attn_k",
-        ["self_attn.v_proj"] = "attn_v",
-        ["self_attn.o_proj"] = "attn_output",
-        ["self_attn.q_a_proj"] = "attn_q_a",
-        ["self_attn.q_a_layernorm"] = "attn_q_a_norm",
-        ["self_attn.q_b_proj"] = "attn_q_b",
-        ["self_attn.kv_a_proj_with_mqa"] = "attn_kv_a_mqa",
-        ["self_attn.kv_a_layernorm"] = "attn_kv_a_norm",
-        ["mlp.gate_proj"] = "ffn_gate",
-        ["mlp.up_proj"] = "ffn_up",
-        ["mlp.down_proj"] = "ffn_down",
-        ["mlp.gate"] = "ffn_gate_inp",
-        ["mlp.shared_experts.gate_proj"] = "ffn_gate_shexp",
-        ["mlp.shared_experts.up_proj"] = "ffn_up_shexp",
-        ["mlp.shared_experts.down_proj"] = "ffn_down_shexp",
-    };
-
-    [GeneratedRegex(@"^model\.layers\.(\d+)\.(.+)\.(weight|bias|e_score_correction_bias)$")]
-    private static partial Regex LayerTensorName();
-
     [GeneratedRegex(@"^mlp\.experts\.(\d+)\.(gate|up|down)_proj$")]
     private static partial Regex ExpertModule();
 
     static IEnumerable<ExportTensor> Tensors(Dictionary<string, Tensor> hf, ModelConfig c)
     {
-        if (RopeFrequencyFactors(c) is float[] factors) yield return new("rope_freqs.weight", [factors.Length], () => tensor(factors));
+        if (RopeFrequencyFactors(c) is float[] factors) yield return new(GgufNames.RopeFrequencies, [factors.Length], () => tensor(factors));
         foreach (var (hfName, weight) in hf)
         {
-            switch (hfName)
+            if (GgufNames.ModelTensors.TryGetValue(hfName, out string? whole))
             {
-                case "model.embed_tokens.weight": yield return new("token_embd.weight", weight.shape, () => weight); continue;
-                case "model.norm.weight": yield return new("output_norm.weight", weight.shape, () => weight); continue;
-                case "lm_head.weight": yield return new("output.weight", weight.shape, () => weight); continue;
+                yield return new(whole, weight.shape, () => weight);
+                continue;
             }
-            var m = LayerTensorName().Match(hfName);
+            var m = GgufNames.HfLayerTensor().Match(hfName);
             if (!m.Success) throw new R1Error($"GGUF export: tensor '{hfName}' has no llama.cpp equivalent");
-            string blk = $"blk.{m.Groups[1].Value}", module = m.Groups[2].Value, kind = m.Groups[3].Value;
+            int layer = int.Parse(m.Groups[1].Value);
+            string blk = $"blk.{layer}", module = m.Groups[2].Value, kind = m.Groups[3].Value;
 
             if (ExpertModule().Match(module) is { Success: true } expert)
             {
@@ -186,21 +156,22 @@ public static partial class GgufExporter
                 if (expert.Groups[1].Value != "0") continue;
                 string proj = expert.Groups[2].Value;
                 var parts = Enumerable.Range(0, c.NRoutedExperts).Select(e => hf[$"model.layers.{m.Groups[1].Value}.mlp.experts.{e}.{proj}_proj.weight"]).ToArray();
-                yield return new($"{blk}.ffn_{proj}_exps.weight", [parts.Length, .. weight.shape], () => stack(parts));
+                yield return new(GgufNames.Experts(layer, proj), [parts.Length, .. weight.shape], () => stack(parts));
             }
             else if (module == "self_attn.kv_b_proj")
             {
                 // Split per head into the key part (transposed, to absorb into the query) and the value part.
                 long rank = weight.shape[1];
                 Tensor PerHead() => weight.view(c.NumAttentionHeads, c.QkNopeHeadDim + c.VHeadDim, rank);
-                yield return new($"{blk}.attn_k_b.weight", [c.NumAttentionHeads, rank, c.QkNopeHeadDim], () => PerHead().narrow(1, 0, c.QkNopeHeadDim).transpose(1, 2));
-                yield return new($"{blk}.attn_v_b.weight", [c.NumAttentionHeads, c.VHeadDim, rank], () => PerHead().narrow(1, c.QkNopeHeadDim, c.VHeadDim));
+                var (keys, values) = GgufNames.KvB(layer);
+                yield return new(keys, [c.NumAttentionHeads, rank, c.QkNopeHeadDim], () => PerHead().narrow(1, 0, c.QkNopeHeadDim).transpose(1, 2));
+                yield return new(values, [c.NumAttentionHeads, c.VHeadDim, rank], () => PerHead().narrow(1, c.QkNopeHeadDim, c.VHeadDim));
             }
             else if (kind == "e_score_correction_bias" && module == "mlp.gate")
             {
-                yield return new($"{blk}.exp_probs_b.bias", weight.shape, () => weight);
+                yield return new(GgufNames.ExpertProbabilityBias(layer), weight.shape, () => weight);
             }
-            else if (LayerModules.TryGetValue(module, out string? name) && kind is "weight" or "bias")
+            else if (GgufNames.LayerModules.TryGetValue(module, out string? name) && kind is "weight" or "bias")
             {
                 // Llama's HF checkpoints rotate halves of each head; llama.cpp's "llama" rotates adjacent pairs.
                 int? heads = c.Family != ModelFamily.Llama ? null : name switch

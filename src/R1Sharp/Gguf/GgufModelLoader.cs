@@ -52,7 +52,7 @@ public static partial class GgufModelLoader
             model.WeightMemory = mapping;
             var used = new HashSet<string>();
             LoadTensors(model, file, tensors, mapping, used);
-            var unused = file.Tensors.Select(t => t.Name).Where(n => !used.Contains(n) && n != "rope_freqs.weight").ToList();
+            var unused = file.Tensors.Select(t => t.Name).Where(n => !used.Contains(n) && n != GgufNames.RopeFrequencies).ToList();
             if (unused.Count > 0)
                 throw new R1Error($"{file.Path}: tensors R1Sharp's {config.Family} model has no place for: {string.Join(", ", unused.Take(10))}{(unused.Count > 10 ? ", ..." : "")}");
             model.eval();
@@ -104,8 +104,8 @@ public static partial class GgufModelLoader
     {
         string src = file.Path;
         string arch = file.Architecture ?? throw new R1Error($"{src}: no general.architecture");
-        if (arch is not ("llama" or "qwen2" or "qwen3" or "deepseek2"))
-            throw new R1Error($"{src}: architecture '{arch}' is not supported (llama, qwen2, qwen3, deepseek2)");
+        if (!GgufNames.Architectures.Values.Contains(arch))
+            throw new R1Error($"{src}: architecture '{arch}' is not supported ({string.Join(", ", GgufNames.Architectures.Values)})");
         int Key(string key, int? fallback = null, int max = 1 << 24)
         {
             var value = file.Find($"{arch}.{key}");
@@ -163,7 +163,7 @@ public static partial class GgufModelLoader
                 if (arch == "llama")
                 {
                     json["attention_bias"] = Has("blk.0.attn_q.bias");
-                    if (file.Tensors.FirstOrDefault(t => t.Name == "rope_freqs.weight") is { } freqs)
+                    if (file.Tensors.FirstOrDefault(t => t.Name == GgufNames.RopeFrequencies) is { } freqs)
                         json["rope_scaling"] = Llama3Scaling(file, freqs, headDim, Real("rope.freq_base", 10000));
                 }
                 break;
@@ -330,7 +330,7 @@ public static partial class GgufModelLoader
             switch (module)
             {
                 case TokenEmbedding embedding:
-                    embedding.Pack(Packed(Tensor("token_embd.weight", [c.VocabSize, c.HiddenSize]), c.VocabSize, c.HiddenSize));
+                    embedding.Pack(Packed(Tensor(GgufNames.ModelTensors["model.embed_tokens.weight"], [c.VocabSize, c.HiddenSize]), c.VocabSize, c.HiddenSize));
                     break;
                 case Projection projection:
                     LoadProjection(name, projection);
@@ -353,25 +353,26 @@ public static partial class GgufModelLoader
             int rows = (int)projection.OutFeatures, columns = (int)projection.InFeatures;
             if (name == "lm_head")
             {
-                projection.Pack(Packed(Tensor("output.weight", [rows, columns]), rows, columns));
+                projection.Pack(Packed(Tensor(GgufNames.ModelTensors["lm_head.weight"], [rows, columns]), rows, columns));
                 return;
             }
             var layer = LayerName().Match(name);
             if (!layer.Success) throw new R1Error($"{file.Path}: no GGUF tensor for '{name}'");
-            string blk = $"blk.{layer.Groups[1].Value}", module = layer.Groups[2].Value;
+            int index = int.Parse(layer.Groups[1].Value);
+            string blk = $"blk.{index}", module = layer.Groups[2].Value;
             if (ExpertName().Match(module) is { Success: true } expert)
             {
-                string stacked = $"{blk}.ffn_{expert.Groups[2].Value}_exps.weight";
+                string stacked = GgufNames.Experts(index, expert.Groups[2].Value);
                 var t = Tensor(stacked, [c.NRoutedExperts, rows, columns]);
                 projection.Pack(Packed(t, c.NRoutedExperts * rows, columns).Slice(int.Parse(expert.Groups[1].Value) * rows, rows));
                 return;
             }
             if (module == "self_attn.kv_b_proj")
             {
-                LoadKvB(blk, name[..name.LastIndexOf('.')], projection, rows, columns);
+                LoadKvB(index, name[..name.LastIndexOf('.')], projection, rows, columns);
                 return;
             }
-            string gguf = GgufExporter.LayerModules.TryGetValue(module, out var mapped) ? $"{blk}.{mapped}.weight"
+            string gguf = GgufNames.LayerModules.TryGetValue(module, out var mapped) ? $"{blk}.{mapped}.weight"
                 : throw new R1Error($"{file.Path}: no GGUF tensor for '{name}'");
             var matrix = Packed(Tensor(gguf, [rows, columns]), rows, columns);
             if (permuted && module is "self_attn.q_proj" or "self_attn.k_proj")
@@ -383,16 +384,18 @@ public static partial class GgufModelLoader
         }
 
         // MLA's kv_b_proj is stored whole (attn_kv_b) or split per head into attn_k_b (transposed) and attn_v_b.
-        void LoadKvB(string blk, string attentionName, Projection projection, int rows, int columns)
+        void LoadKvB(int layer, string attentionName, Projection projection, int rows, int columns)
         {
-            if (tensors.ContainsKey($"{blk}.attn_kv_b.weight"))
+            // Older converters kept it whole (no name in GgufNames, which lists what the exporter writes).
+            if (tensors.ContainsKey($"blk.{layer}.attn_kv_b.weight"))
             {
-                projection.Pack(Packed(Tensor($"{blk}.attn_kv_b.weight", [rows, columns]), rows, columns));
+                projection.Pack(Packed(Tensor($"blk.{layer}.attn_kv_b.weight", [rows, columns]), rows, columns));
                 return;
             }
             int heads = c.NumAttentionHeads, rank = c.KvLoraRank;
-            var kInfo = Tensor($"{blk}.attn_k_b.weight", [heads, rank, c.QkNopeHeadDim]);
-            var vInfo = Tensor($"{blk}.attn_v_b.weight", [heads, c.VHeadDim, rank]);
+            var (keys, values) = GgufNames.KvB(layer);
+            var kInfo = Tensor(keys, [heads, rank, c.QkNopeHeadDim]);
+            var vInfo = Tensor(values, [heads, c.VHeadDim, rank]);
             var attention = (MultiHeadLatentAttention)modules[attentionName];
             attention.AbsorbedRounding = (GgmlQuants.ActivationBlock(kInfo.Type), GgmlQuants.ActivationBlock(vInfo.Type));
             using var k = torch.tensor(Values(kInfo), [heads, rank, c.QkNopeHeadDim]);
@@ -405,24 +408,14 @@ public static partial class GgufModelLoader
     /// <summary>The GGUF name of a norm, bias, router or correction bias.</summary>
     static string SmallTensorName(string hfName, GgufFile file)
     {
-        switch (hfName)
-        {
-            case "model.norm.weight": return "output_norm.weight";
-        }
-        var layer = LayerName().Match(hfName);
+        if (GgufNames.ModelTensors.TryGetValue(hfName, out string? whole)) return whole;
+        var layer = GgufNames.HfLayerTensor().Match(hfName);
         if (layer.Success)
         {
-            string blk = $"blk.{layer.Groups[1].Value}", rest = layer.Groups[2].Value;
-            if (rest == "mlp.gate.e_score_correction_bias") return $"{blk}.exp_probs_b.bias";
-            int dot = rest.LastIndexOf('.');
-            string module = rest[..dot], kind = rest[(dot + 1)..];
-            string? mapped = module switch
-            {
-                "self_attn.q_norm" => "attn_q_norm",
-                "self_attn.k_norm" => "attn_k_norm",
-                _ => GgufExporter.LayerModules.GetValueOrDefault(module),
-            };
-            if (mapped is not null) return $"{blk}.{mapped}.{kind}";
+            int index = int.Parse(layer.Groups[1].Value);
+            string module = layer.Groups[2].Value, kind = layer.Groups[3].Value;
+            if (module == "mlp.gate" && kind == "e_score_correction_bias") return GgufNames.ExpertProbabilityBias(index);
+            if (GgufNames.LayerModules.TryGetValue(module, out string? mapped)) return $"blk.{index}.{mapped}.{kind}";
         }
         throw new R1Error($"{file.Path}: no GGUF tensor for '{hfName}'");
     }

@@ -5,7 +5,7 @@ using static TorchSharp.torch;
 namespace R1Sharp.Inference;
 
 /// <summary>
-/// The cached forward pass of a llama/qwen2 model in C# kernels over the model's live float32 parameters, for
+/// The cached forward pass of a llama/qwen2/qwen3 model in C# kernels over the model's live float32 parameters, for
 /// prefill and decode on CPU. libtorch pays microseconds of dispatch per op and its matrix-vector product reads
 /// tall weights at half the memory bandwidth; here a layer is five parallel regions (q/k/v in one, o, gate/up in
 /// one, down, attention) plus row-wise norms and rotations, with activations in reused native buffers and keys
@@ -16,7 +16,7 @@ sealed unsafe class CpuInference(CausalLanguageModel model)
     /// <summary>One layer's parameters, gathered (and checked) before any work starts: float32 addresses or packed rows.</summary>
     struct LayerWeights
     {
-        public float* InputNorm, PostNorm, QBias, KBias, VBias, OBias;
+        public float* InputNorm, PostNorm, QBias, KBias, VBias, OBias, QNorm, KNorm;
         public Matrix Q, K, V, O, Gate, Up, Down;
     }
 
@@ -107,7 +107,7 @@ sealed unsafe class CpuInference(CausalLanguageModel model)
                 ]);
                 profile?.Lap(InferencePhase.QkvProjection);
                 rope.Run(workers, simd, q, qkvWidth, b, t, pos, posRowStride, posStride, TensorMemory.Floats(cos), TensorMemory.Floats(sin),
-                    heads, kvHeads, hd, TensorMemory.Floats(keys), TensorMemory.Floats(values), past, cache.MaxLength);
+                    heads, kvHeads, hd, w.QNorm, w.KNorm, eps, TensorMemory.Floats(keys), TensorMemory.Floats(values), past, cache.MaxLength);
                 profile?.Lap(InferencePhase.RopeAndCacheWrite);
                 attention.Run(workers, simd, q, qkvWidth, b, t, past, heads, kvHeads, hd, TensorMemory.Floats(keys), TensorMemory.Floats(values),
                     cache.MaxLength, mask, att, heads * hd, scores);
@@ -208,7 +208,9 @@ sealed unsafe class CpuInference(CausalLanguageModel model)
         for (int l = 0; l < decoderLayers.Count; l++)
         {
             var layer = decoderLayers[l];
-            var (q, k, v, o) = ((GroupedQueryAttention)layer.Attention).Projections;
+            var attention = (GroupedQueryAttention)layer.Attention;
+            var (q, k, v, o) = attention.Projections;
+            var (qNorm, kNorm) = attention.QkNormWeights;
             var (g, u, down) = ((SwiGluMlp)layer.Mlp).Projections;
             Add(layer.InputNorm.Weight);
             Add(layer.PostAttentionNorm.Weight);
@@ -220,6 +222,8 @@ sealed unsafe class CpuInference(CausalLanguageModel model)
             Add(k.Bias);
             Add(v.Bias);
             Add(o.Bias);
+            Add(qNorm);
+            Add(kNorm);
             Add(g.Weight, g.Packed);
             Add(u.Weight, u.Packed);
             Add(down.Weight, down.Packed);
@@ -236,6 +240,9 @@ sealed unsafe class CpuInference(CausalLanguageModel model)
         return layers;
     }
 
+    /// <summary>Tensors gathered per layer, in <see cref="LayerWeights"/>' order (absent ones as null).</summary>
+    const int PerLayer = 15;
+
     /// <summary>Checks and records the parameters' addresses, and asks for huge pages behind the large ones.</summary>
     void Remember(List<Tensor?> tensors, List<PackedMatrix?> packed, int layerCount)
     {
@@ -247,12 +254,12 @@ sealed unsafe class CpuInference(CausalLanguageModel model)
         layers = new LayerWeights[layerCount];
         for (int l = 0; l < layers.Length; l++)
         {
-            float* A(int i) => (float*)addresses[3 + 13 * l + i];
-            Matrix M(int i) => new(A(i), packedMatrices[3 + 13 * l + i]);
+            float* A(int i) => (float*)addresses[3 + PerLayer * l + i];
+            Matrix M(int i) => new(A(i), packedMatrices[3 + PerLayer * l + i]);
             layers[l] = new LayerWeights
             {
                 InputNorm = A(0), PostNorm = A(1), Q = M(2), K = M(3), V = M(4), O = M(5),
-                QBias = A(6), KBias = A(7), VBias = A(8), OBias = A(9), Gate = M(10), Up = M(11), Down = M(12),
+                QBias = A(6), KBias = A(7), VBias = A(8), OBias = A(9), QNorm = A(10), KNorm = A(11), Gate = M(12), Up = M(13), Down = M(14),
             };
         }
     }

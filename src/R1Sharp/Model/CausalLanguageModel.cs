@@ -49,20 +49,33 @@ public sealed class CausalLanguageModel : nn.Module
     /// <summary>The layers without a copy of the list (read every decode step).</summary>
     internal ModuleList<DecoderLayer> DecoderLayers => model.layers;
 
+    /// <summary>
+    /// The rotary tables. YaRN on the GQA families scales them by its attention factor as HF does; MLA instead puts
+    /// mscale² on the softmax scale (<see cref="RotaryEmbedding.AttentionScaleFactor"/>), as DeepSeek does.
+    /// </summary>
     RotaryEmbedding CreateRotary(Device device) => new(
         Config.IsMla ? Config.QkRopeHeadDim : Config.GqaHeadDim, Config.MaxPositionEmbeddings,
-        Config.RopeTheta, Config.RopeScaling, interleaved: Config.IsMla && Config.RopeInterleave, device);
+        Config.RopeTheta, Config.RopeScaling, interleaved: Config.IsMla && Config.RopeInterleave, device,
+        magnitude: !Config.IsMla && Config.RopeScaling is { Type: "yarn" } yarn ? yarn.YarnAttentionFactor : 1);
 
     void InitializeWeights()
     {
         if (WeightStorage.Deferred) return; // the weights come from a file
         using var _ = no_grad();
-        foreach (var (name, p) in named_parameters())
-        {
-            if (name.EndsWith("norm.weight")) continue; // RMSNorm weights start at one
-            if (name.EndsWith(".bias")) p.zero_();
-            else nn.init.normal_(p, 0, Config.InitializerRange);
-        }
+        foreach (var (name, p) in named_parameters()) Initialize(name, p, Config.InitializerRange);
+    }
+
+    /// <summary>
+    /// HF's init of the tensor named <paramref name="name"/>, in place: RMSNorm weights one, biases (and DeepSeek's routing
+    /// correction bias) zero, every other weight normal(0, <paramref name="range"/>) from <paramref name="generator"/>
+    /// (the global one when null). `r1 init` applies it tensor by tensor without building the model.
+    /// </summary>
+    public static void Initialize(string name, Tensor tensor, double range, Generator? generator = null)
+    {
+        using var _ = no_grad();
+        if (name.EndsWith("norm.weight")) tensor.fill_(1);
+        else if (name.EndsWith("bias")) tensor.zero_();
+        else tensor.normal_(0, range, generator);
     }
 
     /// <summary>Moves parameters and the rotary tables to <paramref name="device"/>.</summary>

@@ -1,6 +1,7 @@
 using System.Text.Json;
 using System.Text.Json.Serialization;
 using R1Sharp.Model;
+using R1Sharp.Training;
 
 namespace R1Sharp.Quickstart;
 
@@ -70,19 +71,9 @@ public sealed record QuickstartConfig
         BosTokenId = bos, EosTokenIds = eos is int e ? [e] : [], PadTokenId = pad,
     };
 
-    /// <summary>Settings from a JSON file with report.json's config keys (a quickstart run's config.json is one).</summary>
-    public static QuickstartConfig Load(string path)
-    {
-        if (!File.Exists(path)) throw new R1Error($"{path}: config file not found");
-        try
-        {
-            return JsonSerializer.Deserialize<QuickstartConfig>(File.ReadAllText(path)) ?? throw new R1Error($"{path}: empty config");
-        }
-        catch (JsonException e)
-        {
-            throw new R1Error($"{path}: {e.Message}", e);
-        }
-    }
+    /// <summary>Settings from a JSON file with report.json's config keys (a quickstart run's config.json is one),
+    /// laid over <paramref name="baseline"/> (default: the defaults); an unknown key is an error.</summary>
+    public static QuickstartConfig Load(string path, QuickstartConfig? baseline = null) => ConfigJson.Load(path, baseline ?? new QuickstartConfig());
 
     /// <summary>
     /// The settings a model was trained with when it lives in a quickstart run folder (&lt;run&gt;/models/rl), else the

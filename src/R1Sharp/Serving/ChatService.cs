@@ -1,3 +1,4 @@
+using System.Text;
 using R1Sharp.Checkpoints;
 using R1Sharp.Generation;
 using R1Sharp.Tokenizers;
@@ -38,7 +39,12 @@ public sealed class ChatService : IDisposable
     {
         if (request.Messages.Count == 0) throw new R1Error("messages must not be empty");
         if (request.N < 1 || request.N > Options.MaxBatch) throw new R1Error($"n must be in [1, {Options.MaxBatch}], got {request.N}");
-        var prompt = Bundle.EncodeChat(request.Messages);
+        // A token stands for a bounded number of bytes, so text beyond the context's worth is refused before the
+        // tokenizer spends time and memory on it.
+        long textBytes = request.Messages.Sum(m => (long)Encoding.UTF8.GetByteCount(m.Content));
+        long maxTextBytes = (long)ContextLength * Bundle.Tokenizer.MaxInputBytesPerToken(withAddedTokens: Options.ParseSpecialInContent);
+        if (textBytes > maxTextBytes) throw ContextLengthError.TooMuchText(ContextLength, textBytes, maxTextBytes);
+        var prompt = Bundle.EncodeChat(request.Messages, Options.ParseSpecialInContent);
         int room = ContextLength - prompt.Count;
         int maxTokens = request.MaxTokens ?? Math.Min(Options.DefaultMaxTokens, room);
         if (maxTokens < 1 && request.MaxTokens is not null) throw new R1Error($"max_tokens must be >= 1, got {maxTokens}");

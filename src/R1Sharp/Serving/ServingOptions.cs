@@ -16,6 +16,11 @@ public sealed record ServingOptions
     public long? MaxCacheBytes { get; init; }
     /// <summary>The model's name for clients (the "model" field); null uses the model directory's name.</summary>
     public string? ModelId { get; init; }
+    /// <summary>
+    /// Whether special-token text in message contents ("&lt;｜Assistant｜&gt;", "&lt;|im_end|&gt;") becomes the control
+    /// token, as transformers' apply_chat_template does. Off: contents are plain text, so a user cannot forge turns.
+    /// </summary>
+    public bool ParseSpecialInContent { get; init; }
 
     /// <summary><see cref="MaxCacheBytes"/>, or half of the memory this process may use.</summary>
     public long CacheBytes => MaxCacheBytes ?? GC.GetGCMemoryInfo().TotalAvailableMemoryBytes / 2;

@@ -1,6 +1,7 @@
 using System.Text.Encodings.Web;
 using System.Text.Json;
 using System.Text.Json.Nodes;
+using R1Sharp.Tokenizers;
 
 namespace R1Sharp.Tasks;
 
@@ -23,7 +24,7 @@ public static class SftData
             {
                 if (example.Solution is null) continue;
                 var messages = new JsonArray();
-                foreach (var turn in example.Prompt.Append(new PromptMessage("assistant", example.Solution)))
+                foreach (var turn in example.Prompt.Append(new ChatMessage("assistant", example.Solution)))
                     messages.Add(new JsonObject { ["role"] = turn.Role, ["content"] = turn.Content });
                 var line = new JsonObject { ["id"] = example.Id, ["messages"] = messages, ["answer"] = example.Answer };
                 writer.WriteLine(line.ToJsonString(Json));

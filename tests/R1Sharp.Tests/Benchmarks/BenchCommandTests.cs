@@ -25,7 +25,7 @@ public class BenchCommandTests
         var width = simd == "" ? SimdKernels.Active : SimdKernels.Parse(simd);
         SimdWidths.SkipUnlessSupported(width);
         var before = SimdKernels.Active;
-        string dir = Directory.CreateTempSubdirectory("r1-bench-").FullName;
+        using var dir = new TempDir("r1-bench-");
         Assert.Equal(0, R1("init", "--arch", "qwen2", "--preset", "tiny", "--out", dir, "--seed", "1").Exit);
         string json = Path.Combine(dir, "bench.json");
         string[] simdOption = simd == "" ? [] : ["--simd", simd];
@@ -52,15 +52,13 @@ public class BenchCommandTests
             double share = phases.Sum(p => p!["share"]!.GetValue<double>());
             Assert.InRange(share, 0.99, 1.01);
         }
-        Directory.Delete(dir, recursive: true);
     }
 
     [Fact]
     public void Bench_generate_rejects_a_one_token_decode()
     {
-        string dir = Directory.CreateTempSubdirectory("r1-bench-").FullName;
+        using var dir = new TempDir("r1-bench-");
         Assert.Equal(0, R1("init", "--arch", "llama", "--preset", "tiny", "--out", dir).Exit);
         Assert.Equal(2, R1("bench", "generate", "--model", dir, "--decode-tokens", "1").Exit);
-        Directory.Delete(dir, recursive: true);
     }
 }

@@ -49,7 +49,7 @@ public class SameSeedTests(ServerFixture servers)
         public string Name => "fixed-questions";
 
         public IEnumerable<TaskExample> Examples(TaskSplit split, int seed) =>
-            Questions.Select((q, i) => new TaskExample($"q{i}", [PromptMessage.User(q)], "none", 1));
+            Questions.Select((q, i) => new TaskExample($"q{i}", [R1ChatMessage.User(q)], "none", 1));
 
         public bool IsCorrect(string completion, string reference, bool templateOpenedThink = false) => false;
         public string? VoteKey(string completion, bool templateOpenedThink = false) => null;

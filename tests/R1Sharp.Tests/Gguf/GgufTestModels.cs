@@ -9,7 +9,7 @@ namespace R1Sharp.Tests.Gguf;
 /// <summary>Tiny random models for GGUF tests, with every parameter (norms and biases too) random so a misplaced tensor shows.</summary>
 public static class GgufTestModels
 {
-    public static readonly string[] Variants = ["llama", "qwen2", "llama-bias-rope-scaling", "deepseek_v3", "deepseek_v3-yarn"];
+    public static readonly string[] Variants = ["llama", "qwen2", "qwen3", "qwen3-untied", "llama-bias-rope-scaling", "deepseek_v3", "deepseek_v3-yarn"];
 
     public static CausalLanguageModel Create(string variant, int seed = 7)
     {
@@ -17,6 +17,9 @@ public static class GgufTestModels
         {
             "llama" => (ModelFamily.Llama, (Func<ModelConfig, ModelConfig>)(c => c)),
             "qwen2" => (ModelFamily.Qwen2, c => c),
+            // Per-head q/k norms, heads of 32 over a width of 64 (q is twice as wide as the residual stream), tied or not.
+            "qwen3" => (ModelFamily.Qwen3, c => c),
+            "qwen3-untied" => (ModelFamily.Qwen3, c => c with { TieWordEmbeddings = false }),
             // Llama-3.1 rope scaling with a short original context so the scaling changes most frequencies.
             "llama-bias-rope-scaling" => (ModelFamily.Llama, c => c with
             {

@@ -16,7 +16,8 @@ public class CpuInferenceTests
 {
     const double Tolerance = 1e-4;
 
-    public static IEnumerable<object[]> Variants() => [["llama"], ["qwen2"], ["llama-bias-tied-scaled"], ["odd-sizes"], ["wide-groups"]];
+    public static IEnumerable<object[]> Variants() =>
+        [["llama"], ["qwen2"], ["qwen3"], ["qwen3-bias-untied-yarn"], ["llama-bias-tied-scaled"], ["odd-sizes"], ["wide-groups"]];
 
     public static IEnumerable<object[]> VariantsAndWidths() => SimdWidths.Times(Variants());
 
@@ -24,7 +25,8 @@ public class CpuInferenceTests
 
     /// <summary>
     /// Tiny models of each GQA variant; "odd-sizes" has widths off the kernels' tile and vector sizes and K over one
-    /// block, "wide-groups" 128-wide heads in groups of five (the value kernels' 4-head and 1-head paths).
+    /// block, "wide-groups" 128-wide heads in groups of five (the value kernels' 4-head and 1-head paths). The qwen3 ones
+    /// have per-head q/k norms and heads wider than hidden / heads (q width 2 × hidden, as Qwen3-0.6B's).
     /// </summary>
     static CausalLanguageModel Create(string variant)
     {
@@ -32,6 +34,11 @@ public class CpuInferenceTests
         {
             "llama" => TinyModels.Create(ModelFamily.Llama),
             "qwen2" => TinyModels.Create(ModelFamily.Qwen2),
+            "qwen3" => TinyModels.Create(ModelFamily.Qwen3),
+            "qwen3-bias-untied-yarn" => TinyModels.Create(ModelFamily.Qwen3, edit: c => c with
+            {
+                AttentionBias = true, TieWordEmbeddings = false, RopeScaling = new RopeScaling("yarn", Factor: 4, OriginalMaxPositionEmbeddings: 32),
+            }),
             "llama-bias-tied-scaled" => TinyModels.Create(ModelFamily.Llama, edit: c => c with
             {
                 AttentionBias = true, TieWordEmbeddings = true,

@@ -47,7 +47,7 @@ public abstract class SyntheticTask(string name, SyntheticOptions options) : IVe
             if (!wanted || !seen.Add(problem.Key)) { misses++; continue; }
             misses = 0;
             string solution = $"{ChatTokens.ThinkStart}\n{problem.Reasoning}\n{ChatTokens.ThinkEnd}\n{problem.FinalLine}";
-            yield return new TaskExample($"{Name}-{HashHex(problem.Key)}", [PromptMessage.User(problem.Question)],
+            yield return new TaskExample($"{Name}-{HashHex(problem.Key)}", [ChatMessage.User(problem.Question)],
                 problem.Answer, problem.Difficulty, solution);
         }
     }
