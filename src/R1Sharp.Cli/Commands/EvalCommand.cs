@@ -14,9 +14,11 @@ public static class EvalCommand
     public static Command Create()
     {
         var command = new Command("eval", "Evaluate a model by DeepSeek-R1's protocol");
-        var sampling = TaskSamplingOptions.AddTo(command, "Model directory", split: "test", "k: samples per prompt", "Most tokens per completion");
+        var sampling = TaskSamplingOptions.AddTo(command, "Model directory or .gguf file", split: "test", "k: samples per prompt", "Most tokens per completion");
         var output = OptionFactory.WithDefault("--out", "eval", "Folder for eval.json and samples.jsonl");
+        var quantize = OptionFactory.Quantize();
         command.Options.Add(output);
+        command.Options.Add(quantize);
         command.SetAction(parse =>
         {
             if (parse.GetValue(sampling.Samples) < 1) throw new R1Error($"--samples must be at least 1, got {parse.GetValue(sampling.Samples)}");
@@ -25,6 +27,7 @@ public static class EvalCommand
             {
                 Prompts = parse.GetValue(sampling.Prompts), Samples = parse.GetValue(sampling.Samples), Temperature = parse.GetValue(sampling.Temperature),
                 TopP = parse.GetValue(sampling.TopP), MaxTokens = parse.GetValue(sampling.MaxTokens), Seed = parse.GetValue(sampling.Seed),
+                Quantize = OptionFactory.QuantizeType(parse, quantize),
             };
             string dir = parse.GetValue(output)!;
             var result = TaskSamplingOptions.WithProgress("generating", options.Prompts, progress => ModelEvaluator.Run(modelDir, task, split, options, dir, progress));

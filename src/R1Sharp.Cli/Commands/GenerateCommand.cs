@@ -11,7 +11,7 @@ public static class GenerateCommand
 {
     public static Command Create()
     {
-        var model = OptionFactory.Required<string>("--model", "Model directory");
+        var model = OptionFactory.Required<string>("--model", "Model directory, or a .gguf file (weights kept quantized as stored)");
         var prompt = OptionFactory.Required<string>("--prompt", "Prompt text");
         var maxTokens = OptionFactory.WithDefault("--max-tokens", 128, "Most new tokens");
         var temperature = OptionFactory.WithDefault("--temperature", 0.6, "Sampling temperature; 0 is greedy");
@@ -21,11 +21,12 @@ public static class GenerateCommand
         var seed = OptionFactory.Optional<int?>("--seed", "Seed for sampling; the same seed gives the same text");
         var chat = new Option<bool>("--chat") { Description = "Render the prompt as a user turn with the model's chat template" };
         var threads = OptionFactory.WithDefault("--threads", Environment.ProcessorCount, "CPU threads");
-        var command = new Command("generate", "Generate text from a model") { model, prompt, maxTokens, temperature, topP, topK, minP, seed, chat, threads };
+        var quantize = OptionFactory.Quantize();
+        var command = new Command("generate", "Generate text from a model") { model, prompt, maxTokens, temperature, topP, topK, minP, seed, chat, threads, quantize };
         command.SetAction(parse =>
         {
             TorchSharp.torch.set_num_threads(parse.GetValue(threads));
-            using var bundle = ModelBundle.Load(parse.GetValue(model)!);
+            using var bundle = ModelBundle.Load(parse.GetValue(model)!, quantize: OptionFactory.QuantizeType(parse, quantize));
             string text = parse.GetValue(prompt)!;
             var ids = parse.GetValue(chat) ? bundle.EncodeChat([new ChatMessage("user", text)]) : bundle.Tokenizer.Encode(text);
             var options = new SamplingOptions

@@ -11,7 +11,7 @@ public static class ServeCommand
     public static Command Create()
     {
         var defaults = new ServingOptions();
-        var model = OptionFactory.Required<string>("--model", "Model directory: config.json, weights, tokenizer.json, tokenizer_config.json");
+        var model = OptionFactory.Required<string>("--model", "Model directory (config.json, weights, tokenizer.json, tokenizer_config.json), or a .gguf file");
         var host = OptionFactory.WithDefault("--host", "127.0.0.1", "Address to listen on (0.0.0.0 opens the server to the network)");
         var port = OptionFactory.WithDefault("--port", 8080, "Port to listen on (0 picks a free one)");
         var guards = Guards.Create("/v1 requests");
@@ -22,8 +22,9 @@ public static class ServeCommand
         var maxQueue = OptionFactory.WithDefault("--max-queue", defaults.MaxQueue, "Most requests waiting for room in the batch; more get HTTP 429");
         var maxTokens = OptionFactory.WithDefault("--max-tokens", defaults.DefaultMaxTokens, "Completion length when a request sets no max_tokens");
         var maxCache = OptionFactory.Optional<int?>("--max-cache-mb", "Most MiB the batch's KV cache may take (default: half this machine's memory)");
+        var quantize = OptionFactory.Quantize();
         var command = new Command("serve", "Serve a model: OpenAI-compatible /v1/chat/completions with reasoning_content, and a web chat at /");
-        foreach (var option in new Option[] { model, host, port, guards.ApiKey, guards.ApiKeyFile, guards.AllowedHosts, maxRequestBytes, parseSpecial, maxBatch, maxQueue, maxTokens, maxCache })
+        foreach (var option in new Option[] { model, quantize, host, port, guards.ApiKey, guards.ApiKeyFile, guards.AllowedHosts, maxRequestBytes, parseSpecial, maxBatch, maxQueue, maxTokens, maxCache })
             command.Options.Add(option);
         command.SetAction(async (parse, cancellation) =>
         {
@@ -37,7 +38,7 @@ public static class ServeCommand
                 Serving = new ServingOptions
                 {
                     MaxBatch = parse.GetValue(maxBatch), MaxQueue = parse.GetValue(maxQueue), DefaultMaxTokens = parse.GetValue(maxTokens),
-                    ParseSpecialInContent = parse.GetValue(parseSpecial),
+                    ParseSpecialInContent = parse.GetValue(parseSpecial), Quantize = OptionFactory.QuantizeType(parse, quantize),
                     MaxCacheBytes = parse.GetValue(maxCache) is int mb ? mb * (1L << 20) : null,
                 },
             };

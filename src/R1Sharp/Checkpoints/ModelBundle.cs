@@ -14,9 +14,13 @@ namespace R1Sharp.Checkpoints;
 public sealed record ModelBundle(CausalLanguageModel Model, HfTokenizer Tokenizer, ChatTemplate Template, string Directory) : IDisposable
 {
     /// <param name="dir">A model directory (config.json, weights, tokenizer.json) or a .gguf file (weights kept as stored, CPU only).</param>
-    public static ModelBundle Load(string dir, Device? device = null)
+    /// <param name="quantize">Quantize a model directory's weights at load to this GGUF type (`--quantize`); CPU only.</param>
+    public static ModelBundle Load(string dir, Device? device = null, GgufDType? quantize = null)
     {
-        if (GgufModelLoader.IsGgufFile(dir))
+        bool isGguf = GgufModelLoader.IsGgufFile(dir);
+        if (quantize is not null && (isGguf || device is not null && device.type != DeviceType.CPU))
+            throw new R1Error($"{dir}: --quantize applies to a model directory run on the CPU (a GGUF file runs as stored; `r1 quantize` converts one)");
+        if (isGguf)
         {
             if (device is not null && device.type != DeviceType.CPU) throw new R1Error($"{dir}: GGUF models run on the CPU");
             var (gguf, ggufTokenizer) = GgufModelLoader.Load(dir);
@@ -27,7 +31,26 @@ public sealed record ModelBundle(CausalLanguageModel Model, HfTokenizer Tokenize
         var tokenizer = TokenizerLoader.Load(dir);
         if (tokenizer.VocabSize > modelConfig.VocabSize)
             throw new R1Error($"{dir}: the tokenizer has {tokenizer.VocabSize} tokens but the model's vocab_size is {modelConfig.VocabSize}");
-        return Bundle(ModelCheckpoint.Load(dir, device), tokenizer, dir);
+        return Bundle(quantize is { } type ? Quantized(dir, type) : ModelCheckpoint.Load(dir, device), tokenizer, dir);
+    }
+
+    /// <summary>
+    /// A model directory's weights quantized as `r1 export gguf --dtype` writes them: exported to a temporary GGUF file,
+    /// mapped back and the file unlinked, so the model runs as that downloaded file would (same blocks, same kernels).
+    /// </summary>
+    static CausalLanguageModel Quantized(string dir, GgufDType type)
+    {
+        string temp = Path.Combine(Path.GetTempPath(), $"r1-quantize-{Guid.NewGuid():N}.gguf");
+        try
+        {
+            using (var model = ModelCheckpoint.Load(dir))
+                GgufExporter.Export(model, Path.Combine(dir, "tokenizer.json"), Path.Combine(dir, "tokenizer_config.json"), temp, type);
+            return GgufModelLoader.LoadModel(GgufReader.Read(temp));
+        }
+        finally
+        {
+            try { File.Delete(temp); } catch (IOException) { } // on Linux the mapping outlives the name
+        }
     }
 
     static ModelBundle Bundle(CausalLanguageModel model, HfTokenizer tokenizer, string dir)

@@ -22,7 +22,7 @@ public sealed class ChatService : IDisposable
     }
 
     /// <summary>Loads the model directory and starts the decode loop.</summary>
-    public static ChatService Load(string modelDir, ServingOptions? options = null) => new(ModelBundle.Load(modelDir), options);
+    public static ChatService Load(string modelDir, ServingOptions? options = null) => new(ModelBundle.Load(modelDir, quantize: options?.Quantize), options);
 
     public ModelBundle Bundle { get; }
     public ServingOptions Options { get; }
