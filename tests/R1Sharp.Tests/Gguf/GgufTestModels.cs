@@ -57,7 +57,8 @@ public static class GgufTestModels
     /// </summary>
     public static CausalLanguageModel CreateWide(string variant, int layers = 4, int seed = 7)
     {
-        var family = variant.StartsWith("deepseek") ? ModelFamily.DeepseekV3 : variant == "qwen2" ? ModelFamily.Qwen2 : ModelFamily.Llama;
+        var family = variant.StartsWith("deepseek") ? ModelFamily.DeepseekV3
+            : variant == "qwen2" ? ModelFamily.Qwen2 : variant.StartsWith("qwen3") ? ModelFamily.Qwen3 : ModelFamily.Llama;
         var model = TinyModels.Create(family, seed, c => c with
         {
             HiddenSize = 256, IntermediateSize = 512, NumHiddenLayers = layers, InitializerRange = 0.1,

@@ -29,8 +29,7 @@ public class QuantizedParityTests(ITestOutputHelper output)
     /// </summary>
     public const double ExactTolerance = 1e-4, LogitTolerance = 5e-2;
 
-    // TODO(lead): add "qwen3" here once the qwen3 branch (model core + GGUF export) is merged.
-    public static readonly string[] Families = ["llama", "qwen2", "deepseek_v3"];
+    public static readonly string[] Families = ["llama", "qwen2", "qwen3", "deepseek_v3"];
 
     public static IEnumerable<object[]> Cases() =>
         from family in Families

@@ -103,12 +103,14 @@ public class TokenizeChatCommandTests : IDisposable
     }
 
     [Fact]
-    public void ATokenizerWithoutTemplateOrAGgufFileIsAClearError()
+    public void ATokenizerWithoutTemplateOrAMissingGgufFileIsAClearError()
     {
         string input = Input("""{"messages": []}""");
         Assert.Contains("has no chat template", Assert.Throws<R1Error>(() =>
             Run(TextWriter.Null, "tokenize", "--tokenizer", TokenizerTestData.PathOf("gpt2_style"), "--chat-jsonl", input)).Message);
-        Assert.Contains(".gguf file is not supported yet", Assert.Throws<R1Error>(() =>
+        Assert.Contains("has no chat template", Assert.Throws<R1Error>(() =>
+            Run(TextWriter.Null, "tokenize", "--tokenizer", GgufOf(TokenizerTestData.PathOf("gpt2_style")), "--chat-jsonl", input)).Message);
+        Assert.Contains("model.gguf", Assert.Throws<R1Error>(() =>
             Run(TextWriter.Null, "tokenize", "--tokenizer", Path.Combine(dir, "model.gguf"), "--chat-jsonl", input)).Message);
         Assert.Contains("exactly one of", Assert.Throws<R1Error>(() =>
             Run(TextWriter.Null, "tokenize", "--tokenizer", TokenizerTestData.PathOf("qwen3"), "--chat-jsonl", input, "--text", "x")).Message);
