@@ -95,6 +95,31 @@ public class GgufHostileImportTests
         AssertRefused(Rewrite(dir, valid, (k, v) => k == "tokenizer.ggml.tokens" ? GgufValue.Strings(((string[])v.Value).Select(_ => "x")) : v), "token");
     }
 
+    /// <summary>
+    /// A chat template that loops (almost) forever, builds a huge string, or does not parse: the model loads (the
+    /// template is only text until a chat is rendered), and rendering a chat stops at the renderer's limits with an
+    /// error naming them — no hang, no gigabytes.
+    /// </summary>
+    [Theory]
+    [InlineData("{% for i in range(1000) %}{% for j in range(1000) %}{% for k in range(1000) %}{% endfor %}{% endfor %}{% endfor %}", "loop iterations")]
+    [InlineData("{% for i in range(1000000000) %}x{% endfor %}", "limit")]
+    [InlineData("{% set s = namespace(t='x') %}{% for i in range(64) %}{% set s.t = s.t ~ s.t %}{% endfor %}{{ s.t }}", "characters")]
+    [InlineData("{{ 'x' * 2000000000 }}", "characters")]
+    [InlineData("{% for m in messages %}{{ m.content ", "template")]
+    public void HostileChatTemplatesStopWithAClearError(string template, string mention)
+    {
+        using var dir = new TempDir();
+        string path = Rewrite(dir, ValidFile(dir), (k, v) => k == "tokenizer.chat_template" ? GgufValue.String(template) : v);
+        var clock = System.Diagnostics.Stopwatch.StartNew();
+        var error = Assert.Throws<R1Error>(() =>
+        {
+            using var bundle = ModelBundle.Load(path);
+            bundle.EncodeChat([new R1Sharp.Tokenizers.ChatMessage("user", "hi")]);
+        });
+        Assert.Contains(mention, error.Message, StringComparison.OrdinalIgnoreCase);
+        Assert.True(clock.Elapsed < TimeSpan.FromMinutes(2), $"took {clock.Elapsed}");
+    }
+
     /// <summary>Random single-byte corruptions anywhere in the file: each load either succeeds or names its problem.</summary>
     [Fact]
     public void RandomCorruptionsGiveAModelOrAClearError()
