@@ -132,7 +132,7 @@ public class QuantizedParityTests(ITestOutputHelper output)
     [Theory]
     [InlineData("llama", GgufDType.Q4_K_M)]
     [InlineData("qwen2", GgufDType.Q8_0)]
-    [InlineData("deepseek_v3", GgufDType.Q4_K_M)]
+    [InlineData("deepseek_v3", GgufDType.Q6_K)] // not Q4_K_M: its known difference (KnownDifferences) can flip a near-tie
     public void GreedyContinuationsOfATrainedModelMatchLlamaCpp(string family, GgufDType type)
     {
         using var dir = new TempDir();
