@@ -48,6 +48,7 @@ public sealed class ArenaServer : IAsyncDisposable
     public static async Task<ArenaServer> StartAsync(ArenaConfig config, ArenaServerOptions options, CancellationToken cancellation = default)
     {
         R1Server.CheckApiKey(options.ApiKey);
+        ServerOptions.ListenUrlFor(options.Host, options.Port); // checked before the models load
         var store = ArenaStore.Open(options.DatabasePath);
         var contestants = ArenaContestants.Load(config, options.Serving);
         try

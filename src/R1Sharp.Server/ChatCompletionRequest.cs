@@ -17,13 +17,15 @@ public sealed record ChatCompletionRequest(ChatRequest Chat, string Model, bool 
 
     static readonly string[] Roles = ["system", "developer", "user", "assistant"];
 
-    public static ChatCompletionRequest Parse(JsonElement body, string servedModel, int maxChoices)
+    /// <param name="servedModels">The names "model" may hold: the base's first (the default), then each LoRA adapter's.</param>
+    public static ChatCompletionRequest Parse(JsonElement body, IReadOnlyList<string> servedModels, int maxChoices)
     {
         if (body.ValueKind != JsonValueKind.Object) throw new OpenAiError(400, "the request body must be a JSON object");
 
-        string model = OptionalString(body, "model") ?? servedModel;
-        if (model != servedModel)
-            throw new OpenAiError(404, $"The model '{model}' does not exist; this server serves '{servedModel}'", param: "model", code: "model_not_found");
+        string model = OptionalString(body, "model") ?? servedModels[0];
+        if (!servedModels.Contains(model))
+            throw new OpenAiError(404, $"The model '{model}' does not exist; this server serves {string.Join(", ", servedModels.Select(m => $"'{m}'"))}",
+                param: "model", code: "model_not_found");
 
         var messages = Messages(body);
         bool stream = OptionalBool(body, "stream") ?? false;
@@ -52,7 +54,7 @@ public sealed record ChatCompletionRequest(ChatRequest Chat, string Model, bool 
         RefuseUnlessNeutral(body);
         var chat = new ChatRequest(messages)
         {
-            Temperature = temperature, TopP = topP, TopK = topK, MaxTokens = maxTokens, Seed = seed, Stop = Stops(body), N = n,
+            Temperature = temperature, TopP = topP, TopK = topK, MaxTokens = maxTokens, Seed = seed, Stop = Stops(body), N = n, Model = model,
         };
         return new ChatCompletionRequest(chat, model, stream, includeUsage);
     }

@@ -22,7 +22,7 @@ public static class ChatCompletionsEndpoint
     public static async Task Handle(HttpContext http, ChatService service)
     {
         using var body = await ReadBody(http);
-        var request = ChatCompletionRequest.Parse(body.RootElement, service.ModelId, service.Options.MaxBatch);
+        var request = ChatCompletionRequest.Parse(body.RootElement, service.ModelIds, service.Options.MaxBatch);
         ChatCompletionJob job;
         try
         {
@@ -41,8 +41,9 @@ public static class ChatCompletionsEndpoint
         {
             throw new OpenAiError(400, e.Message);
         }
-        if (request.Stream) await Stream(http, service, job, request.IncludeUsage);
-        else await Complete(http, service, job);
+        // Responses name the model the request asked for: the base, or a LoRA adapter served beside it.
+        if (request.Stream) await Stream(http, request.Model, job, request.IncludeUsage);
+        else await Complete(http, request.Model, job);
     }
 
     /// <summary>
@@ -72,7 +73,7 @@ public static class ChatCompletionsEndpoint
 
     static string Truncate(string text) => text.Length <= 100 ? text : text[..97] + "...";
 
-    static async Task Complete(HttpContext http, ChatService service, ChatCompletionJob job)
+    static async Task Complete(HttpContext http, string model, ChatCompletionJob job)
     {
         var reasoning = Enumerable.Range(0, job.Choices).Select(_ => new StringBuilder()).ToArray();
         var content = Enumerable.Range(0, job.Choices).Select(_ => new StringBuilder()).ToArray();
@@ -98,20 +99,20 @@ public static class ChatCompletionsEndpoint
         });
         await http.Response.WriteAsJsonAsync(new
         {
-            id = job.Id, @object = "chat.completion", created = job.Created.ToUnixTimeSeconds(), model = service.ModelId,
+            id = job.Id, @object = "chat.completion", created = job.Created.ToUnixTimeSeconds(), model,
             system_fingerprint = (string?)null, choices, usage = Usage(job.Usage),
         }, Json, http.RequestAborted);
     }
 
-    static async Task Stream(HttpContext http, ChatService service, ChatCompletionJob job, bool includeUsage)
+    static async Task Stream(HttpContext http, string model, ChatCompletionJob job, bool includeUsage)
     {
         BeginEventStream(http.Response);
         long created = job.Created.ToUnixTimeSeconds();
         Task Send(object payload) => WriteEvent(http, JsonSerializer.Serialize(payload, Json));
         object Chunk(int index, object delta, FinishReason? finish) => includeUsage
-            ? (object)new { id = job.Id, @object = "chat.completion.chunk", created, model = service.ModelId, system_fingerprint = (string?)null,
+            ? (object)new { id = job.Id, @object = "chat.completion.chunk", created, model, system_fingerprint = (string?)null,
                     choices = new[] { new { index, delta, logprobs = (object?)null, finish_reason = Reason(finish) } }, usage = (object?)null }
-            : new { id = job.Id, @object = "chat.completion.chunk", created, model = service.ModelId, system_fingerprint = (string?)null,
+            : new { id = job.Id, @object = "chat.completion.chunk", created, model, system_fingerprint = (string?)null,
                     choices = new[] { new { index, delta, logprobs = (object?)null, finish_reason = Reason(finish) } } };
         try
         {
@@ -126,7 +127,7 @@ public static class ChatCompletionsEndpoint
                 else await Send(Chunk(update.Choice, new { content = update.ContentDelta }, null));
             }
             if (includeUsage)
-                await Send(new { id = job.Id, @object = "chat.completion.chunk", created, model = service.ModelId, system_fingerprint = (string?)null,
+                await Send(new { id = job.Id, @object = "chat.completion.chunk", created, model, system_fingerprint = (string?)null,
                                  choices = Array.Empty<object>(), usage = Usage(job.Usage) });
         }
         catch (OpenAiError e)

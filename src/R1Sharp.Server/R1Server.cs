@@ -40,6 +40,7 @@ public sealed class R1Server : IAsyncDisposable
     public static async Task<R1Server> StartAsync(ServerOptions options, CancellationToken cancellation = default)
     {
         CheckApiKey(options.ApiKey);
+        _ = options.ListenUrl; // checked before the model loads
         var service = ChatService.Load(options.ModelDir, options.Serving);
         try
         {
@@ -72,9 +73,12 @@ public sealed class R1Server : IAsyncDisposable
         app.UseStaticFiles(new StaticFileOptions { FileProvider = page });
 
         long created = new DateTimeOffset(Directory.GetLastWriteTimeUtc(service.Bundle.Directory)).ToUnixTimeSeconds();
-        object Model() => new { id = service.ModelId, @object = "model", created, owned_by = "r1sharp" };
-        app.MapGet("/v1/models", () => Results.Json(new { @object = "list", data = new[] { Model() } }));
-        app.MapGet("/v1/models/{id}", (string id) => id == service.ModelId ? Results.Json(Model())
+        // The base, then each LoRA adapter with its base as parent, as vLLM lists them.
+        object Model(string id) => id == service.ModelId
+            ? new { id, @object = "model", created, owned_by = "r1sharp" }
+            : new { id, @object = "model", created, owned_by = "r1sharp", parent = service.ModelId };
+        app.MapGet("/v1/models", () => Results.Json(new { @object = "list", data = service.ModelIds.Select(Model).ToArray() }));
+        app.MapGet("/v1/models/{id}", (string id) => service.ModelIds.Contains(id) ? Results.Json(Model(id))
             : throw new OpenAiError(404, $"The model '{id}' does not exist", param: "model", code: "model_not_found"));
         app.MapPost("/v1/chat/completions", (HttpContext http) => ChatCompletionsEndpoint.Handle(http, service));
         app.MapGet("/health", () => Results.Json(new
@@ -101,7 +105,7 @@ public sealed class R1Server : IAsyncDisposable
         builder.Logging.SetMinimumLevel(LogLevel.Warning);
         // A failed start (port in use) reaches the caller as an exception; the host's own log of it is noise.
         builder.Logging.AddFilter("Microsoft.Extensions.Hosting", LogLevel.None);
-        builder.WebHost.UseUrls($"http://{host}:{port}");
+        builder.WebHost.UseUrls(ServerOptions.ListenUrlFor(host, port));
         builder.WebHost.ConfigureKestrel(kestrel => kestrel.Limits.MaxRequestBodySize = maxRequestBodyBytes);
         var app = builder.Build();
 

@@ -1,3 +1,4 @@
+using System.Net;
 using System.Text;
 using R1Sharp.Serving;
 
@@ -21,6 +22,31 @@ public sealed record ServerOptions(string ModelDir)
     /// <summary>Largest request body accepted; larger ones get 413.</summary>
     public long MaxRequestBodyBytes { get; init; } = 1 << 20;
     public ServingOptions Serving { get; init; } = new();
+
+    /// <summary>The URL Kestrel binds for <see cref="Host"/> and <see cref="Port"/> (<see cref="ListenUrlFor"/>).</summary>
+    public string ListenUrl => ListenUrlFor(Host, Port);
+
+    /// <summary>
+    /// The URL Kestrel binds, e.g. http://127.0.0.1:8080 or http://[::1]:0, for `r1 serve` and `r1 arena serve`.
+    /// <paramref name="host"/> must be an IP address or "localhost": Kestrel would bind any other name to every
+    /// interface, opening the server to the network unasked. Throws <see cref="R1Error"/> naming the option for a port
+    /// outside 0-65535, a host that is not an address, and port 0 with localhost (which stands for two addresses, so one
+    /// free port cannot be picked for both).
+    /// </summary>
+    public static string ListenUrlFor(string host, int port)
+    {
+        if (port is < 0 or > 65535) throw new R1Error($"--port must be 0 (a free port) to 65535, got {port}");
+        string name = host.Trim();
+        bool localhost = name.Equals("localhost", StringComparison.OrdinalIgnoreCase);
+        string bare = name.TrimStart('[').TrimEnd(']');
+        if (!localhost && !IPAddress.TryParse(bare, out _))
+            throw new R1Error($"--host must be an IP address (127.0.0.1, ::1, 0.0.0.0 or :: for every interface) or localhost, got '{host}'");
+        if (localhost && port == 0)
+            throw new R1Error("--port 0 (a free port) needs an IP address as --host, e.g. 127.0.0.1 or ::1: localhost stands for two addresses");
+        if (!localhost && IPAddress.Parse(bare).AddressFamily == System.Net.Sockets.AddressFamily.InterNetworkV6)
+            name = $"[{bare}]";
+        return $"http://{name}:{port}";
+    }
 
     /// <summary>Environment variable the API key is read from when no flag gives one.</summary>
     public const string ApiKeyVariable = "R1_API_KEY";

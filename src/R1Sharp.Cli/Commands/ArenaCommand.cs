@@ -20,10 +20,10 @@ public static class ArenaCommand
 
     static Command Serve()
     {
-        var config = OptionFactory.Required<string>("--config", "arena.json: the contestants and their sampling settings");
-        var host = OptionFactory.WithDefault("--host", "127.0.0.1", "Address to listen on (0.0.0.0 opens the arena to the network)");
-        var port = OptionFactory.WithDefault("--port", 8080, "Port to listen on (0 picks a free one)");
-        var db = OptionFactory.WithDefault("--db", ArenaStore.DefaultFileName, DbHelp);
+        var config = OptionFactory.RequiredPath("--config", "arena.json: the contestants and their sampling settings");
+        var host = ServeCommand.Host("the arena");
+        var port = ServeCommand.Port();
+        var db = OptionFactory.PathWithDefault("--db", ArenaStore.DefaultFileName, DbHelp);
         var guards = ServeCommand.Guards.Create("the arena's API (battles, votes, the leaderboard's data)");
         var seed = OptionFactory.Optional<int?>("--seed", "Seed of the pairing (default: a fresh one, so voters cannot foresee the sides)");
         var command = new Command("serve", "The arena page at /arena: a prompt goes to two anonymous contestants, you vote, the names are revealed; leaderboard at /arena/leaderboard")
@@ -39,7 +39,7 @@ public static class ArenaCommand
             };
             var arena = ArenaConfig.Load(parse.GetValue(config)!);
             await using var server = await ServeCommand.Listen(options.Host, options.Port, () => ArenaServer.StartAsync(arena, options, cancellation));
-            AnsiConsole.MarkupLineInterpolated($"arena of {arena.Contestants.Count} contestants at [link]{server.BaseAddress}arena[/], leaderboard at {server.BaseAddress}arena/leaderboard, votes in {options.DatabasePath} — Ctrl+C stops");
+            CliOutput.Of(parse).Line($"arena of {arena.Contestants.Count} contestants at {server.BaseAddress}arena, leaderboard at {server.BaseAddress}arena/leaderboard, votes in {options.DatabasePath} — Ctrl+C stops");
             await server.WaitForShutdownAsync(cancellation);
             return 0;
         });
@@ -48,11 +48,11 @@ public static class ArenaCommand
 
     static Command Auto()
     {
-        var config = OptionFactory.Required<string>("--config", "arena.json: the contestants and their sampling settings");
+        var config = OptionFactory.RequiredPath("--config", "arena.json: the contestants and their sampling settings");
         var task = OptionFactory.Optional<string>("--task", TaskSource.TaskHelp);
-        var data = OptionFactory.Optional<string>("--data", "Dataset file (.jsonl or .parquet; GSM8K, MATH or {prompt|messages, answer})");
-        var battles = OptionFactory.Required<int>("--battles", "Battles to play");
-        var db = OptionFactory.WithDefault("--db", ArenaStore.DefaultFileName, DbHelp);
+        var data = OptionFactory.OptionalPath("--data", "Dataset file (.jsonl or .parquet; GSM8K, MATH or {prompt|messages, answer})");
+        var battles = OptionFactory.Required<int>("--battles", "Battles to play").AtLeast(1);
+        var db = OptionFactory.PathWithDefault("--db", ArenaStore.DefaultFileName, DbHelp);
         var seed = OptionFactory.WithDefault("--seed", 0, "Seed of pairs, prompts and sampling; same seed, same battles");
         var command = new Command("auto", "Battles on verifiable prompts judged by the task's checker (one right wins; both right or both wrong is a tie)")
         {
@@ -61,13 +61,12 @@ public static class ArenaCommand
         command.SetAction(async (parse, cancellation) =>
         {
             int count = parse.GetValue(battles);
-            if (count < 1) throw new R1Error($"--battles must be at least 1, got {count}");
             var arena = ArenaConfig.Load(parse.GetValue(config)!);
             if (parse.GetValue(task) is null == parse.GetValue(data) is null) throw new R1Error("give exactly one of --task and --data");
             var store = ArenaStore.Open(parse.GetValue(db)!);
             using var contestants = ArenaContestants.Load(arena);
             var source = TaskSource.Resolve(parse.GetValue(task), parse.GetValue(data), contestants.FirstLocalModel ?? "");
-            var output = parse.InvocationConfiguration.Output;
+            var output = CliOutput.Of(parse).Out;
             int done = 0;
             var played = await AutoBattles.RunAsync(contestants, source, store, count, parse.GetValue(seed), battle =>
             {
@@ -98,8 +97,8 @@ public static class ArenaCommand
 
     static Command Import()
     {
-        var jsonl = OptionFactory.Required<string>("--jsonl", "Battles as LMArena/FastChat publish them: {\"model_a\", \"model_b\", \"winner\", …} per line");
-        var db = OptionFactory.WithDefault("--db", ArenaStore.DefaultFileName, DbHelp);
+        var jsonl = OptionFactory.RequiredPath("--jsonl", "Battles as LMArena/FastChat publish them: {\"model_a\", \"model_b\", \"winner\", …} per line");
+        var db = OptionFactory.PathWithDefault("--db", ArenaStore.DefaultFileName, DbHelp);
         var command = new Command("import", "Import battles in LMArena/FastChat's layout (winner: model_a, model_b, tie, tie (bothbad)); other fields are kept")
         {
             jsonl, db,
@@ -108,7 +107,7 @@ public static class ArenaCommand
         {
             var store = ArenaStore.Open(parse.GetValue(db)!);
             int count = BattleImport.Import(parse.GetValue(jsonl)!, store);
-            parse.InvocationConfiguration.Output.WriteLine($"imported {count} battles into {store.Path}");
+            CliOutput.Of(parse).Line($"imported {count} battles into {store.Path}");
             return 0;
         });
         return command;
@@ -116,7 +115,7 @@ public static class ArenaCommand
 
     static Command Leaderboard()
     {
-        var db = OptionFactory.WithDefault("--db", ArenaStore.DefaultFileName, "Arena database");
+        var db = OptionFactory.PathWithDefault("--db", ArenaStore.DefaultFileName, "Arena database");
         var judge = OptionFactory.WithDefault("--judge", "all", "Battles to rate: human (votes, imports), checker (r1 arena auto) or all");
         var bootstrap = OptionFactory.WithDefault("--bootstrap", 1000, "Bootstrap rounds for the 95% intervals (0: none)");
         var json = OptionFactory.WithDefault("--json", false, "Print [{\"model\", \"rating\", \"ci_low\", \"ci_high\", \"battles\", \"rank\"}, …], best first");
@@ -129,17 +128,17 @@ public static class ArenaCommand
             var filter = ArenaNames.ParseJudge(parse.GetValue(judge)!, "--judge");
             var store = ArenaStore.OpenExisting(parse.GetValue(db)!);
             var board = R1Sharp.Arena.Leaderboard.Compute(store.Outcomes(filter), parse.GetValue(bootstrap));
-            var output = parse.InvocationConfiguration.Output;
+            var cli = CliOutput.Of(parse);
             if (parse.GetValue(json))
             {
-                output.WriteLine(board.RowsJson().ToJsonString(new System.Text.Json.JsonSerializerOptions { WriteIndented = true }));
+                cli.Line(board.RowsJson().ToJsonString(new System.Text.Json.JsonSerializerOptions { WriteIndented = true }));
                 return 0;
             }
-            var console = AnsiConsole.Create(new AnsiConsoleSettings { Out = new AnsiConsoleOutput(output) });
+            var console = cli.Results;
             string judged = filter is { } j ? ArenaNames.Name(j) : "all";
             if (board.Rows.Count == 0)
             {
-                console.MarkupLineInterpolated($"no decided battles (judge: {judged}) in {store.Path}");
+                cli.Line($"no decided battles (judge: {judged}) in {store.Path}");
                 return 0;
             }
             var table = new Table().Title(Markup.Escape($"{board.Battles} battles (judge: {judged}), {board.BootstrapRounds} bootstrap rounds"))

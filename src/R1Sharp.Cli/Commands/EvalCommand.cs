@@ -6,7 +6,7 @@ using Spectre.Console;
 namespace R1Sharp.Cli.Commands;
 
 /// <summary>
-/// <c>r1 eval --model DIR (--task NAME | --data FILE) [--samples k] [--temperature 0.6] [--top-p 0.95] [--max-tokens N]</c>:
+/// <c>r1 eval (--model DIR | --endpoint URL --endpoint-model NAME) (--task NAME | --data FILE) [--samples k] [--temperature 0.6] [--top-p 0.95] [--max-tokens N] [--greedy false]</c>:
 /// pass@1 over k samples, pass@k, cons@k, greedy accuracy; every completion to JSONL, the summary to eval.json.
 /// </summary>
 public static class EvalCommand
@@ -15,24 +15,38 @@ public static class EvalCommand
     {
         var command = new Command("eval", "Evaluate a model by DeepSeek-R1's protocol");
         var sampling = TaskSamplingOptions.AddTo(command, "Model directory or .gguf file", split: "test", "k: samples per prompt", "Most tokens per completion");
-        var output = OptionFactory.WithDefault("--out", "eval", "Folder for eval.json and samples.jsonl");
+        var output = OptionFactory.PathWithDefault("--out", "eval", "Folder for eval.json and samples.jsonl");
+        var adapter = OptionFactory.Adapter();
         var quantize = OptionFactory.Quantize();
+        var greedy = OptionFactory.WithDefault("--greedy", true, "Also decode each prompt greedily (temperature 0), for greedy accuracy");
         command.Options.Add(output);
+        command.Options.Add(greedy);
+        command.Options.Add(adapter);
         command.Options.Add(quantize);
-        command.SetAction(parse =>
+        var endpointFlags = EndpointFlags.AddTo(command);
+        command.SetAction(async (parse, cancellation) =>
         {
-            if (parse.GetValue(sampling.Samples) < 1) throw new R1Error($"--samples must be at least 1, got {parse.GetValue(sampling.Samples)}");
             var (modelDir, task, split) = sampling.Resolve(parse);
             var options = new ModelEvalOptions
             {
                 Prompts = parse.GetValue(sampling.Prompts), Samples = parse.GetValue(sampling.Samples), Temperature = parse.GetValue(sampling.Temperature),
                 TopP = parse.GetValue(sampling.TopP), MaxTokens = parse.GetValue(sampling.MaxTokens), Seed = parse.GetValue(sampling.Seed),
                 Quantize = OptionFactory.QuantizeType(parse, quantize),
+                Greedy = parse.GetValue(greedy),
             };
             string dir = parse.GetValue(output)!;
-            var result = TaskSamplingOptions.WithProgress("generating", options.Prompts, progress => ModelEvaluator.Run(modelDir, task, split, options, dir, progress));
-            AnsiConsole.Write(Table(result.Report));
-            AnsiConsole.MarkupLineInterpolated($"wrote {Path.Combine(dir, "eval.json")} and {Path.Combine(dir, "samples.jsonl")}");
+            var cli = CliOutput.Of(parse);
+            using var endpoint = endpointFlags.Open(parse, modelDir);
+            if (endpoint is not null && parse.GetValue(adapter) is not null)
+                throw new R1Error("--adapter applies to a local --model; with --endpoint name the server's adapter in --endpoint-model");
+            if (endpoint is not null && options.Quantize is not null)
+                throw new R1Error("--quantize applies to a local --model; an --endpoint runs the weights its server loaded");
+            var result = endpoint is null
+                ? cli.WithProgress("generating", options.Prompts, progress => ModelEvaluator.Run(modelDir!, task, split, options, dir, progress, parse.GetValue(adapter)))
+                : await cli.WithProgressAsync("generating", options.Prompts,
+                    progress => EndpointEvaluator.RunAsync(endpoint, task, split, options, dir, progress, cancellation));
+            cli.Results.Write(Table(result.Report));
+            cli.Line($"wrote {Path.Combine(dir, "eval.json")} and {Path.Combine(dir, "samples.jsonl")}");
             return 0;
         });
         return command;
@@ -52,6 +66,7 @@ public static class EvalCommand
         Row("mean response tokens", r.MeanResponseTokens.ToString("F1", CultureInfo.InvariantCulture));
         Row("hit token limit", Percent(r.HitLimitShare));
         Row("no final answer", Percent(r.NoAnswerShare));
+        if (r.Endpoint is { } endpoint) EndpointFlags.AddRows(table, endpoint);
         return table;
     }
 

@@ -19,13 +19,13 @@ public static class ExperimentCommand
 
     static Command DistillVsRl()
     {
-        var teacherRun = OptionFactory.Optional<string>("--teacher-run", "A finished r1 quickstart run folder (default: run the quickstart first)");
+        var teacherRun = OptionFactory.OptionalPath("--teacher-run", "A finished r1 quickstart run folder (default: run the quickstart first)");
         var budget = OptionFactory.Optional<double?>("--budget-seconds", "Wall-clock for the student's GRPO, and for sampling + distillation (default 180)");
         var shape = OptionFactory.Optional<string>("--student-shape", "Student relative to the teacher: half (default) or quarter");
-        var runsDir = OptionFactory.Optional<string>("--runs-dir", "Where run folders go (default: $R1_RUNS or ./runs)");
+        var runsDir = OptionFactory.OptionalPath("--runs-dir", "Where run folders go (default: $R1_RUNS or ./runs)");
         var name = OptionFactory.Optional<string>("--name", "Run name (default: distill-vs-rl-<date>-<time>)");
-        var configFile = OptionFactory.Optional<string>("--config", "JSON file of experiment settings (keys as in experiment.json's config)");
-        var quickstartConfig = OptionFactory.Optional<string>("--quickstart-config", "Settings of the quickstart run that makes the teacher, when no --teacher-run (keys as r1 quickstart --config)");
+        var configFile = OptionFactory.OptionalPath("--config", "JSON file of experiment settings (keys as in experiment.json's config)");
+        var quickstartConfig = OptionFactory.OptionalPath("--quickstart-config", "Settings of the quickstart run that makes the teacher, when no --teacher-run (keys as r1 quickstart --config)");
         var tiny = new Option<bool>("--tiny") { Description = "A seconds-long miniature (tiny quickstart teacher, tiny budget) for smoke tests" };
         var command = new Command("distill-vs-rl",
             "From the quickstart's RL teacher, a smaller student: base, + GRPO, + distillation for the same wall-clock; R1's Table 6 on a CPU")
@@ -45,12 +45,12 @@ public static class ExperimentCommand
             var teacherSettings = qsPath is not null ? QuickstartConfig.Load(qsPath, isTiny ? QuickstartConfig.Tiny : null)
                 : isTiny ? QuickstartConfig.Tiny : null;
             string root = parse.GetValue(runsDir) ?? RunStore.DefaultRoot;
-            using var observer = new ConsoleObserver(AnsiConsole.Console, plainEvery: 10);
+            var cli = CliOutput.Of(parse);
+            using var observer = new ConsoleObserver(cli, plainEvery: 10);
             var (report, folder) = new DistillVsRlExperiment(config, root, observer).Run(teacher, parse.GetValue(name), teacherSettings, cancellation, cost.Resolve(parse));
-            AnsiConsole.WriteLine();
-            AnsiConsole.Write(Table(report));
-            AnsiConsole.WriteLine(report.Verdict());
-            AnsiConsole.MarkupLineInterpolated($"report: [bold]{Path.Combine(folder, "experiment.md")}[/] and {Path.Combine(folder, "experiment.json")} ({report.TotalSeconds:F0} s in all)");
+            cli.Results.Write(Table(report));
+            cli.Line(report.Verdict());
+            cli.Line($"report: {Path.Combine(folder, "experiment.md")} and {Path.Combine(folder, "experiment.json")} ({report.TotalSeconds:F0} s in all)");
             return 0;
         }, CancellationToken.None));
         return command;
@@ -59,7 +59,7 @@ public static class ExperimentCommand
     static Table Table(DistillVsRlReport r)
     {
         int k = r.SamplesPerPrompt;
-        var table = new Table().Title($"pass@1 over k = {k} samples at T = {r.Temperature}; budget {r.BudgetSeconds:F0} s")
+        var table = new Table().Title(Markup.Escape($"pass@1 over k = {k} samples at T = {r.Temperature}; budget {r.BudgetSeconds:F0} s"))
             .AddColumn("model").AddColumn(new TableColumn("params").RightAligned())
             .AddColumn(new TableColumn("held-out pass@1").RightAligned()).AddColumn(new TableColumn($"held-out cons@{k}").RightAligned())
             .AddColumn(new TableColumn("harder pass@1").RightAligned()).AddColumn(new TableColumn($"harder cons@{k}").RightAligned())

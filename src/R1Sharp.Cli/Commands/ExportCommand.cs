@@ -16,8 +16,8 @@ public static class ExportCommand
 
     static Command Gguf()
     {
-        var model = OptionFactory.Required<string>("--model", "Model directory: config.json, weights, tokenizer.json (and tokenizer_config.json for special tokens and the chat template)");
-        var output = OptionFactory.Required<string>("--out", "GGUF file to write");
+        var model = OptionFactory.RequiredPath("--model", "Model directory: config.json, weights, tokenizer.json (and tokenizer_config.json for special tokens and the chat template)");
+        var output = OptionFactory.RequiredPath("--out", "GGUF file to write");
         var dtype = OptionFactory.WithDefault("--dtype", "f32", "Matrix element type: f32, f16, or the quantized mixes q8_0, q4_0, q4_k_m, q5_k_m, q6_k (norms and biases stay f32)");
         dtype.AcceptOnlyFromAmong(QuantizeCommand.Types);
         var command = new Command("gguf", "Export a llama, qwen2 or deepseek_v3 model with its tokenizer and chat template as GGUF (llama.cpp)");
@@ -30,7 +30,7 @@ public static class ExportCommand
             using var loaded = ModelCheckpoint.Load(dir);
             GgufExporter.Export(loaded, Path.Combine(dir, "tokenizer.json"), Path.Combine(dir, "tokenizer_config.json"), path,
                 QuantizationMix.Parse(parse.GetValue(dtype)!));
-            QuantizeCommand.Report(path);
+            QuantizeCommand.Report(parse, path);
             return 0;
         });
         return command;

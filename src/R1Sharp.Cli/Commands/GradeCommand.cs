@@ -12,8 +12,8 @@ public static class GradeCommand
 {
     public static Command Create()
     {
-        var input = OptionFactory.Required<string>("--jsonl", "Input JSONL, one {\"prediction\": ..., \"gold\": ...} object per line");
-        var output = OptionFactory.Optional<string>("--out", "Where to write the graded lines (default: stdout)");
+        var input = OptionFactory.RequiredPath("--jsonl", "Input JSONL, one {\"prediction\": ..., \"gold\": ...} object per line");
+        var output = OptionFactory.OptionalPath("--out", "Where to write the graded lines (default: standard output, the summary then on standard error)");
         var command = new Command("grade", "Grade predictions against gold answers with the math answer checker");
         command.Options.Add(input);
         command.Options.Add(output);
@@ -23,14 +23,18 @@ public static class GradeCommand
             string? outputPath = parse.GetValue(output);
             // Grade everything before writing, so a bad line leaves no partial output behind.
             var graded = Evaluator.GradeJsonl(inputPath);
+            var cli = CliOutput.Of(parse);
             if (outputPath is null)
-                foreach (var line in graded.Lines) Console.Out.WriteLine(line);
+                foreach (var line in graded.Lines) cli.Out.WriteLine(line);
             else
                 AtomicFile.WriteAllText(outputPath, string.Concat(graded.Lines.Select(l => l + "\n")));
+            // The summary is a result too, but when the graded lines fill standard output it goes to standard error,
+            // so that output stays pure JSON lines.
+            var summary = outputPath is null ? cli.Err : cli.Out;
             double share = graded.Lines.Count == 0 ? 0 : (double)graded.Correct / graded.Lines.Count;
-            Console.Error.WriteLine(string.Create(CultureInfo.InvariantCulture,
-                $"graded {graded.Lines.Count} predictions: {graded.Correct} correct ({100 * share:F1}%)"));
-            if (graded.Labels.Pairs > 0) Console.Error.WriteLine(graded.Labels);
+            summary.WriteLine(string.Create(CultureInfo.InvariantCulture,
+                $"graded {graded.Lines.Count} predictions: {graded.Correct} correct ({100 * share:F1}%){(outputPath is null ? "" : $" -> {outputPath}")}"));
+            if (graded.Labels.Pairs > 0) summary.WriteLine(graded.Labels);
             return 0;
         });
         return command;

@@ -1,7 +1,6 @@
 using System.CommandLine;
 using R1Sharp.Checkpoints;
 using R1Sharp.Model;
-using Spectre.Console;
 
 namespace R1Sharp.Cli.Commands;
 
@@ -14,10 +13,10 @@ public static class InitCommand
     {
         var arch = OptionFactory.Optional<string>("--arch", "Model family: llama, qwen2, qwen3 or deepseek_v3 (with --preset)");
         var preset = OptionFactory.Optional<string>("--preset", "Shape: tiny (tests) or small (10-30M parameters)");
-        var config = OptionFactory.Optional<string>("--config", "An HF config.json (llama, qwen2, qwen3, deepseek_v3) whose shape to build, instead of --arch/--preset");
-        var output = OptionFactory.Required<string>("--out", "Directory to write the model to (Hugging Face layout)");
+        var config = OptionFactory.OptionalPath("--config", "An HF config.json (llama, qwen2, qwen3, deepseek_v3) whose shape to build, instead of --arch/--preset");
+        var output = OptionFactory.RequiredPath("--out", "Directory to write the model to (Hugging Face layout)");
         var seed = OptionFactory.WithDefault("--seed", 0, "Random seed of the initial weights");
-        var tokenizer = OptionFactory.Optional<string>("--tokenizer", "tokenizer.json or a folder with it; default: a byte-level tokenizer");
+        var tokenizer = OptionFactory.OptionalPath("--tokenizer", "tokenizer.json or a folder with it; default: a byte-level tokenizer");
         var dtype = OptionFactory.WithDefault("--dtype", "float32", "Weight dtype on disk: float32, float16 or bfloat16");
         var force = OptionFactory.WithDefault("--force", false, "Replace --out if it exists and is not empty");
         var command = new Command("init", "Create a randomly initialised model with its tokenizer")
@@ -38,7 +37,7 @@ public static class InitCommand
                     parse.GetValue(tokenizer), parse.GetValue(dtype)!, parse.GetValue(force));
             var stats = ModelStats.Of(created);
             string shape = configPath is null ? presetName! : Path.GetFileName(configPath);
-            AnsiConsole.MarkupLineInterpolated($"[green]wrote[/] {dir}: {ModelConfig.TypeName(created.Family)} {shape}, {stats.TotalParameters:N0} parameters, vocab {created.VocabSize}");
+            CliOutput.Of(parse).Line($"wrote {dir}: {ModelConfig.TypeName(created.Family)} {shape}, {stats.TotalParameters:N0} parameters, vocab {created.VocabSize}");
             return 0;
         });
         return command;

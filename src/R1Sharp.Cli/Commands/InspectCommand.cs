@@ -11,21 +11,25 @@ public static class InspectCommand
 {
     public static Command Create()
     {
-        var path = new Argument<string>("path") { Description = "A model directory (config.json and weights), a config.json, or a .gguf file" };
+        var path = new Argument<string>("path") { Description = "A model directory (config.json and weights), a config.json, or a .gguf file" }.MustBePath();
         var command = new Command("inspect",
             "Show a model's shape, parameters (total, active per token) and KV-cache bytes per token, and check every weight file's "
             + "header and tensor table against the config (names, shapes, dtypes, byte ranges) without reading the weights") { path };
         command.SetAction(parse =>
         {
             string target = parse.GetValue(path)!;
-            var output = parse.InvocationConfiguration.Output;
+            var cli = CliOutput.Of(parse);
+            var (output, console) = (cli.Out, cli.Results);
             if (File.Exists(target) && target.EndsWith(".gguf", StringComparison.OrdinalIgnoreCase))
             {
                 output.WriteLine(GgufInspector.Summarize(target));
                 return 0;
             }
-            // Written to the command's output (not the process console), so the caller decides where it goes.
-            var console = AnsiConsole.Create(new AnsiConsoleSettings { Out = new AnsiConsoleOutput(output) });
+            // A weight file alone cannot be checked (its shapes mean something only against config.json): point at its folder.
+            if (File.Exists(target) && (!target.EndsWith(".json", StringComparison.OrdinalIgnoreCase)
+                                        || Path.GetFileName(target).Contains(".safetensors", StringComparison.OrdinalIgnoreCase)))
+                throw new R1Error($"{target}: not a model folder, config.json or .gguf file; to check weights, pass the model folder "
+                                  + $"({Path.GetDirectoryName(Path.GetFullPath(target))}): r1 inspect checks its weight files against its config.json");
             if (!Directory.Exists(target))
             {
                 console.Write(Render(ModelConfig.Load(target), target));

@@ -1,6 +1,5 @@
 using System.CommandLine;
 using R1Sharp.Gguf;
-using Spectre.Console;
 
 namespace R1Sharp.Cli.Commands;
 
@@ -12,8 +11,8 @@ public static class QuantizeCommand
 
     public static Command Create()
     {
-        var input = new Argument<string>("input") { Description = "A model folder (config.json, weights, tokenizer.json) or a .gguf file" };
-        var output = new Argument<string>("output") { Description = "The GGUF file to write" };
+        var input = new Argument<string>("input") { Description = "A model folder (config.json, weights, tokenizer.json) or a .gguf file" }.MustBePath();
+        var output = new Argument<string>("output") { Description = "The GGUF file to write" }.MustBePath();
         var type = OptionFactory.Required<string>("--type", "q8_0, q4_0, q4_k_m, q5_k_m, q6_k (or f16, f32): the mixes llama.cpp's llama-quantize writes");
         type.AcceptOnlyFromAmong(Types);
         var command = new Command("quantize", "Write a model as a quantized GGUF file that llama.cpp and r1 both run") { input, output };
@@ -22,18 +21,18 @@ public static class QuantizeCommand
         {
             string from = parse.GetValue(input)!, to = parse.GetValue(output)!;
             GgufQuantizer.Quantize(from, to, QuantizationMix.Parse(parse.GetValue(type)!));
-            Report(to);
+            Report(parse, to);
             return 0;
         });
         return command;
     }
 
     /// <summary>One line about the file just written.</summary>
-    public static void Report(string path)
+    public static void Report(ParseResult parse, string path)
     {
         var file = GgufReader.Read(path);
         var types = file.Tensors.GroupBy(t => t.Type).OrderByDescending(g => g.Count()).Select(g => $"{g.Count()} {g.Key}");
-        AnsiConsole.MarkupLineInterpolated(
-            $"wrote [green]{path}[/]: {file.Architecture}, {file.Tensors.Count} tensors ({string.Join(", ", types)}), {file.FileLength / (1024.0 * 1024):F1} MiB");
+        CliOutput.Of(parse).Line(
+            $"wrote {path}: {file.Architecture}, {file.Tensors.Count} tensors ({string.Join(", ", types)}), {file.FileLength / (1024.0 * 1024):F1} MiB (check it with r1 inspect {path})");
     }
 }

@@ -7,8 +7,9 @@ using Spectre.Console;
 namespace R1Sharp.Cli.Commands;
 
 /// <summary>
-/// <c>r1 sample --model DIR (--task NAME | --data FILE) --samples k --out traces.jsonl [--keep correct|all] [--shortest]</c>:
-/// rejection sampling — the model's verified, well-formed completions as chat SFT data, with acceptance rates.
+/// <c>r1 sample (--model DIR | --endpoint URL --endpoint-model NAME) (--task NAME | --data FILE) --samples k --out traces.jsonl [--keep correct|all] [--shortest]</c>:
+/// rejection sampling — the model's verified, well-formed completions as chat SFT data, with acceptance rates. From an
+/// endpoint, traces are written as prompts finish and a rerun resumes.
 /// </summary>
 public static class SampleCommand
 {
@@ -17,12 +18,14 @@ public static class SampleCommand
         var command = new Command("sample", "Rejection sampling: keep a model's verified, well-formed completions as SFT traces");
         var sampling = TaskSamplingOptions.AddTo(command, "Teacher model directory or .gguf file", split: "train", "k: completions sampled per prompt",
             "Most tokens per completion (a completion cut here is rejected)");
-        var output = OptionFactory.Required<string>("--out", "Traces file (JSONL); the summary goes beside it as <name>.summary.json");
+        var output = OptionFactory.RequiredPath("--out", "Traces file (JSONL); the summary goes beside it as <name>.summary.json");
         var keep = OptionFactory.WithDefault("--keep", "correct", "correct: only verified-correct, well-formed, finished completions; all: every distinct one, marked");
         var shortest = new Option<bool>("--shortest") { Description = "Keep only the shortest kept trace of each prompt" };
-        foreach (var option in new Option[] { output, keep, shortest }) command.Options.Add(option);
+        var adapter = OptionFactory.Adapter();
+        foreach (var option in new Option[] { output, keep, shortest, adapter }) command.Options.Add(option);
         var cost = CostFlags.AddTo(command);
-        command.SetAction(parse =>
+        var endpointFlags = EndpointFlags.AddTo(command);
+        command.SetAction(async (parse, cancellation) =>
         {
             var options = new RejectionSamplingOptions
             {
@@ -33,10 +36,17 @@ public static class SampleCommand
             }.Validate();
             var (modelDir, task, split) = sampling.Resolve(parse);
             string tracesPath = parse.GetValue(output)!;
-            var result = TaskSamplingOptions.WithProgress("sampling", options.Prompts, progress => RejectionSampler.Run(modelDir, task, split, options, tracesPath, progress));
-            foreach (var table in Tables(result.Summary)) AnsiConsole.Write(table);
-            if (result.Summary.Cost is { } card) AnsiConsole.WriteLine($"cost: {card.Line}");
-            AnsiConsole.MarkupLineInterpolated($"wrote {result.Traces.Count} traces to {tracesPath} and the summary to {RejectionSamplingSummary.PathFor(tracesPath)}");
+            var cli = CliOutput.Of(parse);
+            using var endpoint = endpointFlags.Open(parse, modelDir);
+            if (endpoint is not null && parse.GetValue(adapter) is not null)
+                throw new R1Error("--adapter applies to a local --model; with --endpoint name the server's adapter in --endpoint-model");
+            var summary = endpoint is null
+                ? cli.WithProgress("sampling", options.Prompts, progress => RejectionSampler.Run(modelDir!, task, split, options, tracesPath, progress, parse.GetValue(adapter))).Summary
+                : await cli.WithProgressAsync("sampling", options.Prompts,
+                    progress => RejectionSampler.RunAsync(endpoint, task, split, options, tracesPath, progress, cancellation));
+            foreach (var table in Tables(summary)) cli.Results.Write(table);
+            if (summary.Cost is { } card) cli.Line($"cost: {card.Line}");
+            cli.Line($"wrote {summary.TracesWritten} traces to {tracesPath} and the summary to {RejectionSamplingSummary.PathFor(tracesPath)}");
             return 0;
         });
         return command;
@@ -56,6 +66,11 @@ public static class SampleCommand
         overall.AddRow($"traces written ({s.Keep}{(s.Shortest ? ", shortest" : "")}, deduplicated)", s.TracesWritten.ToString(CultureInfo.InvariantCulture));
         overall.AddRow("mean trace tokens", s.MeanTraceTokens.ToString("F1", CultureInfo.InvariantCulture));
         overall.AddRow("seconds", s.Seconds.ToString("F1", CultureInfo.InvariantCulture));
+        if (s.Endpoint is { } endpoint)
+        {
+            if (s.ResumedPrompts is > 0) overall.AddRow("prompts done by earlier runs (skipped)", s.ResumedPrompts.Value.ToString(CultureInfo.InvariantCulture));
+            EndpointFlags.AddRows(overall, endpoint);
+        }
         yield return overall;
 
         // How many prompts had each acceptance count: 0 of k, 1 of k, ... k of k.

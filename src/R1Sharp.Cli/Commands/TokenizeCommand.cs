@@ -1,5 +1,5 @@
 using System.CommandLine;
-using System.Text.Encodings.Web;
+using System.Text.Json.Nodes;
 using System.Text.Json;
 using R1Sharp.Gguf;
 using R1Sharp.Tokenizers;
@@ -12,18 +12,16 @@ namespace R1Sharp.Cli.Commands;
 /// </summary>
 public static class TokenizeCommand
 {
-    static readonly JsonSerializerOptions Json = new() { Encoder = JavaScriptEncoder.UnsafeRelaxedJsonEscaping };
-
     public static Command Create()
     {
-        var tokenizerOption = OptionFactory.Required<string>("--tokenizer", "tokenizer.json, a folder holding it (and tokenizer_config.json), or a .gguf file (its tokenizer metadata and chat template)");
+        var tokenizerOption = OptionFactory.RequiredPath("--tokenizer", "tokenizer.json, a folder holding it (and tokenizer_config.json), or a .gguf file (its tokenizer metadata and chat template)");
         var textOption = OptionFactory.Optional<string>("--text", "Text to tokenize; its ids are printed as a JSON array");
-        var jsonlOption = OptionFactory.Optional<string>("--jsonl", "JSONL file of {\"text\": ...} lines; writes one {\"text\", \"ids\"} line per input line");
-        var chatJsonlOption = OptionFactory.Optional<string>("--chat-jsonl",
+        var jsonlOption = OptionFactory.OptionalPath("--jsonl", "JSONL file of {\"text\": ...} lines; writes one {\"text\", \"ids\"} line per input line");
+        var chatJsonlOption = OptionFactory.OptionalPath("--chat-jsonl",
             "JSONL file of {\"messages\": [...], \"add_generation_prompt\": true|false, ...} lines (other keys such as tools or enable_thinking "
             + "are template variables); writes each line back with \"rendered\" (the chat template's text) and \"ids\", as transformers' "
             + "apply_chat_template(..., tokenize=True) returns them");
-        var outOption = OptionFactory.Optional<string>("--out", "File for the --jsonl or --chat-jsonl output (default: standard output)");
+        var outOption = OptionFactory.OptionalPath("--out", "File for the --jsonl or --chat-jsonl output (default: standard output)");
         var command = new Command("tokenize", "Turn text, or chats through the tokenizer's chat template, into token ids with a Hugging Face tokenizer.json");
         command.Options.Add(tokenizerOption);
         command.Options.Add(textOption);
@@ -40,7 +38,7 @@ public static class TokenizeCommand
             HfTokenizer tokenizer = GgufModelLoader.IsGgufFile(tokenizerPath)
                 ? GgufTokenizer.Load(GgufReader.Read(tokenizerPath))
                 : TokenizerLoader.Load(tokenizerPath);
-            TextWriter stdout = parse.InvocationConfiguration.Output;
+            TextWriter stdout = CliOutput.Of(parse).Out;
 
             if (text is not null)
             {
@@ -62,7 +60,7 @@ public static class TokenizeCommand
     static void WriteJsonl(HfTokenizer tokenizer, string inputPath, TextWriter writer)
     {
         foreach ((_, string text) in TextCorpus.ReadJsonl(inputPath))
-            writer.WriteLine(JsonSerializer.Serialize(new { text, ids = tokenizer.Encode(text) }, Json));
+            writer.WriteLine(JsonlFile.Line(new JsonObject { ["text"] = text, ["ids"] = new JsonArray([.. tokenizer.Encode(text).Select(id => (JsonNode)id)]) }));
     }
 
     static void WriteChatJsonl(HfTokenizer tokenizer, string tokenizerPath, string inputPath, TextWriter writer)
@@ -70,6 +68,6 @@ public static class TokenizeCommand
         ChatTemplate template = (tokenizer.Config is { } config ? ChatTemplate.FromConfig(config, tokenizer.Definition.AddedTokens) : null)
             ?? throw new R1Error($"{tokenizerPath}: the tokenizer has no chat template (no \"chat_template\" in tokenizer_config.json, no tokenizer.chat_template in a GGUF file)");
         foreach (var line in ChatJsonl.Tokenize(inputPath, template, tokenizer))
-            writer.WriteLine(line.ToJsonString(Json));
+            writer.WriteLine(JsonlFile.Line(line));
     }
 }

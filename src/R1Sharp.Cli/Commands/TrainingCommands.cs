@@ -1,4 +1,5 @@
 using System.CommandLine;
+using R1Sharp.Model;
 using R1Sharp.Runs;
 using R1Sharp.Training;
 using Spectre.Console;
@@ -20,11 +21,11 @@ public static class TrainingCommands
         public static RunOptions AddTo(Command command)
         {
             var r = new RunOptions(
-                OptionFactory.Optional<string>("--out", "Where to save the trained model (default: <run folder>/model)"),
-                OptionFactory.Optional<string>("--runs-dir", "Where run folders go (default: $R1_RUNS or ./runs)"),
+                OptionFactory.OptionalPath("--out", "Where to save the trained model (default: <run folder>/model)"),
+                OptionFactory.OptionalPath("--runs-dir", "Where run folders go (default: $R1_RUNS or ./runs)"),
                 OptionFactory.Optional<string>("--name", "Run name (default: <kind>-<date>-<time>)"),
                 OptionFactory.Optional<string>("--resume", "Continue the stopped run of this name from its last checkpoint"),
-                OptionFactory.Optional<string>("--config", "JSON file of training options (keys as in the run's config.json); flags override it"),
+                OptionFactory.OptionalPath("--config", "JSON file of training options (keys as in the run's config.json); flags override it"),
                 OptionFactory.Threads(), CostFlags.AddTo(command));
             foreach (var option in new Option[] { r.Out, r.RunsDir, r.Name, r.Resume, r.Config, r.Threads }) command.Options.Add(option);
             return r;
@@ -40,16 +41,21 @@ public static class TrainingCommands
                 TorchSharp.torch.set_num_threads(parse.GetValue(Threads));
                 var target = new RunTarget(parse.GetValue(RunsDir) ?? RunStore.DefaultRoot, parse.GetValue(Name), parse.GetValue(Resume), parse.GetValue(Out),
                     Cost.Resolve(parse));
-                using var observer = new ConsoleObserver(AnsiConsole.Console);
+                var cli = CliOutput.Of(parse);
+                using var observer = new ConsoleObserver(cli);
                 var outcome = train(parse, target, observer, cancellation);
-                AnsiConsole.MarkupLineInterpolated($"[green]done[/]: run {outcome.RunPath}, model {outcome.ModelDir}");
+                cli.Results.MarkupLine($"[green]done[/]: run {Markup.Escape(outcome.RunPath)}, model {Markup.Escape(outcome.ModelDir)}");
                 return 0;
             }, CancellationToken.None));
     }
 
+    /// <summary>The help of every training command's --precision.</summary>
+    internal const string PrecisionHelp = "Matrix products in fp32 or bf16 (fp32 master weights, optimizer, norms and losses); " +
+                                          "auto measures both on the run's shapes and takes bf16 only when clearly faster; a resumed run keeps its own";
+
     static Option<string> ModelOption(Command command)
     {
-        var model = OptionFactory.Required<string>("--model", "Model directory to start from (e.g. made by r1 init)");
+        var model = OptionFactory.RequiredPath("--model", "Model directory to start from (e.g. made by r1 init)");
         command.Options.Add(model);
         return model;
     }
@@ -66,12 +72,14 @@ public static class TrainingCommands
     {
         var command = new Command(name, description);
         var model = ModelOption(command);
-        var data = OptionFactory.Required<string>("--data", dataHelp);
+        var data = OptionFactory.RequiredPath("--data", dataHelp);
         command.Options.Add(data);
         var flags = new ConfigFlags<LmTrainingConfig>(command, defaults)
             .Add("--max-steps", "Optimizer steps", c => c.MaxSteps, (c, v) => c with { MaxSteps = v })
             .Add("--learning-rate", "Peak learning rate", c => c.LearningRate, (c, v) => c with { LearningRate = v })
-            .Add("--seed", "Seed of data order", c => c.Seed, (c, v) => c with { Seed = v });
+            .Add("--seed", "Seed of data order", c => c.Seed, (c, v) => c with { Seed = v })
+            .AddChoice("--precision", PrecisionHelp, c => c.Precision, (c, v) => c with { Precision = v })
+            .AddLora(c => c, (_, a) => (LmTrainingConfig)a);
         var run = RunOptions.AddTo(command);
         run.Action(command, (parse, target, observer, cancellation) => recipe(target, flags.Layers(parse, run.ConfigFile(parse)),
             parse.GetValue(model)!, parse.GetValue(data)!, observer, cancellation));
@@ -83,7 +91,7 @@ public static class TrainingCommands
         var command = new Command("grpo", "GRPO with verifiable rewards (options named as TRL's GRPOConfig)");
         var model = ModelOption(command);
         var task = OptionFactory.Optional<string>("--task", TaskSource.TaskHelp);
-        var data = OptionFactory.Optional<string>("--data", "Dataset file (.jsonl or .parquet) with prompts and answers; read in epochs, reshuffled each");
+        var data = OptionFactory.OptionalPath("--data", "Dataset file (.jsonl or .parquet) with prompts and answers; read in epochs, reshuffled each");
         command.Options.Add(task);
         command.Options.Add(data);
         // TRL's GRPOConfig names, spelled as command-line options.
@@ -104,10 +112,28 @@ public static class TrainingCommands
             .Add("--learning-rate", "Peak learning rate (tiny models want ~1e-4)", c => c.LearningRate, (c, v) => c with { LearningRate = v })
             .Add("--max-steps", "Optimizer steps", c => c.MaxSteps, (c, v) => c with { MaxSteps = v })
             .Add("--seed", "Seed of prompt order and sampling", c => c.Seed, (c, v) => c with { Seed = v })
-            .Add("--eval-steps", "Held-out greedy accuracy every this many steps (0: never)", c => c.EvalSteps, (c, v) => c with { EvalSteps = v });
+            .Add("--eval-steps", "Held-out greedy accuracy every this many steps (0: never)", c => c.EvalSteps, (c, v) => c with { EvalSteps = v })
+            .AddChoice("--precision", PrecisionHelp, c => c.Precision, (c, v) => c with { Precision = v })
+            .AddLora(c => c, (_, a) => (GrpoConfig)a);
         var run = RunOptions.AddTo(command);
         run.Action(command, (parse, target, observer, cancellation) => Recipes.Grpo(target, flags.Layers(parse, run.ConfigFile(parse)),
             parse.GetValue(model)!, TaskSource.Resolve(parse.GetValue(task), parse.GetValue(data), parse.GetValue(model)!), observer, cancellation));
         return command;
     }
+
+    /// <summary>
+    /// LoRA and memory flags of sft, grpo and distill (TRL's names, PEFT's meaning), setting the training options of
+    /// configs that hold them at <paramref name="get"/>.
+    /// </summary>
+    internal static ConfigFlags<T> AddLora<T>(this ConfigFlags<T> flags, Func<T, TrainingArguments> get, Func<T, TrainingArguments, T> set)
+        where T : notnull => flags
+        .Add("--lora-r", "LoRA rank: above 0, train a LoRA adapter over the frozen model and save only it (PEFT's format); 0 trains every weight",
+            c => get(c).LoraR, (c, v) => set(c, get(c) with { LoraR = v }))
+        .Add("--lora-alpha", "LoRA alpha: the update is scaled by alpha / r", c => get(c).LoraAlpha, (c, v) => set(c, get(c) with { LoraAlpha = v }))
+        .Add("--lora-dropout", "Dropout on the adapter's input while training", c => get(c).LoraDropout, (c, v) => set(c, get(c) with { LoraDropout = v }))
+        .Add("--lora-target-modules", "Projections LoRA wraps: all-linear, names (q_proj,v_proj) or a regex over module paths",
+            c => get(c).LoraTargetModules.ToString(), (c, v) => set(c, get(c) with { LoraTargetModules = LoraTargetModules.Parse(v) }))
+        .Add("--use-rslora", "Rank-stabilised LoRA: scale by alpha / sqrt(r)", c => get(c).UseRslora, (c, v) => set(c, get(c) with { UseRslora = v }))
+        .Add("--gradient-checkpointing", "Recompute each layer's activations in backward: less memory, one more forward",
+            c => get(c).GradientCheckpointing, (c, v) => set(c, get(c) with { GradientCheckpointing = v }));
 }

@@ -1,6 +1,7 @@
 using System.Runtime.CompilerServices;
 using System.Threading.Channels;
 using R1Sharp.Generation;
+using R1Sharp.Remote;
 using R1Sharp.Serving;
 using R1Sharp.Tokenizers;
 
@@ -119,9 +120,7 @@ public sealed class LocalContestant(string name, ArenaSampling sampling, ChatSer
 public sealed class ArenaContestants : IDisposable
 {
     readonly List<ChatService> services = [];
-    readonly HttpClient http;
-
-    ArenaContestants(HttpClient http) => this.http = http;
+    readonly List<OpenAiEndpoint> endpoints = [];
 
     public IReadOnlyList<Contestant> All { get; private set; } = [];
 
@@ -133,8 +132,7 @@ public sealed class ArenaContestants : IDisposable
     /// <param name="serving">How local models batch; its default max tokens becomes the largest any contestant asks for.</param>
     public static ArenaContestants Load(ArenaConfig config, ServingOptions? serving = null)
     {
-        // No timeout of the client's own: a reply streams for as long as it takes, up to EndpointContestant.ReplyTimeout.
-        var contestants = new ArenaContestants(new HttpClient { Timeout = Timeout.InfiniteTimeSpan });
+        var contestants = new ArenaContestants();
         try
         {
             int maxTokens = config.Contestants.Max(c => c.Sampling.MaxTokens);
@@ -165,14 +163,18 @@ public sealed class ArenaContestants : IDisposable
                 }
                 else
                 {
-                    string? key = null;
-                    if (c.ApiKeyEnv is { } variable)
+                    OpenAiEndpoint endpoint;
+                    try
                     {
-                        key = Environment.GetEnvironmentVariable(variable);
-                        if (string.IsNullOrWhiteSpace(key))
-                            throw new R1Error($"{config.Source}: contestant '{c.Name}': the environment variable {variable} (api_key_env) is not set or empty");
+                        endpoint = new OpenAiEndpoint(new EndpointOptions { Url = c.Url!, Model = c.EndpointModel! },
+                            OpenAiEndpoint.KeyFromEnvironment(c.ApiKeyEnv, "api_key_env"));
                     }
-                    all.Add(new EndpointContestant(c.Name, c.Sampling, new Uri(c.Url!), c.EndpointModel!, key, contestants.http));
+                    catch (R1Error e)
+                    {
+                        throw new R1Error($"{config.Source}: contestant '{c.Name}': {e.Message}", e);
+                    }
+                    contestants.endpoints.Add(endpoint);
+                    all.Add(new EndpointContestant(c.Name, c.Sampling, endpoint));
                 }
             }
             contestants.All = all;
@@ -188,6 +190,6 @@ public sealed class ArenaContestants : IDisposable
     public void Dispose()
     {
         foreach (var service in services) service.Dispose();
-        http.Dispose();
+        foreach (var endpoint in endpoints) endpoint.Dispose();
     }
 }

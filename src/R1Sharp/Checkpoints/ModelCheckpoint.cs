@@ -44,6 +44,9 @@ public static class ModelCheckpoint
     public static (ModelConfig Config, WeightCheck Weights) Check(string dir)
     {
         if (!Directory.Exists(dir)) throw new R1Error($"{dir}: model directory not found");
+        if (!File.Exists(Path.Combine(dir, ConfigFile)) && PeftAdapter.IsAdapter(dir))
+            throw new R1Error($"{dir}: this is a LoRA adapter, not a model: run the base model with it (--model BASE --adapter {dir}), " +
+                              $"or fold it into the base with r1 merge");
         var config = ModelConfig.Load(Path.Combine(dir, ConfigFile));
         return (config, WeightCheck.Run(dir, config));
     }

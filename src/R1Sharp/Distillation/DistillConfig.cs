@@ -18,15 +18,13 @@ public sealed record DistillConfig
     public DistillMode Mode { get; init; } = DistillMode.Sequence;
     /// <summary>Teacher tokens per position that logit distillation matches (renormalised over them). Default 20.</summary>
     public int TopK { get; init; } = 20;
-    /// <summary>Share of the traces' prompts held out for eval_loss (the student's loss on teacher traces it never trains on). Default 0.05.</summary>
-    public double HeldOutShare { get; init; } = 0.05;
-    /// <summary>The optimizer, schedule, batch and checkpoint options, SFT's by default (<see cref="LmTrainingConfig.Sft"/>).</summary>
+    /// <summary>The optimizer, schedule, batch, checkpoint and held-out (eval_share) options, SFT's by default
+    /// (<see cref="LmTrainingConfig.Sft"/>).</summary>
     public LmTrainingConfig Training { get; init; } = LmTrainingConfig.Sft;
 
     public DistillConfig Validate()
     {
         ConfigJson.Require(TopK >= 1, "top_k", TopK, "must be at least 1");
-        ConfigJson.Require(HeldOutShare is >= 0 and < 1, "held_out_share", HeldOutShare, "must be in [0, 1)");
         Training.Validate();
         return this;
     }

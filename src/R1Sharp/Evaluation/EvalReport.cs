@@ -1,5 +1,6 @@
 using System.Text.Json;
 using System.Text.Json.Serialization;
+using R1Sharp.Remote;
 using R1Sharp.Training;
 
 namespace R1Sharp.Evaluation;
@@ -29,41 +30,31 @@ public sealed record EvalReport
     /// <summary>Share of sampled completions with no single final answer.</summary>
     public required double NoAnswerShare { get; init; }
     public EvalSettings? Settings { get; init; }
+    /// <summary>For an endpoint's evaluation: the server, and the requests, retries, tokens and wall-clock it took.</summary>
+    public EndpointUsage? Endpoint { get; init; }
 
     public string ToJson() => JsonSerializer.Serialize(this, SnakeCase.Report);
 
     /// <summary>Writes eval.json (temp file, then rename).</summary>
     public void Save(string path) => AtomicFile.WriteAllText(path, ToJson() + "\n");
 
-    public static EvalReport Load(string path)
-    {
-        try
-        {
-            return JsonSerializer.Deserialize<EvalReport>(File.ReadAllText(path), SnakeCase.Report) ?? throw new R1Error($"{path}: empty eval report");
-        }
-        catch (JsonException e)
-        {
-            throw new R1Error($"{path}: not an eval report ({e.Message})", e);
-        }
-    }
+    public static EvalReport Load(string path) => ConfigJson.Deserialize<EvalReport>(File.ReadAllText(path), path, SnakeCase.Report);
 }
 
-/// <summary>One graded completion, as written to the evaluation's JSONL output.</summary>
-/// <param name="Sample">Index among the prompt's samples; -1 for the greedy completion.</param>
+/// <summary>One graded completion, as a line of the evaluation's samples.jsonl (fields in docs/tasks.md).</summary>
+/// <param name="Prompt">The prompt as the model saw it: the task's messages in the model's chat template.</param>
+/// <param name="Sample">Index among the prompt's k samples (0-based); null for the greedy completion.</param>
+/// <param name="Greedy">The greedy (temperature 0) completion, which gives greedy accuracy; not one of the k samples.</param>
 /// <param name="Answer">The canonical final answer (what cons@k votes on), or null if none.</param>
-public sealed record ScoredSample(string PromptId, int Sample, string Gold, string? Answer, bool Correct, int Tokens, bool HitLimit,
-    string Completion)
+/// <param name="Tokens">Generated tokens, end-of-sequence included.</param>
+/// <param name="HitLimit">Cut off at the token limit.</param>
+/// <param name="Completion">The generated text, without the end-of-sequence token.</param>
+public sealed record ScoredSample(string PromptId, string? Prompt, int? Sample, bool Greedy, string Gold, string? Answer, bool Correct, int Tokens,
+    bool HitLimit, string Completion)
 {
-    public const int GreedySample = -1;
-
-    // One line per sample; non-ASCII completions kept readable.
-    static readonly JsonSerializerOptions Json = new(SnakeCase.Report) { WriteIndented = false, DefaultIgnoreCondition = JsonIgnoreCondition.Never };
+    static readonly JsonSerializerOptions Json = new(SnakeCase.Json) { DefaultIgnoreCondition = JsonIgnoreCondition.Never };
 
     /// <summary>Writes one JSON object per line (temp file, then rename).</summary>
     public static void WriteJsonl(string path, IEnumerable<ScoredSample> samples) =>
-        AtomicFile.Write(path, temp =>
-        {
-            using var writer = new StreamWriter(temp);
-            foreach (var sample in samples) writer.WriteLine(JsonSerializer.Serialize(sample, Json));
-        });
+        JsonlFile.Write(path, samples.Select(sample => JsonSerializer.SerializeToNode(sample, Json)!));
 }

@@ -1,4 +1,3 @@
-using System.Text.Encodings.Web;
 using System.Text.Json;
 using System.Text.Json.Nodes;
 using R1Sharp.Tasks;
@@ -7,7 +6,16 @@ using R1Sharp.Tasks.Answers;
 namespace R1Sharp.Evaluation;
 
 /// <summary>A finished evaluation: the summary and every graded completion.</summary>
-public sealed record EvalResult(EvalReport Report, IReadOnlyList<ScoredSample> Samples);
+public sealed record EvalResult(EvalReport Report, IReadOnlyList<ScoredSample> Samples)
+{
+    /// <summary>`r1 eval`'s output: the summary to &lt;outDir&gt;/eval.json, every graded completion to &lt;outDir&gt;/samples.jsonl.</summary>
+    public void Save(string outDir)
+    {
+        Directory.CreateDirectory(outDir);
+        Report.Save(Path.Combine(outDir, "eval.json"));
+        ScoredSample.WriteJsonl(Path.Combine(outDir, "samples.jsonl"), Samples);
+    }
+}
 
 /// <summary>
 /// Grades generations and computes R1's metrics. The caller (the `r1 eval` command) only generates: for each
@@ -15,9 +23,6 @@ public sealed record EvalResult(EvalReport Report, IReadOnlyList<ScoredSample> S
 /// </summary>
 public static class Evaluator
 {
-    // Keep non-ASCII text (a Chinese prediction) readable in the output.
-    static readonly JsonSerializerOptions GradedLine = new() { Encoder = JavaScriptEncoder.UnsafeRelaxedJsonEscaping };
-
     /// <summary>`r1 grade`: each {"prediction", "gold"} line of a JSONL file (other fields kept) with "correct": true|false
     /// from the math answer checker, how many were correct, and the agreement with the lines' "expected" labels (a
     /// checker corpus). A bad line is an error naming file, line and field.</summary>
@@ -33,7 +38,7 @@ public static class Evaluator
             record["correct"] = isCorrect;
             correct += isCorrect ? 1 : 0;
             if (Label(record, path, lineNumber) is { } expected) labels.Add(expected, isCorrect);
-            lines.Add(record.ToJsonString(GradedLine));
+            lines.Add(JsonlFile.Line(record));
         }
         return (lines, correct, labels);
     }
@@ -82,7 +87,7 @@ public static class Evaluator
                 bool isCorrect = task.IsCorrect(sample.Completion, prompt.Gold, templateOpenedThink);
                 answers.Add(answer);
                 correct.Add(isCorrect);
-                scored.Add(new ScoredSample(prompt.PromptId, i, prompt.Gold, answer, isCorrect, sample.TokenCount, sample.HitLimit, sample.Completion));
+                scored.Add(new ScoredSample(prompt.PromptId, prompt.Prompt, i, false, prompt.Gold, answer, isCorrect, sample.TokenCount, sample.HitLimit, sample.Completion));
                 tokens += sample.TokenCount;
                 hitLimit += sample.HitLimit ? 1 : 0;
                 noAnswer += answer is null ? 1 : 0;
@@ -98,7 +103,7 @@ public static class Evaluator
             {
                 bool greedyIsCorrect = task.IsCorrect(greedy.Completion, prompt.Gold, templateOpenedThink);
                 greedyCorrect += greedyIsCorrect ? 1 : 0;
-                scored.Add(new ScoredSample(prompt.PromptId, ScoredSample.GreedySample, prompt.Gold,
+                scored.Add(new ScoredSample(prompt.PromptId, prompt.Prompt, null, true, prompt.Gold,
                     task.VoteKey(greedy.Completion, templateOpenedThink), greedyIsCorrect, greedy.TokenCount, greedy.HitLimit, greedy.Completion));
             }
         }
@@ -126,7 +131,7 @@ public static class Evaluator
 public sealed record EvalSample(string Completion, int TokenCount, bool HitLimit);
 
 /// <summary>
-/// What evaluation needs for one prompt: its id, the gold answer, k sampled completions, and optionally the
-/// greedy (temperature 0) completion.
+/// What evaluation needs for one prompt: its id, the gold answer, k sampled completions, optionally the greedy
+/// (temperature 0) completion, and the prompt's text as the model saw it (for samples.jsonl).
 /// </summary>
-public sealed record PromptSamples(string PromptId, string Gold, IReadOnlyList<EvalSample> Samples, EvalSample? Greedy = null);
+public sealed record PromptSamples(string PromptId, string Gold, IReadOnlyList<EvalSample> Samples, EvalSample? Greedy = null, string? Prompt = null);

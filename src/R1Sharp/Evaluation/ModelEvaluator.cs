@@ -27,24 +27,28 @@ public sealed record ModelEvalOptions
 /// <summary>Generates completions for a task's prompts with the batched engine and scores them by R1's protocol.</summary>
 public static class ModelEvaluator
 {
-    /// <summary>`r1 eval`: the model in <paramref name="modelDir"/> on a task's split; the summary goes to
-    /// &lt;outDir&gt;/eval.json and every graded completion to &lt;outDir&gt;/samples.jsonl.</summary>
+    /// <summary>`r1 eval`: the model in <paramref name="modelDir"/> (with the LoRA adapter in <paramref name="adapterDir"/>, if
+    /// given) on a task's split; the summary goes to &lt;outDir&gt;/eval.json and every graded completion to &lt;outDir&gt;/samples.jsonl.</summary>
     public static EvalResult Run(string modelDir, IVerifiableTask task, TaskSplit split, ModelEvalOptions options, string outDir,
-        Action<int, int>? progress = null)
+        Action<int, int>? progress = null, string? adapterDir = null)
     {
-        using var bundle = ModelBundle.Load(modelDir, quantize: options.Quantize);
+        using var bundle = ModelBundle.Load(modelDir, quantize: options.Quantize, adapterDir: adapterDir);
         var result = Run(bundle, task, split, options, progress);
-        Directory.CreateDirectory(outDir);
-        result.Report.Save(Path.Combine(outDir, "eval.json"));
-        ScoredSample.WriteJsonl(Path.Combine(outDir, "samples.jsonl"), result.Samples);
+        result.Save(outDir);
         return result;
+    }
+
+    /// <summary>The prompts an evaluation asks: the first <see cref="ModelEvalOptions.Prompts"/> of the split (local and endpoint alike).</summary>
+    public static List<TaskExample> Examples(IVerifiableTask task, TaskSplit split, ModelEvalOptions options)
+    {
+        var examples = task.Examples(split, options.Seed).Take(options.Prompts).ToList();
+        return examples.Count > 0 ? examples : throw new R1Error($"task '{task.Name}' has no {split} examples");
     }
 
     public static EvalResult Run(ModelBundle bundle, IVerifiableTask task, TaskSplit split, ModelEvalOptions options,
         Action<int, int>? progress = null)
     {
-        var examples = task.Examples(split, options.Seed).Take(options.Prompts).ToList();
-        if (examples.Count == 0) throw new R1Error($"task '{task.Name}' has no {split} examples");
+        var examples = Examples(task, split, options);
         var engine = new GenerationEngine(bundle.Model, bundle.Tokenizer);
         var sampled = new SamplingOptions { Temperature = options.Temperature, TopP = options.TopP, MaxNewTokens = options.MaxTokens };
         var greedy = sampled with { Temperature = 0, TopP = 1 };
@@ -58,7 +62,7 @@ public static class ModelEvaluator
             var greedyResults = options.Greedy ? engine.Generate(prompts.Select(p => new GenerationRequest(p, greedy)).ToList()) : null;
             for (int i = 0; i < batch.Count; i++)
                 results.Add(new PromptSamples(batch[i].Id, batch[i].Answer, samples[i].Select(s => ToEvalSample(bundle, s)).ToList(),
-                    greedyResults is null ? null : ToEvalSample(bundle, greedyResults[i][0])));
+                    greedyResults is null ? null : ToEvalSample(bundle, greedyResults[i][0]), bundle.Tokenizer.Decode(prompts[i])));
             progress?.Invoke(Math.Min(start + batch.Count, examples.Count), examples.Count);
         }
         var settings = new EvalSettings(bundle.Directory, options.Temperature, options.TopP, options.MaxTokens, options.Seed);

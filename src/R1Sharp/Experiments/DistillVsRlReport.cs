@@ -26,8 +26,7 @@ public sealed record DistillVsRlReport : ProtocolReport
 
     public string ToJson() => JsonSerializer.Serialize(this, SnakeCase.Report);
 
-    public static DistillVsRlReport Load(string path) =>
-        JsonSerializer.Deserialize<DistillVsRlReport>(File.ReadAllText(path), SnakeCase.Report) ?? throw new R1Error($"{path}: empty report");
+    public static DistillVsRlReport Load(string path) => ConfigJson.Deserialize<DistillVsRlReport>(File.ReadAllText(path), path, SnakeCase.Report);
 
     public ExperimentRow Row(string model) => Rows.First(r => r.Model == model);
 

@@ -45,6 +45,34 @@ public static class BatchCache
         return cache;
     }
 
+    /// <summary>
+    /// Spreads rows in place: row i (i &lt; <paramref name="counts"/>.Length) is copied to rows [starts[i], starts[i] +
+    /// counts[i]), where starts[i] ≥ i and the ranges follow each other in order — a prefill's row per prompt becomes a
+    /// row per sample. Later prompts go first, so no row is overwritten before it is read.
+    /// </summary>
+    public static void Spread(ModelConfig config, KvCache cache, IReadOnlyList<int> starts, IReadOnlyList<int> counts)
+    {
+        int seq = SequenceDim(config);
+        using var scope = NewDisposeScope();
+        for (int layer = 0; layer < config.NumHiddenLayers; layer++)
+        {
+            var (first, second) = cache.Layer(layer);
+            foreach (var storage in new[] { first, second })
+            {
+                var filled = storage.narrow(seq, 0, cache.Length);
+                for (int i = counts.Count - 1; i >= 0; i--)
+                {
+                    int start = starts[i], n = counts[i];
+                    if (start != i) filled.narrow(0, start, 1).copy_(filled.narrow(0, i, 1));
+                    if (n == 1) continue;
+                    var shape = filled.shape.ToArray();
+                    shape[0] = n - 1;
+                    filled.narrow(0, start + 1, n - 1).copy_(filled.narrow(0, start, 1).expand(shape));
+                }
+            }
+        }
+    }
+
     /// <summary>Views of one layer's filled positions [0, Length).</summary>
     static (Tensor First, Tensor Second) Filled(ModelConfig config, KvCache cache, int layer, Device device)
     {

@@ -38,6 +38,12 @@ public readonly record struct DecodeStats(long Steps, long Tokens, int LargestBa
 /// failed and cancelled rows leave the batch when requests join or a quarter of the rows are done (copying the cache
 /// is not free). A request that cannot run fails alone: its checks run before it is queued, its cache must fit the
 /// budget before it joins, and a failure of its prefill or merge, or non-finite logits in its rows, end it and no other.
+/// <para>
+/// The rows of a batch share one LoRA adapter (<see cref="GenerationRequest.Adapter"/>, or none): a request for another
+/// adapter waits, first come first served, until the running rows are done, then the batch switches. Mixing adapters in
+/// one step would take a low-rank product per row group in every projection (S-LoRA's batching); one adapter per batch
+/// keeps each step one forward.
+/// </para>
 /// </summary>
 internal sealed class DecodeLoop : IDisposable
 {
@@ -60,6 +66,7 @@ internal sealed class DecodeLoop : IDisposable
     // The batch: rows in batch order, their shared cache, the key mask over it ([rows, capacity], null while no row
     // has padding), and the step's input and output buffers, written in place.
     List<Row> rows = [];
+    LoraAdapter? batchAdapter;
     KvCache? cache;
     Tensor? keyMask, ids, positions, logits;
     long[] hostIds = [], hostPositions = [], sampled = [];
@@ -68,6 +75,7 @@ internal sealed class DecodeLoop : IDisposable
     double[] uniforms = [];
     // What the requests admitted so far this round would make of the batch.
     int admitRows, admitLength, admitRemaining;
+    LoraAdapter? admitAdapter;
     long steps, tokens;
     int largestBatch;
     volatile int liveRows;
@@ -148,6 +156,7 @@ internal sealed class DecodeLoop : IDisposable
             }
             liveRows = live;
             admitRows = live;
+            admitAdapter = batchAdapter;
             if (live == 0 && rows.Count > 0) ClearBatch(); // nothing runs: free the cache before waiting for work
             joining.Clear();
             if (!source.Take(admit, joining, idle: live == 0)) break;
@@ -177,10 +186,11 @@ internal sealed class DecodeLoop : IDisposable
     bool Admit(Submission submission)
     {
         var request = submission.Request;
+        if (admitRows > 0 && request.Adapter != admitAdapter) return false; // one adapter per batch
         int rowsAfter = admitRows + request.NumSamples;
         int length = Math.Max(admitLength, request.PromptIds.Count), remaining = Math.Max(admitRemaining, request.Options.MaxNewTokens);
         if (rowsAfter > maxRows || (maxCacheBytes is long budget && CacheBytes(rowsAfter, length + remaining) > budget)) return false;
-        (admitRows, admitLength, admitRemaining) = (rowsAfter, length, remaining);
+        (admitRows, admitLength, admitRemaining, admitAdapter) = (rowsAfter, length, remaining, request.Adapter);
         return true;
     }
 
@@ -196,7 +206,7 @@ internal sealed class DecodeLoop : IDisposable
         WriteLongs(ids!, hostIds.AsSpan(0, batch));
         WriteLongs(positions!, hostPositions.AsSpan(0, batch));
         using (var stepMask = keyMask?.narrow(1, 0, cache!.Length + 1))
-            forward.ForwardInto(ids!, positions!, stepMask, cache!, logits!);
+            forward.ForwardInto(ids!, positions!, stepMask, cache!, logits!, adapter: batchAdapter);
         // A finished row waiting to leave is fed its last token at its last position again; its output is not read.
         long fed = 0, context = 0;
         foreach (var row in rows)
@@ -291,9 +301,17 @@ internal sealed class DecodeLoop : IDisposable
                 newRows.Add(new Row(groups[i], s, joiners[i].Request.PromptIds.Count));
                 prefillRow.Add(i);
             }
-        var prefill = KvCache.Create(config, joiners.Count, promptLength, device);
+        // With no row in the batch, the prefill writes straight into the batch's cache: one row per prompt at the top,
+        // spread to a row per sample after the first tokens. Re-forming a whole cache (and faulting in its fresh memory)
+        // costs more than a dozen decode steps; only joiners to a running batch need it.
+        var batchCache = rows.Count == 0
+            ? KvCache.Create(config, newRows.Count, promptLength + joiners.Max(s => s.Request.Options.MaxNewTokens), device) : null;
+        var prefill = batchCache?.FirstRows(joiners.Count) ?? KvCache.Create(config, joiners.Count, promptLength, device);
+        var adapter = joiners[0].Request.Adapter;
         try
         {
+            if (joiners.Any(j => j.Request.Adapter != adapter) || (rows.Any(r => !r.Finished) && batchAdapter != adapter))
+                throw new R1Error("requests for different LoRA adapters cannot share a batch");
             using (var scope = NewDisposeScope())
             {
                 var promptIds = new long[joiners.Count * promptLength];
@@ -312,13 +330,25 @@ internal sealed class DecodeLoop : IDisposable
                 }
                 var idTensor = tensor(promptIds, device: device).view(joiners.Count, promptLength);
                 var maskTensor = tensor(promptMask, device: device).view(joiners.Count, promptLength);
-                var prefillLogits = forward.Forward(idTensor, CausalLanguageModel.PositionsFromMask(maskTensor), padded ? maskTensor : null, prefill);
+                var prefillLogits = forward.Forward(idTensor, CausalLanguageModel.PositionsFromMask(maskTensor), padded ? maskTensor : null, prefill,
+                    adapter: adapter);
                 meter?.Prefilled(model, joiners.Select(s => s.Request.PromptIds.Count));
                 var perRow = newRows.Count == joiners.Count ? prefillLogits
                     : prefillLogits.index_select(0, tensor(prefillRow.ToArray(), device: device));
                 SampleAndDeliver(perRow, newRows);
             }
-            Merge(newRows, prefill, prefillRow);
+            if (batchCache is null) Merge(newRows, prefill, prefillRow);
+            else
+            {
+                batchCache.Advance(promptLength);
+                var starts = new int[joiners.Count];
+                for (int i = 1; i < joiners.Count; i++) starts[i] = starts[i - 1] + joiners[i - 1].Request.NumSamples;
+                BatchCache.Spread(config, batchCache, starts, joiners.Select(s => s.Request.NumSamples).ToArray());
+                Replace(newRows, batchCache, RightAlignedMask(newRows, promptLength, batchCache.MaxLength));
+                batchCache = null; // the batch owns it now
+                if (newRows.All(r => r.Finished)) ClearBatch();
+            }
+            batchAdapter = adapter;
         }
         catch (Exception e) when (e is not OperationCanceledException)
         {
@@ -327,7 +357,20 @@ internal sealed class DecodeLoop : IDisposable
         finally
         {
             prefill.Dispose();
+            batchCache?.Dispose();
         }
+    }
+
+    /// <summary>
+    /// The key mask of right-aligned rows: row b's tokens fill the last Cached of <paramref name="length"/> positions,
+    /// the ones before are padding. Null when no row has padding.
+    /// </summary>
+    Tensor? RightAlignedMask(List<Row> batchRows, int length, int capacity)
+    {
+        if (batchRows.All(r => r.Cached == length)) return null;
+        using var starts = tensor(batchRows.Select(r => (long)(length - r.Cached)).ToArray(), device: model.Device).unsqueeze(1);
+        using var columns = arange(capacity, device: model.Device).unsqueeze(0);
+        return columns >= starts;
     }
 
     /// <summary>Replaces the batch by its unfinished rows followed by the unfinished new rows, right-aligned in a new cache.</summary>
@@ -362,13 +405,7 @@ internal sealed class DecodeLoop : IDisposable
         Tensor? mask = null;
         try
         {
-            // Right-aligned rows: row b's tokens fill the last Cached positions, the ones before are padding.
-            if (all.Any(r => r.Cached != length))
-            {
-                using var starts = tensor(all.Select(r => (long)(length - r.Cached)).ToArray(), device: model.Device).unsqueeze(1);
-                using var columns = arange(capacity, device: model.Device).unsqueeze(0);
-                mask = columns >= starts;
-            }
+            mask = RightAlignedMask(all, length, capacity);
             Replace(all, merged, mask);
         }
         catch

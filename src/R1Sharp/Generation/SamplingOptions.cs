@@ -39,7 +39,12 @@ public sealed record SamplingOptions
 }
 
 /// <summary>One prompt to continue <see cref="NumSamples"/> times; all samples share one prefill of the prompt.</summary>
-public sealed record GenerationRequest(IReadOnlyList<int> PromptIds, SamplingOptions Options, int NumSamples = 1);
+public sealed record GenerationRequest(IReadOnlyList<int> PromptIds, SamplingOptions Options, int NumSamples = 1)
+{
+    /// <summary>The LoRA adapter to generate with (a server's request names one); null: the model's active adapter, if any.
+    /// Requests for different adapters do not share decode steps (<see cref="DecodeLoop"/>).</summary>
+    public Model.LoraAdapter? Adapter { get; init; }
+}
 
 public enum FinishReason { Stop, Length }
 
@@ -62,7 +67,19 @@ public static class Seeds
     public static int Request(int? seed) => seed ?? Random.Shared.Next();
 
     /// <summary>The generator of sample <paramref name="sample"/> of a request seeded <paramref name="requestSeed"/>.</summary>
-    public static Random Sample(int requestSeed, int sample) => new(unchecked(requestSeed * 1_000_003 + sample));
+    public static Random Sample(int requestSeed, int sample) => new(unchecked(requestSeed * SampleStride + sample));
+
+    const int SampleStride = 1_000_003;
+    /// <summary>SampleStride⁻¹ modulo 2³² (the stride is odd, so it has one; Newton's iteration doubles the right bits each round).</summary>
+    static readonly uint StrideInverse = Enumerable.Range(0, 5).Aggregate((uint)SampleStride, (x, _) => unchecked(x * (2 - SampleStride * x)));
+
+    /// <summary>
+    /// The seed of a one-sample request whose sample 0 draws what sample <paramref name="sample"/> of a request seeded
+    /// <paramref name="requestSeed"/> draws: <c>Sample(ForOneSample(s, j), 0)</c> is <c>Sample(s, j)</c>. An endpoint
+    /// asked for one completion per request (servers differ in whether they honour <c>n</c>, and only then does usage
+    /// count each completion's tokens) thus samples as local evaluation does.
+    /// </summary>
+    public static int ForOneSample(int requestSeed, int sample) => unchecked((int)((uint)requestSeed + (uint)sample * StrideInverse));
 
     /// <summary>The request seed of evaluation prompt <paramref name="promptIndex"/> of an evaluation seeded <paramref name="runSeed"/>.</summary>
     public static int ForPrompt(int runSeed, long promptIndex) => unchecked((int)(runSeed * 1_000_003L + promptIndex));

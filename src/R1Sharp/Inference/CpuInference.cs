@@ -38,6 +38,7 @@ sealed unsafe class CpuInference(CausalLanguageModel model)
     readonly RopeAndCacheJob rope = new();
     readonly AttentionJob attention = new();
     readonly SwiGluJob swiGlu = new();
+    readonly LoraProducts lora = new();
     // The parameter tensors of this forward (scratch), the addresses seen last and the per-layer view of them.
     readonly List<Tensor?> current = [];
     readonly List<PackedMatrix?> currentPacked = [];
@@ -59,9 +60,10 @@ sealed unsafe class CpuInference(CausalLanguageModel model)
 
     /// <summary>
     /// The cached forward of <see cref="CausalLanguageModel.Forward(Tensor, Tensor, Tensor?, KvCache, bool)"/> in C# kernels, writing
-    /// logits into <paramref name="logits"/> ([B, vocab], or [B, T, vocab] for <paramref name="allPositions"/>).
+    /// logits into <paramref name="logits"/> ([B, vocab], or [B, T, vocab] for <paramref name="allPositions"/>), with the
+    /// low-rank updates of <paramref name="adapter"/> when one is given (<see cref="LoraProducts"/>).
     /// </summary>
-    public void Forward(Tensor inputIds, Tensor positions, Tensor? keyMask, KvCache cache, bool allPositions, Tensor logits)
+    public void Forward(Tensor inputIds, Tensor positions, Tensor? keyMask, KvCache cache, bool allPositions, Tensor logits, LoraAdapter? adapter = null)
     {
         lock (gate)
         {
@@ -93,6 +95,7 @@ sealed unsafe class CpuInference(CausalLanguageModel model)
             float* att = attended.Get((long)rows * heads * hd);
             float* gu = gateUp.Get((long)rows * 2 * f);
             float* act = activated.Get((long)rows * f);
+            lora.Use(adapter, weights.Length);
             for (int l = 0; l < weights.Length; l++)
             {
                 ref var w = ref weights[l];
@@ -105,6 +108,8 @@ sealed unsafe class CpuInference(CausalLanguageModel model)
                     w.K.Segment(w.KBias, kvHeads * hd, heads * hd),
                     w.V.Segment(w.VBias, kvHeads * hd, (heads + kvHeads) * hd),
                 ]);
+                lora.Add(workers, simd, l, xn, rows, d, d, q, qkvWidth,
+                    [(LoraProducts.Projection.Q, 0), (LoraProducts.Projection.K, heads * hd), (LoraProducts.Projection.V, (heads + kvHeads) * hd)]);
                 profile?.Lap(InferencePhase.QkvProjection);
                 rope.Run(workers, simd, q, qkvWidth, b, t, pos, posRowStride, posStride, TensorMemory.Floats(cos), TensorMemory.Floats(sin),
                     heads, kvHeads, hd, w.QNorm, w.KNorm, eps, TensorMemory.Floats(keys), TensorMemory.Floats(values), past, cache.MaxLength);
@@ -113,14 +118,17 @@ sealed unsafe class CpuInference(CausalLanguageModel model)
                     cache.MaxLength, mask, att, heads * hd, scores);
                 profile?.Lap(InferencePhase.Attention);
                 linear.Run(workers, simd, att, rows, heads * hd, heads * hd, h, d, true, [w.O.Segment(w.OBias, d, 0)]);
+                lora.Add(workers, simd, l, att, rows, heads * hd, heads * hd, h, d, [(LoraProducts.Projection.O, 0)]);
                 profile?.Lap(InferencePhase.OutputProjection);
                 norm.Run(workers, h, 0, 1, w.PostNorm, eps, xn, rows, d);
                 profile?.Lap(InferencePhase.Norms);
                 linear.Run(workers, simd, xn, rows, d, d, gu, 2 * f, false, [w.Gate.Segment(null, f, 0), w.Up.Segment(null, f, f)]);
+                lora.Add(workers, simd, l, xn, rows, d, d, gu, 2 * f, [(LoraProducts.Projection.Gate, 0), (LoraProducts.Projection.Up, f)]);
                 profile?.Lap(InferencePhase.GateUpProjection);
                 swiGlu.Run(workers, gu, act, rows, f);
                 profile?.Lap(InferencePhase.SwiGlu);
                 linear.Run(workers, simd, act, rows, f, f, h, d, true, [w.Down.Segment(null, d, 0)]);
+                lora.Add(workers, simd, l, act, rows, f, f, h, d, [(LoraProducts.Projection.Down, 0)]);
                 profile?.Lap(InferencePhase.DownProjection);
             }
             cache.Advance(t);

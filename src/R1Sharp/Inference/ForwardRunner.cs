@@ -40,26 +40,37 @@ public sealed class ForwardRunner
     /// <summary>
     /// Appends <paramref name="inputIds"/> [B, T] at the cache's end. <paramref name="keyMask"/> [B, cache.Length + T] marks
     /// real (non-padding) positions; null means all real. Returns logits of the last position, [B, vocab], unless
-    /// <paramref name="allPositions"/> ([B, T, vocab]).
+    /// <paramref name="allPositions"/> ([B, T, vocab]). <paramref name="adapter"/> is the LoRA adapter to apply (a server's
+    /// request names one); null applies the model's active adapter, if any.
     /// </summary>
-    public Tensor Forward(Tensor inputIds, Tensor positions, Tensor? keyMask, KvCache cache, bool allPositions = false)
+    public Tensor Forward(Tensor inputIds, Tensor positions, Tensor? keyMask, KvCache cache, bool allPositions = false, LoraAdapter? adapter = null)
     {
-        if (!CanUseKernels(cache)) return model.Forward(inputIds, positions, keyMask, cache, allPositions);
+        adapter ??= LoraAdapter.ActiveOn(model);
+        if (!CanUseKernels(cache)) return Reference(inputIds, positions, keyMask, cache, allPositions, adapter);
         long b = inputIds.shape[0], t = inputIds.shape[1];
         var logits = empty(allPositions ? [b, t, model.Config.VocabSize] : [b, model.Config.VocabSize]);
-        Kernels.Forward(inputIds, positions, keyMask, cache, allPositions, logits);
+        Kernels.Forward(inputIds, positions, keyMask, cache, allPositions, logits, adapter);
         return logits;
     }
 
     /// <summary><see cref="Forward"/> writing into <paramref name="logits"/>, so a decode loop reuses one buffer.</summary>
-    public void ForwardInto(Tensor inputIds, Tensor positions, Tensor? keyMask, KvCache cache, Tensor logits, bool allPositions = false)
+    public void ForwardInto(Tensor inputIds, Tensor positions, Tensor? keyMask, KvCache cache, Tensor logits, bool allPositions = false,
+        LoraAdapter? adapter = null)
     {
+        adapter ??= LoraAdapter.ActiveOn(model);
         if (CanUseKernels(cache) && logits.is_contiguous() && logits.dtype == ScalarType.Float32)
         {
-            Kernels.Forward(inputIds, positions, keyMask, cache, allPositions, logits);
+            Kernels.Forward(inputIds, positions, keyMask, cache, allPositions, logits, adapter);
             return;
         }
-        using var result = model.Forward(inputIds, positions, keyMask, cache, allPositions);
+        using var result = Reference(inputIds, positions, keyMask, cache, allPositions, adapter);
         logits.copy_(result);
+    }
+
+    /// <summary>The libtorch forward, applying <paramref name="adapter"/> through the model's LoRA hooks for this call.</summary>
+    Tensor Reference(Tensor inputIds, Tensor positions, Tensor? keyMask, KvCache cache, bool allPositions, LoraAdapter? adapter)
+    {
+        using var _ = LoraAdapter.Use(model, adapter);
+        return model.Forward(inputIds, positions, keyMask, cache, allPositions);
     }
 }

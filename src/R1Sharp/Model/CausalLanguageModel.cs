@@ -134,10 +134,17 @@ public sealed class CausalLanguageModel : nn.Module
         return Head(h).MoveToOuterDisposeScope();
     }
 
+    /// <summary>
+    /// Recompute each decoder layer's activations in backward instead of keeping them (<see cref="CheckpointedLayer"/>):
+    /// training forwards then hold one hidden state per layer, for one more forward's compute. Default off.
+    /// </summary>
+    public bool GradientCheckpointing { get; set; }
+
     Tensor Body(Tensor inputIds, AttentionContext context)
     {
         var h = model.embed_tokens.forward(inputIds);
-        foreach (var layer in model.layers) h = layer.Forward(h, context);
+        bool checkpoint = GradientCheckpointing && context.Cache is null && is_grad_enabled();
+        foreach (var layer in model.layers) h = checkpoint ? CheckpointedLayer.Run(layer, h, context) : layer.Forward(h, context);
         return model.norm.forward(h);
     }
 

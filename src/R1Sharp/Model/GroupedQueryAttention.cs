@@ -6,7 +6,8 @@ namespace R1Sharp.Model;
 /// <summary>
 /// Grouped-query attention with rotary embeddings (Llama, Qwen2, Qwen3): H query heads share H_kv key/value heads,
 /// which shrinks the KV cache by H / H_kv. Qwen3 normalises each query and key head (RMSNorm over head_dim) before
-/// rotating it.
+/// rotating it. Projections are run with <c>call</c>, which runs their hooks: a LoRA adapter's update comes in that way
+/// (<see cref="LoraAdapter"/>).
 /// </summary>
 public sealed class GroupedQueryAttention : AttentionLayer
 {
@@ -44,8 +45,8 @@ public sealed class GroupedQueryAttention : AttentionLayer
     {
         using var scope = NewDisposeScope();
         long b = x.shape[0], t = x.shape[1];
-        var q = q_proj.forward(x).view(b, t, heads, headDim);
-        var k = k_proj.forward(x).view(b, t, kvHeads, headDim);
+        var q = q_proj.call(x).view(b, t, heads, headDim);
+        var k = k_proj.call(x).view(b, t, kvHeads, headDim);
         if (q_norm is not null && k_norm is not null)
         {
             q = q_norm.forward(q);
@@ -53,7 +54,7 @@ public sealed class GroupedQueryAttention : AttentionLayer
         }
         q = context.Rotary.Apply(q, context.Rope).transpose(1, 2);
         k = context.Rotary.Apply(k, context.Rope).transpose(1, 2);
-        var v = v_proj.forward(x).view(b, t, kvHeads, headDim).transpose(1, 2);
+        var v = v_proj.call(x).view(b, t, kvHeads, headDim).transpose(1, 2);
         if (context.Cache is { } cache) (k, v) = cache.Append(layerIndex, k, v, context.PastLength);
         if (kvHeads != heads)
         {
@@ -61,6 +62,6 @@ public sealed class GroupedQueryAttention : AttentionLayer
             v = v.repeat_interleave(heads / kvHeads, 1);
         }
         var o = Attend(q, k, v, context).transpose(1, 2).reshape(b, t, heads * headDim);
-        return o_proj.forward(o).MoveToOuterDisposeScope();
+        return o_proj.call(o).MoveToOuterDisposeScope();
     }
 }

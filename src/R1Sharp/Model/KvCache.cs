@@ -70,6 +70,13 @@ public sealed class KvCache : IDisposable
     /// <summary>Called by the model after all layers have appended a pass of <paramref name="tokens"/> positions.</summary>
     public void Advance(int tokens) => Length += tokens;
 
+    /// <summary>
+    /// A view of the first <paramref name="count"/> rows, sharing this cache's storage (a forward through it fills
+    /// those rows; this cache's <see cref="Length"/> is the caller's to advance).
+    /// </summary>
+    public KvCache FirstRows(int count) => new(
+        first.Select(t => t.narrow(0, 0, count)).ToArray(), second.Select(t => t.narrow(0, 0, count)).ToArray(), seqDim, MaxLength, Length);
+
     /// <summary>A new cache holding only the given rows (finished sequences leave the batch).</summary>
     public KvCache SelectRows(Tensor rows) => new(
         first.Select(t => t.index_select(0, rows)).ToArray(), second.Select(t => t.index_select(0, rows)).ToArray(),

@@ -8,6 +8,7 @@ namespace R1Sharp.Model;
 /// (kv_lora_rank wide) plus one rotary key k_pe shared by all heads. Training materialises per-head K and V
 /// ("naive"); cached inference keeps only c_kv and k_pe and folds the up-projections into the query and the
 /// output ("absorbed"), so the cache costs kv_lora_rank + qk_rope_head_dim values per token and layer.
+/// Projections are run with <c>call</c>, which runs their hooks: a LoRA adapter's update comes in that way (<see cref="LoraAdapter"/>).
 /// </summary>
 public sealed class MultiHeadLatentAttention : AttentionLayer
 {
@@ -58,12 +59,12 @@ public sealed class MultiHeadLatentAttention : AttentionLayer
     {
         using var scope = NewDisposeScope();
         long b = x.shape[0], t = x.shape[1];
-        var q = (q_proj is not null ? q_proj.forward(x) : q_b_proj!.forward(q_a_layernorm!.forward(q_a_proj!.forward(x))))
+        var q = (q_proj is not null ? q_proj.call(x) : q_b_proj!.call(q_a_layernorm!.forward(q_a_proj!.call(x))))
             .view(b, t, heads, nopeDim + ropeDim);
         var qNope = q.narrow(-1, 0, nopeDim);
         var qPe = context.Rotary.Apply(q.narrow(-1, nopeDim, ropeDim), context.Rope);
 
-        var kvA = kv_a_proj_with_mqa.forward(x);
+        var kvA = kv_a_proj_with_mqa.call(x);
         var cKv = kv_a_layernorm.forward(kvA.narrow(-1, 0, rank));
         var kPe = context.Rotary.Apply(kvA.narrow(-1, rank, ropeDim).view(b, t, 1, ropeDim), context.Rope).view(b, t, ropeDim);
 
@@ -72,13 +73,13 @@ public sealed class MultiHeadLatentAttention : AttentionLayer
         var o = context.Cache is null
             ? Naive(qNope, qPe, cKv, kPe, context, scale)
             : Absorbed(qNope, qPe, cKv, kPe, context, layerIndex, scale);
-        return o_proj.forward(o.reshape(b, t, heads * vDim)).MoveToOuterDisposeScope();
+        return o_proj.call(o.reshape(b, t, heads * vDim)).MoveToOuterDisposeScope();
     }
 
     Tensor Naive(Tensor qNope, Tensor qPe, Tensor cKv, Tensor kPe, AttentionContext context, double scale)
     {
         long b = qNope.shape[0], t = qNope.shape[1];
-        var kv = kv_b_proj.forward(cKv).view(b, t, heads, nopeDim + vDim);
+        var kv = kv_b_proj.call(cKv).view(b, t, heads, nopeDim + vDim);
         var k = cat([kv.narrow(-1, 0, nopeDim), kPe.unsqueeze(2).expand(b, t, heads, ropeDim)], -1).transpose(1, 2);
         var v = kv.narrow(-1, nopeDim, vDim).transpose(1, 2);
         var q = cat([qNope, qPe], -1).transpose(1, 2);
@@ -91,7 +92,8 @@ public sealed class MultiHeadLatentAttention : AttentionLayer
         var (cKvAll, kPeAll) = context.Cache!.Append(layerIndex, cKv, kPe, context.PastLength);
         long s = cKvAll.shape[1];
 
-        var w = kv_b_proj.DenseWeight().view(heads, nopeDim + vDim, rank);
+        // The weight itself is read here, not the layer called, so an active LoRA adapter's B·A is added to it.
+        var w = LoraAdapter.EffectiveWeight(kv_b_proj).view(heads, nopeDim + vDim, rank);
         var wUk = w.narrow(1, 0, nopeDim);         // [H, nope, rank]
         var wUv = w.narrow(1, nopeDim, vDim);      // [H, v, rank]
         if (AbsorbedRounding.Key > 0) qNope = Quantization.GgmlQuants.RoundActivations(qNope, AbsorbedRounding.Key);

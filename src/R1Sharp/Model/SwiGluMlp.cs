@@ -3,7 +3,8 @@ using static TorchSharp.torch;
 
 namespace R1Sharp.Model;
 
-/// <summary>down(silu(gate(x)) ⊙ up(x)): the MLP of Llama, Qwen2, DeepSeek's dense layers and each expert.</summary>
+/// <summary>down(silu(gate(x)) ⊙ up(x)): the MLP of Llama, Qwen2, DeepSeek's dense layers and each expert. Projections
+/// are run with <c>call</c>, which runs their hooks: a LoRA adapter's update comes in that way (<see cref="LoraAdapter"/>).</summary>
 public sealed class SwiGluMlp : nn.Module<Tensor, Tensor>
 {
     readonly Projection gate_proj;
@@ -23,6 +24,6 @@ public sealed class SwiGluMlp : nn.Module<Tensor, Tensor>
     public override Tensor forward(Tensor x)
     {
         using var scope = NewDisposeScope();
-        return down_proj.forward(nn.functional.silu(gate_proj.forward(x)) * up_proj.forward(x)).MoveToOuterDisposeScope();
+        return down_proj.call(nn.functional.silu(gate_proj.call(x)) * up_proj.call(x)).MoveToOuterDisposeScope();
     }
 }

@@ -59,6 +59,12 @@ public sealed record QuickstartConfig
     [JsonPropertyName("eval_temperature")] public double EvalTemperature { get; init; } = 0.6;
     [JsonPropertyName("eval_top_p")] public double EvalTopP { get; init; } = 0.95;
 
+    /// <summary>Precision of the training stages' matrix products: fp32 (default), bf16, or auto (measured at each
+    /// stage's start, bf16 only where clearly faster; see docs/training.md). fp32 by default because the quickstart's
+    /// products are too small for bf16 to pay (auto measured 1.2–1.3×, at its margin), and a timing near the margin would
+    /// let the machine's load choose — and change — the headline numbers of a run that must be the same every time.</summary>
+    [JsonPropertyName("precision")] public Precision Precision { get; init; } = Precision.Fp32;
+
     /// <summary>Optional wall-clock cap per training stage; 0 (default) lets the step counts decide, so the result
     /// does not depend on how busy the machine is.</summary>
     [JsonPropertyName("max_stage_seconds")] public double MaxStageSeconds { get; init; }

@@ -83,7 +83,7 @@ public sealed class QuickstartPipeline(QuickstartConfig config, string runsRoot,
         LearningRate = config.PretrainLearningRate, WarmupSteps = Math.Min(100, config.PretrainSteps / 10),
         MaxSteps = config.PretrainSteps, MaxSeconds = config.MaxStageSeconds, BatchSize = config.PretrainBatchSize,
         MaxSeqLength = config.PretrainSeqLength, EvalSteps = Math.Max(1, config.PretrainSteps / 4), EvalBatches = 4,
-        SaveSteps = 0, Seed = config.Seed, AdamBeta2 = 0.95, WeightDecay = 0.1,
+        SaveSteps = 0, Seed = config.Seed, AdamBeta2 = 0.95, WeightDecay = 0.1, Precision = config.Precision,
     };
 
     /// <summary>The documents held out of pretraining for its eval_loss: the first 2%.</summary>
@@ -111,7 +111,7 @@ public sealed class QuickstartPipeline(QuickstartConfig config, string runsRoot,
             MaxPromptLength = 64, MaxCompletionLength = config.MaxCompletionLength, Temperature = config.RlTemperature,
             LearningRate = config.RlLearningRate, LrSchedulerType = LrSchedulerType.Constant, AdamBeta2 = 0.99,
             MaxSteps = config.RlSteps, MaxSeconds = config.MaxStageSeconds, Seed = config.Seed, LoggingSteps = 10, SaveSteps = 0,
-            LossType = LossType.Dapo, Beta = config.RlBeta,
+            LossType = LossType.Dapo, Beta = config.RlBeta, Precision = config.Precision,
         };
         return TrainingRun.Run("grpo", new RunTarget(runsRoot, name + "-grpo", ModelDir: rlDir), new ConfigLayers<GrpoConfig>(grpo),
             cfg => Recipes.GrpoJob(cfg, baseDir, task), observer, cancellation);

@@ -13,7 +13,7 @@ public sealed record SplitScores(double Pass1, double ConsAtK, double MeanRespon
     public static SplitScores From(EvalResult result)
     {
         var r = result.Report;
-        var sampled = result.Samples.Where(s => s.Sample != ScoredSample.GreedySample).ToList();
+        var sampled = result.Samples.Where(s => !s.Greedy).ToList();
         // A sample "thinks" when it writes work before closing the think block the template opened.
         double thinking = sampled.Count == 0 ? 0 : sampled.Count(s => !s.Completion.StartsWith(Tokenizers.ChatTokens.ThinkEnd)) / (double)sampled.Count;
         return new SplitScores(r.PassAt1, r.ConsAtK, r.MeanResponseTokens, r.PassAtK[r.PassAtK.Keys.Max()], r.GreedyAccuracy, thinking);
@@ -71,8 +71,7 @@ public sealed record QuickstartReport : ProtocolReport
 
     public string ToJson() => JsonSerializer.Serialize(this, SnakeCase.Report);
 
-    public static QuickstartReport Load(string path) =>
-        JsonSerializer.Deserialize<QuickstartReport>(File.ReadAllText(path), SnakeCase.Report) ?? throw new R1Error($"{path}: empty report");
+    public static QuickstartReport Load(string path) => ConfigJson.Deserialize<QuickstartReport>(File.ReadAllText(path), path, SnakeCase.Report);
 
     public string ToMarkdown(IEnumerable<string> plots)
     {

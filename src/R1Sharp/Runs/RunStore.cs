@@ -71,6 +71,9 @@ public sealed class RunStore
     public string Root { get; }
     public string DatabasePath { get; }
 
+    /// <summary>Tells the watcher something worth knowing that is not an error (the CLI prints it).</summary>
+    public void Notify(string message) => notice?.Invoke(message);
+
     /// <summary>Adds or replaces the row of <paramref name="run"/>.</summary>
     public void Upsert(RunRecord run) => Guarded(() => Write(run));
 

@@ -1,6 +1,7 @@
 using System.Text;
 using R1Sharp.Checkpoints;
 using R1Sharp.Generation;
+using R1Sharp.Model;
 using R1Sharp.Tokenizers;
 
 namespace R1Sharp.Serving;
@@ -12,22 +13,44 @@ namespace R1Sharp.Serving;
 /// </summary>
 public sealed class ChatService : IDisposable
 {
+    /// <summary>The LoRA adapters served beside the base, by name; attached to the model, never active outside a request's batch.</summary>
+    readonly Dictionary<string, LoraAdapter> adapters = new(StringComparer.Ordinal);
+
     public ChatService(ModelBundle bundle, ServingOptions? options = null)
     {
         Bundle = bundle;
         Options = options ?? new ServingOptions();
         if (Options.DefaultMaxTokens < 1) throw new R1Error($"default max tokens must be >= 1, got {Options.DefaultMaxTokens}");
         ModelId = Options.ModelId ?? Path.GetFileName(Path.TrimEndingDirectorySeparator(Path.GetFullPath(bundle.Directory)));
+        foreach (var (name, dir) in Options.Adapters)
+        {
+            if (name.Length == 0 || name == ModelId) throw new R1Error($"adapter '{dir}': its name must be non-empty and differ from the base's ('{ModelId}')");
+            adapters[name] = PeftAdapter.Load(dir, bundle.Model);
+        }
         Batcher = new ContinuousBatcher(bundle.Model, bundle.Tokenizer, Options.MaxBatch, Options.MaxQueue, Options.CacheBytes);
     }
 
-    /// <summary>Loads the model directory and starts the decode loop.</summary>
-    public static ChatService Load(string modelDir, ServingOptions? options = null) => new(ModelBundle.Load(modelDir, quantize: options?.Quantize), options);
+    /// <summary>Loads the model directory (or GGUF file) and the LoRA adapters the options name, and starts the decode loop.</summary>
+    public static ChatService Load(string modelDir, ServingOptions? options = null)
+    {
+        var bundle = ModelBundle.Load(modelDir, quantize: options?.Quantize);
+        try
+        {
+            return new ChatService(bundle, options);
+        }
+        catch
+        {
+            bundle.Dispose(); // a bad option or adapter: the model goes too
+            throw;
+        }
+    }
 
     public ModelBundle Bundle { get; }
     public ServingOptions Options { get; }
     public ContinuousBatcher Batcher { get; }
     public string ModelId { get; }
+    /// <summary>Every name a request's "model" may hold: the base's, then each LoRA adapter's.</summary>
+    public IReadOnlyList<string> ModelIds => [ModelId, .. adapters.Keys];
     public int ContextLength => Bundle.Model.Config.MaxPositionEmbeddings;
 
     /// <summary>
@@ -38,6 +61,9 @@ public sealed class ChatService : IDisposable
     public ChatCompletionJob Start(ChatRequest request, CancellationToken cancellation = default)
     {
         if (request.Messages.Count == 0) throw new R1Error("messages must not be empty");
+        LoraAdapter? adapter = null;
+        if (request.Model is { } model && model != ModelId && !adapters.TryGetValue(model, out adapter))
+            throw new R1Error($"model '{model}' is not served here; this server serves {string.Join(", ", ModelIds.Select(m => $"'{m}'"))}");
         if (request.N < 1 || request.N > Options.MaxBatch) throw new R1Error($"n must be in [1, {Options.MaxBatch}], got {request.N}");
         // A token stands for a bounded number of bytes, so text beyond the context's worth is refused before the
         // tokenizer spends time and memory on it.
@@ -61,13 +87,14 @@ public sealed class ChatService : IDisposable
         };
         var job = new ChatCompletionJob("chatcmpl-" + Guid.NewGuid().ToString("N"), prompt.Count, request.N, Bundle.Tokenizer,
             Bundle.Template.OpensThink, sampling.StopStrings);
-        Batcher.Submit(new GenerationRequest(prompt, sampling, request.N), job, cancellation);
+        Batcher.Submit(new GenerationRequest(prompt, sampling, request.N) { Adapter = adapter }, job, cancellation);
         return job;
     }
 
     public void Dispose()
     {
         Batcher.Dispose();
+        foreach (var adapter in adapters.Values) adapter.Dispose();
         Bundle.Dispose();
     }
 }

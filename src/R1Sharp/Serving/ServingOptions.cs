@@ -18,6 +18,9 @@ public sealed record ServingOptions
     public long? MaxCacheBytes { get; init; }
     /// <summary>The model's name for clients (the "model" field); null uses the model directory's name.</summary>
     public string? ModelId { get; init; }
+    /// <summary>LoRA adapters served beside the base, as vLLM does: a request whose "model" is a name here runs the base
+    /// with that adapter (PEFT folder). Default none.</summary>
+    public IReadOnlyDictionary<string, string> Adapters { get; init; } = new Dictionary<string, string>();
     /// <summary>
     /// Whether special-token text in message contents ("&lt;｜Assistant｜&gt;", "&lt;|im_end|&gt;") becomes the control
     /// token, as transformers' apply_chat_template does. Off: contents are plain text, so a user cannot forge turns.

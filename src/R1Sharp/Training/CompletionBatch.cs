@@ -99,7 +99,8 @@ public static class TokenLogProbs
         using var scope = NewDisposeScope();
         var logits = model.Forward(batch.InputIds, batch.AttentionMask);
         // The logits at column t predict token t + 1, so completion tokens are predicted from P - 1 .. P + C - 2.
-        var predicting = logits.narrow(1, batch.PromptLength - 1, batch.CompletionLength);
+        // fp32 from here on, whatever precision the products ran in: log-probs feed ratios exp(new − old).
+        var predicting = logits.narrow(1, batch.PromptLength - 1, batch.CompletionLength).to(float32);
         if (temperature != 1.0) predicting = predicting / temperature;
         var logSoftmax = predicting.log_softmax(-1);
         var chosen = logSoftmax.gather(2, batch.CompletionIds.unsqueeze(2)).squeeze(2);

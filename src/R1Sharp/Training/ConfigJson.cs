@@ -50,7 +50,9 @@ public static class SnakeCase
 /// </summary>
 public static class ConfigJson
 {
-    static readonly JsonSerializerOptions Options = new(SnakeCase.Json) { UnmappedMemberHandling = JsonUnmappedMemberHandling.Disallow };
+    // null where the record has no null (a "training": null section) is a wrong type, not a crash later.
+    static readonly JsonSerializerOptions Options = new(SnakeCase.Json)
+        { UnmappedMemberHandling = JsonUnmappedMemberHandling.Disallow, RespectNullableAnnotations = true };
 
     /// <summary><paramref name="baseline"/> with the keys of config file <paramref name="path"/> laid over it.</summary>
     public static T Load<T>(string path, T baseline) where T : notnull =>
@@ -59,27 +61,49 @@ public static class ConfigJson
     /// <summary><paramref name="baseline"/> with the keys of <paramref name="json"/> (read from <paramref name="source"/>) laid over it.</summary>
     public static T Read<T>(string json, string source, T baseline) where T : notnull
     {
-        JsonNode? file;
+        if (Parse(json, source) is not JsonObject keys) throw new R1Error($"{source}: expected a JSON object of options");
+        CheckKeys(keys, Options.GetTypeInfo(typeof(T)), source, "");
+        var merged = JsonSerializer.SerializeToNode(baseline, Options)!.AsObject();
+        LayOver(merged, keys);
+        return FromNode<T>(merged, source, Options);
+    }
+
+    /// <summary>
+    /// A JSON file we read back (a report, a trainer state) as a <typeparamref name="T"/>. Bad JSON, and a value of the
+    /// wrong type, are errors naming the file and the key — "eval.json: key 'prompts': expected a whole number" —
+    /// never a .NET type.
+    /// </summary>
+    public static T Deserialize<T>(string json, string source, JsonSerializerOptions options) =>
+        FromNode<T>(Parse(json, source), source, options);
+
+    static JsonNode? Parse(string json, string source)
+    {
         try
         {
-            file = JsonNode.Parse(json, documentOptions: new JsonDocumentOptions { CommentHandling = JsonCommentHandling.Skip, AllowTrailingCommas = true });
+            return JsonNode.Parse(json, documentOptions: new JsonDocumentOptions { CommentHandling = JsonCommentHandling.Skip, AllowTrailingCommas = true });
         }
         catch (JsonException e)
         {
             throw new R1Error($"{source}: not valid JSON ({e.Message})", e);
         }
-        if (file is not JsonObject keys) throw new R1Error($"{source}: expected a JSON object of options");
-        CheckKeys(keys, Options.GetTypeInfo(typeof(T)), source, "");
-        var merged = JsonSerializer.SerializeToNode(baseline, Options)!.AsObject();
-        LayOver(merged, keys);
+    }
+
+    static T FromNode<T>(JsonNode? node, string source, JsonSerializerOptions options)
+    {
+        if (node is not JsonObject) throw new R1Error($"{source}: expected a JSON object");
         try
         {
-            return merged.Deserialize<T>(Options) ?? throw new R1Error($"{source}: empty config");
+            return node.Deserialize<T>(options) ?? throw new R1Error($"{source}: empty");
         }
         catch (JsonException e)
         {
             string key = (e.Path ?? "$").TrimStart('$', '.');
-            throw new R1Error($"{source}: key '{key}': {Expected(typeof(T), key)}", e);
+            // System.Text.Json names the missing required keys (as JSON names) after "including: ".
+            string missing = e.Message.Contains("missing required properties", StringComparison.Ordinal) && e.Message.IndexOf("including: ", StringComparison.Ordinal) is int at and >= 0
+                ? e.Message[(at + "including: ".Length)..].TrimEnd('.') : "";
+            throw new R1Error(missing.Length > 0 ? $"{source}: missing key(s) {missing}"
+                : key.Length == 0 ? $"{source}: a value has the wrong type"
+                : $"{source}: key '{key}': {Expected(typeof(T), key, options)}", e);
         }
     }
 
@@ -144,19 +168,27 @@ public static class ConfigJson
     }
 
     /// <summary>What key path <paramref name="key"/> of <paramref name="root"/> takes, for an error message.</summary>
-    static string Expected(Type root, string key)
+    static string Expected(Type root, string key, JsonSerializerOptions options)
     {
         Type? type = root;
+        bool element = false;
         foreach (var name in key.Split('.', StringSplitOptions.RemoveEmptyEntries))
-            type = type is null ? null : Options.GetTypeInfo(type).Properties.FirstOrDefault(p => p.Name == name.Split('[')[0])?.PropertyType;
+        {
+            type = type is null ? null : options.GetTypeInfo(type).Properties.FirstOrDefault(p => p.Name == name.Split('[')[0])?.PropertyType;
+            element = name.Contains('[');
+        }
         type = type is null ? null : Nullable.GetUnderlyingType(type) ?? type;
+        var info = type is null ? null : options.GetTypeInfo(type);
+        if (info?.ElementType is { } itemType && element) (type, info) = (Nullable.GetUnderlyingType(itemType) ?? itemType, options.GetTypeInfo(itemType));
         return type switch
         {
             { IsEnum: true } => $"expected one of {string.Join(", ", Enum.GetNames(type).Select(JsonNamingPolicy.SnakeCaseLower.ConvertName))}",
             _ when type == typeof(bool) => "expected true or false",
             _ when type == typeof(string) => "expected a string",
             _ when type == typeof(int) || type == typeof(long) => "expected a whole number",
-            _ when type == typeof(double) => "expected a number",
+            _ when type == typeof(double) || type == typeof(float) => "expected a number",
+            _ when info?.Kind == JsonTypeInfoKind.Enumerable => "expected a list",
+            _ when info?.Kind is JsonTypeInfoKind.Object or JsonTypeInfoKind.Dictionary => "expected an object",
             _ => "a value of the wrong type",
         };
     }

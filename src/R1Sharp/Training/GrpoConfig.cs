@@ -74,6 +74,10 @@ public sealed record GrpoConfig : TrainingArguments
     /// <summary>Completions per step (TRL's generation_batch_size).</summary>
     [JsonIgnore] public int CompletionsPerStep => PromptsPerStep * NumGenerations;
 
+    /// <summary>The learner's micro-batch: its share of the step's completions, each up to prompt + completion tokens.</summary>
+    [JsonIgnore] public override long RowsPerMicroBatch =>
+        (long)Math.Ceiling(CompletionsPerStep / (double)GradientAccumulationSteps) * (MaxPromptLength + MaxCompletionLength);
+
     /// <summary>Throws <see cref="R1Error"/> naming the first option whose value cannot work.</summary>
     public GrpoConfig Validate()
     {

@@ -28,8 +28,11 @@ public sealed record GrpoEnvironment(
             e => bundle.EncodeChat(e.Prompt), bundle.Template.OpensThink);
 }
 
-/// <summary>One scored completion of a step, kept for samples.jsonl.</summary>
-public sealed record GrpoSample(string PromptId, string Completion, double Reward, double Accuracy, int Tokens, bool Truncated);
+/// <summary>One scored completion of a step, kept for samples.jsonl (fields in docs/training.md).</summary>
+/// <param name="Prompt">The prompt as the model saw it (chat template applied, cut to max_prompt_length tokens).</param>
+/// <param name="Completion">The generated text, without the end-of-sequence token.</param>
+/// <param name="Tokens">Generated tokens, end-of-sequence included.</param>
+public sealed record GrpoSample(string PromptId, string Prompt, string Completion, double Reward, double Accuracy, int Tokens, bool Truncated);
 
 /// <summary>
 /// Group Relative Policy Optimization (DeepSeekMath; DeepSeek-R1) with its successors' options, as TRL names
@@ -37,10 +40,16 @@ public sealed record GrpoSample(string PromptId, string Completion, double Rewar
 /// (clip-higher) surrogate with optional k3 KL to a frozen reference, μ updates per rollout batch, four loss
 /// aggregations, truncation masking and dynamic sampling.
 /// </summary>
+/// <param name="reference">The frozen reference of the KL term (beta ≠ 0). With a LoRA <paramref name="adapter"/> it may be
+/// null: the reference is then the policy with its adapter switched off, the base, without a second copy of the model.</param>
+/// <param name="adapter">A LoRA adapter over the frozen <paramref name="policy"/>: then only it is trained and checkpointed.</param>
 public sealed class GrpoTrainer(CausalLanguageModel policy, GrpoConfig config, GrpoEnvironment environment,
-    CausalLanguageModel? reference = null)
+    CausalLanguageModel? reference = null, LoraAdapter? adapter = null)
 {
     readonly GenerationEngine engine = new(policy, environment.Tokenizer);
+
+    /// <summary>What the optimizer updates: the adapter, or the whole policy.</summary>
+    TorchSharp.torch.nn.Module Trained => adapter is null ? policy : adapter;
 
     /// <summary>Runs max_steps optimizer steps (or until max_seconds); returns the last step's metrics.</summary>
     /// <param name="evaluate">Held-out metrics for every eval_steps-th step (see <see cref="HeldOutEvaluation"/>).</param>
@@ -49,20 +58,22 @@ public sealed class GrpoTrainer(CausalLanguageModel policy, GrpoConfig config, G
         Func<IReadOnlyDictionary<string, double>>? evaluate = null, CancellationToken cancellation = default)
     {
         config.Validate();
-        if (config.Beta != 0 && reference is null) throw new R1Error("GRPO with beta > 0 needs a reference model");
-        using var optimizer = config.CreateOptimizer(policy);
-        var loop = new TrainingLoop(config, run, policy, optimizer);
+        if (config.Beta != 0 && reference is null && adapter is null) throw new R1Error("GRPO with beta > 0 needs a reference model");
+        adapter?.Activate();
+        using var optimizer = config.CreateOptimizer(Trained);
+        var loop = new TrainingLoop(config, run, policy, optimizer, adapter);
         var prompts = new PromptStream(environment.Task, config.Seed, loop.Resume(resumeFrom).PromptsUsed ?? 0);
-        return loop.Run((index, lr) => Step(index + 1, lr, optimizer, prompts, run), state => state with { PromptsUsed = prompts.Position },
+        return loop.Run((index, lr) => Step(index + 1, lr, optimizer, prompts, run, loop.Precision), state => state with { PromptsUsed = prompts.Position },
             evaluate, onStep, cancellation);
     }
 
     /// <summary>Step <paramref name="step"/> (1-based): rollouts, scores, the policy update, its metrics and samples.</summary>
-    Dictionary<string, double> Step(int step, double lr, TorchSharp.Modules.AdamW optimizer, PromptStream prompts, RunFolder run)
+    Dictionary<string, double> Step(int step, double lr, TorchSharp.Modules.AdamW optimizer, PromptStream prompts, RunFolder run,
+        PrecisionChoice precision)
     {
         var rollouts = Rollouts(prompts, out double rolloutSeconds, out int generationRounds);
         var clock = Stopwatch.StartNew();
-        var update = Update(optimizer, lr, rollouts);
+        var update = Update(optimizer, lr, rollouts, precision);
         double trainSeconds = clock.Elapsed.TotalSeconds;
 
         var metrics = new Dictionary<string, double>(rollouts.Metrics);
@@ -87,6 +98,7 @@ public sealed class GrpoTrainer(CausalLanguageModel policy, GrpoConfig config, G
     RolloutBatch Rollouts(PromptStream prompts, out double seconds, out int rounds)
     {
         var clock = Stopwatch.StartNew();
+        policy.eval(); // sampling, not training: no LoRA dropout
         int g = config.NumGenerations;
         var options = new SamplingOptions
         {
@@ -136,8 +148,8 @@ public sealed class GrpoTrainer(CausalLanguageModel policy, GrpoConfig config, G
                          allSamples.Select(s => s.FinishReason == FinishReason.Length).ToList())) metrics[k] = v;
             metrics[MetricNames.Accuracy] = allScores.Average(s => s.Accuracy);
         }
-        var samples = kept.SelectMany(k => k.Samples.Zip(k.Scores, (s, r) => new GrpoSample(k.Example.Id,
-            environment.Tokenizer.Decode(s.TokenIds), r.Total, r.Accuracy, s.TokenIds.Length, s.FinishReason == FinishReason.Length))).ToList();
+        var samples = kept.SelectMany(k => k.Samples.Zip(k.Scores, (s, r) => new GrpoSample(k.Example.Id, environment.Tokenizer.Decode(k.Prompt),
+            ModelEvaluator.CompletionText(environment.Tokenizer, s), r.Total, r.Accuracy, s.TokenIds.Length, s.FinishReason == FinishReason.Length))).ToList();
         seconds = clock.Elapsed.TotalSeconds;
         return new RolloutBatch(rows, rewards, truncated, metrics, samples, generated);
     }
@@ -153,7 +165,11 @@ public sealed class GrpoTrainer(CausalLanguageModel policy, GrpoConfig config, G
         {
             Prompts = 64, Samples = 1, Temperature = 0, TopP = 1, MaxTokens = config.MaxCompletionLength, Seed = config.Seed, Greedy = false,
         };
-        return () => new Dictionary<string, double> { [MetricNames.EvalAccuracy] = ModelEvaluator.Run(bundle, task, TaskSplit.Test, greedy).Report.PassAt1 };
+        return () =>
+        {
+            bundle.Model.eval();
+            return new Dictionary<string, double> { [MetricNames.EvalAccuracy] = ModelEvaluator.Run(bundle, task, TaskSplit.Test, greedy).Report.PassAt1 };
+        };
     }
 
     /// <summary>Log-probs of a batch's completions under a fixed model (old policy, reference): a forward-only pass.</summary>
@@ -175,7 +191,7 @@ public sealed class GrpoTrainer(CausalLanguageModel policy, GrpoConfig config, G
             sample.TokenIds.Length, config.MaxCompletionLength));
     }
 
-    Dictionary<string, double> Update(TorchSharp.Modules.AdamW optimizer, double lr, RolloutBatch batch)
+    Dictionary<string, double> Update(TorchSharp.Modules.AdamW optimizer, double lr, RolloutBatch batch, PrecisionChoice precision)
     {
         var result = new Dictionary<string, double> { [MetricNames.LearningRate] = lr };
         if (batch.Rows.Count == 0) return result;
@@ -194,16 +210,21 @@ public sealed class GrpoTrainer(CausalLanguageModel policy, GrpoConfig config, G
         // Old-policy and reference log-probs are fixed for the whole rollout batch.
         List<Tensor?> oldLogProbs = batches.Select(_ => (Tensor?)null).ToList();
         List<Tensor?> refLogProbs = batches.Select(_ => (Tensor?)null).ToList();
+        // Old and reference log-probs in the learner's precision, so the ratio compares like with like.
         using (no_grad())
+        using (precision.Autocast(policy.Device))
         {
             policy.eval();
             if (config.NumIterations > 1)
                 oldLogProbs = batches.Select(b => (Tensor?)Scored(policy, b)).ToList();
-            if (config.Beta != 0)
+            if (config.Beta != 0 && reference is not null)
             {
-                reference!.eval();
+                reference.eval();
                 refLogProbs = batches.Select(b => (Tensor?)Scored(reference, b)).ToList();
             }
+            else if (config.Beta != 0)
+                using (LoraAdapter.Use(policy, null)) // the base: the policy with its adapter off
+                    refLogProbs = batches.Select(b => (Tensor?)Scored(policy, b)).ToList();
         }
 
         var stats = new PolicyLossStats();
@@ -214,7 +235,10 @@ public sealed class GrpoTrainer(CausalLanguageModel policy, GrpoConfig config, G
             for (int j = 0; j < batches.Count; j++)
             {
                 using var microScope = NewDisposeScope();
-                var (logProbs, entropy) = TokenLogProbs.Compute(policy, batches[j], config.Temperature, withEntropy: true);
+                Tensor logProbs;
+                Tensor? entropy;
+                using (precision.Autocast(policy.Device))
+                    (logProbs, entropy) = TokenLogProbs.Compute(policy, batches[j], config.Temperature, withEntropy: true);
                 var rows = tensor(chunks[j].Select(i => (long)i).ToArray(), device: policy.Device);
                 using var loss = PolicyLoss.Compute(new PolicyLossInputs
                 {
@@ -225,7 +249,7 @@ public sealed class GrpoTrainer(CausalLanguageModel policy, GrpoConfig config, G
                 ComputeMeter.Current?.Trained(policy, batches[j].InputIds, batches[j].AttentionMask);
                 stats += loss.Stats;
             }
-            gradNorm = GradientClipping.ClipGlobalNorm(policy.parameters(), config.MaxGradNorm);
+            gradNorm = GradientClipping.ClipGlobalNorm(Trained.parameters(), config.MaxGradNorm);
             optimizer.step();
             optimizer.zero_grad();
         }

@@ -13,23 +13,28 @@ namespace R1Sharp.Training;
 /// The training loss from the model's logits [B, T, V] and the batch; null is next-token cross-entropy. Logit
 /// distillation passes its KL to a teacher here and keeps everything else (the held-out loss stays cross-entropy).
 /// </param>
+/// <param name="adapter">A LoRA adapter over the frozen <paramref name="model"/>: then only it is trained and checkpointed.</param>
 public sealed class LanguageModelTrainer(CausalLanguageModel model, LmTrainingConfig config, IBatchSource train,
-    IReadOnlyList<TrainingBatch>? evalBatches = null, Func<Tensor, TrainingBatch, Tensor>? objective = null)
+    IReadOnlyList<TrainingBatch>? evalBatches = null, Func<Tensor, TrainingBatch, Tensor>? objective = null, LoraAdapter? adapter = null)
 {
+    /// <summary>What the optimizer updates: the adapter, or the whole model.</summary>
+    TorchSharp.torch.nn.Module Trained => adapter is null ? model : adapter;
+
     /// <summary>Trains until max_steps (or max_seconds); returns the last step's metrics.</summary>
     public IReadOnlyDictionary<string, double> Run(RunFolder run, CheckpointInfo? resumeFrom = null,
         Action<int, IReadOnlyDictionary<string, double>>? onStep = null, CancellationToken cancellation = default)
     {
         config.Validate();
-        using var optimizer = config.CreateOptimizer(model);
-        var loop = new TrainingLoop(config, run, model, optimizer);
+        adapter?.Activate();
+        using var optimizer = config.CreateOptimizer(Trained);
+        var loop = new TrainingLoop(config, run, model, optimizer, adapter);
         var resumed = loop.Resume(resumeFrom);
         if (resumeFrom is not null)
             train.Seek(resumed.Data ?? throw new R1Error($"{resumeFrom.Path}: the checkpoint has no data position"));
         long tokensSeen = resumed.TokensSeen ?? 0;
         return loop.Run((_, lr) =>
             {
-                var (metrics, tokens) = Step(optimizer, lr);
+                var (metrics, tokens) = Step(optimizer, lr, loop.Precision);
                 tokensSeen += tokens;
                 metrics[MetricNames.TokensSeen] = tokensSeen;
                 return metrics;
@@ -40,7 +45,7 @@ public sealed class LanguageModelTrainer(CausalLanguageModel model, LmTrainingCo
     }
 
     /// <summary>One optimizer step over gradient_accumulation_steps micro-batches: its metrics and input tokens.</summary>
-    (Dictionary<string, double> Metrics, long Tokens) Step(TorchSharp.Modules.AdamW optimizer, double lr)
+    (Dictionary<string, double> Metrics, long Tokens) Step(TorchSharp.Modules.AdamW optimizer, double lr, PrecisionChoice precision)
     {
         var clock = Stopwatch.StartNew();
         model.train();
@@ -50,18 +55,22 @@ public sealed class LanguageModelTrainer(CausalLanguageModel model, LmTrainingCo
         {
             using var scope = NewDisposeScope();
             using var batch = train.Next(model.Device);
-            var logits = model.Forward(batch.Inputs, batch.AttentionMask);
-            var microLoss = (objective is null ? LanguageModelLoss.Compute(logits, batch.Targets) : objective(logits, batch))
+            Tensor microLoss;
+            using (precision.Autocast(model.Device))
+            {
+                var logits = model.Forward(batch.Inputs, batch.AttentionMask);
+                microLoss = (objective is null ? LanguageModelLoss.Compute(logits, batch.Targets) : objective(logits, batch))
                             / config.GradientAccumulationSteps;
+            }
             microLoss.backward();
             ComputeMeter.Current?.Trained(model, batch.Inputs, batch.AttentionMask);
             loss += microLoss.item<float>();
             tokens += batch.Inputs.NumberOfElements;
         }
-        double gradNorm = GradientClipping.ClipGlobalNorm(model.parameters(), config.MaxGradNorm);
+        double gradNorm = GradientClipping.ClipGlobalNorm(Trained.parameters(), config.MaxGradNorm);
         optimizer.step();
         optimizer.zero_grad();
-        model.UpdateRoutingBias(config.RouterBiasUpdateSpeed);
+        if (adapter is null) model.UpdateRoutingBias(config.RouterBiasUpdateSpeed); // a frozen base keeps its routing bias too
         return (new Dictionary<string, double>
         {
             [MetricNames.Loss] = loss,
@@ -123,7 +132,8 @@ public static class LanguageModelLoss
     /// <summary>Targets with this value (prompt tokens in SFT, padding) add nothing to the loss.</summary>
     public const long IgnoreIndex = -100;
 
-    /// <summary>logits [B, T, V], targets [B, T] (already shifted: target t is the token after input t).</summary>
+    /// <summary>logits [B, T, V], targets [B, T] (already shifted: target t is the token after input t). The log-softmax
+    /// runs in fp32 whatever the logits' precision.</summary>
     public static Tensor Compute(Tensor logits, Tensor targets) =>
-        nn.functional.cross_entropy(logits.reshape(-1, logits.shape[^1]), targets.reshape(-1), ignore_index: IgnoreIndex);
+        nn.functional.cross_entropy(logits.reshape(-1, logits.shape[^1]).to(float32), targets.reshape(-1), ignore_index: IgnoreIndex);
 }

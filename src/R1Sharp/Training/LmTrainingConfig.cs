@@ -33,14 +33,24 @@ public sealed record LmTrainingConfig : TrainingArguments
     /// <summary>Batches of held-out data per evaluation. Default 4.</summary>
     public int EvalBatches { get; init; } = 4;
 
+    /// <summary>Share of the data held out of training for eval_loss, when eval_steps is set (chosen as
+    /// <see cref="HeldOutData"/> says); 0 trains on everything and logs no eval_loss. Default 0.05.</summary>
+    public double EvalShare { get; init; } = 0.05;
+
+    /// <summary>The share actually held out: none when no evaluation will use it.</summary>
+    public double HeldOutShare() => EvalSteps > 0 ? EvalShare : 0;
+
     /// <summary>γ of DeepSeek-V3's auxiliary-loss-free MoE balancing (0.001 in V3's pretraining); no effect on dense models.</summary>
     public double RouterBiasUpdateSpeed { get; init; } = 0.001;
+
+    [System.Text.Json.Serialization.JsonIgnore] public override long RowsPerMicroBatch => (long)BatchSize * MaxSeqLength;
 
     public LmTrainingConfig Validate()
     {
         ConfigJson.Require(BatchSize >= 1, "batch_size", BatchSize, "must be at least 1");
         ConfigJson.Require(MaxSeqLength >= 2, "max_seq_length", MaxSeqLength, "must be at least 2");
         ConfigJson.Require(EvalBatches >= 1, "eval_batches", EvalBatches, "must be at least 1");
+        ConfigJson.Require(EvalShare is >= 0 and < 1, "eval_share", EvalShare, "must be in [0, 1)");
         ValidateTrainingArguments();
         return this;
     }

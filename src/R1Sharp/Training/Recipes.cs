@@ -11,7 +11,7 @@ namespace R1Sharp.Training;
 public static class Recipes
 {
     /// <summary>Next-token pretraining on a corpus (JSONL {"text"} documents or plain text), each document ending in EOS,
-    /// packed into rows of max_seq_length tokens.</summary>
+    /// packed into rows of max_seq_length tokens; eval_share of it held out for eval_loss (<see cref="HeldOutData"/>).</summary>
     public static TrainingOutcome Pretrain(RunTarget target, ConfigLayers<LmTrainingConfig> config, string modelDir, string corpusPath,
         ITrainingObserver observer, CancellationToken cancellation = default) =>
         TrainingRun.Run("pretrain", target, config, cfg => TrainingJob.For(ModelBundle.Load(modelDir), bundle =>
@@ -20,20 +20,32 @@ public static class Recipes
             var eos = bundle.Tokenizer.EosId;
             var documents = TextCorpus.ReadTexts(corpusPath)
                 .Select(t => (eos is int e ? bundle.Tokenizer.Encode(t).Append(e) : bundle.Tokenizer.Encode(t)).ToArray()).ToList();
-            return LanguageModelJob(bundle, cfg, new PackedTokenStream(documents, cfg.BatchSize, cfg.MaxSeqLength, cfg.Seed));
+            var (train, heldOut) = HeldOutData.Documents(documents, cfg.HeldOutShare());
+            var stream = new PackedTokenStream(train, cfg.BatchSize, cfg.MaxSeqLength, cfg.Seed);
+            var evalBatches = HeldOutData.PackedBatches(heldOut, cfg.BatchSize, cfg.MaxSeqLength, cfg.EvalBatches, bundle.Model.Device);
+            NoteMissingEval(cfg, evalBatches, $"{corpusPath} holds too little text to hold out a sequence", observer);
+            return LanguageModelJob(bundle, cfg, stream, evalBatches);
         }), observer, cancellation);
 
-    /// <summary>Supervised fine-tuning on chat data; the loss is on the assistant's tokens only. Defaults:
-    /// <see cref="LmTrainingConfig.Sft"/>.</summary>
+    /// <summary>Supervised fine-tuning on chat data; the loss is on the assistant's tokens only; eval_share of the
+    /// examples (by prompt) held out for eval_loss. Defaults: <see cref="LmTrainingConfig.Sft"/>.</summary>
     public static TrainingOutcome Sft(RunTarget target, ConfigLayers<LmTrainingConfig> config, string modelDir, string dataPath,
         ITrainingObserver observer, CancellationToken cancellation = default) =>
         TrainingRun.Run("sft", target, config, cfg => TrainingJob.For(ModelBundle.Load(modelDir), bundle =>
         {
             cfg.Validate();
-            var examples = SftDataset.Load(dataPath, bundle);
+            var (train, heldOut) = HeldOutData.Split(SftDataset.Load(dataPath, bundle), cfg.HeldOutShare(), e => e.Prompt);
             int pad = bundle.Tokenizer.PadId ?? bundle.Tokenizer.EosId ?? 0;
-            return LanguageModelJob(bundle, cfg, new SftBatchSource(examples, cfg.BatchSize, cfg.MaxSeqLength, pad, (ulong)cfg.Seed));
+            var evalBatches = HeldOutData.SftBatches(heldOut, cfg.BatchSize, cfg.MaxSeqLength, pad, cfg.EvalBatches, bundle.Model.Device);
+            NoteMissingEval(cfg, evalBatches, $"{dataPath} has a single example", observer);
+            return LanguageModelJob(bundle, cfg, new SftBatchSource(train, cfg.BatchSize, cfg.MaxSeqLength, pad, (ulong)cfg.Seed), evalBatches);
         }), observer, cancellation);
+
+    /// <summary>Says why a run that asked for evaluation will log no eval_loss.</summary>
+    static void NoteMissingEval(LmTrainingConfig config, IReadOnlyList<TrainingBatch> evalBatches, string why, ITrainingObserver observer)
+    {
+        if (config.EvalSteps > 0 && config.EvalShare > 0 && evalBatches.Count == 0) observer.Notice($"no eval_loss: {why}");
+    }
 
     /// <summary>GRPO on a verifiable task, with a held-out greedy accuracy every eval_steps.</summary>
     public static TrainingOutcome Grpo(RunTarget target, ConfigLayers<GrpoConfig> config, string modelDir, IVerifiableTask task,
@@ -42,27 +54,32 @@ public static class Recipes
 
     /// <summary>
     /// GRPO from the model in <paramref name="modelDir"/>: the task's prompts in the model's chat template, R1's
-    /// standard rewards (reward_weights), a frozen copy of the model as reference when beta ≠ 0, and the evaluator's
-    /// held-out check when eval_steps is set.
+    /// standard rewards (reward_weights), a frozen copy of the model as reference when beta ≠ 0 (with LoRA the base
+    /// itself, its adapter switched off), and the evaluator's held-out check when eval_steps is set.
     /// </summary>
     public static TrainingJob GrpoJob(GrpoConfig config, string modelDir, IVerifiableTask task) =>
-        TrainingJob.For(ModelBundle.Load(modelDir), bundle =>
+        TrainingJob.For(ModelBundle.Load(modelDir), loaded =>
         {
             config.Validate();
+            var bundle = config.PrepareModel(loaded);
             var environment = GrpoEnvironment.For(task, bundle, config.RewardWeights);
             var evaluate = config.EvalSteps > 0 ? GrpoTrainer.HeldOutEvaluation(bundle, task, config) : null;
-            var reference = config.Beta != 0 ? ModelCheckpoint.Load(modelDir) : null;
-            return new TrainingJob(bundle, config.MaxSteps, (run, from, onStep, cancellation) =>
-                new GrpoTrainer(bundle.Model, config, environment, reference).Run(run, from, onStep, evaluate, cancellation)) { Owned = [reference] };
+            var reference = config.Beta != 0 && bundle.Adapter is null ? ModelCheckpoint.Load(modelDir) : null;
+            return new TrainingJob(bundle, config, (run, from, onStep, cancellation) =>
+                new GrpoTrainer(bundle.Model, config, environment, reference, bundle.Adapter).Run(run, from, onStep, evaluate, cancellation))
+                { Owned = [reference] };
         });
 
-    /// <summary>Next-token training of <paramref name="bundle"/>'s model on <paramref name="batches"/> (with a held-out
-    /// loss on <paramref name="evalBatches"/> every eval_steps).</summary>
-    public static TrainingJob LanguageModelJob(ModelBundle bundle, LmTrainingConfig config, IBatchSource batches,
-        IReadOnlyList<TrainingBatch>? evalBatches = null) =>
-        new(bundle, config.MaxSteps, (run, from, onStep, cancellation) =>
-            new LanguageModelTrainer(bundle.Model, config, batches, evalBatches).Run(run, from, onStep, cancellation))
+    /// <summary>Next-token training of <paramref name="loaded"/>'s model (or of a LoRA adapter over it, with lora_r set)
+    /// on <paramref name="batches"/> (with a held-out loss on <paramref name="evalBatches"/> every eval_steps).</summary>
+    public static TrainingJob LanguageModelJob(ModelBundle loaded, LmTrainingConfig config, IBatchSource batches,
+        IReadOnlyList<TrainingBatch>? evalBatches = null)
+    {
+        var bundle = config.PrepareModel(loaded);
+        return new(bundle, config, (run, from, onStep, cancellation) =>
+            new LanguageModelTrainer(bundle.Model, config, batches, evalBatches, adapter: bundle.Adapter).Run(run, from, onStep, cancellation))
         {
             Owned = evalBatches ?? [],
         };
+    }
 }

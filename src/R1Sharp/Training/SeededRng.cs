@@ -7,17 +7,7 @@ public sealed record RngState(ulong Seed, long Position)
 {
     public string ToJson() => JsonSerializer.Serialize(this, SnakeCase.Json);
 
-    public static RngState FromJson(string json, string source)
-    {
-        try
-        {
-            return JsonSerializer.Deserialize<RngState>(json, SnakeCase.Json) ?? throw new R1Error($"{source}: empty RNG state");
-        }
-        catch (JsonException e)
-        {
-            throw new R1Error($"{source}: not an RNG state: {e.Message}", e);
-        }
-    }
+    public static RngState FromJson(string json, string source) => ConfigJson.Deserialize<RngState>(json, source, SnakeCase.Json);
 }
 
 /// <summary>

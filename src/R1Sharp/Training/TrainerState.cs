@@ -26,43 +26,45 @@ public sealed record TrainerState
     public DataPosition? Data { get; init; }
     /// <summary>GRPO: prompts drawn so far, over all epochs.</summary>
     public long? PromptsUsed { get; init; }
+    /// <summary>The precision the run trains in (what auto chose), kept so a resumed run goes on in it; absent in
+    /// checkpoints from before mixed precision, which trained in fp32.</summary>
+    public Precision? Precision { get; init; }
+    /// <summary>Why the run trains in <see cref="Precision"/> (what auto measured).</summary>
+    public string? PrecisionReason { get; init; }
 
     public const string OptimizerFile = "optimizer.bin";
     public const string StateFile = "trainer_state.json";
     public const string RngFile = "rng_state.bin";
 
-    static readonly JsonSerializerOptions Json = new(SnakeCase.Json) { DefaultIgnoreCondition = JsonIgnoreCondition.WhenWritingNull };
+    static readonly JsonSerializerOptions Json = new(SnakeCase.Report);
 
-    /// <summary>Writes a checkpoint folder: the model (HF layout, float32), the optimizer's moments, torch's RNG and this state.</summary>
-    public void Save(string dir, CausalLanguageModel model, OptimizerHelper optimizer)
+    /// <summary>Writes a checkpoint folder: the model (HF layout, float32) — or, when a LoRA <paramref name="adapter"/> is
+    /// trained, the adapter alone (PEFT's format) — the optimizer's moments, torch's RNG and this state.</summary>
+    public void Save(string dir, CausalLanguageModel model, OptimizerHelper optimizer, LoraAdapter? adapter = null)
     {
-        ModelCheckpoint.Save(model, dir);
+        if (adapter is null) ModelCheckpoint.Save(model, dir);
+        else PeftAdapter.Save(adapter, dir);
         optimizer.save_state_dict(Path.Combine(dir, OptimizerFile));
         TorchRngState.Save(Path.Combine(dir, RngFile));
         File.WriteAllText(Path.Combine(dir, StateFile), JsonSerializer.Serialize(this, Json));
     }
 
-    /// <summary>Loads weights into <paramref name="model"/>, moments into <paramref name="optimizer"/> and torch's RNG
-    /// from checkpoint folder <paramref name="dir"/>; returns its trainer state.</summary>
-    public static TrainerState Load(string dir, CausalLanguageModel model, OptimizerHelper optimizer)
+    /// <summary>Loads weights into <paramref name="model"/> (or into the trained LoRA <paramref name="adapter"/>), moments
+    /// into <paramref name="optimizer"/> and torch's RNG from checkpoint folder <paramref name="dir"/>; returns its trainer state.</summary>
+    public static TrainerState Load(string dir, CausalLanguageModel model, OptimizerHelper optimizer, LoraAdapter? adapter = null)
     {
-        using (var loaded = ModelCheckpoint.Load(dir))
-        using (no_grad())
-        {
-            var own = model.HfStateDict();
-            foreach (var (name, value) in loaded.HfStateDict()) own[name].copy_(value);
-        }
+        if (adapter is not null) PeftAdapter.LoadInto(adapter, dir);
+        else
+            using (var loaded = ModelCheckpoint.Load(dir))
+            using (no_grad())
+            {
+                var own = model.HfStateDict();
+                foreach (var (name, value) in loaded.HfStateDict()) own[name].copy_(value);
+            }
         optimizer.load_state_dict(Path.Combine(dir, OptimizerFile));
         TorchRngState.Restore(File.ReadAllBytes(Path.Combine(dir, RngFile)));
         string path = Path.Combine(dir, StateFile);
-        try
-        {
-            return JsonSerializer.Deserialize<TrainerState>(File.ReadAllText(path), Json) ?? throw new R1Error($"{path}: empty trainer state");
-        }
-        catch (JsonException e)
-        {
-            throw new R1Error($"{path}: not a trainer state ({e.Message})", e);
-        }
+        return ConfigJson.Deserialize<TrainerState>(File.ReadAllText(path), path, Json);
     }
 }
 
@@ -73,14 +75,27 @@ public sealed record TrainerState
 /// checkpoint of the last whole step, so `--resume` loses nothing. (A stop in the middle of a step cannot: its model
 /// and data are half-way; the run resumes from the checkpoint before.)
 /// </summary>
-public sealed class TrainingLoop(TrainingArguments args, RunFolder run, CausalLanguageModel model, AdamW optimizer)
+/// <param name="adapter">The LoRA adapter trained over the frozen model, or null when the model itself is trained: what checkpoints hold.</param>
+public sealed class TrainingLoop(TrainingArguments args, RunFolder run, CausalLanguageModel model, AdamW optimizer, LoraAdapter? adapter = null)
 {
     public TrainerState State { get; private set; } = new();
 
+    /// <summary>The arithmetic of the run's forward passes, decided by <see cref="Resume"/>: the trainer runs its forward and
+    /// loss inside <c>Precision.Autocast(device)</c>.</summary>
+    public PrecisionChoice Precision { get; private set; } = PrecisionChoice.Fp32;
+
     bool Continues => State.Step < args.MaxSteps && (args.MaxSeconds == 0 || State.ElapsedSeconds < args.MaxSeconds);
 
-    /// <summary>Starts from checkpoint <paramref name="from"/> (weights, optimizer, RNG), or from step 0 when null.</summary>
-    public TrainerState Resume(CheckpointInfo? from) => State = from is null ? new TrainerState() : TrainerState.Load(from.Path, model, optimizer);
+    /// <summary>Starts from checkpoint <paramref name="from"/> (weights or adapter, optimizer, RNG, precision), or from step 0 when
+    /// null, and decides the run's precision (<see cref="MixedPrecision.ForRun"/>), telling the run's watcher.</summary>
+    public TrainerState Resume(CheckpointInfo? from)
+    {
+        State = from is null ? new TrainerState() : TrainerState.Load(from.Path, model, optimizer, adapter);
+        Precision = MixedPrecision.ForRun(args.Precision, from is null ? null : State.Precision ?? Training.Precision.Fp32, model, args.RowsPerMicroBatch);
+        State = State with { Precision = Precision.Precision, PrecisionReason = Precision.Reason };
+        run.Store.Notify($"precision {Precision.Reason}");
+        return State;
+    }
 
     /// <param name="step">One optimizer step: gets the 0-based step and its learning rate, returns its metrics.</param>
     /// <param name="counters">The trainer's own counters (data position, tokens, prompts) after a step.</param>
@@ -129,7 +144,7 @@ public sealed class TrainingLoop(TrainingArguments args, RunFolder run, CausalLa
     void Save()
     {
         var state = State;
-        run.SaveCheckpoint(state.Step, dir => state.Save(dir, model, optimizer), args.SaveTotalLimit);
+        run.SaveCheckpoint(state.Step, dir => state.Save(dir, model, optimizer, adapter), args.SaveTotalLimit);
     }
 }
 

@@ -1,3 +1,6 @@
+using System.Text.Json.Serialization;
+using R1Sharp.Checkpoints;
+using R1Sharp.Model;
 using TorchSharp;
 using TorchSharp.Modules;
 using static TorchSharp.torch;
@@ -68,9 +71,82 @@ public abstract record TrainingArguments
     /// pretraining and SFT.</summary>
     public int EvalSteps { get; init; }
 
+    /// <summary>Matrix products in fp32, bf16 (fp32 master weights, optimizer state, norms, softmax and losses), or auto:
+    /// measured at the start of the run on its own shapes, bf16 only where clearly faster (see <see cref="MixedPrecision"/>).
+    /// A resumed run keeps the precision it trained in. Default auto.</summary>
+    public Precision Precision { get; init; } = Precision.Auto;
+
+    /// <summary>Tokens a forward of one micro-batch multiplies by each weight: the rows auto's measurement uses.</summary>
+    [System.Text.Json.Serialization.JsonIgnore] public abstract long RowsPerMicroBatch { get; }
+
+    // --- LoRA (TRL's ModelConfig names, PEFT's meaning) and memory ---
+
+    /// <summary>LoRA rank r: above 0, train a low-rank adapter over the frozen base instead of every weight, and save only
+    /// the adapter (PEFT's format). Default 0: full fine-tuning.</summary>
+    public int LoraR { get; init; }
+
+    /// <summary>LoRA alpha: the adapter's update is scaled by alpha / r (alpha / √r with use_rslora). Default 32 (TRL's).</summary>
+    public double LoraAlpha { get; init; } = 32;
+
+    /// <summary>Dropout on the adapter's input while training. Default 0.05 (TRL's).</summary>
+    public double LoraDropout { get; init; } = 0.05;
+
+    /// <summary>The projections LoRA wraps (PEFT's target_modules: "all-linear", a list of names or a regex). Default
+    /// all-linear: q/k/v/o and gate/up/down; for deepseek_v3 its MLA projections and every expert's.</summary>
+    public LoraTargetModules LoraTargetModules { get; init; } = LoraTargetModules.AllLinear;
+
+    /// <summary>Rank-stabilised LoRA: scale by alpha / √r instead of alpha / r. Default false.</summary>
+    public bool UseRslora { get; init; }
+
+    /// <summary>Recompute each decoder layer's activations in backward instead of keeping them: less memory for one more
+    /// forward of compute (Hugging Face's gradient_checkpointing). Default false.</summary>
+    public bool GradientCheckpointing { get; init; }
+
+    /// <summary>The LoRA adapter these options ask for, or null for full fine-tuning.</summary>
+    [JsonIgnore] public LoraSettings? Lora => LoraR > 0 ? new LoraSettings(LoraR, LoraAlpha, LoraDropout, LoraTargetModules, UseRslora) : null;
+
+    /// <summary>
+    /// Readies a loaded model for training with these options: gradient checkpointing, and with lora_r above 0 a fresh
+    /// adapter (seeded by seed) over the base, whose weights are frozen (no gradients, no optimizer state). Returns the
+    /// bundle to train: the same one, or one carrying the active adapter (then train and dispose that one).
+    /// </summary>
+    public ModelBundle PrepareModel(ModelBundle bundle)
+    {
+        bundle.Model.GradientCheckpointing = GradientCheckpointing;
+        return CreateAdapter(bundle.Model, Path.GetFullPath(bundle.Directory)) is { } adapter ? bundle with { Adapter = adapter } : bundle;
+    }
+
+    /// <summary>With lora_r above 0: freezes <paramref name="model"/>'s weights and returns a fresh adapter over it, active
+    /// (seeded by seed; <paramref name="baseModel"/> is the base's folder, for adapter_config.json). Else null.</summary>
+    public LoraAdapter? CreateAdapter(CausalLanguageModel model, string baseModel)
+    {
+        if (Lora is not { } lora) return null;
+        foreach (var parameter in model.parameters()) parameter.requires_grad = false;
+        return LoraAdapter.Create(model, lora, baseModel, Seed).Activate();
+    }
+
+    /// <summary>
+    /// What the schedule does not fit in a run this short — warm-up longer than the run, evaluation interval longer
+    /// than the run — as warnings for the user. The options stay as given (config.json records what ran); a run that
+    /// a time budget ends (max_steps int.MaxValue) is not judged.
+    /// </summary>
+    public IEnumerable<string> ShortRunWarnings()
+    {
+        if (MaxSteps == int.MaxValue) yield break;
+        if (WarmupSteps > MaxSteps)
+            yield return $"warmup_steps {WarmupSteps} is longer than the run (max_steps {MaxSteps}): the learning rate reaches only " +
+                         $"{100.0 * MaxSteps / WarmupSteps:0}% of learning_rate {LearningRate:G3}; set warmup_steps to at most max_steps in --config";
+        if (EvalSteps > MaxSteps)
+            yield return $"eval_steps {EvalSteps} is longer than the run (max_steps {MaxSteps}): the held-out evaluation runs only at the end; " +
+                         "set eval_steps below max_steps for a curve";
+    }
+
     /// <summary>Throws <see cref="R1Error"/> naming the first shared option whose value cannot work.</summary>
     protected void ValidateTrainingArguments()
     {
+        ConfigJson.Require(LoraR >= 0, "lora_r", LoraR, "must be 0 (full fine-tuning) or more");
+        ConfigJson.Require(LoraAlpha > 0 && double.IsFinite(LoraAlpha), "lora_alpha", LoraAlpha, "must be above 0");
+        ConfigJson.Require(LoraDropout is >= 0 and < 1, "lora_dropout", LoraDropout, "must be in [0, 1)");
         ConfigJson.Require(LearningRate > 0, "learning_rate", LearningRate, "must be above 0");
         ConfigJson.Require(WarmupSteps >= 0, "warmup_steps", WarmupSteps, "must be 0 or more");
         ConfigJson.Require(MinLrRate is >= 0 and <= 1, "min_lr_rate", MinLrRate, "must be in [0, 1]");
@@ -88,7 +164,8 @@ public abstract record TrainingArguments
         ConfigJson.Require(EvalSteps >= 0, "eval_steps", EvalSteps, "must be 0 or more");
     }
 
-    /// <summary>AdamW over <paramref name="model"/>'s parameters with these options (see <see cref="AdamWSetup"/>).</summary>
+    /// <summary>AdamW over the trainable parameters of <paramref name="model"/> (a LoRA adapter's alone when it trains one)
+    /// with these options (see <see cref="AdamWSetup"/>).</summary>
     public AdamW CreateOptimizer(nn.Module model) =>
         AdamWSetup.Create(model, LearningRate, WeightDecay, AdamBeta1, AdamBeta2, AdamEpsilon);
 

@@ -52,10 +52,13 @@ public delegate IReadOnlyDictionary<string, double> TrainFunc(RunFolder run, Che
 
 /// <summary>
 /// A training recipe with its inputs loaded and checked: the model it trains (saved with its tokenizer at the end),
-/// the steps it takes, and the training itself. <see cref="Owned"/> are disposed with it (a teacher, a reference model).
+/// its optimizer and schedule options, and the training itself. <see cref="Owned"/> are disposed with it (a teacher,
+/// a reference model, held-out batches).
 /// </summary>
-public sealed record TrainingJob(ModelBundle Model, int MaxSteps, TrainFunc Train) : IDisposable
+public sealed record TrainingJob(ModelBundle Model, TrainingArguments Arguments, TrainFunc Train) : IDisposable
 {
+    public int MaxSteps => Arguments.MaxSteps;
+
     public IReadOnlyList<IDisposable?> Owned { get; init; } = [];
 
     /// <summary>Builds a job around <paramref name="model"/>, disposing the model if building fails.</summary>
@@ -104,6 +107,7 @@ public static class TrainingRun
         {
             var config = run is null ? layers.Resolve() : layers.Resolve(run.ReadConfigJson(), run.ConfigPath);
             using var job = prepare(config);
+            foreach (string warning in job.Arguments.ShortRunWarnings()) observer.Notice(warning);
             CheckpointInfo? checkpoint = null;
             if (run is null)
                 run = RunFolder.Create(target.RunsRoot, target.Name, kind, config, observer.Notice);
@@ -176,11 +180,12 @@ public static class TrainingRun
         return done.Result;
     }
 
-    /// <summary>Writes the model (safetensors + config.json) and its tokenizer files to <paramref name="dir"/>.</summary>
+    /// <summary>Writes what the run trained to <paramref name="dir"/>: its LoRA adapter alone (PEFT's two files) when it
+    /// trained one, else the model (safetensors + config.json) and its tokenizer files.</summary>
     public static void SaveModel(ModelBundle bundle, string dir)
     {
-        ModelCheckpoint.Save(bundle.Model, dir);
-        TokenizerLoader.Save(dir, bundle.Tokenizer.Definition, bundle.Tokenizer.Config ?? TokenizerConfig.ForOwnTokenizers);
+        if (bundle.Adapter is { } adapter) PeftAdapter.Save(adapter, dir);
+        else bundle.Save(dir);
     }
 
     /// <summary>"200 steps in 41 s, reward 0.82, acc 0.75, len 23.5": a finished stage in one line.</summary>

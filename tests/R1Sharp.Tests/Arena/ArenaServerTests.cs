@@ -3,6 +3,7 @@ using System.Net.Http.Headers;
 using System.Text;
 using System.Text.Json;
 using R1Sharp.Arena;
+using R1Sharp.Remote;
 using R1Sharp.Server;
 using R1Sharp.Tests.Server;
 using R1Sharp.Tokenizers;
@@ -161,22 +162,23 @@ public sealed class ArenaServerTests : IDisposable
     public async Task An_endpoint_contestant_streams_thinking_and_answer_from_an_openai_compatible_server_and_keeps_its_key_to_itself()
     {
         await using var served = await ServerFixture.StartAsync(ServerTestModels.ReasoningDir, o => o with { ApiKey = "served-key" });
-        using var http = new HttpClient { Timeout = Timeout.InfiniteTimeSpan };
-        var url = new Uri(served.BaseAddress, "v1");
+        string url = new Uri(served.BaseAddress, "v1").ToString();
         var sampling = new ArenaSampling(Temperature: 0, TopP: 1, MaxTokens: 100);
-        var endpoint = new EndpointContestant("api", sampling, url, served.Service.ModelId, "served-key", http);
+        EndpointContestant Contestant(string baseUrl, string model, string? key) =>
+            new("api", sampling, new OpenAiEndpoint(new EndpointOptions { Url = baseUrl, Model = model }, key));
+        var endpoint = Contestant(url, served.Service.ModelId, "served-key");
         var reply = await endpoint.ReplyAsync([ChatMessage.User("What is 2+2?")], seed: 1, CancellationToken.None);
         Assert.Equal(new ContestantReply(ServerTestModels.Reasoning, ServerTestModels.Answer, R1Sharp.Generation.FinishReason.Stop), reply);
 
-        var wrongKey = new EndpointContestant("api", sampling, url, served.Service.ModelId, "not-the-key-xyz", http);
+        var wrongKey = Contestant(url, served.Service.ModelId, "not-the-key-xyz");
         var refused = await Assert.ThrowsAsync<R1Error>(() => wrongKey.ReplyAsync([ChatMessage.User("hi")], null, CancellationToken.None));
         Assert.Contains("HTTP 401", refused.Message);
         Assert.Contains("contestant 'api'", refused.Message);
         Assert.DoesNotContain("not-the-key-xyz", refused.Message);
 
-        var wrongModel = new EndpointContestant("api", sampling, url, "other-model", "served-key", http);
+        var wrongModel = Contestant(url, "other-model", "served-key");
         Assert.Contains("HTTP 404", (await Assert.ThrowsAsync<R1Error>(() => wrongModel.ReplyAsync([ChatMessage.User("hi")], null, CancellationToken.None))).Message);
-        var nobody = new EndpointContestant("api", sampling, new Uri("http://127.0.0.1:1/v1"), "m", null, http);
+        var nobody = Contestant("http://127.0.0.1:1/v1", "m", null);
         Assert.Contains("cannot reach", (await Assert.ThrowsAsync<R1Error>(() => nobody.ReplyAsync([ChatMessage.User("hi")], null, CancellationToken.None))).Message);
     }
 }

@@ -75,7 +75,7 @@ public class InitCommandTests
         Assert.Equal(2, R1("init", "--arch", "qwen3", "--preset", "tiny", "--out", model, "--dtype", "int8").Exit);
         Assert.Equal(2, R1("init", "--config", dir.File("nope.json"), "--out", model).Exit);
         Assert.False(Directory.Exists(model));
-        Assert.Equal(["config.json"], Directory.GetFileSystemEntries(dir.Path).Select(Path.GetFileName).ToArray());
+        Assert.Equal(new string?[] { "config.json" }, Directory.GetFileSystemEntries(dir.Path).Select(Path.GetFileName).ToArray());
     }
 
     [Fact]

@@ -2,37 +2,22 @@ using System.Numerics;
 using System.Text.Json.Nodes;
 using R1Sharp.Cli;
 using R1Sharp.Gguf;
-using Spectre.Console;
 
 namespace R1Sharp.Tests.Cli;
 
 /// <summary>
 /// `r1 inspect` run in-process as a user runs it: the weight check on good and broken checkpoints (#13), hostile
-/// config.json files (#20.6), huge configs' counts (#20.16) and hostile GGUF files (#20.8). CliApp reports errors
-/// as "error: …" through the process-wide AnsiConsole, which each run here captures (tests run one at a time).
+/// config.json files (#20.6), huge configs' counts (#20.16) and hostile GGUF files (#20.8). Results come on standard
+/// output, "error: …" on standard error; each run here captures both.
 /// </summary>
 public class InspectWeightCheckTests
 {
-    static (int Exit, string Output, string Errors) R1(params string[] args)
+    internal static (int Exit, string Output, string Errors) R1(params string[] args)
     {
         var output = new StringWriter();
         var errors = new StringWriter();
-        var previous = AnsiConsole.Console;
-        var console = AnsiConsole.Create(new AnsiConsoleSettings
-        {
-            Out = new AnsiConsoleOutput(errors), Ansi = AnsiSupport.No, ColorSystem = ColorSystemSupport.NoColors,
-        });
-        console.Profile.Width = 10_000; // no wrapping inside names
-        AnsiConsole.Console = console;
-        try
-        {
-            int exit = CliApp.Run(args, output);
-            return (exit, output.ToString(), errors.ToString());
-        }
-        finally
-        {
-            AnsiConsole.Console = previous;
-        }
+        int exit = CliApp.Run(args, output, errors);
+        return (exit, output.ToString(), errors.ToString());
     }
 
     static string TinyModel(string arch = "llama")

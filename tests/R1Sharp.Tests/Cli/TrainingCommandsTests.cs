@@ -45,6 +45,9 @@ public class TrainingCommandsTests : IDisposable
 
     JsonNode SavedConfig(string run) => JsonNode.Parse(File.ReadAllText(Path.Combine(Runs, run, "config.json")))!;
 
+    JsonNode LastTrainerState(string run) => JsonNode.Parse(File.ReadAllText(Path.Combine(
+        new RunStore(Runs).List().Single(r => r.Name == run).Path, "checkpoints", "step-000002", R1Sharp.Training.TrainerState.StateFile)))!;
+
     int MetricLines(string run) => File.ReadAllLines(Path.Combine(Runs, run, "metrics.jsonl")).Length;
 
     [Fact]
@@ -100,6 +103,34 @@ public class TrainingCommandsTests : IDisposable
     }
 
     JsonNode RunCost(string run) => JsonNode.Parse(File.ReadAllText(Path.Combine(Runs, run, RunFolder.RunInfoFile)))!["cost"]!;
+
+    /// <summary>--precision on pretrain, sft and grpo: saved in config.json, decided once, recorded in the checkpoint.</summary>
+    [Fact]
+    public void Precision_is_a_flag_of_every_training_command_and_the_checkpoint_records_the_choice()
+    {
+        string model = NewModel();
+        string config = WriteConfig(new { max_steps = 2, batch_size = 4, max_seq_length = 16, eval_steps = 0, save_steps = 0 });
+        string bf16OrFp32 = R1Sharp.Training.Autocast.IsAvailable ? "bf16" : "fp32";
+        Assert.Equal(0, CliApp.Run(["pretrain", "--model", model, "--data", Corpus(), "--config", config, "--precision", bf16OrFp32, "--runs-dir", Runs, "--name", "p"]));
+        Assert.Equal(bf16OrFp32, SavedConfig("p")["precision"]!.GetValue<string>());
+        var state = LastTrainerState("p");
+        Assert.Equal(bf16OrFp32, state["precision"]!.GetValue<string>());
+        Assert.Equal(0, CliApp.Run(["pretrain", "--model", model, "--data", Corpus(), "--config", config, "--runs-dir", Runs, "--name", "p-auto"]));
+        Assert.Equal("auto", SavedConfig("p-auto")["precision"]!.GetValue<string>());
+        var chosen = LastTrainerState("p-auto");
+        Assert.Contains(chosen["precision"]!.GetValue<string>(), new[] { "fp32", "bf16" });
+        Assert.StartsWith(chosen["precision"]!.GetValue<string>(), chosen["precision_reason"]!.GetValue<string>());
+
+        string sft = WriteConfig(new { max_steps = 1, batch_size = 4, max_seq_length = 128, eval_steps = 0 }, "sft.json");
+        Assert.Equal(0, CliApp.Run(["sft", "--model", model, "--data", SftData(), "--config", sft, "--precision", "fp32", "--runs-dir", Runs, "--name", "s"]));
+        Assert.Equal("fp32", SavedConfig("s")["precision"]!.GetValue<string>());
+        Assert.Equal(0, CliApp.Run(["grpo", "--model", model, "--task", "arithmetic", "--num-generations", "2", "--prompts-per-step", "1",
+            "--max-completion-length", "4", "--max-steps", "1", "--precision", bf16OrFp32, "--runs-dir", Runs, "--name", "g"]));
+        Assert.Equal(bf16OrFp32, SavedConfig("g")["precision"]!.GetValue<string>());
+
+        Assert.Equal(2, CliApp.Run(["pretrain", "--model", model, "--data", Corpus(), "--precision", "fp16", "--runs-dir", Runs, "--name", "bad"]));
+        Assert.False(Directory.Exists(Path.Combine(Runs, "bad")));
+    }
 
     [Fact]
     public void Sft_learns_only_from_assistant_turns_and_a_failed_input_check_leaves_no_run_behind()

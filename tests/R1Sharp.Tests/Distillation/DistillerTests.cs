@@ -33,8 +33,8 @@ public class DistillerTests
 
     static DistillConfig Config(DistillMode mode) => new()
     {
-        Mode = mode, TopK = 8, HeldOutShare = 0,
-        Training = new LmTrainingConfig { LearningRate = 3e-3, WarmupSteps = 3, MaxSteps = 30, BatchSize = 8, MaxSeqLength = 64, EvalSteps = 0, SaveSteps = 0, Seed = 2 },
+        Mode = mode, TopK = 8,
+        Training = new LmTrainingConfig { LearningRate = 3e-3, WarmupSteps = 3, MaxSteps = 30, BatchSize = 8, MaxSeqLength = 64, EvalSteps = 0, EvalShare = 0, SaveSteps = 0, Seed = 2 },
     };
 
     [Theory]
@@ -103,8 +103,9 @@ public class DistillerTests
         var work = JsonNode.Parse(File.ReadAllText(Path.Combine(runs, "d", "run.json")))!["cost"]!["work"]!;
         Assert.True((long)work["training_tokens"]! > 0 && (long)work["forward_tokens"]! >= (long)work["training_tokens"]!);
         Assert.Contains("## Cost", File.ReadAllText(Path.Combine(runs, "d", "report.md")));
-        Assert.Equal(0, CliApp.Run([.. args, "--name", "d-flag", "--max-steps", "1"])); // the flag over the file
+        Assert.Equal(0, CliApp.Run([.. args, "--name", "d-flag", "--max-steps", "1", "--precision", "fp32"])); // the flags over the file
         Assert.Single(File.ReadAllLines(Path.Combine(runs, "d-flag", "metrics.jsonl")));
+        Assert.Equal("fp32", JsonNode.Parse(File.ReadAllText(Path.Combine(runs, "d-flag", "config.json")))!["training"]!["precision"]!.GetValue<string>());
         using (var student = ModelBundle.Load(Path.Combine(runs, "d", "model")))
             Assert.Equal(StudentShapes.Create(ModelConfig.Load(Path.Combine(TinyTeacher.Directory, "config.json")), "half").HiddenSize, student.Model.Config.HiddenSize);
 

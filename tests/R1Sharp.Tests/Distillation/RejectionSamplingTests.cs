@@ -50,7 +50,7 @@ public class RejectionSamplingTests
     [Fact]
     public void A_trace_line_is_chat_sft_data_with_the_reasoning_inside_think()
     {
-        var line = JsonNode.Parse(Trace("7+6=13\n</think>\n543").ToJsonLine())!;
+        var line = Trace("7+6=13\n</think>\n543").ToJson();
         Assert.Equal("What is 457+86?", line["messages"]![0]!["content"]!.GetValue<string>());
         Assert.Equal("assistant", line["messages"]![1]!["role"]!.GetValue<string>());
         Assert.Equal("<think>\n7+6=13\n</think>\n543", line["messages"]![1]!["content"]!.GetValue<string>());

@@ -43,7 +43,7 @@ public sealed class EvaluatorTests : IDisposable
         Assert.Equal(1 / 8.0, report.NoAnswerShare, 12);
 
         Assert.Equal(10, result.Samples.Count); // 8 samples + 2 greedy
-        Assert.Equal([true, false, false, false], result.Samples.Where(s => s.PromptId == "p1" && s.Sample >= 0).Select(s => s.Correct));
+        Assert.Equal([true, false, false, false], result.Samples.Where(s => s.PromptId == "p1" && !s.Greedy).Select(s => s.Correct));
         Assert.Equal("1/2", result.Samples.Single(s => s.PromptId == "p1" && s.Sample == 1).Answer);
     }
 

@@ -12,7 +12,7 @@ namespace R1Sharp.Tests.Training;
 public class GrpoTrainerTests
 {
     /// <summary>A task whose reward a test can compute by hand: a completion is right when it starts with a lowercase letter.</summary>
-    sealed class StartsWithLetterTask : IVerifiableTask
+    internal sealed class StartsWithLetterTask : IVerifiableTask
     {
         public string Name => "starts-with-letter";
 
@@ -29,17 +29,17 @@ public class GrpoTrainerTests
 
     static readonly ByteTokenizer Tokenizer = new();
 
-    static GrpoEnvironment Environment() => new(new StartsWithLetterTask(),
+    internal static GrpoEnvironment Environment() => new(new StartsWithLetterTask(),
         new CompositeReward([new WeightedReward(new AccuracyReward(), 1.0)]), Tokenizer,
         e => Tokenizer.Encode(e.Prompt[0].Content), TemplateOpensThink: false);
 
-    static GrpoConfig Config(int steps) => new()
+    internal static GrpoConfig Config(int steps) => new()
     {
         NumGenerations = 8, PromptsPerStep = 4, MaxCompletionLength = 4, MaxPromptLength = 16, LearningRate = 2e-2,
         LrSchedulerType = LrSchedulerType.Constant, MaxSteps = steps, SaveSteps = 2, Seed = 5,
     };
 
-    static CausalLanguageModel Policy() => TinyModels.Create(ModelFamily.Llama, seed: 2, edit: c => c with { VocabSize = Tokenizer.VocabSize });
+    internal static CausalLanguageModel Policy() => TinyModels.Create(ModelFamily.Llama, seed: 2, edit: c => c with { VocabSize = Tokenizer.VocabSize });
 
     /// <summary>Probability that the first completion token is a lowercase letter (the rewarded ones).</summary>
     static double RewardedMass(CausalLanguageModel model)

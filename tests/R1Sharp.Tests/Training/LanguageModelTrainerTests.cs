@@ -9,7 +9,7 @@ namespace R1Sharp.Tests.Training;
 public class LanguageModelTrainerTests
 {
     // A corpus with structure to learn: counting sequences.
-    static List<int[]> Corpus() => Enumerable.Range(0, 60)
+    internal static List<int[]> Corpus() => Enumerable.Range(0, 60)
         .Select(i => Enumerable.Range(i % 20, 12).Select(t => 10 + t).Append(2).ToArray()).ToList();
 
     static LmTrainingConfig Config(int steps) => new()

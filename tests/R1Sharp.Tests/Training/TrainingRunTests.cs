@@ -41,7 +41,7 @@ public class TrainingRunTests : IDisposable
 
     static readonly LmTrainingConfig Small = new()
     {
-        MaxSteps = 6, BatchSize = 4, MaxSeqLength = 16, WarmupSteps = 2, SaveSteps = 4, EvalSteps = 0, Seed = 3,
+        MaxSteps = 6, BatchSize = 4, MaxSeqLength = 16, WarmupSteps = 2, SaveSteps = 4, EvalSteps = 3, Seed = 3,
     };
 
     [Fact]
@@ -63,12 +63,14 @@ public class TrainingRunTests : IDisposable
         Assert.Equal(RunStatus.Finished, store.Find("stopped")!.Status);
         // Both sessions' work, which here is the unbroken run's (no step was done twice).
         Assert.Equal(store.Find("straight")!.Cost!.Work, store.Find("stopped")!.Cost!.Work);
-        string[] exact = [MetricNames.Loss, MetricNames.LearningRate, MetricNames.GradNorm, MetricNames.TokensSeen];
+        string[] exact = [MetricNames.Loss, MetricNames.LearningRate, MetricNames.GradNorm, MetricNames.TokensSeen, MetricNames.EvalLoss];
         var expected = MetricsRow.Read(Path.Combine(runs, "straight", RunFolder.MetricsFile));
         var actual = MetricsRow.Read(Path.Combine(runs, "stopped", RunFolder.MetricsFile));
         Assert.Equal(expected.Select(r => r.Step), actual.Select(r => r.Step));
+        // The held-out loss every eval_steps (3) and at the end, on the same held-out tokens before and after the stop.
+        Assert.Equal([3, 6], actual.Where(r => r.Values.ContainsKey(MetricNames.EvalLoss)).Select(r => r.Step));
         foreach (var (e, a) in expected.Zip(actual))
-            foreach (var key in exact) Assert.Equal(e.Values[key], a.Values[key]);
+            foreach (var key in exact.Where(e.Values.ContainsKey)) Assert.Equal(e.Values[key], a.Values[key]);
         Assert.True(File.Exists(Path.Combine(outcome.ModelDir, "model.safetensors")));
     }
 
@@ -120,12 +122,13 @@ public class TrainingRunTests : IDisposable
     {
         string[] shared = ["learning_rate", "lr_scheduler_type", "warmup_steps", "min_lr_rate", "weight_decay", "adam_beta1", "adam_beta2",
             "adam_epsilon", "max_grad_norm", "gradient_accumulation_steps", "max_steps", "max_seconds", "seed", "logging_steps", "save_steps",
-            "save_total_limit", "eval_steps"];
+            "save_total_limit", "eval_steps", "lora_r", "lora_alpha", "lora_dropout", "lora_target_modules", "use_rslora", "gradient_checkpointing",
+            "precision"]; // not TRL's: one key for Hugging Face's bf16/fp16 switches, with auto
         var grpo = JsonNode.Parse(ConfigJson.Write(new GrpoConfig()))!.AsObject();
         var lm = JsonNode.Parse(ConfigJson.Write(new LmTrainingConfig()))!.AsObject();
         var distill = JsonNode.Parse(ConfigJson.Write(new DistillConfig()))!.AsObject();
         Assert.All(shared, key => Assert.True(grpo.ContainsKey(key) && lm.ContainsKey(key) && distill["training"]!.AsObject().ContainsKey(key), key));
-        Assert.Equal(["batch_size", "max_seq_length", "eval_batches", "router_bias_update_speed"], lm.Select(kv => kv.Key).Except(shared));
+        Assert.Equal(["batch_size", "max_seq_length", "eval_batches", "eval_share", "router_bias_update_speed"], lm.Select(kv => kv.Key).Except(shared));
         // Each keeps its own defaults.
         Assert.Equal((1e-6, "linear", 0.999), ((double)grpo["learning_rate"]!, (string)grpo["lr_scheduler_type"]!, (double)grpo["adam_beta2"]!));
         Assert.Equal((1e-3, "cosine", 0.95), ((double)lm["learning_rate"]!, (string)lm["lr_scheduler_type"]!, (double)lm["adam_beta2"]!));

@@ -1,6 +1,6 @@
 using System.Text;
 
-namespace R1Sharp.Arena;
+namespace R1Sharp;
 
 /// <summary>
 /// Reads UTF-8 lines from bytes we don't trust (an imported file, an endpoint's event stream) without ever holding more
