@@ -12,5 +12,10 @@ static class TestSetup
 {
     // Tests may touch TorchSharp before any R1Sharp type; fix the native shim first.
     [ModuleInitializer]
-    internal static void Init() => R1Sharp.Native.TorchNativeLoader.EnsureLoadable();
+    internal static void Init()
+    {
+        R1Sharp.Native.TorchNativeLoader.EnsureLoadable();
+        // auto precision's per-machine memory goes to a folder of the test run's own, not the user's ~/.cache.
+        Environment.SetEnvironmentVariable("R1_CACHE_DIR", Directory.CreateTempSubdirectory("r1-test-cache-").FullName);
+    }
 }

@@ -89,9 +89,11 @@ public static class MixedPrecision
 
     /// <summary>
     /// fp32 or bf16 as asked (bf16 needs libtorch's autocast), or auto's choice from <paramref name="timer"/>'s seconds
-    /// (default: <see cref="TimeProducts"/>, remembered per device, threads and shapes).
+    /// (default: <see cref="TimeProducts"/>, remembered per device, threads and shapes in this process and in this
+    /// machine's <see cref="PrecisionMemo"/>; an injected timer is asked every time unless a memo is given too).
     /// </summary>
-    public static PrecisionChoice Decide(Precision requested, Device device, IReadOnlyList<ProductShape> shapes, ProductTimer? timer = null)
+    public static PrecisionChoice Decide(Precision requested, Device device, IReadOnlyList<ProductShape> shapes, ProductTimer? timer = null,
+        PrecisionMemo? memo = null)
     {
         switch (requested)
         {
@@ -103,9 +105,9 @@ public static class MixedPrecision
         }
         if (!Autocast.IsAvailable)
             return new PrecisionChoice(Precision.Fp32, $"fp32: auto cannot use bf16 here ({Autocast.Unavailable})");
-        if (timer is not null) return Measure(shapes, device, timer);
-        string key = $"{device}|{get_num_threads()}|{string.Join(";", shapes)}";
-        return Decided.GetOrAdd(key, _ => Measure(shapes, device, TimeProducts));
+        string key = $"{PrecisionMemo.Machine()}|{device}|{get_num_threads()} threads|{string.Join(";", shapes)}";
+        if (timer is not null) return memo is null ? Measure(shapes, device, timer) : memo.GetOrMeasure(key, () => Measure(shapes, device, timer));
+        return Decided.GetOrAdd(key, _ => (memo ?? PrecisionMemo.ForMachine()).GetOrMeasure(key, () => Measure(shapes, device, TimeProducts)));
     }
 
     static PrecisionChoice Measure(IReadOnlyList<ProductShape> shapes, Device device, ProductTimer timer)
@@ -306,5 +308,95 @@ public static class Autocast
         }
         catch (Exception e) when (e is InvalidOperationException or NotSupportedException or System.ComponentModel.Win32Exception) { }
         return NativeLibrary.TryLoad(file, typeof(TorchSharp.torch).Assembly, null, out library);
+    }
+}
+
+/// <summary>
+/// auto's choices on this machine, kept on disk so that every run here decides alike: a timing taken while other jobs
+/// load the CPU must not make the same command train in another arithmetic (and give other numbers) tomorrow. One entry
+/// per CPU, device, thread count and shape set, in $R1_CACHE_DIR/precision.json (default ~/.cache/r1sharp/); delete
+/// the file to measure again. A missing, unreadable or damaged file is measured over; one that cannot be written only
+/// loses the memory.
+/// </summary>
+public sealed class PrecisionMemo(string path)
+{
+    const long MaxFileBytes = 1 << 20;
+    const int MaxEntries = 256;
+    static readonly object Gate = new();
+
+    sealed record Entry(Precision Precision, string Reason, DateTimeOffset MeasuredAt);
+
+    public string Path => path;
+
+    public static PrecisionMemo ForMachine() => new(System.IO.Path.Combine(
+        Environment.GetEnvironmentVariable("R1_CACHE_DIR") is { Length: > 0 } dir ? dir
+            : System.IO.Path.Combine(Environment.GetFolderPath(Environment.SpecialFolder.UserProfile), ".cache", "r1sharp"),
+        "precision.json"));
+
+    /// <summary>The CPU's model name and the flags that decide bf16's speed: another CPU type measures afresh.</summary>
+    public static string Machine() => MachineName.Value;
+
+    static readonly Lazy<string> MachineName = new(() =>
+    {
+        try
+        {
+            var lines = File.ReadLines("/proc/cpuinfo").Take(64).ToList();
+            string model = lines.FirstOrDefault(l => l.StartsWith("model name"))?.Split(':', 2)[1].Trim() ?? "unknown CPU";
+            var flags = (lines.FirstOrDefault(l => l.StartsWith("flags"))?.Split(':', 2)[1] ?? "").Split(' ', StringSplitOptions.RemoveEmptyEntries);
+            string[] relevant = ["avx512f", "avx512_bf16", "amx_bf16", "amx_tile", "avx2"];
+            return $"{model} ({string.Join(" ", relevant.Where(flags.Contains))})";
+        }
+        catch (IOException)
+        {
+            return $"{RuntimeInformation.OSArchitecture} CPU";
+        }
+    });
+
+    /// <summary>The remembered choice for <paramref name="key"/>, or <paramref name="measure"/>'s, remembered.</summary>
+    public PrecisionChoice GetOrMeasure(string key, Func<PrecisionChoice> measure)
+    {
+        lock (Gate)
+        {
+            var entries = Read();
+            if (entries.TryGetValue(key, out var seen))
+                return new PrecisionChoice(seen.Precision,
+                    $"{seen.Reason}; measured on this machine {seen.MeasuredAt:yyyy-MM-dd HH:mm} UTC and remembered in {path}");
+            var choice = measure();
+            if (entries.Count >= MaxEntries) entries.Remove(entries.MinBy(e => e.Value.MeasuredAt).Key);
+            entries[key] = new Entry(choice.Precision, choice.Reason, DateTimeOffset.UtcNow);
+            try
+            {
+                Directory.CreateDirectory(System.IO.Path.GetDirectoryName(path)!);
+                AtomicFile.WriteAllText(path, System.Text.Json.JsonSerializer.Serialize(entries, JsonOptions));
+            }
+            catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+            {
+                // A read-only home only loses the memory: the run still trains in what was measured.
+            }
+            return choice;
+        }
+    }
+
+    static readonly System.Text.Json.JsonSerializerOptions JsonOptions = new()
+    {
+        WriteIndented = true,
+        PropertyNamingPolicy = System.Text.Json.JsonNamingPolicy.SnakeCaseLower,
+        Converters = { new System.Text.Json.Serialization.JsonStringEnumConverter(System.Text.Json.JsonNamingPolicy.SnakeCaseLower) },
+    };
+
+    Dictionary<string, Entry> Read()
+    {
+        try
+        {
+            var info = new FileInfo(path);
+            if (!info.Exists || info.Length > MaxFileBytes) return [];
+            var entries = System.Text.Json.JsonSerializer.Deserialize<Dictionary<string, Entry>>(File.ReadAllText(path), JsonOptions) ?? [];
+            return entries.Count <= MaxEntries && entries.Values.All(e => e is not null && e.Reason is not null && Enum.IsDefined(e.Precision)
+                && e.Precision != Precision.Auto) ? entries : [];
+        }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException or System.Text.Json.JsonException or NotSupportedException)
+        {
+            return [];
+        }
     }
 }

@@ -48,6 +48,25 @@ public class PrecisionTests
         Assert.Contains($"{Shapes.Sum(s => s.Count)} products of {Shapes.Length} shapes, 512 rows", choice.Reason);
     }
 
+    [SkippableFact]
+    public void Auto_remembers_its_choice_on_this_machine_so_a_later_timing_cannot_change_it()
+    {
+        SkipWithoutAutocast();
+        using var dir = new TempDir();
+        var memo = new PrecisionMemo(dir.File("precision.json"));
+        var first = MixedPrecision.Decide(Precision.Auto, CPU, Shapes, Injected(0.3), memo);
+        Assert.Equal(Precision.Bf16, first.Precision);
+        // A later run here measures nothing and trains alike, whatever the CPU's load would make a timing say now.
+        ProductTimer never = (_, _, _) => throw new InvalidOperationException("measured again");
+        var again = MixedPrecision.Decide(Precision.Auto, CPU, Shapes, never, new PrecisionMemo(dir.File("precision.json")));
+        Assert.Equal(Precision.Bf16, again.Precision);
+        Assert.Contains("remembered in", again.Reason);
+        // Other shapes are another question; a damaged file is measured over.
+        Assert.Equal(Precision.Fp32, MixedPrecision.Decide(Precision.Auto, CPU, [new(512, 64, 64, 1)], Injected(2.0), memo).Precision);
+        File.WriteAllText(dir.File("precision.json"), "{\"x\": {\"precision\": \"auto\"}}");
+        Assert.Equal(Precision.Fp32, MixedPrecision.Decide(Precision.Auto, CPU, Shapes, Injected(1.0), memo).Precision);
+    }
+
     [Fact]
     public void Asked_precisions_are_taken_without_measuring()
     {
