@@ -1,5 +1,4 @@
 using System.Runtime.InteropServices;
-using LLama.Native;
 using R1Sharp.Gguf;
 
 namespace R1Sharp.Reference;
@@ -64,7 +63,7 @@ public static unsafe class GgmlQuantsReference
     /// <summary>The ggml-base that LLamaSharp picked for this CPU: load llama.cpp through it, then find the library in the process's maps.</summary>
     static IntPtr Load()
     {
-        NativeApi.llama_max_devices(); // makes LLamaSharp load its native libraries
+        LlamaCppModel.LoadNative();
         string? path = File.ReadLines("/proc/self/maps").Select(l => l.Split(' ', StringSplitOptions.RemoveEmptyEntries).LastOrDefault())
             .FirstOrDefault(p => p is not null && Path.GetFileName(p).StartsWith("libggml-base", StringComparison.Ordinal));
         if (path is null) throw new InvalidOperationException("LLamaSharp's ggml-base library is not loaded");

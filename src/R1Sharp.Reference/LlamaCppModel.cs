@@ -63,6 +63,12 @@ public sealed class LlamaCppModel : IDisposable
 
     public IReadOnlyDictionary<string, string> Metadata => weights.Metadata;
 
+    /// <summary>
+    /// Loads llama.cpp's native libraries, the log callback registered first: LLamaSharp refuses configuration once
+    /// they are loaded, so everything here that calls llama.cpp outside a model (quantizer, ggml's block functions) loads it this way.
+    /// </summary>
+    public static void LoadNative() => NativeApi.llama_max_devices();
+
     public static string RecentLog()
     {
         lock (LogGate) return string.Join("\n", Log.TakeLast(40));

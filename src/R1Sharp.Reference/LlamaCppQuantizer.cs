@@ -21,8 +21,7 @@ public static class LlamaCppQuantizer
     /// <summary>Quantizes <paramref name="input"/> (an f32 or f16 GGUF file) to <paramref name="output"/> as llama-quantize does.</summary>
     public static void Quantize(string input, string output, GgufDType type, int threads = 0)
     {
-        LlamaCppModel.RecentLog(); // registers the log callback before llama.cpp loads
-        NativeApi.llama_max_devices(); // loads llama.cpp's native libraries
+        LlamaCppModel.LoadNative();
         if (!LLamaQuantizer.Quantize(input, output, FileType(type), threads, allowRequantize: false, quantizeOutputTensor: true))
             throw new R1Error($"llama.cpp could not quantize {input} to {type}:\n{LlamaCppModel.RecentLog()}");
     }
