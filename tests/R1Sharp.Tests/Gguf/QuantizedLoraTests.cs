@@ -1,6 +1,5 @@
 using R1Sharp.Checkpoints;
 using R1Sharp.Gguf;
-using R1Sharp.Inference;
 using R1Sharp.Model;
 using R1Sharp.Tests.Model;
 using static TorchSharp.torch;
@@ -14,23 +13,6 @@ namespace R1Sharp.Tests.Gguf;
 /// </summary>
 public class QuantizedLoraTests
 {
-    static Tensor Cached(CausalLanguageModel model, Tensor ids, bool kernels)
-    {
-        using var _ = inference_mode();
-        var runner = ForwardRunner.For(model);
-        runner.UseCpuKernels = kernels;
-        try
-        {
-            using var cache = KvCache.Create(model.Config, (int)ids.shape[0], (int)ids.shape[1], CPU);
-            var positions = arange(ids.shape[1]).unsqueeze(0).expand(ids.shape[0], -1);
-            return runner.Forward(ids, positions, null, cache, allPositions: true);
-        }
-        finally
-        {
-            runner.UseCpuKernels = true;
-        }
-    }
-
     static double MaxDiff(Tensor a, Tensor b) => (a - b).abs().max().item<float>();
 
     [Theory]
@@ -68,9 +50,9 @@ public class QuantizedLoraTests
         // The cached forward applies it too: the CPU kernels (llama) as the hooks do; MLA's absorbed attention (deepseek)
         // rounds activations as llama.cpp does for quantized attn_k_b/attn_v_b, which the uncached path does not, so
         // there the adapter's effect is what is compared.
-        var cachedAdapted = Cached(quantized, ids, kernels: true);
+        var cachedAdapted = LoraTests.CachedLogits(quantized, ids, kernels: true);
         Tensor cachedBase;
-        using (LoraAdapter.Use(quantized, null)) cachedBase = Cached(quantized, ids, kernels: true);
+        using (LoraAdapter.Use(quantized, null)) cachedBase = LoraTests.CachedLogits(quantized, ids, kernels: true);
         if (variant == "llama")
             Assert.True(MaxDiff(quantizedAdapted, cachedAdapted) < 1e-3 * Math.Max(1, quantizedAdapted.abs().max().item<float>()),
                 $"the CPU kernels' adapter differs from the hooks' by {MaxDiff(quantizedAdapted, cachedAdapted)}");
