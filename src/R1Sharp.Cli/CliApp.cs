@@ -28,6 +28,8 @@ public static class CliApp
             TokenizerCommand.Create(),
             GradeCommand.Create(),
             ExportCommand.Create(),
+            QuantizeCommand.Create(),
+            PerplexityCommand.Create(),
             MergeCommand.Create(),
             ServeCommand.Create(),
             BenchCommand.Create(),

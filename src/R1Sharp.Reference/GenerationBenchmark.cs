@@ -17,8 +17,14 @@ public sealed record GenerationBenchmarkOptions
 {
     /// <summary>A named shape (<see cref="BenchmarkShapes.All"/>) built with random weights; ignored when <see cref="ModelDir"/> is set.</summary>
     public string Shape { get; init; } = "25m";
-    /// <summary>A model directory (config.json, weights, tokenizer.json) to measure instead of a named shape.</summary>
+    /// <summary>A model directory (config.json, weights, tokenizer.json) or GGUF file to measure instead of a named shape.</summary>
     public string? ModelDir { get; init; }
+    /// <summary>
+    /// The weights both engines run: F32 measures R1Sharp's live float32 model against llama.cpp on its f32 export;
+    /// any other type is llama.cpp's own quantization of that export (llama-quantize), and R1Sharp runs the same file.
+    /// A GGUF <see cref="ModelDir"/> is measured as it is.
+    /// </summary>
+    [JsonIgnore] public GgufDType DType { get; init; } = GgufDType.F32;
     /// <summary>CPU threads for both engines.</summary>
     public int Threads { get; init; } = Environment.ProcessorCount;
     /// <summary>Prompt length of the prefill measurement.</summary>
@@ -51,12 +57,18 @@ public sealed record EngineFigures(double PrefillTokensPerSecond, double DecodeT
 public sealed record PhaseTime(string Phase, double MillisecondsPerStep, double Share, double? WeightGigabytesPerSecond);
 
 /// <param name="SimdBits">The vector width R1Sharp's kernels ran at, in bits; 0 when it ran the libtorch path.</param>
+/// <param name="FileBytes">Size of the GGUF file both engines ran.</param>
+/// <param name="R1SharpResidentBytes">
+/// How much R1Sharp's process grew in resident memory from before it loaded the model to the end of a batch-1 decode
+/// (measured before llama.cpp loads): weights (mapped pages it touched), KV cache and buffers. Null where /proc is missing.
+/// </param>
 /// <param name="Simd">That width described, e.g. "256-bit (AVX2)".</param>
 /// <param name="WidestSimdBits">The widest width this CPU runs the kernels at.</param>
 public sealed record GenerationBenchmarkResult(
     string Model, long Parameters, int Threads, string Machine,
     [property: JsonPropertyName("simd_width")] int SimdBits, string Simd, [property: JsonPropertyName("widest_simd_width")] int WidestSimdBits,
-    GenerationBenchmarkOptions Options,
+    GenerationBenchmarkOptions Options, [property: JsonPropertyName("dtype")] string DType, long FileBytes,
+    [property: JsonPropertyName("r1sharp_resident_bytes")] long? R1SharpResidentBytes,
     [property: JsonPropertyName("r1sharp")] EngineFigures R1Sharp, EngineFigures LlamaCpp,
     IReadOnlyList<PhaseTime>? DecodeProfile = null, IReadOnlyList<PhaseTime>? SamplesProfile = null)
 {
@@ -75,8 +87,9 @@ public sealed record GenerationBenchmarkResult(
 }
 
 /// <summary>
-/// R1Sharp's generation engine against llama.cpp on the same float32 model (exported to GGUF), in one process,
-/// with the same thread count: prefill, batch-1 decode, and many samples of one prompt sharing its prefill.
+/// R1Sharp's generation engine against llama.cpp on the same model — a float32 model exported to GGUF, or one GGUF file
+/// (llama.cpp's own quantization, or the user's) both engines read — in one process, with the same thread count:
+/// prefill, batch-1 decode, and many samples of one prompt sharing its prefill.
 /// </summary>
 public static class GenerationBenchmark
 {
@@ -99,23 +112,21 @@ public static class GenerationBenchmark
         var work = Directory.CreateTempSubdirectory("r1-bench-generate-");
         try
         {
-            var (model, name, tokenizerJson, tokenizerConfig) = LoadOrBuild(options, work.FullName, log);
-            using var _ = model;
-            model.eval();
-            var c = model.Config;
             int contextNeeded = Math.Max(options.PrefillTokens, Math.Max(options.DecodePromptTokens, options.SamplesPromptTokens) + options.DecodeTokens);
+            var (model, name, gguf, residentBefore) = Prepare(options, work.FullName, log);
+            using var _ = model;
+            var c = model.Config;
             if (contextNeeded > c.MaxPositionEmbeddings)
                 throw new R1Error($"{name}: the benchmark needs {contextNeeded} positions but the model's context is {c.MaxPositionEmbeddings}");
-
-            string gguf = Path.Combine(work.FullName, "model.gguf");
-            log($"exporting {name} to GGUF (f32)");
-            GgufExporter.Export(model, tokenizerJson, tokenizerConfig, gguf, GgufDType.F32);
 
             var random = new Random(options.Seed);
             int[] Prompt(int length) => Enumerable.Range(0, length).Select(_ => random.Next(c.VocabSize)).ToArray();
             int[] prefillPrompt = Prompt(options.PrefillTokens), decodePrompt = Prompt(options.DecodePromptTokens), samplesPrompt = Prompt(options.SamplesPromptTokens);
 
             var ours = new R1SharpRunner(model, options);
+            log("warming up R1Sharp (and measuring its resident memory)");
+            ours.Decode(decodePrompt, Math.Min(options.DecodeTokens, 8));
+            long? resident = ResidentBytes() - residentBefore;
             using var single = new LlamaCppModel(gguf, (uint)(contextNeeded + 1), options.Threads);
             // One KV stream per sequence (the prompt copied into each) measured faster than one shared stream, where every
             // query scans all sequences' cells.
@@ -123,8 +134,7 @@ public static class GenerationBenchmark
                 options.Threads, (uint)options.Samples, unifiedCache: false);
             var theirs = new LlamaCppRunner(single, parallel, options);
 
-            log("warming up");
-            ours.Decode(decodePrompt[..Math.Min(8, decodePrompt.Length)], 4);
+            log("warming up llama.cpp");
             theirs.Decode(decodePrompt[..Math.Min(8, decodePrompt.Length)], 4);
 
             var figures = new List<double>[6];
@@ -144,6 +154,7 @@ public static class GenerationBenchmark
             log("profiling R1Sharp's decode steps");
             return new GenerationBenchmarkResult(name, ModelStats.Of(c).TotalParameters, options.Threads, MachineDescription(),
                 (int)simd, SimdKernels.Describe(simd), (int)SimdKernels.Widest, options,
+                GgufModelLoader.IsGgufFile(options.ModelDir ?? "") ? "as stored" : options.DType.ToString().ToLowerInvariant(), new FileInfo(gguf).Length, resident,
                 new EngineFigures(Median(figures[0]), Median(figures[1]), Median(figures[2])),
                 new EngineFigures(Median(figures[3]), Median(figures[4]), Median(figures[5])),
                 ours.Profile(decodePrompt, 1), ours.Profile(samplesPrompt, options.Samples));
@@ -166,6 +177,71 @@ public static class GenerationBenchmark
         return sorted.Count % 2 == 1 ? sorted[sorted.Count / 2] : (sorted[sorted.Count / 2 - 1] + sorted[sorted.Count / 2]) / 2;
     }
 
+    /// <summary>
+    /// The model R1Sharp runs and the GGUF file llama.cpp runs: a GGUF file as given; otherwise the folder or shape's
+    /// float32 model exported to GGUF — kept live for F32, or quantized by llama.cpp and read back for other types
+    /// (the float model freed first, so resident memory is the quantized model's). ResidentBefore is the process's resident
+    /// memory before R1Sharp's model was loaded (for the float model: before it was exported).
+    /// </summary>
+    static (CausalLanguageModel Model, string Name, string Gguf, long? ResidentBefore) Prepare(GenerationBenchmarkOptions options, string work, Action<string> log)
+    {
+        if (options.ModelDir is { } path && GgufModelLoader.IsGgufFile(path))
+        {
+            if (options.DType != GgufDType.F32) throw new R1Error($"{path}: --dtype applies to a named shape or a model folder; a GGUF file is measured as stored");
+            long? before = ResidentBytes();
+            log($"loading {path}");
+            return (Checked(GgufModelLoader.LoadModel(GgufReader.Read(path)), path), Path.GetFileName(path), path, before);
+        }
+        long? beforeFloat = ResidentBytes();
+        var (model, name, tokenizerJson, tokenizerConfig) = LoadOrBuild(options, work, log);
+        string f32 = Path.Combine(work, "model-f32.gguf");
+        try
+        {
+            Checked(model, name);
+            log($"exporting {name} to GGUF (f32)");
+            GgufExporter.Export(model, tokenizerJson, tokenizerConfig, f32, GgufDType.F32);
+            if (options.DType == GgufDType.F32) return (model, name, f32, beforeFloat);
+        }
+        catch
+        {
+            model.Dispose();
+            throw;
+        }
+        model.Dispose();
+        GC.Collect();
+        string quantized = Path.Combine(work, $"model-{options.DType.ToString().ToLowerInvariant()}.gguf");
+        log($"quantizing to {options.DType} with llama.cpp's quantizer");
+        LlamaCppQuantizer.Quantize(f32, quantized, options.DType, options.Threads);
+        File.Delete(f32);
+        long? beforeQuantized = ResidentBytes();
+        return (GgufModelLoader.LoadModel(GgufReader.Read(quantized)), $"{name} {options.DType}", quantized, beforeQuantized);
+    }
+
+    static CausalLanguageModel Checked(CausalLanguageModel model, string name)
+    {
+        if (model.Config.IsMla)
+        {
+            model.Dispose();
+            throw new R1Error($"{name}: the generation benchmark runs llama, qwen2 and qwen3 models");
+        }
+        model.eval();
+        return model;
+    }
+
+    /// <summary>This process's resident set (VmRSS), or null without /proc.</summary>
+    static long? ResidentBytes()
+    {
+        try
+        {
+            string? line = File.ReadLines("/proc/self/status").FirstOrDefault(l => l.StartsWith("VmRSS:"));
+            return line is null ? null : long.Parse(line.Split(' ', StringSplitOptions.RemoveEmptyEntries)[1]) * 1024;
+        }
+        catch (IOException)
+        {
+            return null;
+        }
+    }
+
     static (CausalLanguageModel Model, string Name, string TokenizerJson, string? TokenizerConfig) LoadOrBuild(
         GenerationBenchmarkOptions options, string work, Action<string> log)
     {
@@ -173,7 +249,6 @@ public static class GenerationBenchmark
         {
             log($"loading {dir}");
             var loaded = ModelCheckpoint.Load(dir);
-            if (loaded.Config.IsMla) throw new R1Error($"{dir}: the generation benchmark runs llama and qwen2 models");
             return (loaded, Path.GetFileName(Path.TrimEndingDirectorySeparator(Path.GetFullPath(dir))),
                 Path.Combine(dir, "tokenizer.json"), Path.Combine(dir, "tokenizer_config.json"));
         }
@@ -243,15 +318,16 @@ public static class GenerationBenchmark
             int steps = profile.Forwards;
             if (steps == 0) return null;
             double stepMs = last.TotalMilliseconds / steps;
-            var c = model.Config;
-            long hd = c.GqaHeadDim, d = c.HiddenSize, layers = c.NumHiddenLayers;
+            long Bytes(Projection p) => p.Packed is { } m ? (long)m.Rows * m.RowBytes : p.Weight!.NumberOfElements * sizeof(float);
+            long Sum(Func<DecoderLayer, long> bytes) => model.DecoderLayers.Sum(bytes);
             long? WeightBytes(InferencePhase phase) => phase switch
             {
-                InferencePhase.QkvProjection => layers * (c.NumAttentionHeads + 2L * c.NumKeyValueHeads) * hd * d * 4,
-                InferencePhase.OutputProjection => layers * c.NumAttentionHeads * hd * d * 4,
-                InferencePhase.GateUpProjection => layers * 2L * c.IntermediateSize * d * 4,
-                InferencePhase.DownProjection => layers * c.IntermediateSize * d * 4,
-                InferencePhase.LmHead => (long)c.VocabSize * d * 4,
+                InferencePhase.QkvProjection => Sum(l => ((GroupedQueryAttention)l.Attention).Projections is var (q, k, v, _) ? Bytes(q) + Bytes(k) + Bytes(v) : 0),
+                InferencePhase.OutputProjection => Sum(l => Bytes(((GroupedQueryAttention)l.Attention).Projections.O)),
+                InferencePhase.GateUpProjection => Sum(l => ((SwiGluMlp)l.Mlp).Projections is var (g, u, _) ? Bytes(g) + Bytes(u) : 0),
+                InferencePhase.DownProjection => Sum(l => Bytes(((SwiGluMlp)l.Mlp).Projections.Down)),
+                InferencePhase.LmHead => model.OutputProjection is { } head ? Bytes(head)
+                    : model.Embedding.Packed is { } e ? (long)e.Rows * e.RowBytes : (long)model.Config.VocabSize * model.Config.HiddenSize * sizeof(float),
                 _ => null,
             };
             var phases = Enum.GetValues<InferencePhase>().Where(p => p != InferencePhase.Embedding || profile[p] > TimeSpan.Zero).Select(p =>

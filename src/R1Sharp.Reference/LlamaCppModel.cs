@@ -63,6 +63,12 @@ public sealed class LlamaCppModel : IDisposable
 
     public IReadOnlyDictionary<string, string> Metadata => weights.Metadata;
 
+    /// <summary>
+    /// Loads llama.cpp's native libraries, the log callback registered first: LLamaSharp refuses configuration once
+    /// they are loaded, so everything here that calls llama.cpp outside a model (quantizer, ggml's block functions) loads it this way.
+    /// </summary>
+    public static void LoadNative() => NativeApi.llama_max_devices();
+
     public static string RecentLog()
     {
         lock (LogGate) return string.Join("\n", Log.TakeLast(40));
@@ -102,6 +108,36 @@ public sealed class LlamaCppModel : IDisposable
             batch.Add(tokens[i], startPosition + i, (LLamaSeqId)sequence, logits: i == tokens.Count - 1);
         Decode();
         return context.NativeHandle.GetLogitsIth(batch.TokenCount - 1);
+    }
+
+    /// <summary>
+    /// llama-perplexity's score of <paramref name="ids"/>: windows of <paramref name="ctx"/> tokens from an empty cache,
+    /// the first token replaced by <paramref name="bos"/> when given, token j + 1 scored from the logits at j for j in
+    /// [ctx/2, ctx − 1); returns (perplexity, tokens scored). The context must hold <paramref name="ctx"/> tokens.
+    /// </summary>
+    public (double Perplexity, int Scored) Perplexity(IReadOnlyList<int> ids, int ctx, int? bos)
+    {
+        double nll = 0;
+        int scored = 0;
+        for (int w = 0; w < ids.Count / ctx; w++)
+        {
+            var window = ids.Skip(w * ctx).Take(ctx).ToArray();
+            if (bos is int b) window[0] = b;
+            Clear();
+            batch.Clear();
+            for (int i = 0; i < ctx; i++) batch.Add(window[i], i, (LLamaSeqId)0, logits: i >= ctx / 2);
+            Decode();
+            for (int j = ctx / 2; j < ctx - 1; j++)
+            {
+                var logits = context.NativeHandle.GetLogitsIth(j);
+                double max = double.NegativeInfinity, sum = 0;
+                foreach (float l in logits) max = Math.Max(max, l);
+                foreach (float l in logits) sum += Math.Exp(l - max);
+                nll += max + Math.Log(sum) - logits[window[j + 1]];
+                scored++;
+            }
+        }
+        return (Math.Exp(nll / scored), scored);
     }
 
     /// <summary>Makes sequences 1..<paramref name="count"/>-1 share sequence 0's cache (a prompt prefilled once).</summary>

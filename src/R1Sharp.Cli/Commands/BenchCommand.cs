@@ -1,5 +1,6 @@
 using System.CommandLine;
 using R1Sharp.Benchmarks;
+using R1Sharp.Gguf;
 using R1Sharp.Inference;
 using R1Sharp.Reference;
 using Spectre.Console;
@@ -74,9 +75,12 @@ public static class BenchCommand
 
     static Command Generate()
     {
-        var model = OptionFactory.OptionalPath("--model", "Model directory (llama or qwen2) to measure instead of a named shape");
+        var model = OptionFactory.OptionalPath("--model", "Model directory or .gguf file (llama, qwen2 or qwen3) to measure instead of a named shape");
         var shape = OptionFactory.WithDefault("--shape", "25m", $"Llama-shaped model built with random weights: {string.Join(", ", BenchmarkShapes.All.Keys)}");
         shape.AcceptOnlyFromAmong([.. BenchmarkShapes.All.Keys]);
+        var dtype = OptionFactory.WithDefault("--dtype", "f32",
+            "Weights both engines run: f32 (R1Sharp's float model vs its f32 GGUF export), or f16, q8_0, q4_0, q4_k_m, q5_k_m, q6_k quantized by llama.cpp's own quantizer (R1Sharp reads the same file)");
+        dtype.AcceptOnlyFromAmong(QuantizeCommand.Types);
         var threads = OptionFactory.Threads("CPU threads for both engines");
         var repeats = OptionFactory.WithDefault("--repeats", 3, "Runs per figure; the median is reported");
         var defaults = new GenerationBenchmarkOptions();
@@ -88,13 +92,13 @@ public static class BenchCommand
         simd.AcceptOnlyFromAmong("512", "256", "128", "0");
         var output = OptionFactory.OptionalPath("--out", "JSON file to write the results to");
         var command = new Command("generate",
-            "Prefill, batch-1 decode and 16-samples decode tokens/s of R1Sharp and llama.cpp (via LLamaSharp) on the same f32 model")
-            { model, shape, threads, repeats, prefill, decode, samples, simd, output };
+            "Prefill, batch-1 decode and 16-samples decode tokens/s of R1Sharp and llama.cpp (via LLamaSharp) on the same GGUF file, and R1Sharp's resident memory")
+            { model, shape, dtype, threads, repeats, prefill, decode, samples, simd, output };
         command.SetAction(parse =>
         {
             var options = defaults with
             {
-                ModelDir = parse.GetValue(model), Shape = parse.GetValue(shape)!, Threads = parse.GetValue(threads), Repeats = parse.GetValue(repeats),
+                ModelDir = parse.GetValue(model), Shape = parse.GetValue(shape)!, DType = QuantizationMix.Parse(parse.GetValue(dtype)!), Threads = parse.GetValue(threads), Repeats = parse.GetValue(repeats),
                 PrefillTokens = parse.GetValue(prefill), DecodeTokens = parse.GetValue(decode), Samples = parse.GetValue(samples),
                 Simd = parse.GetValue(simd) is { } width ? SimdKernels.Parse(width) : null,
             };
@@ -117,7 +121,7 @@ public static class BenchCommand
     static Command ServeHostile()
     {
         var defaults = new R1Sharp.Server.HostileSoakOptions();
-        var model = OptionFactory.OptionalPath("--model", "Model directory to serve (default: a tiny random llama)");
+        var model = OptionFactory.OptionalPath("--model", "Model directory or .gguf file to serve (default: a tiny random llama)");
         var requests = OptionFactory.WithDefault("--requests", defaults.Requests, "Requests to send, hostile and normal mixed");
         var concurrency = OptionFactory.WithDefault("--concurrency", defaults.Concurrency, "Requests in flight at once");
         var normal = OptionFactory.WithDefault("--normal-share", defaults.NormalShare, "Share of normal requests");
@@ -168,8 +172,9 @@ public static class BenchCommand
     {
         var o = r.Options;
         var table = new Table()
-            .Title(Markup.Escape($"{r.Model}: {r.Parameters / 1e6:F0}M parameters, f32, {r.Threads} threads, median of {o.Repeats}"))
-            .Caption(Markup.Escape($"R1Sharp's CPU kernels: {r.Simd}"))
+            .Title(Markup.Escape($"{r.Model}: {r.Parameters / 1e6:F0}M parameters, {r.DType}, {r.Threads} threads, median of {o.Repeats}"))
+            .Caption(Markup.Escape($"R1Sharp's CPU kernels: {r.Simd}; GGUF file {r.FileBytes / 1048576.0:F1} MiB" +
+                (r.R1SharpResidentBytes is long rss ? $", R1Sharp's resident memory {rss / 1048576.0:F1} MiB ({(double)rss / r.FileBytes:F2}× the file)" : "")))
             .AddColumn("tokens/s").AddColumn(new TableColumn("R1Sharp").RightAligned())
             .AddColumn(new TableColumn("llama.cpp").RightAligned()).AddColumn(new TableColumn("ratio").RightAligned());
         void Row(string what, double ours, double theirs, double ratio) =>

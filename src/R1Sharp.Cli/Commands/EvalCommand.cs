@@ -14,13 +14,15 @@ public static class EvalCommand
     public static Command Create()
     {
         var command = new Command("eval", "Evaluate a model by DeepSeek-R1's protocol");
-        var sampling = TaskSamplingOptions.AddTo(command, "Model directory", split: "test", "k: samples per prompt", "Most tokens per completion");
+        var sampling = TaskSamplingOptions.AddTo(command, "Model directory or .gguf file", split: "test", "k: samples per prompt", "Most tokens per completion");
         var output = OptionFactory.PathWithDefault("--out", "eval", "Folder for eval.json and samples.jsonl");
         var adapter = OptionFactory.Adapter();
+        var quantize = OptionFactory.Quantize();
         var greedy = OptionFactory.WithDefault("--greedy", true, "Also decode each prompt greedily (temperature 0), for greedy accuracy");
         command.Options.Add(output);
         command.Options.Add(greedy);
         command.Options.Add(adapter);
+        command.Options.Add(quantize);
         var endpointFlags = EndpointFlags.AddTo(command);
         command.SetAction(async (parse, cancellation) =>
         {
@@ -29,6 +31,7 @@ public static class EvalCommand
             {
                 Prompts = parse.GetValue(sampling.Prompts), Samples = parse.GetValue(sampling.Samples), Temperature = parse.GetValue(sampling.Temperature),
                 TopP = parse.GetValue(sampling.TopP), MaxTokens = parse.GetValue(sampling.MaxTokens), Seed = parse.GetValue(sampling.Seed),
+                Quantize = OptionFactory.QuantizeType(parse, quantize),
                 Greedy = parse.GetValue(greedy),
             };
             string dir = parse.GetValue(output)!;
@@ -36,6 +39,8 @@ public static class EvalCommand
             using var endpoint = endpointFlags.Open(parse, modelDir);
             if (endpoint is not null && parse.GetValue(adapter) is not null)
                 throw new R1Error("--adapter applies to a local --model; with --endpoint name the server's adapter in --endpoint-model");
+            if (endpoint is not null && options.Quantize is not null)
+                throw new R1Error("--quantize applies to a local --model; an --endpoint runs the weights its server loaded");
             var result = endpoint is null
                 ? cli.WithProgress("generating", options.Prompts, progress => ModelEvaluator.Run(modelDir!, task, split, options, dir, progress, parse.GetValue(adapter)))
                 : await cli.WithProgressAsync("generating", options.Prompts,

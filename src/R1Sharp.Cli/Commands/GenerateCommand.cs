@@ -11,7 +11,7 @@ public static class GenerateCommand
 {
     public static Command Create()
     {
-        var model = OptionFactory.RequiredPath("--model", "Model directory");
+        var model = OptionFactory.RequiredPath("--model", "Model directory, or a .gguf file (weights kept quantized as stored)");
         var prompt = OptionFactory.Required<string>("--prompt", "Prompt text");
         var maxTokens = OptionFactory.WithDefault("--max-tokens", 128, "Most new tokens");
         var temperature = OptionFactory.WithDefault("--temperature", 0.6, "Sampling temperature; 0 is greedy");
@@ -22,11 +22,12 @@ public static class GenerateCommand
         var chat = new Option<bool>("--chat") { Description = "Render the prompt as a user turn with the model's chat template" };
         var threads = OptionFactory.Threads();
         var adapter = OptionFactory.Adapter();
-        var command = new Command("generate", "Generate text from a model") { model, adapter, prompt, maxTokens, temperature, topP, topK, minP, seed, chat, threads };
+        var quantize = OptionFactory.Quantize();
+        var command = new Command("generate", "Generate text from a model") { model, adapter, prompt, maxTokens, temperature, topP, topK, minP, seed, chat, threads, quantize };
         command.SetAction(parse =>
         {
             TorchSharp.torch.set_num_threads(parse.GetValue(threads));
-            using var bundle = ModelBundle.Load(parse.GetValue(model)!, adapterDir: parse.GetValue(adapter));
+            using var bundle = ModelBundle.Load(parse.GetValue(model)!, quantize: OptionFactory.QuantizeType(parse, quantize), adapterDir: parse.GetValue(adapter));
             string text = parse.GetValue(prompt)!;
             var ids = parse.GetValue(chat) ? bundle.EncodeChat([new ChatMessage("user", text)]) : bundle.Tokenizer.Encode(text);
             var options = new SamplingOptions

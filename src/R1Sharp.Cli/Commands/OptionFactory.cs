@@ -19,6 +19,19 @@ public static class OptionFactory
     public static Option<T?> Optional<T>(string name, string description) =>
         new(name) { Description = description };
 
+    /// <summary>--quantize TYPE (generate, serve, eval): a model directory's weights quantized at load.</summary>
+    public static Option<string?> Quantize()
+    {
+        var option = Optional<string>("--quantize",
+            "Quantize a model directory's weights at load, as `r1 export gguf --dtype` writes them: f16, q8_0, q4_0, q4_k_m, q5_k_m, q6_k");
+        option.AcceptOnlyFromAmong([.. QuantizeCommand.Types.Where(t => t != "f32")]);
+        return option;
+    }
+
+    /// <summary>The --quantize type given, or null.</summary>
+    public static R1Sharp.Gguf.GgufDType? QuantizeType(ParseResult parse, Option<string?> option) =>
+        parse.GetValue(option) is { } type ? R1Sharp.Gguf.QuantizationMix.Parse(type) : null;
+
     /// <summary>--adapter DIR: a PEFT LoRA adapter folder (adapter_config.json + adapter_model.safetensors) applied over --model.</summary>
     public static Option<string?> Adapter() =>
         OptionalPath("--adapter", "LoRA adapter folder in PEFT's format (as r1 sft/grpo/distill --lora-r write it) to apply over --model");

@@ -16,7 +16,7 @@ public static class SampleCommand
     public static Command Create()
     {
         var command = new Command("sample", "Rejection sampling: keep a model's verified, well-formed completions as SFT traces");
-        var sampling = TaskSamplingOptions.AddTo(command, "Teacher model directory", split: "train", "k: completions sampled per prompt",
+        var sampling = TaskSamplingOptions.AddTo(command, "Teacher model directory or .gguf file", split: "train", "k: completions sampled per prompt",
             "Most tokens per completion (a completion cut here is rejected)");
         var output = OptionFactory.RequiredPath("--out", "Traces file (JSONL); the summary goes beside it as <name>.summary.json");
         var keep = OptionFactory.WithDefault("--keep", "correct", "correct: only verified-correct, well-formed, finished completions; all: every distinct one, marked");

@@ -10,7 +10,7 @@ public static class ServeCommand
     public static Command Create()
     {
         var defaults = new ServingOptions();
-        var model = OptionFactory.RequiredPath("--model", "Model directory: config.json, weights, tokenizer.json, tokenizer_config.json");
+        var model = OptionFactory.RequiredPath("--model", "Model directory (config.json, weights, tokenizer.json, tokenizer_config.json), or a .gguf file");
         var host = Host("the server");
         var port = Port();
         var guards = Guards.Create("/v1 requests");
@@ -23,12 +23,13 @@ public static class ServeCommand
         var maxCache = OptionFactory.Optional<int?>("--max-cache-mb", "Most MiB the batch's KV cache may take (default: half this machine's memory)");
         var allowWeightUpdates = OptionFactory.WithDefault("--allow-weight-updates", false,
             "Answer POST /update_weights_from_disk, so a GRPO learner can replace the served weights each step (docs/scale-out.md)");
+        var quantize = OptionFactory.Quantize();
         var adapters = new Option<string[]>("--adapter")
         {
             Description = "Serve a LoRA adapter (PEFT folder) beside the base as NAME=DIR, under NAME in the request's \"model\" field (DIR alone: under its folder's name); repeatable",
         };
         var command = new Command("serve", "Serve a model: OpenAI-compatible /v1/chat/completions with reasoning_content, and a web chat at /");
-        foreach (var option in new Option[] { model, host, port, guards.ApiKey, guards.ApiKeyFile, guards.AllowedHosts, maxRequestBytes, parseSpecial, maxBatch, maxQueue, maxTokens, maxCache, adapters, allowWeightUpdates })
+        foreach (var option in new Option[] { model, quantize, host, port, guards.ApiKey, guards.ApiKeyFile, guards.AllowedHosts, maxRequestBytes, parseSpecial, maxBatch, maxQueue, maxTokens, maxCache, adapters, allowWeightUpdates })
             command.Options.Add(option);
         command.SetAction(async (parse, cancellation) =>
         {
@@ -43,7 +44,7 @@ public static class ServeCommand
                 Serving = new ServingOptions
                 {
                     MaxBatch = parse.GetValue(maxBatch), MaxQueue = parse.GetValue(maxQueue), DefaultMaxTokens = parse.GetValue(maxTokens),
-                    ParseSpecialInContent = parse.GetValue(parseSpecial),
+                    ParseSpecialInContent = parse.GetValue(parseSpecial), Quantize = OptionFactory.QuantizeType(parse, quantize),
                     MaxCacheBytes = parse.GetValue(maxCache) is int mb ? mb * (1L << 20) : null,
                     Adapters = NamedAdapters(parse.GetValue(adapters) ?? []),
                 },

@@ -1,6 +1,7 @@
 using System.CommandLine;
 using System.Text.Json.Nodes;
 using System.Text.Json;
+using R1Sharp.Gguf;
 using R1Sharp.Tokenizers;
 
 namespace R1Sharp.Cli.Commands;
@@ -13,7 +14,7 @@ public static class TokenizeCommand
 {
     public static Command Create()
     {
-        var tokenizerOption = OptionFactory.RequiredPath("--tokenizer", "tokenizer.json, or a folder holding it (and tokenizer_config.json)");
+        var tokenizerOption = OptionFactory.RequiredPath("--tokenizer", "tokenizer.json, a folder holding it (and tokenizer_config.json), or a .gguf file (its tokenizer metadata and chat template)");
         var textOption = OptionFactory.Optional<string>("--text", "Text to tokenize; its ids are printed as a JSON array");
         var jsonlOption = OptionFactory.OptionalPath("--jsonl", "JSONL file of {\"text\": ...} lines; writes one {\"text\", \"ids\"} line per input line");
         var chatJsonlOption = OptionFactory.OptionalPath("--chat-jsonl",
@@ -33,10 +34,10 @@ public static class TokenizeCommand
             if (new[] { text, jsonl, chatJsonl }.Count(o => o is not null) != 1) throw new R1Error("give exactly one of --text, --jsonl and --chat-jsonl");
             if (output is not null && text is not null) throw new R1Error("--out goes with --jsonl or --chat-jsonl");
             string tokenizerPath = parse.GetValue(tokenizerOption)!;
-            // A .gguf file carries its tokenizer and chat template in its metadata; GGUF tokenizer import plugs in here.
-            if (tokenizerPath.EndsWith(".gguf", StringComparison.OrdinalIgnoreCase))
-                throw new R1Error($"{tokenizerPath}: reading a tokenizer from a .gguf file is not supported yet (give the model's tokenizer folder)");
-            HfTokenizer tokenizer = TokenizerLoader.Load(tokenizerPath);
+            // A .gguf file carries its tokenizer and chat template in its metadata.
+            HfTokenizer tokenizer = GgufModelLoader.IsGgufFile(tokenizerPath)
+                ? GgufTokenizer.Load(GgufReader.Read(tokenizerPath))
+                : TokenizerLoader.Load(tokenizerPath);
             TextWriter stdout = CliOutput.Of(parse).Out;
 
             if (text is not null)
@@ -65,7 +66,7 @@ public static class TokenizeCommand
     static void WriteChatJsonl(HfTokenizer tokenizer, string tokenizerPath, string inputPath, TextWriter writer)
     {
         ChatTemplate template = (tokenizer.Config is { } config ? ChatTemplate.FromConfig(config, tokenizer.Definition.AddedTokens) : null)
-            ?? throw new R1Error($"{tokenizerPath}: the tokenizer has no chat template (tokenizer_config.json has no \"chat_template\")");
+            ?? throw new R1Error($"{tokenizerPath}: the tokenizer has no chat template (no \"chat_template\" in tokenizer_config.json, no tokenizer.chat_template in a GGUF file)");
         foreach (var line in ChatJsonl.Tokenize(inputPath, template, tokenizer))
             writer.WriteLine(JsonlFile.Line(line));
     }

@@ -174,7 +174,7 @@ public static class PeftAdapter
                 ? $"{dir}: only adapter_model.bin (a pickle); R1Sharp reads {WeightsFile} (PEFT writes it by default since 0.6)"
                 : $"{dir}: no {WeightsFile}");
         var header = SafeTensorsFile.ReadHeader(path);
-        var linears = LoraAdapter.LinearLayers(model).ToDictionary(l => l.Path, l => l.Linear, StringComparer.Ordinal);
+        var projections = LoraAdapter.LinearLayers(model).ToDictionary(l => l.Path, l => l.Projection, StringComparer.Ordinal);
         var seen = new Dictionary<string, int>(StringComparer.Ordinal);
         foreach (var entry in header.Tensors.Values)
         {
@@ -185,9 +185,9 @@ public static class PeftAdapter
                 throw new R1Error($"{path}: tensor {name} is not a LoRA pair's tensor ({KeyPrefix}<module>.lora_A.weight or .lora_B.weight); " +
                                   "R1Sharp applies LoRA to projections only (no modules_to_save, biases or embeddings)");
             string module = entry.Name[KeyPrefix.Length..^".lora_A.weight".Length];
-            if (!linears.TryGetValue(module, out var linear))
+            if (!projections.TryGetValue(module, out var projection))
                 throw new R1Error($"{path}: tensor {name} wraps '{UntrustedText.Printable(module)}', which is not a projection of this {model.Config.Family} model");
-            long[] expected = matrix == 'A' ? [rank, linear.in_features] : [linear.out_features, rank];
+            long[] expected = matrix == 'A' ? [rank, projection.InFeatures] : [projection.OutFeatures, rank];
             if (!entry.Shape.SequenceEqual(expected))
                 throw new R1Error($"{path}: tensor {name} has shape [{string.Join(", ", entry.Shape)}], expected [{string.Join(", ", expected)}] (r = {rank})");
             if (entry.Dtype is not ("F32" or "F16" or "BF16"))

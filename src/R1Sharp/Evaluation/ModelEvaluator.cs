@@ -8,6 +8,8 @@ namespace R1Sharp.Evaluation;
 /// <summary>How `r1 eval` samples. Defaults are DeepSeek-R1's evaluation settings (k samples at T 0.6, top-p 0.95).</summary>
 public sealed record ModelEvalOptions
 {
+    /// <summary>Quantize a model directory's weights to this GGUF type at load (`--quantize`); null runs them as stored.</summary>
+    public Gguf.GgufDType? Quantize { get; init; }
     /// <summary>Prompts taken from the split (a dataset file may have fewer). Default 200.</summary>
     public int Prompts { get; init; } = 200;
     /// <summary>k, samples per prompt. Default 4.</summary>
@@ -30,7 +32,7 @@ public static class ModelEvaluator
     public static EvalResult Run(string modelDir, IVerifiableTask task, TaskSplit split, ModelEvalOptions options, string outDir,
         Action<int, int>? progress = null, string? adapterDir = null)
     {
-        using var bundle = ModelBundle.Load(modelDir, adapterDir: adapterDir);
+        using var bundle = ModelBundle.Load(modelDir, quantize: options.Quantize, adapterDir: adapterDir);
         var result = Run(bundle, task, split, options, progress);
         result.Save(outDir);
         return result;

@@ -1,12 +1,9 @@
-using System.Runtime.InteropServices;
 using System.Text.RegularExpressions;
 using R1Sharp.Model;
+using R1Sharp.Quantization;
 using static TorchSharp.torch;
 
 namespace R1Sharp.Gguf;
-
-/// <summary>Element type of the exported matrices; vectors (norms, biases) stay F32 as llama.cpp's converter keeps them.</summary>
-public enum GgufDType { F32, F16 }
 
 /// <summary>
 /// Writes a model and its tokenizer as a GGUF file llama.cpp runs as is, following llama.cpp's
@@ -17,7 +14,7 @@ public enum GgufDType { F32, F16 }
 public static partial class GgufExporter
 {
     /// <summary>One tensor of the file: its llama.cpp name, PyTorch-order shape, and how to compute its values.</summary>
-    sealed record ExportTensor(string Name, long[] Shape, Func<Tensor> Values, bool KeepF32 = false);
+    sealed record ExportTensor(string Name, long[] Shape, Func<Tensor> Values);
 
     public static void Export(CausalLanguageModel model, string tokenizerJsonPath, string? tokenizerConfigPath, string outPath, GgufDType dtype)
     {
@@ -26,21 +23,32 @@ public static partial class GgufExporter
         var writer = new GgufWriter();
         writer.Add("general.architecture", GgufValue.String(arch));
         writer.Add("general.name", GgufValue.String(Path.GetFileNameWithoutExtension(outPath)));
-        writer.Add("general.file_type", GgufValue.U32(dtype == GgufDType.F16 ? 1u : 0u)); // LlamaFileType ALL_F32 / MOSTLY_F16
+        AddFileType(writer, dtype);
         foreach (var (key, value) in c.IsMla ? DeepSeekHyperParameters(c, arch) : GqaHyperParameters(c, arch)) writer.Add(key, value);
         foreach (var (key, value) in GgufTokenizerMetadata.Build(tokenizerJsonPath, tokenizerConfigPath, c.VocabSize,
                      c.BosTokenId, c.EosTokenIds.Length > 0 ? c.EosTokenIds[0] : null, c.PadTokenId))
             writer.Add(key, value);
-        foreach (var t in Tensors(model.HfStateDict(), c))
+        var tensors = Tensors(model.HfStateDict(), c).ToList();
+        var types = QuantizationMix.Choose(dtype, tensors.Select(t => new QuantizationMix.Tensor(t.Name, t.Shape.Reverse().ToArray(), GgmlType.F32)).ToList(),
+            c.NumHiddenLayers, c.IsMla ? c.NRoutedExperts : 0);
+        foreach (var t in tensors)
         {
-            var type = t.Shape.Length == 1 || t.KeepF32 || dtype == GgufDType.F32 ? GgmlType.F32 : GgmlType.F16;
+            var type = types[t.Name];
             writer.AddTensor(t.Name, t.Shape, type, () =>
             {
                 using var scope = NewDisposeScope();
-                return TensorBytes(t.Values(), type);
+                float[] values = t.Values().detach().to(float32).cpu().contiguous().data<float>().ToArray();
+                return GgmlQuants.QuantizeRows(type, values, (int)t.Shape[^1]);
             });
         }
         writer.Write(outPath);
+    }
+
+    /// <summary>general.file_type (llama.cpp's llama_ftype), and the block-format version llama.cpp checks in quantized files.</summary>
+    internal static void AddFileType(GgufWriter writer, GgufDType dtype)
+    {
+        writer.Add("general.file_type", GgufValue.U32((uint)dtype));
+        if (dtype is not (GgufDType.F32 or GgufDType.F16)) writer.Add("general.quantization_version", GgufValue.U32(2));
     }
 
     static List<(string, GgufValue)> GqaHyperParameters(ModelConfig c, string arch)
@@ -173,8 +181,8 @@ public static partial class GgufExporter
                     _ => null,
                 };
                 Func<Tensor> values = heads is int h ? () => PermuteRotaryRows(weight, h) : () => weight;
-                // The router stays F32 (as llama.cpp's converter keeps it): expert choice is sensitive to rounding.
-                yield return new($"{blk}.{name}.{kind}", weight.shape, values, KeepF32: name == "ffn_gate_inp");
+                // The router stays F32 (QuantizationMix, as llama.cpp keeps it): expert choice is sensitive to rounding.
+                yield return new($"{blk}.{name}.{kind}", weight.shape, values);
             }
             else
             {
@@ -204,14 +212,5 @@ public static partial class GgufExporter
         long rows = weight.shape[0];
         long[] split = [heads, 2, rows / heads / 2, .. weight.shape[1..]];
         return weight.reshape(split).transpose(1, 2).reshape(weight.shape);
-    }
-
-    static byte[] TensorBytes(Tensor tensor, GgmlType type)
-    {
-        float[] values = tensor.detach().to(float32).cpu().contiguous().data<float>().ToArray();
-        if (type == GgmlType.F32) return MemoryMarshal.AsBytes(values.AsSpan()).ToArray();
-        var halves = new Half[values.Length];
-        for (int i = 0; i < values.Length; i++) halves[i] = (Half)values[i];
-        return MemoryMarshal.AsBytes(halves.AsSpan()).ToArray();
     }
 }

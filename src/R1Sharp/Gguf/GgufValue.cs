@@ -29,6 +29,14 @@ public sealed record GgufValue(GgufValueType Type, object Value, GgufValueType E
     public bool IsArray => Type == GgufValueType.Array;
     public int Count => Value is Array a ? a.Length : 1;
 
+    /// <summary>An unsigned or signed integer value as a long (for ids, counts and sizes).</summary>
+    public long AsInteger() => Value switch
+    {
+        byte v => v, sbyte v => v, ushort v => v, short v => v, uint v => v, int v => v, long v => v,
+        ulong v when v <= long.MaxValue => (long)v,
+        _ => throw new R1Error($"GGUF value of type {Type} is not an integer"),
+    };
+
     public string AsString() => Value as string ?? throw new R1Error($"GGUF value of type {Type} is not a string");
 
     /// <summary>

@@ -55,7 +55,7 @@ sealed unsafe class LoraProducts
             if (pairs[layer, (int)projection] is { } pair)
             {
                 int r = (int)pair.A.size(0);
-                lowSegments[count++] = new LinearSegment(TensorMemory.Floats(pair.A), null, r, width);
+                lowSegments[count++] = new LinearSegment(TensorMemory.Floats(pair.A), null, null, r, width);
                 width += r;
             }
         if (count == 0) return;
@@ -69,7 +69,7 @@ sealed unsafe class LoraProducts
             {
                 int r = (int)pair.A.size(0);
                 linear.Run(workers, simd, u + offset, rows, r, width, y, ldy, true,
-                    [new LinearSegment(TensorMemory.Floats(pair.B), null, (int)pair.B.size(0), column)]);
+                    [new LinearSegment(TensorMemory.Floats(pair.B), null, null, (int)pair.B.size(0), column)]);
                 offset += r;
             }
     }

@@ -7,13 +7,13 @@ namespace R1Sharp.Model;
 /// <summary>The embedding, the decoder layers and the final norm: HF's "model." prefix.</summary>
 public sealed class TransformerBody : nn.Module
 {
-    internal readonly Embedding embed_tokens;
+    internal readonly TokenEmbedding embed_tokens;
     internal readonly ModuleList<DecoderLayer> layers;
     internal readonly RmsNorm norm;
 
     public TransformerBody(ModelConfig config) : base(nameof(TransformerBody))
     {
-        embed_tokens = nn.Embedding(config.VocabSize, config.HiddenSize);
+        embed_tokens = new TokenEmbedding(config.VocabSize, config.HiddenSize);
         layers = new ModuleList<DecoderLayer>(Enumerable.Range(0, config.NumHiddenLayers).Select(i => new DecoderLayer(config, i)).ToArray());
         norm = new RmsNorm(config.HiddenSize, config.RmsNormEps);
         RegisterComponents();
@@ -27,7 +27,7 @@ public sealed class TransformerBody : nn.Module
 public sealed class CausalLanguageModel : nn.Module
 {
     readonly TransformerBody model;
-    readonly Linear? lm_head;
+    readonly Projection? lm_head;
     RotaryEmbedding rotary;
 
     public ModelConfig Config { get; }
@@ -38,7 +38,7 @@ public sealed class CausalLanguageModel : nn.Module
     {
         Config = config.Validate();
         model = new TransformerBody(config);
-        if (!config.TieWordEmbeddings) lm_head = nn.Linear(config.HiddenSize, config.VocabSize, hasBias: false);
+        if (!config.TieWordEmbeddings) lm_head = new Projection(config.HiddenSize, config.VocabSize, hasBias: false);
         RegisterComponents();
         rotary = CreateRotary(CPU);
         InitializeWeights();
@@ -60,6 +60,7 @@ public sealed class CausalLanguageModel : nn.Module
 
     void InitializeWeights()
     {
+        if (WeightStorage.Deferred) return; // the weights come from a file
         using var _ = no_grad();
         foreach (var (name, p) in named_parameters()) Initialize(name, p, Config.InitializerRange);
     }
@@ -150,19 +151,21 @@ public sealed class CausalLanguageModel : nn.Module
     Tensor Head(Tensor h)
     {
         if (lm_head is not null) return lm_head.forward(h);
-        using var tied = model.embed_tokens.weight!; // a fresh wrapper on every read
-        return nn.functional.linear(h, tied);
+        using var scope = NewDisposeScope();
+        return nn.functional.linear(h, model.embed_tokens.DenseWeight()).MoveToOuterDisposeScope();
     }
 
-    /// <summary>
-    /// The tensors a CPU-kernel forward reads besides the layers': embedding, final norm, output projection (the embedding
-    /// when tied). TorchSharp's Embedding makes a new wrapper on every read of its weight, so the caller disposes Embedding.
-    /// </summary>
-    internal (Tensor Embedding, Tensor FinalNorm, Tensor Head) InferenceWeights()
-    {
-        var embedding = model.embed_tokens.weight!;
-        return (embedding, model.norm.Weight, lm_head?.weight ?? embedding);
-    }
+    /// <summary>The modules a CPU-kernel forward reads besides the layers': embedding, final norm, output projection (null when tied).</summary>
+    internal (TokenEmbedding Embedding, Tensor FinalNorm, Projection? Head) InferenceWeights() => (model.embed_tokens, model.norm.Weight, lm_head);
+
+    /// <summary>The token embedding (its table may be packed).</summary>
+    public TokenEmbedding Embedding => model.embed_tokens;
+
+    /// <summary>The output projection, or null when it is the embedding (tied).</summary>
+    public Projection? OutputProjection => lm_head;
+
+    /// <summary>The final RMSNorm before the output projection.</summary>
+    public RmsNorm FinalNorm => model.norm;
 
     internal Tensor FinalNormWeight => model.norm.Weight;
 
@@ -178,16 +181,34 @@ public sealed class CausalLanguageModel : nn.Module
         foreach (var layer in model.layers) layer.Moe?.Gate.UpdateBias(gamma);
     }
 
-    /// <summary>Parameters and buffers by HF name (the tied lm_head is not listed, as HF omits it).</summary>
-    public Dictionary<string, Tensor> HfStateDict() => state_dict().ToDictionary(kv => kv.Key, kv => kv.Value);
+    /// <summary>
+    /// Parameters and buffers by HF name (the tied lm_head is not listed, as HF omits it). A model with packed weights
+    /// (read from a GGUF file) has no float matrices to list: it runs, but is not saved or trained.
+    /// </summary>
+    public Dictionary<string, Tensor> HfStateDict()
+    {
+        if (IsPacked)
+            throw new R1Error("this model's weights are packed (read from a GGUF file): it can generate, but not be trained, saved or exported; " +
+                              "use `r1 quantize` to convert the GGUF file itself");
+        return state_dict().ToDictionary(kv => kv.Key, kv => kv.Value);
+    }
+
+    /// <summary>True when some matrix is a <see cref="PackedMatrix"/> (the model was read from a GGUF file).</summary>
+    public bool IsPacked => modules().Any(m => m is Projection { Packed: not null } or TokenEmbedding { Packed: not null });
 
     /// <summary>HF name → shape of every tensor a checkpoint of this config must hold.</summary>
     public Dictionary<string, long[]> ExpectedShapes() => state_dict().ToDictionary(kv => kv.Key, kv => kv.Value.shape);
 
+    /// <summary>What keeps packed weights' memory alive (a mapped GGUF file); released with the model.</summary>
+    public IDisposable? WeightMemory { get; set; }
 
     protected override void Dispose(bool disposing)
     {
-        if (disposing) rotary.Dispose();
+        if (disposing)
+        {
+            rotary.Dispose();
+            WeightMemory?.Dispose();
+        }
         base.Dispose(disposing);
     }
 }

@@ -1,5 +1,4 @@
 using TorchSharp;
-using TorchSharp.Modules;
 using static TorchSharp.torch;
 
 namespace R1Sharp.Model;
@@ -12,10 +11,10 @@ namespace R1Sharp.Model;
 /// </summary>
 public sealed class GroupedQueryAttention : AttentionLayer
 {
-    readonly Linear q_proj;
-    readonly Linear k_proj;
-    readonly Linear v_proj;
-    readonly Linear o_proj;
+    readonly Projection q_proj;
+    readonly Projection k_proj;
+    readonly Projection v_proj;
+    readonly Projection o_proj;
     readonly RmsNorm? q_norm;
     readonly RmsNorm? k_norm;
     readonly int heads, kvHeads, headDim;
@@ -25,10 +24,10 @@ public sealed class GroupedQueryAttention : AttentionLayer
         heads = config.NumAttentionHeads;
         kvHeads = config.NumKeyValueHeads;
         headDim = config.GqaHeadDim;
-        q_proj = nn.Linear(config.HiddenSize, heads * headDim, hasBias: config.HasQkvBias);
-        k_proj = nn.Linear(config.HiddenSize, kvHeads * headDim, hasBias: config.HasQkvBias);
-        v_proj = nn.Linear(config.HiddenSize, kvHeads * headDim, hasBias: config.HasQkvBias);
-        o_proj = nn.Linear(heads * headDim, config.HiddenSize, hasBias: config.HasOutputBias);
+        q_proj = new Projection(config.HiddenSize, heads * headDim, hasBias: config.HasQkvBias);
+        k_proj = new Projection(config.HiddenSize, kvHeads * headDim, hasBias: config.HasQkvBias);
+        v_proj = new Projection(config.HiddenSize, kvHeads * headDim, hasBias: config.HasQkvBias);
+        o_proj = new Projection(heads * headDim, config.HiddenSize, hasBias: config.HasOutputBias);
         if (config.HasQkNorm)
         {
             q_norm = new RmsNorm(headDim, config.RmsNormEps);
@@ -37,7 +36,7 @@ public sealed class GroupedQueryAttention : AttentionLayer
         RegisterComponents();
     }
 
-    internal (Linear Q, Linear K, Linear V, Linear O) Projections => (q_proj, k_proj, v_proj, o_proj);
+    internal (Projection Q, Projection K, Projection V, Projection O) Projections => (q_proj, k_proj, v_proj, o_proj);
 
     /// <summary>Qwen3's per-head query and key norm weights [head_dim]; null for Llama and Qwen2.</summary>
     internal (Tensor? Q, Tensor? K) QkNormWeights => (q_norm?.Weight, k_norm?.Weight);

@@ -155,7 +155,7 @@ public sealed class LoraLayer : nn.Module
 /// A LoRA adapter of one model (Hu et al., 2021, as PEFT implements it): for each wrapped projection y = x·Wᵀ (+ b), a
 /// pair A, B with y += scaling · B(A(dropout(x))). The base weights are untouched; the adapter is a module of its own
 /// (its parameters are all a LoRA trainer optimizes) and reaches the model through forward hooks on the wrapped
-/// <see cref="Linear"/> layers, whose callers use <c>call</c>. A fresh adapter has B = 0, so it changes nothing.
+/// <see cref="Projection"/> layers, whose callers use <c>call</c>. A fresh adapter has B = 0, so it changes nothing.
 /// <para>
 /// Several adapters can be attached to one model (a server serves each under its name); the one <see cref="Activate"/>d
 /// applies to every forward, none to the base. The CPU kernels apply the active adapter too (Inference/LoraProducts).
@@ -175,13 +175,13 @@ public sealed class LoraAdapter : nn.Module
     public IReadOnlyList<string> Paths { get; }
     public double Scaling => Settings.Scaling;
 
-    LoraAdapter(CausalLanguageModel model, LoraSettings settings, string baseModel, IReadOnlyList<(string Path, Linear Linear)> targets)
+    LoraAdapter(CausalLanguageModel model, LoraSettings settings, string baseModel, IReadOnlyList<(string Path, Projection Projection)> targets)
         : base(nameof(LoraAdapter))
     {
         Settings = settings.Validate();
         BaseModel = baseModel;
         Paths = targets.Select(t => t.Path).ToList();
-        layers = new ModuleList<LoraLayer>(targets.Select(t => new LoraLayer(t.Linear.in_features, t.Linear.out_features, settings.Rank)).ToArray());
+        layers = new ModuleList<LoraLayer>(targets.Select(t => new LoraLayer(t.Projection.InFeatures, t.Projection.OutFeatures, settings.Rank)).ToArray());
         byPath = Paths.Zip(layers).ToDictionary(p => p.First, p => p.Second, StringComparer.Ordinal);
         RegisterComponents();
         // Set after RegisterComponents, which makes every module-typed field a submodule once: the base is not part of
@@ -196,7 +196,9 @@ public sealed class LoraAdapter : nn.Module
     /// </summary>
     public static LoraAdapter Create(CausalLanguageModel model, LoraSettings settings, string baseModel, int seed)
     {
-        var adapter = new LoraAdapter(model, settings, baseModel, Targets(model, settings.TargetModules));
+        var targets = Targets(model, settings.TargetModules);
+        RequireFloatWeights(targets, "trained on");
+        var adapter = new LoraAdapter(model, settings, baseModel, targets);
         using var generator = new Generator((ulong)seed);
         using var _ = no_grad();
         foreach (var layer in adapter.layers)
@@ -217,16 +219,16 @@ public sealed class LoraAdapter : nn.Module
         return new LoraAdapter(model, settings, baseModel, linears.Where(l => paths.Contains(l.Path)).ToList());
     }
 
-    /// <summary>Every projection a LoRA adapter may wrap: the Linear layers of the decoder layers (lm_head is not one).</summary>
-    public static List<(string Path, Linear Linear)> LinearLayers(CausalLanguageModel model) =>
-        model.named_modules().Where(m => m.module is Linear && m.name.StartsWith("model.layers.", StringComparison.Ordinal))
-            .Select(m => (m.name, (Linear)m.module))
+    /// <summary>Every projection a LoRA adapter may wrap: the projections of the decoder layers (lm_head is not one).</summary>
+    public static List<(string Path, Projection Projection)> LinearLayers(CausalLanguageModel model) =>
+        model.named_modules().Where(m => m.module is Projection && m.name.StartsWith("model.layers.", StringComparison.Ordinal))
+            .Select(m => (m.name, (Projection)m.module))
             .OrderBy(m => LayerIndex(m.name)).ThenBy(m => m.name, StringComparer.Ordinal).ToList();
 
     static int LayerIndex(string path) => int.Parse(path.Split('.')[2]);
 
     /// <summary>The projections <paramref name="targets"/> picks; none is an error that lists what there is.</summary>
-    public static List<(string Path, Linear Linear)> Targets(CausalLanguageModel model, LoraTargetModules targets)
+    public static List<(string Path, Projection Projection)> Targets(CausalLanguageModel model, LoraTargetModules targets)
     {
         var all = LinearLayers(model);
         var chosen = all.Where(l => targets.Matches(l.Path)).ToList();
@@ -234,6 +236,18 @@ public sealed class LoraAdapter : nn.Module
             throw new R1Error($"lora_target_modules '{targets}' matches no projection of this {model.Config.Family} model; " +
                               $"it has {string.Join(", ", all.Select(l => l.Path.Split('.')[^1]).Distinct())} (lm_head and the embedding cannot be wrapped)");
         return chosen;
+    }
+
+    /// <summary>
+    /// Training an adapter and merging one need the base's float weights: a quantized (packed) model can only run an
+    /// adapter beside its weights, whose rounding a trained or merged update would not match.
+    /// </summary>
+    static void RequireFloatWeights(IEnumerable<(string Path, Projection Projection)> projections, string use)
+    {
+        foreach (var (path, projection) in projections)
+            if (projection.Weight is null)
+                throw new R1Error($"a LoRA adapter cannot be {use} a quantized model ({path} holds {projection.Packed?.Type.ToString() ?? "no"} weights); " +
+                                  "use the model's float weights (a model directory without --quantize)");
     }
 
     /// <summary>The pair wrapping the projection at <paramref name="path"/>, or null.</summary>
@@ -261,11 +275,12 @@ public sealed class LoraAdapter : nn.Module
     public void MergeIntoModel()
     {
         using var _ = no_grad();
-        var linears = LinearLayers(Model).ToDictionary(l => l.Path, l => l.Linear);
+        var projections = LinearLayers(Model).ToDictionary(l => l.Path, l => l.Projection);
+        RequireFloatWeights(Paths.Select(p => (p, projections[p])), "merged into");
         if (ActiveOn(Model) == this) Deactivate(Model);
         foreach (var (path, layer) in Layers)
         {
-            var weight = linears[path].weight; // the parameter itself, not a copy: never disposed here
+            var weight = projections[path].Weight!; // the parameter itself, not a copy: never disposed here
             using var delta = WeightDelta(layer);
             weight.add_(delta.to(weight.dtype));
         }
@@ -280,7 +295,7 @@ public sealed class LoraAdapter : nn.Module
     }
 
     static readonly ConditionalWeakTable<CausalLanguageModel, Attachment> Attachments = new();
-    static readonly ConditionalWeakTable<Linear, LinearHook> Hooks = new();
+    static readonly ConditionalWeakTable<Projection, LinearHook> Hooks = new();
     sealed record LinearHook(Attachment Attachment, string Path);
 
     /// <summary>
@@ -353,12 +368,13 @@ public sealed class LoraAdapter : nn.Module
     /// <summary>
     /// The weight a projection applies now: its own, plus scaling · B @ A when the active adapter wraps it. For code that
     /// reads a weight instead of calling the layer (MLA's absorbed attention folds kv_b_proj into the query and output).
-    /// Without an adapter it is the parameter itself, so the caller must not dispose it (a dispose scope frees the sum).
+    /// Without an adapter it is <see cref="Projection.DenseWeight"/> (the parameter itself, or a packed weight dequantized),
+    /// so the caller must not dispose it (a dispose scope frees copies and the sum).
     /// </summary>
-    public static Tensor EffectiveWeight(Linear linear)
+    public static Tensor EffectiveWeight(Projection projection)
     {
-        var weight = linear.weight;
-        if (!Hooks.TryGetValue(linear, out var hook) || hook.Attachment.Active is not { } adapter || adapter.Find(hook.Path) is not { } layer)
+        var weight = projection.DenseWeight();
+        if (!Hooks.TryGetValue(projection, out var hook) || hook.Attachment.Active is not { } adapter || adapter.Find(hook.Path) is not { } layer)
             return weight;
         using var delta = adapter.WeightDelta(layer);
         return weight + delta.to(weight.dtype);

@@ -1,5 +1,4 @@
 using TorchSharp;
-using TorchSharp.Modules;
 using static TorchSharp.torch;
 
 namespace R1Sharp.Model;
@@ -13,15 +12,23 @@ namespace R1Sharp.Model;
 /// </summary>
 public sealed class MultiHeadLatentAttention : AttentionLayer
 {
-    readonly Linear? q_proj;
-    readonly Linear? q_a_proj;
+    readonly Projection? q_proj;
+    readonly Projection? q_a_proj;
     readonly RmsNorm? q_a_layernorm;
-    readonly Linear? q_b_proj;
-    readonly Linear kv_a_proj_with_mqa;
+    readonly Projection? q_b_proj;
+    readonly Projection kv_a_proj_with_mqa;
     readonly RmsNorm kv_a_layernorm;
-    readonly Linear kv_b_proj;
-    readonly Linear o_proj;
+    readonly Projection kv_b_proj;
+    readonly Projection o_proj;
     readonly int heads, nopeDim, ropeDim, vDim, rank;
+
+    /// <summary>
+    /// Blocks the absorbed path rounds q_nope and the attended latent to before the per-head up-projections (0: kept
+    /// float). The GGUF loader sets them when a file stores attn_k_b/attn_v_b quantized, because llama.cpp multiplies
+    /// those as it does every quantized matrix — by activations rounded to 8-bit blocks — and without it the logits
+    /// move by a few percent.
+    /// </summary>
+    internal (int Key, int Value) AbsorbedRounding { get; set; }
 
     public MultiHeadLatentAttention(ModelConfig config) : base(nameof(MultiHeadLatentAttention))
     {
@@ -33,18 +40,18 @@ public sealed class MultiHeadLatentAttention : AttentionLayer
         int qHeadDim = nopeDim + ropeDim;
         if (config.QLoraRank is int qRank and > 0)
         {
-            q_a_proj = nn.Linear(config.HiddenSize, qRank, hasBias: false);
+            q_a_proj = new Projection(config.HiddenSize, qRank, hasBias: false);
             q_a_layernorm = new RmsNorm(qRank, config.RmsNormEps);
-            q_b_proj = nn.Linear(qRank, heads * qHeadDim, hasBias: false);
+            q_b_proj = new Projection(qRank, heads * qHeadDim, hasBias: false);
         }
         else
         {
-            q_proj = nn.Linear(config.HiddenSize, heads * qHeadDim, hasBias: false);
+            q_proj = new Projection(config.HiddenSize, heads * qHeadDim, hasBias: false);
         }
-        kv_a_proj_with_mqa = nn.Linear(config.HiddenSize, rank + ropeDim, hasBias: false);
+        kv_a_proj_with_mqa = new Projection(config.HiddenSize, rank + ropeDim, hasBias: false);
         kv_a_layernorm = new RmsNorm(rank, config.RmsNormEps);
-        kv_b_proj = nn.Linear(rank, heads * (nopeDim + vDim), hasBias: false);
-        o_proj = nn.Linear(heads * vDim, config.HiddenSize, hasBias: false);
+        kv_b_proj = new Projection(rank, heads * (nopeDim + vDim), hasBias: false);
+        o_proj = new Projection(heads * vDim, config.HiddenSize, hasBias: false);
         RegisterComponents();
     }
 
@@ -89,6 +96,7 @@ public sealed class MultiHeadLatentAttention : AttentionLayer
         var w = LoraAdapter.EffectiveWeight(kv_b_proj).view(heads, nopeDim + vDim, rank);
         var wUk = w.narrow(1, 0, nopeDim);         // [H, nope, rank]
         var wUv = w.narrow(1, nopeDim, vDim);      // [H, v, rank]
+        if (AbsorbedRounding.Key > 0) qNope = Quantization.GgmlQuants.RoundActivations(qNope, AbsorbedRounding.Key);
         var qLatent = einsum("bthd,hdc->bthc", qNope, wUk);
 
         // All heads share one key and one value (the latent), so the H·T queries form a single head.
@@ -99,6 +107,7 @@ public sealed class MultiHeadLatentAttention : AttentionLayer
                    ?? (t > 1 ? CausalMask(t, s, context.PastLength, qNope.device).repeat(heads, 1).view(1, 1, heads * t, s) : null);
         var latent = nn.functional.scaled_dot_product_attention(query * (scale * Math.Sqrt(rank + ropeDim)), key, value, mask)
             .view(b, heads, t, rank);
+        if (AbsorbedRounding.Value > 0) latent = Quantization.GgmlQuants.RoundActivations(latent, AbsorbedRounding.Value);
         return einsum("bhtc,hdc->bthd", latent, wUv);
     }
 

@@ -31,10 +31,10 @@ public sealed class ChatService : IDisposable
         Batcher = new ContinuousBatcher(bundle.Model, bundle.Tokenizer, Options.MaxBatch, Options.MaxQueue, Options.CacheBytes);
     }
 
-    /// <summary>Loads the model directory and the LoRA adapters the options name, and starts the decode loop.</summary>
+    /// <summary>Loads the model directory (or GGUF file) and the LoRA adapters the options name, and starts the decode loop.</summary>
     public static ChatService Load(string modelDir, ServingOptions? options = null)
     {
-        var bundle = ModelBundle.Load(modelDir);
+        var bundle = ModelBundle.Load(modelDir, quantize: options?.Quantize);
         try
         {
             return new ChatService(bundle, options);

@@ -28,7 +28,7 @@ public sealed class R1ChatClient : IChatClient
         metadata = new ChatClientMetadata("r1sharp", providerUri: null, service.ModelId);
     }
 
-    /// <summary>Loads a model directory; the client owns the model and frees it on <see cref="Dispose"/>.</summary>
+    /// <summary>Loads a model directory or .gguf file; the client owns the model and frees it on <see cref="Dispose"/>.</summary>
     public static R1ChatClient Load(string modelDir, ServingOptions? options = null) => new(ChatService.Load(modelDir, options), ownsService: true);
 
     public async Task<ChatResponse> GetResponseAsync(IEnumerable<AIChatMessage> messages, ChatOptions? options = null,

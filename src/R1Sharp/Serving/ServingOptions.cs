@@ -3,6 +3,8 @@ namespace R1Sharp.Serving;
 /// <summary>How a <see cref="ChatService"/> shares the model between requests.</summary>
 public sealed record ServingOptions
 {
+    /// <summary>Quantize a model directory's weights to this GGUF type at load (`--quantize`); null runs them as stored.</summary>
+    public Gguf.GgufDType? Quantize { get; init; }
     /// <summary>Most sequences decoded together in one step (a request with n choices takes n).</summary>
     public int MaxBatch { get; init; } = 16;
     /// <summary>Most requests waiting for room in the batch; more are refused (HTTP 429).</summary>

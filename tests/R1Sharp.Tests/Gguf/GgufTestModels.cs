@@ -50,6 +50,31 @@ public static class GgufTestModels
         return model;
     }
 
+    /// <summary>
+    /// <see cref="Create"/>'s variant with matrices whose rows are whole 256-value blocks (hidden 256, MLP 512), so the
+    /// K-quants apply, and <paramref name="layers"/> layers, so a Q4_K_M mix has layers of both kinds. DeepSeek's
+    /// smaller MLA and expert widths (32, 64) take the mixes' fallback types.
+    /// </summary>
+    public static CausalLanguageModel CreateWide(string variant, int layers = 4, int seed = 7)
+    {
+        var family = variant.StartsWith("deepseek") ? ModelFamily.DeepseekV3
+            : variant == "qwen2" ? ModelFamily.Qwen2 : variant.StartsWith("qwen3") ? ModelFamily.Qwen3 : ModelFamily.Llama;
+        var model = TinyModels.Create(family, seed, c => c with
+        {
+            HiddenSize = 256, IntermediateSize = 512, NumHiddenLayers = layers, InitializerRange = 0.1,
+            QLoraRank = family == ModelFamily.DeepseekV3 ? 256 : null, KvLoraRank = 64, QkNopeHeadDim = 32, QkRopeHeadDim = 16, VHeadDim = 32,
+            MoeIntermediateSize = family == ModelFamily.DeepseekV3 ? 64 : 0,
+        });
+        using (no_grad())
+        {
+            torch.manual_seed(seed + 1);
+            foreach (var (name, p) in model.HfStateDict())
+                if (name.EndsWith("norm.weight")) p.add_(randn_like(p) * 0.2);
+                else if (name.EndsWith(".bias")) p.add_(randn_like(p) * 0.1);
+        }
+        return model;
+    }
+
     /// <summary>Exports <paramref name="model"/> with the test tokenizer into <paramref name="dir"/>; returns the GGUF path.</summary>
     public static string Export(CausalLanguageModel model, string dir, GgufDType dtype = GgufDType.F32)
     {

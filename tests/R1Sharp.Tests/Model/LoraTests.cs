@@ -28,7 +28,7 @@ public class LoraTests
     }
 
     /// <summary>Every position's logits through the engine's cached forward (CPU kernels where they run).</summary>
-    static Tensor CachedLogits(CausalLanguageModel model, Tensor ids, bool kernels)
+    internal static Tensor CachedLogits(CausalLanguageModel model, Tensor ids, bool kernels)
     {
         using var _ = inference_mode();
         var runner = ForwardRunner.For(model);

@@ -1,6 +1,7 @@
 using System.CommandLine;
 using System.Text.Json.Nodes;
 using R1Sharp.Cli.Commands;
+using R1Sharp.Tokenizers;
 
 namespace R1Sharp.Tests.Tokenizers.Jinja;
 
@@ -26,7 +27,30 @@ public class TokenizeChatCommandTests : IDisposable
     [InlineData("qwen2_5")]
     [InlineData("deepseek_v3")]
     [InlineData("llama3")]
-    public void EachLineComesBackWithTheRenderedTextAndIds(string model)
+    public void EachLineComesBackWithTheRenderedTextAndIds(string model) => AssertChatJsonl(model, gguf: false);
+
+    /// <summary>The same tokenizer written into a GGUF file's metadata: its tokenizer.chat_template renders the same text and ids.</summary>
+    [Theory]
+    [InlineData("qwen3")]
+    [InlineData("qwen2_5")]
+    [InlineData("deepseek_v3")]
+    [InlineData("llama3")]
+    public void AGgufFileGivesTheSameTextAndIdsAsItsTokenizerFolder(string model) => AssertChatJsonl(model, gguf: true);
+
+    /// <summary>A GGUF file holding only <paramref name="folder"/>'s tokenizer metadata, as llama.cpp's converter writes it.</summary>
+    string GgufOf(string folder)
+    {
+        var writer = new R1Sharp.Gguf.GgufWriter();
+        writer.Add("general.architecture", R1Sharp.Gguf.GgufValue.String("llama"));
+        int vocab = TokenizerLoader.Load(folder).VocabSize;
+        foreach (var (key, value) in R1Sharp.Gguf.GgufTokenizerMetadata.Build(Path.Combine(folder, "tokenizer.json"), Path.Combine(folder, "tokenizer_config.json"), vocab))
+            writer.Add(key, value);
+        string path = Path.Combine(dir, "tokenizer.gguf");
+        writer.Write(path);
+        return path;
+    }
+
+    void AssertChatJsonl(string model, bool gguf)
     {
         // The folder's own template, with extra keys (tools, enable_thinking) passed through as template variables.
         var cases = TokenizerTestData.Cases<RealChatTemplateTests.RealCase>("chat-real.json")
@@ -38,7 +62,8 @@ public class TokenizeChatCommandTests : IDisposable
             return line.ToJsonString();
         })]);
         string output = Path.Combine(dir, "out.jsonl");
-        Assert.Equal(0, Run(TextWriter.Null, "tokenize", "--tokenizer", TokenizerTestData.PathOf(cases[0].Tokenizer), "--chat-jsonl", input, "--out", output));
+        string folder = TokenizerTestData.PathOf(cases[0].Tokenizer);
+        Assert.Equal(0, Run(TextWriter.Null, "tokenize", "--tokenizer", gguf ? GgufOf(folder) : folder, "--chat-jsonl", input, "--out", output));
         string[] lines = File.ReadAllLines(output);
         Assert.Equal(cases.Count, lines.Length);
         for (int i = 0; i < cases.Count; i++)
@@ -78,12 +103,14 @@ public class TokenizeChatCommandTests : IDisposable
     }
 
     [Fact]
-    public void ATokenizerWithoutTemplateOrAGgufFileIsAClearError()
+    public void ATokenizerWithoutTemplateOrAMissingGgufFileIsAClearError()
     {
         string input = Input("""{"messages": []}""");
         Assert.Contains("has no chat template", Assert.Throws<R1Error>(() =>
             Run(TextWriter.Null, "tokenize", "--tokenizer", TokenizerTestData.PathOf("gpt2_style"), "--chat-jsonl", input)).Message);
-        Assert.Contains(".gguf file is not supported yet", Assert.Throws<R1Error>(() =>
+        Assert.Contains("has no chat template", Assert.Throws<R1Error>(() =>
+            Run(TextWriter.Null, "tokenize", "--tokenizer", GgufOf(TokenizerTestData.PathOf("gpt2_style")), "--chat-jsonl", input)).Message);
+        Assert.Contains("model.gguf", Assert.Throws<R1Error>(() =>
             Run(TextWriter.Null, "tokenize", "--tokenizer", Path.Combine(dir, "model.gguf"), "--chat-jsonl", input)).Message);
         Assert.Contains("exactly one of", Assert.Throws<R1Error>(() =>
             Run(TextWriter.Null, "tokenize", "--tokenizer", TokenizerTestData.PathOf("qwen3"), "--chat-jsonl", input, "--text", "x")).Message);
