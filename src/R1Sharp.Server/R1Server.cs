@@ -44,6 +44,9 @@ public sealed class R1Server : IAsyncDisposable
         var service = ChatService.Load(options.ModelDir, options.Serving);
         try
         {
+            if (options.AllowWeightUpdates && service.Bundle.Model.IsPacked)
+                throw new R1Error($"{options.ModelDir}: --allow-weight-updates replaces float weights, and this model's are quantized " +
+                                  "(a GGUF file or --quantize); serve the float model folder to a GRPO learner");
             var server = new R1Server(Build(options, service), service);
             await server.app.StartAsync(cancellation);
             return server;

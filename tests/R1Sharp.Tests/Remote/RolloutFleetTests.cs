@@ -188,6 +188,18 @@ public class RolloutFleetTests
     }
 
     [Fact]
+    public async Task Weight_updates_are_refused_at_start_for_a_quantized_model()
+    {
+        var error = await Assert.ThrowsAsync<R1Error>(() => R1Server.StartAsync(new ServerOptions(TinyTeacher.Directory)
+        {
+            Host = "127.0.0.1", Port = 0, AllowWeightUpdates = true,
+            Serving = new R1Sharp.Serving.ServingOptions { Quantize = R1Sharp.Gguf.GgufDType.Q8_0 },
+        }));
+        Assert.Contains("--allow-weight-updates", error.Message);
+        Assert.Contains("quantized", error.Message);
+    }
+
+    [Fact]
     public async Task R1_serve_refuses_weight_updates_unless_allowed_and_answers_completions_with_vllms_fields()
     {
         await using var server = await R1Server.StartAsync(new ServerOptions(TinyTeacher.Directory) { Host = "127.0.0.1", Port = 0 });
