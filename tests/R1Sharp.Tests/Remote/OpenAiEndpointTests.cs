@@ -74,7 +74,8 @@ public class OpenAiEndpointTests
             new StubAnswer.Error(503), new StubAnswer.Reply("R", "A"),
         ]);
         await using var stub = await StubEndpoint.StartAsync(_ => answers.Dequeue());
-        using var endpoint = Client(stub, timeout: 0.5);
+        // The timeout must outlast every answer but the hang on a loaded machine: at 0.5 s a slow 503 once counted twice.
+        using var endpoint = Client(stub, timeout: 3);
         var reply = await endpoint.CompleteAsync(Call);
         Assert.Equal("R</think>A", reply.Completion);
         var counts = endpoint.Counts;
