@@ -115,7 +115,7 @@ public sealed class MultiHeadLatentAttention : AttentionLayer
 
 /// <summary>
 /// One of MLA's per-head up-projections (attn_k_b or attn_v_b) as llama.cpp multiplies it when stored quantized: the
-/// input rounded to <paramref name="Block"/>-value 8-bit blocks (0: float weights, input kept), and for Q5_1 weights
+/// input rounded to <c>Block</c>-value 8-bit blocks (0: float weights, input kept), and for Q5_1 weights
 /// the blocks' mins [heads, rows, columns / 32], which multiply the rounded Q8_1 block sums
 /// (<see cref="Quantization.GgmlQuants.Q8_1SumCorrection"/>).
 /// </summary>

@@ -80,7 +80,7 @@ public static class GgmlQuants
         var amax = blocks.abs().amax([-1L]);
         var d = amax / 127f;
         var inverse = TorchSharp.torch.where(amax > 0, 127f / amax, TorchSharp.torch.zeros_like(amax));
-        var sum = (blocks * inverse.unsqueeze(-1)).round().sum([-1L]);
+        var sum = (blocks * inverse.unsqueeze(-1)).round().sum(-1);
         static TorchSharp.torch.Tensor Half(TorchSharp.torch.Tensor t) => t.to(TorchSharp.torch.float16).to(TorchSharp.torch.float32);
         var correction = Half(d * sum) - Half(d) * sum;
         return correction.reshape([.. shape[..^1], shape[^1] / 32]).to(x.dtype).MoveToOuterDisposeScope();
