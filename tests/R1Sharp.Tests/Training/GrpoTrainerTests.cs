@@ -77,7 +77,7 @@ public class GrpoTrainerTests
     [SkippableFact]
     public void Bf16_rollouts_log_their_log_prob_gap_to_the_fp32_learner()
     {
-        Skip.If(Inference.SimdKernels.Active == Inference.SimdWidth.None, "bf16 rollout weights run on the CPU kernels, which do not run here");
+        Skip.If(R1Sharp.Inference.SimdKernels.Active == R1Sharp.Inference.SimdWidth.None, "bf16 rollout weights run on the CPU kernels, which do not run here");
         double Gap(Precision rollouts, out CausalLanguageModel policy)
         {
             var config = Config(2) with { Precision = Precision.Fp32, RolloutPrecision = rollouts };
@@ -98,7 +98,7 @@ public class GrpoTrainerTests
             // step) differ from it by the weights' rounding, fp32 ones only by the kernels' summation order.
             Assert.True(bf16 > fp32, $"bf16 rollouts' gap {bf16} should exceed fp32's {fp32}");
             Assert.InRange(bf16, 1e-6, 0.05);
-            Assert.Equal(Precision.Fp32, Inference.ForwardRunner.For(second).WeightPrecision); // restored after the run
+            Assert.Equal(Precision.Fp32, R1Sharp.Inference.ForwardRunner.For(second).WeightPrecision); // restored after the run
         }
     }
 
