@@ -34,7 +34,7 @@ public sealed class ChatService : IDisposable
     /// <summary>Loads the model directory (or GGUF file) and the LoRA adapters the options name, and starts the decode loop.</summary>
     public static ChatService Load(string modelDir, ServingOptions? options = null)
     {
-        var bundle = ModelBundle.Load(modelDir, quantize: options?.Quantize);
+        var bundle = ModelBundle.Load(modelDir, quantize: options?.Quantize, precision: options?.Precision ?? Training.Precision.Fp32);
         try
         {
             return new ChatService(bundle, options);

@@ -92,6 +92,13 @@ public sealed record GrpoConfig : TrainingArguments
     /// correction (the ratio is still logged). Default none; verl suggests 2.</summary>
     public double? RolloutIsCap { get; init; }
 
+    /// <summary>The weights in-process rollouts (and the held-out eval) are generated with (not a TRL key): fp32, bf16
+    /// (bfloat16 copies of the policy's projections, retaken after every optimizer step: half the bytes per decoded
+    /// token) or auto (bf16 only on a CPU with native bf16 where it measures clearly faster; see docs/inference.md).
+    /// The learner recomputes the log-probs with its fp32 master weights either way; rollout_logprob_diff/mean and /max
+    /// log the gap. Rollout servers use their own `r1 serve --precision`. Default fp32.</summary>
+    public Precision RolloutPrecision { get; init; } = Precision.Fp32;
+
     /// <summary>The upper clip range in effect: epsilon_high, or epsilon when it is not set (as TRL).</summary>
     [JsonIgnore] public double EffectiveEpsilonHigh => EpsilonHigh ?? Epsilon;
 
