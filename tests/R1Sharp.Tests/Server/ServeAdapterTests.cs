@@ -151,7 +151,7 @@ public class ServeAdapterTests : IDisposable
             ServerFixture.Error((await Call(http, "/v1/load_lora_adapter", new { lora_name = "tuned", lora_path = adapterDir })).Body).GetProperty("message").GetString());
         var missing = await Call(http, "/v1/load_lora_adapter", new { lora_name = "x" });
         Assert.Equal(System.Net.HttpStatusCode.BadRequest, missing.Status);
-        Assert.Contains("Both 'lora_name' and 'lora_path' must be provided", missing.Body);
+        Assert.Contains("Both 'lora_name' and 'lora_path' must be provided", ServerFixture.Error(missing.Body).GetProperty("message").GetString());
 
         var unloaded = await Call(http, "/v1/unload_lora_adapter", new { lora_name = "tuned" });
         Assert.Equal((System.Net.HttpStatusCode.OK, "Success: LoRA adapter 'tuned' removed successfully."), unloaded);
@@ -160,7 +160,7 @@ public class ServeAdapterTests : IDisposable
         Assert.Equal(System.Net.HttpStatusCode.NotFound, gone.StatusCode);
         var again = await Call(http, "/v1/unload_lora_adapter", new { lora_name = "tuned" });
         Assert.Equal(System.Net.HttpStatusCode.NotFound, again.Status);
-        Assert.Contains("cannot be found", again.Body);
+        Assert.Contains("cannot be found", ServerFixture.Error(again.Body).GetProperty("message").GetString());
         Assert.Equal(System.Net.HttpStatusCode.BadRequest, (await Call(http, "/v1/unload_lora_adapter", new { })).Status);
         // Unloaded, the name is free again; the base serves as it did.
         Assert.Equal(System.Net.HttpStatusCode.OK, (await Call(http, "/v1/load_lora_adapter", new { lora_name = "tuned", lora_path = adapterDir })).Status);
@@ -225,12 +225,16 @@ public class ServeAdapterTests : IDisposable
     [Fact]
     public async Task Unload_waits_for_the_adapters_running_rows_and_refuses_new_requests_meanwhile()
     {
-        var (adapterDir, _) = MakeAdapter();
+        // A fresh adapter (B = 0) leaves the random model as it is: greedy from "hello" it never says EOS.
+        string adapterDir = dir.File("fresh");
+        using (var bundle = ModelBundle.Load(ServerTestModels.RandomDir))
+        using (var fresh = R1Sharp.Model.LoraAdapter.Create(bundle.Model, new R1Sharp.Model.LoraSettings(Rank: 4, Alpha: 8), "base", seed: 3))
+            PeftAdapter.Save(fresh, adapterDir);
         await using var server = await Updatable();
         using var http = ServerFixture.Http(server);
         Assert.Equal(System.Net.HttpStatusCode.OK, (await Call(http, "/v1/load_lora_adapter", new { lora_name = "tuned", lora_path = adapterDir })).Status);
 
-        // A stream that would run for thousands of tokens (the random model never says EOS) holds the adapter's rows.
+        // A stream that would run for thousands of tokens holds the adapter's rows.
         using var cancel = new CancellationTokenSource();
         using var request = new HttpRequestMessage(HttpMethod.Post, "/v1/chat/completions")
         {
@@ -249,7 +253,7 @@ public class ServeAdapterTests : IDisposable
         while (!unload.IsCompleted && (await Listed(http)).Contains("tuned")) await Task.Delay(20);
         var refused = await Call(http, "/v1/chat/completions", new { model = "tuned", messages = new[] { new { role = "user", content = "hi" } } });
         Assert.Equal(System.Net.HttpStatusCode.NotFound, refused.Status);
-        Assert.Contains("'tuned'", refused.Body);
+        Assert.Contains("'tuned'", ServerFixture.Error(refused.Body).GetProperty("message").GetString());
         Assert.Equal(1, server.Service.Batcher.ActiveRows); // the stream still decodes with the adapter ...
         Assert.False(unload.IsCompleted); // ... so the adapter is not freed under it
 
