@@ -237,6 +237,40 @@ public class RolloutFleetTests
     }
 
     [Fact]
+    public async Task A_replica_restarted_mid_run_rejoins_a_lora_run_with_the_current_adapter_loaded_first()
+    {
+        using var folder = new TempDir("r1-fleet-rejoin-");
+        var task = Task(folder);
+        using (var local = RunFolder.Create(folder, "local", "grpo", Config(3, lora: true)))
+            Run(Config(3, lora: true), task, local, fleet: null);
+
+        var a = await Replica();
+        int portA = a.BaseAddress.Port;
+        await using var b = await Replica();
+        R1Server? restarted = null;
+        var config = Config(3, [Url(a), Url(b)], lora: true);
+        using var run = RunFolder.Create(folder, "fleet", "grpo", config);
+        try
+        {
+            using (var fleet = Recipes.RolloutFleetFor(config)!)
+                Run(config, task, run, fleet, onStep: step =>
+                {
+                    if (step == 1) a.DisposeAsync().AsTask().GetAwaiter().GetResult(); // out at step 2's sync
+                    if (step == 2) restarted = Replica(portA).GetAwaiter().GetResult(); // back, with the base alone
+                    if (step == 3) Assert.Equal(RolloutFleet.AdapterName(2), Served(restarted!, lora: true));
+                });
+            var metrics = run.ReadMetrics();
+            Assert.Equal([2.0, 1, 2], metrics.Select(m => m.Values[MetricNames.ReplicasLive]));
+            Assert.True(metrics[2].Values[MetricNames.ReplicaRequests(0)] > 0, "the restarted replica took no requests");
+            AssertSameTraining(RunFolder.Resume(folder, "local", out _).ReadMetrics(), metrics);
+        }
+        finally
+        {
+            if (restarted is not null) await restarted.DisposeAsync();
+        }
+    }
+
+    [Fact]
     public async Task A_lora_sync_replaces_a_stale_adapter_of_the_same_name_and_leaves_other_adapters_alone()
     {
         using var bundle = ModelBundle.Load(TinyTeacher.Directory);

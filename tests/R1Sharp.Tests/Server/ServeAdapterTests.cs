@@ -246,7 +246,7 @@ public class ServeAdapterTests : IDisposable
         var stream = await http.SendAsync(request, HttpCompletionOption.ResponseHeadersRead, cancel.Token);
         Assert.Equal(System.Net.HttpStatusCode.OK, stream.StatusCode);
         var reader = new StreamReader(await stream.Content.ReadAsStreamAsync(cancel.Token));
-        while (await reader.ReadLineAsync(cancel.Token) is { } line && !line.StartsWith("data: ")) { } // its rows are decoding
+        while (server.Service.Batcher.ActiveRows == 0) await Task.Delay(10); // its row is decoding (not only queued)
 
         var unload = Call(http, "/v1/unload_lora_adapter", new { lora_name = "tuned" });
         // Once the unload has begun the adapter is no longer listed, and a new request for it is refused.
