@@ -22,7 +22,7 @@ public static class ServeCommand
         var maxTokens = OptionFactory.WithDefault("--max-tokens", defaults.DefaultMaxTokens, "Completion length when a request sets no max_tokens");
         var maxCache = OptionFactory.Optional<int?>("--max-cache-mb", "Most MiB the batch's KV cache may take (default: half this machine's memory)");
         var allowWeightUpdates = OptionFactory.WithDefault("--allow-weight-updates", false,
-            "Answer POST /update_weights_from_disk, so a GRPO learner can replace the served weights each step (docs/scale-out.md)");
+            "Answer POST /update_weights_from_disk and /v1/load_lora_adapter, /v1/unload_lora_adapter, so a GRPO learner can replace the served weights or adapter each step (docs/scale-out.md)");
         var quantize = OptionFactory.Quantize();
         var precision = OptionFactory.GenerationPrecision();
         var adapters = new Option<string[]>("--adapter")

@@ -74,7 +74,8 @@ public sealed record GrpoConfig : TrainingArguments
     /// as API base URLs (http://host:8080/v1); null or empty generates in process. Default none.</summary>
     public IReadOnlyList<string>? RolloutEndpoints { get; init; }
 
-    /// <summary>The "model" field of rollout requests; null asks each server's GET /v1/models. Default none.</summary>
+    /// <summary>The "model" field of rollout requests; null asks each server's GET /v1/models. Not with lora_r (requests
+    /// then name each step's adapter). Default none.</summary>
     public string? RolloutModel { get; init; }
 
     /// <summary>Environment variable holding the servers' API key; null sends none. Default none.</summary>
@@ -127,6 +128,8 @@ public sealed record GrpoConfig : TrainingArguments
         ConfigJson.Require(MaxNumGenBatches >= 1, "max_num_gen_batches", MaxNumGenBatches, "must be at least 1");
         ConfigJson.Require(RolloutEndpoints is null || RolloutEndpoints.All(u => Uri.TryCreate(u, UriKind.Absolute, out var uri) && uri.Scheme is "http" or "https"),
             "rollout_endpoints", RolloutEndpoints is null ? null : string.Join(",", RolloutEndpoints), "must be http(s) URLs like http://127.0.0.1:8080/v1");
+        ConfigJson.Require(RolloutModel is null || LoraR == 0, "rollout_model", RolloutModel,
+            "is not used with lora_r: rollout requests name each step's adapter (r1-grpo-step-N, docs/scale-out.md); drop rollout_model");
         ConfigJson.Require(RolloutRequestTimeout > 0, "rollout_request_timeout", RolloutRequestTimeout, "must be above 0 seconds");
         ConfigJson.Require(RolloutIsCap is null or >= 1, "rollout_is_cap", RolloutIsCap, "must be at least 1 (verl's TIS caps the ratio at C, typically 2)");
         ValidateTrainingArguments();

@@ -109,7 +109,7 @@ public sealed class GrpoTrainer(CausalLanguageModel policy, GrpoConfig config, G
     }
 
     /// <summary>
-    /// Has every rollout server serve the policy's weights after <paramref name="version"/> steps; returns the seconds
+    /// Has every rollout server serve the policy's weights (or its LoRA adapter) after <paramref name="version"/> steps; returns the seconds
     /// it took. No server left is a <see cref="StepNotTakenError"/>: nothing of the step has run, so the run saves.
     /// </summary>
     double SyncFleet(int version, RunFolder run)
@@ -117,7 +117,10 @@ public sealed class GrpoTrainer(CausalLanguageModel policy, GrpoConfig config, G
         var clock = Stopwatch.StartNew();
         try
         {
-            Fleet!.Sync(policy, version, config.RolloutWeightsDir ?? Path.Combine(run.Path, "rollout_weights"));
+            string dir = config.RolloutWeightsDir ?? Path.Combine(run.Path, "rollout_weights");
+            // With LoRA the servers keep the frozen base and take only the adapter.
+            if (adapter is not null) Fleet!.SyncAdapter(adapter, version, dir);
+            else Fleet!.Sync(policy, version, dir);
         }
         catch (NoReplicaLeftError e)
         {
