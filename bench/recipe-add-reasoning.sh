@@ -143,7 +143,7 @@ model_bytes=$(bytes "$out/student-base/model.safetensors")
   row "+ full GRPO, LoRA GRPO's wall-clock" full-grpo "$(mib "$(bytes "$out/full-grpo/model.safetensors")") MiB model" full-grpo
   row "teacher: quickstart RL over r1 serve" teacher "" ""
   echo
-  echo "traces: $(json_number "$out/traces.summary.json" traces_written) accepted of $sample_prompts prompts;" \
+  echo "traces: $(json_number "$out/traces.summary.json" traces_written) written ($keep) from $sample_prompts prompts;" \
        "model $model_bytes bytes, LoRA SFT adapter $(bytes "$out/lora-sft/adapter_model.safetensors") bytes"
   echo "code: $(git -C "$(dirname "$0")" rev-parse --short HEAD 2>/dev/null || echo unknown);" \
        "CPU: $(lscpu 2>/dev/null | sed -n 's/^Model name: *//p' | head -n 1), $(nproc) cores," \
