@@ -126,6 +126,9 @@ public static class TrainingCommands
             .Add("--rollout-is-cap", "Truncated importance sampling cap C (verl's TIS) for the sampler/learner gap; none: no correction",
                 c => c.RolloutIsCap, (c, v) => c with { RolloutIsCap = v })
             .AddChoice("--precision", PrecisionHelp, c => c.Precision, (c, v) => c with { Precision = v })
+            .AddChoice("--rollout-precision", "Weights in-process rollouts read: fp32, bf16 (bfloat16 copies, half the bytes per token; " +
+                "the learner recomputes log-probs in fp32 and logs the gap), or auto (bf16 only where native and clearly faster)",
+                c => c.RolloutPrecision, (c, v) => c with { RolloutPrecision = v })
             .AddLora(c => c, (_, a) => (GrpoConfig)a);
         var run = RunOptions.AddTo(command);
         run.Action(command, (parse, target, observer, cancellation) => Recipes.Grpo(target, flags.Layers(parse, run.ConfigFile(parse)),
