@@ -1,6 +1,5 @@
 using System.CommandLine;
 using R1Sharp.Cli.Commands;
-using Spectre.Console;
 
 namespace R1Sharp.Cli;
 
@@ -29,33 +28,57 @@ public static class CliApp
             TokenizerCommand.Create(),
             GradeCommand.Create(),
             ExportCommand.Create(),
+            QuantizeCommand.Create(),
+            PerplexityCommand.Create(),
+            MergeCommand.Create(),
             ServeCommand.Create(),
             BenchCommand.Create(),
+            ArenaCommand.Create(),
         })
             root.Subcommands.Add(command);
         return root;
     }
 
-    public static int Run(string[] args, TextWriter? output = null)
+    /// <summary>Runs one command line: results to <paramref name="output"/> (default standard output), errors, notes and
+    /// progress to <paramref name="errors"/> (default standard error); see <see cref="CliOutput"/>. Exit codes: 0 done,
+    /// 2 a user's mistake (<c>error: …</c>), 130 stopped by Ctrl+C or SIGTERM, 1 a failure that is a bug in r1.</summary>
+    public static int Run(string[] args, TextWriter? output = null, TextWriter? errors = null)
     {
         R1Sharp.Native.TorchNativeLoader.EnsureLoadable();
-        var configuration = new InvocationConfiguration { EnableDefaultExceptionHandler = false };
-        if (output is not null) configuration.Output = output;
+        // Ctrl+C or SIGTERM cancels a training run, which saves a checkpoint after its current step and ends as failed;
+        // a step that takes longer than this is cut off (the run then resumes from its previous checkpoint).
+        var configuration = new InvocationConfiguration
+        {
+            EnableDefaultExceptionHandler = false, ProcessTerminationTimeout = TimeSpan.FromSeconds(30),
+            Output = output ?? Console.Out, Error = errors ?? Console.Error,
+        };
+        var cli = CliOutput.Of(configuration);
         try
         {
             var parse = BuildRoot().Parse(args);
             // A mistyped command line is a user error like any other: the same exit code.
             if (parse.Errors.Count > 0 && !args.Contains("--help") && !args.Contains("-h"))
             {
-                foreach (var error in parse.Errors) AnsiConsole.MarkupLineInterpolated($"[red]error:[/] {error.Message}");
+                foreach (var error in parse.Errors) cli.Error(error.Message);
                 return 2;
             }
             return parse.Invoke(configuration);
         }
+        catch (OperationCanceledException e)
+        {
+            cli.Stopped(e.Message);
+            return 130;
+        }
         catch (Exception e) when (CliErrors.IsUserError(e))
         {
-            AnsiConsole.MarkupLineInterpolated($"[red]error:[/] {CliErrors.Message(e)}");
+            cli.Error(CliErrors.Message(e));
             return 2;
+        }
+        catch (Exception e)
+        {
+            // Not the user's doing: say what failed in one line rather than crash with a stack trace.
+            cli.Error($"{CliErrors.Message(e)} ({CliErrors.Unwrap(e).GetType().Name}: this is a bug in r1; please report it with the command line)");
+            return 1;
         }
     }
 }

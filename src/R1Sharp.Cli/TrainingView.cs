@@ -29,14 +29,14 @@ public sealed class TrainingView : IDisposable
 
     /// <param name="totalSteps">Steps the run will take; 0 when a time budget ends it (no progress bar or ETA then).</param>
     /// <param name="firstStep">Steps already done (a resumed run), so the ETA counts only this process's pace.</param>
-    /// <param name="live">true or false forces the live panel or plain lines; null (default) picks by <see cref="CanBeLive"/>.</param>
+    /// <param name="live">true or false forces the live panel or plain lines; null (default) picks by <see cref="CliOutput.IsLive"/>.</param>
     public TrainingView(IAnsiConsole console, string title, int totalSteps, int firstStep = 0, bool? live = null)
     {
         this.console = console;
         this.title = title;
         this.totalSteps = totalSteps;
         this.firstStep = step = firstStep;
-        IsLive = live ?? CanBeLive(console);
+        IsLive = live ?? CliOutput.IsLive(console);
         if (IsLive)
             liveLoop = Task.Run(RunLive);
         else
@@ -44,11 +44,6 @@ public sealed class TrainingView : IDisposable
     }
 
     public bool IsLive { get; }
-
-    /// <summary>A live panel needs a terminal that understands cursor movement; CI logs and pipes get lines.</summary>
-    public static bool CanBeLive(IAnsiConsole console) =>
-        console.Profile.Capabilities.Interactive && console.Profile.Capabilities.Ansi
-        && Environment.GetEnvironmentVariable("CI") is null or "" or "false" or "0";
 
     /// <summary>Shows the metrics of the step just finished (keys as <see cref="MetricNames"/>).</summary>
     public void Update(int step, IReadOnlyDictionary<string, double> metrics)
@@ -131,7 +126,7 @@ public sealed class TrainingView : IDisposable
 
         // Shown through other rows, or too fine-grained for a glance.
         foreach (var key in new[] { MetricNames.FracRewardZeroStd, MetricNames.MeanTerminatedLength, MetricNames.ClipRatioLow,
-                     MetricNames.ClipRatioHigh, MetricNames.NumTokens })
+                     MetricNames.ClipRatioHigh })
             used.Add(key);
         foreach (var (key, value) in m.OrderBy(kv => kv.Key, StringComparer.Ordinal))
             if (!used.Contains(key) && !key.EndsWith("/std", StringComparison.Ordinal) && double.IsFinite(value))
@@ -147,13 +142,16 @@ public sealed class TrainingView : IDisposable
     {
         console.Live(Render()).AutoClear(false).Start(context =>
         {
-            // Redraw on each update, and at least twice a second so the clock moves during a long step.
+            // Redraw on each update, and at least twice a second so the clock moves during a long step; once more at the
+            // end, so the panel left on screen shows the last update even when the view is closed right after it.
             while (!stopping)
             {
                 changed.Wait(TimeSpan.FromMilliseconds(500));
                 context.UpdateTarget(Render());
                 context.Refresh();
             }
+            context.UpdateTarget(Render());
+            context.Refresh();
         });
     }
 
@@ -196,4 +194,41 @@ public sealed class TrainingView : IDisposable
     }
 
     static string Clock(TimeSpan t) => t.TotalHours >= 1 ? $"{(int)t.TotalHours}:{t.Minutes:D2}:{t.Seconds:D2}" : $"{t.Minutes}:{t.Seconds:D2}";
+}
+
+/// <summary>
+/// How a training command, the quickstart and an experiment show their stages, all on standard error (they are
+/// progress, not results): each training run through a <see cref="TrainingView"/> (plain lines when it is not a
+/// terminal), other stages as one line when they start and one when they end, notices as "note: …".
+/// </summary>
+/// <param name="plainEvery">Without a terminal, print every this many steps (and the first).</param>
+public sealed class ConsoleObserver(CliOutput cli, int plainEvery = 1) : ITrainingObserver, IDisposable
+{
+    TrainingView? view;
+
+    public void StageStarted(string stage, int totalSteps, int firstStep = 0)
+    {
+        view?.Dispose();
+        view = null;
+        // int.MaxValue steps: a time budget ends the stage (no progress bar or ETA).
+        if (totalSteps > 0) view = new TrainingView(cli.Diagnostics, stage, totalSteps == int.MaxValue ? 0 : totalSteps, firstStep);
+        else cli.Diagnostics.MarkupLine($"[bold]{Markup.Escape(stage)}[/] …");
+    }
+
+    public void Step(int step, IReadOnlyDictionary<string, double> metrics)
+    {
+        if (view is null) return;
+        if (view.IsLive || step % plainEvery == 0 || step == 1) view.Update(step, metrics);
+    }
+
+    public void StageFinished(string stage, string summary)
+    {
+        view?.Dispose();
+        view = null;
+        cli.Diagnostics.MarkupLine($"[green]{Markup.Escape(stage)}[/]: {Markup.Escape(summary)}");
+    }
+
+    public void Notice(string message) => cli.Note(message);
+
+    public void Dispose() => view?.Dispose();
 }

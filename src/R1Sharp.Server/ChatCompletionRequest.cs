@@ -17,13 +17,15 @@ public sealed record ChatCompletionRequest(ChatRequest Chat, string Model, bool 
 
     static readonly string[] Roles = ["system", "developer", "user", "assistant"];
 
-    public static ChatCompletionRequest Parse(JsonElement body, string servedModel, int maxChoices)
+    /// <param name="servedModels">The names "model" may hold: the base's first (the default), then each LoRA adapter's.</param>
+    public static ChatCompletionRequest Parse(JsonElement body, IReadOnlyList<string> servedModels, int maxChoices)
     {
         if (body.ValueKind != JsonValueKind.Object) throw new OpenAiError(400, "the request body must be a JSON object");
 
-        string model = OptionalString(body, "model") ?? servedModel;
-        if (model != servedModel)
-            throw new OpenAiError(404, $"The model '{model}' does not exist; this server serves '{servedModel}'", param: "model", code: "model_not_found");
+        string model = OptionalString(body, "model") ?? servedModels[0];
+        if (!servedModels.Contains(model))
+            throw new OpenAiError(404, $"The model '{model}' does not exist; this server serves {string.Join(", ", servedModels.Select(m => $"'{m}'"))}",
+                param: "model", code: "model_not_found");
 
         var messages = Messages(body);
         bool stream = OptionalBool(body, "stream") ?? false;
@@ -46,16 +48,19 @@ public sealed record ChatCompletionRequest(ChatRequest Chat, string Model, bool 
         if (topK is < 0) throw Invalid("top_k", $"must be at least 0, got {topK}");
         int n = OptionalInt(body, "n") ?? 1;
         if (n < 1 || n > maxChoices) throw Invalid("n", $"must be between 1 and {maxChoices} (the server's batch size), got {n}");
-        // Seeds may use the whole 64-bit range; the sampler takes 32 bits of it.
-        int? seed = OptionalLong(body, "seed") is long wide ? unchecked((int)(wide ^ (wide >> 32))) : null;
+        int? seed = Seed(body);
 
         RefuseUnlessNeutral(body);
         var chat = new ChatRequest(messages)
         {
-            Temperature = temperature, TopP = topP, TopK = topK, MaxTokens = maxTokens, Seed = seed, Stop = Stops(body), N = n,
+            Temperature = temperature, TopP = topP, TopK = topK, MaxTokens = maxTokens, Seed = seed, Stop = Stops(body), N = n, Model = model,
         };
         return new ChatCompletionRequest(chat, model, stream, includeUsage);
     }
+
+    /// <summary>The request's seed. Seeds may use the whole 64-bit range; the sampler takes 32 bits of it (all of an
+    /// unsigned 32-bit seed, as clients send them).</summary>
+    internal static int? Seed(JsonElement body) => OptionalLong(body, "seed") is long wide ? unchecked((int)(wide ^ (wide >> 32))) : null;
 
     static List<ChatMessage> Messages(JsonElement body)
     {
@@ -83,7 +88,7 @@ public sealed record ChatCompletionRequest(ChatRequest Chat, string Model, bool 
     {
         var content = Field(message, "content");
         if (content is null) return role == "assistant" ? "" : throw Invalid($"{at}.content", "is required");
-        if (content.Value.ValueKind == JsonValueKind.String) return content.Value.GetString()!;
+        if (content.Value.ValueKind == JsonValueKind.String) return Text(content.Value, $"{at}.content");
         if (content.Value.ValueKind != JsonValueKind.Array) throw Invalid($"{at}.content", "must be a string or an array of text parts");
         var text = new StringBuilder();
         int j = 0;
@@ -101,11 +106,11 @@ public sealed record ChatCompletionRequest(ChatRequest Chat, string Model, bool 
     {
         var stop = Field(body, "stop");
         if (stop is null) return [];
-        if (stop.Value.ValueKind == JsonValueKind.String) return [stop.Value.GetString()!];
+        if (stop.Value.ValueKind == JsonValueKind.String) return [Text(stop.Value, "stop")];
         if (stop.Value.ValueKind != JsonValueKind.Array || stop.Value.EnumerateArray().Any(s => s.ValueKind != JsonValueKind.String))
             throw Invalid("stop", "must be a string or an array of strings");
         if (stop.Value.GetArrayLength() > MaxStopSequences) throw Invalid("stop", $"may hold at most {MaxStopSequences} sequences");
-        return stop.Value.EnumerateArray().Select(s => s.GetString()!).ToList();
+        return stop.Value.EnumerateArray().Select((s, i) => Text(s, $"stop[{i}]")).ToList();
     }
 
     /// <summary>Options this server does not implement are accepted only where they change nothing.</summary>
@@ -124,21 +129,35 @@ public sealed record ChatCompletionRequest(ChatRequest Chat, string Model, bool 
             throw Invalid("response_format", "only {\"type\": \"text\"} is supported by this server");
     }
 
-    static OpenAiError Invalid(string param, string problem, string? code = null) =>
+    internal static OpenAiError Invalid(string param, string problem, string? code = null) =>
         OpenAiError.InvalidParam(param, $"Invalid '{param}': {problem}.", code ?? "invalid_value");
 
     /// <summary>The field, or null when it is absent or JSON null.</summary>
-    static JsonElement? Field(JsonElement obj, string name) =>
+    internal static JsonElement? Field(JsonElement obj, string name) =>
         obj.TryGetProperty(name, out var value) && value.ValueKind != JsonValueKind.Null ? value : null;
 
-    static string? OptionalString(JsonElement obj, string name, string? param = null)
+    internal static string? OptionalString(JsonElement obj, string name, string? param = null)
     {
         var value = Field(obj, name);
         if (value is null) return null;
-        return value.Value.ValueKind == JsonValueKind.String ? value.Value.GetString() : throw Invalid(param ?? name, "must be a string", "invalid_type");
+        return value.Value.ValueKind == JsonValueKind.String ? Text(value.Value, param ?? name) : throw Invalid(param ?? name, "must be a string", "invalid_type");
     }
 
-    static bool? OptionalBool(JsonElement obj, string name, string? param = null)
+    /// <summary>A JSON string's text. JSON may escape a lone surrogate ("\ud800") and a body may hold bytes that are
+    /// not UTF-8; neither is text, and the request says which field holds it.</summary>
+    static string Text(JsonElement value, string param)
+    {
+        try
+        {
+            return value.GetString()!;
+        }
+        catch (InvalidOperationException)
+        {
+            throw Invalid(param, "is not valid Unicode text (a lone surrogate escape such as \\ud800, or bytes that are not UTF-8)", "invalid_encoding");
+        }
+    }
+
+    internal static bool? OptionalBool(JsonElement obj, string name, string? param = null)
     {
         var value = Field(obj, name);
         if (value is null) return null;
@@ -150,21 +169,21 @@ public sealed record ChatCompletionRequest(ChatRequest Chat, string Model, bool 
         };
     }
 
-    static double? OptionalNumber(JsonElement obj, string name)
+    internal static double? OptionalNumber(JsonElement obj, string name)
     {
         var value = Field(obj, name);
         if (value is null) return null;
         return value.Value.ValueKind == JsonValueKind.Number ? value.Value.GetDouble() : throw Invalid(name, "must be a number", "invalid_type");
     }
 
-    static int? OptionalInt(JsonElement obj, string name) => OptionalLong(obj, name) switch
+    internal static int? OptionalInt(JsonElement obj, string name) => OptionalLong(obj, name) switch
     {
         null => null,
         >= int.MinValue and <= int.MaxValue and var number => (int)number,
         var number => throw Invalid(name, $"is out of range, got {number}"),
     };
 
-    static long? OptionalLong(JsonElement obj, string name)
+    internal static long? OptionalLong(JsonElement obj, string name)
     {
         var value = Field(obj, name);
         if (value is null) return null;

@@ -1,6 +1,9 @@
 using System.Text;
 using System.Text.Json;
+using System.Net.Http.Headers;
 using Microsoft.AspNetCore.Http;
+using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.Logging;
 using R1Sharp.Generation;
 using R1Sharp.Serving;
 
@@ -19,12 +22,21 @@ public static class ChatCompletionsEndpoint
     public static async Task Handle(HttpContext http, ChatService service)
     {
         using var body = await ReadBody(http);
-        var request = ChatCompletionRequest.Parse(body.RootElement, service.ModelId, service.Options.MaxBatch);
-        ChatCompletionJob job;
+        var request = ChatCompletionRequest.Parse(body.RootElement, service.ModelIds, service.Options.MaxBatch);
+        // The request's abort token: a client that goes away stops its generation and frees its rows.
+        var job = Started(() => service.Start(request.Chat, http.RequestAborted), "messages");
+        // Responses name the model the request asked for: the base, or a LoRA adapter served beside it.
+        if (request.Stream) await Stream(http, request.Model, job, request.IncludeUsage);
+        else await Complete(http, request.Model, job);
+    }
+
+    /// <summary>A job started, or why not as OpenAI says it: 429 when the queue is full, 400 naming
+    /// <paramref name="promptParam"/> when the prompt does not fit the context, 400 for any other bad request.</summary>
+    internal static T Started<T>(Func<T> start, string promptParam)
+    {
         try
         {
-            // The request's abort token: a client that goes away stops its generation and frees its rows.
-            job = service.Start(request.Chat, http.RequestAborted);
+            return start();
         }
         catch (QueueFullError e)
         {
@@ -32,18 +44,25 @@ public static class ChatCompletionsEndpoint
         }
         catch (ContextLengthError e)
         {
-            throw OpenAiError.InvalidParam("messages", e.Message, "context_length_exceeded");
+            throw OpenAiError.InvalidParam(promptParam, e.Message, "context_length_exceeded");
         }
         catch (R1Error e)
         {
             throw new OpenAiError(400, e.Message);
         }
-        if (request.Stream) await Stream(http, service, job, request.IncludeUsage);
-        else await Complete(http, service, job);
     }
 
-    static async Task<JsonDocument> ReadBody(HttpContext http)
+    /// <summary>
+    /// The JSON body. It must be declared as JSON: a web page can send any site a "simple" text/plain or form POST
+    /// without asking, but an application/json one only after a CORS preflight, which this server never grants.
+    /// </summary>
+    internal static async Task<JsonDocument> ReadBody(HttpContext http)
     {
+        if (!MediaTypeHeaderValue.TryParse(http.Request.ContentType, out var type)
+            || !string.Equals(type.MediaType, "application/json", StringComparison.OrdinalIgnoreCase)
+            || type.CharSet is { } charset && !string.Equals(charset.Trim('"'), "utf-8", StringComparison.OrdinalIgnoreCase))
+            throw new OpenAiError(415, $"The request body must be JSON sent with 'Content-Type: application/json', got '{Truncate(http.Request.ContentType ?? "")}'",
+                code: "unsupported_media_type");
         try
         {
             return await JsonDocument.ParseAsync(http.Request.Body, default, http.RequestAborted);
@@ -58,12 +77,14 @@ public static class ChatCompletionsEndpoint
         }
     }
 
-    static async Task Complete(HttpContext http, ChatService service, ChatCompletionJob job)
+    static string Truncate(string text) => text.Length <= 100 ? text : text[..97] + "...";
+
+    static async Task Complete(HttpContext http, string model, ChatCompletionJob job)
     {
         var reasoning = Enumerable.Range(0, job.Choices).Select(_ => new StringBuilder()).ToArray();
         var content = Enumerable.Range(0, job.Choices).Select(_ => new StringBuilder()).ToArray();
         var finish = new FinishReason?[job.Choices];
-        await foreach (var update in Updates(job, http.RequestAborted))
+        await foreach (var update in Updates(http, job))
         {
             reasoning[update.Choice].Append(update.ReasoningDelta);
             content[update.Choice].Append(update.ContentDelta);
@@ -84,27 +105,25 @@ public static class ChatCompletionsEndpoint
         });
         await http.Response.WriteAsJsonAsync(new
         {
-            id = job.Id, @object = "chat.completion", created = job.Created.ToUnixTimeSeconds(), model = service.ModelId,
+            id = job.Id, @object = "chat.completion", created = job.Created.ToUnixTimeSeconds(), model,
             system_fingerprint = (string?)null, choices, usage = Usage(job.Usage),
         }, Json, http.RequestAborted);
     }
 
-    static async Task Stream(HttpContext http, ChatService service, ChatCompletionJob job, bool includeUsage)
+    static async Task Stream(HttpContext http, string model, ChatCompletionJob job, bool includeUsage)
     {
-        http.Response.ContentType = "text/event-stream";
-        http.Response.Headers.CacheControl = "no-cache";
-        http.Response.Headers["X-Accel-Buffering"] = "no";
+        BeginEventStream(http.Response);
         long created = job.Created.ToUnixTimeSeconds();
         Task Send(object payload) => WriteEvent(http, JsonSerializer.Serialize(payload, Json));
         object Chunk(int index, object delta, FinishReason? finish) => includeUsage
-            ? (object)new { id = job.Id, @object = "chat.completion.chunk", created, model = service.ModelId, system_fingerprint = (string?)null,
+            ? (object)new { id = job.Id, @object = "chat.completion.chunk", created, model, system_fingerprint = (string?)null,
                     choices = new[] { new { index, delta, logprobs = (object?)null, finish_reason = Reason(finish) } }, usage = (object?)null }
-            : new { id = job.Id, @object = "chat.completion.chunk", created, model = service.ModelId, system_fingerprint = (string?)null,
+            : new { id = job.Id, @object = "chat.completion.chunk", created, model, system_fingerprint = (string?)null,
                     choices = new[] { new { index, delta, logprobs = (object?)null, finish_reason = Reason(finish) } } };
         try
         {
             for (int i = 0; i < job.Choices; i++) await Send(Chunk(i, new { role = "assistant", content = "" }, null));
-            await foreach (var update in Updates(job, http.RequestAborted))
+            await foreach (var update in Updates(http, job))
             {
                 if (update.Finish is { } finish) await Send(Chunk(update.Choice, new { }, finish));
                 else if (update.ReasoningDelta.Length > 0 && update.ContentDelta.Length > 0)
@@ -114,7 +133,7 @@ public static class ChatCompletionsEndpoint
                 else await Send(Chunk(update.Choice, new { content = update.ContentDelta }, null));
             }
             if (includeUsage)
-                await Send(new { id = job.Id, @object = "chat.completion.chunk", created, model = service.ModelId, system_fingerprint = (string?)null,
+                await Send(new { id = job.Id, @object = "chat.completion.chunk", created, model, system_fingerprint = (string?)null,
                                  choices = Array.Empty<object>(), usage = Usage(job.Usage) });
         }
         catch (OpenAiError e)
@@ -125,31 +144,39 @@ public static class ChatCompletionsEndpoint
         await WriteEvent(http, "[DONE]");
     }
 
-    /// <summary>The job's updates; a failure of the decode loop becomes a 500 in OpenAI's shape.</summary>
-    static async IAsyncEnumerable<ChatUpdate> Updates(ChatCompletionJob job, [System.Runtime.CompilerServices.EnumeratorCancellation] CancellationToken aborted)
+    /// <summary>The job's updates; a failure of its generation becomes a 500 in OpenAI's shape (<see cref="OpenAiError.ServerFailure"/>).</summary>
+    static async IAsyncEnumerable<ChatUpdate> Updates(HttpContext http, ChatCompletionJob job)
     {
         var reader = job.Updates;
         while (true)
         {
             try
             {
-                if (!await reader.WaitToReadAsync(aborted)) yield break;
+                if (!await reader.WaitToReadAsync(http.RequestAborted)) yield break;
             }
             catch (Exception e) when (e is not OperationCanceledException)
             {
-                throw new OpenAiError(500, $"generation failed: {e.Message}", "server_error");
+                throw OpenAiError.ServerFailure(e, http.RequestServices.GetRequiredService<ILogger<R1Server>>());
             }
             while (reader.TryRead(out var update)) yield return update;
         }
     }
 
-    static async Task WriteEvent(HttpContext http, string data)
+    /// <summary>Makes the response a stream of server-sent events that no proxy holds back.</summary>
+    internal static void BeginEventStream(HttpResponse response)
+    {
+        response.ContentType = "text/event-stream";
+        response.Headers.CacheControl = "no-cache";
+        response.Headers["X-Accel-Buffering"] = "no";
+    }
+
+    internal static async Task WriteEvent(HttpContext http, string data)
     {
         await http.Response.WriteAsync($"data: {data}\n\n", http.RequestAborted);
         await http.Response.Body.FlushAsync(http.RequestAborted);
     }
 
-    static string? Reason(FinishReason? finish) => finish switch
+    internal static string? Reason(FinishReason? finish) => finish switch
     {
         FinishReason.Stop => "stop",
         FinishReason.Length => "length",

@@ -1,5 +1,6 @@
 using System.Text.Json;
 using Microsoft.AspNetCore.Http;
+using Microsoft.Extensions.Logging;
 
 namespace R1Sharp.Server;
 
@@ -16,6 +17,18 @@ public sealed class OpenAiError(int status, string message, string type = "inval
     public string? Code => code;
 
     public static OpenAiError InvalidParam(string param, string message, string? code = null) => new(400, message, param: param, code: code);
+
+    /// <summary>
+    /// A 500 for a failure inside the server. Our own errors (<see cref="R1Error"/>: non-finite logits, a request that
+    /// cannot run) say what happened; anything else may carry native stack frames and paths, so the client gets a
+    /// generic message and the details go to the server's log.
+    /// </summary>
+    public static OpenAiError ServerFailure(Exception error, ILogger log)
+    {
+        if (error is R1Error mine) return new(500, $"generation failed: {mine.Message}", "server_error");
+        log.LogError(error, "request failed");
+        return new(500, "the server failed to process this request; its log has the details", "server_error");
+    }
 
     public object Body => new { error = new { message = Message, type, param, code } };
 

@@ -1,64 +1,74 @@
 using System.CommandLine;
-using R1Sharp.Checkpoints;
+using System.Globalization;
 using R1Sharp.Evaluation;
-using R1Sharp.Tasks;
-using R1Sharp.Tasks.Datasets;
 using Spectre.Console;
 
 namespace R1Sharp.Cli.Commands;
 
 /// <summary>
-/// <c>r1 eval --model DIR (--task NAME | --data FILE) [--samples k] [--temperature 0.6] [--top-p 0.95] [--max-tokens N]</c>:
+/// <c>r1 eval (--model DIR | --endpoint URL --endpoint-model NAME) (--task NAME | --data FILE) [--samples k] [--temperature 0.6] [--top-p 0.95] [--max-tokens N] [--greedy false]</c>:
 /// pass@1 over k samples, pass@k, cons@k, greedy accuracy; every completion to JSONL, the summary to eval.json.
 /// </summary>
 public static class EvalCommand
 {
     public static Command Create()
     {
-        var model = OptionFactory.Required<string>("--model", "Model directory");
-        var task = OptionFactory.Optional<string>("--task", TaskSource.TaskHelp);
-        var data = OptionFactory.Optional<string>("--data", "Dataset file (.jsonl or .parquet; GSM8K, MATH or {prompt|messages, answer})");
-        var split = OptionFactory.WithDefault("--split", "test", "Split of a synthetic task: train, test or harder");
-        var samples = OptionFactory.WithDefault("--samples", 4, "k: samples per prompt");
-        var temperature = OptionFactory.WithDefault("--temperature", 0.6, "Sampling temperature (R1 evaluates at 0.6)");
-        var topP = OptionFactory.WithDefault("--top-p", 0.95, "Nucleus sampling threshold (R1: 0.95)");
-        var maxTokens = OptionFactory.WithDefault("--max-tokens", 256, "Most tokens per completion");
-        var prompts = OptionFactory.WithDefault("--prompts", 200, "Most prompts to evaluate");
-        var seed = OptionFactory.WithDefault("--seed", 0, "Seed of prompt choice and sampling");
-        var output = OptionFactory.WithDefault("--out", "eval", "Folder for eval.json and samples.jsonl");
-        var threads = OptionFactory.WithDefault("--threads", Environment.ProcessorCount, "CPU threads");
-        var command = new Command("eval", "Evaluate a model by DeepSeek-R1's protocol")
-            { model, task, data, split, samples, temperature, topP, maxTokens, prompts, seed, output, threads };
-        command.SetAction(parse =>
+        var command = new Command("eval", "Evaluate a model by DeepSeek-R1's protocol");
+        var sampling = TaskSamplingOptions.AddTo(command, "Model directory or .gguf file", split: "test", "k: samples per prompt", "Most tokens per completion");
+        var output = OptionFactory.PathWithDefault("--out", "eval", "Folder for eval.json and samples.jsonl");
+        var adapter = OptionFactory.Adapter();
+        var quantize = OptionFactory.Quantize();
+        var greedy = OptionFactory.WithDefault("--greedy", true, "Also decode each prompt greedily (temperature 0), for greedy accuracy");
+        command.Options.Add(output);
+        command.Options.Add(greedy);
+        command.Options.Add(adapter);
+        command.Options.Add(quantize);
+        var endpointFlags = EndpointFlags.AddTo(command);
+        command.SetAction(async (parse, cancellation) =>
         {
-            if (parse.GetValue(samples) < 1) throw new R1Error($"--samples must be at least 1, got {parse.GetValue(samples)}");
-            TorchSharp.torch.set_num_threads(parse.GetValue(threads));
-            var source = TaskSource.Resolve(parse.GetValue(task), parse.GetValue(data), parse.GetValue(model)!);
-            var which = Training.SnakeCase.Parse<TaskSplit>(parse.GetValue(split)!, "--split");
-            using var bundle = ModelBundle.Load(parse.GetValue(model)!);
+            var (modelDir, task, split) = sampling.Resolve(parse);
             var options = new ModelEvalOptions
             {
-                Prompts = parse.GetValue(prompts), Samples = parse.GetValue(samples), Temperature = parse.GetValue(temperature),
-                TopP = parse.GetValue(topP), MaxTokens = parse.GetValue(maxTokens), Seed = parse.GetValue(seed),
+                Prompts = parse.GetValue(sampling.Prompts), Samples = parse.GetValue(sampling.Samples), Temperature = parse.GetValue(sampling.Temperature),
+                TopP = parse.GetValue(sampling.TopP), MaxTokens = parse.GetValue(sampling.MaxTokens), Seed = parse.GetValue(sampling.Seed),
+                Quantize = OptionFactory.QuantizeType(parse, quantize),
+                Greedy = parse.GetValue(greedy),
             };
-            EvalResult result = null!;
-            AnsiConsole.Progress().Start(ctx =>
-            {
-                var bar = ctx.AddTask("generating", maxValue: options.Prompts);
-                result = ModelEvaluator.Run(bundle, source, which, options, (done, total) =>
-                {
-                    bar.MaxValue = total;
-                    bar.Value = done;
-                });
-            });
             string dir = parse.GetValue(output)!;
-            Directory.CreateDirectory(dir);
-            result.Report.Save(Path.Combine(dir, "eval.json"));
-            ScoredSample.WriteJsonl(Path.Combine(dir, "samples.jsonl"), result.Samples);
-            AnsiConsole.Write(result.Report.ToTable());
-            AnsiConsole.MarkupLineInterpolated($"wrote {Path.Combine(dir, "eval.json")} and {Path.Combine(dir, "samples.jsonl")}");
+            var cli = CliOutput.Of(parse);
+            using var endpoint = endpointFlags.Open(parse, modelDir);
+            if (endpoint is not null && parse.GetValue(adapter) is not null)
+                throw new R1Error("--adapter applies to a local --model; with --endpoint name the server's adapter in --endpoint-model");
+            if (endpoint is not null && options.Quantize is not null)
+                throw new R1Error("--quantize applies to a local --model; an --endpoint runs the weights its server loaded");
+            var result = endpoint is null
+                ? cli.WithProgress("generating", options.Prompts, progress => ModelEvaluator.Run(modelDir!, task, split, options, dir, progress, parse.GetValue(adapter)))
+                : await cli.WithProgressAsync("generating", options.Prompts,
+                    progress => EndpointEvaluator.RunAsync(endpoint, task, split, options, dir, progress, cancellation));
+            cli.Results.Write(Table(result.Report));
+            cli.Line($"wrote {Path.Combine(dir, "eval.json")} and {Path.Combine(dir, "samples.jsonl")}");
             return 0;
         });
         return command;
     }
+
+    /// <summary>The summary as a console table.</summary>
+    public static Table Table(EvalReport r)
+    {
+        var table = new Table().Title($"eval: {Markup.Escape(r.Task)}").AddColumn("metric").AddColumn(new TableColumn("value").RightAligned());
+        void Row(string metric, string value) => table.AddRow(Markup.Escape(metric), value);
+        Row("prompts", r.Prompts.ToString(CultureInfo.InvariantCulture));
+        Row("samples per prompt (k)", r.SamplesPerPrompt.ToString(CultureInfo.InvariantCulture));
+        Row($"pass@1 (mean over {r.SamplesPerPrompt})", Percent(r.PassAt1));
+        foreach (var (k, value) in r.PassAtK.Where(kv => kv.Key > 1)) Row($"pass@{k}", Percent(value));
+        Row($"cons@{r.SamplesPerPrompt}", Percent(r.ConsAtK));
+        if (r.GreedyAccuracy is { } greedy) Row("greedy accuracy", Percent(greedy));
+        Row("mean response tokens", r.MeanResponseTokens.ToString("F1", CultureInfo.InvariantCulture));
+        Row("hit token limit", Percent(r.HitLimitShare));
+        Row("no final answer", Percent(r.NoAnswerShare));
+        if (r.Endpoint is { } endpoint) EndpointFlags.AddRows(table, endpoint);
+        return table;
+    }
+
+    internal static string Percent(double share) => (100 * share).ToString("F1", CultureInfo.InvariantCulture) + "%";
 }

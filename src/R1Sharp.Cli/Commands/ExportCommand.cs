@@ -1,7 +1,6 @@
 using System.CommandLine;
 using R1Sharp.Checkpoints;
 using R1Sharp.Gguf;
-using Spectre.Console;
 
 namespace R1Sharp.Cli.Commands;
 
@@ -17,10 +16,10 @@ public static class ExportCommand
 
     static Command Gguf()
     {
-        var model = OptionFactory.Required<string>("--model", "Model directory: config.json, weights, tokenizer.json (and tokenizer_config.json for special tokens and the chat template)");
-        var output = OptionFactory.Required<string>("--out", "GGUF file to write");
-        var dtype = OptionFactory.WithDefault("--dtype", "f32", "Matrix element type: f32 or f16 (norms and biases stay f32)");
-        dtype.AcceptOnlyFromAmong("f32", "f16");
+        var model = OptionFactory.RequiredPath("--model", "Model directory: config.json, weights, tokenizer.json (and tokenizer_config.json for special tokens and the chat template)");
+        var output = OptionFactory.RequiredPath("--out", "GGUF file to write");
+        var dtype = OptionFactory.WithDefault("--dtype", "f32", "Matrix element type: f32, f16, or the quantized mixes q8_0, q4_0, q4_k_m, q5_k_m, q6_k (norms and biases stay f32)");
+        dtype.AcceptOnlyFromAmong(QuantizeCommand.Types);
         var command = new Command("gguf", "Export a llama, qwen2 or deepseek_v3 model with its tokenizer and chat template as GGUF (llama.cpp)");
         command.Options.Add(model);
         command.Options.Add(output);
@@ -30,10 +29,8 @@ public static class ExportCommand
             string dir = parse.GetValue(model)!, path = parse.GetValue(output)!;
             using var loaded = ModelCheckpoint.Load(dir);
             GgufExporter.Export(loaded, Path.Combine(dir, "tokenizer.json"), Path.Combine(dir, "tokenizer_config.json"), path,
-                parse.GetValue(dtype) == "f16" ? GgufDType.F16 : GgufDType.F32);
-            var file = GgufReader.Read(path);
-            AnsiConsole.MarkupLineInterpolated(
-                $"wrote [green]{path}[/]: {file.Architecture}, {file.Tensors.Count} tensors, {file.FileLength / (1024.0 * 1024):F1} MiB (check it with r1 inspect {path})");
+                QuantizationMix.Parse(parse.GetValue(dtype)!));
+            QuantizeCommand.Report(parse, path);
             return 0;
         });
         return command;

@@ -11,7 +11,7 @@ public static class GenerateCommand
 {
     public static Command Create()
     {
-        var model = OptionFactory.Required<string>("--model", "Model directory");
+        var model = OptionFactory.RequiredPath("--model", "Model directory, or a .gguf file (weights kept quantized as stored)");
         var prompt = OptionFactory.Required<string>("--prompt", "Prompt text");
         var maxTokens = OptionFactory.WithDefault("--max-tokens", 128, "Most new tokens");
         var temperature = OptionFactory.WithDefault("--temperature", 0.6, "Sampling temperature; 0 is greedy");
@@ -20,12 +20,14 @@ public static class GenerateCommand
         var minP = OptionFactory.WithDefault("--min-p", 0.0, "Drop tokens below min-p × the top probability");
         var seed = OptionFactory.Optional<int?>("--seed", "Seed for sampling; the same seed gives the same text");
         var chat = new Option<bool>("--chat") { Description = "Render the prompt as a user turn with the model's chat template" };
-        var threads = OptionFactory.WithDefault("--threads", Environment.ProcessorCount, "CPU threads");
-        var command = new Command("generate", "Generate text from a model") { model, prompt, maxTokens, temperature, topP, topK, minP, seed, chat, threads };
+        var threads = OptionFactory.Threads();
+        var adapter = OptionFactory.Adapter();
+        var quantize = OptionFactory.Quantize();
+        var command = new Command("generate", "Generate text from a model") { model, adapter, prompt, maxTokens, temperature, topP, topK, minP, seed, chat, threads, quantize };
         command.SetAction(parse =>
         {
             TorchSharp.torch.set_num_threads(parse.GetValue(threads));
-            using var bundle = ModelBundle.Load(parse.GetValue(model)!);
+            using var bundle = ModelBundle.Load(parse.GetValue(model)!, quantize: OptionFactory.QuantizeType(parse, quantize), adapterDir: parse.GetValue(adapter));
             string text = parse.GetValue(prompt)!;
             var ids = parse.GetValue(chat) ? bundle.EncodeChat([new ChatMessage("user", text)]) : bundle.Tokenizer.Encode(text);
             var options = new SamplingOptions
@@ -33,40 +35,22 @@ public static class GenerateCommand
                 Temperature = parse.GetValue(temperature), TopP = parse.GetValue(topP), TopK = parse.GetValue(topK),
                 MinP = parse.GetValue(minP), MaxNewTokens = parse.GetValue(maxTokens), Seed = parse.GetValue(seed),
             };
-            var output = parse.InvocationConfiguration.Output;
-            var stream = new IncrementalDecoder(bundle.Tokenizer);
-            new GenerationEngine(bundle.Model, bundle.Tokenizer).Generate([new GenerationRequest(ids, options)],
-                token => output.Write(stream.Add(token.TokenId, skipSpecial: true)));
-            output.Write(stream.Flush(skipSpecial: true));
-            output.WriteLine();
+            var cli = CliOutput.Of(parse);
+            var stream = new IncrementalDetokenizer(bundle.Tokenizer);
+            var generated = new GenerationEngine(bundle.Model, bundle.Tokenizer).Generate([new GenerationRequest(ids, options)],
+                token =>
+                {
+                    cli.Out.Write(stream.Add(token.TokenId));
+                    cli.Out.Flush();
+                });
+            cli.Out.Write(stream.Flush());
+            cli.Out.WriteLine();
+            cli.Out.Flush();
+            // The text alone does not show whether the model finished or ran out of room.
+            if (generated[0][0].FinishReason == FinishReason.Length)
+                cli.Note($"stopped at --max-tokens {options.MaxNewTokens}: the model had not finished (raise --max-tokens for more)");
             return 0;
         });
         return command;
-    }
-}
-
-/// <summary>Turns a token stream into text pieces, holding back bytes of a character that is not complete yet.</summary>
-public sealed class IncrementalDecoder(ITextTokenizer tokenizer)
-{
-    readonly List<int> tokens = [];
-    int emitted;
-
-    public string Add(int token, bool skipSpecial)
-    {
-        tokens.Add(token);
-        string text = tokenizer.Decode(tokens, skipSpecial);
-        // A trailing U+FFFD is usually half a multi-byte character; wait for the rest.
-        if (text.EndsWith('\uFFFD')) return "";
-        string piece = text.Length >= emitted ? text[emitted..] : "";
-        emitted = text.Length;
-        return piece;
-    }
-
-    public string Flush(bool skipSpecial)
-    {
-        string text = tokenizer.Decode(tokens, skipSpecial);
-        string piece = text.Length > emitted ? text[emitted..] : "";
-        emitted = text.Length;
-        return piece;
     }
 }

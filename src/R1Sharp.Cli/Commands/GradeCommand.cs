@@ -1,22 +1,19 @@
 using System.CommandLine;
 using System.Globalization;
-using System.Text.Encodings.Web;
-using System.Text.Json;
-using System.Text.Json.Nodes;
-using R1Sharp.Tasks.Answers;
+using R1Sharp.Evaluation;
 
 namespace R1Sharp.Cli.Commands;
 
-/// <summary>`r1 grade --jsonl IN [--out OUT]`: marks each {"prediction", "gold"} line with "correct": true|false.</summary>
+/// <summary>
+/// `r1 grade --jsonl IN [--out OUT]`: marks each {"prediction", "gold"} line with "correct": true|false. Lines that also
+/// carry a label ("expected": true|false, as in a checker corpus) are counted against it (<see cref="Tasks.Answers.CheckerAgreement"/>).
+/// </summary>
 public static class GradeCommand
 {
-    // Keep non-ASCII text (a Chinese prediction) readable in the output.
-    static readonly JsonSerializerOptions Output = new() { Encoder = JavaScriptEncoder.UnsafeRelaxedJsonEscaping };
-
     public static Command Create()
     {
-        var input = OptionFactory.Required<string>("--jsonl", "Input JSONL, one {\"prediction\": ..., \"gold\": ...} object per line");
-        var output = OptionFactory.Optional<string>("--out", "Where to write the graded lines (default: stdout)");
+        var input = OptionFactory.RequiredPath("--jsonl", "Input JSONL, one {\"prediction\": ..., \"gold\": ...} object per line");
+        var output = OptionFactory.OptionalPath("--out", "Where to write the graded lines (default: standard output, the summary then on standard error)");
         var command = new Command("grade", "Grade predictions against gold answers with the math answer checker");
         command.Options.Add(input);
         command.Options.Add(output);
@@ -25,40 +22,21 @@ public static class GradeCommand
             string inputPath = parse.GetValue(input)!;
             string? outputPath = parse.GetValue(output);
             // Grade everything before writing, so a bad line leaves no partial output behind.
-            var graded = Grade(inputPath);
+            var graded = Evaluator.GradeJsonl(inputPath);
+            var cli = CliOutput.Of(parse);
             if (outputPath is null)
-                foreach (var line in graded.Lines) Console.Out.WriteLine(line);
+                foreach (var line in graded.Lines) cli.Out.WriteLine(line);
             else
                 AtomicFile.WriteAllText(outputPath, string.Concat(graded.Lines.Select(l => l + "\n")));
+            // The summary is a result too, but when the graded lines fill standard output it goes to standard error,
+            // so that output stays pure JSON lines.
+            var summary = outputPath is null ? cli.Err : cli.Out;
             double share = graded.Lines.Count == 0 ? 0 : (double)graded.Correct / graded.Lines.Count;
-            Console.Error.WriteLine(string.Create(CultureInfo.InvariantCulture,
-                $"graded {graded.Lines.Count} predictions: {graded.Correct} correct ({100 * share:F1}%)"));
+            summary.WriteLine(string.Create(CultureInfo.InvariantCulture,
+                $"graded {graded.Lines.Count} predictions: {graded.Correct} correct ({100 * share:F1}%){(outputPath is null ? "" : $" -> {outputPath}")}"));
+            if (graded.Labels.Pairs > 0) summary.WriteLine(graded.Labels);
             return 0;
         });
         return command;
     }
-
-    static (List<string> Lines, int Correct) Grade(string path)
-    {
-        var checker = new MathAnswerChecker();
-        var lines = new List<string>();
-        int correct = 0;
-        foreach (var (lineNumber, record) in JsonlFile.ReadObjects(path))
-        {
-            bool isCorrect = checker.IsCorrect(Field(record, "prediction", path, lineNumber), Field(record, "gold", path, lineNumber));
-            record["correct"] = isCorrect;
-            correct += isCorrect ? 1 : 0;
-            lines.Add(record.ToJsonString(Output));
-        }
-        return (lines, correct);
-    }
-
-    /// <summary>A text field; a number (a gold answer of 42) counts as its text.</summary>
-    static string Field(JsonObject record, string name, string path, int lineNumber) => record[name] switch
-    {
-        JsonValue v when v.GetValueKind() == JsonValueKind.String => v.GetValue<string>(),
-        JsonValue v when v.GetValueKind() == JsonValueKind.Number => v.ToJsonString(),
-        null => throw new R1Error($"{path}:{lineNumber}: missing field '{name}'"),
-        var other => throw new R1Error($"{path}:{lineNumber}: field '{name}' must be text, got {other.ToJsonString()}"),
-    };
 }

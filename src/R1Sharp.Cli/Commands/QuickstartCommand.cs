@@ -1,6 +1,7 @@
 using System.CommandLine;
 using R1Sharp.Quickstart;
 using R1Sharp.Runs;
+using R1Sharp.Training;
 using Spectre.Console;
 
 namespace R1Sharp.Cli.Commands;
@@ -11,30 +12,31 @@ public static class QuickstartCommand
     public static Command Create()
     {
         var control = new Option<bool>("--control") { Description = "Add a control row: the base trained further on its own data for the RL stage's wall-clock" };
-        var runsDir = OptionFactory.Optional<string>("--runs-dir", "Where run folders go (default: $R1_RUNS or ./runs)");
+        var runsDir = OptionFactory.OptionalPath("--runs-dir", "Where run folders go (default: $R1_RUNS or ./runs)");
         var name = OptionFactory.Optional<string>("--name", "Run name (default: quickstart-<date>-<time>)");
-        var configFile = OptionFactory.Optional<string>("--config", "JSON file overriding quickstart settings (keys as in report.json's config)");
+        var configFile = OptionFactory.OptionalPath("--config", "JSON file overriding quickstart settings (keys as in report.json's config)");
         var tiny = new Option<bool>("--tiny") { Description = "A seconds-long miniature of the whole pipeline (for smoke tests)" };
         var command = new Command("quickstart", "Tokenizer, pretraining, GRPO and evaluation of a small reasoning model: R1-Zero on a laptop CPU")
             { control, runsDir, name, configFile, tiny };
-        command.SetAction(parse =>
+        var cost = CostFlags.AddTo(command);
+        command.SetAction((parse, cancellation) => Task.Run(() =>
         {
-            var config = parse.GetValue(tiny) ? QuickstartConfig.Tiny : new QuickstartConfig();
-            if (parse.GetValue(configFile) is { } path) config = QuickstartConfig.Load(path);
+            // --tiny picks the built-in defaults the config file and flags go over.
+            var config = new ConfigLayers<QuickstartConfig>(parse.GetValue(tiny) ? QuickstartConfig.Tiny : new QuickstartConfig(), parse.GetValue(configFile)).Resolve();
             string root = parse.GetValue(runsDir) ?? RunStore.DefaultRoot;
-            using var observer = new ConsoleObserver(AnsiConsole.Console);
-            var (report, folder) = new QuickstartPipeline(config, root, observer).Run(parse.GetValue(control), parse.GetValue(name));
-            AnsiConsole.WriteLine();
-            AnsiConsole.Write(Table(report));
-            AnsiConsole.MarkupLineInterpolated($"report: [bold]{Path.Combine(folder, "report.md")}[/] and {Path.Combine(folder, "report.json")} ({report.TotalSeconds:F0} s in all)");
+            var cli = CliOutput.Of(parse);
+            using var observer = new ConsoleObserver(cli, plainEvery: 10);
+            var (report, folder) = new QuickstartPipeline(config, root, observer).Run(parse.GetValue(control), parse.GetValue(name), cancellation, cost.Resolve(parse));
+            cli.Results.Write(Table(report));
+            cli.Line($"report: {Path.Combine(folder, "report.md")} and {Path.Combine(folder, "report.json")} ({report.TotalSeconds:F0} s in all)");
             return 0;
-        });
+        }, CancellationToken.None));
         return command;
     }
 
     static Table Table(QuickstartReport r)
     {
-        var table = new Table().Title($"pass@1 over k = {r.SamplesPerPrompt} samples at T = {r.Temperature}")
+        var table = new Table().Title(Markup.Escape($"pass@1 over k = {r.SamplesPerPrompt} samples at T = {r.Temperature}"))
             .AddColumn("model").AddColumn(new TableColumn("held-out pass@1").RightAligned()).AddColumn(new TableColumn($"held-out cons@{r.SamplesPerPrompt}").RightAligned())
             .AddColumn(new TableColumn("tokens").RightAligned()).AddColumn(new TableColumn("harder pass@1").RightAligned());
         void Row(string name, ModelScores m) => table.AddRow(name, $"{m.Heldout.Pass1:P1}", $"{m.Heldout.ConsAtK:P1}",
@@ -43,35 +45,5 @@ public static class QuickstartCommand
         Row("rl", r.Rl);
         if (r.Control is not null) Row("control", r.Control);
         return table;
-    }
-
-    /// <summary>Draws each stage with the training view; plain logs get every tenth step.</summary>
-    internal sealed class ConsoleObserver(IAnsiConsole console) : IQuickstartObserver, IDisposable
-    {
-        TrainingView? view;
-
-        public void StageStarted(string stage, int totalSteps)
-        {
-            view?.Dispose();
-            view = null;
-            // int.MaxValue steps: the stage runs until its time budget (the experiments' GRPO and distillation).
-            if (totalSteps > 0) view = new TrainingView(console, stage, totalSteps == int.MaxValue ? 0 : totalSteps);
-            else console.MarkupLineInterpolated($"[bold]{stage}[/] …");
-        }
-
-        public void Step(int step, IReadOnlyDictionary<string, double> metrics)
-        {
-            if (view is null) return;
-            if (view.IsLive || step % 10 == 0 || step == 1) view.Update(step, metrics);
-        }
-
-        public void StageFinished(string stage, string summary)
-        {
-            view?.Dispose();
-            view = null;
-            console.MarkupLineInterpolated($"[green]{stage}[/]: {summary}");
-        }
-
-        public void Dispose() => view?.Dispose();
     }
 }

@@ -8,32 +8,26 @@ namespace R1Sharp.Cli.Commands;
 /// <summary><c>r1 runs</c>: the training runs indexed in the runs folder's runs.db.</summary>
 public static class RunsCommand
 {
-    /// <summary>The final metrics worth showing, in order, with short labels; a run shows those it has.</summary>
-    static readonly (string Key, string Label)[] KeyMetrics =
-    [
-        (MetricNames.Accuracy, "acc"), (MetricNames.Reward, "reward"), (MetricNames.Loss, "loss"),
-        ("eval_loss", "eval loss"), (MetricNames.MeanLength, "len"),
-    ];
-
     public static Command Create()
     {
-        var dir = OptionFactory.WithDefault("--dir", RunStore.DefaultRoot, "Runs folder: holds runs.db and one folder per run ($R1_RUNS or ./runs)");
+        var dir = OptionFactory.PathWithDefault("--dir", RunStore.DefaultRoot, "Runs folder: holds runs.db and one folder per run ($R1_RUNS or ./runs)");
         var reindex = OptionFactory.WithDefault("--reindex", false, "Rebuild the index from the run folders' run.json files first");
-        var command = new Command("runs", "List training runs: name, kind, status, start, duration, final metrics, folder");
+        var command = new Command("runs", "List training runs: name, kind, status, start, duration, final metrics, cost, folder");
         command.Options.Add(dir);
         command.Options.Add(reindex);
         command.SetAction(parse =>
         {
             var root = parse.GetValue(dir)!;
+            var cli = CliOutput.Of(parse);
             if (!Directory.Exists(root))
             {
-                AnsiConsole.MarkupLineInterpolated($"no runs yet: {Path.GetFullPath(root)} does not exist");
+                cli.Line($"no runs yet: {Path.GetFullPath(root)} does not exist");
                 return 0;
             }
-            var store = new RunStore(root);
+            var store = new RunStore(root, cli.Note);
             if (parse.GetValue(reindex))
-                store.Reindex();
-            Render(AnsiConsole.Console, store.List(), store.Root);
+                cli.Note($"indexed {store.Reindex()} run folder(s) in {store.Root}");
+            Render(cli.Results, store.List(), store.Root);
             return 0;
         });
         return command;
@@ -43,18 +37,18 @@ public static class RunsCommand
     {
         if (runs.Count == 0)
         {
-            console.MarkupLineInterpolated($"no runs indexed in {root} (r1 runs --reindex rebuilds the index from the run folders)");
+            console.WriteLine($"no runs indexed in {root} (r1 runs --reindex rebuilds the index from the run folders)");
             return;
         }
         var table = new Table().Title($"runs in {Markup.Escape(root)}")
-            .AddColumns("name", "kind", "status", "started", "duration", "final metrics", "folder");
+            .AddColumns("name", "kind", "status", "started", "duration", "final metrics", "cost", "folder");
         foreach (var run in runs)
         {
             var duration = run.EndedAt is { } end ? RunReport.Duration(end - run.StartedAt) : "";
-            var metrics = string.Join("  ", KeyMetrics.Where(k => run.FinalMetrics.ContainsKey(k.Key))
+            var metrics = string.Join("  ", MetricNames.Headline.Where(k => run.FinalMetrics.ContainsKey(k.Key))
                 .Select(k => $"{k.Label} {RunReport.Number(run.FinalMetrics[k.Key])}"));
             table.AddRow(Markup.Escape(run.Name), Markup.Escape(run.Kind), StatusMarkup(run.Status),
-                run.StartedAt.ToLocalTime().ToString("yyyy-MM-dd HH:mm"), duration, Markup.Escape(metrics),
+                run.StartedAt.ToLocalTime().ToString("yyyy-MM-dd HH:mm"), Markup.Escape(duration), Markup.Escape(metrics), Markup.Escape(run.Cost?.Short ?? ""),
                 Markup.Escape(Path.GetRelativePath(Environment.CurrentDirectory, run.Path)));
         }
         console.Write(table);

@@ -1,68 +1,92 @@
 using System.CommandLine;
-using R1Sharp.Checkpoints;
+using System.Globalization;
 using R1Sharp.Distillation;
-using R1Sharp.Quickstart;
-using R1Sharp.Tasks;
-using R1Sharp.Tasks.Datasets;
 using R1Sharp.Training;
 using Spectre.Console;
 
 namespace R1Sharp.Cli.Commands;
 
 /// <summary>
-/// <c>r1 sample --model DIR (--task NAME | --data FILE) --samples k --out traces.jsonl [--keep correct|all] [--shortest]</c>:
-/// rejection sampling — the model's verified, well-formed completions as chat SFT data, with acceptance rates.
+/// <c>r1 sample (--model DIR | --endpoint URL --endpoint-model NAME) (--task NAME | --data FILE) --samples k --out traces.jsonl [--keep correct|all] [--shortest]</c>:
+/// rejection sampling — the model's verified, well-formed completions as chat SFT data, with acceptance rates. From an
+/// endpoint, traces are written as prompts finish and a rerun resumes.
 /// </summary>
 public static class SampleCommand
 {
     public static Command Create()
     {
-        var model = OptionFactory.Required<string>("--model", "Teacher model directory");
-        var task = OptionFactory.Optional<string>("--task", TaskSource.TaskHelp);
-        var data = OptionFactory.Optional<string>("--data", "Dataset file (.jsonl or .parquet; GSM8K, MATH or {prompt|messages, answer})");
-        var split = OptionFactory.WithDefault("--split", "train", "Split of a synthetic task: train, test or harder");
-        var samples = OptionFactory.WithDefault("--samples", 4, "k: completions sampled per prompt");
-        var output = OptionFactory.Required<string>("--out", "Traces file (JSONL); the summary goes beside it as <name>.summary.json");
+        var command = new Command("sample", "Rejection sampling: keep a model's verified, well-formed completions as SFT traces");
+        var sampling = TaskSamplingOptions.AddTo(command, "Teacher model directory or .gguf file", split: "train", "k: completions sampled per prompt",
+            "Most tokens per completion (a completion cut here is rejected)");
+        var output = OptionFactory.RequiredPath("--out", "Traces file (JSONL); the summary goes beside it as <name>.summary.json");
         var keep = OptionFactory.WithDefault("--keep", "correct", "correct: only verified-correct, well-formed, finished completions; all: every distinct one, marked");
         var shortest = new Option<bool>("--shortest") { Description = "Keep only the shortest kept trace of each prompt" };
-        var prompts = OptionFactory.WithDefault("--prompts", 200, "Most prompts to sample from");
-        var temperature = OptionFactory.WithDefault("--temperature", 0.6, "Sampling temperature");
-        var topP = OptionFactory.WithDefault("--top-p", 0.95, "Nucleus sampling threshold");
-        var maxTokens = OptionFactory.WithDefault("--max-tokens", 256, "Most tokens per completion (a completion cut here is rejected)");
-        var seed = OptionFactory.WithDefault("--seed", 0, "Seed of prompt choice and sampling");
-        var threads = OptionFactory.WithDefault("--threads", Environment.ProcessorCount, "CPU threads");
-        var command = new Command("sample", "Rejection sampling: keep a model's verified, well-formed completions as SFT traces")
-            { model, task, data, split, samples, output, keep, shortest, prompts, temperature, topP, maxTokens, seed, threads };
-        command.SetAction(parse =>
+        var adapter = OptionFactory.Adapter();
+        foreach (var option in new Option[] { output, keep, shortest, adapter }) command.Options.Add(option);
+        var cost = CostFlags.AddTo(command);
+        var endpointFlags = EndpointFlags.AddTo(command);
+        command.SetAction(async (parse, cancellation) =>
         {
-            string modelDir = parse.GetValue(model)!;
-            var source = TaskSource.Resolve(parse.GetValue(task), parse.GetValue(data), modelDir);
             var options = new RejectionSamplingOptions
             {
-                Samples = parse.GetValue(samples), Prompts = parse.GetValue(prompts), Temperature = parse.GetValue(temperature),
-                TopP = parse.GetValue(topP), MaxTokens = parse.GetValue(maxTokens), Seed = parse.GetValue(seed),
+                Samples = parse.GetValue(sampling.Samples), Prompts = parse.GetValue(sampling.Prompts), Temperature = parse.GetValue(sampling.Temperature),
+                TopP = parse.GetValue(sampling.TopP), MaxTokens = parse.GetValue(sampling.MaxTokens), Seed = parse.GetValue(sampling.Seed),
                 Keep = SnakeCase.Parse<TraceKeep>(parse.GetValue(keep)!, "--keep"), Shortest = parse.GetValue(shortest),
+                Cost = cost.Resolve(parse),
             }.Validate();
-            var which = SnakeCase.Parse<TaskSplit>(parse.GetValue(split)!, "--split");
-            TorchSharp.torch.set_num_threads(parse.GetValue(threads));
-            using var bundle = ModelBundle.Load(modelDir);
-            RejectionSamplingResult result = null!;
-            AnsiConsole.Progress().Start(ctx =>
-            {
-                var bar = ctx.AddTask("sampling", maxValue: options.Prompts);
-                result = RejectionSampler.Run(bundle, source, which, options, (done, total) =>
-                {
-                    bar.MaxValue = total;
-                    bar.Value = done;
-                });
-            });
-            string tracesPath = parse.GetValue(output)!, summaryPath = RejectionSamplingSummary.PathFor(tracesPath);
-            DistillationTrace.WriteJsonl(tracesPath, result.Traces);
-            result.Summary.Save(summaryPath);
-            foreach (var table in result.Summary.ToTables()) AnsiConsole.Write(table);
-            AnsiConsole.MarkupLineInterpolated($"wrote {result.Traces.Count} traces to {tracesPath} and the summary to {summaryPath}");
+            var (modelDir, task, split) = sampling.Resolve(parse);
+            string tracesPath = parse.GetValue(output)!;
+            var cli = CliOutput.Of(parse);
+            using var endpoint = endpointFlags.Open(parse, modelDir);
+            if (endpoint is not null && parse.GetValue(adapter) is not null)
+                throw new R1Error("--adapter applies to a local --model; with --endpoint name the server's adapter in --endpoint-model");
+            var summary = endpoint is null
+                ? cli.WithProgress("sampling", options.Prompts, progress => RejectionSampler.Run(modelDir!, task, split, options, tracesPath, progress, parse.GetValue(adapter))).Summary
+                : await cli.WithProgressAsync("sampling", options.Prompts,
+                    progress => RejectionSampler.RunAsync(endpoint, task, split, options, tracesPath, progress, cancellation));
+            foreach (var table in Tables(summary)) cli.Results.Write(table);
+            if (summary.Cost is { } card) cli.Line($"cost: {card.Line}");
+            cli.Line($"wrote {summary.TracesWritten} traces to {tracesPath} and the summary to {RejectionSamplingSummary.PathFor(tracesPath)}");
             return 0;
         });
         return command;
     }
+
+    /// <summary>The overall figures, how acceptance spreads over prompts, and the first <paramref name="promptRows"/> prompts.</summary>
+    static IEnumerable<Table> Tables(RejectionSamplingSummary s, int promptRows = 20)
+    {
+        var overall = new Table().Title($"rejection sampling: {Markup.Escape(s.Task)} ({s.Split}), k = {s.SamplesPerPrompt}")
+            .AddColumn("").AddColumn(new TableColumn("value").RightAligned());
+        overall.AddRow("prompts", s.Prompts.ToString(CultureInfo.InvariantCulture));
+        overall.AddRow("samples", s.Samples.ToString(CultureInfo.InvariantCulture));
+        overall.AddRow("correct", Percent(s.Correct, s.Samples));
+        overall.AddRow("well-formed", Percent(s.WellFormed, s.Samples));
+        overall.AddRow("[bold]accepted[/] (correct, well-formed, finished)", Percent(s.Accepted, s.Samples));
+        overall.AddRow("prompts with an accepted sample", EvalCommand.Percent(s.PromptsWithAccepted));
+        overall.AddRow($"traces written ({s.Keep}{(s.Shortest ? ", shortest" : "")}, deduplicated)", s.TracesWritten.ToString(CultureInfo.InvariantCulture));
+        overall.AddRow("mean trace tokens", s.MeanTraceTokens.ToString("F1", CultureInfo.InvariantCulture));
+        overall.AddRow("seconds", s.Seconds.ToString("F1", CultureInfo.InvariantCulture));
+        if (s.Endpoint is { } endpoint)
+        {
+            if (s.ResumedPrompts is > 0) overall.AddRow("prompts done by earlier runs (skipped)", s.ResumedPrompts.Value.ToString(CultureInfo.InvariantCulture));
+            EndpointFlags.AddRows(overall, endpoint);
+        }
+        yield return overall;
+
+        // How many prompts had each acceptance count: 0 of k, 1 of k, ... k of k.
+        var spread = new Table().Title("prompts by accepted samples").AddColumn("accepted of k").AddColumn(new TableColumn("prompts").RightAligned());
+        foreach (var bucket in s.PerPrompt.GroupBy(p => (p.Accepted, p.Samples)).OrderBy(g => g.Key.Accepted))
+            spread.AddRow($"{bucket.Key.Accepted} of {bucket.Key.Samples}", Percent(bucket.Count(), s.Prompts) + $" ({bucket.Count()})");
+        yield return spread;
+
+        var prompts = new Table().Title(s.PerPrompt.Count > promptRows ? $"first {promptRows} of {s.PerPrompt.Count} prompts (all in the summary file)" : "per prompt")
+            .AddColumn("prompt").AddColumn(new TableColumn("correct").RightAligned()).AddColumn(new TableColumn("well-formed").RightAligned())
+            .AddColumn(new TableColumn("accepted").RightAligned()).AddColumn(new TableColumn("kept").RightAligned());
+        foreach (var p in s.PerPrompt.Take(promptRows))
+            prompts.AddRow(Markup.Escape(p.PromptId), $"{p.Correct}/{p.Samples}", $"{p.WellFormed}/{p.Samples}",
+                EvalCommand.Percent(p.AcceptanceRate), p.Kept.ToString(CultureInfo.InvariantCulture));
+        yield return prompts;
+    }
+
+    static string Percent(int part, int whole) => EvalCommand.Percent(whole == 0 ? 0 : (double)part / whole);
 }

@@ -17,7 +17,7 @@ public static class TokenizerCommand
 
     static Command CreateByte()
     {
-        var outOption = OptionFactory.Required<string>("--out", "Folder for tokenizer.json and tokenizer_config.json");
+        var outOption = OptionFactory.RequiredPath("--out", "Folder for tokenizer.json and tokenizer_config.json");
         var command = new Command("byte", "Write the byte tokenizer for tiny test models (256 byte ids + chat special tokens)");
         command.Options.Add(outOption);
         command.SetAction(parse =>
@@ -25,7 +25,7 @@ public static class TokenizerCommand
             string output = parse.GetValue(outOption)!;
             var tokenizer = new ByteTokenizer();
             tokenizer.Save(output);
-            parse.InvocationConfiguration.Output.WriteLine($"byte tokenizer ({tokenizer.VocabSize} ids) -> {output}");
+            CliOutput.Of(parse).Line($"byte tokenizer ({tokenizer.VocabSize} ids) -> {output}");
             return 0;
         });
         return command;
@@ -33,10 +33,10 @@ public static class TokenizerCommand
 
     static Command CreateTrain()
     {
-        var corpusOption = OptionFactory.Required<string>("--corpus", "Training text: a .jsonl file of {\"text\": ...} lines, or any plain UTF-8 text file");
+        var corpusOption = OptionFactory.RequiredPath("--corpus", "Training text: a .jsonl file of {\"text\": ...} lines, or any plain UTF-8 text file");
         var vocabSizeOption = OptionFactory.Required<int>("--vocab-size", $"Total number of ids, at least {BpeTrainer.BaseVocabSize} (256 bytes + chat special tokens)");
-        var outOption = OptionFactory.Required<string>("--out", "Folder for tokenizer.json and tokenizer_config.json");
-        var minPairOption = OptionFactory.WithDefault("--min-pair-count", 2, "Stop merging when the most frequent pair occurs fewer times");
+        var outOption = OptionFactory.RequiredPath("--out", "Folder for tokenizer.json and tokenizer_config.json");
+        var minPairOption = OptionFactory.WithDefault("--min-pair-count", 2, "Stop merging when the most frequent pair occurs fewer times").AtLeast(1);
         var command = new Command("train", "Train a byte-level BPE tokenizer (Qwen-style pre-tokenizer, DeepSeek-R1 chat tokens and template)");
         command.Options.Add(corpusOption);
         command.Options.Add(vocabSizeOption);
@@ -45,12 +45,16 @@ public static class TokenizerCommand
         command.SetAction(parse =>
         {
             var clock = Stopwatch.StartNew();
-            TokenizerJson trained = BpeTrainer.Train(
-                TextCorpus.ReadTexts(parse.GetValue(corpusOption)!), parse.GetValue(vocabSizeOption), parse.GetValue(minPairOption));
+            int vocabSize = parse.GetValue(vocabSizeOption), minPairCount = parse.GetValue(minPairOption);
+            TokenizerJson trained = BpeTrainer.Train(TextCorpus.ReadTexts(parse.GetValue(corpusOption)!), vocabSize, minPairCount);
             string output = parse.GetValue(outOption)!;
             TokenizerLoader.Save(output, trained, TokenizerConfig.ForOwnTokenizers);
-            parse.InvocationConfiguration.Output.WriteLine($"trained {trained.Vocab.Count} tokens (256 bytes, {ChatTokens.OwnSpecialTokens.Count} special, " +
-                              $"{trained.Merges.Count} merges) in {clock.Elapsed.TotalSeconds:F1}s -> {output}");
+            var cli = CliOutput.Of(parse);
+            cli.Line($"trained {trained.Vocab.Count} tokens (256 bytes, {ChatTokens.OwnSpecialTokens.Count} special, " +
+                     $"{trained.Merges.Count} merges) in {clock.Elapsed.TotalSeconds:F1}s -> {output}");
+            if (trained.Vocab.Count < vocabSize)
+                cli.Note($"{trained.Vocab.Count} of the {vocabSize} ids asked for: the corpus has no more pairs of symbols that occur " +
+                         $"--min-pair-count {minPairCount} times or more (a larger corpus, or a lower --min-pair-count, gives more merges)");
             return 0;
         });
         return command;

@@ -1,226 +1,146 @@
 using System.CommandLine;
-using System.Text.Json;
-using R1Sharp.Checkpoints;
+using R1Sharp.Model;
 using R1Sharp.Runs;
-using R1Sharp.Tasks;
-using R1Sharp.Tasks.Datasets;
-using R1Sharp.Tasks.Rewards;
-using R1Sharp.Tokenizers;
 using R1Sharp.Training;
 using Spectre.Console;
 
 namespace R1Sharp.Cli.Commands;
 
 /// <summary>
-/// `r1 pretrain`, `r1 sft` and `r1 grpo`: each trains the model in --model, logs to a run folder (runs/NAME), and
-/// saves the result to --out. `--resume NAME` continues a killed run from its last checkpoint.
+/// `r1 pretrain`, `r1 sft` and `r1 grpo`: each parses its options and runs its recipe (<see cref="Recipes"/>), which
+/// trains the model in --model in a run folder (runs/NAME) and saves the result to --out. `--resume NAME` continues a
+/// stopped run from its last checkpoint. Options: built-in defaults &lt; --config FILE &lt; flags.
 /// </summary>
 public static class TrainingCommands
 {
-    /// <summary>What every training command takes besides its model: where the run goes, how to resume it, threads.</summary>
+    /// <summary>What every training command takes besides its model and data: where the run goes, how to resume it,
+    /// its config file, threads, the rates of its cost card.</summary>
     internal sealed record RunOptions(Option<string?> Out, Option<string?> RunsDir, Option<string?> Name,
-        Option<string?> Resume, Option<string?> Config, Option<int> Threads)
+        Option<string?> Resume, Option<string?> Config, Option<int> Threads, CostFlags Cost)
     {
         public static RunOptions AddTo(Command command)
         {
             var r = new RunOptions(
-                OptionFactory.Optional<string>("--out", "Where to save the trained model (default: <run folder>/model)"),
-                OptionFactory.Optional<string>("--runs-dir", "Where run folders go (default: $R1_RUNS or ./runs)"),
+                OptionFactory.OptionalPath("--out", "Where to save the trained model (default: <run folder>/model)"),
+                OptionFactory.OptionalPath("--runs-dir", "Where run folders go (default: $R1_RUNS or ./runs)"),
                 OptionFactory.Optional<string>("--name", "Run name (default: <kind>-<date>-<time>)"),
-                OptionFactory.Optional<string>("--resume", "Continue the killed run of this name from its last checkpoint"),
-                OptionFactory.Optional<string>("--config", "JSON file of training options (keys as in the run's config.json)"),
-                OptionFactory.WithDefault("--threads", Environment.ProcessorCount, "CPU threads"));
+                OptionFactory.Optional<string>("--resume", "Continue the stopped run of this name from its last checkpoint"),
+                OptionFactory.OptionalPath("--config", "JSON file of training options (keys as in the run's config.json); flags override it"),
+                OptionFactory.Threads(), CostFlags.AddTo(command));
             foreach (var option in new Option[] { r.Out, r.RunsDir, r.Name, r.Resume, r.Config, r.Threads }) command.Options.Add(option);
             return r;
         }
-    }
 
-    sealed record Common(Option<string> Model, RunOptions Run)
-    {
-        public static Common AddTo(Command command)
-        {
-            var model = OptionFactory.Required<string>("--model", "Model directory to start from (e.g. made by r1 init)");
-            command.Options.Add(model);
-            return new Common(model, RunOptions.AddTo(command));
-        }
-    }
+        public string? ConfigFile(ParseResult parse) => parse.GetValue(Config);
 
-    static int Train<TConfig>(ParseResult parse, Common c, string kind, TConfig fresh, Func<string, string, TConfig> parseConfig,
-        Func<TConfig, int> steps, Func<TConfig, ModelBundle, RunFolder, CheckpointInfo?, Action<int, IReadOnlyDictionary<string, double>>, IReadOnlyDictionary<string, double>> train)
-        where TConfig : notnull =>
-        Train(parse, c.Run, kind, fresh, parseConfig, steps, _ => ModelBundle.Load(parse.GetValue(c.Model)!), train);
-
-    /// <summary>
-    /// Opens the run (new, or resumed with its saved config), loads the model to train with <paramref name="load"/>, runs
-    /// <paramref name="train"/> in a live view and saves the model with its tokenizer.
-    /// </summary>
-    internal static int Train<TConfig>(ParseResult parse, RunOptions c, string kind, TConfig fresh, Func<string, string, TConfig> parseConfig,
-        Func<TConfig, int> steps, Func<TConfig, ModelBundle> load,
-        Func<TConfig, ModelBundle, RunFolder, CheckpointInfo?, Action<int, IReadOnlyDictionary<string, double>>, IReadOnlyDictionary<string, double>> train)
-        where TConfig : notnull
-    {
-        TorchSharp.torch.set_num_threads(parse.GetValue(c.Threads));
-        string root = parse.GetValue(c.RunsDir) ?? RunStore.DefaultRoot;
-        RunFolder run;
-        CheckpointInfo? checkpoint = null;
-        TConfig config;
-        if (parse.GetValue(c.Resume) is { } resumeName)
-        {
-            run = RunFolder.Resume(root, resumeName, out checkpoint);
-            config = parseConfig(run.ReadConfigJson(), run.ConfigPath);
-        }
-        else
-        {
-            config = parse.GetValue(c.Config) is { } path
-                ? parseConfig(File.Exists(path) ? File.ReadAllText(path) : throw new R1Error($"{path}: config file not found"), path)
-                : fresh;
-            run = RunFolder.Create(root, parse.GetValue(c.Name) ?? RunFolder.DefaultName(kind), kind, config);
-        }
-        ModelBundle loaded;
-        try
-        {
-            loaded = load(config);
-        }
-        catch
-        {
-            run.Finish(RunStatus.Failed);
-            throw;
-        }
-        using var bundle = loaded;
-        IReadOnlyDictionary<string, double> last;
-        using (var view = new TrainingView(AnsiConsole.Console, $"{kind} {run.Name}", steps(config), checkpoint?.Step ?? 0))
-        {
-            try
+        /// <summary>Sets the threads, runs <paramref name="train"/> with the run's target and a console view, and says
+        /// where the run and the model went. Ctrl+C or SIGTERM cancels the run after its current step (it saves a checkpoint).</summary>
+        public void Action(Command command, Func<ParseResult, RunTarget, ITrainingObserver, CancellationToken, TrainingOutcome> train) =>
+            command.SetAction((parse, cancellation) => Task.Run(() =>
             {
-                last = train(config, bundle, run, checkpoint, view.Update);
-            }
-            catch
-            {
-                run.Finish(RunStatus.Failed);
-                throw;
-            }
-        }
-        string output = parse.GetValue(c.Out) ?? Path.Combine(run.Path, "model");
-        ModelCheckpoint.Save(bundle.Model, output);
-        TokenizerLoader.Save(output, bundle.Tokenizer.Definition, bundle.Tokenizer.Config ?? TokenizerConfig.ForOwnTokenizers);
-        run.Finish(RunStatus.Finished, last);
-        AnsiConsole.MarkupLineInterpolated($"[green]done[/]: run {run.Path}, model {output}");
-        return 0;
+                TorchSharp.torch.set_num_threads(parse.GetValue(Threads));
+                var target = new RunTarget(parse.GetValue(RunsDir) ?? RunStore.DefaultRoot, parse.GetValue(Name), parse.GetValue(Resume), parse.GetValue(Out),
+                    Cost.Resolve(parse));
+                var cli = CliOutput.Of(parse);
+                using var observer = new ConsoleObserver(cli);
+                var outcome = train(parse, target, observer, cancellation);
+                cli.Results.MarkupLine($"[green]done[/]: run {Markup.Escape(outcome.RunPath)}, model {Markup.Escape(outcome.ModelDir)}");
+                return 0;
+            }, CancellationToken.None));
     }
 
-    public static Command Pretrain()
+    /// <summary>The help of every training command's --precision.</summary>
+    internal const string PrecisionHelp = "Matrix products in fp32 or bf16 (fp32 master weights, optimizer, norms and losses); " +
+                                          "auto measures both on the run's shapes and takes bf16 only when clearly faster; a resumed run keeps its own";
+
+    static Option<string> ModelOption(Command command)
     {
-        var command = new Command("pretrain", "Next-token pretraining on a text or JSONL {\"text\"} corpus, packed into fixed-length rows");
-        var c = Common.AddTo(command);
-        var data = OptionFactory.Required<string>("--data", "Corpus: .jsonl of {\"text\": ...} documents, or a plain text file");
-        var steps = OptionFactory.Optional<int?>("--max-steps", "Optimizer steps (overrides the config)");
+        var model = OptionFactory.RequiredPath("--model", "Model directory to start from (e.g. made by r1 init)");
+        command.Options.Add(model);
+        return model;
+    }
+
+    public static Command Pretrain() => LanguageModelCommand("pretrain", "Next-token pretraining on a text or JSONL {\"text\"} corpus, packed into fixed-length rows",
+        "Corpus: .jsonl of {\"text\": ...} documents, or a plain text file", new LmTrainingConfig(), Recipes.Pretrain);
+
+    public static Command Sft() => LanguageModelCommand("sft", "Supervised fine-tuning on chat data; loss on the assistant's tokens only",
+        "JSONL of {\"messages\": [...]} or {\"prompt\", \"response\"} lines", LmTrainingConfig.Sft, Recipes.Sft);
+
+    /// <summary>`r1 pretrain` and `r1 sft`: a model, data, and the next-token recipe with its defaults.</summary>
+    static Command LanguageModelCommand(string name, string description, string dataHelp, LmTrainingConfig defaults,
+        Func<RunTarget, ConfigLayers<LmTrainingConfig>, string, string, ITrainingObserver, CancellationToken, TrainingOutcome> recipe)
+    {
+        var command = new Command(name, description);
+        var model = ModelOption(command);
+        var data = OptionFactory.RequiredPath("--data", dataHelp);
         command.Options.Add(data);
-        command.Options.Add(steps);
-        command.SetAction(parse => Train(parse, c, "pretrain", new LmTrainingConfig { MaxSteps = parse.GetValue(steps) ?? 500 },
-            LmTrainingConfig.FromJson, cfg => cfg.MaxSteps, (cfg, bundle, run, checkpoint, onStep) =>
-            {
-                var eos = bundle.Tokenizer.EosId;
-                var documents = TextCorpus.ReadTexts(parse.GetValue(data)!)
-                    .Select(t => (eos is int e ? bundle.Tokenizer.Encode(t).Append(e) : bundle.Tokenizer.Encode(t)).ToArray()).ToList();
-                var stream = new PackedTokenStream(documents, cfg.BatchSize, cfg.MaxSeqLength, cfg.Seed);
-                return new LanguageModelTrainer(bundle.Model, cfg, stream).Run(run, checkpoint, onStep);
-            }));
-        return command;
-    }
-
-    public static Command Sft()
-    {
-        var command = new Command("sft", "Supervised fine-tuning on chat data; loss on the assistant's tokens only");
-        var c = Common.AddTo(command);
-        var data = OptionFactory.Required<string>("--data", "JSONL of {\"messages\": [...]} or {\"prompt\", \"response\"} lines");
-        var steps = OptionFactory.Optional<int?>("--max-steps", "Optimizer steps (overrides the config)");
-        command.Options.Add(data);
-        command.Options.Add(steps);
-        command.SetAction(parse => Train(parse, c, "sft", new LmTrainingConfig { MaxSteps = parse.GetValue(steps) ?? 200, LearningRate = 3e-4 },
-            LmTrainingConfig.FromJson, cfg => cfg.MaxSteps, (cfg, bundle, run, checkpoint, onStep) =>
-            {
-                var examples = SftDataset.Load(parse.GetValue(data)!, bundle);
-                var pad = bundle.Tokenizer.PadId ?? bundle.Tokenizer.EosId ?? 0;
-                var source = new SftBatchSource(examples, cfg.BatchSize, cfg.MaxSeqLength, pad, (ulong)cfg.Seed);
-                return new LanguageModelTrainer(bundle.Model, cfg, source).Run(run, checkpoint, onStep);
-            }));
+        var flags = new ConfigFlags<LmTrainingConfig>(command, defaults)
+            .Add("--max-steps", "Optimizer steps", c => c.MaxSteps, (c, v) => c with { MaxSteps = v })
+            .Add("--learning-rate", "Peak learning rate", c => c.LearningRate, (c, v) => c with { LearningRate = v })
+            .Add("--seed", "Seed of data order", c => c.Seed, (c, v) => c with { Seed = v })
+            .Add("--device", "cpu, or cuda[:N] with a TorchSharp CUDA build", c => c.Device, (c, v) => c with { Device = v ?? "cpu" })
+            .AddChoice("--precision", PrecisionHelp, c => c.Precision, (c, v) => c with { Precision = v })
+            .AddLora(c => c, (_, a) => (LmTrainingConfig)a);
+        var run = RunOptions.AddTo(command);
+        run.Action(command, (parse, target, observer, cancellation) => recipe(target, flags.Layers(parse, run.ConfigFile(parse)),
+            parse.GetValue(model)!, parse.GetValue(data)!, observer, cancellation));
         return command;
     }
 
     public static Command Grpo()
     {
         var command = new Command("grpo", "GRPO with verifiable rewards (options named as TRL's GRPOConfig)");
-        var c = Common.AddTo(command);
+        var model = ModelOption(command);
         var task = OptionFactory.Optional<string>("--task", TaskSource.TaskHelp);
-        var data = OptionFactory.Optional<string>("--data", "Dataset file (.jsonl or .parquet) with prompts and answers");
+        var data = OptionFactory.OptionalPath("--data", "Dataset file (.jsonl or .parquet) with prompts and answers; read in epochs, reshuffled each");
+        command.Options.Add(task);
+        command.Options.Add(data);
         // TRL's GRPOConfig names, spelled as command-line options.
-        var numGenerations = OptionFactory.Optional<int?>("--num-generations", "G: completions per prompt (TRL default 8)");
-        var promptsPerStep = OptionFactory.Optional<int?>("--prompts-per-step", "Prompts per optimizer step (default 16)");
-        var maxCompletion = OptionFactory.Optional<int?>("--max-completion-length", "Most tokens per completion (default 512)");
-        var temperature = OptionFactory.Optional<double?>("--temperature", "Rollout temperature (default 1.0)");
-        var topP = OptionFactory.Optional<double?>("--top-p", "Rollout nucleus sampling (default 1.0)");
-        var beta = OptionFactory.Optional<double?>("--beta", "KL weight to the frozen reference, k3 estimator; 0 skips the reference (default 0)");
-        var epsilon = OptionFactory.Optional<double?>("--epsilon", "Lower clip range (default 0.2)");
-        var epsilonHigh = OptionFactory.Optional<double?>("--epsilon-high", "Upper clip range, clip-higher (default = epsilon)");
-        var iterations = OptionFactory.Optional<int?>("--num-iterations", "μ: updates per rollout batch (default 1)");
-        var lossType = OptionFactory.Optional<string>("--loss-type", "grpo | bnpo | dr_grpo | dapo (default dapo)");
-        var scaleRewards = OptionFactory.Optional<string>("--scale-rewards", "group | batch | none (default group)");
-        var maskTruncated = OptionFactory.Optional<bool?>("--mask-truncated-completions", "Leave truncated completions out of the loss");
-        var dynamic = OptionFactory.Optional<bool?>("--dynamic-sampling", "Drop groups with equal rewards and refill (DAPO)");
-        var lr = OptionFactory.Optional<double?>("--learning-rate", "Peak learning rate (default 1e-6; tiny models want ~1e-4)");
-        var steps = OptionFactory.Optional<int?>("--max-steps", "Optimizer steps (default 100)");
-        var seed = OptionFactory.Optional<int?>("--seed", "Seed (default 42)");
-        var evalSteps = OptionFactory.Optional<int?>("--eval-steps", "Held-out accuracy every this many steps (0: never)");
-        foreach (var option in new Option[] { task, data, numGenerations, promptsPerStep, maxCompletion, temperature, topP, beta, epsilon, epsilonHigh,
-                     iterations, lossType, scaleRewards, maskTruncated, dynamic, lr, steps, seed, evalSteps })
-            command.Options.Add(option);
-        command.SetAction(parse =>
-        {
-            var source = TaskSource.Resolve(parse.GetValue(task), parse.GetValue(data), parse.GetValue(c.Model)!);
-            GrpoConfig Apply(GrpoConfig g) => g with
-            {
-                NumGenerations = parse.GetValue(numGenerations) ?? g.NumGenerations,
-                PromptsPerStep = parse.GetValue(promptsPerStep) ?? g.PromptsPerStep,
-                MaxCompletionLength = parse.GetValue(maxCompletion) ?? g.MaxCompletionLength,
-                Temperature = parse.GetValue(temperature) ?? g.Temperature,
-                TopP = parse.GetValue(topP) ?? g.TopP,
-                Beta = parse.GetValue(beta) ?? g.Beta,
-                Epsilon = parse.GetValue(epsilon) ?? g.Epsilon,
-                EpsilonHigh = parse.GetValue(epsilonHigh) ?? g.EpsilonHigh,
-                NumIterations = parse.GetValue(iterations) ?? g.NumIterations,
-                LossType = parse.GetValue(lossType) is { } l ? SnakeCase.Parse<LossType>(l, "--loss-type") : g.LossType,
-                ScaleRewards = parse.GetValue(scaleRewards) is { } s ? SnakeCase.Parse<ScaleRewards>(s, "--scale-rewards") : g.ScaleRewards,
-                MaskTruncatedCompletions = parse.GetValue(maskTruncated) ?? g.MaskTruncatedCompletions,
-                DynamicSampling = parse.GetValue(dynamic) ?? g.DynamicSampling,
-                LearningRate = parse.GetValue(lr) ?? g.LearningRate,
-                MaxSteps = parse.GetValue(steps) ?? g.MaxSteps,
-                Seed = parse.GetValue(seed) ?? g.Seed,
-                EvalSteps = parse.GetValue(evalSteps) ?? g.EvalSteps,
-            };
-            return Train(parse, c, "grpo", Apply(new GrpoConfig()), (json, path) => Apply(GrpoConfig.FromJson(json, path)),
-                cfg => cfg.MaxSteps, (cfg, bundle, run, checkpoint, onStep) =>
-                {
-                    cfg.Validate();
-                    var environment = new GrpoEnvironment(source, cfg.RewardWeights is { } weights ? CompositeReward.Standard().Reweighted(weights) : CompositeReward.Standard(), bundle.Tokenizer,
-                        e => bundle.EncodeChat(e.Prompt.Select(m => new ChatMessage(m.Role, m.Content)).ToList()), bundle.Template.OpensThink);
-                    using var reference = cfg.Beta != 0 ? ModelCheckpoint.Load(bundle.Directory) : null;
-                    var heldout = source.Examples(TaskSplit.Test, cfg.Seed).Take(64).ToList();
-                    return new GrpoTrainer(bundle.Model, cfg, environment, reference).Run(run, checkpoint, onStep,
-                        evaluate: _ => new Dictionary<string, double> { ["eval/accuracy"] = HeldoutAccuracy(bundle, source, heldout, cfg) });
-                });
-        });
+        var flags = new ConfigFlags<GrpoConfig>(command, new GrpoConfig())
+            .Add("--num-generations", "G: completions per prompt", c => c.NumGenerations, (c, v) => c with { NumGenerations = v })
+            .Add("--prompts-per-step", "Prompts per optimizer step", c => c.PromptsPerStep, (c, v) => c with { PromptsPerStep = v })
+            .Add("--max-completion-length", "Most tokens per completion", c => c.MaxCompletionLength, (c, v) => c with { MaxCompletionLength = v })
+            .Add("--temperature", "Rollout temperature", c => c.Temperature, (c, v) => c with { Temperature = v })
+            .Add("--top-p", "Rollout nucleus sampling", c => c.TopP, (c, v) => c with { TopP = v })
+            .Add("--beta", "KL weight to the frozen reference, k3 estimator; 0 skips the reference", c => c.Beta, (c, v) => c with { Beta = v })
+            .Add("--epsilon", "Lower clip range", c => c.Epsilon, (c, v) => c with { Epsilon = v })
+            .Add("--epsilon-high", "Upper clip range, clip-higher; none means = epsilon", c => c.EpsilonHigh, (c, v) => c with { EpsilonHigh = v })
+            .Add("--num-iterations", "μ: updates per rollout batch", c => c.NumIterations, (c, v) => c with { NumIterations = v })
+            .AddChoice("--loss-type", "Token-loss aggregation", c => c.LossType, (c, v) => c with { LossType = v })
+            .AddChoice("--scale-rewards", "What centred rewards are divided by", c => c.ScaleRewards, (c, v) => c with { ScaleRewards = v })
+            .Add("--mask-truncated-completions", "Leave truncated completions out of the loss", c => c.MaskTruncatedCompletions, (c, v) => c with { MaskTruncatedCompletions = v })
+            .Add("--dynamic-sampling", "Drop groups with equal rewards and refill (DAPO)", c => c.DynamicSampling, (c, v) => c with { DynamicSampling = v })
+            .Add("--learning-rate", "Peak learning rate (tiny models want ~1e-4)", c => c.LearningRate, (c, v) => c with { LearningRate = v })
+            .Add("--max-steps", "Optimizer steps", c => c.MaxSteps, (c, v) => c with { MaxSteps = v })
+            .Add("--seed", "Seed of prompt order and sampling", c => c.Seed, (c, v) => c with { Seed = v })
+            .Add("--eval-steps", "Held-out greedy accuracy every this many steps (0: never)", c => c.EvalSteps, (c, v) => c with { EvalSteps = v })
+            .Add("--rollout-endpoints", "Servers that generate the rollouts, URL[,URL...] like http://host:8080/v1 (docs/scale-out.md); none: in process",
+                c => c.RolloutEndpoints is null ? null : string.Join(",", c.RolloutEndpoints),
+                (c, v) => c with { RolloutEndpoints = v?.Split(',', StringSplitOptions.TrimEntries | StringSplitOptions.RemoveEmptyEntries) })
+            .Add("--device", "Where the learner trains: cpu, or cuda[:N] with a TorchSharp CUDA build", c => c.Device, (c, v) => c with { Device = v ?? "cpu" })
+            .Add("--rollout-is-cap", "Truncated importance sampling cap C (verl's TIS) for the sampler/learner gap; none: no correction",
+                c => c.RolloutIsCap, (c, v) => c with { RolloutIsCap = v })
+            .AddChoice("--precision", PrecisionHelp, c => c.Precision, (c, v) => c with { Precision = v })
+            .AddLora(c => c, (_, a) => (GrpoConfig)a);
+        var run = RunOptions.AddTo(command);
+        run.Action(command, (parse, target, observer, cancellation) => Recipes.Grpo(target, flags.Layers(parse, run.ConfigFile(parse)),
+            parse.GetValue(model)!, TaskSource.Resolve(parse.GetValue(task), parse.GetValue(data), parse.GetValue(model)!), observer, cancellation));
         return command;
     }
 
-    /// <summary>Greedy accuracy on held-out prompts: the periodic check that RL generalises.</summary>
-    static double HeldoutAccuracy(ModelBundle bundle, IVerifiableTask task, IReadOnlyList<TaskExample> examples, GrpoConfig cfg)
-    {
-        if (examples.Count == 0) return double.NaN;
-        var engine = new Generation.GenerationEngine(bundle.Model, bundle.Tokenizer);
-        var options = new Generation.SamplingOptions { Temperature = 0, MaxNewTokens = cfg.MaxCompletionLength };
-        var results = engine.Generate(examples.Select(e => new Generation.GenerationRequest(
-            bundle.EncodeChat(e.Prompt.Select(m => new ChatMessage(m.Role, m.Content)).ToList()), options)).ToList());
-        return examples.Select((e, i) => task.IsCorrect(Evaluation.ModelEvaluator.CompletionText(bundle.Tokenizer, results[i][0]), e.Answer,
-            bundle.Template.OpensThink) ? 1.0 : 0.0).Average();
-    }
+    /// <summary>
+    /// LoRA and memory flags of sft, grpo and distill (TRL's names, PEFT's meaning), setting the training options of
+    /// configs that hold them at <paramref name="get"/>.
+    /// </summary>
+    internal static ConfigFlags<T> AddLora<T>(this ConfigFlags<T> flags, Func<T, TrainingArguments> get, Func<T, TrainingArguments, T> set)
+        where T : notnull => flags
+        .Add("--lora-r", "LoRA rank: above 0, train a LoRA adapter over the frozen model and save only it (PEFT's format); 0 trains every weight",
+            c => get(c).LoraR, (c, v) => set(c, get(c) with { LoraR = v }))
+        .Add("--lora-alpha", "LoRA alpha: the update is scaled by alpha / r", c => get(c).LoraAlpha, (c, v) => set(c, get(c) with { LoraAlpha = v }))
+        .Add("--lora-dropout", "Dropout on the adapter's input while training", c => get(c).LoraDropout, (c, v) => set(c, get(c) with { LoraDropout = v }))
+        .Add("--lora-target-modules", "Projections LoRA wraps: all-linear, names (q_proj,v_proj) or a regex over module paths",
+            c => get(c).LoraTargetModules.ToString(), (c, v) => set(c, get(c) with { LoraTargetModules = LoraTargetModules.Parse(v) }))
+        .Add("--use-rslora", "Rank-stabilised LoRA: scale by alpha / sqrt(r)", c => get(c).UseRslora, (c, v) => set(c, get(c) with { UseRslora = v }))
+        .Add("--gradient-checkpointing", "Recompute each layer's activations in backward: less memory, one more forward",
+            c => get(c).GradientCheckpointing, (c, v) => set(c, get(c) with { GradientCheckpointing = v }));
 }

@@ -1,5 +1,5 @@
 // The R1Sharp web chat: streams /v1/chat/completions and shows the model's thinking (reasoning_content) live in a
-// block above the answer; the block folds, titled "Thought for N s", as soon as the answer begins.
+// block above the answer; the block folds, titled "Thought for N s", as soon as the answer begins (render.js).
 "use strict";
 
 const $ = id => document.getElementById(id);
@@ -22,25 +22,6 @@ $("composer").addEventListener("submit", e => {
   input.value = "";
   send(text);
 });
-
-function apiHeaders() {
-  const headers = { "Content-Type": "application/json" };
-  const key = localStorage.getItem("r1sharp-api-key");
-  if (key) headers.Authorization = "Bearer " + key;
-  return headers;
-}
-
-async function api(path, init = {}) {
-  let response = await fetch(path, { ...init, headers: apiHeaders() });
-  if (response.status === 401) {
-    const key = prompt("This server needs an API key:");
-    if (key) {
-      localStorage.setItem("r1sharp-api-key", key);
-      response = await fetch(path, { ...init, headers: apiHeaders() });
-    }
-  }
-  return response;
-}
 
 async function showModel() {
   try {
@@ -113,109 +94,6 @@ async function send(text) {
     stopButton.hidden = true;
     input.focus();
   }
-}
-
-// Yields the JSON of each "data:" event until "[DONE]".
-async function* serverSentEvents(response, signal) {
-  const reader = response.body.pipeThrough(new TextDecoderStream()).getReader();
-  signal.addEventListener("abort", () => reader.cancel().catch(() => {}));
-  let buffer = "";
-  while (true) {
-    const { value, done } = await reader.read();
-    if (done) return;
-    buffer += value;
-    let end;
-    while ((end = buffer.indexOf("\n\n")) >= 0) {
-      const event = buffer.slice(0, end);
-      buffer = buffer.slice(end + 2);
-      for (const line of event.split("\n")) {
-        if (!line.startsWith("data: ")) continue;
-        const data = line.slice(6);
-        if (data === "[DONE]") return;
-        yield JSON.parse(data);
-      }
-    }
-  }
-}
-
-// One assistant reply: a thinking block (made on the first reasoning text) and the answer rendered as markdown.
-class Reply {
-  constructor(element) {
-    this.element = element;
-    this.reasoning = "";
-    this.answer = "";
-    this.started = performance.now();
-    this.thinking = null;
-    this.answerView = document.createElement("div");
-    this.answerView.className = "answer";
-    element.append(this.answerView);
-    this.pending = false;
-  }
-
-  think(text) {
-    if (!this.thinking) {
-      this.thinking = document.createElement("details");
-      this.thinking.className = "thinking";
-      this.thinking.open = true;
-      this.thinking.dataset.live = "";
-      this.thinking.innerHTML = '<summary>Thinking…</summary><div class="thinking-body"></div>';
-      this.element.prepend(this.thinking);
-    }
-    this.reasoning += text;
-    this.thinking.querySelector(".thinking-body").textContent = this.reasoning;
-    this.scroll();
-  }
-
-  // The thinking is over: title it with its duration, and fold it away when the answer begins.
-  endThinking(fold) {
-    if (!this.thinking || !("live" in this.thinking.dataset)) return;
-    delete this.thinking.dataset.live;
-    const seconds = (performance.now() - this.started) / 1000;
-    this.thinking.querySelector("summary").textContent = `Thought for ${seconds < 10 ? seconds.toFixed(1) : Math.round(seconds)} s`;
-    if (fold) this.thinking.open = false;
-  }
-
-  say(text) {
-    this.endThinking(true);
-    this.answer += text;
-    // Re-rendering markdown per token is wasteful: once per frame is enough.
-    if (!this.pending) {
-      this.pending = true;
-      requestAnimationFrame(() => { this.pending = false; this.render(); });
-    }
-  }
-
-  render() {
-    this.answerView.innerHTML = renderMarkdown(this.answer);
-    this.scroll();
-  }
-
-  finish(reason) {
-    this.endThinking(false); // still thinking when it ended (max tokens, stop, error): leave it open
-    this.render();
-    this.element.dataset.finish = reason;
-    if (reason === "length" || reason === "stopped") {
-      const note = document.createElement("div");
-      note.className = "stopped";
-      note.textContent = reason === "length" ? "(cut at the max tokens limit)" : "(stopped)";
-      this.element.append(note);
-    }
-  }
-
-  scroll() { messagesView.scrollTop = messagesView.scrollHeight; }
-}
-
-// Markdown with LaTeX: math ($…$, $$…$$, \(…\), \[…\]) is set aside before markdown runs (which would eat its
-// backslashes and underscores), the HTML is sanitised, then KaTeX's rendering of each formula is put back.
-function renderMarkdown(text) {
-  const formulas = [];
-  const hold = (tex, display) => `\uE000${formulas.push({ tex, display }) - 1}\uE001`;
-  const withoutMath = text
-    .replace(/\$\$([\s\S]+?)\$\$|\\\[([\s\S]+?)\\\]/g, (_, a, b) => hold(a ?? b, true))
-    .replace(/\\\(([\s\S]+?)\\\)|\$([^\s$](?:[^$\n]*?[^\s$])?)\$/g, (_, a, b) => hold(a ?? b, false));
-  const html = DOMPurify.sanitize(marked.parse(withoutMath));
-  return html.replace(/\uE000(\d+)\uE001/g, (_, i) =>
-    katex.renderToString(formulas[i].tex, { displayMode: formulas[i].display, throwOnError: false }));
 }
 
 showModel();

@@ -1,4 +1,3 @@
-using System.Text;
 using System.Text.Json;
 using System.Text.Json.Nodes;
 using System.Text.RegularExpressions;
@@ -20,47 +19,37 @@ public static partial class HfWeights
     [GeneratedRegex(@"^model-\d+-of-\d+\.safetensors$")]
     private static partial Regex ShardFileName();
 
-    /// <summary>Every tensor of the model in <paramref name="dir"/>, in its stored dtype. The caller owns (disposes) them.</summary>
-    public static Dictionary<string, Tensor> Load(string dir)
+    /// <summary>Whether <paramref name="dir"/> holds weights in either layout (they may still be invalid).</summary>
+    public static bool Exist(string dir) => File.Exists(Path.Combine(dir, SingleFileName)) || File.Exists(Path.Combine(dir, IndexFileName));
+
+    /// <summary>
+    /// The validated header of every weight file in <paramref name="dir"/>, in name order: each header's tensor
+    /// table and byte ranges against its file's size, and for shards the index against every shard. Reads headers
+    /// only, never tensor bytes; every failure is an R1Error naming the file (and the tensor).
+    /// </summary>
+    public static IReadOnlyList<(string Path, SafeTensorsHeader Header)> ReadHeaders(string dir)
     {
         string single = Path.Combine(dir, SingleFileName), index = Path.Combine(dir, IndexFileName);
         bool hasSingle = File.Exists(single), hasIndex = File.Exists(index);
         if (hasSingle && hasIndex)
             throw new R1Error($"{dir}: holds both {SingleFileName} and {IndexFileName}, so which weights are current is unclear; remove the stale one");
-        if (hasSingle) return SafeTensorsFile.Load(single);
-        if (hasIndex) return LoadSharded(dir, index);
+        if (hasSingle) return [(single, SafeTensorsFile.ReadHeader(single))];
+        if (hasIndex) return ReadShardHeaders(dir, index);
         throw new R1Error(Directory.Exists(dir)
             ? $"{dir}: no {SingleFileName} or {IndexFileName} in this directory"
             : $"{dir}: model directory does not exist");
     }
 
-    static Dictionary<string, Tensor> LoadSharded(string dir, string indexPath)
+    /// <summary>Every tensor of the model in <paramref name="dir"/>, in its stored dtype. The caller owns (disposes) them.</summary>
+    public static Dictionary<string, Tensor> Load(string dir)
     {
-        var weightMap = ReadWeightMap(indexPath);
-
-        // Check every shard against the index before allocating any tensor memory.
-        var shards = weightMap.GroupBy(kv => kv.Value, kv => kv.Key, StringComparer.Ordinal)
-                              .OrderBy(g => g.Key, StringComparer.Ordinal).ToList();
-        foreach (var shard in shards)
-        {
-            string shardPath = Path.Combine(dir, shard.Key);
-            if (!File.Exists(shardPath))
-                throw new R1Error($"{indexPath}: weight_map names shard '{shard.Key}' (for tensor '{shard.First()}'), but {shardPath} does not exist");
-            var header = SafeTensorsFile.ReadHeader(shardPath);
-            foreach (string name in shard)
-                if (!header.Tensors.ContainsKey(name))
-                    throw new R1Error($"{indexPath}: weight_map puts tensor '{name}' in {shard.Key}, but that shard has no such tensor");
-            foreach (string name in header.Tensors.Keys)
-                if (weightMap.GetValueOrDefault(name) != shard.Key)
-                    throw new R1Error($"{shardPath}: holds tensor {SafeTensorsHeader.Quote(name)}, which {IndexFileName} "
-                                      + (weightMap.TryGetValue(name, out var other) ? $"puts in {other}" : "does not list"));
-        }
-
+        // Every header (and the index against every shard) is checked before any tensor memory is allocated.
+        var files = ReadHeaders(dir);
         var tensors = new Dictionary<string, Tensor>(StringComparer.Ordinal);
         try
         {
-            foreach (var shard in shards)
-                foreach (var (name, tensor) in SafeTensorsFile.Load(Path.Combine(dir, shard.Key)))
+            foreach (var (path, _) in files)
+                foreach (var (name, tensor) in SafeTensorsFile.Load(path))
                     tensors.Add(name, tensor);
         }
         catch
@@ -69,6 +58,30 @@ public static partial class HfWeights
             throw;
         }
         return tensors;
+    }
+
+    static List<(string Path, SafeTensorsHeader Header)> ReadShardHeaders(string dir, string indexPath)
+    {
+        var weightMap = ReadWeightMap(indexPath);
+        var shards = weightMap.GroupBy(kv => kv.Value, kv => kv.Key, StringComparer.Ordinal)
+                              .OrderBy(g => g.Key, StringComparer.Ordinal).ToList();
+        var headers = new List<(string, SafeTensorsHeader)>(shards.Count);
+        foreach (var shard in shards)
+        {
+            string shardPath = Path.Combine(dir, shard.Key);
+            if (!File.Exists(shardPath))
+                throw new R1Error($"{indexPath}: weight_map names shard {SafeTensorsHeader.Quote(shard.Key)} (for tensor {SafeTensorsHeader.Quote(shard.First())}), but {shardPath} does not exist");
+            var header = SafeTensorsFile.ReadHeader(shardPath);
+            foreach (string name in shard)
+                if (!header.Tensors.ContainsKey(name))
+                    throw new R1Error($"{indexPath}: weight_map puts tensor {SafeTensorsHeader.Quote(name)} in {shard.Key}, but that shard has no such tensor");
+            foreach (string name in header.Tensors.Keys)
+                if (weightMap.GetValueOrDefault(name) != shard.Key)
+                    throw new R1Error($"{shardPath}: holds tensor {SafeTensorsHeader.Quote(name)}, which {IndexFileName} "
+                                      + (weightMap.TryGetValue(name, out var other) ? $"puts in {other}" : "does not list"));
+            headers.Add((shardPath, header));
+        }
+        return headers;
     }
 
     /// <summary>The index's weight_map, tensor name to shard file name; shard names must be plain names in the same directory.</summary>
@@ -167,26 +180,5 @@ public static partial class HfWeights
             bool isWeights = name is SingleFileName or IndexFileName || ShardFileName().IsMatch(name);
             if (isWeights && !keep.Contains(name)) File.Delete(path);
         }
-    }
-
-    /// <summary>
-    /// Compares loaded tensors with the names and shapes a model expects, and throws one R1Error listing every
-    /// missing, unexpected and misshaped tensor, so a wrong checkpoint is diagnosed in one run.
-    /// </summary>
-    public static void CheckNames(IReadOnlyDictionary<string, long[]> expected, IReadOnlyDictionary<string, Tensor> actual, string source)
-    {
-        var missing = expected.Keys.Where(name => !actual.ContainsKey(name)).Order(StringComparer.Ordinal).ToList();
-        var unexpected = actual.Keys.Where(name => !expected.ContainsKey(name)).Order(StringComparer.Ordinal).ToList();
-        var misshaped = expected.Where(kv => actual.TryGetValue(kv.Key, out var t) && !t.shape.SequenceEqual(kv.Value))
-                                .Select(kv => kv.Key).Order(StringComparer.Ordinal).ToList();
-        if (missing.Count + unexpected.Count + misshaped.Count == 0) return;
-
-        static string Shape(long[] shape) => $"[{string.Join(", ", shape)}]";
-        var message = new StringBuilder($"{source}: weights do not match the model: {missing.Count} missing, "
-                                        + $"{unexpected.Count} unexpected, {misshaped.Count} with the wrong shape");
-        foreach (string name in missing) message.Append($"\n  missing    {name} (expected shape {Shape(expected[name])})");
-        foreach (string name in unexpected) message.Append($"\n  unexpected {name} (shape {Shape(actual[name].shape)})");
-        foreach (string name in misshaped) message.Append($"\n  wrong shape {name}: expected {Shape(expected[name])}, got {Shape(actual[name].shape)}");
-        throw new R1Error(message.ToString());
     }
 }

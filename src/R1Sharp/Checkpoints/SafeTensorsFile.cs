@@ -53,12 +53,26 @@ public static class SafeTensorsFile
     }
 
     /// <summary>
+    /// A tensor to be written whose bytes are produced only when its turn comes (<see cref="Save(string, IReadOnlyDictionary{string, PendingTensor}, IReadOnlyDictionary{string, string}?)"/>),
+    /// so a file can be bigger than memory: <paramref name="Write"/> must write exactly numel · element size bytes,
+    /// row-major, little-endian.
+    /// </summary>
+    public sealed record PendingTensor(long[] Shape, ScalarType Dtype, Action<Stream> Write)
+    {
+        public long ByteLength => Shape.Aggregate(1L, (n, d) => checked(n * d)) * (SafeTensorsDtype.For(Dtype).Bits / 8);
+    }
+
+    /// <summary>
     /// Writes the tensors (any device, any layout; the bytes written are those of a contiguous CPU copy) and an
     /// optional <c>__metadata__</c> string map. Like the Rust writer, tensors are ordered by element size, largest
     /// first, then by name, so each starts aligned to its element size after the 8-byte-aligned header.
     /// The file appears whole or not at all (temp file + rename).
     /// </summary>
-    public static void Save(string path, IReadOnlyDictionary<string, Tensor> tensors, IReadOnlyDictionary<string, string>? metadata = null)
+    public static void Save(string path, IReadOnlyDictionary<string, Tensor> tensors, IReadOnlyDictionary<string, string>? metadata = null) =>
+        Save(path, tensors.ToDictionary(kv => kv.Key, kv => new PendingTensor(kv.Value.shape, kv.Value.dtype, stream => WriteBytes(kv.Value, stream))), metadata);
+
+    /// <summary>As <see cref="Save(string, IReadOnlyDictionary{string, Tensor}, IReadOnlyDictionary{string, string}?)"/>, with each tensor's bytes written by its own producer, one after another.</summary>
+    public static void Save(string path, IReadOnlyDictionary<string, PendingTensor> tensors, IReadOnlyDictionary<string, string>? metadata = null)
     {
         var layout = Layout(tensors, path);
         byte[] header = HeaderBytes(layout, metadata);
@@ -72,11 +86,12 @@ public static class SafeTensorsFile
             BinaryPrimitives.WriteUInt64LittleEndian(length, (ulong)header.Length);
             stream.Write(length);
             stream.Write(header);
+            long dataStart = stream.Position;
             foreach (var item in layout)
             {
-                using var scope = NewDisposeScope(); // frees the CPU/contiguous copies, never the caller's tensor
-                var data = item.Tensor.detach().cpu().contiguous();
-                TensorBytes.ForEachChunk(data, (chunk, _) => stream.Write(chunk));
+                item.Tensor.Write(stream);
+                if (stream.Position - dataStart != item.End)
+                    throw new InvalidOperationException($"{path}: tensor {item.Name} wrote {stream.Position - dataStart - item.Begin} bytes, expected {item.End - item.Begin}");
             }
             stream.Flush(flushToDisk: true);
         });
@@ -85,21 +100,29 @@ public static class SafeTensorsFile
     /// <summary>Bytes a tensor takes in a safetensors file.</summary>
     public static long ByteLength(Tensor tensor) => tensor.numel() * tensor.element_size();
 
-    sealed record Placed(string Name, Tensor Tensor, SafeTensorsDtype Dtype, long Begin, long End);
+    /// <summary>Writes a tensor's bytes as a contiguous CPU copy.</summary>
+    public static void WriteBytes(Tensor tensor, Stream stream)
+    {
+        using var scope = NewDisposeScope(); // frees the CPU/contiguous copies, never the caller's tensor
+        var data = tensor.detach().cpu().contiguous();
+        TensorBytes.ForEachChunk(data, (chunk, _) => stream.Write(chunk));
+    }
 
-    static List<Placed> Layout(IReadOnlyDictionary<string, Tensor> tensors, string path)
+    sealed record Placed(string Name, PendingTensor Tensor, SafeTensorsDtype Dtype, long Begin, long End);
+
+    static List<Placed> Layout(IReadOnlyDictionary<string, PendingTensor> tensors, string path)
     {
         var placed = new List<Placed>(tensors.Count);
         long offset = 0;
         foreach (var (name, tensor) in tensors
                      .Select(kv => (kv.Key, kv.Value))
-                     .OrderByDescending(kv => kv.Value.element_size())
+                     .OrderByDescending(kv => SafeTensorsDtype.For(kv.Value.Dtype).Bits)
                      .ThenBy(kv => kv.Key, StringComparer.Ordinal))
         {
             if (name == SafeTensorsHeader.MetadataKey)
                 throw new R1Error($"{path}: '{SafeTensorsHeader.MetadataKey}' is reserved and cannot name a tensor");
-            var dtype = SafeTensorsDtype.For(tensor.dtype);
-            long bytes = ByteLength(tensor);
+            var dtype = SafeTensorsDtype.For(tensor.Dtype);
+            long bytes = tensor.ByteLength;
             placed.Add(new Placed(name, tensor, dtype, offset, offset + bytes));
             offset += bytes;
         }
@@ -125,7 +148,7 @@ public static class SafeTensorsFile
                 json.WriteStartObject(item.Name);
                 json.WriteString("dtype", item.Dtype.Name);
                 json.WriteStartArray("shape");
-                foreach (long dim in item.Tensor.shape) json.WriteNumberValue(dim);
+                foreach (long dim in item.Tensor.Shape) json.WriteNumberValue(dim);
                 json.WriteEndArray();
                 json.WriteStartArray("data_offsets");
                 json.WriteNumberValue(item.Begin);

@@ -160,7 +160,7 @@ public sealed record SafeTensorsHeader(
     static long NonNegativeInteger(JsonElement value, string what)
     {
         if (value.ValueKind == JsonValueKind.Number && value.TryGetInt64(out long n) && n >= 0) return n;
-        throw new R1Error($"{what} must be a non-negative integer, got {Clip(value.GetRawText())}");
+        throw new R1Error($"{what} must be a non-negative integer, got {UntrustedText.Printable(value.GetRawText())}");
     }
 
     /// <summary>Like the reference reader: the tensors, sorted by offset, must cover the data section exactly once.</summary>
@@ -181,8 +181,6 @@ public sealed record SafeTensorsHeader(
             throw new R1Error($"{source}: data section has {dataLength} bytes but the tensors cover only [0, {covered}); {dataLength - covered} trailing bytes belong to no tensor");
     }
 
-    /// <summary>Names come from untrusted files: quote them, and cut very long ones so messages stay readable.</summary>
-    internal static string Quote(string name) => $"'{Clip(name)}'";
-
-    static string Clip(string text) => text.Length <= 200 ? text : text[..200] + $"... ({text.Length} chars)";
+    /// <summary>Names come from untrusted files: quote them, escape control characters, cut very long ones.</summary>
+    internal static string Quote(string name) => $"'{UntrustedText.Printable(name)}'";
 }

@@ -2,6 +2,7 @@ using System.Runtime.CompilerServices;
 using static TorchSharp.torch;
 
 [assembly: InternalsVisibleTo("R1Sharp.Tests")]
+[assembly: InternalsVisibleTo("R1Sharp.Reference")] // r1 bench generate profiles the CPU kernels
 
 namespace R1Sharp.Checkpoints;
 

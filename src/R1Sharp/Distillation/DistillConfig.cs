@@ -1,5 +1,3 @@
-using System.Text.Json;
-using System.Text.Json.Serialization;
 using R1Sharp.Training;
 
 namespace R1Sharp.Distillation;
@@ -17,32 +15,17 @@ public enum DistillMode
 public sealed record DistillConfig
 {
     /// <summary>sequence (default) or logit.</summary>
-    [JsonPropertyName("mode")] public DistillMode Mode { get; init; } = DistillMode.Sequence;
+    public DistillMode Mode { get; init; } = DistillMode.Sequence;
     /// <summary>Teacher tokens per position that logit distillation matches (renormalised over them). Default 20.</summary>
-    [JsonPropertyName("top_k")] public int TopK { get; init; } = 20;
-    /// <summary>Share of the traces' prompts held out for eval_loss (the student's loss on teacher traces it never trains on). Default 0.05.</summary>
-    [JsonPropertyName("held_out_share")] public double HeldOutShare { get; init; } = 0.05;
-    /// <summary>The optimizer, schedule, batch and checkpoint options of SFT; learning rate 3e-4 and 200 steps by default.</summary>
-    [JsonPropertyName("training")] public LmTrainingConfig Training { get; init; } = new() { LearningRate = 3e-4, MaxSteps = 200 };
+    public int TopK { get; init; } = 20;
+    /// <summary>The optimizer, schedule, batch, checkpoint and held-out (eval_share) options, SFT's by default
+    /// (<see cref="LmTrainingConfig.Sft"/>).</summary>
+    public LmTrainingConfig Training { get; init; } = LmTrainingConfig.Sft;
 
     public DistillConfig Validate()
     {
-        if (TopK < 1) throw new R1Error($"distill option top_k = {TopK} must be at least 1");
-        if (HeldOutShare is < 0 or >= 1) throw new R1Error($"distill option held_out_share = {HeldOutShare} must be in [0, 1)");
+        ConfigJson.Require(TopK >= 1, "top_k", TopK, "must be at least 1");
         Training.Validate();
         return this;
-    }
-
-    public static DistillConfig FromJson(string json, string source)
-    {
-        try
-        {
-            var options = new JsonSerializerOptions(SnakeCase.Json) { UnmappedMemberHandling = JsonUnmappedMemberHandling.Disallow };
-            return (JsonSerializer.Deserialize<DistillConfig>(json, options) ?? throw new R1Error($"{source}: empty config")).Validate();
-        }
-        catch (JsonException e)
-        {
-            throw new R1Error($"{source}: {e.Message}", e);
-        }
     }
 }

@@ -1,5 +1,3 @@
-using System.Text.Encodings.Web;
-using System.Text.Json;
 using System.Text.Json.Nodes;
 using R1Sharp.Tasks;
 using R1Sharp.Tokenizers;
@@ -13,32 +11,24 @@ namespace R1Sharp.Distillation;
 /// <param name="Completion">The generated text (without end-of-sequence), as the model wrote it after the prompt.</param>
 /// <param name="TemplateOpenedThink">The prompt ended in "&lt;think&gt;\n", so the completion starts inside the reasoning.</param>
 /// <param name="Tokens">Generated tokens, end-of-sequence included (as evaluation counts them).</param>
-public sealed record DistillationTrace(string PromptId, IReadOnlyList<PromptMessage> Prompt, string Answer, string Completion,
+public sealed record DistillationTrace(string PromptId, IReadOnlyList<ChatMessage> Prompt, string Answer, string Completion,
     bool TemplateOpenedThink, int Tokens, TraceVerdict Verdict)
 {
     /// <summary>The assistant turn with its whole think block: the "&lt;think&gt;\n" the template opened is written back.</summary>
     public string AssistantContent => TemplateOpenedThink ? ChatTokens.ThinkStart + "\n" + Completion : Completion;
 
-    // Keep non-ASCII traces readable in the file.
-    static readonly JsonSerializerOptions Json = new() { Encoder = JavaScriptEncoder.UnsafeRelaxedJsonEscaping };
-
-    public string ToJsonLine()
+    public JsonObject ToJson()
     {
         var messages = new JsonArray();
-        foreach (var turn in Prompt.Append(new PromptMessage("assistant", AssistantContent)))
+        foreach (var turn in Prompt.Append(new ChatMessage("assistant", AssistantContent)))
             messages.Add(new JsonObject { ["role"] = turn.Role, ["content"] = turn.Content });
         return new JsonObject
         {
             ["messages"] = messages, ["answer"] = Answer, ["prompt_id"] = PromptId, ["tokens"] = Tokens,
             ["correct"] = Verdict.Correct, ["well_formed"] = Verdict.WellFormed, ["finished"] = Verdict.Finished,
-        }.ToJsonString(Json);
+        };
     }
 
     /// <summary>Writes one trace per line (temp file, then rename).</summary>
-    public static void WriteJsonl(string path, IEnumerable<DistillationTrace> traces) =>
-        AtomicFile.Write(path, temp =>
-        {
-            using var writer = new StreamWriter(temp);
-            foreach (var trace in traces) writer.WriteLine(trace.ToJsonLine());
-        });
+    public static void WriteJsonl(string path, IEnumerable<DistillationTrace> traces) => JsonlFile.Write(path, traces.Select(t => t.ToJson()));
 }

@@ -1,4 +1,3 @@
-using System.Security.Cryptography;
 using R1Sharp.Checkpoints;
 using R1Sharp.Runs;
 using R1Sharp.Tokenizers;
@@ -10,27 +9,63 @@ namespace R1Sharp.Distillation;
 /// <summary>
 /// `r1 distill`: teaches a student from a teacher's traces. Sequence mode is SFT on the traces (the same trainer and
 /// data code as `r1 sft`); logit mode swaps the loss for <see cref="LogitDistillationLoss"/> against the teacher's
-/// logits, computed on the fly for each batch. A share of the prompts is held out: eval_loss is the student's
-/// cross-entropy on teacher traces it never trained on.
+/// logits, computed on the fly for each batch. As in SFT, eval_share of the prompts is held out (<see cref="HeldOutData"/>):
+/// eval_loss is the student's cross-entropy on teacher traces it never trained on.
 /// </summary>
-public sealed class Distiller(ModelBundle teacher, ModelBundle student, DistillConfig config)
+public sealed class Distiller
 {
+    readonly ModelBundle teacher, student;
+    readonly DistillConfig config;
+    readonly List<SftExample> train, heldOut;
+
+    /// <summary>Reads and checks the traces (and, for logit mode, that the two models share a tokenizer).</summary>
+    public Distiller(ModelBundle teacher, ModelBundle student, DistillConfig config, string tracesPath)
+    {
+        (this.teacher, this.student, this.config) = (teacher, student, config.Validate());
+        if (config.Mode == DistillMode.Logit) RequireSharedTokenizer(teacher, student);
+        (train, heldOut) = HeldOutData.Split(SftDataset.Load(tracesPath, student), config.Training.HeldOutShare(), e => e.Prompt);
+    }
+
+    /// <summary>
+    /// `r1 distill`'s recipe run through <see cref="TrainingRun"/>: the student — a model folder, or a fresh
+    /// <paramref name="studentPreset"/> of the teacher's family (seeded by the training seed) — trained on the traces.
+    /// </summary>
+    public static TrainingOutcome Train(RunTarget target, ConfigLayers<DistillConfig> config, string teacherDir, string? studentDir,
+        string? studentPreset, string tracesPath, ITrainingObserver observer, CancellationToken cancellation = default)
+    {
+        if ((studentDir is null) == (studentPreset is null)) throw new R1Error("give exactly one of --student and --student-preset");
+        return TrainingRun.Run("distill", target, config, cfg => TrainingJob.For(ModelBundle.Load(teacherDir), teacher =>
+        {
+            // An adapter names its base model folder, so a fresh student would have to be saved first.
+            if (studentPreset is not null && cfg.Training.LoraR > 0)
+                throw new R1Error("LoRA needs a student model folder (--student DIR) for its adapter to adapt; --student-preset builds a fresh one: train all of it, or save it first");
+            var student = studentPreset is not null ? StudentShapes.Build(teacher, studentPreset, cfg.Training.Seed) : ModelBundle.Load(studentDir!);
+            return Job(teacher, student, cfg, tracesPath) with { Owned = [teacher] };
+        }), observer, cancellation);
+    }
+
+    /// <summary>Distillation of <paramref name="teacher"/> into <paramref name="student"/> as a training job (the student, or a
+    /// LoRA adapter over it when lora_r is set, is the job's model).</summary>
+    public static TrainingJob Job(ModelBundle teacher, ModelBundle student, DistillConfig config, string tracesPath) =>
+        TrainingJob.For(student, _ =>
+        {
+            var trained = config.Training.PrepareModel(student);
+            var distiller = new Distiller(teacher, trained, config, tracesPath);
+            return new TrainingJob(trained, config.Training, (run, from, onStep, cancellation) => distiller.Run(run, from, onStep, cancellation));
+        });
+
     /// <summary>Trains the student; returns the last step's metrics. Checkpoints and resume as every training command.</summary>
-    public IReadOnlyDictionary<string, double> Run(string tracesPath, RunFolder run, CheckpointInfo? resumeFrom = null,
+    public IReadOnlyDictionary<string, double> Run(RunFolder run, CheckpointInfo? resumeFrom = null,
         Action<int, IReadOnlyDictionary<string, double>>? onStep = null, CancellationToken cancellation = default)
     {
-        config.Validate();
-        if (config.Mode == DistillMode.Logit) RequireSharedTokenizer(teacher, student);
-        var (train, heldOut) = Split(SftDataset.Load(tracesPath, student), config.HeldOutShare);
         var lm = config.Training;
         int pad = student.Tokenizer.PadId ?? student.Tokenizer.EosId ?? 0;
         var source = new SftBatchSource(train, lm.BatchSize, lm.MaxSeqLength, pad, (ulong)lm.Seed);
-        var evalBatches = heldOut.Chunk(lm.BatchSize).Take(lm.EvalBatches)
-            .Select(chunk => SftExample.Collate(chunk, lm.MaxSeqLength, pad, student.Model.Device)).ToList();
+        var evalBatches = HeldOutData.SftBatches(heldOut, lm.BatchSize, lm.MaxSeqLength, pad, lm.EvalBatches, student.Model.Device);
         try
         {
             var objective = config.Mode == DistillMode.Logit ? LogitObjective() : null;
-            return new LanguageModelTrainer(student.Model, lm, source, evalBatches, objective).Run(run, resumeFrom, onStep, cancellation);
+            return new LanguageModelTrainer(student.Model, lm, source, evalBatches, objective, student.Adapter).Run(run, resumeFrom, onStep, cancellation);
         }
         finally
         {
@@ -46,26 +81,9 @@ public sealed class Distiller(ModelBundle teacher, ModelBundle student, DistillC
         {
             Tensor teacherLogits;
             using (no_grad()) teacherLogits = teacher.Model.Forward(batch.Inputs, batch.AttentionMask);
+            ComputeMeter.Current?.Forwarded(teacher.Model, batch.Inputs, batch.AttentionMask);
             return LogitDistillationLoss.Compute(logits, teacherLogits, batch.Targets.ne(LanguageModelLoss.IgnoreIndex), config.TopK, shared);
         };
-    }
-
-    /// <summary>
-    /// Splits examples into training and held-out by prompt (all traces of a prompt on one side), choosing held-out
-    /// prompts by a hash of their tokens, so the split does not depend on the file's order.
-    /// </summary>
-    public static (List<SftExample> Train, List<SftExample> HeldOut) Split(IReadOnlyList<SftExample> examples, double heldOutShare)
-    {
-        bool HeldOut(SftExample e)
-        {
-            var bytes = new byte[e.Prompt.Length * sizeof(int)];
-            Buffer.BlockCopy(e.Prompt, 0, bytes, 0, bytes.Length);
-            return BitConverter.ToUInt64(SHA256.HashData(bytes), 0) / 18446744073709551616.0 < heldOutShare;
-        }
-        var train = examples.Where(e => !HeldOut(e)).ToList();
-        var heldOut = examples.Where(HeldOut).ToList();
-        if (train.Count == 0) throw new R1Error($"all {examples.Count} traces fell in the held-out share {heldOutShare}; lower held_out_share");
-        return (train, heldOut);
     }
 
     /// <summary>

@@ -1,116 +1,60 @@
-using System.Globalization;
 using System.Text.Json;
-using System.Text.Json.Serialization;
+using R1Sharp.Remote;
+using R1Sharp.Runs;
 using R1Sharp.Tasks;
 using R1Sharp.Training;
-using Spectre.Console;
 
 namespace R1Sharp.Distillation;
 
 /// <summary>One prompt's k samples: how many passed each check, how many were accepted and how many were written.</summary>
-public sealed record PromptAcceptance(
-    [property: JsonPropertyName("prompt_id")] string PromptId,
-    [property: JsonPropertyName("samples")] int Samples,
-    [property: JsonPropertyName("correct")] int Correct,
-    [property: JsonPropertyName("well_formed")] int WellFormed,
-    [property: JsonPropertyName("finished")] int Finished,
-    [property: JsonPropertyName("accepted")] int Accepted,
-    [property: JsonPropertyName("kept")] int Kept)
+public sealed record PromptAcceptance(string PromptId, int Samples, int Correct, int WellFormed, int Finished, int Accepted, int Kept)
 {
     /// <summary>Accepted samples ÷ samples drawn (before deduplication).</summary>
-    [JsonPropertyName("acceptance_rate")] public double AcceptanceRate => (double)Accepted / Samples;
+    public double AcceptanceRate => (double)Accepted / Samples;
 }
 
 /// <summary>
 /// The summary `r1 sample` writes beside its traces (&lt;out&gt;.summary.json) and prints: the acceptance rate overall
 /// and per prompt, and the settings that reproduce the file.
 /// </summary>
-public sealed record RejectionSamplingSummary
+/// <param name="Model">The teacher: its folder, or the endpoint's model name.</param>
+/// <param name="Task">The task (or data file) and <paramref name="Split"/> the prompts came from.</param>
+/// <param name="Keep">Which samples became traces: correct (accepted ones) or all.</param>
+/// <param name="Shortest">Only the shortest kept trace of each prompt.</param>
+/// <param name="Samples">Samples drawn in all: prompts × k.</param>
+/// <param name="AcceptanceRate">Accepted ÷ sampled, over all prompts.</param>
+/// <param name="PromptsWithAccepted">Share of prompts with at least one accepted sample (the prompts the traces cover).</param>
+/// <param name="Seconds">This run's wall-clock.</param>
+/// <param name="Endpoint">For a teacher endpoint: the server, and the requests, retries, tokens and wall-clock of every run
+/// that wrote the file (a resumed file counts its earlier runs too); it stands in for <paramref name="Cost"/>, since the
+/// compute is the server's.</param>
+/// <param name="ResumedPrompts">For a teacher endpoint: prompts already done by an earlier run, skipped by this one.</param>
+/// <param name="Cost">What the sampling cost (its cost card).</param>
+public sealed record RejectionSamplingSummary(
+    string Model, string Task, string Split,
+    int SamplesPerPrompt, double Temperature, double TopP, int MaxTokens, int Seed, string Keep, bool Shortest,
+    int Prompts, int Samples, int Correct, int WellFormed, int Accepted, double AcceptanceRate, double PromptsWithAccepted,
+    int TracesWritten, double MeanTraceTokens, double Seconds, IReadOnlyList<PromptAcceptance> PerPrompt, CostCard? Cost = null,
+    EndpointUsage? Endpoint = null, int? ResumedPrompts = null)
 {
-    [JsonPropertyName("model")] public required string Model { get; init; }
-    [JsonPropertyName("task")] public required string Task { get; init; }
-    [JsonPropertyName("split")] public required string Split { get; init; }
-    [JsonPropertyName("samples_per_prompt")] public required int SamplesPerPrompt { get; init; }
-    [JsonPropertyName("temperature")] public required double Temperature { get; init; }
-    [JsonPropertyName("top_p")] public required double TopP { get; init; }
-    [JsonPropertyName("max_tokens")] public required int MaxTokens { get; init; }
-    [JsonPropertyName("seed")] public required int Seed { get; init; }
-    [JsonPropertyName("keep")] public required string Keep { get; init; }
-    [JsonPropertyName("shortest")] public required bool Shortest { get; init; }
-    [JsonPropertyName("prompts")] public required int Prompts { get; init; }
-    [JsonPropertyName("samples")] public required int Samples { get; init; }
-    [JsonPropertyName("correct")] public required int Correct { get; init; }
-    [JsonPropertyName("well_formed")] public required int WellFormed { get; init; }
-    [JsonPropertyName("accepted")] public required int Accepted { get; init; }
-    /// <summary>Accepted ÷ sampled, over all prompts.</summary>
-    [JsonPropertyName("acceptance_rate")] public required double AcceptanceRate { get; init; }
-    /// <summary>Share of prompts with at least one accepted sample (the prompts the traces cover).</summary>
-    [JsonPropertyName("prompts_with_accepted")] public required double PromptsWithAccepted { get; init; }
-    [JsonPropertyName("traces_written")] public required int TracesWritten { get; init; }
-    [JsonPropertyName("mean_trace_tokens")] public required double MeanTraceTokens { get; init; }
-    [JsonPropertyName("seconds")] public required double Seconds { get; init; }
-    [JsonPropertyName("per_prompt")] public required IReadOnlyList<PromptAcceptance> PerPrompt { get; init; }
-
-    public static RejectionSamplingSummary From(IReadOnlyList<PromptAcceptance> perPrompt, IReadOnlyList<DistillationTrace> traces,
-        RejectionSamplingOptions options, string task, TaskSplit split, string model, double seconds)
+    /// <param name="traces">Traces written, and <paramref name="traceTokens"/> their tokens in all.</param>
+    public static RejectionSamplingSummary From(IReadOnlyList<PromptAcceptance> perPrompt, int traces, long traceTokens,
+        RejectionSamplingOptions options, string task, TaskSplit split, string model, double seconds, EndpointUsage? endpoint = null,
+        int? resumedPrompts = null)
     {
-        int samples = perPrompt.Sum(p => p.Samples);
-        return new RejectionSamplingSummary
-        {
-            Model = model, Task = task, Split = SnakeCase.Name(split), SamplesPerPrompt = options.Samples,
-            Temperature = options.Temperature, TopP = options.TopP, MaxTokens = options.MaxTokens, Seed = options.Seed,
-            Keep = SnakeCase.Name(options.Keep), Shortest = options.Shortest,
-            Prompts = perPrompt.Count, Samples = samples,
-            Correct = perPrompt.Sum(p => p.Correct), WellFormed = perPrompt.Sum(p => p.WellFormed), Accepted = perPrompt.Sum(p => p.Accepted),
-            AcceptanceRate = samples == 0 ? 0 : (double)perPrompt.Sum(p => p.Accepted) / samples,
-            PromptsWithAccepted = perPrompt.Count == 0 ? 0 : (double)perPrompt.Count(p => p.Accepted > 0) / perPrompt.Count,
-            TracesWritten = traces.Count, MeanTraceTokens = traces.Count == 0 ? 0 : traces.Average(t => t.Tokens),
-            Seconds = seconds, PerPrompt = perPrompt,
-        };
+        int samples = perPrompt.Sum(p => p.Samples), accepted = perPrompt.Sum(p => p.Accepted);
+        return new RejectionSamplingSummary(model, task, SnakeCase.Name(split),
+            options.Samples, options.Temperature, options.TopP, options.MaxTokens, options.Seed, SnakeCase.Name(options.Keep), options.Shortest,
+            perPrompt.Count, samples, perPrompt.Sum(p => p.Correct), perPrompt.Sum(p => p.WellFormed), accepted,
+            samples == 0 ? 0 : (double)accepted / samples, perPrompt.Count == 0 ? 0 : (double)perPrompt.Count(p => p.Accepted > 0) / perPrompt.Count,
+            traces, traces == 0 ? 0 : (double)traceTokens / traces, seconds, perPrompt, Endpoint: endpoint, ResumedPrompts: resumedPrompts);
     }
 
     /// <summary>Where the summary of traces file <paramref name="tracesPath"/> goes: traces.jsonl → traces.summary.json.</summary>
     public static string PathFor(string tracesPath) =>
         Path.Combine(Path.GetDirectoryName(Path.GetFullPath(tracesPath))!, Path.GetFileNameWithoutExtension(tracesPath) + ".summary.json");
 
-    static readonly JsonSerializerOptions Json = new() { WriteIndented = true };
+    public void Save(string path) => AtomicFile.WriteAllText(path, JsonSerializer.Serialize(this, SnakeCase.Report) + "\n");
 
-    public void Save(string path) => AtomicFile.WriteAllText(path, JsonSerializer.Serialize(this, Json) + "\n");
-
-    public static RejectionSamplingSummary Load(string path) =>
-        JsonSerializer.Deserialize<RejectionSamplingSummary>(File.ReadAllText(path), Json) ?? throw new R1Error($"{path}: empty summary");
-
-    /// <summary>The overall figures, how acceptance spreads over prompts, and the first <paramref name="promptRows"/> prompts.</summary>
-    public IEnumerable<Table> ToTables(int promptRows = 20)
-    {
-        var overall = new Table().Title($"rejection sampling: {Markup.Escape(Task)} ({Split}), k = {SamplesPerPrompt}")
-            .AddColumn("").AddColumn(new TableColumn("value").RightAligned());
-        overall.AddRow("prompts", Prompts.ToString(CultureInfo.InvariantCulture));
-        overall.AddRow("samples", Samples.ToString(CultureInfo.InvariantCulture));
-        overall.AddRow("correct", Percent(Correct, Samples));
-        overall.AddRow("well-formed", Percent(WellFormed, Samples));
-        overall.AddRow("[bold]accepted[/] (correct, well-formed, finished)", Percent(Accepted, Samples));
-        overall.AddRow("prompts with an accepted sample", Percent(PromptsWithAccepted));
-        overall.AddRow($"traces written ({Keep}{(Shortest ? ", shortest" : "")}, deduplicated)", TracesWritten.ToString(CultureInfo.InvariantCulture));
-        overall.AddRow("mean trace tokens", MeanTraceTokens.ToString("F1", CultureInfo.InvariantCulture));
-        overall.AddRow("seconds", Seconds.ToString("F1", CultureInfo.InvariantCulture));
-        yield return overall;
-
-        // How many prompts had each acceptance count: 0 of k, 1 of k, ... k of k.
-        var spread = new Table().Title("prompts by accepted samples").AddColumn("accepted of k").AddColumn(new TableColumn("prompts").RightAligned());
-        foreach (var bucket in PerPrompt.GroupBy(p => (p.Accepted, p.Samples)).OrderBy(g => g.Key.Accepted))
-            spread.AddRow($"{bucket.Key.Accepted} of {bucket.Key.Samples}", Percent(bucket.Count(), Prompts) + $" ({bucket.Count()})");
-        yield return spread;
-
-        var prompts = new Table().Title(PerPrompt.Count > promptRows ? $"first {promptRows} of {PerPrompt.Count} prompts (all in the summary file)" : "per prompt")
-            .AddColumn("prompt").AddColumn(new TableColumn("correct").RightAligned()).AddColumn(new TableColumn("well-formed").RightAligned())
-            .AddColumn(new TableColumn("accepted").RightAligned()).AddColumn(new TableColumn("kept").RightAligned());
-        foreach (var p in PerPrompt.Take(promptRows))
-            prompts.AddRow(Markup.Escape(p.PromptId), $"{p.Correct}/{p.Samples}", $"{p.WellFormed}/{p.Samples}",
-                Percent(p.AcceptanceRate), p.Kept.ToString(CultureInfo.InvariantCulture));
-        yield return prompts;
-    }
-
-    static string Percent(int part, int whole) => Percent(whole == 0 ? 0 : (double)part / whole);
-    static string Percent(double share) => (100 * share).ToString("F1", CultureInfo.InvariantCulture) + "%";
+    public static RejectionSamplingSummary Load(string path) => ConfigJson.Deserialize<RejectionSamplingSummary>(File.ReadAllText(path), path, SnakeCase.Report);
 }

@@ -1,12 +1,10 @@
 using System.Diagnostics;
-using System.Runtime.InteropServices;
 using R1Sharp.Checkpoints;
 using R1Sharp.Distillation;
 using R1Sharp.Model;
 using R1Sharp.Quickstart;
 using R1Sharp.Runs;
 using R1Sharp.Tasks;
-using R1Sharp.Tokenizers;
 using R1Sharp.Training;
 using TorchSharp;
 
@@ -18,7 +16,7 @@ namespace R1Sharp.Experiments;
 /// GRPO on its own samples, once for rejection-sampling the teacher and SFT on the accepted traces. All models are
 /// evaluated by the quickstart's protocol on the held-out and harder splits.
 /// </summary>
-public sealed class DistillVsRlExperiment(DistillVsRlConfig config, string runsRoot, IQuickstartObserver observer)
+public sealed class DistillVsRlExperiment(DistillVsRlConfig config, string runsRoot, ITrainingObserver observer)
 {
     public const string Teacher = "teacher (quickstart RL)";
     public const string StudentBase = "student base";
@@ -26,22 +24,19 @@ public sealed class DistillVsRlExperiment(DistillVsRlConfig config, string runsR
     public const string StudentDistilled = "student + distillation (SFT)";
     public const string StudentLogit = "student + distillation (logit KL)";
 
-    readonly Dictionary<string, double> stageSeconds = [];
-
     /// <param name="teacherRun">A finished `r1 quickstart` run folder; null runs the quickstart first (as &lt;name&gt;-teacher).</param>
     /// <param name="teacherConfig">Settings of that quickstart run when it has to be made (default: the quickstart's defaults).</param>
+    /// <param name="cost">The rates of the cost cards (null: the defaults).</param>
     public (DistillVsRlReport Report, string Folder) Run(string? teacherRun, string? name = null, QuickstartConfig? teacherConfig = null,
-        CancellationToken cancellation = default)
+        CancellationToken cancellation = default, CostRates? cost = null)
     {
         config.Validate();
         var total = Stopwatch.StartNew();
         torch.set_num_threads(Environment.ProcessorCount);
-        name ??= RunFolder.DefaultName("distill-vs-rl");
-        var run = RunFolder.Create(runsRoot, name, "experiment", config);
-        try
+        return TrainingRun.Pipeline("experiment", new RunTarget(runsRoot, name, Cost: cost), config, observer, (run, stages) =>
         {
-            teacherRun ??= Timed("teacher (quickstart)", () =>
-                new QuickstartPipeline(teacherConfig ?? new QuickstartConfig(), runsRoot, observer).Run(false, name + "-teacher", cancellation).Folder);
+            teacherRun ??= stages.Time("teacher (quickstart)", () =>
+                new QuickstartPipeline(teacherConfig ?? new QuickstartConfig(), runsRoot, observer).Run(false, run.Name + "-teacher", cancellation).Folder);
             var (qs, teacherReport) = ReadTeacherRun(teacherRun);
             string teacherDir = Path.Combine(teacherRun, "models", "rl");
             var task = QuickstartCorpus.Task(qs);
@@ -51,16 +46,17 @@ public sealed class DistillVsRlExperiment(DistillVsRlConfig config, string runsR
             var student = new QuickstartPipeline(studentQs, runsRoot, observer);
             string models = Path.Combine(run.Path, "models");
             string baseDir = Path.Combine(models, "student-base");
-            double baseSeconds = Timed("student pretrain", () => student.Pretrain(teacher.Tokenizer, student.Corpus(teacher.Tokenizer), name + "-student", baseDir, cancellation));
-            var baseScores = Timed("eval student base", () => student.Evaluate(baseDir, task, baseSeconds));
+            var pretrained = stages.Time("student pretrain", () => student.Pretrain(teacher.Tokenizer, student.Corpus(teacher.Tokenizer), run.Name + "-student", baseDir, cancellation));
+            double baseSeconds = pretrained.TrainSeconds;
+            var baseScores = stages.Time("eval student base", () => student.Evaluate(baseDir, task, baseSeconds));
 
             string rlDir = Path.Combine(models, "student-grpo");
             var rlPipeline = new QuickstartPipeline(studentQs with { RlSteps = int.MaxValue, MaxStageSeconds = config.BudgetSeconds }, runsRoot, observer);
-            double rlSeconds = Timed("student grpo", () => rlPipeline.Grpo(task, baseDir, rlDir, name + "-student", cancellation));
-            var rlScores = Timed("eval student grpo", () => student.Evaluate(rlDir, task, rlSeconds));
+            var rl = stages.Time("student grpo", () => rlPipeline.Grpo(task, baseDir, rlDir, run.Name + "-student", cancellation));
+            var rlScores = stages.Time("eval student grpo", () => student.Evaluate(rlDir, task, rl.TrainSeconds));
 
             string tracesPath = Path.Combine(run.Path, "traces.jsonl");
-            var sampling = Timed("sample teacher", () => Sample(teacher, task, qs, tracesPath));
+            var sampling = stages.Time("sample teacher", () => Sample(teacher, task, qs, tracesPath));
             double trainBudget = config.BudgetSeconds - sampling.Seconds;
             if (trainBudget <= 0)
                 throw new R1Error($"sampling the teacher took {sampling.Seconds:F0} s, the whole budget of {config.BudgetSeconds} s; lower sample_prompts");
@@ -69,60 +65,48 @@ public sealed class DistillVsRlExperiment(DistillVsRlConfig config, string runsR
             {
                 Row(StudentBase, $"the teacher's architecture scaled down ({config.StudentShape}: {studentQs.Layers} layers, width {studentQs.HiddenSize}), " +
                     $"pretrained on the quickstart corpus with the teacher's settings ({qs.PretrainSteps} steps, or its {qs.MaxStageSeconds} s guard)",
-                    baseDir, baseScores, baseSeconds, baseSeconds, Steps(name + "-student-pretrain")),
+                    baseDir, baseScores, baseSeconds, baseSeconds, pretrained.Steps),
                 Row(StudentRl, $"student base + GRPO with the quickstart's RL settings for {config.BudgetSeconds} s", rlDir, rlScores,
-                    rlSeconds, baseSeconds + rlSeconds, Steps(name + "-student-grpo")),
+                    rl.TrainSeconds, baseSeconds + rl.TrainSeconds, rl.Steps),
             };
             foreach (var (mode, label, suffix) in DistillModes())
             {
                 string dir = Path.Combine(models, "student-" + suffix);
-                double seconds = sampling.Seconds + Timed($"student {suffix}", () => Distill(teacher, baseDir, dir, tracesPath, mode, trainBudget, name + "-" + suffix, qs.Seed, cancellation));
-                var scores = Timed($"eval student {suffix}", () => student.Evaluate(dir, task, seconds));
+                var clock = Stopwatch.StartNew();
+                var distilled = stages.Time($"student {suffix}", () => Distill(teacher, baseDir, dir, tracesPath, mode, trainBudget, run.Name + "-" + suffix, qs.Seed, cancellation));
+                double seconds = sampling.Seconds + clock.Elapsed.TotalSeconds;
+                var scores = stages.Time($"eval student {suffix}", () => student.Evaluate(dir, task, seconds));
                 string how = mode == DistillMode.Sequence ? "SFT on them" : $"KL to the teacher's top-{config.TopK} next-token distribution on them";
                 rows.Add(Row(label, $"student base + {sampling.TracesWritten} accepted teacher traces ({sampling.Seconds:F0} s of sampling) and " +
-                             $"{how} for the rest of the {config.BudgetSeconds} s", dir, scores, seconds, baseSeconds + seconds, Steps(name + "-" + suffix)));
+                             $"{how} for the rest of the {config.BudgetSeconds} s", dir, scores, seconds, baseSeconds + seconds, distilled.Steps));
             }
             rows.Add(Row(Teacher, $"the quickstart's model ({qs.Layers} layers, width {qs.HiddenSize}): pretrained, then GRPO; its stage is the GRPO",
                 teacherDir, teacherReport.Rl, teacherReport.Rl.TrainSeconds, teacherReport.Base.TrainSeconds + teacherReport.Rl.TrainSeconds,
-                Steps(Path.GetFileName(Path.TrimEndingDirectorySeparator(Path.GetFullPath(teacherRun))) + "-grpo", Path.GetDirectoryName(Path.GetFullPath(teacherRun)))));
+                TeacherSteps(teacherRun)));
 
             var report = new DistillVsRlReport
             {
                 Rows = rows, BudgetSeconds = config.BudgetSeconds, SamplingSeconds = sampling.Seconds,
                 SamplingAcceptanceRate = sampling.AcceptanceRate, Traces = sampling.TracesWritten,
                 TeacherRun = Path.GetFullPath(teacherRun), SamplesPerPrompt = qs.EvalSamples, EvalPrompts = qs.EvalPrompts,
-                Temperature = qs.EvalTemperature, TopP = qs.EvalTopP, TotalSeconds = total.Elapsed.TotalSeconds, StageSeconds = stageSeconds,
-                Machine = $"{Environment.ProcessorCount} cores, {RuntimeInformation.OSDescription}, {RuntimeInformation.ProcessArchitecture}",
-                Config = config, QuickstartConfig = qs,
+                Temperature = qs.EvalTemperature, TopP = qs.EvalTopP, TotalSeconds = total.Elapsed.TotalSeconds, StageSeconds = stages.Seconds,
+                Machine = TrainingRun.Machine, Config = config, QuickstartConfig = qs, Cost = stages.Card(),
             };
             AtomicFile.WriteAllText(Path.Combine(run.Path, "experiment.json"), report.ToJson() + "\n");
             AtomicFile.WriteAllText(Path.Combine(run.Path, "experiment.md"), report.ToMarkdown());
-            run.Finish(RunStatus.Finished, new Dictionary<string, double>
+            var final = new Dictionary<string, double>
             {
                 ["student_grpo_heldout_pass1"] = rlScores.Heldout.Pass1, ["student_distilled_heldout_pass1"] = rows.First(r => r.Model == StudentDistilled).Heldout.Pass1,
                 ["student_base_heldout_pass1"] = baseScores.Heldout.Pass1, ["teacher_heldout_pass1"] = teacherReport.Rl.Heldout.Pass1,
-            }, report.ToMarkdown());
-            return (report, run.Path);
-        }
-        catch
-        {
-            run.Finish(RunStatus.Failed);
-            throw;
-        }
+            };
+            return ((report, run.Path), final, report.ToMarkdown());
+        });
     }
 
     IEnumerable<(DistillMode Mode, string Label, string Suffix)> DistillModes()
     {
         yield return (DistillMode.Sequence, StudentDistilled, "distill");
         if (config.LogitRow) yield return (DistillMode.Logit, StudentLogit, "distill-logit");
-    }
-
-    T Timed<T>(string stage, Func<T> body)
-    {
-        var clock = Stopwatch.StartNew();
-        var result = body();
-        stageSeconds[stage] = clock.Elapsed.TotalSeconds;
-        return result;
     }
 
     static (QuickstartConfig, QuickstartReport) ReadTeacherRun(string folder)
@@ -159,10 +143,9 @@ public sealed class DistillVsRlExperiment(DistillVsRlConfig config, string runsR
         return result.Summary;
     }
 
-    double Distill(ModelBundle teacher, string baseDir, string outDir, string tracesPath, DistillMode mode, double seconds, string runName,
+    TrainingOutcome Distill(ModelBundle teacher, string baseDir, string outDir, string tracesPath, DistillMode mode, double seconds, string runName,
         int seed, CancellationToken cancellation)
     {
-        var clock = Stopwatch.StartNew();
         var distill = new DistillConfig
         {
             Mode = mode, TopK = config.TopK,
@@ -173,27 +156,18 @@ public sealed class DistillVsRlExperiment(DistillVsRlConfig config, string runsR
                 EvalSteps = 100, EvalBatches = 2, SaveSteps = 0, Seed = seed,
             },
         };
-        observer.StageStarted(runName, int.MaxValue);
-        using var student = ModelBundle.Load(baseDir);
-        var run = RunFolder.Create(runsRoot, runName, "distill", distill);
-        var last = new Distiller(teacher, student, distill).Run(tracesPath, run, onStep: observer.Step, cancellation: cancellation);
-        run.Finish(RunStatus.Finished, last);
-        ModelCheckpoint.Save(student.Model, outDir);
-        TokenizerLoader.Save(outDir, student.Tokenizer.Definition, student.Tokenizer.Config ?? TokenizerConfig.ForOwnTokenizers);
-        double elapsed = clock.Elapsed.TotalSeconds;
-        observer.StageFinished(runName, $"{run.ReadMetrics().Count} steps, loss {last.GetValueOrDefault("loss"):F3}, " +
-                                        $"held-out trace loss {last.GetValueOrDefault("eval_loss", double.NaN):F3} in {elapsed:F0} s");
-        return elapsed;
+        return TrainingRun.Run("distill", new RunTarget(runsRoot, runName, ModelDir: outDir), new ConfigLayers<DistillConfig>(distill),
+            cfg => Distiller.Job(teacher, ModelBundle.Load(baseDir), cfg, tracesPath), observer, cancellation);
     }
 
     static ExperimentRow Row(string model, string description, string modelDir, ModelScores scores, double stage, double totalSeconds, int steps) =>
         new(model, description, ModelStats.Of(ModelConfig.Load(Path.Combine(modelDir, ModelCheckpoint.ConfigFile))).TotalParameters,
             scores.Heldout, scores.Harder, stage, totalSeconds, steps);
 
-    /// <summary>Optimizer steps a finished training run logged (0 when the run folder is not there).</summary>
-    int Steps(string runName, string? root = null)
+    /// <summary>Optimizer steps of the teacher's GRPO run, &lt;teacher run&gt;-grpo beside it (0 when that folder is not there).</summary>
+    static int TeacherSteps(string teacherRun)
     {
-        string metrics = Path.Combine(root ?? runsRoot, runName, RunFolder.MetricsFile);
-        return File.Exists(metrics) ? File.ReadLines(metrics).Count(l => l.Length > 0) : 0;
+        string folder = Path.TrimEndingDirectorySeparator(Path.GetFullPath(teacherRun));
+        return MetricsRow.Read(Path.Combine(Path.GetDirectoryName(folder)!, Path.GetFileName(folder) + "-grpo", RunFolder.MetricsFile)).LastOrDefault()?.Step ?? 0;
     }
 }

@@ -1,8 +1,7 @@
-using System.Globalization;
 using System.Text;
 using System.Text.Json;
-using System.Text.Json.Serialization;
 using R1Sharp.Quickstart;
+using R1Sharp.Training;
 
 namespace R1Sharp.Experiments;
 
@@ -10,41 +9,24 @@ namespace R1Sharp.Experiments;
 /// <param name="StageSeconds">Wall-clock of the row's own stage: pretraining for a base, GRPO, or sampling + distillation.</param>
 /// <param name="TotalSeconds">Everything that went into the model, its base's pretraining included (not the teacher's for distilled rows).</param>
 /// <param name="Steps">Optimizer steps of the row's own stage.</param>
-public sealed record ExperimentRow(
-    [property: JsonPropertyName("model")] string Model,
-    [property: JsonPropertyName("description")] string Description,
-    [property: JsonPropertyName("parameters")] long Parameters,
-    [property: JsonPropertyName("heldout")] SplitScores Heldout,
-    [property: JsonPropertyName("harder")] SplitScores Harder,
-    [property: JsonPropertyName("stage_seconds")] double StageSeconds,
-    [property: JsonPropertyName("total_seconds")] double TotalSeconds,
-    [property: JsonPropertyName("steps")] int Steps);
+public sealed record ExperimentRow(string Model, string Description, long Parameters, SplitScores Heldout, SplitScores Harder,
+    double StageSeconds, double TotalSeconds, int Steps);
 
 /// <summary>experiment.json of `r1 experiment distill-vs-rl`, and its table in the shape of DeepSeek-R1's Table 6.</summary>
-public sealed record DistillVsRlReport
+public sealed record DistillVsRlReport : ProtocolReport
 {
-    [JsonPropertyName("rows")] public required IReadOnlyList<ExperimentRow> Rows { get; init; }
-    [JsonPropertyName("budget_seconds")] public required double BudgetSeconds { get; init; }
-    [JsonPropertyName("sampling_seconds")] public required double SamplingSeconds { get; init; }
-    [JsonPropertyName("sampling_acceptance_rate")] public required double SamplingAcceptanceRate { get; init; }
-    [JsonPropertyName("traces")] public required int Traces { get; init; }
-    [JsonPropertyName("teacher_run")] public required string TeacherRun { get; init; }
-    [JsonPropertyName("samples_per_prompt")] public required int SamplesPerPrompt { get; init; }
-    [JsonPropertyName("eval_prompts")] public required int EvalPrompts { get; init; }
-    [JsonPropertyName("temperature")] public required double Temperature { get; init; }
-    [JsonPropertyName("top_p")] public required double TopP { get; init; }
-    [JsonPropertyName("total_seconds")] public required double TotalSeconds { get; init; }
-    [JsonPropertyName("stage_seconds")] public required IReadOnlyDictionary<string, double> StageSeconds { get; init; }
-    [JsonPropertyName("machine")] public required string Machine { get; init; }
-    [JsonPropertyName("config")] public required DistillVsRlConfig Config { get; init; }
-    [JsonPropertyName("quickstart_config")] public required QuickstartConfig QuickstartConfig { get; init; }
+    public required IReadOnlyList<ExperimentRow> Rows { get; init; }
+    public required double BudgetSeconds { get; init; }
+    public required double SamplingSeconds { get; init; }
+    public required double SamplingAcceptanceRate { get; init; }
+    public required int Traces { get; init; }
+    public required string TeacherRun { get; init; }
+    public required DistillVsRlConfig Config { get; init; }
+    public required QuickstartConfig QuickstartConfig { get; init; }
 
-    static JsonSerializerOptions Json => DistillVsRlConfig.Json;
+    public string ToJson() => JsonSerializer.Serialize(this, SnakeCase.Report);
 
-    public string ToJson() => JsonSerializer.Serialize(this, Json);
-
-    public static DistillVsRlReport Load(string path) =>
-        JsonSerializer.Deserialize<DistillVsRlReport>(File.ReadAllText(path), Json) ?? throw new R1Error($"{path}: empty report");
+    public static DistillVsRlReport Load(string path) => ConfigJson.Deserialize<DistillVsRlReport>(File.ReadAllText(path), path, SnakeCase.Report);
 
     public ExperimentRow Row(string model) => Rows.First(r => r.Model == model);
 
@@ -54,7 +36,7 @@ public sealed record DistillVsRlReport
         var rl = Row(DistillVsRlExperiment.StudentRl);
         var distilled = Row(DistillVsRlExperiment.StudentDistilled);
         double heldout = distilled.Heldout.Pass1 - rl.Heldout.Pass1, harder = distilled.Harder.Pass1 - rl.Harder.Pass1;
-        string Points(double d) => (d >= 0 ? "+" : "") + (100 * d).ToString("F1", CultureInfo.InvariantCulture);
+        string Points(double d) => (d >= 0 ? "+" : "") + P(d);
         // Half an eval sample's worth of difference counts as a tie.
         int Sign(double d) => Math.Abs(d) < 5e-4 ? 0 : Math.Sign(d);
         int a = Sign(heldout), b = Sign(harder);
@@ -71,14 +53,11 @@ public sealed record DistillVsRlReport
 
     public string ToMarkdown()
     {
-        static string P(double v) => (100 * v).ToString("F1", CultureInfo.InvariantCulture);
-        static string N(double v) => v.ToString("F1", CultureInfo.InvariantCulture);
         int k = SamplesPerPrompt;
         var md = new StringBuilder();
         md.AppendLine("# Distillation vs RL for a small model");
         md.AppendLine();
-        md.AppendLine($"Addition, {EvalPrompts} prompts per split, k = {k} samples at temperature {Temperature}, top-p {TopP} " +
-                      "(pass@1 = mean correctness over the k samples; cons@k = majority vote). `harder` has one digit more than training. " +
+        md.AppendLine($"{Protocol} (pass@1 = mean correctness over the k samples; cons@k = majority vote). `harder` has one digit more than training. " +
                       $"Student GRPO and student distillation each had a budget of {N(BudgetSeconds)} s of wall-clock; distillation's includes " +
                       $"sampling the teacher ({N(SamplingSeconds)} s, {P(SamplingAcceptanceRate)}% of samples accepted, {Traces} traces).");
         md.AppendLine();
@@ -92,8 +71,7 @@ public sealed record DistillVsRlReport
         md.AppendLine();
         md.AppendLine(Verdict());
         md.AppendLine();
-        md.AppendLine($"Mean response tokens are on the held-out split. Total {N(TotalSeconds)} s on {Machine}. Stages: " +
-                      string.Join(", ", StageSeconds.Select(kv => $"{kv.Key} {N(kv.Value)} s")) + ".");
+        md.AppendLine($"Mean response tokens are on the held-out split. {Timing}");
         return md.ToString();
     }
 }

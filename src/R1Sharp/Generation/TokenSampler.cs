@@ -13,55 +13,27 @@ namespace R1Sharp.Generation;
 /// pick are found by weighted selection (expected linear time) rather than by sorting the vocabulary, and rows
 /// run in parallel on the host: sampling costs microseconds, not a sort per step.
 /// </summary>
-public sealed class TokenSampler : IDisposable
+public sealed class TokenSampler
 {
-    readonly Random[] rngs;
-    readonly SamplingOptions[] options;
     readonly SampleJob job = new();
 
-    public TokenSampler(IReadOnlyList<SamplingOptions> rowOptions, IReadOnlyList<int> rowSeeds, Device device)
-    {
-        rngs = rowSeeds.Select(s => new Random(s)).ToArray();
-        options = rowOptions.ToArray();
-    }
-
-    /// <summary>Keeps only the rows at <paramref name="keep"/> (after finished rows leave the batch).</summary>
-    public TokenSampler Select(long[] keep, Tensor keepIndex) => new(this, keep);
-
-    TokenSampler(TokenSampler from, long[] keep)
-    {
-        rngs = keep.Select(i => from.rngs[i]).ToArray();
-        options = keep.Select(i => from.options[i]).ToArray();
-    }
-
-    public void Dispose() { }
-
-    /// <summary>Returns (token ids [rows], log-probs [rows]) for logits [rows, vocab].</summary>
-    public (Tensor Tokens, Tensor LogProbs) Sample(Tensor logits)
-    {
-        var tokens = new long[logits.size(0)];
-        var logProbs = new float[logits.size(0)];
-        Sample(logits, tokens, logProbs);
-        return (tensor(tokens, device: logits.device), tensor(logProbs, device: logits.device));
-    }
-
     /// <summary>
-    /// Writes each row's token and its log-probability (under the temperature-scaled distribution) into host memory;
-    /// nothing is allocated once the sampler has seen a batch of this vocabulary size.
+    /// Writes each row's token and its log-probability (under the temperature-scaled distribution) into host memory,
+    /// row r sampled with <paramref name="options"/>[r] at <paramref name="uniforms"/>[r] (a number in [0, 1) from the
+    /// row's own generator, <see cref="Seeds"/>). A row whose logits are not all finite (NaN or infinity: a broken model)
+    /// gets token −1. Nothing is allocated once the sampler has seen a batch of this vocabulary size.
     /// </summary>
-    public unsafe void Sample(Tensor logits, Span<long> tokens, Span<float> logProbs)
+    public unsafe void Sample(Tensor logits, SamplingOptions[] options, double[] uniforms, Span<long> tokens, Span<float> logProbs)
     {
         int rows = (int)logits.size(0);
-        if (rows != rngs.Length) throw new ArgumentException($"logits have {rows} rows but the sampler has {rngs.Length}");
+        if (options.Length < rows || uniforms.Length < rows || tokens.Length < rows || logProbs.Length < rows)
+            throw new ArgumentException($"logits have {rows} rows but the options, uniform numbers or outputs are shorter");
         using var host = logits.device_type == TorchSharp.DeviceType.CPU && logits.dtype == ScalarType.Float32 && logits.is_contiguous()
             ? null : logits.to(ScalarType.Float32, CPU).contiguous();
-        // Every row draws every step, greedy or not, so a row's stream does not depend on its options.
-        var uniforms = job.Uniforms(rows);
-        for (int r = 0; r < rows; r++) uniforms[r] = rngs[r].NextDouble();
         var workers = CpuWorkers.Shared(get_num_threads());
         fixed (long* t = tokens)
         fixed (float* l = logProbs)
-            job.Run(workers, TensorMemory.Floats(host ?? logits), rows, (int)logits.size(1), options, t, l);
+            job.Run(workers, TensorMemory.Floats(host ?? logits), rows, (int)logits.size(1), options, uniforms, t, l);
     }
 
     /// <summary>Samples rows in parallel; each worker has its own scratch for the vocabulary.</summary>
@@ -76,13 +48,8 @@ public sealed class TokenSampler : IDisposable
         long* tokens;
         float* logProbs;
 
-        public double[] Uniforms(int rows)
-        {
-            if (uniforms.Length < rows) uniforms = new double[rows];
-            return uniforms;
-        }
-
-        public void Run(CpuWorkers workers, float* rowLogits, int rows, int vocabSize, SamplingOptions[] options, long* tokenOut, float* logProbOut)
+        public void Run(CpuWorkers workers, float* rowLogits, int rows, int vocabSize, SamplingOptions[] options, double[] rowUniforms,
+            long* tokenOut, float* logProbOut)
         {
             if (scaled.Length < workers.Threads || (scaled.Length > 0 && scaled[0].Length != vocabSize))
             {
@@ -92,6 +59,7 @@ public sealed class TokenSampler : IDisposable
             logits = rowLogits;
             vocab = vocabSize;
             rowOptions = options;
+            uniforms = rowUniforms;
             tokens = tokenOut;
             logProbs = logProbOut;
             workers.Run(this, rows);
@@ -107,15 +75,16 @@ public sealed class TokenSampler : IDisposable
         }
     }
 
-    /// <summary>One row: the token and its log-probability under softmax(logits / temperature).</summary>
+    /// <summary>One row: the token and its log-probability under softmax(logits / temperature); −1 for non-finite logits.</summary>
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     static (int Token, float LogProb) SampleRow(ReadOnlySpan<float> logits, SamplingOptions o, double u, float[] e, int[] order)
     {
-        bool greedy = o.Temperature == 0;
+        bool greedy = o.IsGreedy;
         float inverseTemperature = greedy ? 1f : (float)(1 / o.Temperature);
         // e = exp(logits / T − max): unnormalised probabilities, the largest exactly 1.
         TensorPrimitives.Multiply(logits, inverseTemperature, e);
-        float max = TensorPrimitives.Max(e);
+        float max = TensorPrimitives.Max(e); // NaN if any logit is NaN
+        if (!float.IsFinite(max)) return (-1, float.NaN);
         TensorPrimitives.Subtract(e, max, e);
         TensorPrimitives.Exp(e, e);
         float z = TensorPrimitives.Sum(e);

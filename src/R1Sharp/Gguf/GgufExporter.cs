@@ -1,58 +1,62 @@
-using System.Runtime.InteropServices;
 using System.Text.RegularExpressions;
 using R1Sharp.Model;
+using R1Sharp.Quantization;
 using static TorchSharp.torch;
 
 namespace R1Sharp.Gguf;
 
-/// <summary>Element type of the exported matrices; vectors (norms, biases) stay F32 as llama.cpp's converter keeps them.</summary>
-public enum GgufDType { F32, F16 }
-
 /// <summary>
 /// Writes a model and its tokenizer as a GGUF file llama.cpp runs as is, following llama.cpp's
 /// convert_hf_to_gguf.py: llama.cpp tensor names and layouts, hyper-parameter keys, tokenizer keys and the
-/// chat template. Families: llama, qwen2, and deepseek_v3 as llama.cpp's "deepseek2".
+/// chat template. Families: llama, qwen2, qwen3, and deepseek_v3 as llama.cpp's "deepseek2". Names come from
+/// <see cref="GgufNames"/>.
 /// </summary>
 public static partial class GgufExporter
 {
     /// <summary>One tensor of the file: its llama.cpp name, PyTorch-order shape, and how to compute its values.</summary>
-    sealed record ExportTensor(string Name, long[] Shape, Func<Tensor> Values, bool KeepF32 = false);
+    sealed record ExportTensor(string Name, long[] Shape, Func<Tensor> Values);
 
     public static void Export(CausalLanguageModel model, string tokenizerJsonPath, string? tokenizerConfigPath, string outPath, GgufDType dtype)
     {
         var c = model.Config;
-        string arch = Architecture(c);
+        string arch = GgufNames.Architectures[c.Family];
         var writer = new GgufWriter();
         writer.Add("general.architecture", GgufValue.String(arch));
         writer.Add("general.name", GgufValue.String(Path.GetFileNameWithoutExtension(outPath)));
-        writer.Add("general.file_type", GgufValue.U32(dtype == GgufDType.F16 ? 1u : 0u)); // LlamaFileType ALL_F32 / MOSTLY_F16
+        AddFileType(writer, dtype);
         foreach (var (key, value) in c.IsMla ? DeepSeekHyperParameters(c, arch) : GqaHyperParameters(c, arch)) writer.Add(key, value);
         foreach (var (key, value) in GgufTokenizerMetadata.Build(tokenizerJsonPath, tokenizerConfigPath, c.VocabSize,
                      c.BosTokenId, c.EosTokenIds.Length > 0 ? c.EosTokenIds[0] : null, c.PadTokenId))
             writer.Add(key, value);
-        foreach (var t in Tensors(model.HfStateDict(), c))
+        var tensors = Tensors(model.HfStateDict(), c).ToList();
+        var types = QuantizationMix.Choose(dtype, tensors.Select(t => new QuantizationMix.Tensor(t.Name, t.Shape.Reverse().ToArray(), GgmlType.F32)).ToList(),
+            c.NumHiddenLayers, c.IsMla ? c.NRoutedExperts : 0);
+        foreach (var t in tensors)
         {
-            var type = t.Shape.Length == 1 || t.KeepF32 || dtype == GgufDType.F32 ? GgmlType.F32 : GgmlType.F16;
+            var type = types[t.Name];
             writer.AddTensor(t.Name, t.Shape, type, () =>
             {
                 using var scope = NewDisposeScope();
-                return TensorBytes(t.Values(), type);
+                float[] values = t.Values().detach().to(float32).cpu().contiguous().data<float>().ToArray();
+                return GgmlQuants.QuantizeRows(type, values, (int)t.Shape[^1]);
             });
         }
         writer.Write(outPath);
     }
 
-    static string Architecture(ModelConfig c) => c.Family switch
+    /// <summary>general.file_type (llama.cpp's llama_ftype), and the block-format version llama.cpp checks in quantized files.</summary>
+    internal static void AddFileType(GgufWriter writer, GgufDType dtype)
     {
-        ModelFamily.Llama => "llama",
-        ModelFamily.Qwen2 => "qwen2",
-        _ => "deepseek2",
-    };
+        writer.Add("general.file_type", GgufValue.U32((uint)dtype));
+        if (dtype is not (GgufDType.F32 or GgufDType.F16)) writer.Add("general.quantization_version", GgufValue.U32(2));
+    }
 
     static List<(string, GgufValue)> GqaHyperParameters(ModelConfig c, string arch)
     {
         if (c.RopeScaling is { Type: not "llama3" } || (c.RopeScaling is not null && c.Family != ModelFamily.Llama))
             throw new R1Error($"GGUF export: rope_scaling '{c.RopeScaling.Type}' is not supported for {arch} (only llama3 scaling on llama)");
+        if (c.Family == ModelFamily.Qwen3 && c.AttentionBias)
+            throw new R1Error("GGUF export: llama.cpp's qwen3 has no attention biases; attention_bias true is not supported");
         uint headDim = (uint)c.GqaHeadDim;
         return
         [
@@ -128,49 +132,23 @@ public static partial class GgufExporter
         return kv;
     }
 
-    /// <summary>llama.cpp's name for each HF module of a decoder layer.</summary>
-    static readonly Dictionary<string, string> LayerModules = new()
-    {
-        ["input_layernorm"] = "attn_norm",
-        ["post_attention_layernorm"] = "ffn_norm",
-        ["self_attn.q_proj"] = "attn_q",
-        ["self_attn.k_proj"] = "attn_k",
-        ["self_attn.v_proj"] = "attn_v",
-        ["self_attn.o_proj"] = "attn_output",
-        ["self_attn.q_a_proj"] = "attn_q_a",
-        ["self_attn.q_a_layernorm"] = "attn_q_a_norm",
-        ["self_attn.q_b_proj"] = "attn_q_b",
-        ["self_attn.kv_a_proj_with_mqa"] = "attn_kv_a_mqa",
-        ["self_attn.kv_a_layernorm"] = "attn_kv_a_norm",
-        ["mlp.gate_proj"] = "ffn_gate",
-        ["mlp.up_proj"] = "ffn_up",
-        ["mlp.down_proj"] = "ffn_down",
-        ["mlp.gate"] = "ffn_gate_inp",
-        ["mlp.shared_experts.gate_proj"] = "ffn_gate_shexp",
-        ["mlp.shared_experts.up_proj"] = "ffn_up_shexp",
-        ["mlp.shared_experts.down_proj"] = "ffn_down_shexp",
-    };
-
-    [GeneratedRegex(@"^model\.layers\.(\d+)\.(.+)\.(weight|bias|e_score_correction_bias)$")]
-    private static partial Regex LayerTensorName();
-
     [GeneratedRegex(@"^mlp\.experts\.(\d+)\.(gate|up|down)_proj$")]
     private static partial Regex ExpertModule();
 
     static IEnumerable<ExportTensor> Tensors(Dictionary<string, Tensor> hf, ModelConfig c)
     {
-        if (RopeFrequencyFactors(c) is float[] factors) yield return new("rope_freqs.weight", [factors.Length], () => tensor(factors));
+        if (RopeFrequencyFactors(c) is float[] factors) yield return new(GgufNames.RopeFrequencies, [factors.Length], () => tensor(factors));
         foreach (var (hfName, weight) in hf)
         {
-            switch (hfName)
+            if (GgufNames.ModelTensors.TryGetValue(hfName, out string? whole))
             {
-                case "model.embed_tokens.weight": yield return new("token_embd.weight", weight.shape, () => weight); continue;
-                case "model.norm.weight": yield return new("output_norm.weight", weight.shape, () => weight); continue;
-                case "lm_head.weight": yield return new("output.weight", weight.shape, () => weight); continue;
+                yield return new(whole, weight.shape, () => weight);
+                continue;
             }
-            var m = LayerTensorName().Match(hfName);
+            var m = GgufNames.HfLayerTensor().Match(hfName);
             if (!m.Success) throw new R1Error($"GGUF export: tensor '{hfName}' has no llama.cpp equivalent");
-            string blk = $"blk.{m.Groups[1].Value}", module = m.Groups[2].Value, kind = m.Groups[3].Value;
+            int layer = int.Parse(m.Groups[1].Value);
+            string blk = $"blk.{layer}", module = m.Groups[2].Value, kind = m.Groups[3].Value;
 
             if (ExpertModule().Match(module) is { Success: true } expert)
             {
@@ -178,21 +156,22 @@ public static partial class GgufExporter
                 if (expert.Groups[1].Value != "0") continue;
                 string proj = expert.Groups[2].Value;
                 var parts = Enumerable.Range(0, c.NRoutedExperts).Select(e => hf[$"model.layers.{m.Groups[1].Value}.mlp.experts.{e}.{proj}_proj.weight"]).ToArray();
-                yield return new($"{blk}.ffn_{proj}_exps.weight", [parts.Length, .. weight.shape], () => stack(parts));
+                yield return new(GgufNames.Experts(layer, proj), [parts.Length, .. weight.shape], () => stack(parts));
             }
             else if (module == "self_attn.kv_b_proj")
             {
                 // Split per head into the key part (transposed, to absorb into the query) and the value part.
                 long rank = weight.shape[1];
                 Tensor PerHead() => weight.view(c.NumAttentionHeads, c.QkNopeHeadDim + c.VHeadDim, rank);
-                yield return new($"{blk}.attn_k_b.weight", [c.NumAttentionHeads, rank, c.QkNopeHeadDim], () => PerHead().narrow(1, 0, c.QkNopeHeadDim).transpose(1, 2));
-                yield return new($"{blk}.attn_v_b.weight", [c.NumAttentionHeads, c.VHeadDim, rank], () => PerHead().narrow(1, c.QkNopeHeadDim, c.VHeadDim));
+                var (keys, values) = GgufNames.KvB(layer);
+                yield return new(keys, [c.NumAttentionHeads, rank, c.QkNopeHeadDim], () => PerHead().narrow(1, 0, c.QkNopeHeadDim).transpose(1, 2));
+                yield return new(values, [c.NumAttentionHeads, c.VHeadDim, rank], () => PerHead().narrow(1, c.QkNopeHeadDim, c.VHeadDim));
             }
             else if (kind == "e_score_correction_bias" && module == "mlp.gate")
             {
-                yield return new($"{blk}.exp_probs_b.bias", weight.shape, () => weight);
+                yield return new(GgufNames.ExpertProbabilityBias(layer), weight.shape, () => weight);
             }
-            else if (LayerModules.TryGetValue(module, out string? name) && kind is "weight" or "bias")
+            else if (GgufNames.LayerModules.TryGetValue(module, out string? name) && kind is "weight" or "bias")
             {
                 // Llama's HF checkpoints rotate halves of each head; llama.cpp's "llama" rotates adjacent pairs.
                 int? heads = c.Family != ModelFamily.Llama ? null : name switch
@@ -202,8 +181,8 @@ public static partial class GgufExporter
                     _ => null,
                 };
                 Func<Tensor> values = heads is int h ? () => PermuteRotaryRows(weight, h) : () => weight;
-                // The router stays F32 (as llama.cpp's converter keeps it): expert choice is sensitive to rounding.
-                yield return new($"{blk}.{name}.{kind}", weight.shape, values, KeepF32: name == "ffn_gate_inp");
+                // The router stays F32 (QuantizationMix, as llama.cpp keeps it): expert choice is sensitive to rounding.
+                yield return new($"{blk}.{name}.{kind}", weight.shape, values);
             }
             else
             {
@@ -233,14 +212,5 @@ public static partial class GgufExporter
         long rows = weight.shape[0];
         long[] split = [heads, 2, rows / heads / 2, .. weight.shape[1..]];
         return weight.reshape(split).transpose(1, 2).reshape(weight.shape);
-    }
-
-    static byte[] TensorBytes(Tensor tensor, GgmlType type)
-    {
-        float[] values = tensor.detach().to(float32).cpu().contiguous().data<float>().ToArray();
-        if (type == GgmlType.F32) return MemoryMarshal.AsBytes(values.AsSpan()).ToArray();
-        var halves = new Half[values.Length];
-        for (int i = 0; i < values.Length; i++) halves[i] = (Half)values[i];
-        return MemoryMarshal.AsBytes(halves.AsSpan()).ToArray();
     }
 }

@@ -24,11 +24,11 @@ public sealed class GgufFile
     public string? Architecture => Find("general.architecture")?.Value as string;
 
     public GgufTensorInfo Tensor(string name) =>
-        Tensors.FirstOrDefault(t => t.Name == name) ?? throw new R1Error($"{Path}: tensor '{name}' not found");
+        Tensors.FirstOrDefault(t => t.Name == name) ?? throw new R1Error($"{Path}: tensor '{UntrustedText.Printable(name)}' not found");
 
     public byte[] ReadTensorBytes(GgufTensorInfo tensor)
     {
-        if (tensor.ByteSize > Array.MaxLength) throw new R1Error($"{Path}: tensor '{tensor.Name}' ({tensor.ByteSize} bytes) is too large to read into one array");
+        if (tensor.ByteSize > Array.MaxLength) throw new R1Error($"{Path}: tensor '{UntrustedText.Printable(tensor.Name)}' ({tensor.ByteSize} bytes) is too large to read into one array");
         var bytes = new byte[tensor.ByteSize];
         using var stream = File.OpenRead(Path);
         stream.Seek(DataOffset + tensor.Offset, SeekOrigin.Begin);
@@ -48,7 +48,7 @@ public sealed class GgufFile
                 GgmlType.F32 => BinaryPrimitives.ReadSingleLittleEndian(bytes.AsSpan(4 * i)),
                 GgmlType.F16 => (float)BinaryPrimitives.ReadHalfLittleEndian(bytes.AsSpan(2 * i)),
                 GgmlType.BF16 => BitConverter.Int32BitsToSingle(BinaryPrimitives.ReadUInt16LittleEndian(bytes.AsSpan(2 * i)) << 16),
-                _ => throw new R1Error($"{Path}: tensor '{tensor.Name}' is {tensor.Type}, not a float type"),
+                _ => throw new R1Error($"{Path}: tensor '{UntrustedText.Printable(tensor.Name)}' is {tensor.Type}, not a float type"),
             };
         }
         return values;

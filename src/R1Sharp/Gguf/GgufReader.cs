@@ -35,8 +35,8 @@ public static class GgufReader
         for (ulong i = 0; i < kvCount; i++)
         {
             string key = r.String($"key of metadata entry {i}");
-            if (!keys.Add(key)) throw new R1Error($"{path}: metadata key '{key}' appears twice");
-            uint type = r.U32($"type of '{key}'");
+            if (!keys.Add(key)) throw new R1Error($"{path}: metadata key '{UntrustedText.Printable(key)}' appears twice");
+            uint type = r.U32($"type of '{UntrustedText.Printable(key)}'");
             metadata.Add(new(key, ReadValue(r, type, key, 0)));
         }
 
@@ -54,22 +54,22 @@ public static class GgufReader
         for (ulong i = 0; i < tensorCount; i++)
         {
             string name = r.String($"name of tensor {i}");
-            if (Encoding.UTF8.GetByteCount(name) > GgufWriter.MaxTensorNameBytes) throw new R1Error($"{path}: tensor name '{name}' is longer than {GgufWriter.MaxTensorNameBytes} bytes");
-            if (!names.Add(name)) throw new R1Error($"{path}: tensor '{name}' appears twice");
-            uint nDims = r.U32($"dim count of tensor '{name}'");
-            if (nDims > GgufWriter.MaxDims) throw new R1Error($"{path}: tensor '{name}' has {nDims} dims (at most {GgufWriter.MaxDims})");
+            if (Encoding.UTF8.GetByteCount(name) > GgufWriter.MaxTensorNameBytes) throw new R1Error($"{path}: tensor name '{UntrustedText.Printable(name)}' is longer than {GgufWriter.MaxTensorNameBytes} bytes");
+            if (!names.Add(name)) throw new R1Error($"{path}: tensor '{UntrustedText.Printable(name)}' appears twice");
+            uint nDims = r.U32($"dim count of tensor '{UntrustedText.Printable(name)}'");
+            if (nDims > GgufWriter.MaxDims) throw new R1Error($"{path}: tensor '{UntrustedText.Printable(name)}' has {nDims} dims (at most {GgufWriter.MaxDims})");
             var dims = new long[nDims];
             for (int d = 0; d < nDims; d++)
             {
-                ulong dim = r.U64($"dim {d} of tensor '{name}'");
-                if (dim > long.MaxValue) throw new R1Error($"{path}: tensor '{name}' dim {d} = {dim} is out of range");
+                ulong dim = r.U64($"dim {d} of tensor '{UntrustedText.Printable(name)}'");
+                if (dim > long.MaxValue) throw new R1Error($"{path}: tensor '{UntrustedText.Printable(name)}' dim {d} = {dim} is out of range");
                 dims[d] = (long)dim;
             }
-            uint type = r.U32($"type of tensor '{name}'");
-            if (!GgmlTypes.IsKnown(type)) throw new R1Error($"{path}: tensor '{name}' has unknown ggml type {type}");
-            ulong offset = r.U64($"offset of tensor '{name}'");
-            if (offset > long.MaxValue) throw new R1Error($"{path}: tensor '{name}' offset {offset} is out of range");
-            if (offset % (ulong)alignment != 0) throw new R1Error($"{path}: tensor '{name}' offset {offset} is not a multiple of the alignment {alignment}");
+            uint type = r.U32($"type of tensor '{UntrustedText.Printable(name)}'");
+            if (!GgmlTypes.IsKnown(type)) throw new R1Error($"{path}: tensor '{UntrustedText.Printable(name)}' has unknown ggml type {type}");
+            ulong offset = r.U64($"offset of tensor '{UntrustedText.Printable(name)}'");
+            if (offset > long.MaxValue) throw new R1Error($"{path}: tensor '{UntrustedText.Printable(name)}' offset {offset} is out of range");
+            if (offset % (ulong)alignment != 0) throw new R1Error($"{path}: tensor '{UntrustedText.Printable(name)}' offset {offset} is not a multiple of the alignment {alignment}");
             shapes.Add((name, dims, (GgmlType)type, (long)offset));
         }
 
@@ -79,9 +79,9 @@ public static class GgufReader
         foreach (var (name, dims, type, offset) in shapes)
         {
             long size = GgmlTypes.ByteSize(type, dims)
-                ?? throw new R1Error($"{path}: tensor '{name}' dims [{string.Join(", ", dims)}] do not fit type {type} (block size {GgmlTypes.BlockSize(type)}) or overflow");
+                ?? throw new R1Error($"{path}: tensor '{UntrustedText.Printable(name)}' dims [{string.Join(", ", dims)}] do not fit type {type} (block size {GgmlTypes.BlockSize(type)}) or overflow");
             if (offset > dataLength || size > dataLength - offset)
-                throw new R1Error($"{path}: tensor '{name}' ({size} bytes at data offset {offset}) extends past the end of the file (data section holds {Math.Max(dataLength, 0)} bytes); the file is truncated or corrupt");
+                throw new R1Error($"{path}: tensor '{UntrustedText.Printable(name)}' ({size} bytes at data offset {offset}) extends past the end of the file (data section holds {Math.Max(dataLength, 0)} bytes); the file is truncated or corrupt");
             tensors.Add(new GgufTensorInfo(name, dims, type, offset, size));
         }
         var byOffset = tensors.OrderBy(t => t.Offset).ToList();
@@ -89,7 +89,7 @@ public static class GgufReader
         {
             var (prev, next) = (byOffset[i - 1], byOffset[i]);
             if (prev.Offset + prev.ByteSize > next.Offset)
-                throw new R1Error($"{path}: tensors '{prev.Name}' and '{next.Name}' overlap (bytes {prev.Offset}..{prev.Offset + prev.ByteSize} and {next.Offset}..)");
+                throw new R1Error($"{path}: tensors '{UntrustedText.Printable(prev.Name)}' and '{UntrustedText.Printable(next.Name)}' overlap (bytes {prev.Offset}..{prev.Offset + prev.ByteSize} and {next.Offset}..)");
         }
 
         return new GgufFile
@@ -104,15 +104,15 @@ public static class GgufReader
         switch ((GgufValueType)type)
         {
             case GgufValueType.Array:
-                if (depth >= MaxArrayNesting) throw new R1Error($"{r.Path}: metadata '{key}' nests arrays more than {MaxArrayNesting} deep");
-                uint elementType = r.U32($"element type of '{key}'");
-                ulong count = r.U64($"length of '{key}'");
-                int minSize = MinValueSize(elementType) ?? throw new R1Error($"{r.Path}: metadata '{key}' has unknown array element type {elementType}");
+                if (depth >= MaxArrayNesting) throw new R1Error($"{r.Path}: metadata '{UntrustedText.Printable(key)}' nests arrays more than {MaxArrayNesting} deep");
+                uint elementType = r.U32($"element type of '{UntrustedText.Printable(key)}'");
+                ulong count = r.U64($"length of '{UntrustedText.Printable(key)}'");
+                int minSize = MinValueSize(elementType) ?? throw new R1Error($"{r.Path}: metadata '{UntrustedText.Printable(key)}' has unknown array element type {elementType}");
                 if (count > (ulong)(r.Remaining / minSize) || count > (ulong)Array.MaxLength)
-                    throw new R1Error($"{r.Path}: metadata '{key}' claims {count} elements but only {r.Remaining} bytes remain");
+                    throw new R1Error($"{r.Path}: metadata '{UntrustedText.Printable(key)}' claims {count} elements but only {r.Remaining} bytes remain");
                 return new GgufValue(GgufValueType.Array, ReadArray(r, (GgufValueType)elementType, (int)count, key, depth), (GgufValueType)elementType);
             default:
-                if (MinValueSize(type) is null) throw new R1Error($"{r.Path}: metadata '{key}' has unknown value type {type}");
+                if (MinValueSize(type) is null) throw new R1Error($"{r.Path}: metadata '{UntrustedText.Printable(key)}' has unknown value type {type}");
                 return new GgufValue((GgufValueType)type, ReadScalar(r, (GgufValueType)type, key));
         }
     }
@@ -149,13 +149,13 @@ public static class GgufReader
         GgufValueType.Bool => r.Bytes(1, key)[0] switch
         {
             0 => false, 1 => true,
-            var b => throw new R1Error($"{r.Path}: metadata '{key}' is a bool with byte value {b} (expected 0 or 1)"),
+            var b => throw new R1Error($"{r.Path}: metadata '{UntrustedText.Printable(key)}' is a bool with byte value {b} (expected 0 or 1)"),
         },
         GgufValueType.String => r.String(key),
         GgufValueType.UInt64 => r.U64(key),
         GgufValueType.Int64 => BinaryPrimitives.ReadInt64LittleEndian(r.Bytes(8, key)),
         GgufValueType.Float64 => BinaryPrimitives.ReadDoubleLittleEndian(r.Bytes(8, key)),
-        _ => throw new R1Error($"{r.Path}: metadata '{key}' has unknown value type {(uint)type}"),
+        _ => throw new R1Error($"{r.Path}: metadata '{UntrustedText.Printable(key)}' has unknown value type {(uint)type}"),
     };
 
     /// <summary>Fewest bytes a value of this type takes in the file; null for an unknown type.</summary>
@@ -194,7 +194,7 @@ public static class GgufReader
         {
             ulong length = U64(what);
             if (length > (ulong)Remaining || length > int.MaxValue)
-                throw new R1Error($"{path}: string length {length} of {what} at byte {Position - 8} runs past the end of the file ({Remaining} bytes remain)");
+                throw new R1Error($"{path}: string length {length} of {UntrustedText.Printable(what)} at byte {Position - 8} runs past the end of the file ({Remaining} bytes remain)");
             var bytes = new byte[length];
             Fill(bytes, what);
             try
@@ -203,14 +203,14 @@ public static class GgufReader
             }
             catch (DecoderFallbackException)
             {
-                throw new R1Error($"{path}: {what} at byte {Position - (long)length} is not valid UTF-8");
+                throw new R1Error($"{path}: {UntrustedText.Printable(what)} at byte {Position - (long)length} is not valid UTF-8");
             }
         }
 
         void Fill(Span<byte> span, string what)
         {
             if (span.Length > Remaining)
-                throw new R1Error($"{path}: truncated: reading {what} at byte {Position} needs {span.Length} bytes but only {Remaining} remain");
+                throw new R1Error($"{path}: truncated: reading {UntrustedText.Printable(what)} at byte {Position} needs {span.Length} bytes but only {Remaining} remain");
             stream.ReadExactly(span);
             Position += span.Length;
         }

@@ -12,6 +12,15 @@ public static class GgufTokenizerMetadata
     // llama.cpp token types (llama.h enum llama_token_type).
     public const int Normal = 1, Control = 3, UserDefined = 4, Unused = 5;
 
+    /// <summary>
+    /// R1Sharp's own keys, for what llama.cpp's tokenizer keys leave out but Hugging Face's tokenizer does: whether text
+    /// is NFC-normalised first, whether a piece found whole in the vocabulary skips merging, and whether decoding removes
+    /// the space before punctuation. llama.cpp ignores them; files without them get the family's usual setting
+    /// (<see cref="GgufTokenizer"/>).
+    /// </summary>
+    public const string NormalizerKey = "r1sharp.tokenizer.normalizer", IgnoreMergesKey = "r1sharp.tokenizer.ignore_merges",
+        CleanUpSpacesKey = "r1sharp.tokenizer.clean_up_tokenization_spaces";
+
     /// <summary>The Split regexes of tokenizer.json pre-tokenizers llama.cpp implements, by its pre-tokenizer name.</summary>
     static readonly (string Name, string[] Regexes)[] KnownPreTokenizers =
     [
@@ -95,9 +104,28 @@ public static class GgufTokenizerMetadata
         }
         kv.Add(("tokenizer.ggml.add_bos_token", GgufValue.Bool(AddsBos(json, config, bos is int b ? tokens[b] : null))));
         kv.Add(("tokenizer.ggml.add_eos_token", GgufValue.Bool(config?["add_eos_token"]?.GetValue<bool>() ?? false)));
+        kv.Add((NormalizerKey, GgufValue.String(IsNfc(json["normalizer"]) ? "NFC" : "none")));
+        kv.Add((IgnoreMergesKey, GgufValue.Bool(model["ignore_merges"]?.GetValue<bool>() ?? false)));
+        kv.Add((CleanUpSpacesKey, GgufValue.Bool(config?["clean_up_tokenization_spaces"]?.GetValue<bool>() ?? false)));
         if (ChatTemplate(config, tokenizerJsonPath, tokenizerConfigPath) is string template)
             kv.Add(("tokenizer.chat_template", GgufValue.String(template)));
         return kv;
+    }
+
+    /// <summary>
+    /// The split regexes of the pre-tokenizer llama.cpp calls <paramref name="name"/> (tokenizer.ggml.pre), or null for
+    /// one R1Sharp does not know. Aliases as llama.cpp reads them: deepseek-r1-qwen splits as qwen2, llama3 as llama-bpe.
+    /// </summary>
+    public static string[]? SplitRegexes(string name)
+    {
+        string canonical = name switch
+        {
+            "deepseek-r1-qwen" => "qwen2",
+            "llama3" or "llama-v3" => "llama-bpe",
+            _ => name,
+        };
+        if (canonical == "gpt-2") return [Tokenizers.SplitPreTokenizer.Gpt2Pattern];
+        return KnownPreTokenizers.FirstOrDefault(k => k.Name == canonical).Regexes;
     }
 
     /// <summary>The llama.cpp pre-tokenizer whose regexes are the tokenizer.json's Split regexes.</summary>
@@ -129,6 +157,13 @@ public static class GgufTokenizerMetadata
         throw new R1Error($"{source}: the pre-tokenizer's split regexes [{string.Join(", ", regexes.Select(r => JsonSerializer.Serialize(r)))}]" +
             $" match none llama.cpp implements (GPT-2 ByteLevel, {string.Join(", ", KnownPreTokenizers.Select(k => k.Name))})");
     }
+
+    static bool IsNfc(JsonNode? normalizer) => (string?)normalizer?["type"] switch
+    {
+        "NFC" => true,
+        "Sequence" => (normalizer!["normalizers"] as JsonArray ?? []).Any(IsNfc),
+        _ => false,
+    };
 
     static bool UsesByteLevel(JsonObject json)
     {

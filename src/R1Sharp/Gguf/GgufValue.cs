@@ -39,24 +39,38 @@ public sealed record GgufValue(GgufValueType Type, object Value, GgufValueType E
 
     public string AsString() => Value as string ?? throw new R1Error($"GGUF value of type {Type} is not a string");
 
-    /// <summary>A one-line rendering; arrays longer than <paramref name="maxElements"/> show their first elements and length.</summary>
-    public string Format(int maxElements = 8, int maxStringLength = 120)
+    /// <summary>
+    /// A one-line rendering, safe to print: strings quoted with control characters escaped and cut at
+    /// <paramref name="maxStringLength"/>; arrays show their first <paramref name="maxElements"/> elements and their
+    /// length; the whole line is cut at <paramref name="maxLength"/> characters.
+    /// </summary>
+    public string Format(int maxElements = 8, int maxStringLength = 120, int maxLength = 400)
     {
-        if (Value is not Array array) return FormatScalar(Value, maxStringLength);
-        var shown = array.Cast<object>().Take(maxElements).Select(e => e is GgufValue nested ? nested.Format(maxElements, maxStringLength) : FormatScalar(e, maxStringLength));
-        string more = array.Length > maxElements ? $", ... ({array.Length} {ElementType} in all)" : "";
-        return $"[{string.Join(", ", shown)}{more}]";
+        string text = Value is Array array ? FormatArray(array, maxElements, maxStringLength, maxLength) : FormatScalar(Value, maxStringLength);
+        return text.Length <= maxLength ? text : text[..maxLength] + $"... ({text.Length:N0} chars)";
+    }
+
+    string FormatArray(Array array, int maxElements, int maxStringLength, int maxLength)
+    {
+        var s = new System.Text.StringBuilder("[");
+        foreach (var element in array.Cast<object>().Take(maxElements))
+        {
+            // Nested arrays are formatted only while the line has room, so a deep nest costs no more than the line.
+            if (s.Length > maxLength) break;
+            if (s.Length > 1) s.Append(", ");
+            s.Append(element is GgufValue nested ? nested.Format(maxElements, maxStringLength, maxLength) : FormatScalar(element, maxStringLength));
+        }
+        if (array.Length > maxElements) s.Append($", ... ({array.Length} {ElementType} in all)");
+        return s.Append(']').ToString();
     }
 
     static string FormatScalar(object v, int maxStringLength) => v switch
     {
-        string s => Quote(s.Length > maxStringLength ? s[..maxStringLength] + $"... ({s.Length} chars)" : s),
+        string s => "\"" + UntrustedText.Printable(s.Replace("\\", "\\\\").Replace("\"", "\\\""), maxStringLength) + "\"",
         bool b => b ? "true" : "false",
         float f => f.ToString("R", CultureInfo.InvariantCulture),
         double d => d.ToString("R", CultureInfo.InvariantCulture),
         IFormattable f => f.ToString(null, CultureInfo.InvariantCulture),
         _ => v.ToString() ?? "",
     };
-
-    static string Quote(string s) => "\"" + s.Replace("\\", "\\\\").Replace("\"", "\\\"").Replace("\n", "\\n").Replace("\r", "\\r").Replace("\t", "\\t") + "\"";
 }

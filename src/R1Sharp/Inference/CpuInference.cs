@@ -5,18 +5,28 @@ using static TorchSharp.torch;
 namespace R1Sharp.Inference;
 
 /// <summary>
-/// The cached forward pass of a llama/qwen2 model in C# kernels over the model's live float32 parameters, for
+/// The cached forward pass of a llama/qwen2/qwen3 model in C# kernels over the model's live float32 parameters, for
 /// prefill and decode on CPU. libtorch pays microseconds of dispatch per op and its matrix-vector product reads
 /// tall weights at half the memory bandwidth; here a layer is five parallel regions (q/k/v in one, o, gate/up in
 /// one, down, attention) plus row-wise norms and rotations, with activations in reused native buffers and keys
 /// written into the <see cref="KvCache"/> in place. Results equal the libtorch path to float32 rounding.
 /// </summary>
-sealed unsafe class CpuInference(CausalLanguageModel model) : IDisposable
+sealed unsafe class CpuInference(CausalLanguageModel model)
 {
-    /// <summary>Pointers to one layer's parameters, gathered (and checked) before any work starts.</summary>
+    /// <summary>One layer's parameters, gathered (and checked) before any work starts: float32 addresses or packed rows.</summary>
     struct LayerWeights
     {
-        public float* InputNorm, PostNorm, Q, K, V, O, QBias, KBias, VBias, OBias, Gate, Up, Down;
+        public float* InputNorm, PostNorm, QBias, KBias, VBias, OBias, QNorm, KNorm;
+        public Matrix Q, K, V, O, Gate, Up, Down;
+    }
+
+    /// <summary>A weight matrix as the kernels read it: a float32 parameter's address, or packed rows.</summary>
+    readonly struct Matrix(float* dense, PackedMatrix? packed)
+    {
+        public readonly float* Dense = dense;
+        public readonly PackedMatrix? Packed = packed;
+
+        public LinearSegment Segment(float* bias, int n, int column) => new(Dense, Packed, bias, n, column);
     }
 
     readonly ModelConfig config = model.Config;
@@ -28,9 +38,12 @@ sealed unsafe class CpuInference(CausalLanguageModel model) : IDisposable
     readonly RopeAndCacheJob rope = new();
     readonly AttentionJob attention = new();
     readonly SwiGluJob swiGlu = new();
+    readonly LoraProducts lora = new();
     // The parameter tensors of this forward (scratch), the addresses seen last and the per-layer view of them.
     readonly List<Tensor?> current = [];
+    readonly List<PackedMatrix?> currentPacked = [];
     IntPtr[] addresses = [];
+    PackedMatrix?[] packedMatrices = [];
     LayerWeights[] layers = [];
 
     /// <summary>When set, every forward charges its time to phases here.</summary>
@@ -46,10 +59,11 @@ sealed unsafe class CpuInference(CausalLanguageModel model) : IDisposable
         && model.FinalNormWeight.dtype == ScalarType.Float32;
 
     /// <summary>
-    /// The cached forward of <see cref="CausalLanguageModel.Forward(Tensor, Tensor, Tensor?, KvCache, bool)"/>, writing
-    /// logits into <paramref name="logits"/> ([B, vocab], or [B, T, vocab] for <paramref name="allPositions"/>).
+    /// The cached forward of <see cref="CausalLanguageModel.Forward(Tensor, Tensor, Tensor?, KvCache, bool)"/> in C# kernels, writing
+    /// logits into <paramref name="logits"/> ([B, vocab], or [B, T, vocab] for <paramref name="allPositions"/>), with the
+    /// low-rank updates of <paramref name="adapter"/> when one is given (<see cref="LoraProducts"/>).
     /// </summary>
-    public void Forward(Tensor inputIds, Tensor positions, Tensor? keyMask, KvCache cache, bool allPositions, Tensor logits)
+    public void Forward(Tensor inputIds, Tensor positions, Tensor? keyMask, KvCache cache, bool allPositions, Tensor logits, LoraAdapter? adapter = null)
     {
         lock (gate)
         {
@@ -57,7 +71,7 @@ sealed unsafe class CpuInference(CausalLanguageModel model) : IDisposable
             profile?.Start();
             int b = (int)inputIds.size(0), t = (int)inputIds.size(1), past = cache.Length;
             CheckShapes(inputIds, positions, keyMask, cache, allPositions, logits, b, t, past);
-            var weights = GatherWeights(out float* embedding, out float* finalNorm, out float* head);
+            var weights = GatherWeights(out var embedding, out float* finalNorm, out var head);
             var workers = CpuWorkers.Shared(get_num_threads());
             var simd = SimdKernels.Active;
             int rows = b * t, d = config.HiddenSize, heads = config.NumAttentionHeads, kvHeads = config.NumKeyValueHeads;
@@ -81,6 +95,7 @@ sealed unsafe class CpuInference(CausalLanguageModel model) : IDisposable
             float* att = attended.Get((long)rows * heads * hd);
             float* gu = gateUp.Get((long)rows * 2 * f);
             float* act = activated.Get((long)rows * f);
+            lora.Use(adapter, weights.Length);
             for (int l = 0; l < weights.Length; l++)
             {
                 ref var w = ref weights[l];
@@ -89,26 +104,31 @@ sealed unsafe class CpuInference(CausalLanguageModel model) : IDisposable
                 profile?.Lap(InferencePhase.Norms);
                 linear.Run(workers, simd, xn, rows, d, d, q, qkvWidth, false,
                 [
-                    new LinearSegment(w.Q, w.QBias, heads * hd, 0),
-                    new LinearSegment(w.K, w.KBias, kvHeads * hd, heads * hd),
-                    new LinearSegment(w.V, w.VBias, kvHeads * hd, (heads + kvHeads) * hd),
+                    w.Q.Segment(w.QBias, heads * hd, 0),
+                    w.K.Segment(w.KBias, kvHeads * hd, heads * hd),
+                    w.V.Segment(w.VBias, kvHeads * hd, (heads + kvHeads) * hd),
                 ]);
+                lora.Add(workers, simd, l, xn, rows, d, d, q, qkvWidth,
+                    [(LoraProducts.Projection.Q, 0), (LoraProducts.Projection.K, heads * hd), (LoraProducts.Projection.V, (heads + kvHeads) * hd)]);
                 profile?.Lap(InferencePhase.QkvProjection);
                 rope.Run(workers, simd, q, qkvWidth, b, t, pos, posRowStride, posStride, TensorMemory.Floats(cos), TensorMemory.Floats(sin),
-                    heads, kvHeads, hd, TensorMemory.Floats(keys), TensorMemory.Floats(values), past, cache.MaxLength);
+                    heads, kvHeads, hd, w.QNorm, w.KNorm, eps, TensorMemory.Floats(keys), TensorMemory.Floats(values), past, cache.MaxLength);
                 profile?.Lap(InferencePhase.RopeAndCacheWrite);
                 attention.Run(workers, simd, q, qkvWidth, b, t, past, heads, kvHeads, hd, TensorMemory.Floats(keys), TensorMemory.Floats(values),
                     cache.MaxLength, mask, att, heads * hd, scores);
                 profile?.Lap(InferencePhase.Attention);
-                linear.Run(workers, simd, att, rows, heads * hd, heads * hd, h, d, true, [new LinearSegment(w.O, w.OBias, d, 0)]);
+                linear.Run(workers, simd, att, rows, heads * hd, heads * hd, h, d, true, [w.O.Segment(w.OBias, d, 0)]);
+                lora.Add(workers, simd, l, att, rows, heads * hd, heads * hd, h, d, [(LoraProducts.Projection.O, 0)]);
                 profile?.Lap(InferencePhase.OutputProjection);
                 norm.Run(workers, h, 0, 1, w.PostNorm, eps, xn, rows, d);
                 profile?.Lap(InferencePhase.Norms);
-                linear.Run(workers, simd, xn, rows, d, d, gu, 2 * f, false, [new LinearSegment(w.Gate, null, f, 0), new LinearSegment(w.Up, null, f, f)]);
+                linear.Run(workers, simd, xn, rows, d, d, gu, 2 * f, false, [w.Gate.Segment(null, f, 0), w.Up.Segment(null, f, f)]);
+                lora.Add(workers, simd, l, xn, rows, d, d, gu, 2 * f, [(LoraProducts.Projection.Gate, 0), (LoraProducts.Projection.Up, f)]);
                 profile?.Lap(InferencePhase.GateUpProjection);
                 swiGlu.Run(workers, gu, act, rows, f);
                 profile?.Lap(InferencePhase.SwiGlu);
-                linear.Run(workers, simd, act, rows, f, f, h, d, true, [new LinearSegment(w.Down, null, d, 0)]);
+                linear.Run(workers, simd, act, rows, f, f, h, d, true, [w.Down.Segment(null, d, 0)]);
+                lora.Add(workers, simd, l, act, rows, f, f, h, d, [(LoraProducts.Projection.Down, 0)]);
                 profile?.Lap(InferencePhase.DownProjection);
             }
             cache.Advance(t);
@@ -117,7 +137,7 @@ sealed unsafe class CpuInference(CausalLanguageModel model) : IDisposable
             norm.Run(workers, h, allPositions ? 0 : t - 1, allPositions ? 1 : t, finalNorm, eps, xn, outRows, d);
             profile?.Lap(InferencePhase.Norms);
             linear.Run(workers, simd, xn, outRows, d, d, TensorMemory.Floats(logits), config.VocabSize, false,
-                [new LinearSegment(head, null, config.VocabSize, 0)]);
+                [head.Segment(null, config.VocabSize, 0)]);
             profile?.Lap(InferencePhase.LmHead);
         }
     }
@@ -139,8 +159,8 @@ sealed unsafe class CpuInference(CausalLanguageModel model) : IDisposable
             throw new ArgumentException($"logits must be a contiguous float32 tensor of [{b}, {(allPositions ? $"{t}, " : "")}{config.VocabSize}]");
     }
 
-    /// <summary>Copies each token's embedding row into the residual stream; ids are read in place (any strides).</summary>
-    void Embed(Tensor inputIds, float* embedding, float* h, int b, int t, int d)
+    /// <summary>Copies (or dequantizes) each token's embedding row into the residual stream; ids are read in place (any strides).</summary>
+    void Embed(Tensor inputIds, Matrix embedding, float* h, int b, int t, int d)
     {
         long* ids = TensorMemory.Longs(inputIds);
         long rowStride = inputIds.stride(0), stride = inputIds.stride(1);
@@ -149,7 +169,9 @@ sealed unsafe class CpuInference(CausalLanguageModel model) : IDisposable
             {
                 long id = ids[i * rowStride + j * stride];
                 if (id < 0 || id >= config.VocabSize) throw new ArgumentOutOfRangeException(nameof(inputIds), $"token id {id} is outside the vocab of {config.VocabSize}");
-                new ReadOnlySpan<float>(embedding + id * d, d).CopyTo(new Span<float>(h + (long)(i * t + j) * d, d));
+                var row = new Span<float>(h + (long)(i * t + j) * d, d);
+                if (embedding.Packed is { } packed) packed.DequantizeRows((int)id, 1, row);
+                else new ReadOnlySpan<float>(embedding.Dense + id * d, d).CopyTo(row);
             }
     }
 
@@ -175,62 +197,77 @@ sealed unsafe class CpuInference(CausalLanguageModel model) : IDisposable
     /// <summary>
     /// Every parameter's address. Addresses are read each forward (one native call per tensor) and checked (contiguous
     /// float32 CPU tensors) only when one changed: in-place updates such as optimizer steps keep them, a moved or
-    /// converted parameter does not.
+    /// converted parameter does not. Packed matrices (a GGUF file's rows) never change.
     /// </summary>
-    LayerWeights[] GatherWeights(out float* embedding, out float* finalNorm, out float* head)
+    LayerWeights[] GatherWeights(out Matrix embedding, out float* finalNorm, out Matrix head)
     {
         var (embed, final, lmHead) = model.InferenceWeights();
-        using (embed)
+        current.Clear();
+        currentPacked.Clear();
+        void Add(Tensor? tensor, PackedMatrix? packed = null)
         {
-            current.Clear();
-            current.Add(embed);
-            current.Add(final);
-            current.Add(lmHead);
-            var decoderLayers = model.DecoderLayers;
-            for (int l = 0; l < decoderLayers.Count; l++)
-            {
-                var layer = decoderLayers[l];
-                var (q, k, v, o) = ((GroupedQueryAttention)layer.Attention).Projections;
-                var (g, u, down) = ((SwiGluMlp)layer.Mlp).Projections;
-                current.Add(layer.InputNorm.Weight);
-                current.Add(layer.PostAttentionNorm.Weight);
-                current.Add(q.weight);
-                current.Add(k.weight);
-                current.Add(v.weight);
-                current.Add(o.weight);
-                current.Add(q.bias);
-                current.Add(k.bias);
-                current.Add(v.bias);
-                current.Add(o.bias);
-                current.Add(g.weight);
-                current.Add(u.weight);
-                current.Add(down.weight);
-            }
-            bool same = current.Count == addresses.Length;
-            for (int i = 0; same && i < addresses.Length; i++) same = (current[i] is { } t ? TensorMemory.Address(t) : IntPtr.Zero) == addresses[i];
-            if (!same) Remember(current, decoderLayers.Count);
-            current.Clear();
+            current.Add(tensor);
+            currentPacked.Add(packed);
         }
-        embedding = (float*)addresses[0];
+        Add(embed.Weight, embed.Packed);
+        Add(final);
+        Add(lmHead is null ? embed.Weight : lmHead.Weight, lmHead is null ? embed.Packed : lmHead.Packed);
+        var decoderLayers = model.DecoderLayers;
+        for (int l = 0; l < decoderLayers.Count; l++)
+        {
+            var layer = decoderLayers[l];
+            var attention = (GroupedQueryAttention)layer.Attention;
+            var (q, k, v, o) = attention.Projections;
+            var (qNorm, kNorm) = attention.QkNormWeights;
+            var (g, u, down) = ((SwiGluMlp)layer.Mlp).Projections;
+            Add(layer.InputNorm.Weight);
+            Add(layer.PostAttentionNorm.Weight);
+            Add(q.Weight, q.Packed);
+            Add(k.Weight, k.Packed);
+            Add(v.Weight, v.Packed);
+            Add(o.Weight, o.Packed);
+            Add(q.Bias);
+            Add(k.Bias);
+            Add(v.Bias);
+            Add(o.Bias);
+            Add(qNorm);
+            Add(kNorm);
+            Add(g.Weight, g.Packed);
+            Add(u.Weight, u.Packed);
+            Add(down.Weight, down.Packed);
+        }
+        bool same = current.Count == addresses.Length;
+        for (int i = 0; same && i < addresses.Length; i++)
+            same = (current[i] is { } t ? TensorMemory.Address(t) : IntPtr.Zero) == addresses[i] && ReferenceEquals(currentPacked[i], packedMatrices[i]);
+        if (!same) Remember(current, currentPacked, decoderLayers.Count);
+        current.Clear();
+        currentPacked.Clear();
+        embedding = new Matrix((float*)addresses[0], packedMatrices[0]);
         finalNorm = (float*)addresses[1];
-        head = (float*)addresses[2];
+        head = new Matrix((float*)addresses[2], packedMatrices[2]);
         return layers;
     }
 
+    /// <summary>Tensors gathered per layer, in <see cref="LayerWeights"/>' order (absent ones as null).</summary>
+    const int PerLayer = 15;
+
     /// <summary>Checks and records the parameters' addresses, and asks for huge pages behind the large ones.</summary>
-    void Remember(List<Tensor?> tensors, int layerCount)
+    void Remember(List<Tensor?> tensors, List<PackedMatrix?> packed, int layerCount)
     {
         addresses = tensors.Select(t => (IntPtr)(t is null ? null : Weight(t))).ToArray();
+        packedMatrices = packed.ToArray();
         for (int i = 0; i < tensors.Count; i++)
             if (tensors[i] is { } t && i != 0) HugePages.Advise(addresses[i], t.NumberOfElements * sizeof(float)); // the embedding is only gathered from
+        if (addresses[0] == IntPtr.Zero && packedMatrices[0] is null) throw new InvalidOperationException("the model has no embedding weights");
         layers = new LayerWeights[layerCount];
         for (int l = 0; l < layers.Length; l++)
         {
-            float* A(int i) => (float*)addresses[3 + 13 * l + i];
+            float* A(int i) => (float*)addresses[3 + PerLayer * l + i];
+            Matrix M(int i) => new(A(i), packedMatrices[3 + PerLayer * l + i]);
             layers[l] = new LayerWeights
             {
-                InputNorm = A(0), PostNorm = A(1), Q = A(2), K = A(3), V = A(4), O = A(5),
-                QBias = A(6), KBias = A(7), VBias = A(8), OBias = A(9), Gate = A(10), Up = A(11), Down = A(12),
+                InputNorm = A(0), PostNorm = A(1), Q = M(2), K = M(3), V = M(4), O = M(5),
+                QBias = A(6), KBias = A(7), VBias = A(8), OBias = A(9), QNorm = A(10), KNorm = A(11), Gate = M(12), Up = M(13), Down = M(14),
             };
         }
     }
@@ -240,14 +277,5 @@ sealed unsafe class CpuInference(CausalLanguageModel model) : IDisposable
         if (t.dtype != ScalarType.Float32 || !t.is_contiguous())
             throw new InvalidOperationException($"CPU kernels need contiguous float32 weights, got {t.dtype}");
         return TensorMemory.Floats(t);
-    }
-
-    public void Dispose()
-    {
-        lock (gate)
-        {
-            foreach (var buffer in new[] { hidden, normed, qkv, attended, gateUp, activated }) buffer.Dispose();
-            scores.Dispose();
-        }
     }
 }

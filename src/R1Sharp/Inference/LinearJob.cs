@@ -1,19 +1,30 @@
 using System.Runtime.CompilerServices;
 using System.Runtime.Intrinsics;
+using R1Sharp.Model;
+
 namespace R1Sharp.Inference;
 
-/// <summary>One weight matrix [N, K] (nn.Linear layout) whose outputs land at columns [Column, Column + N) of Y.</summary>
-unsafe readonly struct LinearSegment(float* weight, float* bias, int n, int column)
+/// <summary>
+/// One weight matrix [N, K] (nn.Linear layout) whose outputs land at columns [Column, Column + N) of Y: float32 rows
+/// (a live parameter, read in place) or <see cref="PackedMatrix"/> rows (quantized, F16 or BF16, as a GGUF file stores them).
+/// </summary>
+unsafe readonly struct LinearSegment(float* weight, PackedMatrix? packed, float* bias, int n, int column)
 {
     public readonly float* Weight = weight, Bias = bias;
+    public readonly PackedMatrix? Packed = packed;
     public readonly int N = n, Column = column;
+
+    /// <summary>Float32 rows read in place: a parameter, or packed F32 rows in stored order.</summary>
+    public float* DenseRows => Weight != null ? Weight
+        : Packed is { Type: Gguf.GgmlType.F32, RowOrder: null } p ? (float*)p.Row(0) : null;
 }
 
 /// <summary>
 /// Y[m, :] = X[m, :] · Wᵀ (+ bias), or Y += that, for a few weight matrices at once (q/k/v, gate/up): one parallel
 /// region instead of several, reading the live parameters, so there is no fused copy to keep in sync with training.
 /// Output rows are split into chunks across the workers; large M is blocked along K so a tile of X stays in L1
-/// while W streams from L2.
+/// while W streams from L2. Quantized weights take the integer kernels (<see cref="QuantizedDots"/>) on X quantized
+/// once per call to 8-bit blocks; F16 and BF16 weights are widened to float32 a few rows at a time.
 /// </summary>
 sealed unsafe class LinearJob : ParallelJob
 {
@@ -24,9 +35,14 @@ sealed unsafe class LinearJob : ParallelJob
     /// rows of W, which the hardware prefetcher follows best.
     /// </summary>
     const int BlockAboveRows = 3;
+    /// <summary>Rows of F16/BF16 weights widened at a time into a worker's scratch (8 rows of 8960 floats: 280 KiB).</summary>
+    const int WidenRows = 8;
 
     readonly LinearSegment[] segments = new LinearSegment[3];
     readonly int[] firstChunk = new int[4];
+    readonly QuantizedActivations blocks32 = new(), blocks256 = new();
+    readonly QuantizeActivationsJob quantize = new();
+    readonly WorkerBuffers widened = new();
     int segmentCount;
     float* x, y;
     int rows, k, ldx, ldy, chunkRows;
@@ -50,7 +66,21 @@ sealed unsafe class LinearJob : ParallelJob
         accumulate = addToOutput;
         segmentCount = weights.Length;
         int totalN = 0;
-        foreach (var s in weights) totalN += s.N;
+        bool needs32 = false, needs256 = false, needsWidening = false;
+        foreach (var s in weights)
+        {
+            totalN += s.N;
+            if (s.DenseRows != null) continue;
+            if (QuantizedDots.Supports(s.Packed!.Type))
+            {
+                if (QuantizedDots.ActivationBlock(s.Packed.Type) == 256) needs256 = true;
+                else needs32 = true;
+            }
+            else needsWidening = true;
+        }
+        if (needs32) quantize.Run(workers, blocks32, input, m, kDim, xStride, 32);
+        if (needs256) quantize.Run(workers, blocks256, input, m, kDim, xStride, 256);
+        if (needsWidening) widened.Ensure(workers.Threads, (long)WidenRows * kDim);
         // Decode: enough chunks to balance the workers, each a multiple of the 4-row tile. Prefill: 64 rows of W per
         // chunk, so a block of W (64 × 512 floats) stays in L2 while every tile of X passes it.
         chunkRows = Math.Max(16, (totalN / (workers.Threads * 8) + 3) & ~3);
@@ -71,14 +101,14 @@ sealed unsafe class LinearJob : ParallelJob
     {
         switch (width)
         {
-            case SimdWidth.Bits512: Execute<Vector512<float>>(chunk); break;
-            case SimdWidth.Bits256: Execute<Vector256<float>>(chunk); break;
-            default: Execute<Vector128<float>>(chunk); break;
+            case SimdWidth.Bits512: Execute<Vector512<float>, Vector256<byte>>(chunk, worker); break;
+            case SimdWidth.Bits256: Execute<Vector256<float>, Vector256<byte>>(chunk, worker); break;
+            default: Execute<Vector128<float>, Vector128<byte>>(chunk, worker); break;
         }
     }
 
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    void Execute<TVec>(int chunk) where TVec : struct
+    void Execute<TVec, TBytes>(int chunk, int worker) where TVec : struct where TBytes : struct
     {
         int s = 0;
         while (chunk >= firstChunk[s + 1]) s++;
@@ -86,11 +116,56 @@ sealed unsafe class LinearJob : ParallelJob
         int n0 = (chunk - firstChunk[s]) * chunkRows;
         int n1 = Math.Min(segment.N, n0 + chunkRows);
         float* yc = y + segment.Column;
-        int kb = rows > BlockAboveRows ? KBlock : k;
-        for (int k0 = 0; k0 < k; k0 += kb)
-            DotProducts.Block<TVec>(x + k0, ldx, rows, segment.Weight + k0, k, n0, n1, yc, ldy, Math.Min(kb, k - k0), accumulate || k0 > 0);
+        if (segment.DenseRows is var dense && dense != null)
+        {
+            int kb = rows > BlockAboveRows ? KBlock : k;
+            for (int k0 = 0; k0 < k; k0 += kb)
+                DotProducts.Block<TVec>(x + k0, ldx, rows, dense + k0, k, n0, n1, yc, ldy, Math.Min(kb, k - k0), accumulate || k0 > 0);
+        }
+        else if (QuantizedDots.Supports(segment.Packed!.Type))
+        {
+            var packed = segment.Packed;
+            var activations = QuantizedDots.ActivationBlock(packed.Type) == 256 ? blocks256 : blocks32;
+            // Tiles of activation rows outermost: a tile's quantized rows stay in L1 while the chunk's weight rows pass.
+            for (int m0 = 0; m0 < rows; m0 += QuantizedDots.TileRows)
+            {
+                int tile = Math.Min(QuantizedDots.TileRows, rows - m0);
+                for (int n = n0; n < n1; n++)
+                    QuantizedDots.Row<TBytes>(packed.Type, packed.Row(n), activations, m0, tile, yc + (long)m0 * ldy + n, ldy, accumulate);
+            }
+        }
+        else
+        {
+            var packed = segment.Packed;
+            float* scratch = widened.Floats(worker);
+            for (int w0 = n0; w0 < n1; w0 += WidenRows)
+            {
+                int count = Math.Min(WidenRows, n1 - w0);
+                packed.DequantizeRows(w0, count, new Span<float>(scratch, count * k));
+                DotProducts.Block<TVec>(x, ldx, rows, scratch, k, 0, count, yc + w0, ldy, k, accumulate);
+            }
+        }
         if (segment.Bias != null)
             for (int m = 0; m < rows; m++)
                 for (int n = n0; n < n1; n++) yc[(long)m * ldy + n] += segment.Bias[n];
     }
+}
+
+/// <summary>Quantizes the rows of X to 8-bit blocks for the integer kernels, rows in parallel.</summary>
+sealed unsafe class QuantizeActivationsJob : RowJob
+{
+    QuantizedActivations? target;
+    float* x;
+    int ldx;
+
+    public void Run(CpuWorkers workers, QuantizedActivations activations, float* input, int rows, int columns, int stride, int blockSize)
+    {
+        activations.Prepare(rows, columns, blockSize);
+        target = activations;
+        x = input;
+        ldx = stride;
+        RunRows(workers, rows);
+    }
+
+    protected override void Row(int row) => target!.QuantizeRow(row, x + (long)row * ldx);
 }

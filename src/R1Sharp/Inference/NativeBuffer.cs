@@ -4,9 +4,9 @@ namespace R1Sharp.Inference;
 
 /// <summary>
 /// A 64-byte-aligned float buffer outside the GC heap that grows on demand and is otherwise reused, so decode
-/// steps allocate nothing.
+/// steps allocate nothing. Freed when it is collected (it lives as long as its model's <see cref="ForwardRunner"/>).
 /// </summary>
-sealed unsafe class NativeBuffer : IDisposable
+sealed unsafe class NativeBuffer
 {
     float* data;
     long capacity;
@@ -32,11 +32,11 @@ sealed unsafe class NativeBuffer : IDisposable
         capacity = 0;
     }
 
-    public void Dispose() => Free();
+    ~NativeBuffer() => Free();
 }
 
 /// <summary>One scratch buffer per worker thread.</summary>
-sealed unsafe class WorkerBuffers : IDisposable
+sealed unsafe class WorkerBuffers
 {
     NativeBuffer[] buffers = [];
     long size;
@@ -56,9 +56,4 @@ sealed unsafe class WorkerBuffers : IDisposable
     }
 
     public float* Floats(int worker) => buffers[worker].Get(size);
-
-    public void Dispose()
-    {
-        foreach (var b in buffers) b.Dispose();
-    }
 }

@@ -51,11 +51,17 @@ sealed unsafe class RmsNormJob : RowJob
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     protected override void Row(int row)
     {
-        var input = new ReadOnlySpan<float>(x + (long)(first + row * step) * width, width);
-        var output = new Span<float>(y + (long)row * width, width);
-        float inverse = 1f / MathF.Sqrt(TensorPrimitives.SumOfSquares(input) / width + eps);
+        Normalize(new ReadOnlySpan<float>(x + (long)(first + row * step) * width, width), new ReadOnlySpan<float>(weight, width), eps,
+            new Span<float>(y + (long)row * width, width));
+    }
+
+    /// <summary>One vector (a row, or one head for Qwen3's q/k norms); <paramref name="output"/> may be <paramref name="input"/>.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    public static void Normalize(ReadOnlySpan<float> input, ReadOnlySpan<float> weight, float eps, Span<float> output)
+    {
+        float inverse = 1f / MathF.Sqrt(TensorPrimitives.SumOfSquares(input) / input.Length + eps);
         TensorPrimitives.Multiply(input, inverse, output);
-        TensorPrimitives.Multiply(output, new ReadOnlySpan<float>(weight, width), output);
+        TensorPrimitives.Multiply(output, weight, output);
     }
 }
 
@@ -87,20 +93,23 @@ sealed unsafe class SwiGluJob : RowJob
 }
 
 /// <summary>
-/// Rotates each row's query and key heads by its position (rotate-half RoPE) and writes its keys and values
-/// into the cache at slot past + t, in place.
+/// Normalises each row's query and key heads when the model has per-head norms (Qwen3's q_norm / k_norm), rotates
+/// them by the row's position (rotate-half RoPE) and writes its keys and values into the cache at slot past + t, in place.
 /// </summary>
 sealed unsafe class RopeAndCacheJob : RowJob
 {
-    float* qkv, cos, sin, keyCache, valueCache;
+    float* qkv, cos, sin, keyCache, valueCache, queryNorm, keyNorm;
     long* positions;
     long positionRowStride, positionStride;
     int qkvStride, queries, heads, kvHeads, headDim, past, maxLength;
+    float eps;
     SimdWidth width;
 
+    /// <param name="qNorm">Per-head query norm weights [dim], or null for none (then <paramref name="kNorm"/> is null too).</param>
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     public void Run(CpuWorkers workers, SimdWidth simd, float* qkvRows, int rowStride, int batch, int t, long* pos, long posRowStride, long posStride,
-        float* cosTable, float* sinTable, int queryHeads, int keyValueHeads, int dim, float* keys, float* values, int pastLength, int cacheLength)
+        float* cosTable, float* sinTable, int queryHeads, int keyValueHeads, int dim, float* qNorm, float* kNorm, float epsilon,
+        float* keys, float* values, int pastLength, int cacheLength)
     {
         SimdKernels.Check(simd);
         width = simd;
@@ -115,6 +124,9 @@ sealed unsafe class RopeAndCacheJob : RowJob
         heads = queryHeads;
         kvHeads = keyValueHeads;
         headDim = dim;
+        queryNorm = qNorm;
+        keyNorm = kNorm;
+        eps = epsilon;
         keyCache = keys;
         valueCache = values;
         past = pastLength;
@@ -129,6 +141,11 @@ sealed unsafe class RopeAndCacheJob : RowJob
         long position = positions[b * positionRowStride + t * positionStride];
         int half = headDim / 2;
         float* q = qkv + (long)row * qkvStride;
+        if (queryNorm != null)
+        {
+            for (int h = 0; h < heads; h++) NormalizeHead(q + h * headDim, queryNorm);
+            for (int h = heads; h < heads + kvHeads; h++) NormalizeHead(q + h * headDim, keyNorm);
+        }
         float* c = cos + position * half, s = sin + position * half;
         switch (width)
         {
@@ -144,6 +161,10 @@ sealed unsafe class RopeAndCacheJob : RowJob
             new ReadOnlySpan<float>(v + h * headDim, headDim).CopyTo(new Span<float>(valueCache + slot, headDim));
         }
     }
+
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    void NormalizeHead(float* head, float* weight) =>
+        RmsNormJob.Normalize(new ReadOnlySpan<float>(head, headDim), new ReadOnlySpan<float>(weight, headDim), eps, new Span<float>(head, headDim));
 
     /// <summary>Rotates the row's query and key heads, which sit side by side from <paramref name="q"/>.</summary>
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]

@@ -1,4 +1,3 @@
-using R1Sharp.Inference;
 using TorchSharp;
 using TorchSharp.Modules;
 using static TorchSharp.torch;
@@ -8,13 +7,13 @@ namespace R1Sharp.Model;
 /// <summary>The embedding, the decoder layers and the final norm: HF's "model." prefix.</summary>
 public sealed class TransformerBody : nn.Module
 {
-    internal readonly Embedding embed_tokens;
+    internal readonly TokenEmbedding embed_tokens;
     internal readonly ModuleList<DecoderLayer> layers;
     internal readonly RmsNorm norm;
 
     public TransformerBody(ModelConfig config) : base(nameof(TransformerBody))
     {
-        embed_tokens = nn.Embedding(config.VocabSize, config.HiddenSize);
+        embed_tokens = new TokenEmbedding(config.VocabSize, config.HiddenSize);
         layers = new ModuleList<DecoderLayer>(Enumerable.Range(0, config.NumHiddenLayers).Select(i => new DecoderLayer(config, i)).ToArray());
         norm = new RmsNorm(config.HiddenSize, config.RmsNormEps);
         RegisterComponents();
@@ -28,19 +27,10 @@ public sealed class TransformerBody : nn.Module
 public sealed class CausalLanguageModel : nn.Module
 {
     readonly TransformerBody model;
-    readonly Linear? lm_head;
+    readonly Projection? lm_head;
     RotaryEmbedding rotary;
-    CpuInference? cpuInference;
 
     public ModelConfig Config { get; }
-
-    /// <summary>
-    /// Whether cached inference (<see cref="Forward(Tensor, Tensor, Tensor?, KvCache, bool)"/>) may run R1Sharp's own
-    /// CPU kernels, used when the CPU has SIMD with FMA (<see cref="SimdKernels.Active"/>), the model is llama/qwen2 in
-    /// float32 and no gradients are wanted; false always takes the libtorch path (the reference the kernels are tested
-    /// against).
-    /// </summary>
-    public bool UseCpuKernels { get; set; } = true;
     public Device Device { get; private set; } = CPU;
 
     /// <summary>Builds the model with HF-style random init (normal(0, initializer_range)); seed it for reproducibility.</summary>
@@ -48,7 +38,7 @@ public sealed class CausalLanguageModel : nn.Module
     {
         Config = config.Validate();
         model = new TransformerBody(config);
-        if (!config.TieWordEmbeddings) lm_head = nn.Linear(config.HiddenSize, config.VocabSize, hasBias: false);
+        if (!config.TieWordEmbeddings) lm_head = new Projection(config.HiddenSize, config.VocabSize, hasBias: false);
         RegisterComponents();
         rotary = CreateRotary(CPU);
         InitializeWeights();
@@ -59,19 +49,33 @@ public sealed class CausalLanguageModel : nn.Module
     /// <summary>The layers without a copy of the list (read every decode step).</summary>
     internal ModuleList<DecoderLayer> DecoderLayers => model.layers;
 
+    /// <summary>
+    /// The rotary tables. YaRN on the GQA families scales them by its attention factor as HF does; MLA instead puts
+    /// mscale² on the softmax scale (<see cref="RotaryEmbedding.AttentionScaleFactor"/>), as DeepSeek does.
+    /// </summary>
     RotaryEmbedding CreateRotary(Device device) => new(
         Config.IsMla ? Config.QkRopeHeadDim : Config.GqaHeadDim, Config.MaxPositionEmbeddings,
-        Config.RopeTheta, Config.RopeScaling, interleaved: Config.IsMla && Config.RopeInterleave, device);
+        Config.RopeTheta, Config.RopeScaling, interleaved: Config.IsMla && Config.RopeInterleave, device,
+        magnitude: !Config.IsMla && Config.RopeScaling is { Type: "yarn" } yarn ? yarn.YarnAttentionFactor : 1);
 
     void InitializeWeights()
     {
+        if (WeightStorage.Deferred) return; // the weights come from a file
         using var _ = no_grad();
-        foreach (var (name, p) in named_parameters())
-        {
-            if (name.EndsWith("norm.weight")) continue; // RMSNorm weights start at one
-            if (name.EndsWith(".bias")) p.zero_();
-            else nn.init.normal_(p, 0, Config.InitializerRange);
-        }
+        foreach (var (name, p) in named_parameters()) Initialize(name, p, Config.InitializerRange);
+    }
+
+    /// <summary>
+    /// HF's init of the tensor named <paramref name="name"/>, in place: RMSNorm weights one, biases (and DeepSeek's routing
+    /// correction bias) zero, every other weight normal(0, <paramref name="range"/>) from <paramref name="generator"/>
+    /// (the global one when null). `r1 init` applies it tensor by tensor without building the model.
+    /// </summary>
+    public static void Initialize(string name, Tensor tensor, double range, Generator? generator = null)
+    {
+        using var _ = no_grad();
+        if (name.EndsWith("norm.weight")) tensor.fill_(1);
+        else if (name.EndsWith("bias")) tensor.zero_();
+        else tensor.normal_(0, range, generator);
     }
 
     /// <summary>Moves parameters and the rotary tables to <paramref name="device"/>.</summary>
@@ -107,49 +111,12 @@ public sealed class CausalLanguageModel : nn.Module
     }
 
     /// <summary>
-    /// Inference forward with a KV cache: appends <paramref name="inputIds"/> [B, T] at the cache's end.
-    /// <paramref name="keyMask"/> [B, cache.Length + T] marks real (non-padding) positions; null means all real.
-    /// Returns logits of the last position only, [B, vocab], unless <paramref name="allPositions"/>.
+    /// Inference forward with a KV cache, in libtorch: the reference that the engine's CPU kernels are tested against
+    /// (the engine picks between them, see Inference/ForwardRunner). Appends <paramref name="inputIds"/> [B, T] at the
+    /// cache's end. <paramref name="keyMask"/> [B, cache.Length + T] marks real (non-padding) positions; null means all
+    /// real. Returns logits of the last position only, [B, vocab], unless <paramref name="allPositions"/>.
     /// </summary>
     public Tensor Forward(Tensor inputIds, Tensor positions, Tensor? keyMask, KvCache cache, bool allPositions = false)
-    {
-        if (CanUseCpuKernels(cache))
-        {
-            long b = inputIds.shape[0], t = inputIds.shape[1];
-            var logits = empty(allPositions ? [b, t, Config.VocabSize] : [b, Config.VocabSize]);
-            CpuKernels.Forward(inputIds, positions, keyMask, cache, allPositions, logits);
-            return logits;
-        }
-        return ReferenceForward(inputIds, positions, keyMask, cache, allPositions);
-    }
-
-    /// <summary>
-    /// <see cref="Forward(Tensor, Tensor, Tensor?, KvCache, bool)"/> writing into <paramref name="logits"/> ([B, vocab], or
-    /// [B, T, vocab] for <paramref name="allPositions"/>), so a decode loop reuses one buffer.
-    /// </summary>
-    public void ForwardInto(Tensor inputIds, Tensor positions, Tensor? keyMask, KvCache cache, Tensor logits, bool allPositions = false)
-    {
-        if (CanUseCpuKernels(cache) && logits.is_contiguous() && logits.dtype == ScalarType.Float32)
-        {
-            CpuKernels.Forward(inputIds, positions, keyMask, cache, allPositions, logits);
-            return;
-        }
-        using var result = ReferenceForward(inputIds, positions, keyMask, cache, allPositions);
-        logits.copy_(result);
-    }
-
-    bool CanUseCpuKernels(KvCache cache) => UseCpuKernels && CpuInference.Supports(this, cache);
-
-    CpuInference CpuKernels => cpuInference ??= new CpuInference(this);
-
-    /// <summary>Where CPU-kernel forwards spend their time while set (for `r1 bench generate`).</summary>
-    internal InferenceProfile? CpuProfile
-    {
-        get => cpuInference?.Profile;
-        set => CpuKernels.Profile = value;
-    }
-
-    Tensor ReferenceForward(Tensor inputIds, Tensor positions, Tensor? keyMask, KvCache cache, bool allPositions)
     {
         using var scope = NewDisposeScope();
         int past = cache.Length;
@@ -167,29 +134,38 @@ public sealed class CausalLanguageModel : nn.Module
         return Head(h).MoveToOuterDisposeScope();
     }
 
+    /// <summary>
+    /// Recompute each decoder layer's activations in backward instead of keeping them (<see cref="CheckpointedLayer"/>):
+    /// training forwards then hold one hidden state per layer, for one more forward's compute. Default off.
+    /// </summary>
+    public bool GradientCheckpointing { get; set; }
+
     Tensor Body(Tensor inputIds, AttentionContext context)
     {
         var h = model.embed_tokens.forward(inputIds);
-        foreach (var layer in model.layers) h = layer.Forward(h, context);
+        bool checkpoint = GradientCheckpointing && context.Cache is null && is_grad_enabled();
+        foreach (var layer in model.layers) h = checkpoint ? CheckpointedLayer.Run(layer, h, context) : layer.Forward(h, context);
         return model.norm.forward(h);
     }
 
     Tensor Head(Tensor h)
     {
         if (lm_head is not null) return lm_head.forward(h);
-        using var tied = model.embed_tokens.weight!; // a fresh wrapper on every read
-        return nn.functional.linear(h, tied);
+        using var scope = NewDisposeScope();
+        return nn.functional.linear(h, model.embed_tokens.DenseWeight()).MoveToOuterDisposeScope();
     }
 
-    /// <summary>
-    /// The tensors the CPU kernels read besides the layers': embedding, final norm, output projection (the embedding
-    /// when tied). TorchSharp's Embedding makes a new wrapper on every read of its weight, so the caller disposes Embedding.
-    /// </summary>
-    internal (Tensor Embedding, Tensor FinalNorm, Tensor Head) InferenceWeights()
-    {
-        var embedding = model.embed_tokens.weight!;
-        return (embedding, model.norm.Weight, lm_head?.weight ?? embedding);
-    }
+    /// <summary>The modules a CPU-kernel forward reads besides the layers': embedding, final norm, output projection (null when tied).</summary>
+    internal (TokenEmbedding Embedding, Tensor FinalNorm, Projection? Head) InferenceWeights() => (model.embed_tokens, model.norm.Weight, lm_head);
+
+    /// <summary>The token embedding (its table may be packed).</summary>
+    public TokenEmbedding Embedding => model.embed_tokens;
+
+    /// <summary>The output projection, or null when it is the embedding (tied).</summary>
+    public Projection? OutputProjection => lm_head;
+
+    /// <summary>The final RMSNorm before the output projection.</summary>
+    public RmsNorm FinalNorm => model.norm;
 
     internal Tensor FinalNormWeight => model.norm.Weight;
 
@@ -205,18 +181,33 @@ public sealed class CausalLanguageModel : nn.Module
         foreach (var layer in model.layers) layer.Moe?.Gate.UpdateBias(gamma);
     }
 
-    /// <summary>Parameters and buffers by HF name (the tied lm_head is not listed, as HF omits it).</summary>
-    public Dictionary<string, Tensor> HfStateDict() => state_dict().ToDictionary(kv => kv.Key, kv => kv.Value);
+    /// <summary>
+    /// Parameters and buffers by HF name (the tied lm_head is not listed, as HF omits it). A model with packed weights
+    /// (read from a GGUF file) has no float matrices to list: it runs, but is not saved or trained.
+    /// </summary>
+    public Dictionary<string, Tensor> HfStateDict()
+    {
+        if (IsPacked)
+            throw new R1Error("this model's weights are packed (read from a GGUF file): it can generate, but not be trained, saved or exported; " +
+                              "use `r1 quantize` to convert the GGUF file itself");
+        return state_dict().ToDictionary(kv => kv.Key, kv => kv.Value);
+    }
+
+    /// <summary>True when some matrix is a <see cref="PackedMatrix"/> (the model was read from a GGUF file).</summary>
+    public bool IsPacked => modules().Any(m => m is Projection { Packed: not null } or TokenEmbedding { Packed: not null });
 
     /// <summary>HF name → shape of every tensor a checkpoint of this config must hold.</summary>
     public Dictionary<string, long[]> ExpectedShapes() => state_dict().ToDictionary(kv => kv.Key, kv => kv.Value.shape);
+
+    /// <summary>What keeps packed weights' memory alive (a mapped GGUF file); released with the model.</summary>
+    public IDisposable? WeightMemory { get; set; }
 
     protected override void Dispose(bool disposing)
     {
         if (disposing)
         {
             rotary.Dispose();
-            cpuInference?.Dispose();
+            WeightMemory?.Dispose();
         }
         base.Dispose(disposing);
     }

@@ -34,7 +34,9 @@ public sealed class MoeGate : nn.Module
     public (Tensor Indices, Tensor Weights) Route(Tensor x)
     {
         using var scope = NewDisposeScope();
-        var logits = nn.functional.linear(x.to(float32), weight.to(float32));
+        Tensor logits;
+        using (Training.Autocast.Off(x.device)) // routing affinities in fp32 even inside a bf16 forward, as DeepSeek-V3's gate
+            logits = nn.functional.linear(x.to(float32), weight.to(float32));
         var scores = config.ScoringFunc == "softmax" ? logits.softmax(-1) : logits.sigmoid();
         var choice = scores.detach() + e_score_correction_bias.to(float32);
 
@@ -53,7 +55,8 @@ public sealed class MoeGate : nn.Module
         var weights = scores.gather(1, indices);
         if (config.NormTopkProb) weights = weights / (weights.sum(-1, keepdim: true) + 1e-20);
         weights = weights * config.RoutedScalingFactor;
-        if (training)
+        // Forwards that train count; a checkpointed layer's first, graph-less forward does not (its recompute does).
+        if (training && is_grad_enabled())
             using (no_grad())
                 Load.add_(bincount(indices.reshape(-1), minlength: config.NRoutedExperts));
         return (indices.MoveToOuterDisposeScope(), weights.to(x.dtype).MoveToOuterDisposeScope());

@@ -71,31 +71,16 @@ public sealed class KvCache : IDisposable
     public void Advance(int tokens) => Length += tokens;
 
     /// <summary>
-    /// A new cache of <paramref name="maxLength"/> positions where row i of this cache appears repeats[i] times
-    /// in a row: many samples share one prompt's prefill.
+    /// A view of the first <paramref name="count"/> rows, sharing this cache's storage (a forward through it fills
+    /// those rows; this cache's <see cref="Length"/> is the caller's to advance).
     /// </summary>
-    public KvCache RepeatRows(Tensor repeats, int maxLength)
-    {
-        Tensor Grow(Tensor t)
-        {
-            var filled = t.narrow(seqDim, 0, Length).repeat_interleave(repeats, 0);
-            var shape = filled.shape.ToArray();
-            shape[seqDim] = maxLength;
-            var result = zeros(shape, t.dtype, t.device);
-            result.narrow(seqDim, 0, Length).copy_(filled);
-            return result;
-        }
-        return new KvCache(first.Select(Grow).ToArray(), second.Select(Grow).ToArray(), seqDim, maxLength, Length);
-    }
+    public KvCache FirstRows(int count) => new(
+        first.Select(t => t.narrow(0, 0, count)).ToArray(), second.Select(t => t.narrow(0, 0, count)).ToArray(), seqDim, MaxLength, Length);
 
     /// <summary>A new cache holding only the given rows (finished sequences leave the batch).</summary>
     public KvCache SelectRows(Tensor rows) => new(
         first.Select(t => t.index_select(0, rows)).ToArray(), second.Select(t => t.index_select(0, rows)).ToArray(),
         seqDim, MaxLength, Length);
-
-    /// <summary>Bytes held by the cache for each position of each row (all layers).</summary>
-    public long BytesPerToken => first.Zip(second).Sum(p =>
-        (p.First.NumberOfElements + p.Second.NumberOfElements) * p.First.ElementSize / (BatchSize * MaxLength));
 
     public void Dispose()
     {

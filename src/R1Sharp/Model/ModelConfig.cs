@@ -3,11 +3,11 @@ using System.Text.Json.Nodes;
 
 namespace R1Sharp.Model;
 
-/// <summary>The three architecture families R1Sharp builds, named by Hugging Face's <c>model_type</c>.</summary>
-public enum ModelFamily { Llama, Qwen2, DeepseekV3 }
+/// <summary>The architecture families R1Sharp builds, named by Hugging Face's <c>model_type</c>.</summary>
+public enum ModelFamily { Llama, Qwen2, Qwen3, DeepseekV3 }
 
 /// <summary>
-/// Hyper-parameters of a decoder transformer, one record for all three families, read from and written to a
+/// Hyper-parameters of a decoder transformer, one record for all families, read from and written to a
 /// Hugging Face <c>config.json</c> with HF key names. Fields that a family does not use keep their defaults and
 /// are not written for that family.
 /// </summary>
@@ -24,7 +24,10 @@ public sealed record ModelConfig
     public int NumAttentionHeads { get; init; } = 8;
     /// <summary>GQA: query heads share this many K/V heads (equal to the head count = plain multi-head).</summary>
     public int NumKeyValueHeads { get; init; } = 8;
-    /// <summary>Per-head width for GQA families; null means hidden_size / num_attention_heads.</summary>
+    /// <summary>
+    /// Per-head width for GQA families; null means hidden_size / num_attention_heads. Qwen3 sets it explicitly (HF's
+    /// default for qwen3 is 128, not hidden / heads), and its q width heads · head_dim may differ from hidden_size.
+    /// </summary>
     public int? HeadDim { get; init; }
     public int MaxPositionEmbeddings { get; init; } = 2048;
     public double RmsNormEps { get; init; } = 1e-6;
@@ -32,7 +35,7 @@ public sealed record ModelConfig
     /// <summary>The HF <c>rope_scaling</c> object as written (yarn or llama3), or null for plain RoPE.</summary>
     public RopeScaling? RopeScaling { get; init; }
     public bool TieWordEmbeddings { get; init; }
-    /// <summary>Llama's <c>attention_bias</c>: bias on q/k/v/o. Qwen2 always has q/k/v bias and no o bias.</summary>
+    /// <summary>Llama's and Qwen3's <c>attention_bias</c>: bias on q/k/v/o. Qwen2 always has q/k/v bias and no o bias.</summary>
     public bool AttentionBias { get; init; }
     public double InitializerRange { get; init; } = 0.02;
     public int? BosTokenId { get; init; }
@@ -66,8 +69,10 @@ public sealed record ModelConfig
 
     public bool IsMla => Family == ModelFamily.DeepseekV3;
     public int GqaHeadDim => HeadDim ?? HiddenSize / NumAttentionHeads;
-    public bool HasQkvBias => Family == ModelFamily.Qwen2 || (Family == ModelFamily.Llama && AttentionBias);
-    public bool HasOutputBias => Family == ModelFamily.Llama && AttentionBias;
+    public bool HasQkvBias => Family == ModelFamily.Qwen2 || HasOutputBias;
+    public bool HasOutputBias => (Family is ModelFamily.Llama or ModelFamily.Qwen3) && AttentionBias;
+    /// <summary>Qwen3: an RMSNorm over each query and key head (weights q_norm, k_norm of head_dim), before RoPE.</summary>
+    public bool HasQkNorm => Family == ModelFamily.Qwen3;
     public bool IsMoeLayer(int layer) =>
         Family == ModelFamily.DeepseekV3 && NRoutedExperts > 0 && layer >= FirstKDenseReplace && layer % MoeLayerFreq == 0;
 
@@ -75,6 +80,7 @@ public sealed record ModelConfig
     {
         ModelFamily.Llama => "llama",
         ModelFamily.Qwen2 => "qwen2",
+        ModelFamily.Qwen3 => "qwen3",
         _ => "deepseek_v3",
     };
 
@@ -82,44 +88,98 @@ public sealed record ModelConfig
     {
         "llama" => ModelFamily.Llama,
         "qwen2" => ModelFamily.Qwen2,
+        "qwen3" => ModelFamily.Qwen3,
         "deepseek_v3" => ModelFamily.DeepseekV3,
-        _ => throw new R1Error($"{source}: model_type '{name}' is not supported (expected llama, qwen2 or deepseek_v3)"),
+        _ => throw new R1Error($"{source}: model_type '{name}' is not supported (expected llama, qwen2, qwen3 or deepseek_v3)"),
     };
 
-    /// <summary>Checks the numbers fit together; throws an R1Error naming the field.</summary>
+    // Upper bounds, each far above any published model (DeepSeek-V3: vocab 129,280, hidden 7,168, 61 layers,
+    // 256 experts), so a hostile or mistyped config.json is refused before anything is sized from it.
+    const int MaxVocab = 1 << 22, MaxHidden = 1 << 16, MaxIntermediate = 1 << 20, MaxLayers = 1 << 10, MaxHeads = 1 << 10,
+        MaxHeadDim = 1 << 12, MaxPositions = 1 << 24, MaxRank = 1 << 16, MaxExperts = 1 << 12, MaxSharedExperts = 1 << 6;
+    /// <summary>Routed experts over all layers: each is three tensors, so this bounds the checkpoint's tensor count.</summary>
+    const long MaxTotalExperts = 1 << 17;
+    /// <summary>Values of the rotary cos/sin tables (positions × rotary pairs), which are computed when a model is built.</summary>
+    const long MaxRotaryValues = 1L << 28;
+
+    /// <summary>
+    /// Checks every number is in range and that they fit together; throws an R1Error naming the field and value.
+    /// Run before anything is allocated from the config (building a model, or checking its weights).
+    /// </summary>
     public ModelConfig Validate(string source = "config")
     {
-        void Positive(string field, long value)
+        void InRange(string field, long value, long min, long max)
         {
-            if (value <= 0) throw new R1Error($"{source}: '{field}' must be positive, got {value}");
+            if (value < min) throw new R1Error($"{source}: '{field}' must be {(min == 1 ? "positive" : $"at least {min}")}, got {value}");
+            if (value > max) throw new R1Error($"{source}: '{field}' is {value}, over the {max:N0} R1Sharp accepts");
         }
-        Positive("vocab_size", VocabSize);
-        Positive("hidden_size", HiddenSize);
-        Positive("intermediate_size", IntermediateSize);
-        Positive("num_hidden_layers", NumHiddenLayers);
-        Positive("num_attention_heads", NumAttentionHeads);
-        Positive("max_position_embeddings", MaxPositionEmbeddings);
+        void Finite(string field, double value, double above, double max = double.MaxValue)
+        {
+            if (!double.IsFinite(value) || value <= above || value > max)
+                throw new R1Error($"{source}: '{field}' must be a finite number above {above}{(max < double.MaxValue ? $" and at most {max}" : "")}, got {value}");
+        }
+        void NotNegative(string field, double value)
+        {
+            if (!double.IsFinite(value) || value < 0) throw new R1Error($"{source}: '{field}' must be a finite number of at least 0, got {value}");
+        }
+        InRange("vocab_size", VocabSize, 1, MaxVocab);
+        InRange("hidden_size", HiddenSize, 1, MaxHidden);
+        InRange("intermediate_size", IntermediateSize, 1, MaxIntermediate);
+        InRange("num_hidden_layers", NumHiddenLayers, 1, MaxLayers);
+        InRange("num_attention_heads", NumAttentionHeads, 1, MaxHeads);
+        InRange("max_position_embeddings", MaxPositionEmbeddings, 1, MaxPositions);
+        Finite("rms_norm_eps", RmsNormEps, above: 0, max: 1);
+        // theta^(2i/d) spreads the rotary frequencies; at 1 or below they collapse or blow up.
+        Finite("rope_theta", RopeTheta, above: 1);
+        NotNegative("initializer_range", InitializerRange);
+        if (RopeScaling is { } scaling)
+        {
+            Finite("rope_scaling.factor", scaling.Factor, above: 0);
+            InRange("rope_scaling.original_max_position_embeddings", scaling.OriginalMaxPositionEmbeddings, 1, MaxPositions);
+            if (scaling.Type == "yarn")
+            {
+                Finite("rope_scaling.beta_fast", scaling.BetaFast, above: 0);
+                Finite("rope_scaling.beta_slow", scaling.BetaSlow, above: 0);
+                NotNegative("rope_scaling.mscale_all_dim", scaling.MscaleAllDim);
+                Finite("rope_scaling.attn_factor", scaling.AttnFactor, above: 0);
+                if (scaling.AttentionFactor is double attention) Finite("rope_scaling.attention_factor", attention, above: 0);
+            }
+            else
+            {
+                // llama3 interpolates between the two wavelengths: the band must not be empty.
+                Finite("rope_scaling.low_freq_factor", scaling.LowFreqFactor, above: 0);
+                Finite("rope_scaling.high_freq_factor", scaling.HighFreqFactor, above: scaling.LowFreqFactor);
+            }
+        }
+        int rotaryDim;
         if (!IsMla)
         {
-            Positive("num_key_value_heads", NumKeyValueHeads);
+            InRange("num_key_value_heads", NumKeyValueHeads, 1, NumAttentionHeads);
             if (NumAttentionHeads % NumKeyValueHeads != 0)
                 throw new R1Error($"{source}: num_attention_heads ({NumAttentionHeads}) must be a multiple of num_key_value_heads ({NumKeyValueHeads})");
-            if (HeadDim is null && HiddenSize % NumAttentionHeads != 0)
+            if (HeadDim is int headDim) InRange("head_dim", headDim, 1, MaxHeadDim);
+            else if (HiddenSize % NumAttentionHeads != 0)
                 throw new R1Error($"{source}: hidden_size ({HiddenSize}) must be a multiple of num_attention_heads ({NumAttentionHeads})");
             if (GqaHeadDim % 2 != 0) throw new R1Error($"{source}: head_dim ({GqaHeadDim}) must be even for RoPE");
+            rotaryDim = GqaHeadDim;
         }
         else
         {
-            Positive("kv_lora_rank", KvLoraRank);
-            Positive("qk_nope_head_dim", QkNopeHeadDim);
-            Positive("qk_rope_head_dim", QkRopeHeadDim);
-            Positive("v_head_dim", VHeadDim);
+            if (QLoraRank is int qRank and not 0) InRange("q_lora_rank", qRank, 1, MaxRank);
+            InRange("kv_lora_rank", KvLoraRank, 1, MaxRank);
+            InRange("qk_nope_head_dim", QkNopeHeadDim, 1, MaxHeadDim);
+            InRange("qk_rope_head_dim", QkRopeHeadDim, 1, MaxHeadDim);
+            InRange("v_head_dim", VHeadDim, 1, MaxHeadDim);
             if (QkRopeHeadDim % 2 != 0) throw new R1Error($"{source}: qk_rope_head_dim ({QkRopeHeadDim}) must be even");
+            InRange("n_routed_experts", NRoutedExperts, 0, MaxExperts);
+            InRange("n_shared_experts", NSharedExperts, 0, MaxSharedExperts);
+            InRange("first_k_dense_replace", FirstKDenseReplace, 0, MaxLayers);
+            InRange("moe_layer_freq", MoeLayerFreq, 1, MaxLayers);
             if (NRoutedExperts > 0)
             {
-                Positive("num_experts_per_tok", NumExpertsPerTok);
-                Positive("moe_intermediate_size", MoeIntermediateSize);
-                Positive("n_group", NGroup);
+                InRange("num_experts_per_tok", NumExpertsPerTok, 1, NRoutedExperts);
+                InRange("moe_intermediate_size", MoeIntermediateSize, 1, MaxIntermediate);
+                InRange("n_group", NGroup, 1, NRoutedExperts);
                 if (NRoutedExperts % NGroup != 0)
                     throw new R1Error($"{source}: n_routed_experts ({NRoutedExperts}) must be a multiple of n_group ({NGroup})");
                 if (TopkGroup < 1 || TopkGroup > NGroup)
@@ -128,8 +188,16 @@ public sealed record ModelConfig
                     throw new R1Error($"{source}: num_experts_per_tok ({NumExpertsPerTok}) exceeds the experts in topk_group groups");
                 if (ScoringFunc is not ("sigmoid" or "softmax"))
                     throw new R1Error($"{source}: scoring_func '{ScoringFunc}' is not supported (sigmoid or softmax)");
+                Finite("routed_scaling_factor", RoutedScalingFactor, above: 0);
+                long totalExperts = (long)Enumerable.Range(0, NumHiddenLayers).Count(IsMoeLayer) * NRoutedExperts;
+                if (totalExperts > MaxTotalExperts)
+                    throw new R1Error($"{source}: {totalExperts:N0} routed experts over all layers (n_routed_experts {NRoutedExperts}), over the {MaxTotalExperts:N0} R1Sharp accepts");
             }
+            rotaryDim = QkRopeHeadDim;
         }
+        if ((long)MaxPositionEmbeddings * (rotaryDim / 2) > MaxRotaryValues)
+            throw new R1Error($"{source}: max_position_embeddings ({MaxPositionEmbeddings:N0}) × rotary dim / 2 ({rotaryDim / 2}) is over the "
+                              + $"{MaxRotaryValues:N0} rotary-table values R1Sharp precomputes; lower max_position_embeddings");
         return this;
     }
 
@@ -155,19 +223,25 @@ public sealed record ModelConfig
         var family = ParseFamily(r.String("model_type", null) ?? throw new R1Error($"{source}: missing field 'model_type'"), source);
         int hidden = r.Int("hidden_size");
         int heads = r.Int("num_attention_heads");
+        int layers = r.Int("num_hidden_layers");
+        if (family is ModelFamily.Qwen2 or ModelFamily.Qwen3) CheckNoSlidingWindow(json, r, layers, source);
+        // transformers 5 moves rope_theta into rope_parameters.
+        var ropeParameters = json["rope_parameters"] as JsonObject;
+        double ropeTheta = r.Double("rope_theta", ropeParameters is null ? 10000.0 : new JsonFields(ropeParameters, source + " rope_parameters").Double("rope_theta", 10000.0));
         var config = new ModelConfig
         {
             Family = family,
             VocabSize = r.Int("vocab_size"),
             HiddenSize = hidden,
             IntermediateSize = r.Int("intermediate_size"),
-            NumHiddenLayers = r.Int("num_hidden_layers"),
+            NumHiddenLayers = layers,
             NumAttentionHeads = heads,
             NumKeyValueHeads = r.OptionalInt("num_key_value_heads") ?? heads,
-            HeadDim = family == ModelFamily.DeepseekV3 ? null : r.OptionalInt("head_dim"),
+            // HF's Qwen3Config defaults head_dim to 128 rather than hidden / heads.
+            HeadDim = family == ModelFamily.DeepseekV3 ? null : r.OptionalInt("head_dim") ?? (family == ModelFamily.Qwen3 ? 128 : null),
             MaxPositionEmbeddings = r.OptionalInt("max_position_embeddings") ?? 2048,
             RmsNormEps = r.Double("rms_norm_eps", 1e-6),
-            RopeTheta = r.Double("rope_theta", 10000.0),
+            RopeTheta = ropeTheta,
             RopeScaling = RopeScaling.FromJson(json["rope_scaling"] ?? json["rope_parameters"], source),
             TieWordEmbeddings = r.Bool("tie_word_embeddings", false),
             AttentionBias = r.Bool("attention_bias", false),
@@ -197,6 +271,26 @@ public sealed record ModelConfig
         return config.Validate(source);
     }
 
+    /// <summary>
+    /// Qwen2/Qwen3 configs carry sliding-window fields that their released models leave off (<c>use_sliding_window</c>
+    /// false). HF makes layers from <c>max_window_layers</c> on sliding when it is on; R1Sharp attends to the whole
+    /// context, so such a config is refused rather than run differently.
+    /// </summary>
+    static void CheckNoSlidingWindow(JsonObject json, JsonFields r, int layers, string source)
+    {
+        if (json["layer_types"] is JsonArray types)
+        {
+            for (int i = 0; i < types.Count; i++)
+                if (types[i] is not JsonValue v || !v.TryGetValue(out string? type) || type != "full_attention")
+                    throw new R1Error($"{source}: layer_types[{i}] is {types[i]?.ToJsonString() ?? "null"}; only \"full_attention\" layers are supported (no sliding-window attention)");
+            return;
+        }
+        bool sliding = r.Bool("use_sliding_window", false) && r.OptionalInt("sliding_window") is not null
+                       && (r.OptionalInt("max_window_layers") ?? 28) < layers;
+        if (sliding)
+            throw new R1Error($"{source}: use_sliding_window is true, which makes layers from max_window_layers on sliding-window layers; sliding-window attention is not supported");
+    }
+
     /// <summary>The HF config.json object for this family (only the keys HF's config class has).</summary>
     public JsonObject ToJson()
     {
@@ -206,6 +300,7 @@ public sealed record ModelConfig
             {
                 ModelFamily.Llama => "LlamaForCausalLM",
                 ModelFamily.Qwen2 => "Qwen2ForCausalLM",
+                ModelFamily.Qwen3 => "Qwen3ForCausalLM",
                 _ => "DeepseekV3ForCausalLM",
             }),
             ["model_type"] = TypeName(Family),
@@ -237,6 +332,14 @@ public sealed record ModelConfig
                 break;
             case ModelFamily.Qwen2:
                 json["use_sliding_window"] = false;
+                break;
+            case ModelFamily.Qwen3:
+                // Always written: a reader's default head_dim for qwen3 is 128, not hidden / heads.
+                json["head_dim"] = GqaHeadDim;
+                json["attention_bias"] = AttentionBias;
+                json["use_sliding_window"] = false;
+                json["sliding_window"] = null;
+                json["max_window_layers"] = NumHiddenLayers;
                 break;
             case ModelFamily.DeepseekV3:
                 json["attention_bias"] = false;

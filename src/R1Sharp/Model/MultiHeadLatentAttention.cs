@@ -1,5 +1,4 @@
 using TorchSharp;
-using TorchSharp.Modules;
 using static TorchSharp.torch;
 
 namespace R1Sharp.Model;
@@ -9,18 +8,27 @@ namespace R1Sharp.Model;
 /// (kv_lora_rank wide) plus one rotary key k_pe shared by all heads. Training materialises per-head K and V
 /// ("naive"); cached inference keeps only c_kv and k_pe and folds the up-projections into the query and the
 /// output ("absorbed"), so the cache costs kv_lora_rank + qk_rope_head_dim values per token and layer.
+/// Projections are run with <c>call</c>, which runs their hooks: a LoRA adapter's update comes in that way (<see cref="LoraAdapter"/>).
 /// </summary>
 public sealed class MultiHeadLatentAttention : AttentionLayer
 {
-    readonly Linear? q_proj;
-    readonly Linear? q_a_proj;
+    readonly Projection? q_proj;
+    readonly Projection? q_a_proj;
     readonly RmsNorm? q_a_layernorm;
-    readonly Linear? q_b_proj;
-    readonly Linear kv_a_proj_with_mqa;
+    readonly Projection? q_b_proj;
+    readonly Projection kv_a_proj_with_mqa;
     readonly RmsNorm kv_a_layernorm;
-    readonly Linear kv_b_proj;
-    readonly Linear o_proj;
+    readonly Projection kv_b_proj;
+    readonly Projection o_proj;
     readonly int heads, nopeDim, ropeDim, vDim, rank;
+
+    /// <summary>
+    /// Blocks the absorbed path rounds q_nope and the attended latent to before the per-head up-projections (0: kept
+    /// float). The GGUF loader sets them when a file stores attn_k_b/attn_v_b quantized, because llama.cpp multiplies
+    /// those as it does every quantized matrix — by activations rounded to 8-bit blocks — and without it the logits
+    /// move by a few percent.
+    /// </summary>
+    internal (int Key, int Value) AbsorbedRounding { get; set; }
 
     public MultiHeadLatentAttention(ModelConfig config) : base(nameof(MultiHeadLatentAttention))
     {
@@ -32,18 +40,18 @@ public sealed class MultiHeadLatentAttention : AttentionLayer
         int qHeadDim = nopeDim + ropeDim;
         if (config.QLoraRank is int qRank and > 0)
         {
-            q_a_proj = nn.Linear(config.HiddenSize, qRank, hasBias: false);
+            q_a_proj = new Projection(config.HiddenSize, qRank, hasBias: false);
             q_a_layernorm = new RmsNorm(qRank, config.RmsNormEps);
-            q_b_proj = nn.Linear(qRank, heads * qHeadDim, hasBias: false);
+            q_b_proj = new Projection(qRank, heads * qHeadDim, hasBias: false);
         }
         else
         {
-            q_proj = nn.Linear(config.HiddenSize, heads * qHeadDim, hasBias: false);
+            q_proj = new Projection(config.HiddenSize, heads * qHeadDim, hasBias: false);
         }
-        kv_a_proj_with_mqa = nn.Linear(config.HiddenSize, rank + ropeDim, hasBias: false);
+        kv_a_proj_with_mqa = new Projection(config.HiddenSize, rank + ropeDim, hasBias: false);
         kv_a_layernorm = new RmsNorm(rank, config.RmsNormEps);
-        kv_b_proj = nn.Linear(rank, heads * (nopeDim + vDim), hasBias: false);
-        o_proj = nn.Linear(heads * vDim, config.HiddenSize, hasBias: false);
+        kv_b_proj = new Projection(rank, heads * (nopeDim + vDim), hasBias: false);
+        o_proj = new Projection(heads * vDim, config.HiddenSize, hasBias: false);
         RegisterComponents();
     }
 
@@ -51,12 +59,12 @@ public sealed class MultiHeadLatentAttention : AttentionLayer
     {
         using var scope = NewDisposeScope();
         long b = x.shape[0], t = x.shape[1];
-        var q = (q_proj is not null ? q_proj.forward(x) : q_b_proj!.forward(q_a_layernorm!.forward(q_a_proj!.forward(x))))
+        var q = (q_proj is not null ? q_proj.call(x) : q_b_proj!.call(q_a_layernorm!.forward(q_a_proj!.call(x))))
             .view(b, t, heads, nopeDim + ropeDim);
         var qNope = q.narrow(-1, 0, nopeDim);
         var qPe = context.Rotary.Apply(q.narrow(-1, nopeDim, ropeDim), context.Rope);
 
-        var kvA = kv_a_proj_with_mqa.forward(x);
+        var kvA = kv_a_proj_with_mqa.call(x);
         var cKv = kv_a_layernorm.forward(kvA.narrow(-1, 0, rank));
         var kPe = context.Rotary.Apply(kvA.narrow(-1, rank, ropeDim).view(b, t, 1, ropeDim), context.Rope).view(b, t, ropeDim);
 
@@ -65,13 +73,13 @@ public sealed class MultiHeadLatentAttention : AttentionLayer
         var o = context.Cache is null
             ? Naive(qNope, qPe, cKv, kPe, context, scale)
             : Absorbed(qNope, qPe, cKv, kPe, context, layerIndex, scale);
-        return o_proj.forward(o.reshape(b, t, heads * vDim)).MoveToOuterDisposeScope();
+        return o_proj.call(o.reshape(b, t, heads * vDim)).MoveToOuterDisposeScope();
     }
 
     Tensor Naive(Tensor qNope, Tensor qPe, Tensor cKv, Tensor kPe, AttentionContext context, double scale)
     {
         long b = qNope.shape[0], t = qNope.shape[1];
-        var kv = kv_b_proj.forward(cKv).view(b, t, heads, nopeDim + vDim);
+        var kv = kv_b_proj.call(cKv).view(b, t, heads, nopeDim + vDim);
         var k = cat([kv.narrow(-1, 0, nopeDim), kPe.unsqueeze(2).expand(b, t, heads, ropeDim)], -1).transpose(1, 2);
         var v = kv.narrow(-1, nopeDim, vDim).transpose(1, 2);
         var q = cat([qNope, qPe], -1).transpose(1, 2);
@@ -84,9 +92,11 @@ public sealed class MultiHeadLatentAttention : AttentionLayer
         var (cKvAll, kPeAll) = context.Cache!.Append(layerIndex, cKv, kPe, context.PastLength);
         long s = cKvAll.shape[1];
 
-        var w = kv_b_proj.weight!.view(heads, nopeDim + vDim, rank);
+        // The weight itself is read here, not the layer called, so an active LoRA adapter's B·A is added to it.
+        var w = LoraAdapter.EffectiveWeight(kv_b_proj).view(heads, nopeDim + vDim, rank);
         var wUk = w.narrow(1, 0, nopeDim);         // [H, nope, rank]
         var wUv = w.narrow(1, nopeDim, vDim);      // [H, v, rank]
+        if (AbsorbedRounding.Key > 0) qNope = Quantization.GgmlQuants.RoundActivations(qNope, AbsorbedRounding.Key);
         var qLatent = einsum("bthd,hdc->bthc", qNope, wUk);
 
         // All heads share one key and one value (the latent), so the H·T queries form a single head.
@@ -97,6 +107,7 @@ public sealed class MultiHeadLatentAttention : AttentionLayer
                    ?? (t > 1 ? CausalMask(t, s, context.PastLength, qNope.device).repeat(heads, 1).view(1, 1, heads * t, s) : null);
         var latent = nn.functional.scaled_dot_product_attention(query * (scale * Math.Sqrt(rank + ropeDim)), key, value, mask)
             .view(b, heads, t, rank);
+        if (AbsorbedRounding.Value > 0) latent = Quantization.GgmlQuants.RoundActivations(latent, AbsorbedRounding.Value);
         return einsum("bhtc,hdc->bthd", latent, wUv);
     }
 

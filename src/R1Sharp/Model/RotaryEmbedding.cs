@@ -17,7 +17,8 @@ public sealed class RotaryEmbedding : IDisposable
     /// <summary>YaRN's attention temperature correction, applied to the softmax scale (1 without YaRN).</summary>
     public double AttentionScaleFactor { get; }
 
-    public RotaryEmbedding(int dim, int maxPositions, double theta, RopeScaling? scaling, bool interleaved, Device? device = null)
+    /// <param name="magnitude">Scales cos and sin (HF's YaRN attention factor for rotate-half models; 1 otherwise).</param>
+    public RotaryEmbedding(int dim, int maxPositions, double theta, RopeScaling? scaling, bool interleaved, Device? device = null, double magnitude = 1)
     {
         Dim = dim;
         Interleaved = interleaved;
@@ -25,8 +26,8 @@ public sealed class RotaryEmbedding : IDisposable
         AttentionScaleFactor = attentionFactor;
         using var positions = arange(maxPositions, dtype: float64);
         using var angles = outer(positions, tensor(invFreq, dtype: float64));
-        cos = angles.cos().to(float32).to(device ?? CPU);
-        sin = angles.sin().to(float32).to(device ?? CPU);
+        cos = (angles.cos() * magnitude).to(float32).to(device ?? CPU);
+        sin = (angles.sin() * magnitude).to(float32).to(device ?? CPU);
     }
 
     /// <summary>Per-pair rotation frequencies after rope scaling (also used by the GGUF exporter).</summary>

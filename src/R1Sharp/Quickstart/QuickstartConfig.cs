@@ -1,6 +1,7 @@
 using System.Text.Json;
 using System.Text.Json.Serialization;
 using R1Sharp.Model;
+using R1Sharp.Training;
 
 namespace R1Sharp.Quickstart;
 
@@ -87,6 +88,12 @@ public sealed record QuickstartConfig
     [JsonPropertyName("eval_temperature")] public double EvalTemperature { get; init; } = 0.6;
     [JsonPropertyName("eval_top_p")] public double EvalTopP { get; init; } = 0.95;
 
+    /// <summary>Precision of the training stages' matrix products: fp32 (default), bf16, or auto (measured at each
+    /// stage's start, bf16 only where clearly faster; see docs/training.md). fp32 by default because the quickstart's
+    /// products are too small for bf16 to pay (auto measured 1.2–1.3×, at its margin), and a timing near the margin would
+    /// let the machine's load choose — and change — the headline numbers of a run that must be the same every time.</summary>
+    [JsonPropertyName("precision")] public Precision Precision { get; init; } = Precision.Fp32;
+
     /// <summary>Optional wall-clock cap per training stage; 0 (default) lets the step counts decide, so the result
     /// does not depend on how busy the machine is.</summary>
     [JsonPropertyName("max_stage_seconds")] public double MaxStageSeconds { get; init; }
@@ -99,19 +106,9 @@ public sealed record QuickstartConfig
         BosTokenId = bos, EosTokenIds = eos is int e ? [e] : [], PadTokenId = pad,
     };
 
-    /// <summary>Settings from a JSON file with report.json's config keys (a quickstart run's config.json is one).</summary>
-    public static QuickstartConfig Load(string path)
-    {
-        if (!File.Exists(path)) throw new R1Error($"{path}: config file not found");
-        try
-        {
-            return JsonSerializer.Deserialize<QuickstartConfig>(File.ReadAllText(path)) ?? throw new R1Error($"{path}: empty config");
-        }
-        catch (JsonException e)
-        {
-            throw new R1Error($"{path}: {e.Message}", e);
-        }
-    }
+    /// <summary>Settings from a JSON file with report.json's config keys (a quickstart run's config.json is one),
+    /// laid over <paramref name="baseline"/> (default: the defaults); an unknown key is an error.</summary>
+    public static QuickstartConfig Load(string path, QuickstartConfig? baseline = null) => ConfigJson.Load(path, baseline ?? new QuickstartConfig());
 
     /// <summary>
     /// The settings a model was trained with when it lives in a quickstart run folder (&lt;run&gt;/models/rl), else the

@@ -13,7 +13,7 @@ public static class QuickstartCorpus
 {
     /// <summary>The task the quickstart trains and evaluates on: addition, split by a hash of each problem.</summary>
     public static ArithmeticTask Task(QuickstartConfig c) =>
-        new(new ArithmeticOptions { Operations = "+", MinDigits = c.MinDigits, MaxDigits = c.MaxDigits, HarderExtraDigits = 1 });
+        new(new ArithmeticOptions { Operations = "+", MinDigits = c.MinDigits, MaxDigits = c.MaxDigits, HarderExtraDigits = 1 }, "quickstart");
 
     /// <summary>
     /// The completion after the template's "&lt;think&gt;\n": worked columns (or nothing), then the answer. A direct

@@ -1,11 +1,9 @@
 using System.Diagnostics;
-using System.Runtime.InteropServices;
 using R1Sharp.Checkpoints;
 using R1Sharp.Evaluation;
 using R1Sharp.Model;
 using R1Sharp.Runs;
 using R1Sharp.Tasks;
-using R1Sharp.Tasks.Rewards;
 using R1Sharp.Tokenizers;
 using R1Sharp.Training;
 using TorchSharp;
@@ -13,47 +11,36 @@ using static TorchSharp.torch;
 
 namespace R1Sharp.Quickstart;
 
-/// <summary>What the quickstart tells its watcher (the CLI draws it live).</summary>
-public interface IQuickstartObserver
-{
-    void StageStarted(string stage, int totalSteps);
-    void Step(int step, IReadOnlyDictionary<string, double> metrics);
-    void StageFinished(string stage, string summary);
-}
-
 /// <summary>
 /// `r1 quickstart`: an R1-Zero run on a laptop CPU. Tokenizer → pretraining corpus → base model → evaluation →
 /// GRPO with rule-based rewards → evaluation → (control: the base trained further for RL's wall-clock) → report.
+/// Each training stage is a run of its own beside the quickstart's (&lt;name&gt;-pretrain, -grpo, -control).
 /// </summary>
-public sealed class QuickstartPipeline(QuickstartConfig config, string runsRoot, IQuickstartObserver observer)
+public sealed class QuickstartPipeline(QuickstartConfig config, string runsRoot, ITrainingObserver observer)
 {
-    readonly Dictionary<string, double> stageSeconds = [];
-    RunFolder? grpoRun;
-
-    public (QuickstartReport Report, string Folder) Run(bool control, string? name = null, CancellationToken cancellation = default)
+    /// <param name="cost">The rates of the cost cards (null: the enclosing run's, else the defaults).</param>
+    public (QuickstartReport Report, string Folder) Run(bool control, string? name = null, CancellationToken cancellation = default, CostRates? cost = null)
     {
         var total = Stopwatch.StartNew();
         torch.set_num_threads(Environment.ProcessorCount);
-        name ??= RunFolder.DefaultName("quickstart");
-        var run = RunFolder.Create(runsRoot, name, "quickstart", config);
-        try
+        return TrainingRun.Pipeline("quickstart", new RunTarget(runsRoot, name, Cost: cost), config, observer, (run, stages) =>
         {
             var task = QuickstartCorpus.Task(config);
-            var (tokenizer, documents) = Timed("tokenizer", () => BuildTokenizer());
+            var (tokenizer, documents) = stages.Time("tokenizer", BuildTokenizer);
             string baseDir = Path.Combine(run.Path, "models", "base");
-            double pretrainSeconds = Timed("pretrain", () => Pretrain(tokenizer, documents, name, baseDir, cancellation));
-            var baseScores = Timed("eval base", () => Evaluate(baseDir, task, pretrainSeconds));
+            var pretrain = stages.Time("pretrain", () => Pretrain(tokenizer, documents, run.Name, baseDir, cancellation));
+            var baseScores = stages.Time("eval base", () => Evaluate(baseDir, task, pretrain.TrainSeconds));
 
             string rlDir = Path.Combine(run.Path, "models", "rl");
-            double rlSeconds = Timed("grpo", () => Grpo(task, baseDir, rlDir, name, cancellation));
-            var rlScores = Timed("eval rl", () => Evaluate(rlDir, task, rlSeconds));
+            var grpo = stages.Time("grpo", () => Grpo(task, baseDir, rlDir, run.Name, cancellation));
+            var rlScores = stages.Time("eval rl", () => Evaluate(rlDir, task, grpo.TrainSeconds));
 
             ModelScores? controlScores = null;
             if (control)
             {
                 string controlDir = Path.Combine(run.Path, "models", "control");
-                double controlSeconds = Timed("control", () => Control(tokenizer, documents, baseDir, controlDir, name, rlSeconds, cancellation));
-                controlScores = Timed("eval control", () => Evaluate(controlDir, task, controlSeconds));
+                stages.Time("control", () => Control(documents, baseDir, controlDir, run.Name, grpo.TrainSeconds, cancellation));
+                controlScores = stages.Time("eval control", () => Evaluate(controlDir, task, grpo.TrainSeconds));
             }
 
             var report = new QuickstartReport
@@ -61,33 +48,17 @@ public sealed class QuickstartPipeline(QuickstartConfig config, string runsRoot,
                 Base = baseScores, Rl = rlScores, Control = controlScores,
                 SamplesPerPrompt = config.EvalSamples, EvalPrompts = config.EvalPrompts,
                 Temperature = config.EvalTemperature, TopP = config.EvalTopP,
-                TotalSeconds = total.Elapsed.TotalSeconds, StageSeconds = stageSeconds,
-                Machine = $"{Environment.ProcessorCount} cores, {RuntimeInformation.OSDescription}, {RuntimeInformation.ProcessArchitecture}",
-                Config = config,
+                TotalSeconds = total.Elapsed.TotalSeconds, StageSeconds = stages.Seconds, Machine = TrainingRun.Machine, Config = config,
+                Cost = stages.Card(),
             };
             AtomicFile.WriteAllText(Path.Combine(run.Path, "report.json"), report.ToJson() + "\n");
-            var plots = CopyGrpoPlots(run);
-            run.WriteReport(report.ToMarkdown(plots));
-            run.Finish(RunStatus.Finished, new Dictionary<string, double>
+            var final = new Dictionary<string, double>
             {
                 ["base_heldout_pass1"] = baseScores.Heldout.Pass1, ["rl_heldout_pass1"] = rlScores.Heldout.Pass1,
                 ["base_harder_pass1"] = baseScores.Harder.Pass1, ["rl_harder_pass1"] = rlScores.Harder.Pass1,
-            }, report.ToMarkdown(plots));
-            return (report, run.Path);
-        }
-        catch
-        {
-            run.Finish(RunStatus.Failed);
-            throw;
-        }
-    }
-
-    T Timed<T>(string stage, Func<T> body)
-    {
-        var clock = Stopwatch.StartNew();
-        var result = body();
-        stageSeconds[stage] = clock.Elapsed.TotalSeconds;
-        return result;
+            };
+            return ((report, run.Path), final, report.ToMarkdown(CopyPlots(run, grpo.RunPath)));
+        });
     }
 
     (HfTokenizer, List<int[]>) BuildTokenizer()
@@ -112,81 +83,52 @@ public sealed class QuickstartPipeline(QuickstartConfig config, string runsRoot,
         LearningRate = config.PretrainLearningRate, WarmupSteps = Math.Min(100, config.PretrainSteps / 10),
         MaxSteps = config.PretrainSteps, MaxSeconds = config.MaxStageSeconds, BatchSize = config.PretrainBatchSize,
         MaxSeqLength = config.PretrainSeqLength, EvalSteps = Math.Max(1, config.PretrainSteps / 4), EvalBatches = 4,
-        SaveSteps = 0, Seed = config.Seed, AdamBeta2 = 0.95, WeightDecay = 0.1,
+        SaveSteps = 0, Seed = config.Seed, AdamBeta2 = 0.95, WeightDecay = 0.1, Precision = config.Precision,
     };
 
-    /// <summary>Pretrains a model of this configuration's shape into <paramref name="modelDir"/> (run &lt;name&gt;-pretrain); returns its seconds.</summary>
-    public double Pretrain(HfTokenizer tokenizer, List<int[]> documents, string name, string modelDir, CancellationToken cancellation = default)
-    {
-        var lm = PretrainConfig;
-        observer.StageStarted("pretrain", lm.MaxSteps);
-        int held = Math.Max(1, documents.Count / 50);
-        var stream = new PackedTokenStream(documents.Skip(held).ToList(), lm.BatchSize, lm.MaxSeqLength, config.Seed);
-        var evalStream = new PackedTokenStream(documents.Take(held).ToList(), lm.BatchSize, lm.MaxSeqLength, config.Seed);
-        var evalBatches = Enumerable.Range(0, lm.EvalBatches).Select(_ => evalStream.Next(CPU)).ToList();
-        manual_seed(config.Seed);
-        using var model = new CausalLanguageModel(config.ModelConfig(tokenizer.VocabSize, tokenizer.BosId, tokenizer.EosId, tokenizer.PadId));
-        var run = RunFolder.Create(runsRoot, name + "-pretrain", "pretrain", lm);
-        var clock = Stopwatch.StartNew();
-        var last = new LanguageModelTrainer(model, lm, stream, evalBatches).Run(run, onStep: observer.Step, cancellation: cancellation);
-        double seconds = clock.Elapsed.TotalSeconds;
-        run.Finish(RunStatus.Finished, last);
-        SaveModel(model, tokenizer, modelDir);
-        observer.StageFinished("pretrain", $"loss {last.GetValueOrDefault("loss"):F3}, eval loss {last.GetValueOrDefault("eval_loss"):F3} in {seconds:F0} s");
-        return seconds;
-    }
+    /// <summary>The documents held out of pretraining for its eval_loss: the first 2%.</summary>
+    static int HeldOut(List<int[]> documents) => Math.Max(1, documents.Count / 50);
 
-    static void SaveModel(CausalLanguageModel model, HfTokenizer tokenizer, string dir)
-    {
-        ModelCheckpoint.Save(model, dir);
-        TokenizerLoader.Save(dir, tokenizer.Definition, tokenizer.Config ?? TokenizerConfig.ForOwnTokenizers);
-    }
+    /// <summary>Pretrains a model of this configuration's shape into <paramref name="modelDir"/> (run &lt;name&gt;-pretrain).</summary>
+    public TrainingOutcome Pretrain(HfTokenizer tokenizer, List<int[]> documents, string name, string modelDir, CancellationToken cancellation = default) =>
+        TrainingRun.Run("pretrain", new RunTarget(runsRoot, name + "-pretrain", ModelDir: modelDir), new ConfigLayers<LmTrainingConfig>(PretrainConfig), lm =>
+        {
+            var stream = new PackedTokenStream(documents.Skip(HeldOut(documents)).ToList(), lm.BatchSize, lm.MaxSeqLength, config.Seed);
+            var evalStream = new PackedTokenStream(documents.Take(HeldOut(documents)).ToList(), lm.BatchSize, lm.MaxSeqLength, config.Seed);
+            var evalBatches = Enumerable.Range(0, lm.EvalBatches).Select(_ => evalStream.Next(CPU)).ToList();
+            manual_seed(config.Seed);
+            var model = new CausalLanguageModel(config.ModelConfig(tokenizer.VocabSize, tokenizer.BosId, tokenizer.EosId, tokenizer.PadId));
+            var bundle = new ModelBundle(model, tokenizer, ChatTemplate.FromConfig(TokenizerConfig.ForOwnTokenizers) ?? ChatTemplate.DeepSeekR1, modelDir);
+            return Recipes.LanguageModelJob(bundle, lm, stream, evalBatches);
+        }, observer, cancellation);
 
-    /// <summary>GRPO from <paramref name="baseDir"/> into <paramref name="rlDir"/> (run &lt;name&gt;-grpo) for rl_steps or max_stage_seconds; returns its seconds.</summary>
-    public double Grpo(IVerifiableTask task, string baseDir, string rlDir, string name, CancellationToken cancellation = default)
+    /// <summary>GRPO from <paramref name="baseDir"/> into <paramref name="rlDir"/> (run &lt;name&gt;-grpo) for rl_steps or max_stage_seconds.</summary>
+    public TrainingOutcome Grpo(IVerifiableTask task, string baseDir, string rlDir, string name, CancellationToken cancellation = default)
     {
         var grpo = new GrpoConfig
         {
             NumGenerations = config.RlNumGenerations, PromptsPerStep = config.RlPromptsPerStep,
             MaxPromptLength = 64, MaxCompletionLength = config.MaxCompletionLength, Temperature = config.RlTemperature,
             LearningRate = config.RlLearningRate, LrSchedulerType = LrSchedulerType.Constant, AdamBeta2 = 0.99,
-            MaxSteps = config.RlSteps, Seed = config.Seed, LoggingSteps = 10, SaveSteps = 0, LossType = LossType.Dapo,
-            Beta = config.RlBeta,
+            MaxSteps = config.RlSteps, MaxSeconds = config.MaxStageSeconds, Seed = config.Seed, LoggingSteps = 10, SaveSteps = 0,
+            LossType = LossType.Dapo, Beta = config.RlBeta, Precision = config.Precision,
         };
-        observer.StageStarted("grpo", grpo.MaxSteps);
-        using var bundle = ModelBundle.Load(baseDir);
-        var environment = new GrpoEnvironment(task, CompositeReward.Standard(), bundle.Tokenizer,
-            e => bundle.EncodeChat(e.Prompt.Select(m => new ChatMessage(m.Role, m.Content)).ToList()), bundle.Template.OpensThink);
-        var run = grpoRun = RunFolder.Create(runsRoot, name + "-grpo", "grpo", grpo);
-        var clock = Stopwatch.StartNew();
-        using var reference = grpo.Beta != 0 ? ModelCheckpoint.Load(baseDir) : null;
-        var last = new GrpoTrainer(bundle.Model, grpo, environment, reference).Run(run, onStep: observer.Step,
-            maxSeconds: config.MaxStageSeconds, cancellation: cancellation);
-        double seconds = clock.Elapsed.TotalSeconds;
-        run.Finish(RunStatus.Finished, last);
-        SaveModel(bundle.Model, bundle.Tokenizer, rlDir);
-        observer.StageFinished("grpo", $"reward {last.GetValueOrDefault(MetricNames.Reward):F3}, accuracy {last.GetValueOrDefault(MetricNames.Accuracy):F3}, length {last.GetValueOrDefault(MetricNames.MeanLength):F1} in {seconds:F0} s");
-        return seconds;
+        return TrainingRun.Run("grpo", new RunTarget(runsRoot, name + "-grpo", ModelDir: rlDir), new ConfigLayers<GrpoConfig>(grpo),
+            cfg => Recipes.GrpoJob(cfg, baseDir, task), observer, cancellation);
     }
 
-    double Control(HfTokenizer tokenizer, List<int[]> documents, string baseDir, string controlDir, string name, double seconds,
-        CancellationToken cancellation)
+    /// <summary>The base's own data at the base's final learning rate, for exactly the wall-clock RL had.</summary>
+    TrainingOutcome Control(List<int[]> documents, string baseDir, string controlDir, string name, double seconds, CancellationToken cancellation)
     {
-        // The base's own data at the base's final learning rate, for exactly the wall-clock RL had.
         var lm = PretrainConfig with
         {
             LearningRate = config.PretrainLearningRate * PretrainConfig.MinLrRate, LrSchedulerType = LrSchedulerType.Constant,
-            WarmupSteps = 0, MaxSteps = 1_000_000, MaxSeconds = seconds, EvalSteps = 0, Seed = config.Seed + 1,
+            WarmupSteps = 0, MaxSteps = int.MaxValue, MaxSeconds = seconds, EvalSteps = 0, Seed = config.Seed + 1,
         };
-        observer.StageStarted("control", 0);
-        using var bundle = ModelBundle.Load(baseDir);
-        var stream = new PackedTokenStream(documents.Skip(Math.Max(1, documents.Count / 50)).ToList(), lm.BatchSize, lm.MaxSeqLength, lm.Seed);
-        var run = RunFolder.Create(runsRoot, name + "-control", "pretrain", lm);
-        var last = new LanguageModelTrainer(bundle.Model, lm, stream).Run(run, onStep: observer.Step, cancellation: cancellation);
-        run.Finish(RunStatus.Finished, last);
-        SaveModel(bundle.Model, tokenizer, controlDir);
-        observer.StageFinished("control", $"{run.ReadMetrics().Count} more pretraining steps, loss {last.GetValueOrDefault("loss"):F3}");
-        return seconds;
+        return TrainingRun.Run("pretrain", new RunTarget(runsRoot, name + "-control", ModelDir: controlDir), new ConfigLayers<LmTrainingConfig>(lm),
+            cfg => TrainingJob.For(ModelBundle.Load(baseDir), bundle =>
+                Recipes.LanguageModelJob(bundle, cfg, new PackedTokenStream(documents.Skip(HeldOut(documents)).ToList(), cfg.BatchSize, cfg.MaxSeqLength, cfg.Seed))),
+            observer, cancellation);
     }
 
     /// <summary>The model on the held-out and harder splits by R1's protocol; samples and summaries go to &lt;modelDir&gt;/eval.</summary>
@@ -212,18 +154,11 @@ public sealed class QuickstartPipeline(QuickstartConfig config, string runsRoot,
         return scores;
     }
 
-    /// <summary>Plots of the GRPO run (reward, accuracy, length, ...) beside the quickstart's report.</summary>
-    List<string> CopyGrpoPlots(RunFolder run)
+    /// <summary>Plots of the GRPO run (reward, accuracy, length, ...) copied beside the quickstart's report; returns their relative paths.</summary>
+    static List<string> CopyPlots(RunFolder run, string grpoRun)
     {
-        var files = grpoRun!.WritePlots([MetricNames.Reward, MetricNames.Accuracy, MetricNames.MeanLength, MetricNames.Entropy, MetricNames.Kl]);
-        Directory.CreateDirectory(run.PlotsPath);
-        var copied = new List<string>();
-        foreach (var file in files)
-        {
-            string target = Path.Combine(run.PlotsPath, Path.GetFileName(file));
-            File.Copy(file, target, overwrite: true);
-            copied.Add(Path.Combine(RunFolder.PlotsDir, Path.GetFileName(file)));
-        }
-        return copied;
+        var rows = MetricsRow.Read(Path.Combine(grpoRun, RunFolder.MetricsFile));
+        var files = RunPlots.Write(run.PlotsPath, rows, [MetricNames.Reward, MetricNames.Accuracy, MetricNames.MeanLength, MetricNames.Entropy, MetricNames.Kl]);
+        return files.Select(f => Path.Combine(RunFolder.PlotsDir, Path.GetFileName(f))).ToList();
     }
 }

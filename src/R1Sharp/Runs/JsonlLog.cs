@@ -16,7 +16,7 @@ public sealed class JsonlLog(string path)
     {
         if (record["step"] is null)
             throw new ArgumentException("a log record needs a step", nameof(record));
-        File.AppendAllText(Path, record.ToJsonString() + "\n");
+        File.AppendAllText(Path, JsonlFile.Line(record) + "\n");
     }
 
     /// <summary>Records in file order. A partial last line (from a kill mid-write) is skipped; a bad line elsewhere is
@@ -60,8 +60,7 @@ public sealed class JsonlLog(string path)
     {
         if (!File.Exists(Path))
             return;
-        var kept = Read().Where(r => StepOf(r) <= step).Select(r => r.ToJsonString() + "\n");
-        AtomicFile.WriteAllText(Path, string.Concat(kept));
+        JsonlFile.Write(Path, Read().Where(r => StepOf(r) <= step));
     }
 
     public static int StepOf(JsonObject record) => record["step"]!.GetValue<int>();

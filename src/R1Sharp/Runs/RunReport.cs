@@ -25,6 +25,8 @@ public static class RunReport
             foreach (var (name, value) in run.FinalMetrics.OrderBy(kv => kv.Key, StringComparer.Ordinal))
                 md.AppendLine($"| {name} | {Number(value)} |");
         }
+        if (run.Cost is { } cost)
+            md.AppendLine().Append(cost.ToMarkdown().TrimEnd()).AppendLine();
         if (plotFiles.Count > 0)
         {
             md.AppendLine().AppendLine("## Plots").AppendLine();

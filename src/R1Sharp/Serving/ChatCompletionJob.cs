@@ -33,7 +33,7 @@ public sealed class ChatCompletionJob : ISampleSink
     /// <summary>Token counts so far; final once <see cref="Updates"/> has completed.</summary>
     public ChatUsage Usage => new(PromptTokens, choices.Sum(c => c.Tokens), choices.Sum(c => c.ReasoningTokens));
 
-    bool ISampleSink.OnToken(int sample, int tokenId)
+    bool ISampleSink.OnToken(int sample, int tokenId, float logProb, bool last)
     {
         var decoder = choices[sample];
         var (reasoning, content) = decoder.Add(tokenId);

@@ -18,4 +18,6 @@ public sealed record ChatRequest(IReadOnlyList<ChatMessage> Messages)
     public IReadOnlyList<string> Stop { get; init; } = [];
     /// <summary>Number of choices, each sampled separately from one shared prefill.</summary>
     public int N { get; init; } = 1;
+    /// <summary>The served model to run: the base's name or a LoRA adapter's (<see cref="ServingOptions.Adapters"/>); null is the base.</summary>
+    public string? Model { get; init; }
 }

@@ -28,7 +28,7 @@ public sealed class R1ChatClient : IChatClient
         metadata = new ChatClientMetadata("r1sharp", providerUri: null, service.ModelId);
     }
 
-    /// <summary>Loads a model directory; the client owns the model and frees it on <see cref="Dispose"/>.</summary>
+    /// <summary>Loads a model directory or .gguf file; the client owns the model and frees it on <see cref="Dispose"/>.</summary>
     public static R1ChatClient Load(string modelDir, ServingOptions? options = null) => new(ChatService.Load(modelDir, options), ownsService: true);
 
     public async Task<ChatResponse> GetResponseAsync(IEnumerable<AIChatMessage> messages, ChatOptions? options = null,
@@ -38,10 +38,11 @@ public sealed class R1ChatClient : IChatClient
     public async IAsyncEnumerable<ChatResponseUpdate> GetStreamingResponseAsync(IEnumerable<AIChatMessage> messages,
         ChatOptions? options = null, [EnumeratorCancellation] CancellationToken cancellationToken = default)
     {
-        var job = service.Start(ToRequest(messages, options), cancellationToken);
+        var request = ToRequest(messages, options);
+        var job = service.Start(request, cancellationToken);
         ChatResponseUpdate Update(IList<AIContent> contents) => new(ChatRole.Assistant, contents)
         {
-            ResponseId = job.Id, MessageId = job.Id, CreatedAt = job.Created, ModelId = service.ModelId,
+            ResponseId = job.Id, MessageId = job.Id, CreatedAt = job.Created, ModelId = request.Model ?? service.ModelId,
         };
         await foreach (var update in job.Updates.ReadAllAsync(cancellationToken))
         {
@@ -67,8 +68,6 @@ public sealed class R1ChatClient : IChatClient
     ChatRequest ToRequest(IEnumerable<AIChatMessage> messages, ChatOptions? options)
     {
         if (options?.Tools is { Count: > 0 }) throw new R1Error("tools are not supported by R1ChatClient");
-        if (options?.ModelId is { } model && model != service.ModelId)
-            throw new R1Error($"model '{model}' is not served here (this client serves '{service.ModelId}')");
         var turns = new List<R1ChatMessage>();
         if (options?.Instructions is { Length: > 0 } instructions) turns.Add(new R1ChatMessage("system", instructions));
         foreach (var message in messages)
@@ -88,6 +87,7 @@ public sealed class R1ChatClient : IChatClient
             MaxTokens = options?.MaxOutputTokens,
             Seed = options?.Seed is long seed ? unchecked((int)seed) : null,
             Stop = options?.StopSequences?.ToList() ?? [],
+            Model = options?.ModelId, // the base's name or a served LoRA adapter's; another is refused by the service
         };
     }
 

@@ -38,15 +38,18 @@ public sealed class AddedTokenMatcher
     /// <summary>A stretch of the input: plain text when <see cref="Token"/> is null, else one added token.</summary>
     public readonly record struct Segment(int Start, int Length, AddedToken? Token);
 
-    public IEnumerable<Segment> Split(string text)
+    public IEnumerable<Segment> Split(string text) => Split(text, 0, text.Length);
+
+    /// <summary>Splits text[start..end); a token must lie wholly inside it. Segments hold positions in the whole text.</summary>
+    public IEnumerable<Segment> Split(string text, int start, int end)
     {
-        int plainStart = 0, i = 0;
-        while (i < text.Length)
+        int plainStart = start, i = start;
+        while (i < end)
         {
-            int hit = text.AsSpan(i).IndexOfAny(firstChars);
+            int hit = text.AsSpan(i, end - i).IndexOfAny(firstChars);
             if (hit < 0) break;
             i += hit;
-            (AddedToken? token, int length) = LongestAt(text, i);
+            (AddedToken? token, int length) = LongestAt(text, i, end);
             if (token is null)
             {
                 i++;
@@ -57,14 +60,14 @@ public sealed class AddedTokenMatcher
             i += length;
             plainStart = i;
         }
-        if (plainStart < text.Length) yield return new Segment(plainStart, text.Length - plainStart, null);
+        if (plainStart < end) yield return new Segment(plainStart, end - plainStart, null);
     }
 
-    (AddedToken? Token, int Length) LongestAt(string text, int start)
+    (AddedToken? Token, int Length) LongestAt(string text, int start, int end)
     {
         Node node = root;
         (AddedToken? Token, int Length) best = (null, 0);
-        for (int j = start; j < text.Length && node.Next.TryGetValue(text[j], out Node? next); j++)
+        for (int j = start; j < end && node.Next.TryGetValue(text[j], out Node? next); j++)
         {
             node = next;
             if (node.Token is not null) best = (node.Token, j - start + 1);

@@ -11,9 +11,6 @@ public static class ByteLevelAlphabet
     /// <summary>The character standing for each byte value.</summary>
     public static IReadOnlyList<char> ByteToChar { get; } = BuildTable();
 
-    static readonly Dictionary<char, byte> CharToByte =
-        Enumerable.Range(0, 256).ToDictionary(b => ByteToChar[b], b => (byte)b);
-
     static char[] BuildTable()
     {
         // Printable Latin-1 bytes stand for themselves; the rest are shifted to U+0100 and up, in byte order.
@@ -34,16 +31,5 @@ public static class ByteLevelAlphabet
         var chars = new char[bytes.Length];
         for (int i = 0; i < bytes.Length; i++) chars[i] = ByteToChar[bytes[i]];
         return new string(chars);
-    }
-
-    /// <summary>Appends the bytes a vocabulary token stands for; false if it has a character outside the alphabet.</summary>
-    public static bool TryDecode(string token, List<byte> bytes)
-    {
-        foreach (char c in token)
-        {
-            if (!CharToByte.TryGetValue(c, out byte b)) return false;
-            bytes.Add(b);
-        }
-        return true;
     }
 }

@@ -28,15 +28,30 @@ public sealed class ByteTokenizer : ITextTokenizer
         return bytes.Length == 1 ? bytes[0] : null;
     }
 
-    public IReadOnlyList<int> Encode(string text)
+    public IReadOnlyList<int> Encode(string text) => Encode(new ChatPrompt(text, []));
+
+    public IReadOnlyList<int> Encode(ChatPrompt prompt)
     {
+        string text = prompt.Text;
         var ids = new List<int>(text.Length);
-        foreach (AddedTokenMatcher.Segment segment in matcher.Split(text))
+        int at = 0;
+        foreach ((int start, int length) in prompt.ContentSpans())
         {
-            if (segment.Token is not null) ids.Add(segment.Token.Id);
-            else foreach (byte b in Encoding.UTF8.GetBytes(text.Substring(segment.Start, segment.Length))) ids.Add(b);
+            EncodeMarkup(at, start);
+            ids.AddRange(Encoding.UTF8.GetBytes(text, start, length).Select(b => (int)b));
+            at = start + length;
         }
+        EncodeMarkup(at, text.Length);
         return ids;
+
+        void EncodeMarkup(int start, int end)
+        {
+            foreach (AddedTokenMatcher.Segment segment in matcher.Split(text, start, end))
+            {
+                if (segment.Token is not null) ids.Add(segment.Token.Id);
+                else ids.AddRange(Encoding.UTF8.GetBytes(text, segment.Start, segment.Length).Select(b => (int)b));
+            }
+        }
     }
 
     public string Decode(IEnumerable<int> ids, bool skipSpecialTokens = false)

@@ -13,18 +13,30 @@ namespace R1Sharp.Tokenizers;
 /// </summary>
 public sealed class HfTokenizer : ITextTokenizer
 {
-    const int MaxCachedPieces = 100_000;
+    /// <summary>Pieces longer than this are not cached: real words are short, and a long piece is most likely unique
+    /// (random or hostile text), where caching it would only hold memory.</summary>
+    public const int MaxCachedPieceLength = 64;
+
+    /// <summary>The piece cache stops growing at about this size (<see cref="PieceCacheBytes"/>).</summary>
+    public const long MaxPieceCacheBytes = 16 << 20;
+
+    // What one cache entry costs besides its characters and ids: the key string's and the id array's headers and the
+    // dictionary's node and bucket.
+    const int CacheEntryOverheadBytes = 104;
 
     readonly BpeTokenizer bpe;
     readonly SplitPreTokenizer preTokenizer;
     readonly AddedTokenMatcher rawTextTokens;
     readonly AddedTokenMatcher normalizedTextTokens;
+    readonly AddedTokenMatcher markupTokens;
     readonly Dictionary<int, AddedToken> addedById;
     readonly Dictionary<string, int> addedByContent;
     // Most pieces (words) repeat, so we keep their ids; keyed by the piece text.
     readonly ConcurrentDictionary<string, int[]> pieceIds = new();
     readonly ConcurrentDictionary<string, int[]>.AlternateLookup<ReadOnlySpan<char>> pieceIdsBySpan;
-    int cachedPieces;
+    long pieceCacheBytes;
+    readonly int longestVocabTokenBytes;
+    readonly int longestAddedTokenBytes;
 
     public TokenizerJson Definition { get; }
     public TokenizerConfig? Config { get; }
@@ -32,6 +44,9 @@ public sealed class HfTokenizer : ITextTokenizer
     public int? BosId { get; }
     public int? EosId { get; }
     public int? PadId { get; }
+
+    /// <summary>Estimated memory held by the cache of encoded pieces; at most about <see cref="MaxPieceCacheBytes"/>.</summary>
+    public long PieceCacheBytes => Interlocked.Read(ref pieceCacheBytes);
 
     public HfTokenizer(TokenizerJson definition, TokenizerConfig? config = null)
     {
@@ -62,15 +77,31 @@ public sealed class HfTokenizer : ITextTokenizer
         // Without a normaliser, "normalized" tokens are matched on the raw text like the others.
         rawTextTokens = new AddedTokenMatcher(definition.AddedTokens.Where(t => !t.Normalized || !definition.NfcNormalizer));
         normalizedTextTokens = new AddedTokenMatcher(definition.AddedTokens.Where(t => t.Normalized && definition.NfcNormalizer));
+        // A template's markup is already in NFC, so "normalized" tokens are found in it as written.
+        markupTokens = definition.NfcNormalizer ? new AddedTokenMatcher(definition.AddedTokens) : rawTextTokens;
         addedById = definition.AddedTokens.ToDictionary(t => t.Id);
         addedByContent = new Dictionary<string, int>();
         foreach (AddedToken t in definition.AddedTokens) addedByContent.TryAdd(t.Content, t.Id);
 
         VocabSize = Math.Max(definition.Vocab.Values.Max(), addedById.Keys.DefaultIfEmpty(-1).Max()) + 1;
+        // UTF-8 lengths of the byte-level forms over-count (a byte's character may take two), which keeps the bound safe.
+        // Added tokens some files list in the vocabulary too are matched as added tokens only.
+        longestVocabTokenBytes = definition.Vocab.Where(kv => !addedById.ContainsKey(kv.Value))
+            .Select(kv => Encoding.UTF8.GetByteCount(kv.Key)).DefaultIfEmpty(1).Max();
+        longestAddedTokenBytes = definition.AddedTokens.Select(t => Encoding.UTF8.GetByteCount(t.Content)).DefaultIfEmpty(0).Max();
         BosId = ConfiguredId(config?.BosToken, "bos_token");
         EosId = ConfiguredId(config?.EosToken, "eos_token");
         PadId = ConfiguredId(config?.PadToken, "pad_token");
     }
+
+    /// <summary>
+    /// The most UTF-8 bytes of input one token can stand for: the longest vocabulary entry, or added token when they
+    /// can be matched (<paramref name="withAddedTokens"/>); three times that when NFC runs first, as it can merge
+    /// three characters into one (Hangul jamo). A text of more than N times this many bytes cannot encode to N tokens,
+    /// which lets a caller refuse it without encoding it.
+    /// </summary>
+    public int MaxInputBytesPerToken(bool withAddedTokens) =>
+        (withAddedTokens ? Math.Max(longestVocabTokenBytes, longestAddedTokenBytes) : longestVocabTokenBytes) * (Definition.NfcNormalizer ? 3 : 1);
 
     /// <summary>Loads tokenizer.json and, if given, tokenizer_config.json; errors name the file.</summary>
     public static HfTokenizer Load(string tokenizerJsonPath, string? configPath = null)
@@ -123,6 +154,49 @@ public sealed class HfTokenizer : ITextTokenizer
         return ids;
     }
 
+    public IReadOnlyList<int> Encode(ChatPrompt prompt)
+    {
+        // Lone surrogates become U+FFFD one for one, so the content ranges still hold.
+        string text = ReplaceLoneSurrogates(prompt.Text);
+        var ids = new List<int>(text.Length / 3 + 4);
+        var pieces = new List<(int Start, int Length)>();
+        // Text between two added tokens is pre-tokenized as one stretch, markup and contents together, as it is when
+        // the whole prompt goes through Encode(string): so the ids differ only where a content holds a token's text.
+        var plain = new StringBuilder();
+        int at = 0;
+        foreach ((int start, int length) in prompt.ContentSpans())
+        {
+            EncodeMarkup(at, start);
+            plain.Append(text, start, length);
+            at = start + length;
+        }
+        EncodeMarkup(at, text.Length);
+        Flush();
+        return ids;
+
+        void EncodeMarkup(int start, int end)
+        {
+            foreach (AddedTokenMatcher.Segment segment in markupTokens.Split(text, start, end))
+            {
+                if (segment.Token is null)
+                {
+                    plain.Append(text, segment.Start, segment.Length);
+                    continue;
+                }
+                Flush();
+                ids.Add(segment.Token.Id);
+            }
+        }
+
+        void Flush()
+        {
+            if (plain.Length == 0) return;
+            string stretch = plain.ToString();
+            plain.Clear();
+            EncodePlain(Definition.NfcNormalizer ? UnicodeNfc.Normalize(stretch) : stretch, ids, pieces);
+        }
+    }
+
     void EncodePlain(string text, List<int> ids, List<(int Start, int Length)> pieces)
     {
         pieces.Clear();
@@ -133,8 +207,10 @@ public sealed class HfTokenizer : ITextTokenizer
             if (!pieceIdsBySpan.TryGetValue(piece, out int[]? pieceIds))
             {
                 pieceIds = EncodePiece(piece);
-                // A counter, not pieceIds.Count, which would take every lock of the dictionary.
-                if (cachedPieces < MaxCachedPieces && pieceIdsBySpan.TryAdd(piece, pieceIds)) Interlocked.Increment(ref cachedPieces);
+                // Threads racing past the size check overshoot it by an entry each, which is fine for a bound on memory.
+                if (piece.Length <= MaxCachedPieceLength && Interlocked.Read(ref pieceCacheBytes) < MaxPieceCacheBytes
+                    && pieceIdsBySpan.TryAdd(piece, pieceIds))
+                    Interlocked.Add(ref pieceCacheBytes, CacheEntryOverheadBytes + 2L * piece.Length + 4L * pieceIds.Length);
             }
             ids.AddRange(pieceIds);
         }

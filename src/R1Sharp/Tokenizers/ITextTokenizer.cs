@@ -19,6 +19,13 @@ public interface ITextTokenizer
     /// </summary>
     IReadOnlyList<int> Encode(string text);
 
+    /// <summary>
+    /// Encodes a rendered chat with special tokens taken from the template's markup only: the messages' contents are
+    /// plain text, so a user cannot write a control token (a turn marker, "&lt;think&gt;"). Where the contents hold no
+    /// special-token text, the ids equal <c>Encode(prompt.Text)</c>, which is transformers' behaviour.
+    /// </summary>
+    IReadOnlyList<int> Encode(ChatPrompt prompt);
+
     /// <summary>Decodes ids back to text; special tokens are rendered as their text unless skipped.</summary>
     string Decode(IEnumerable<int> ids, bool skipSpecialTokens = false);
 

@@ -12,6 +12,11 @@ namespace R1Sharp.Tokenizers;
 /// (𝐀, 𠀀) written as a surrogate pair, and "\p{N}{1,3}" would count an astral digit twice. We therefore run the
 /// regexes on a stand-in text where each astral character is one BMP character of the same Unicode category, and
 /// map the cuts back.
+///
+/// The patterns come from tokenizer.json, which may be hostile: a pattern such as "(a+)+$" backtracks for seconds on a
+/// short text. A pattern .NET can match in linear time (no lookarounds or backreferences) runs on the non-backtracking
+/// engine; the others (every real pattern has GPT-2's "\s+(?!\S)") backtrack under <see cref="MatchTimeout"/>, and a
+/// pattern that exceeds it on one of the probe texts is refused when the tokenizer loads.
 /// </remarks>
 public sealed class SplitPreTokenizer
 {
@@ -22,19 +27,90 @@ public sealed class SplitPreTokenizer
     public const string QwenPattern =
         @"(?i:'s|'t|'re|'ve|'m|'ll|'d)|[^\r\n\p{L}\p{N}]?\p{L}+|\p{N}| ?[^\s\p{L}\p{N}]+[\r\n]*|\s*[\r\n]+|\s+(?!\S)|\s+";
 
+    /// <summary>Longest one match of a backtracking pattern may take; real patterns take microseconds.</summary>
+    public static readonly TimeSpan MatchTimeout = TimeSpan.FromSeconds(1);
+
     readonly Regex[] regexes;
 
     public IReadOnlyList<string> Patterns { get; }
 
+    /// <summary>Per pattern: true when it runs on the linear-time engine.</summary>
+    public IReadOnlyList<bool> Linear { get; }
+
+    /// <param name="backtrackingOnly">Every pattern on the backtracking engine: the reference the tests compare the
+    /// linear-time engine with.</param>
     /// <exception cref="ArgumentException">A pattern .NET's Regex cannot parse.</exception>
-    public SplitPreTokenizer(IReadOnlyList<string> patterns)
+    /// <exception cref="R1Error">A pattern backtracks past <see cref="MatchTimeout"/> on a probe text.</exception>
+    public SplitPreTokenizer(IReadOnlyList<string> patterns, bool backtrackingOnly = false)
     {
         Patterns = patterns;
-        regexes = patterns.Select(p => new Regex(p, RegexOptions.Compiled | RegexOptions.CultureInvariant)).ToArray();
+        regexes = patterns.Select(p => backtrackingOnly ? Backtracking(p) : LinearOrBacktracking(p)).ToArray();
+        Linear = regexes.Select(r => (r.Options & RegexOptions.NonBacktracking) != 0).ToArray();
+        Probe();
     }
 
+    static Regex LinearOrBacktracking(string pattern)
+    {
+        try
+        {
+            return new Regex(pattern, RegexOptions.NonBacktracking | RegexOptions.CultureInvariant);
+        }
+        catch (NotSupportedException)
+        {
+            return Backtracking(pattern);
+        }
+    }
+
+    static Regex Backtracking(string pattern) => new(pattern, RegexOptions.Compiled | RegexOptions.CultureInvariant, MatchTimeout);
+
+    /// <summary>
+    /// Runs every pattern over runs of one kind of character ended by another kind, the shape that makes nested
+    /// quantifiers backtrack exponentially ("aaaa…a!"), and refuses a pattern that times out on one.
+    /// </summary>
+    void Probe()
+    {
+        const string kinds = "aA1 \n'.!中\u0301_";
+        foreach (char run in kinds)
+            foreach (char end in kinds)
+            {
+                string probe = new string(run, 64) + end;
+                for (int step = 0; step < regexes.Length; step++)
+                {
+                    try
+                    {
+                        foreach (ValueMatch _ in regexes[step].EnumerateMatches(probe)) { }
+                    }
+                    catch (RegexMatchTimeoutException)
+                    {
+                        throw new R1Error($"pre_tokenizer regex {Show(Patterns[step])} takes over {MatchTimeout.TotalSeconds:0.#} s to match " +
+                            $"the probe text {Show(probe[..4] + "…" + probe[^2..])} (64 characters; catastrophic backtracking): refusing the tokenizer");
+                    }
+                }
+            }
+    }
+
+    static string Show(string text) =>
+        System.Text.Json.JsonSerializer.Serialize(text.Length <= 120 ? text : text[..117] + "...", ShowOptions);
+
+    static readonly System.Text.Json.JsonSerializerOptions ShowOptions =
+        new() { Encoder = System.Text.Encodings.Web.JavaScriptEncoder.UnsafeRelaxedJsonEscaping };
+
     /// <summary>Appends the pieces of <paramref name="text"/>, as (start, length) in it, to <paramref name="pieces"/>.</summary>
+    /// <exception cref="R1Error">A backtracking pattern exceeded <see cref="MatchTimeout"/> on this text.</exception>
     public void Split(string text, List<(int Start, int Length)> pieces)
+    {
+        try
+        {
+            SplitAll(text, pieces);
+        }
+        catch (RegexMatchTimeoutException e)
+        {
+            throw new R1Error($"the tokenizer's pre_tokenizer regex {Show(e.Pattern)} took over {MatchTimeout.TotalSeconds:0.#} s " +
+                "on this text (catastrophic backtracking); the text was not tokenized", e);
+        }
+    }
+
+    void SplitAll(string text, List<(int Start, int Length)> pieces)
     {
         if (text.AsSpan().IndexOfAnyInRange('\uD800', '\uDFFF') < 0)
         {

@@ -34,7 +34,7 @@ public sealed class StreamingReasoningParser(bool thinkOpenedByTemplate)
             }
             else if (Current == Part.Reasoning)
             {
-                int end = pending.IndexOf(ChatTokens.ThinkEnd, StringComparison.Ordinal);
+                int end = ReasoningParser.ReasoningEnd(pending);
                 if (end >= 0)
                 {
                     reasoning.Append(pending, 0, end);

@@ -5,12 +5,25 @@ namespace R1Sharp.Tokenizers;
 /// <summary>Text for the tokenizer commands: a .jsonl file of {"text": …} lines, or any other file as plain UTF-8 text.</summary>
 public static class TextCorpus
 {
+    /// <summary>The texts, read as they are used; a corpus with no text at all is an error naming the file (when the
+    /// last text has been read).</summary>
     public static IEnumerable<string> ReadTexts(string path)
     {
         if (!File.Exists(path)) throw new R1Error($"corpus file not found: {path}");
-        return path.EndsWith(".jsonl", StringComparison.OrdinalIgnoreCase)
+        return NotAllEmpty(path, path.EndsWith(".jsonl", StringComparison.OrdinalIgnoreCase)
             ? ReadJsonl(path).Select(line => line.Text)
-            : [File.ReadAllText(path)];
+            : [File.ReadAllText(path)]);
+    }
+
+    static IEnumerable<string> NotAllEmpty(string path, IEnumerable<string> texts)
+    {
+        bool any = false;
+        foreach (string text in texts)
+        {
+            any |= !string.IsNullOrWhiteSpace(text);
+            yield return text;
+        }
+        if (!any) throw new R1Error($"{path}: the corpus has no text");
     }
 
     /// <summary>The "text" of every non-blank line; a line that is not such an object is an error naming file and line.</summary>

@@ -25,8 +25,22 @@ public sealed record TokenizerConfig
     /// Absent in third-party files: <see cref="ChatTemplate.FromConfig"/> then recognises <see cref="ChatTemplateText"/>.</summary>
     public string? ChatTemplateName { get; init; }
 
-    /// <summary>The Jinja chat template Hugging Face renders, stored as "chat_template".</summary>
+    /// <summary>The Jinja chat template Hugging Face renders, stored as "chat_template" (or in chat_template.jinja beside the file).
+    /// In the list form [{"name", "template"}, …] this is the one named "default".</summary>
     public string? ChatTemplateText { get; init; }
+
+    /// <summary>The other templates of the list form by name, e.g. "tool_use", which transformers picks when tools are given.</summary>
+    public IReadOnlyDictionary<string, string> NamedChatTemplates { get; init; } = new Dictionary<string, string>();
+
+    /// <summary>unk_token, sep_token, cls_token and mask_token when set: with BOS/EOS/PAD, the token variables
+    /// transformers passes to a chat template.</summary>
+    public IReadOnlyDictionary<string, string> OtherSpecialTokens { get; init; } = new Dictionary<string, string>();
+
+    /// <summary>"additional_special_tokens", passed to chat templates as a list.</summary>
+    public IReadOnlyList<string> AdditionalSpecialTokens { get; init; } = [];
+
+    static readonly string[] OtherSpecialTokenFields = ["unk_token", "sep_token", "cls_token", "mask_token"];
+    const string ChatTemplateFileName = "chat_template.jinja";
 
     const string OurTemplateField = "r1_chat_template";
 
@@ -56,6 +70,12 @@ public sealed record TokenizerConfig
         if (root is not JsonObject obj) throw new R1Error($"{path}: the top level must be a JSON object");
         try
         {
+            var named = NamedTemplates(obj["chat_template"]);
+            // Recent transformers saves the template as chat_template.jinja beside tokenizer_config.json.
+            string templateFile = Path.Combine(Path.GetDirectoryName(Path.GetFullPath(path))!, ChatTemplateFileName);
+            string? templateText = obj["chat_template"] is JsonValue ? obj["chat_template"]!.GetValue<string>()
+                : named.GetValueOrDefault("default") ?? (obj["chat_template"] is null && File.Exists(templateFile) ? File.ReadAllText(templateFile) : null);
+            named.Remove("default");
             return new TokenizerConfig
             {
                 BosToken = TokenText(obj["bos_token"]),
@@ -64,7 +84,11 @@ public sealed record TokenizerConfig
                 AddBosToken = obj["add_bos_token"]?.GetValue<bool>() ?? false,
                 CleanUpTokenizationSpaces = obj["clean_up_tokenization_spaces"]?.GetValue<bool>() ?? false,
                 ChatTemplateName = obj[OurTemplateField]?.GetValue<string>(),
-                ChatTemplateText = TemplateText(obj["chat_template"]),
+                ChatTemplateText = templateText,
+                NamedChatTemplates = named,
+                OtherSpecialTokens = OtherSpecialTokenFields.Where(f => TokenText(obj[f]) is not null).ToDictionary(f => f, f => TokenText(obj[f])!),
+                AdditionalSpecialTokens = (obj["additional_special_tokens"] as JsonArray ?? []).Select(t => TokenText(t)
+                    ?? throw new FormatException("additional_special_tokens holds a null")).ToList(),
             };
         }
         catch (Exception e) when (e is InvalidOperationException or FormatException)
@@ -81,12 +105,18 @@ public sealed record TokenizerConfig
     };
 
     // HF allows one template or a list of named ones; the one named "default" is the chat template.
-    static string? TemplateText(JsonNode? node) => node switch
+    static Dictionary<string, string> NamedTemplates(JsonNode? node)
     {
-        null => null,
-        JsonArray list => list.OfType<JsonObject>().FirstOrDefault(t => t["name"]?.GetValue<string>() == "default")?["template"]?.GetValue<string>(),
-        _ => node.GetValue<string>(),
-    };
+        var named = new Dictionary<string, string>(StringComparer.Ordinal);
+        if (node is not JsonArray list) return named;
+        foreach (JsonNode? item in list)
+        {
+            if (item is not JsonObject t || t["name"]?.GetValue<string>() is not { } name || t["template"]?.GetValue<string>() is not { } template)
+                throw new FormatException("chat_template list entries must be {\"name\": …, \"template\": …}");
+            named[name] = template;
+        }
+        return named;
+    }
 
     public void Save(string path)
     {
@@ -99,9 +129,13 @@ public sealed record TokenizerConfig
             ["add_bos_token"] = AddBosToken,
             ["add_eos_token"] = false,
             ["clean_up_tokenization_spaces"] = CleanUpTokenizationSpaces,
-            ["chat_template"] = ChatTemplateText,
+            ["chat_template"] = NamedChatTemplates.Count == 0 ? ChatTemplateText
+                : new JsonArray([.. (ChatTemplateText is null ? [] : new[] { ("default", ChatTemplateText) }).Concat(NamedChatTemplates.Select(kv => (kv.Key, kv.Value)))
+                    .Select(t => (JsonNode)new JsonObject { ["name"] = t.Item1, ["template"] = t.Item2 })]),
             [OurTemplateField] = ChatTemplateName,
         };
+        foreach (var (field, token) in OtherSpecialTokens) obj[field] = token;
+        if (AdditionalSpecialTokens.Count > 0) obj["additional_special_tokens"] = new JsonArray([.. AdditionalSpecialTokens.Select(t => (JsonNode)t)]);
         var options = new JsonSerializerOptions { WriteIndented = true, Encoder = JavaScriptEncoder.UnsafeRelaxedJsonEscaping };
         AtomicFile.WriteAllText(path, obj.ToJsonString(options) + "\n");
     }

@@ -72,7 +72,14 @@ public sealed record TokenizerJson
                 throw new FormatException($"model.{affix} is '{Str(model, affix)}'; byte-level BPE does not use it");
 
         var vocab = new Dictionary<string, int>();
-        foreach (JsonProperty entry in Required(model, "vocab").EnumerateObject()) vocab[entry.Name] = entry.Value.GetInt32();
+        var vocabById = new Dictionary<int, string>();
+        foreach (JsonProperty entry in Required(model, "vocab").EnumerateObject())
+        {
+            int id = TokenId(entry.Value, $"model.vocab token {Show(entry.Name)}");
+            if (!vocabById.TryAdd(id, entry.Name))
+                throw new FormatException($"model.vocab gives id {id} to both {Show(vocabById[id])} and {Show(entry.Name)}");
+            if (!vocab.TryAdd(entry.Name, id)) throw new FormatException($"model.vocab has token {Show(entry.Name)} twice");
+        }
         for (int b = 0; b < 256; b++)
             if (!vocab.ContainsKey(ByteLevelAlphabet.ByteToChar[b].ToString()))
                 throw new FormatException($"model.vocab has no token for byte 0x{b:X2} ('{ByteLevelAlphabet.ByteToChar[b]}'); not a byte-level BPE vocabulary");
@@ -92,14 +99,22 @@ public sealed record TokenizerJson
         }
 
         var added = new List<AddedToken>();
+        var addedById = new Dictionary<int, string>();
+        var addedByContent = new Dictionary<string, int>();
         if (root.TryGetProperty("added_tokens", out JsonElement addedTokens) && addedTokens.ValueKind == JsonValueKind.Array)
             foreach (JsonElement t in addedTokens.EnumerateArray())
             {
                 string content = Str(t, "content") ?? throw new FormatException($"added_tokens entry {t.GetRawText()} has no content");
                 foreach (string flag in new[] { "lstrip", "rstrip", "single_word" })
                     if (Flag(t, flag)) throw new FormatException($"added token '{content}' has {flag}: true, which is not supported");
-                int id = Required(t, "id").GetInt32();
-                if (added.Any(a => a.Id == id)) throw new FormatException($"added_tokens has id {id} twice");
+                int id = TokenId(Required(t, "id"), $"added token {Show(content)}");
+                if (!addedById.TryAdd(id, content))
+                    throw new FormatException($"added_tokens gives id {id} to both {Show(addedById[id])} and {Show(content)}");
+                if (!addedByContent.TryAdd(content, id))
+                    throw new FormatException($"added_tokens has {Show(content)} twice, as ids {addedByContent[content]} and {id}");
+                // A file may list an added token in the vocabulary too (DeepSeek's BOS), but only as the same token.
+                if (vocabById.TryGetValue(id, out string? inVocab) && inVocab != content && inVocab != ByteLevelAlphabet.Encode(content))
+                    throw new FormatException($"added token {Show(content)} has id {id}, which model.vocab gives to {Show(inVocab)}");
                 added.Add(new AddedToken(id, content, Flag(t, "special"), Flag(t, "normalized")));
             }
 
@@ -167,6 +182,20 @@ public sealed record TokenizerJson
         if (type == "Sequence" && Required(decoder, "decoders").EnumerateArray().All(CheckDecoder)) return true;
         throw new FormatException($"decoder type '{type}' is not supported (supported: ByteLevel)");
     }
+
+    /// <summary>Largest token id accepted: 64 times the largest real vocabulary, and far from overflowing an int.</summary>
+    public const int MaxTokenId = (1 << 24) - 1;
+
+    static int TokenId(JsonElement value, string what) =>
+        value.ValueKind == JsonValueKind.Number && value.TryGetInt32(out int id) && id is >= 0 and <= MaxTokenId ? id
+        : throw new FormatException($"{what} has id {Truncate(value.GetRawText())}; ids are integers from 0 to {MaxTokenId}");
+
+    /// <summary>A token as it appears in an error: JSON-quoted (so control characters are escaped) and cut short.</summary>
+    static string Show(string token) => Truncate(JsonSerializer.Serialize(token, ShowOptions));
+
+    static readonly JsonSerializerOptions ShowOptions = new() { Encoder = JavaScriptEncoder.UnsafeRelaxedJsonEscaping };
+
+    static string Truncate(string text) => text.Length <= 80 ? text : text[..77] + "...";
 
     static JsonElement Required(JsonElement obj, string name) =>
         obj.ValueKind == JsonValueKind.Object && obj.TryGetProperty(name, out JsonElement v) && v.ValueKind != JsonValueKind.Null

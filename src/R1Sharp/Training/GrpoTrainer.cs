@@ -1,7 +1,9 @@
 using System.Diagnostics;
-using System.Text.Json.Nodes;
+using R1Sharp.Checkpoints;
+using R1Sharp.Evaluation;
 using R1Sharp.Generation;
 using R1Sharp.Model;
+using R1Sharp.Remote;
 using R1Sharp.Runs;
 using R1Sharp.Tasks;
 using R1Sharp.Tasks.Rewards;
@@ -18,10 +20,20 @@ public sealed record GrpoEnvironment(
     CompositeReward Reward,
     ITextTokenizer Tokenizer,
     Func<TaskExample, IReadOnlyList<int>> EncodePrompt,
-    bool TemplateOpensThink);
+    bool TemplateOpensThink)
+{
+    /// <summary>The usual environment: the task's prompts in the model's chat template, scored by R1's standard
+    /// rewards (weighted by <paramref name="rewardWeights"/>, TRL's reward_weights, when given).</summary>
+    public static GrpoEnvironment For(IVerifiableTask task, ModelBundle bundle, IReadOnlyList<double>? rewardWeights = null) =>
+        new(task, rewardWeights is { } weights ? CompositeReward.Standard().Reweighted(weights) : CompositeReward.Standard(), bundle.Tokenizer,
+            e => bundle.EncodeChat(e.Prompt), bundle.Template.OpensThink);
+}
 
-/// <summary>One scored completion of a step, kept for samples.jsonl.</summary>
-public sealed record GrpoSample(string PromptId, string Completion, double Reward, double Accuracy, int Tokens, bool Truncated);
+/// <summary>One scored completion of a step, kept for samples.jsonl (fields in docs/training.md).</summary>
+/// <param name="Prompt">The prompt as the model saw it (chat template applied, cut to max_prompt_length tokens).</param>
+/// <param name="Completion">The generated text, without the end-of-sequence token.</param>
+/// <param name="Tokens">Generated tokens, end-of-sequence included.</param>
+public sealed record GrpoSample(string PromptId, string Prompt, string Completion, double Reward, double Accuracy, int Tokens, bool Truncated);
 
 /// <summary>
 /// Group Relative Policy Optimization (DeepSeekMath; DeepSeek-R1) with its successors' options, as TRL names
@@ -29,69 +41,93 @@ public sealed record GrpoSample(string PromptId, string Completion, double Rewar
 /// (clip-higher) surrogate with optional k3 KL to a frozen reference, μ updates per rollout batch, four loss
 /// aggregations, truncation masking and dynamic sampling.
 /// </summary>
+/// <param name="reference">The frozen reference of the KL term (beta ≠ 0). With a LoRA <paramref name="adapter"/> it may be
+/// null: the reference is then the policy with its adapter switched off, the base, without a second copy of the model.</param>
+/// <param name="adapter">A LoRA adapter over the frozen <paramref name="policy"/>: then only it is trained and checkpointed.</param>
 public sealed class GrpoTrainer(CausalLanguageModel policy, GrpoConfig config, GrpoEnvironment environment,
-    CausalLanguageModel? reference = null)
+    CausalLanguageModel? reference = null, LoraAdapter? adapter = null)
 {
     readonly GenerationEngine engine = new(policy, environment.Tokenizer);
 
-    /// <summary>Runs max_steps optimizer steps (or until <paramref name="maxSeconds"/>); returns the last step's metrics.</summary>
+    /// <summary>Servers that generate the rollouts instead of this process (rollout_endpoints), synced to the policy
+    /// before every step; null generates in process.</summary>
+    public RolloutFleet? Fleet { get; init; }
+
+    /// <summary>What the optimizer updates: the adapter, or the whole policy.</summary>
+    TorchSharp.torch.nn.Module Trained => adapter is null ? policy : adapter;
+
+    /// <summary>Runs max_steps optimizer steps (or until max_seconds); returns the last step's metrics.</summary>
+    /// <param name="evaluate">Held-out metrics for every eval_steps-th step (see <see cref="HeldOutEvaluation"/>).</param>
     public IReadOnlyDictionary<string, double> Run(RunFolder run, CheckpointInfo? resumeFrom = null,
-        Action<int, IReadOnlyDictionary<string, double>>? onStep = null, double maxSeconds = 0,
-        Func<int, IReadOnlyDictionary<string, double>>? evaluate = null, CancellationToken cancellation = default)
+        Action<int, IReadOnlyDictionary<string, double>>? onStep = null,
+        Func<IReadOnlyDictionary<string, double>>? evaluate = null, CancellationToken cancellation = default)
     {
         config.Validate();
-        if (config.Beta != 0 && reference is null) throw new R1Error("GRPO with beta > 0 needs a reference model");
-        using var optimizer = AdamWSetup.Create(policy, config);
-        var schedule = LearningRateSchedule.From(config);
-        int step = 0;
-        long promptsUsed = 0, rolloutSeed = config.Seed;
-        double elapsed = 0;
-        if (resumeFrom is not null)
+        if (config.Beta != 0 && reference is null && adapter is null) throw new R1Error("GRPO with beta > 0 needs a reference model");
+        adapter?.Activate();
+        using var optimizer = config.CreateOptimizer(Trained);
+        var loop = new TrainingLoop(config, run, policy, optimizer, adapter);
+        var prompts = new PromptStream(environment.Task, config.Seed, loop.Resume(resumeFrom).PromptsUsed ?? 0);
+        return loop.Run((index, lr) => Step(index + 1, lr, optimizer, prompts, run, loop.Precision), state => state with { PromptsUsed = prompts.Position },
+            evaluate, onStep, cancellation);
+    }
+
+    /// <summary>Step <paramref name="step"/> (1-based): rollouts, scores, the policy update, its metrics and samples.</summary>
+    Dictionary<string, double> Step(int step, double lr, TorchSharp.Modules.AdamW optimizer, PromptStream prompts, RunFolder run,
+        PrecisionChoice precision)
+    {
+        double syncSeconds = Fleet is null ? 0 : SyncFleet(step - 1, run);
+        var rollouts = Rollouts(prompts, out double rolloutSeconds, out int generationRounds);
+        var clock = Stopwatch.StartNew();
+        var update = Update(optimizer, lr, rollouts, precision);
+        double trainSeconds = clock.Elapsed.TotalSeconds;
+
+        var metrics = new Dictionary<string, double>(rollouts.Metrics);
+        foreach (var (k, v) in update) metrics[k] = v;
+        metrics[MetricNames.RolloutTokensPerSecond] = rollouts.GeneratedTokens / rolloutSeconds;
+        metrics[MetricNames.TrainTokensPerSecond] = rollouts.TrainedTokens * config.NumIterations / Math.Max(1e-9, trainSeconds);
+        metrics[MetricNames.GenerationRounds] = generationRounds;
+        if (Fleet is not null)
         {
-            var state = TrainerState.Load(resumeFrom.Path, policy, optimizer);
-            step = state["step"]!.GetValue<int>();
-            promptsUsed = state["prompts_used"]!.GetValue<long>();
-            elapsed = state["elapsed_seconds"]!.GetValue<double>();
+            metrics[MetricNames.WeightSyncSeconds] = syncSeconds;
+            foreach (var (k, v) in Fleet.TakeMetrics()) metrics[k] = v;
         }
-        using var prompts = environment.Task.Examples(TaskSplit.Train, config.Seed).GetEnumerator();
-        for (long i = 0; i < promptsUsed; i++) NextPrompt(prompts);
-
-        var metrics = new Dictionary<string, double>();
-        while (step < config.MaxSteps && (maxSeconds == 0 || elapsed < maxSeconds))
-        {
-            cancellation.ThrowIfCancellationRequested();
-            var clock = Stopwatch.StartNew();
-            var rollouts = Rollouts(prompts, step, ref promptsUsed, out double rolloutSeconds, out int generationRounds);
-            var update = Update(optimizer, schedule.Apply(optimizer, step), rollouts);
-            step++;
-            double seconds = clock.Elapsed.TotalSeconds;
-            elapsed += seconds;
-
-            metrics = new Dictionary<string, double>(rollouts.Metrics);
-            foreach (var (k, v) in update) metrics[k] = v;
-            metrics[MetricNames.StepTime] = seconds;
-            metrics[MetricNames.RolloutTokensPerSecond] = rollouts.GeneratedTokens / rolloutSeconds;
-            metrics[MetricNames.TrainTokensPerSecond] = rollouts.TrainedTokens * config.NumIterations / Math.Max(1e-9, seconds - rolloutSeconds);
-            metrics["generation_rounds"] = generationRounds;
-            if (evaluate is not null && config.EvalSteps > 0 && (step % config.EvalSteps == 0 || step == config.MaxSteps))
-                foreach (var (k, v) in evaluate(step)) metrics[k] = v;
-            run.LogMetrics(step, metrics);
-            if (step % config.LoggingSteps == 0 || step == 1)
-                foreach (var sample in rollouts.Samples.Take(4)) run.LogSample(step, sample);
-            onStep?.Invoke(step, metrics);
-
-            bool last = step == config.MaxSteps || (maxSeconds > 0 && elapsed >= maxSeconds);
-            if (last || (config.SaveSteps > 0 && step % config.SaveSteps == 0))
-            {
-                var state = new JsonObject { ["step"] = step, ["prompts_used"] = promptsUsed, ["elapsed_seconds"] = elapsed };
-                run.SaveCheckpoint(step, dir => TrainerState.Save(dir, policy, optimizer, state), config.SaveTotalLimit);
-            }
-        }
+        if (step % config.LoggingSteps == 0 || step == 1)
+            foreach (var sample in rollouts.Samples.Take(4)) run.LogSample(step, sample);
         return metrics;
     }
 
-    static TaskExample NextPrompt(IEnumerator<TaskExample> prompts) =>
-        prompts.MoveNext() ? prompts.Current : throw new R1Error("the task ran out of training prompts");
+    /// <summary>
+    /// Has every rollout server serve the policy's weights after <paramref name="version"/> steps; returns the seconds
+    /// it took. No server left is a <see cref="StepNotTakenError"/>: nothing of the step has run, so the run saves.
+    /// </summary>
+    double SyncFleet(int version, RunFolder run)
+    {
+        var clock = Stopwatch.StartNew();
+        try
+        {
+            Fleet!.Sync(policy, version, config.RolloutWeightsDir ?? Path.Combine(run.Path, "rollout_weights"));
+        }
+        catch (NoReplicaLeftError e)
+        {
+            throw new StepNotTakenError(e.Message, e);
+        }
+        return clock.Elapsed.TotalSeconds;
+    }
+
+    IReadOnlyList<IReadOnlyList<GeneratedSample>> Generate(IReadOnlyList<GenerationRequest> requests)
+    {
+        if (Fleet is null) return engine.Generate(requests);
+        try
+        {
+            return Fleet.Generate(requests);
+        }
+        catch (NoReplicaLeftError e)
+        {
+            // Rollouts come before the update: the model and the saved counters are still the last step's.
+            throw new StepNotTakenError(e.Message, e);
+        }
+    }
 
     /// <summary>The scored rollouts of one step, grouped G per prompt.</summary>
     sealed record RolloutBatch(
@@ -102,9 +138,10 @@ public sealed class GrpoTrainer(CausalLanguageModel policy, GrpoConfig config, G
         public long TrainedTokens => Rows.Sum(r => (long)r.Sample.TokenIds.Length);
     }
 
-    RolloutBatch Rollouts(IEnumerator<TaskExample> prompts, int step, ref long promptsUsed, out double seconds, out int rounds)
+    RolloutBatch Rollouts(PromptStream prompts, out double seconds, out int rounds)
     {
         var clock = Stopwatch.StartNew();
+        policy.eval(); // sampling, not training: no LoRA dropout
         int g = config.NumGenerations;
         var options = new SamplingOptions
         {
@@ -121,28 +158,25 @@ public sealed class GrpoTrainer(CausalLanguageModel policy, GrpoConfig config, G
         {
             rounds++;
             int want = config.PromptsPerStep - kept.Count;
-            var examples = Enumerable.Range(0, want).Select(_ => NextPrompt(prompts)).ToList();
-            long firstPrompt = promptsUsed;
-            promptsUsed += want;
+            long firstPrompt = prompts.Position;
+            var examples = Enumerable.Range(0, want).Select(_ => prompts.Next()).ToList();
             var encoded = examples.Select(e => TruncatePrompt(environment.EncodePrompt(e))).ToList();
             // Each prompt's seed follows from the run seed and how many prompts came before, so a resumed run samples alike.
             var requests = encoded.Select((p, i) => new GenerationRequest(p,
-                options with { Seed = unchecked((int)(config.Seed * 7919 + firstPrompt + i)) }, g)).ToList();
-            var results = engine.Generate(requests);
+                options with { Seed = Seeds.ForRollout(config.Seed, firstPrompt + i) }, g)).ToList();
+            var results = Generate(requests);
+            var scores = examples.Select((e, i) => results[i].Select(s => Score(e, s)).ToArray()).ToList();
+            var uninformative = DynamicSampling.ZeroVarianceGroups(scores.SelectMany(s => s.Select(r => r.Total)).ToList(), g);
             for (int i = 0; i < examples.Count; i++)
             {
-                var scores = results[i].Select(s => Score(examples[i], s)).ToArray();
                 generated += results[i].Sum(s => s.TokenIds.Length);
-                allScores.AddRange(scores);
+                allScores.AddRange(scores[i]);
                 allSamples.AddRange(results[i]);
-                bool informative = scores.Select(s => s.Total).Distinct().Count() > 1;
-                if (!config.DynamicSampling || informative) kept.Add((examples[i], encoded[i], results[i], scores));
+                if (!config.DynamicSampling || !uninformative[i]) kept.Add((examples[i], encoded[i], results[i], scores[i]));
             }
         }
-        if (kept.Count == 0) // every group was uninformative for max_num_gen_batches rounds: train on nothing this step
-            kept.Add((null!, [], [], []));
-        kept.RemoveAll(k => k.Samples.Count == 0);
 
+        // Every group uninformative for max_num_gen_batches rounds leaves nothing to train on this step.
         var rows = kept.SelectMany(k => k.Samples.Select(s => (k.Prompt, s))).ToList();
         var rewards = kept.SelectMany(k => k.Scores.Select(s => s.Total)).ToArray();
         var truncated = kept.SelectMany(k => k.Samples.Select(s => s.FinishReason == FinishReason.Length)).ToArray();
@@ -157,10 +191,43 @@ public sealed class GrpoTrainer(CausalLanguageModel policy, GrpoConfig config, G
                          allSamples.Select(s => s.FinishReason == FinishReason.Length).ToList())) metrics[k] = v;
             metrics[MetricNames.Accuracy] = allScores.Average(s => s.Accuracy);
         }
-        var samples = kept.SelectMany(k => k.Samples.Zip(k.Scores, (s, r) => new GrpoSample(k.Example.Id,
-            environment.Tokenizer.Decode(s.TokenIds), r.Total, r.Accuracy, s.TokenIds.Length, s.FinishReason == FinishReason.Length))).ToList();
+        var samples = kept.SelectMany(k => k.Samples.Zip(k.Scores, (s, r) => new GrpoSample(k.Example.Id, environment.Tokenizer.Decode(k.Prompt),
+            ModelEvaluator.CompletionText(environment.Tokenizer, s), r.Total, r.Accuracy, s.TokenIds.Length, s.FinishReason == FinishReason.Length))).ToList();
         seconds = clock.Elapsed.TotalSeconds;
         return new RolloutBatch(rows, rewards, truncated, metrics, samples, generated);
+    }
+
+    /// <summary>
+    /// GRPO's periodic check that RL generalises: greedy accuracy on up to 64 prompts of the task's held-out (test)
+    /// split, generated and graded by the evaluator as `r1 eval` does. Null when the task has no held-out prompts.
+    /// </summary>
+    public static Func<IReadOnlyDictionary<string, double>>? HeldOutEvaluation(ModelBundle bundle, IVerifiableTask task, GrpoConfig config)
+    {
+        if (!task.Examples(TaskSplit.Test, config.Seed).Any()) return null;
+        var greedy = new ModelEvalOptions
+        {
+            Prompts = 64, Samples = 1, Temperature = 0, TopP = 1, MaxTokens = config.MaxCompletionLength, Seed = config.Seed, Greedy = false,
+        };
+        return () =>
+        {
+            bundle.Model.eval();
+            return new Dictionary<string, double> { [MetricNames.EvalAccuracy] = ModelEvaluator.Run(bundle, task, TaskSplit.Test, greedy).Report.PassAt1 };
+        };
+    }
+
+    /// <summary>Log-probs of a batch's completions under a fixed model (old policy, reference): a forward-only pass.</summary>
+    Tensor Scored(CausalLanguageModel model, CompletionBatch batch)
+    {
+        ComputeMeter.Current?.Forwarded(model, batch.InputIds, batch.AttentionMask);
+        return TokenLogProbs.Compute(model, batch, config.Temperature).LogProbs;
+    }
+
+    /// <summary>[B, width] log-probs the sampler reported for each completion's tokens, right-padded with 0.</summary>
+    Tensor SamplerLogProbs(IReadOnlyList<GeneratedSample> samples, int width)
+    {
+        var values = new float[samples.Count * width];
+        for (int b = 0; b < samples.Count; b++) samples[b].LogProbs.AsSpan(0, Math.Min(width, samples[b].LogProbs.Length)).CopyTo(values.AsSpan(b * width));
+        return tensor(values, device: policy.Device).view(samples.Count, width);
     }
 
     IReadOnlyList<int> TruncatePrompt(IReadOnlyList<int> prompt) =>
@@ -175,7 +242,7 @@ public sealed class GrpoTrainer(CausalLanguageModel policy, GrpoConfig config, G
             sample.TokenIds.Length, config.MaxCompletionLength));
     }
 
-    Dictionary<string, double> Update(TorchSharp.Modules.AdamW optimizer, double lr, RolloutBatch batch)
+    Dictionary<string, double> Update(TorchSharp.Modules.AdamW optimizer, double lr, RolloutBatch batch, PrecisionChoice precision)
     {
         var result = new Dictionary<string, double> { [MetricNames.LearningRate] = lr };
         if (batch.Rows.Count == 0) return result;
@@ -194,17 +261,27 @@ public sealed class GrpoTrainer(CausalLanguageModel policy, GrpoConfig config, G
         // Old-policy and reference log-probs are fixed for the whole rollout batch.
         List<Tensor?> oldLogProbs = batches.Select(_ => (Tensor?)null).ToList();
         List<Tensor?> refLogProbs = batches.Select(_ => (Tensor?)null).ToList();
+        // Old and reference log-probs in the learner's precision, so the ratio compares like with like.
         using (no_grad())
+        using (precision.Autocast(policy.Device))
         {
             policy.eval();
             if (config.NumIterations > 1)
-                oldLogProbs = batches.Select(b => (Tensor?)TokenLogProbs.Compute(policy, b, config.Temperature).LogProbs).ToList();
-            if (config.Beta != 0)
+                oldLogProbs = batches.Select(b => (Tensor?)Scored(policy, b)).ToList();
+            if (config.Beta != 0 && reference is not null)
             {
-                reference!.eval();
-                refLogProbs = batches.Select(b => (Tensor?)TokenLogProbs.Compute(reference, b, config.Temperature).LogProbs).ToList();
+                reference.eval();
+                refLogProbs = batches.Select(b => (Tensor?)Scored(reference, b)).ToList();
             }
+            else if (config.Beta != 0)
+                using (LoraAdapter.Use(policy, null)) // the base: the policy with its adapter off
+                    refLogProbs = batches.Select(b => (Tensor?)Scored(policy, b)).ToList();
         }
+
+        // The sampler's log-probs of the same tokens, for the importance ratio (and TIS weights) of each micro-batch.
+        var samplerLogProbs = chunks.Select((c, j) => SamplerLogProbs(c.Select(i => batch.Rows[i].Sample).ToList(), batches[j].CompletionLength)).ToList();
+        var importanceWeights = batches.Select(_ => (Tensor?)null).ToList();
+        var importance = new RolloutImportanceStats();
 
         var stats = new PolicyLossStats();
         double gradNorm = 0;
@@ -214,23 +291,88 @@ public sealed class GrpoTrainer(CausalLanguageModel policy, GrpoConfig config, G
             for (int j = 0; j < batches.Count; j++)
             {
                 using var microScope = NewDisposeScope();
-                var (logProbs, entropy) = TokenLogProbs.Compute(policy, batches[j], config.Temperature, withEntropy: true);
+                Tensor logProbs;
+                Tensor? entropy;
+                using (precision.Autocast(policy.Device))
+                    (logProbs, entropy) = TokenLogProbs.Compute(policy, batches[j], config.Temperature, withEntropy: true);
                 var rows = tensor(chunks[j].Select(i => (long)i).ToArray(), device: policy.Device);
+                if (iteration == 0)
+                {
+                    // The learner's log-probs before this batch's first update: the old policy's, or this forward's.
+                    var (weights, measured) = RolloutImportance.Compute(oldLogProbs[j] ?? logProbs, samplerLogProbs[j], masks[j], config.RolloutIsCap);
+                    importanceWeights[j] = weights?.MoveToOuterDisposeScope();
+                    importance += measured;
+                }
                 using var loss = PolicyLoss.Compute(new PolicyLossInputs
                 {
                     LogProbs = logProbs, OldLogProbs = oldLogProbs[j], RefLogProbs = refLogProbs[j],
-                    Advantages = advantages.index_select(0, rows), Mask = masks[j], Entropies = entropy,
+                    Advantages = advantages.index_select(0, rows), Mask = masks[j], Entropies = entropy, ImportanceWeights = importanceWeights[j],
                 }, config, micro, activeTokens);
                 loss.Loss.backward();
+                ComputeMeter.Current?.Trained(policy, batches[j].InputIds, batches[j].AttentionMask);
                 stats += loss.Stats;
             }
-            gradNorm = GradientClipping.ClipGlobalNorm(policy.parameters(), config.MaxGradNorm);
+            gradNorm = GradientClipping.ClipGlobalNorm(Trained.parameters(), config.MaxGradNorm);
             optimizer.step();
             optimizer.zero_grad();
         }
         foreach (var b in batches) b.Dispose();
         foreach (var (k, v) in stats.ToMetrics(config.NumIterations)) result[k] = v;
+        foreach (var (k, v) in importance.ToMetrics()) result[k] = v;
         result[MetricNames.GradNorm] = gradNorm;
         return result;
+    }
+}
+
+/// <summary>
+/// GRPO's training prompts, in epochs. A task that generates its problems (the synthetic tasks, already in an order
+/// fixed by the seed) is read as it comes; a data set (a file's records) is shuffled. Once the prompts run out, each
+/// further epoch goes through them again in a fresh order shuffled from (seed, epoch), as TRL's sampler does. The
+/// position — prompts drawn, over all epochs — is all a resumed run needs to draw the same prompts.
+/// </summary>
+public sealed class PromptStream
+{
+    readonly IVerifiableTask task;
+    readonly int seed;
+    IEnumerator<TaskExample>? firstPass;
+    IReadOnlyList<TaskExample> all = [];
+    ShuffledSampler? sampler;
+
+    public PromptStream(IVerifiableTask task, int seed, long position = 0)
+    {
+        this.task = task;
+        this.seed = seed;
+        var examples = task.Examples(TaskSplit.Train, seed);
+        if (examples is IReadOnlyList<TaskExample> list) Reshuffle(list, epochsDone: 0);
+        else firstPass = examples.GetEnumerator();
+        while (Position < position) Next();
+    }
+
+    /// <summary>Prompts drawn so far.</summary>
+    public long Position { get; private set; }
+
+    public TaskExample Next()
+    {
+        if (firstPass is not null)
+        {
+            if (firstPass.MoveNext())
+            {
+                Position++;
+                return firstPass.Current;
+            }
+            firstPass.Dispose();
+            firstPass = null;
+            // The generator has given every problem it has: the next epochs reshuffle those.
+            Reshuffle(task.Examples(TaskSplit.Train, seed).ToList(), epochsDone: 1);
+        }
+        Position++;
+        return all[sampler!.Next()];
+    }
+
+    void Reshuffle(IReadOnlyList<TaskExample> examples, int epochsDone)
+    {
+        if (examples.Count == 0) throw new R1Error($"task '{task.Name}' has no training prompts");
+        all = examples;
+        sampler = new ShuffledSampler(examples.Count, (ulong)seed, position: (long)epochsDone * examples.Count);
     }
 }

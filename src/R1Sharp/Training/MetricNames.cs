@@ -28,8 +28,10 @@ public static class MetricNames
     /// <summary>Share of completions cut at max_completion_length (TRL calls truncation "clipped").</summary>
     public const string TruncatedRatio = "completions/clipped_ratio";
     public const string MeanTerminatedLength = "completions/mean_terminated_length";
+    /// <summary>Generation rounds of the step: 1, or more when dynamic sampling drew more prompts (R1Sharp).</summary>
+    public const string GenerationRounds = "generation_rounds";
 
-    // Policy loss (TRL)
+    // Loss: the policy loss for GRPO (TRL), next-token cross-entropy for pretraining and SFT (Hugging Face Trainer)
     public const string Loss = "loss";
     public const string Kl = "kl";
     public const string Entropy = "entropy";
@@ -37,13 +39,39 @@ public static class MetricNames
     public const string ClipRatioHigh = "clip_ratio/high_mean";
     public const string ClipRatioRegion = "clip_ratio/region_mean";
 
+    // Held-out evaluation
+    /// <summary>Next-token loss on held-out data (pretraining, SFT, distillation; Hugging Face Trainer).</summary>
+    public const string EvalLoss = "eval_loss";
+    /// <summary>Greedy accuracy on held-out prompts (GRPO's periodic evaluation, R1Sharp).</summary>
+    public const string EvalAccuracy = "eval/accuracy";
+
     // Optimisation and speed (Hugging Face Trainer, TRL)
     public const string GradNorm = "grad_norm";
     public const string LearningRate = "learning_rate";
     public const string StepTime = "step_time";
-    public const string NumTokens = "num_tokens";
+    /// <summary>Input tokens trained on so far (pretraining, SFT).</summary>
+    public const string TokensSeen = "tokens_seen";
     /// <summary>Generated tokens per second of wall-clock spent sampling (R1Sharp).</summary>
     public const string RolloutTokensPerSecond = "rollout_tokens_per_second";
     /// <summary>Tokens through forward + backward + optimizer per second of training wall-clock (R1Sharp).</summary>
     public const string TrainTokensPerSecond = "train_tokens_per_second";
+
+    // Rollouts on servers and their off-policy gap (R1Sharp; verl logs the same under rollout_is)
+    /// <summary>Mean over the step's tokens of π_learner / π_sampler (1 when sampler and learner agree).</summary>
+    public const string RolloutIsMean = "rollout_is/mean";
+    public const string RolloutIsMax = "rollout_is/max";
+    /// <summary>With rollout_is_cap: share of tokens whose ratio was above the cap (their weight clipped to it).</summary>
+    public const string RolloutIsClippedRatio = "rollout_is/clipped_ratio";
+    /// <summary>Seconds spent writing the weights and having every rollout server load them.</summary>
+    public const string WeightSyncSeconds = "rollout/weight_sync_seconds";
+    /// <summary>Rollout servers in the fleet after the step; per server i, requests sent and failures this step.</summary>
+    public const string ReplicasLive = "rollout/replicas_live";
+    public static string ReplicaRequests(int replica) => $"rollout/replica{replica}/requests";
+    public static string ReplicaErrors(int replica) => $"rollout/replica{replica}/errors";
+
+    /// <summary>The metrics that sum up a run, with short labels, in the order shown (r1 runs, stage summaries).</summary>
+    public static readonly IReadOnlyList<(string Key, string Label)> Headline =
+    [
+        (Accuracy, "acc"), (Reward, "reward"), (Loss, "loss"), (EvalLoss, "eval loss"), (EvalAccuracy, "eval acc"), (MeanLength, "len"),
+    ];
 }

@@ -1,4 +1,3 @@
-using System.Text.Json.Nodes;
 using static TorchSharp.torch;
 
 namespace R1Sharp.Training;
@@ -38,12 +37,12 @@ public sealed class PackedTokenStream : IBatchSource
         stream = order.SelectMany(i => documents[i]).ToArray();
     }
 
-    public JsonObject SaveState() => new() { ["epoch"] = Epoch, ["offset"] = Offset };
+    public DataPosition Position => new() { Epoch = Epoch, Offset = Offset };
 
-    public void RestoreState(JsonObject state)
+    public void Seek(DataPosition position)
     {
-        Epoch = state["epoch"]!.GetValue<int>();
-        Offset = state["offset"]!.GetValue<long>();
+        Epoch = position.Epoch ?? throw new R1Error("a packed token stream's position needs an epoch");
+        Offset = position.Offset ?? throw new R1Error("a packed token stream's position needs an offset");
         Shuffle();
     }
 

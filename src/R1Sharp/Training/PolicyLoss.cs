@@ -23,6 +23,10 @@ public sealed record PolicyLossInputs
 
     /// <summary>[B, T] per-token entropy of the policy, for the entropy metric only; optional.</summary>
     public Tensor? Entropies { get; init; }
+
+    /// <summary>[B, T] truncated importance weights min(π_learner / π_sampler, C) (verl's TIS), constants that scale
+    /// each token's policy-gradient term (not the KL); null weighs every token 1.</summary>
+    public Tensor? ImportanceWeights { get; init; }
 }
 
 /// <summary>The loss to back-propagate and the statistics of the same tensors.</summary>
@@ -51,13 +55,14 @@ public static class PolicyLoss
 
     /// <summary>[B, T] per-token loss before masking and aggregation.</summary>
     public static Tensor PerTokenLoss(Tensor logProbs, Tensor oldLogProbs, Tensor advantages, double epsilon,
-        double epsilonHigh, double beta = 0, Tensor? refLogProbs = null)
+        double epsilonHigh, double beta = 0, Tensor? refLogProbs = null, Tensor? importanceWeights = null)
     {
         using var scope = NewDisposeScope();
         var advantage = advantages.dim() == 1 ? advantages.unsqueeze(1) : advantages;
         var ratio = (logProbs - oldLogProbs).exp();
         var clippedRatio = ratio.clamp(1 - epsilon, 1 + epsilonHigh);
         var loss = -minimum(ratio * advantage, clippedRatio * advantage);
+        if (importanceWeights is not null) loss = loss * importanceWeights;
         if (beta != 0)
             loss = loss + beta * K3Kl(logProbs, refLogProbs ?? throw new R1Error("beta is not 0 but no reference log-probs were given"));
         return loss.MoveToOuterDisposeScope();
@@ -96,7 +101,7 @@ public static class PolicyLoss
         using var scope = NewDisposeScope();
         var oldLogProbs = inputs.OldLogProbs ?? inputs.LogProbs.detach();
         var perToken = PerTokenLoss(inputs.LogProbs, oldLogProbs, inputs.Advantages, config.Epsilon,
-            config.EffectiveEpsilonHigh, config.Beta, inputs.RefLogProbs);
+            config.EffectiveEpsilonHigh, config.Beta, inputs.RefLogProbs, inputs.ImportanceWeights);
         var loss = Aggregate(perToken, inputs.Mask, config.LossType, config.MaxCompletionLength, accumulationSteps,
             activeTokensInBatch);
         var stats = Statistics(inputs, oldLogProbs, config, loss);
@@ -143,9 +148,120 @@ public static class PolicyLoss
         Same(x.RefLogProbs, "reference log-probs");
         Same(x.Mask, "mask");
         Same(x.Entropies, "entropies");
+        Same(x.ImportanceWeights, "importance weights");
         if (x.Advantages.dim() != 1 || x.Advantages.shape[0] != shape[0])
             throw new R1Error($"policy loss: advantages must be [{shape[0]}], got [{string.Join(", ", x.Advantages.shape)}]");
         if (config.Beta != 0 && x.RefLogProbs is null)
             throw new R1Error($"policy loss: beta = {config.Beta} needs reference log-probs");
+    }
+}
+
+/// <summary>
+/// Token-weighted sums from the policy loss of one or more micro-batches. Kept as sums (not means) so the
+/// micro-batches of a step add up to exactly the step's means, whatever their sizes.
+/// </summary>
+public readonly record struct PolicyLossStats
+{
+    /// <summary>Active (masked-in) tokens.</summary>
+    public double Tokens { get; init; }
+    /// <summary>Sum of the aggregated losses (what was back-propagated).</summary>
+    public double Loss { get; init; }
+    public double LowClipped { get; init; }
+    public double HighClipped { get; init; }
+    public double RegionClipped { get; init; }
+    public double KlSum { get; init; }
+    public double EntropySum { get; init; }
+    public bool HasKl { get; init; }
+    public bool HasEntropy { get; init; }
+
+    public static PolicyLossStats operator +(PolicyLossStats a, PolicyLossStats b) => new()
+    {
+        Tokens = a.Tokens + b.Tokens,
+        Loss = a.Loss + b.Loss,
+        LowClipped = a.LowClipped + b.LowClipped,
+        HighClipped = a.HighClipped + b.HighClipped,
+        RegionClipped = a.RegionClipped + b.RegionClipped,
+        KlSum = a.KlSum + b.KlSum,
+        EntropySum = a.EntropySum + b.EntropySum,
+        HasKl = a.HasKl || b.HasKl,
+        HasEntropy = a.HasEntropy || b.HasEntropy,
+    };
+
+    double PerToken(double sum) => sum / Math.Max(1.0, Tokens);
+
+    /// <summary>Means per active token under TRL's metric names (kl and entropy only when they were measured).</summary>
+    /// <param name="optimizerSteps">Optimizer steps these sums cover (num_iterations), so policy_loss is per step.</param>
+    public Dictionary<string, double> ToMetrics(int optimizerSteps = 1)
+    {
+        var metrics = new Dictionary<string, double>
+        {
+            [MetricNames.Loss] = Loss / Math.Max(1, optimizerSteps),
+            [MetricNames.ClipRatioLow] = PerToken(LowClipped),
+            [MetricNames.ClipRatioHigh] = PerToken(HighClipped),
+            [MetricNames.ClipRatioRegion] = PerToken(RegionClipped),
+        };
+        if (HasKl) metrics[MetricNames.Kl] = PerToken(KlSum);
+        if (HasEntropy) metrics[MetricNames.Entropy] = PerToken(EntropySum);
+        return metrics;
+    }
+}
+
+/// <summary>
+/// The gap between the policy that sampled a rollout (its log-probs as the sampler reported them: a server's, or the
+/// decode loop's) and the learner's own log-probs of the same tokens: per token the ratio ρ = π_learner / π_sampler.
+/// Kernels, batch shapes and a server one sync behind make it depart from 1; verl's truncated importance sampling
+/// (TIS) weighs each token's loss by min(ρ, C) to correct for it.
+/// </summary>
+public static class RolloutImportance
+{
+    /// <summary>
+    /// The ratios [B, T] of <paramref name="learnerLogProbs"/> over <paramref name="samplerLogProbs"/> where
+    /// <paramref name="mask"/> is 1, their statistics, and with <paramref name="cap"/> the TIS weights min(ρ, C).
+    /// </summary>
+    public static (Tensor? Weights, RolloutImportanceStats Stats) Compute(Tensor learnerLogProbs, Tensor samplerLogProbs, Tensor mask, double? cap)
+    {
+        using var scope = NewDisposeScope();
+        using var noGrad = no_grad();
+        var m = mask.to_type(float32);
+        var ratio = (learnerLogProbs.detach() - samplerLogProbs).exp();
+        var masked = ratio * m;
+        var stats = new RolloutImportanceStats
+        {
+            Tokens = m.sum().item<float>(),
+            RatioSum = masked.sum().item<float>(),
+            RatioMax = masked.max().item<float>(),
+            Clipped = cap is double c ? ((ratio > c).to_type(float32) * m).sum().item<float>() : 0,
+            HasCap = cap is not null,
+        };
+        var weights = cap is double limit ? ratio.clamp_max(limit).MoveToOuterDisposeScope() : null;
+        return (weights, stats);
+    }
+}
+
+/// <summary>Sums of <see cref="RolloutImportance"/> over micro-batches; <see cref="ToMetrics"/> gives the step's means.</summary>
+public readonly record struct RolloutImportanceStats
+{
+    public double Tokens { get; init; }
+    public double RatioSum { get; init; }
+    public double RatioMax { get; init; }
+    public double Clipped { get; init; }
+    public bool HasCap { get; init; }
+
+    public static RolloutImportanceStats operator +(RolloutImportanceStats a, RolloutImportanceStats b) => new()
+    {
+        Tokens = a.Tokens + b.Tokens, RatioSum = a.RatioSum + b.RatioSum, RatioMax = Math.Max(a.RatioMax, b.RatioMax),
+        Clipped = a.Clipped + b.Clipped, HasCap = a.HasCap || b.HasCap,
+    };
+
+    /// <summary>rollout_is/mean and /max of the ratio over the step's tokens, and with a cap rollout_is/clipped_ratio, the share above it.</summary>
+    public Dictionary<string, double> ToMetrics()
+    {
+        var metrics = new Dictionary<string, double>
+        {
+            [MetricNames.RolloutIsMean] = RatioSum / Math.Max(1.0, Tokens),
+            [MetricNames.RolloutIsMax] = RatioMax,
+        };
+        if (HasCap) metrics[MetricNames.RolloutIsClippedRatio] = Clipped / Math.Max(1.0, Tokens);
+        return metrics;
     }
 }

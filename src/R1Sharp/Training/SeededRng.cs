@@ -7,17 +7,7 @@ public sealed record RngState(ulong Seed, long Position)
 {
     public string ToJson() => JsonSerializer.Serialize(this, SnakeCase.Json);
 
-    public static RngState FromJson(string json, string source)
-    {
-        try
-        {
-            return JsonSerializer.Deserialize<RngState>(json, SnakeCase.Json) ?? throw new R1Error($"{source}: empty RNG state");
-        }
-        catch (JsonException e)
-        {
-            throw new R1Error($"{source}: not an RNG state: {e.Message}", e);
-        }
-    }
+    public static RngState FromJson(string json, string source) => ConfigJson.Deserialize<RngState>(json, source, SnakeCase.Json);
 }
 
 /// <summary>
@@ -61,5 +51,56 @@ public sealed class SeededRng(ulong seed, long position = 0)
         z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9;
         z = (z ^ (z >> 27)) * 0x94D049BB133111EB;
         return z ^ (z >> 31);
+    }
+}
+
+/// <summary>
+/// Draws indices 0..count−1 in a fresh shuffled order every epoch (each item once per epoch). The order of epoch e
+/// depends only on (seed, e), so the state is (seed, number drawn): a resumed run continues with the same prompts.
+/// </summary>
+public sealed class ShuffledSampler
+{
+    readonly int count;
+    long epochOfOrder = -1;
+    int[] order = [];
+
+    public ShuffledSampler(int count, ulong seed, long position = 0)
+    {
+        if (count <= 0)
+            throw new R1Error($"cannot sample from an empty set ({count} items)");
+        if (position < 0)
+            throw new R1Error($"sampler position {position} is negative");
+        this.count = count;
+        Seed = seed;
+        Position = position;
+    }
+
+    public static ShuffledSampler FromState(int count, RngState state) => new(count, state.Seed, state.Position);
+
+    public ulong Seed { get; }
+    /// <summary>Indices drawn so far, over all epochs.</summary>
+    public long Position { get; private set; }
+    public long Epoch => Position / count;
+    public RngState State => new(Seed, Position);
+
+    public int Next()
+    {
+        if (Epoch != epochOfOrder)
+            ShuffleFor(Epoch);
+        return order[Position++ % count];
+    }
+
+    public int[] Next(int howMany) => Enumerable.Range(0, howMany).Select(_ => Next()).ToArray();
+
+    void ShuffleFor(long epoch)
+    {
+        var rng = new SeededRng(SeededRng.Mix(Seed ^ SeededRng.Mix((ulong)epoch + 1)));
+        order = Enumerable.Range(0, count).ToArray();
+        for (int i = count - 1; i > 0; i--)
+        {
+            int j = rng.Next(i + 1);
+            (order[i], order[j]) = (order[j], order[i]);
+        }
+        epochOfOrder = epoch;
     }
 }

@@ -1,6 +1,7 @@
 using System.Text.Json.Nodes;
 using R1Sharp.Cli;
 using R1Sharp.Inference;
+using R1Sharp.Tests.Inference;
 
 namespace R1Sharp.Tests.Benchmarks;
 
@@ -15,16 +16,16 @@ public class BenchCommandTests
     }
 
     /// <param name="simd">The --simd option, or "" for none (the widest width this CPU runs).</param>
-    [Theory]
+    [SkippableTheory]
     [InlineData("")]
     [InlineData("128")]
     [InlineData("0")]
     public void Bench_generate_measures_both_engines_on_a_model_directory(string simd)
     {
         var width = simd == "" ? SimdKernels.Active : SimdKernels.Parse(simd);
-        if (!SimdKernels.IsSupported(width)) return;
+        SimdWidths.SkipUnlessSupported(width);
         var before = SimdKernels.Active;
-        string dir = Directory.CreateTempSubdirectory("r1-bench-").FullName;
+        using var dir = new TempDir("r1-bench-");
         Assert.Equal(0, R1("init", "--arch", "qwen2", "--preset", "tiny", "--out", dir, "--seed", "1").Exit);
         string json = Path.Combine(dir, "bench.json");
         string[] simdOption = simd == "" ? [] : ["--simd", simd];
@@ -51,15 +52,13 @@ public class BenchCommandTests
             double share = phases.Sum(p => p!["share"]!.GetValue<double>());
             Assert.InRange(share, 0.99, 1.01);
         }
-        Directory.Delete(dir, recursive: true);
     }
 
     [Fact]
     public void Bench_generate_rejects_a_one_token_decode()
     {
-        string dir = Directory.CreateTempSubdirectory("r1-bench-").FullName;
+        using var dir = new TempDir("r1-bench-");
         Assert.Equal(0, R1("init", "--arch", "llama", "--preset", "tiny", "--out", dir).Exit);
         Assert.Equal(2, R1("bench", "generate", "--model", dir, "--decode-tokens", "1").Exit);
-        Directory.Delete(dir, recursive: true);
     }
 }

@@ -7,11 +7,13 @@ namespace R1Sharp.Tests.Checkpoints;
 /// <summary>A temp folder per test, and helpers to build tensors and raw .safetensors files byte by byte.</summary>
 sealed class CheckpointTestFiles : IDisposable
 {
-    public string Dir { get; } = Directory.CreateTempSubdirectory("r1sharp-checkpoints-").FullName;
+    readonly TempDir dir = new("r1sharp-checkpoints-");
+
+    public string Dir => dir.Path;
 
     public string PathOf(string name) => Path.Combine(Dir, name);
 
-    public void Dispose() => Directory.Delete(Dir, recursive: true);
+    public void Dispose() => dir.Dispose();
 
     /// <summary>Writes a raw file: u64 LE length (the header's, unless overridden), the header text, then the data bytes.</summary>
     public string WriteRaw(string name, string header, int dataBytes, ulong? headerLength = null)

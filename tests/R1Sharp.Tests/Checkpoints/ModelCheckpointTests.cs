@@ -7,7 +7,6 @@ namespace R1Sharp.Tests.Checkpoints;
 
 public class ModelCheckpointTests
 {
-    static string TempDir() => Directory.CreateTempSubdirectory("r1-ckpt-").FullName;
 
     public static IEnumerable<object[]> FamiliesAndDtypes() =>
         from family in new[] { ModelFamily.Llama, ModelFamily.Qwen2, ModelFamily.DeepseekV3 }
@@ -19,7 +18,8 @@ public class ModelCheckpointTests
     public void Save_then_load_round_trips_bit_exactly(ModelFamily family, string dtype)
     {
         using var model = TinyModels.Create(family);
-        string first = TempDir(), second = TempDir();
+        using var first = new TempDir("r1-ckpt-");
+        using var second = new TempDir("r1-ckpt-");
         ModelCheckpoint.Save(model, first, dtype);
         using var loaded = ModelCheckpoint.Load(first);
         ModelCheckpoint.Save(loaded, second, dtype);
@@ -40,7 +40,7 @@ public class ModelCheckpointTests
     public void A_sharded_checkpoint_loads_and_gives_the_same_logits()
     {
         using var model = TinyModels.Create(ModelFamily.DeepseekV3);
-        string dir = TempDir();
+        using var dir = new TempDir("r1-ckpt-");
         ModelCheckpoint.Save(model, dir, maxShardBytes: 20_000);
         Assert.True(File.Exists(Path.Combine(dir, "model.safetensors.index.json")));
         Assert.True(Directory.GetFiles(dir, "model-*.safetensors").Length > 2);
@@ -54,7 +54,7 @@ public class ModelCheckpointTests
     public void Missing_unexpected_and_misshaped_tensors_are_all_named_in_one_error()
     {
         using var model = TinyModels.Create(ModelFamily.Llama);
-        string dir = TempDir();
+        using var dir = new TempDir("r1-ckpt-");
         ModelCheckpoint.Save(model, dir);
         var tensors = HfWeights.Load(dir);
         tensors.Remove("model.layers.0.self_attn.q_proj.weight");
@@ -71,7 +71,7 @@ public class ModelCheckpointTests
     public void A_bad_config_names_the_field()
     {
         using var model = TinyModels.Create(ModelFamily.Qwen2);
-        string dir = TempDir();
+        using var dir = new TempDir("r1-ckpt-");
         ModelCheckpoint.Save(model, dir);
         string path = Path.Combine(dir, "config.json");
         File.WriteAllText(path, File.ReadAllText(path).Replace("\"num_attention_heads\": 4", "\"num_attention_heads\": \"four\""));

@@ -17,7 +17,7 @@ public class ModelCommandsTests
     [InlineData("deepseek_v3")]
     public void Init_then_generate_prints_the_same_text_on_every_run(string arch)
     {
-        string dir = Directory.CreateTempSubdirectory("r1-cli-").FullName;
+        using var dir = new TempDir("r1-cli-");
         Assert.Equal(0, R1("init", "--arch", arch, "--preset", "tiny", "--out", dir, "--seed", "3").Exit);
         foreach (var file in new[] { "config.json", "generation_config.json", "model.safetensors", "tokenizer.json", "tokenizer_config.json" })
             Assert.True(File.Exists(Path.Combine(dir, file)), $"{file} missing");
@@ -36,9 +36,9 @@ public class ModelCommandsTests
     [Fact]
     public void Bad_input_exits_with_2_and_writes_nothing_half_done()
     {
-        Assert.Equal(2, R1("generate", "--model", "/nonexistent/model", "--prompt", "x").Exit);
+        using (var missing = new TempDir()) Assert.Equal(2, R1("generate", "--model", missing.File("no-model"), "--prompt", "x").Exit);
         Assert.Equal(2, R1("init", "--arch", "gpt5", "--preset", "tiny", "--out", Path.GetTempFileName() + ".d").Exit);
-        string dir = Directory.CreateTempSubdirectory("r1-cli-").FullName;
+        using var dir = new TempDir("r1-cli-");
         Assert.Equal(2, R1("init", "--arch", "llama", "--preset", "huge", "--out", dir).Exit);
         Assert.Empty(Directory.GetFiles(dir));
     }
@@ -49,7 +49,7 @@ public class EvalCommandTests
     [Fact]
     public void Eval_runs_end_to_end_on_a_tiny_random_model_and_writes_its_outputs()
     {
-        string model = Directory.CreateTempSubdirectory("r1-eval-").FullName;
+        using var model = new TempDir("r1-eval-");
         string output = Path.Combine(model, "out");
         Assert.Equal(0, CliApp.Run(["init", "--arch", "qwen2", "--preset", "tiny", "--out", model]));
         Assert.Equal(0, CliApp.Run(["eval", "--model", model, "--task", "arithmetic", "--samples", "3", "--prompts", "5",
@@ -73,7 +73,8 @@ public class InspectCommandTests
     [Fact]
     public void Inspect_shows_mla_caching_far_fewer_bytes_per_token_than_gqa_at_the_same_width()
     {
-        string gqa = Directory.CreateTempSubdirectory("r1-gqa-").FullName, mla = Directory.CreateTempSubdirectory("r1-mla-").FullName;
+        using var gqa = new TempDir("r1-gqa-");
+        using var mla = new TempDir("r1-mla-");
         Assert.Equal(0, CliApp.Run(["init", "--arch", "llama", "--preset", "small", "--out", gqa]));
         Assert.Equal(0, CliApp.Run(["init", "--arch", "deepseek_v3", "--preset", "small", "--out", mla]));
         var gqaOut = new StringWriter();

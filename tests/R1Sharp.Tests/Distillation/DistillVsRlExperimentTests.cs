@@ -8,9 +8,21 @@ public class DistillVsRlExperimentTests
     [Fact]
     public void The_tiny_experiment_runs_end_to_end_and_writes_table_6()
     {
-        string runs = Directory.CreateTempSubdirectory("r1-experiment-").FullName;
-        Assert.Equal(0, CliApp.Run(["experiment", "distill-vs-rl", "--tiny", "--runs-dir", runs, "--name", "e"]));
+        using var runs = new TempDir("r1-experiment-");
+        // --tiny's settings < the file's < the flag's.
+        File.WriteAllText(runs.File("experiment.json"), """{"sample_prompts": 6, "budget_seconds": 60}""");
+        Assert.Equal(0, CliApp.Run(["experiment", "distill-vs-rl", "--tiny", "--config", runs.File("experiment.json"), "--budget-seconds", "3",
+            "--runs-dir", runs, "--name", "e", "--h100-price-per-hour", "4"]));
         var report = DistillVsRlReport.Load(Path.Combine(runs, "e", "experiment.json"));
+        // Its cost card holds every stage, the teacher's quickstart (a run of its own, with its own card) included.
+        var cost = report.Cost!;
+        Assert.Equal(4, cost.Rates.H100PricePerHour);
+        Assert.Equal(cost.Flops, cost.Stages!.Values.Sum(s => s.Flops), 6);
+        var teacherCost = R1Sharp.Runs.RunFolder.ReadRunInfo(Path.Combine(runs, "e-teacher"))!.Cost!;
+        Assert.Equal(teacherCost.Flops, cost.Stages["teacher (quickstart)"].Flops, 6);
+        Assert.Equal(4, teacherCost.Rates.H100PricePerHour);
+        Assert.True(cost.Stages["sample teacher"].Work.DecodeTokens > 0 && cost.Stages["student distill"].Work.TrainingTokens > 0);
+        Assert.Equal((6, 3.0, DistillVsRlConfig.Tiny.Keep), (report.Config.SamplePrompts, report.Config.BudgetSeconds, report.Config.Keep));
         Assert.Equal([DistillVsRlExperiment.StudentBase, DistillVsRlExperiment.StudentRl, DistillVsRlExperiment.StudentDistilled,
             DistillVsRlExperiment.StudentLogit, DistillVsRlExperiment.Teacher], report.Rows.Select(r => r.Model));
         var teacher = report.Row(DistillVsRlExperiment.Teacher);

@@ -33,8 +33,8 @@ public class DistillerTests
 
     static DistillConfig Config(DistillMode mode) => new()
     {
-        Mode = mode, TopK = 8, HeldOutShare = 0,
-        Training = new LmTrainingConfig { LearningRate = 3e-3, WarmupSteps = 3, MaxSteps = 30, BatchSize = 8, MaxSeqLength = 64, EvalSteps = 0, SaveSteps = 0, Seed = 2 },
+        Mode = mode, TopK = 8,
+        Training = new LmTrainingConfig { LearningRate = 3e-3, WarmupSteps = 3, MaxSteps = 30, BatchSize = 8, MaxSeqLength = 64, EvalSteps = 0, EvalShare = 0, SaveSteps = 0, Seed = 2 },
     };
 
     [Theory]
@@ -42,13 +42,13 @@ public class DistillerTests
     [InlineData(DistillMode.Logit)]
     public void Distilling_lowers_the_students_loss_on_held_out_teacher_traces(DistillMode mode)
     {
-        string folder = Directory.CreateTempSubdirectory("r1-distill-").FullName;
+        using var folder = new TempDir("r1-distill-");
         var (train, heldOut) = Traces(folder);
         using var teacher = ModelBundle.Load(TinyTeacher.Directory);
         using var student = StudentShapes.Build(teacher, "half", seed: 4);
         double before = HeldOutLoss(student, heldOut);
         var run = RunFolder.Create(folder, "distill", "distill", Config(mode));
-        new Distiller(teacher, student, Config(mode)).Run(train, run);
+        new Distiller(teacher, student, Config(mode), train).Run(run);
         double after = HeldOutLoss(student, heldOut);
         Assert.True(after < before * 0.75, $"{mode}: held-out trace loss went from {before:F3} to {after:F3}");
         var losses = run.ReadMetrics().Select(m => m.Values["loss"]).ToList();
@@ -89,7 +89,7 @@ public class DistillerTests
     [Fact]
     public void R1_distill_trains_a_preset_student_in_a_run_that_resumes()
     {
-        string folder = Directory.CreateTempSubdirectory("r1-distill-cli-").FullName;
+        using var folder = new TempDir("r1-distill-cli-");
         var (train, _) = Traces(folder);
         string runs = Path.Combine(folder, "runs"), config = Path.Combine(folder, "distill.json");
         File.WriteAllText(config, """{"mode": "logit", "top_k": 4, "training": {"max_steps": 4, "batch_size": 4, "max_seq_length": 32, "save_steps": 2, "eval_steps": 2}}""");
@@ -97,13 +97,23 @@ public class DistillerTests
         Assert.Equal(0, CliApp.Run([.. args, "--name", "d"]));
         var saved = JsonNode.Parse(File.ReadAllText(Path.Combine(runs, "d", "config.json")))!;
         Assert.Equal("logit", saved["mode"]!.GetValue<string>());
+        Assert.Equal(3e-4, saved["training"]!["learning_rate"]!.GetValue<double>()); // SFT's default under the file's training section
         Assert.Equal(4, File.ReadAllLines(Path.Combine(runs, "d", "metrics.jsonl")).Length);
+        // Its cost card counts the student's training and the teacher's forward passes (logit mode).
+        var work = JsonNode.Parse(File.ReadAllText(Path.Combine(runs, "d", "run.json")))!["cost"]!["work"]!;
+        Assert.True((long)work["training_tokens"]! > 0 && (long)work["forward_tokens"]! >= (long)work["training_tokens"]!);
+        Assert.Contains("## Cost", File.ReadAllText(Path.Combine(runs, "d", "report.md")));
+        Assert.Equal(0, CliApp.Run([.. args, "--name", "d-flag", "--max-steps", "1", "--precision", "fp32"])); // the flags over the file
+        Assert.Single(File.ReadAllLines(Path.Combine(runs, "d-flag", "metrics.jsonl")));
+        Assert.Equal("fp32", JsonNode.Parse(File.ReadAllText(Path.Combine(runs, "d-flag", "config.json")))!["training"]!["precision"]!.GetValue<string>());
         using (var student = ModelBundle.Load(Path.Combine(runs, "d", "model")))
             Assert.Equal(StudentShapes.Create(ModelConfig.Load(Path.Combine(TinyTeacher.Directory, "config.json")), "half").HiddenSize, student.Model.Config.HiddenSize);
 
-        // Resuming the finished run continues from its last checkpoint and has nothing left to do.
-        Assert.Equal(0, CliApp.Run(["distill", "--teacher", TinyTeacher.Directory, "--student-preset", "half", "--data", train, "--runs-dir", runs, "--resume", "d"]));
+        // A finished run has nothing to resume: it says so and changes nothing.
+        string runJson = File.ReadAllText(Path.Combine(runs, "d", "run.json"));
+        Assert.Equal(2, CliApp.Run(["distill", "--teacher", TinyTeacher.Directory, "--student-preset", "half", "--data", train, "--runs-dir", runs, "--resume", "d"]));
         Assert.Equal(4, File.ReadAllLines(Path.Combine(runs, "d", "metrics.jsonl")).Length);
+        Assert.Equal(runJson, File.ReadAllText(Path.Combine(runs, "d", "run.json")));
 
         Assert.Equal(2, CliApp.Run([.. args, "--name", "bad-mode", "--mode", "soft"]));
         Assert.Equal(2, CliApp.Run(["distill", "--teacher", TinyTeacher.Directory, "--data", train, "--runs-dir", runs]));

@@ -6,13 +6,14 @@ using R1Sharp.Tasks;
 using R1Sharp.Tasks.Datasets;
 using R1Sharp.Tasks.Synthetic;
 using R1Sharp.Training;
+using R1Sharp.Tokenizers;
 
 namespace R1Sharp.Tests.Distillation;
 
 public class RejectionSamplingTests
 {
     static readonly ArithmeticTask Task = new();
-    static readonly TaskExample Example = new("q", [PromptMessage.User("What is 457+86?")], "543", 3);
+    static readonly TaskExample Example = new("q", [ChatMessage.User("What is 457+86?")], "543", 3);
 
     static DistillationTrace Trace(string completion, bool finished = true, int tokens = 10) =>
         new(Example.Id, Example.Prompt, Example.Answer, completion, TemplateOpenedThink: true, tokens,
@@ -49,7 +50,7 @@ public class RejectionSamplingTests
     [Fact]
     public void A_trace_line_is_chat_sft_data_with_the_reasoning_inside_think()
     {
-        var line = JsonNode.Parse(Trace("7+6=13\n</think>\n543").ToJsonLine())!;
+        var line = Trace("7+6=13\n</think>\n543").ToJson();
         Assert.Equal("What is 457+86?", line["messages"]![0]!["content"]!.GetValue<string>());
         Assert.Equal("assistant", line["messages"]![1]!["role"]!.GetValue<string>());
         Assert.Equal("<think>\n7+6=13\n</think>\n543", line["messages"]![1]!["content"]!.GetValue<string>());
@@ -60,7 +61,7 @@ public class RejectionSamplingTests
     [Fact]
     public void Sampling_a_model_keeps_exactly_its_verified_well_formed_completions()
     {
-        string folder = Directory.CreateTempSubdirectory("r1-sample-").FullName;
+        using var folder = new TempDir("r1-sample-");
         var task = DatasetTask.Load(TinyTeacher.PromptsFile(folder, 0, TinyTeacher.PromptCount));
         using var teacher = ModelBundle.Load(TinyTeacher.Directory);
         var options = new RejectionSamplingOptions { Samples = 8, Prompts = TinyTeacher.PromptCount, Temperature = 1, TopP = 1, MaxTokens = 16, Seed = 7 };
@@ -88,7 +89,7 @@ public class RejectionSamplingTests
     [Fact]
     public void R1_sample_writes_traces_sft_can_train_on_and_a_summary_beside_them()
     {
-        string folder = Directory.CreateTempSubdirectory("r1-sample-cli-").FullName;
+        using var folder = new TempDir("r1-sample-cli-");
         string prompts = TinyTeacher.PromptsFile(folder, 0, 6), traces = Path.Combine(folder, "traces.jsonl");
         Assert.Equal(0, CliApp.Run(["sample", "--model", TinyTeacher.Directory, "--data", prompts, "--samples", "6", "--out", traces,
             "--temperature", "1", "--top-p", "1", "--max-tokens", "16", "--shortest"]));

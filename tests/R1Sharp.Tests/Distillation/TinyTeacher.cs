@@ -21,7 +21,7 @@ static class TinyTeacher
 
     static string Build()
     {
-        string root = System.IO.Directory.CreateTempSubdirectory("r1-tiny-teacher-").FullName;
+        string root = TempDir.ForSession("r1-tiny-teacher-");
         string init = Path.Combine(root, "init"), data = Path.Combine(root, "sft.jsonl"), config = Path.Combine(root, "sft.json");
         Assert.Equal(0, CliApp.Run(["init", "--arch", "llama", "--preset", "tiny", "--out", init, "--seed", "3"]));
         File.WriteAllLines(data, Enumerable.Range(0, PromptCount).SelectMany(i => new[] { Right, Right, Wrong, Malformed }

@@ -5,9 +5,9 @@ namespace R1Sharp.Tests.Evaluation;
 
 public sealed class EvaluatorTests : IDisposable
 {
-    readonly string _dir = Directory.CreateTempSubdirectory("r1-eval-").FullName;
+    readonly TempDir _dir = new("r1-eval-");
 
-    public void Dispose() => Directory.Delete(_dir, recursive: true);
+    public void Dispose() => _dir.Dispose();
 
     static EvalSample S(string answer, int tokens = 10, bool hitLimit = false) =>
         new($"<think>\nwork\n</think>\n\\boxed{{{answer}}}", tokens, hitLimit);
@@ -43,7 +43,7 @@ public sealed class EvaluatorTests : IDisposable
         Assert.Equal(1 / 8.0, report.NoAnswerShare, 12);
 
         Assert.Equal(10, result.Samples.Count); // 8 samples + 2 greedy
-        Assert.Equal([true, false, false, false], result.Samples.Where(s => s.PromptId == "p1" && s.Sample >= 0).Select(s => s.Correct));
+        Assert.Equal([true, false, false, false], result.Samples.Where(s => s.PromptId == "p1" && !s.Greedy).Select(s => s.Correct));
         Assert.Equal("1/2", result.Samples.Single(s => s.PromptId == "p1" && s.Sample == 1).Answer);
     }
 
@@ -79,7 +79,7 @@ public sealed class EvaluatorTests : IDisposable
             Ansi = Spectre.Console.AnsiSupport.No,
             ColorSystem = Spectre.Console.ColorSystemSupport.NoColors,
         });
-        console.Write(result.Report.ToTable());
+        console.Write(R1Sharp.Cli.Commands.EvalCommand.Table(result.Report));
         Assert.Contains("pass@1", text.ToString());
         Assert.Contains("cons@4", text.ToString());
         Assert.Contains("50.0%", text.ToString());

@@ -23,12 +23,11 @@ public class TokenSamplerTests
     {
         const int rows = 64, vocab = 3000;
         var logits = randn([rows, vocab], generator: new Generator(1)) * 3;
-        var options = Enumerable.Range(0, rows).Select(r => Settings[r % Settings.Length]).ToList();
+        var options = Enumerable.Range(0, rows).Select(r => Settings[r % Settings.Length]).ToArray();
         var seeds = Enumerable.Range(0, rows).Select(r => 1000 + r).ToList();
-        using var sampler = new TokenSampler(options, seeds, CPU);
         var tokens = new long[rows];
         var logProbs = new float[rows];
-        sampler.Sample(logits, tokens, logProbs);
+        new TokenSampler().Sample(logits, options, seeds.Select(s => new Random(s).NextDouble()).ToArray(), tokens, logProbs);
 
         var values = logits.data<float>().ToArray();
         for (int r = 0; r < rows; r++)
@@ -37,7 +36,7 @@ public class TokenSamplerTests
             double u = new Random(seeds[r]).NextDouble();
             // Tied logits are interchangeable: compare by value, not id.
             Assert.Equal(row[Reference(row, options[r], u)], row[tokens[r]]);
-            double t = options[r].Temperature == 0 ? 1 : options[r].Temperature;
+            double t = options[r].IsGreedy ? 1 : options[r].Temperature;
             double max = row.Max() / t;
             double logZ = Math.Log(row.Sum(x => Math.Exp(x / t - max))) + max;
             Assert.Equal(row[tokens[r]] / t - logZ, logProbs[r], 3);
@@ -49,14 +48,16 @@ public class TokenSamplerTests
     {
         // Probabilities 0.4, 0.3, 0.2, 0.1: top_p 0.65 keeps the first two (0.4 before the second is < 0.65, 0.7 before the third is not).
         var logits = tensor(new[] { MathF.Log(0.4f), MathF.Log(0.3f), MathF.Log(0.2f), MathF.Log(0.1f) }).unsqueeze(0);
-        using var sampler = new TokenSampler([new SamplingOptions { Temperature = 1, TopP = 0.65 }], [7], CPU);
+        var sampler = new TokenSampler();
+        var random = new Random(7);
+        SamplingOptions[] options = [new SamplingOptions { Temperature = 1, TopP = 0.65 }];
         var counts = new int[4];
         var token = new long[1];
         var logProb = new float[1];
         const int draws = 20000;
         for (int i = 0; i < draws; i++)
         {
-            sampler.Sample(logits, token, logProb);
+            sampler.Sample(logits, options, [random.NextDouble()], token, logProb);
             counts[token[0]]++;
         }
         Assert.Equal(0, counts[2] + counts[3]);
@@ -75,12 +76,13 @@ public class TokenSamplerTests
             ("none", new SamplingOptions { Temperature = 1, TopP = 1 }),
         })
         {
-            using var sampler = new TokenSampler([options], [3], CPU);
+            var sampler = new TokenSampler();
+            var random = new Random(3);
             var token = new long[1];
             seen[name] = [];
             for (int i = 0; i < 2000; i++)
             {
-                sampler.Sample(flat, token, new float[1]);
+                sampler.Sample(flat, [options], [random.NextDouble()], token, new float[1]);
                 seen[name].Add(token[0]);
             }
         }
@@ -89,10 +91,25 @@ public class TokenSamplerTests
         Assert.Equal(10, seen["none"].Count);
     }
 
+    [Fact]
+    public void A_tiny_temperature_is_greedy_and_non_finite_logits_give_no_token()
+    {
+        // 1/1e-300 overflows float32: without the greedy threshold every logit would become ±infinity or NaN.
+        var logits = tensor(new[] { 0.5f, 2f, -1f, 1.9f, float.NaN, 0f, 0f, 0f, 1f, float.PositiveInfinity, 0f, 0f }).view(3, 4);
+        var tokens = new long[3];
+        var logProbs = new float[3];
+        var tiny = new SamplingOptions { Temperature = 1e-300, TopP = 1 };
+        new TokenSampler().Sample(logits, [tiny, tiny, new SamplingOptions { Temperature = 1 }], [0.99, 0.5, 0.5], tokens, logProbs);
+        Assert.Equal(1, tokens[0]);
+        Assert.True(float.IsFinite(logProbs[0]));
+        Assert.Equal(-1, tokens[1]); // NaN
+        Assert.Equal(-1, tokens[2]); // +infinity
+    }
+
     /// <summary>Sort descending, keep the prefix every filter allows, pick the first token whose CDF exceeds u × kept mass.</summary>
     static long Reference(float[] logits, SamplingOptions o, double u)
     {
-        if (o.Temperature == 0) return Array.IndexOf(logits, logits.Max());
+        if (o.IsGreedy) return Array.IndexOf(logits, logits.Max());
         double max = logits.Max() / o.Temperature;
         var p = logits.Select(x => Math.Exp(x / o.Temperature - max)).ToArray();
         double z = p.Sum();

@@ -101,6 +101,61 @@ public class GgufExportTests
     }
 
     [Fact]
+    public void Qwen3ExportWritesHeadDimAndPerHeadNormsInRowOrder()
+    {
+        using var dir = new TempDir();
+        using var model = GgufTestModels.Create("qwen3-untied");
+        var c = model.Config;
+        var file = GgufReader.Read(GgufTestModels.Export(model, dir.Path));
+        var hf = model.HfStateDict();
+
+        Assert.Equal("qwen3", file.Architecture);
+        Assert.Equal(64u, file.Get("qwen3.embedding_length").Value);
+        Assert.Equal(4u, file.Get("qwen3.attention.head_count").Value);
+        Assert.Equal(2u, file.Get("qwen3.attention.head_count_kv").Value);
+        Assert.Equal((uint)c.GqaHeadDim, file.Get("qwen3.attention.key_length").Value); // 32, not 64 / 4
+        Assert.Equal((uint)c.GqaHeadDim, file.Get("qwen3.attention.value_length").Value);
+        Assert.Equal((uint)c.GqaHeadDim, file.Get("qwen3.rope.dimension_count").Value);
+        Assert.Equal(1_000_000f, file.Get("qwen3.rope.freq_base").Value);
+
+        string[] layerTensors = [.. LayerTensors, "attn_q_norm", "attn_k_norm"];
+        var expectedNames = new[] { "token_embd.weight", "output_norm.weight", "output.weight" }
+            .Concat(Enumerable.Range(0, 2).SelectMany(i => layerTensors.Select(t => $"blk.{i}.{t}.weight")));
+        Assert.Equal(expectedNames.Order(), file.Tensors.Select(t => t.Name).Order());
+        Assert.Equal(new long[] { 32 }, file.Tensor("blk.1.attn_k_norm.weight").Dims);
+        Assert.Equal(Values(hf["model.layers.1.self_attn.q_norm.weight"]), file.ReadTensorFloats(file.Tensor("blk.1.attn_q_norm.weight")));
+        Assert.Equal(Values(hf["model.layers.0.self_attn.k_norm.weight"]), file.ReadTensorFloats(file.Tensor("blk.0.attn_k_norm.weight")));
+        // llama.cpp's qwen3 rotates halves (NEOX), as HF does: q and k rows keep their order.
+        Assert.Equal(Values(hf["model.layers.0.self_attn.q_proj.weight"]), file.ReadTensorFloats(file.Tensor("blk.0.attn_q.weight")));
+        Assert.Equal(new long[] { 64, 128 }, file.Tensor("blk.0.attn_q.weight").Dims);
+        Assert.Equal(Values(hf["model.layers.1.self_attn.k_proj.weight"]), file.ReadTensorFloats(file.Tensor("blk.1.attn_k.weight")));
+        Assert.Equal(Values(hf["lm_head.weight"]), file.ReadTensorFloats(file.Tensor("output.weight")));
+    }
+
+    [Theory]
+    [MemberData(nameof(LlamaCppParityTests.VariantData), MemberType = typeof(LlamaCppParityTests))]
+    public void EveryOneToOneTensorNameMapsBackToItsHuggingFaceName(string variant)
+    {
+        using var dir = new TempDir();
+        using var model = GgufTestModels.Create(variant);
+        var file = GgufReader.Read(GgufTestModels.Export(model, dir.Path));
+        var hfNames = model.HfStateDict().Keys.ToHashSet();
+        var wholeModel = GgufNames.ModelTensors.ToDictionary(kv => kv.Value, kv => kv.Key);
+        int mapped = 0;
+        foreach (var tensor in file.Tensors)
+        {
+            string? hf = wholeModel.GetValueOrDefault(tensor.Name);
+            if (GgufNames.GgufLayerTensor().Match(tensor.Name) is { Success: true } m
+                && GgufNames.HfLayerModules.TryGetValue(m.Groups[2].Value, out var module))
+                hf = $"model.layers.{m.Groups[1].Value}.{module}.{m.Groups[3].Value}";
+            if (hf is null) continue; // stacked experts, split kv_b, router bias, rope_freqs
+            Assert.Contains(hf, hfNames);
+            mapped++;
+        }
+        Assert.True(mapped >= 2 + 2 * 9, $"{variant}: only {mapped} tensors mapped back");
+    }
+
+    [Fact]
     public void LlamaRopeScalingBecomesRopeFreqsTensor()
     {
         using var dir = new TempDir();
@@ -205,6 +260,8 @@ public class GgufExportTests
             Assert.Contains("moe_layer_freq", Assert.Throws<R1Error>(() => GgufTestModels.Export(everyOther, dir.Path)).Message);
         using (var yarn = TinyModels.Create(ModelFamily.Qwen2, edit: c => c with { RopeScaling = new RopeScaling("yarn", 4, 512) }))
             Assert.Contains("rope_scaling 'yarn'", Assert.Throws<R1Error>(() => GgufTestModels.Export(yarn, dir.Path)).Message);
+        using (var biased = TinyModels.Create(ModelFamily.Qwen3, edit: c => c with { AttentionBias = true }))
+            Assert.Contains("attention_bias", Assert.Throws<R1Error>(() => GgufTestModels.Export(biased, dir.Path)).Message);
         using (var small = TinyModels.Create(ModelFamily.Llama, edit: c => c with { VocabSize = 200 }))
             Assert.Contains("outside the model's vocab of 200", Assert.Throws<R1Error>(() => GgufTestModels.Export(small, dir.Path)).Message);
         Assert.False(File.Exists(dir.File("model.gguf")));

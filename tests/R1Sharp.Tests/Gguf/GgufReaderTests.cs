@@ -233,7 +233,8 @@ public class GgufReaderTests
     [Fact]
     public void MissingFileIsNamed()
     {
-        Assert.Contains("file not found", Assert.Throws<R1Error>(() => GgufReader.Read("/nonexistent/x.gguf")).Message);
+        using var dir = new TempDir();
+        Assert.Contains("file not found", Assert.Throws<R1Error>(() => GgufReader.Read(dir.File("missing/x.gguf"))).Message);
     }
 
     static string ReadError(string path) => Assert.Throws<R1Error>(() => GgufReader.Read(path)).Message;

@@ -9,7 +9,7 @@ namespace R1Sharp.Tests.Gguf;
 /// <summary>Tiny random models for GGUF tests, with every parameter (norms and biases too) random so a misplaced tensor shows.</summary>
 public static class GgufTestModels
 {
-    public static readonly string[] Variants = ["llama", "qwen2", "llama-bias-rope-scaling", "deepseek_v3", "deepseek_v3-yarn"];
+    public static readonly string[] Variants = ["llama", "qwen2", "qwen3", "qwen3-untied", "llama-bias-rope-scaling", "deepseek_v3", "deepseek_v3-yarn"];
 
     public static CausalLanguageModel Create(string variant, int seed = 7)
     {
@@ -17,6 +17,9 @@ public static class GgufTestModels
         {
             "llama" => (ModelFamily.Llama, (Func<ModelConfig, ModelConfig>)(c => c)),
             "qwen2" => (ModelFamily.Qwen2, c => c),
+            // Per-head q/k norms, heads of 32 over a width of 64 (q is twice as wide as the residual stream), tied or not.
+            "qwen3" => (ModelFamily.Qwen3, c => c),
+            "qwen3-untied" => (ModelFamily.Qwen3, c => c with { TieWordEmbeddings = false }),
             // Llama-3.1 rope scaling with a short original context so the scaling changes most frequencies.
             "llama-bias-rope-scaling" => (ModelFamily.Llama, c => c with
             {
@@ -43,6 +46,31 @@ public static class GgufTestModels
                 else if (name.EndsWith(".bias")) p.add_(randn_like(p) * 0.1);
                 else if (name.EndsWith("e_score_correction_bias")) p.add_(randn_like(p) * 0.05); // steers expert choice only
             }
+        }
+        return model;
+    }
+
+    /// <summary>
+    /// <see cref="Create"/>'s variant with matrices whose rows are whole 256-value blocks (hidden 256, MLP 512), so the
+    /// K-quants apply, and <paramref name="layers"/> layers, so a Q4_K_M mix has layers of both kinds. DeepSeek's
+    /// smaller MLA and expert widths (32, 64) take the mixes' fallback types.
+    /// </summary>
+    public static CausalLanguageModel CreateWide(string variant, int layers = 4, int seed = 7)
+    {
+        var family = variant.StartsWith("deepseek") ? ModelFamily.DeepseekV3
+            : variant == "qwen2" ? ModelFamily.Qwen2 : variant.StartsWith("qwen3") ? ModelFamily.Qwen3 : ModelFamily.Llama;
+        var model = TinyModels.Create(family, seed, c => c with
+        {
+            HiddenSize = 256, IntermediateSize = 512, NumHiddenLayers = layers, InitializerRange = 0.1,
+            QLoraRank = family == ModelFamily.DeepseekV3 ? 256 : null, KvLoraRank = 64, QkNopeHeadDim = 32, QkRopeHeadDim = 16, VHeadDim = 32,
+            MoeIntermediateSize = family == ModelFamily.DeepseekV3 ? 64 : 0,
+        });
+        using (no_grad())
+        {
+            torch.manual_seed(seed + 1);
+            foreach (var (name, p) in model.HfStateDict())
+                if (name.EndsWith("norm.weight")) p.add_(randn_like(p) * 0.2);
+                else if (name.EndsWith(".bias")) p.add_(randn_like(p) * 0.1);
         }
         return model;
     }

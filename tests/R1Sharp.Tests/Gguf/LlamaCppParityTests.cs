@@ -1,6 +1,7 @@
 using R1Sharp.Generation;
 using R1Sharp.Model;
 using R1Sharp.Gguf;
+using R1Sharp.Reference;
 using Xunit.Abstractions;
 using static TorchSharp.torch;
 

@@ -8,7 +8,7 @@ using static TorchSharp.torch;
 namespace R1Sharp.Tests.Inference;
 
 /// <summary>
-/// The model's CPU kernels against its libtorch path (<see cref="CausalLanguageModel.UseCpuKernels"/> = false):
+/// The engine's CPU kernels against the model's libtorch path (<see cref="ForwardRunner.UseCpuKernels"/> = false):
 /// the same logits to float32 rounding, the same cache contents, and the same generated tokens, at every SIMD width
 /// this machine runs (each test forces one width and restores the setting when it ends).
 /// </summary>
@@ -16,7 +16,8 @@ public class CpuInferenceTests
 {
     const double Tolerance = 1e-4;
 
-    public static IEnumerable<object[]> Variants() => [["llama"], ["qwen2"], ["llama-bias-tied-scaled"], ["odd-sizes"], ["wide-groups"]];
+    public static IEnumerable<object[]> Variants() =>
+        [["llama"], ["qwen2"], ["qwen3"], ["qwen3-bias-untied-yarn"], ["llama-bias-tied-scaled"], ["odd-sizes"], ["wide-groups"]];
 
     public static IEnumerable<object[]> VariantsAndWidths() => SimdWidths.Times(Variants());
 
@@ -24,7 +25,8 @@ public class CpuInferenceTests
 
     /// <summary>
     /// Tiny models of each GQA variant; "odd-sizes" has widths off the kernels' tile and vector sizes and K over one
-    /// block, "wide-groups" 128-wide heads in groups of five (the value kernels' 4-head and 1-head paths).
+    /// block, "wide-groups" 128-wide heads in groups of five (the value kernels' 4-head and 1-head paths). The qwen3 ones
+    /// have per-head q/k norms and heads wider than hidden / heads (q width 2 × hidden, as Qwen3-0.6B's).
     /// </summary>
     static CausalLanguageModel Create(string variant)
     {
@@ -32,6 +34,11 @@ public class CpuInferenceTests
         {
             "llama" => TinyModels.Create(ModelFamily.Llama),
             "qwen2" => TinyModels.Create(ModelFamily.Qwen2),
+            "qwen3" => TinyModels.Create(ModelFamily.Qwen3),
+            "qwen3-bias-untied-yarn" => TinyModels.Create(ModelFamily.Qwen3, edit: c => c with
+            {
+                AttentionBias = true, TieWordEmbeddings = false, RopeScaling = new RopeScaling("yarn", Factor: 4, OriginalMaxPositionEmbeddings: 32),
+            }),
             "llama-bias-tied-scaled" => TinyModels.Create(ModelFamily.Llama, edit: c => c with
             {
                 AttentionBias = true, TieWordEmbeddings = true,
@@ -57,11 +64,11 @@ public class CpuInferenceTests
         return model;
     }
 
-    [Theory]
+    [SkippableTheory]
     [MemberData(nameof(VariantsAndWidths))]
     public void Prefill_of_a_padded_batch_and_decode_steps_match_libtorch(string variant, SimdWidth width)
     {
-        if (!SimdKernels.IsSupported(width)) return;
+        SimdWidths.SkipUnlessSupported(width);
         using var simd = SimdKernels.Force(width);
         using var model = Create(variant);
         using var _ = inference_mode();
@@ -72,21 +79,22 @@ public class CpuInferenceTests
         mask[2, TensorIndex.Slice(0, 20)] = tensor(0L); // one real prompt token
 
         var profile = new InferenceProfile();
+        var runner = ForwardRunner.For(model);
         var results = new[] { true, false }.Select(kernels =>
         {
-            model.UseCpuKernels = kernels;
-            model.CpuProfile = kernels ? profile : null;
+            runner.UseCpuKernels = kernels;
+            runner.Profile = kernels ? profile : null;
             var cache = KvCache.Create(model.Config, 3, prompt + steps, CPU);
             var m = mask.narrow(1, 0, prompt);
-            var logits = new List<Tensor> { model.Forward(ids.narrow(1, 0, prompt), CausalLanguageModel.PositionsFromMask(m), m, cache, allPositions: true) };
+            var logits = new List<Tensor> { runner.Forward(ids.narrow(1, 0, prompt), CausalLanguageModel.PositionsFromMask(m), m, cache, allPositions: true) };
             for (int i = prompt; i < prompt + steps; i++)
             {
                 m = mask.narrow(1, 0, i + 1);
-                logits.Add(model.Forward(ids.narrow(1, i, 1), CausalLanguageModel.PositionsFromMask(m).narrow(1, i, 1), m, cache));
+                logits.Add(runner.Forward(ids.narrow(1, i, 1), CausalLanguageModel.PositionsFromMask(m).narrow(1, i, 1), m, cache));
             }
             return (Logits: logits, Cache: cache);
         }).ToList();
-        model.UseCpuKernels = true;
+        runner.UseCpuKernels = true;
         Assert.Equal(1 + steps, profile.Forwards); // the kernels did run, at the forced width
 
         var (ours, reference) = (results[0], results[1]);
@@ -102,11 +110,11 @@ public class CpuInferenceTests
         reference.Cache.Dispose();
     }
 
-    [Theory]
+    [SkippableTheory]
     [MemberData(nameof(VariantsAndWidths))]
     public void Forward_into_a_reused_buffer_equals_forward(string variant, SimdWidth width)
     {
-        if (!SimdKernels.IsSupported(width)) return;
+        SimdWidths.SkipUnlessSupported(width);
         using var simd = SimdKernels.Force(width);
         using var model = Create(variant);
         using var _ = inference_mode();
@@ -118,26 +126,26 @@ public class CpuInferenceTests
         {
             var step = ids.narrow(1, i, 1);
             var position = full(2, 1, i, int64);
-            var expected = model.Forward(step, position, null, a);
-            model.ForwardInto(step, position, null, b, logits);
+            var expected = ForwardRunner.For(model).Forward(step, position, null, a);
+            ForwardRunner.For(model).ForwardInto(step, position, null, b, logits);
             AssertClose(expected, logits);
         }
     }
 
-    [Theory]
+    [SkippableTheory]
     [MemberData(nameof(Widths))]
     public void Kernels_follow_weights_updated_in_place_and_replaced(SimdWidth width)
     {
-        if (!SimdKernels.IsSupported(width)) return;
+        SimdWidths.SkipUnlessSupported(width);
         using var simd = SimdKernels.Force(width);
         using var model = Create("qwen2");
         var ids = tensor(new long[] { 5, 6, 7, 8 }).view(1, 4);
         Tensor Logits(bool kernels)
         {
-            model.UseCpuKernels = kernels;
+            ForwardRunner.For(model).UseCpuKernels = kernels;
             using var _ = inference_mode();
             using var cache = KvCache.Create(model.Config, 1, 4, CPU);
-            return model.Forward(ids, arange(4).view(1, 4), null, cache);
+            return ForwardRunner.For(model).Forward(ids, arange(4).view(1, 4), null, cache);
         }
         var before = Logits(true);
         using (no_grad())
@@ -152,28 +160,31 @@ public class CpuInferenceTests
         AssertClose(Logits(false), Logits(true));
     }
 
-    [Theory]
+    [SkippableTheory]
     [MemberData(nameof(Widths))]
     public void A_decode_step_allocates_next_to_nothing(SimdWidth width)
     {
-        if (!SimdKernels.IsSupported(width)) return;
+        SimdWidths.SkipUnlessSupported(width);
         using var simd = SimdKernels.Force(width);
         using var model = Create("llama-bias-tied-scaled");
         using var _ = inference_mode();
         using var cache = KvCache.Create(model.Config, 2, 40, CPU);
         using var prompt = randint(model.Config.VocabSize, [2, 8], dtype: int64, generator: new Generator(2));
         using var promptPositions = arange(8).unsqueeze(0).expand(2, -1);
-        model.Forward(prompt, promptPositions, null, cache).Dispose();
+        var runner = ForwardRunner.For(model);
+        runner.Forward(prompt, promptPositions, null, cache).Dispose();
         using var next = zeros(2, 1, int64);
         using var position = full(2, 1, 8, int64);
         using var logits = empty(2, model.Config.VocabSize);
-        using var sampler = new TokenSampler([new SamplingOptions { Temperature = 1 }, new SamplingOptions { Temperature = 0 }], [1, 2], CPU);
+        var sampler = new TokenSampler();
+        SamplingOptions[] options = [new SamplingOptions { Temperature = 1 }, new SamplingOptions { Temperature = 0 }];
+        double[] uniforms = [0.25, 0.75];
         var tokens = new long[2];
         var logProbs = new float[2];
         void Step()
         {
-            model.ForwardInto(next, position, null, cache, logits);
-            sampler.Sample(logits, tokens, logProbs);
+            runner.ForwardInto(next, position, null, cache, logits);
+            sampler.Sample(logits, options, uniforms, tokens, logProbs);
         }
         Step();
         long before = GC.GetAllocatedBytesForCurrentThread();
@@ -189,11 +200,11 @@ public class CpuInferenceTests
         using var model = Create("qwen2");
         using var _ = inference_mode();
         var profile = new InferenceProfile();
-        model.CpuProfile = profile;
+        ForwardRunner.For(model).Profile = profile;
         using (SimdKernels.Force(SimdWidth.None))
         {
             using var cache = KvCache.Create(model.Config, 1, 4, CPU);
-            model.Forward(tensor(new long[] { 1, 2, 3 }).view(1, 3), arange(3).view(1, 3), null, cache).Dispose();
+            ForwardRunner.For(model).Forward(tensor(new long[] { 1, 2, 3 }).view(1, 3), arange(3).view(1, 3), null, cache).Dispose();
         }
         Assert.Equal(0, profile.Forwards);
     }
@@ -203,15 +214,15 @@ public class CpuInferenceTests
     {
         using var model = Create("llama");
         using var cache = KvCache.Create(model.Config, 1, 4, CPU);
-        var logits = model.Forward(tensor(new long[] { 1, 2, 3 }).view(1, 3), arange(3).view(1, 3), null, cache);
+        var logits = ForwardRunner.For(model).Forward(tensor(new long[] { 1, 2, 3 }).view(1, 3), arange(3).view(1, 3), null, cache);
         Assert.True(logits.requires_grad);
     }
 
-    [Theory]
+    [SkippableTheory]
     [MemberData(nameof(VariantsAndWidths))]
     public void Generated_tokens_and_log_probs_are_unchanged(string variant, SimdWidth width)
     {
-        if (!SimdKernels.IsSupported(width)) return;
+        SimdWidths.SkipUnlessSupported(width);
         using var simd = SimdKernels.Force(width);
         using var model = Create(variant);
         var engine = new GenerationEngine(model);
@@ -225,7 +236,7 @@ public class CpuInferenceTests
             new([11, 12, 13], sampled, NumSamples: 3),
         ];
         var withKernels = engine.Generate(requests);
-        model.UseCpuKernels = false;
+        ForwardRunner.For(model).UseCpuKernels = false;
         var reference = engine.Generate(requests);
         for (int r = 0; r < requests.Length; r++)
             for (int s = 0; s < requests[r].NumSamples; s++)

@@ -86,6 +86,17 @@ public class ForwardTests
         Assert.DoesNotContain("model.layers.0.self_attn.o_proj.bias", q.Keys);
         Assert.DoesNotContain("lm_head.weight", q.Keys); // tied, as HF omits it
 
+        using var qwen3 = TinyModels.Create(ModelFamily.Qwen3);
+        var q3 = qwen3.ExpectedShapes();
+        var c3 = qwen3.Config;
+        Assert.Equal([c3.GqaHeadDim], q3["model.layers.1.self_attn.q_norm.weight"]);
+        Assert.Equal([c3.GqaHeadDim], q3["model.layers.1.self_attn.k_norm.weight"]);
+        Assert.Equal([c3.NumAttentionHeads * c3.GqaHeadDim, c3.HiddenSize], q3["model.layers.0.self_attn.q_proj.weight"]);
+        Assert.NotEqual(c3.HiddenSize, c3.NumAttentionHeads * c3.GqaHeadDim); // head_dim is not hidden / heads
+        Assert.Equal([c3.HiddenSize, c3.NumAttentionHeads * c3.GqaHeadDim], q3["model.layers.0.self_attn.o_proj.weight"]);
+        Assert.DoesNotContain(q3.Keys, name => name.EndsWith(".bias"));
+        Assert.DoesNotContain(l.Keys, name => name.Contains("q_norm"));
+
         var d = deepseek.ExpectedShapes();
         var c = deepseek.Config;
         Assert.Equal([c.KvLoraRank + c.QkRopeHeadDim, c.HiddenSize], d["model.layers.0.self_attn.kv_a_proj_with_mqa.weight"]);
@@ -96,6 +107,45 @@ public class ForwardTests
         Assert.Contains($"model.layers.1.mlp.experts.{c.NRoutedExperts - 1}.down_proj.weight", d.Keys);
         Assert.Contains("model.layers.1.mlp.shared_experts.up_proj.weight", d.Keys);
         Assert.Equal(d.Count, d.Keys.Distinct().Count());
+    }
+
+    [Fact]
+    public void Qwen3_normalises_each_query_and_key_head_on_its_own_before_rope()
+    {
+        using var model = TinyModels.Create(ModelFamily.Qwen3);
+        using var _ = no_grad();
+        var ids = randint(TinyModels.Vocab, [1, 9], dtype: int64, generator: new Generator(5));
+        var before = model.Forward(ids);
+        var c = model.Config;
+        var hf = model.HfStateDict();
+        // RMSNorm over each head makes a head's scale irrelevant: scale one query head and one key head by their own factors.
+        hf["model.layers.0.self_attn.q_proj.weight"].narrow(0, 1 * c.GqaHeadDim, c.GqaHeadDim).mul_(7);
+        hf["model.layers.1.self_attn.k_proj.weight"].narrow(0, 0, c.GqaHeadDim).mul_(0.25);
+        AssertClose(before, model.Forward(ids));
+        // ...while the norm's weight is applied: doubling q_norm's weight (shared by the heads) changes the logits.
+        hf["model.layers.0.self_attn.q_norm.weight"].mul_(2);
+        Assert.True((before - model.Forward(ids)).abs().max().item<float>() > 1e-3);
+    }
+
+    [Fact]
+    public void Yarn_scales_the_rotary_tables_of_gqa_models_as_hf_does_and_leaves_mlas_to_the_softmax()
+    {
+        var yarn = new RopeScaling("yarn", Factor: 4, OriginalMaxPositionEmbeddings: 32, Mscale: 1, MscaleAllDim: 1);
+        double Magnitude(CausalLanguageModel model)
+        {
+            var (cos, sin) = model.RotaryTables;
+            var squared = cos * cos + sin * sin;
+            Assert.True((squared - squared.mean()).abs().max().item<float>() < 1e-5);
+            return Math.Sqrt(squared.mean().item<float>());
+        }
+        using (var qwen = TinyModels.Create(ModelFamily.Qwen3, edit: c => c with { RopeScaling = yarn }))
+            Assert.Equal(0.1 * Math.Log(4) + 1, Magnitude(qwen), 5);
+        using (var explicitFactor = TinyModels.Create(ModelFamily.Qwen2, edit: c => c with { RopeScaling = yarn with { AttentionFactor = 1.5, AttnFactor = 0.5 } }))
+            Assert.Equal(0.75, Magnitude(explicitFactor), 5);
+        using (var deepseek = TinyModels.Create(ModelFamily.DeepseekV3, edit: c => c with { RopeScaling = yarn }))
+            Assert.Equal(1, Magnitude(deepseek), 5);
+        using var plain = TinyModels.Create(ModelFamily.Qwen3);
+        Assert.Equal(1, Magnitude(plain), 5);
     }
 
     [Fact]

@@ -57,9 +57,14 @@ public class MoeRoutingTests
         var x = 0.5 * direction + randn(400, Config.HiddenSize);
         gate.parameters().First().add_(direction.expand(16, -1) * tensor(Enumerable.Range(0, 16).Select(i => i * 0.005f).ToArray()).unsqueeze(1));
 
+        // Load is counted by forwards that train: training mode with gradients on.
+        void Route()
+        {
+            using (enable_grad()) gate.Route(x);
+        }
         double Imbalance()
         {
-            gate.Route(x);
+            Route();
             var load = gate.Load.to(float32);
             return (load.max() / load.mean()).item<float>();
         }
@@ -67,7 +72,7 @@ public class MoeRoutingTests
         gate.UpdateBias(0); // measure only
         for (int step = 0; step < 200; step++)
         {
-            gate.Route(x);
+            Route();
             gate.UpdateBias(0.002);
         }
         double after = Imbalance();

@@ -9,7 +9,7 @@ public static class TinyModels
     public const int Vocab = 300;
 
     public static IEnumerable<object[]> Families() =>
-        [[ModelFamily.Llama], [ModelFamily.Qwen2], [ModelFamily.DeepseekV3]];
+        [[ModelFamily.Llama], [ModelFamily.Qwen2], [ModelFamily.Qwen3], [ModelFamily.DeepseekV3]];
 
     public static CausalLanguageModel Create(ModelFamily family, int seed = 1, Func<ModelConfig, ModelConfig>? edit = null)
     {

@@ -15,7 +15,7 @@ public class TorchNativeLoaderTests
     [Fact]
     public void Detects_whether_a_library_defines_a_symbol_version()
     {
-        string dir = Directory.CreateTempSubdirectory().FullName;
+        using var dir = new TempDir();
         string old = Path.Combine(dir, "old.so"), current = Path.Combine(dir, "new.so");
         File.WriteAllBytes(old, Encoding.ASCII.GetBytes("\0GLIBCXX_3.4.30\0GLIBCXX_3.4.31\0"));
         File.WriteAllBytes(current, Encoding.ASCII.GetBytes("\0GLIBCXX_3.4.31\0GLIBCXX_3.4.32\0"));
@@ -39,7 +39,8 @@ public class TorchNativeLoaderTests
     [Fact]
     public void Patching_makes_the_version_weak_and_unversions_only_the_symbols_that_needed_it()
     {
-        string copy = Path.Combine(Directory.CreateTempSubdirectory().FullName, "libLibTorchSharp.so");
+        using var dir = new TempDir();
+        string copy = dir.File("libLibTorchSharp.so");
         byte[] original = File.ReadAllBytes(ShimFromPackage());
         File.WriteAllBytes(copy, original);
         var before = ElfVersionNeedPatch.Inspect(original, TorchNativeLoader.NeededVersion);

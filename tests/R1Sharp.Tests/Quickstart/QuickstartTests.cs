@@ -96,22 +96,52 @@ public class QuickstartTests
     }
 
     [Fact]
-    public void The_quickstart_runs_grpo_with_a_kl_to_the_base_when_rl_beta_is_set()
+    public void Tiny_with_a_config_file_keeps_tiny_under_the_files_keys_and_runs_grpo_with_a_kl_to_the_base()
     {
-        string runs = Directory.CreateTempSubdirectory("r1-qs-beta-").FullName;
-        string configPath = Path.Combine(runs, "beta.json");
-        File.WriteAllText(configPath, System.Text.Json.JsonSerializer.Serialize(QuickstartConfig.Tiny with { RlBeta = 0.04 }));
-        Assert.Equal(0, CliApp.Run(["quickstart", "--config", configPath, "--runs-dir", runs, "--name", "qs"]));
+        using var runs = new TempDir("r1-qs-beta-");
+        string configPath = runs.File("beta.json");
+        File.WriteAllText(configPath, """{"rl_beta": 0.04, "rl_steps": 1}""");
+        Assert.Equal(0, CliApp.Run(["quickstart", "--tiny", "--config", configPath, "--runs-dir", runs, "--name", "qs"]));
+        var saved = JsonNode.Parse(File.ReadAllText(Path.Combine(runs, "qs", "config.json")))!;
+        Assert.Equal((QuickstartConfig.Tiny.PretrainDocuments, 0.04, 1), ((int)saved["pretrain_documents"]!, (double)saved["rl_beta"]!, (int)saved["rl_steps"]!));
         var metrics = File.ReadAllLines(Path.Combine(runs, "qs-grpo", "metrics.jsonl")).Select(l => JsonNode.Parse(l)!).ToList();
+        Assert.Single(metrics);
         Assert.Contains(metrics, m => m["kl"] is not null);
+
+        // A misspelt key is an error, as in every other config, before anything runs.
+        File.WriteAllText(configPath, """{"rl_stepz": 1}""");
+        Assert.Equal(2, CliApp.Run(["quickstart", "--tiny", "--config", configPath, "--runs-dir", runs, "--name", "typo"]));
+        Assert.False(Directory.Exists(Path.Combine(runs, "typo")));
     }
 
     [Fact]
     public void The_tiny_quickstart_runs_end_to_end_and_writes_the_report()
     {
-        string runs = Directory.CreateTempSubdirectory("r1-qs-").FullName;
-        Assert.Equal(0, CliApp.Run(["quickstart", "--tiny", "--control", "--runs-dir", runs, "--name", "qs"]));
+        using var dir = new TempDir("r1-qs-");
+        string runs = dir;
+        Assert.Equal(0, CliApp.Run(["quickstart", "--tiny", "--control", "--runs-dir", runs, "--name", "qs", "--price-per-hour", "0.5"]));
         var report = JsonNode.Parse(File.ReadAllText(Path.Combine(runs, "qs", "report.json")))!;
+
+        // The cost card of the whole pipeline, at the flag's price, and of each stage; the stages' FLOPs add up to it.
+        var cost = report["cost"]!;
+        foreach (var field in new[] { "flops", "wall_seconds", "cpu_core_seconds", "energy_wh", "dollars", "h100_seconds", "h100_dollars" })
+            Assert.True((double)cost[field]! > 0, field);
+        foreach (var field in new[] { "training_tokens", "forward_tokens", "prefill_tokens", "decode_tokens" })
+            Assert.True((long)cost["work"]![field]! > 0, field);
+        Assert.Equal((0.5, "cpu"), ((double)cost["rates"]!["price_per_hour"]!, (string)cost["device"]!));
+        Assert.Contains("6·N", (string)cost["formula"]!);
+        var stages = cost["stages"]!.AsObject();
+        Assert.Equal(["tokenizer", "pretrain", "eval base", "grpo", "eval rl", "control", "eval control"], stages.Select(s => s.Key));
+        Assert.Equal((double)cost["flops"]!, stages.Sum(s => (double)s.Value!["flops"]!), 6);
+        Assert.Equal((double)cost["flops"]!, (double)JsonNode.Parse(File.ReadAllText(Path.Combine(runs, "qs", "run.json")))!["cost"]!["flops"]!);
+        Assert.Contains("## Cost", File.ReadAllText(Path.Combine(runs, "qs", "report.md")));
+        // Each stage's run has its own card, at the pipeline's rates, and r1 runs lists them all with their cost.
+        var listed = new R1Sharp.Runs.RunStore(runs).List();
+        Assert.All(listed, r => Assert.Equal(0.5, r.Cost!.Rates.PricePerHour));
+        Assert.Equal(stages["pretrain"]!["flops"]!.GetValue<double>(), listed.Single(r => r.Name == "qs-pretrain").Cost!.Flops, 6);
+        var (console, output) = R1Sharp.Tests.Cli.TrainingViewTests.Console(terminal: false);
+        R1Sharp.Cli.Commands.RunsCommand.Render(console, listed, runs);
+        Assert.Contains(listed.Single(r => r.Name == "qs").Cost!.Short.Split(',')[0], output.ToString());
         foreach (var model in new[] { "base", "rl", "control" })
             foreach (var split in new[] { "heldout", "harder" })
                 foreach (var metric in new[] { "pass1", "cons_at_k", "mean_response_tokens" })

@@ -43,6 +43,7 @@ public class ResumeTests
         Train(killed, 0, 0, new ShuffledSampler(count: 4, seed: 5), stopAfter: 8); // dies after step 8 ...
         File.AppendAllText(killed.Metrics.Path, "{\"step\":9,\"sta");                 // ... mid-write of step 9
         Directory.CreateDirectory(Path.Combine(killed.Checkpoints.Folder, ".tmp-step-000009.1.x")); // and mid-save
+        killed.Dispose();                                                                       // the OS drops its lock
 
         var resumed = RunFolder.Resume(dir.Path, "killed", out var checkpoint);
         Assert.Equal(6, checkpoint!.Step);
@@ -62,7 +63,8 @@ public class ResumeTests
         using var dir = new TempDir();
         var run = RunFolder.Create(dir.Path, "r", "test", new { });
         run.LogMetrics(1, new Dictionary<string, double> { ["x"] = 1 });
-        RunFolder.Resume(dir.Path, "r", out var checkpoint);
+        run.Dispose();
+        using var resumed = RunFolder.Resume(dir.Path, "r", out var checkpoint);
         Assert.Null(checkpoint);
         Assert.Empty(run.ReadMetrics());
         Assert.Throws<R1Error>(() => RunFolder.Resume(dir.Path, "missing", out _));

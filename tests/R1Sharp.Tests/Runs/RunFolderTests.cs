@@ -134,4 +134,81 @@ public class RunFolderTests
         var e = Assert.Throws<R1Error>(() => new JsonlLog(path).Read());
         Assert.Contains("m.jsonl:2", e.Message);
     }
+
+    [Fact]
+    public void ARunFolderIsLockedWhileARunHasItOpen()
+    {
+        using var dir = new TempDir();
+        var run = RunFolder.Create(dir.Path, "r", "sft", new { });
+        var e = Assert.Throws<R1Error>(() => RunFolder.OpenToResume(dir.Path, "r"));
+        Assert.Contains("in use", e.Message);
+        run.Dispose(); // as when its process exits, however it exits
+        using var reopened = RunFolder.OpenToResume(dir.Path, "r");
+        Assert.Throws<R1Error>(() => RunFolder.OpenToResume(dir.Path, "r"));
+    }
+
+    [Fact]
+    public void AutomaticNamesStayUniqueWhenRunsStartInTheSameSecond()
+    {
+        using var dir = new TempDir();
+        var runs = Enumerable.Range(0, 6).AsParallel().Select(_ => RunFolder.Create(dir.Path, null, "grpo", new { })).ToList();
+        Assert.Equal(6, runs.Select(r => r.Path).Distinct().Count());
+        Assert.All(runs, r => Assert.StartsWith("grpo-", r.Name));
+        Assert.Equal(6, new RunStore(dir.Path).List().Count);
+        foreach (var run in runs) run.Dispose();
+    }
+
+    [Fact]
+    public void AFinishedRunIsNotResumedAndStaysAsItWas()
+    {
+        using var dir = new TempDir();
+        var run = RunFolder.Create(dir.Path, "done", "sft", new { });
+        run.LogMetrics(1, new Dictionary<string, double> { [MetricNames.Loss] = 0.5 });
+        run.Finish(RunStatus.Finished);
+        string runJson = File.ReadAllText(Path.Combine(run.Path, RunFolder.RunInfoFile));
+        var e = Assert.Throws<R1Error>(() => RunFolder.OpenToResume(dir.Path, "done"));
+        Assert.Contains("already finished", e.Message);
+        Assert.Equal(runJson, File.ReadAllText(Path.Combine(run.Path, RunFolder.RunInfoFile)));
+        Assert.Equal(0.5, new RunStore(dir.Path).Find("done")!.FinalMetrics[MetricNames.Loss]);
+    }
+
+    [Fact]
+    public void ADamagedIndexIsRebuiltFromTheRunFoldersAndSaysSo()
+    {
+        using var dir = new TempDir();
+        RunFolder.Create(dir.Path, "one", "sft", new { }).Finish(RunStatus.Failed);
+        RunFolder.Create(dir.Path, "two", "grpo", new GrpoConfig()).Finish(RunStatus.Finished);
+        string db = Path.Combine(dir.Path, RunStore.FileName);
+
+        // Not a database at all.
+        File.WriteAllText(db, "this is not a SQLite file, just some text that got written over it");
+        var notices = new List<string>();
+        var store = new RunStore(dir.Path, notices.Add);
+        Assert.Equal(["one", "two"], store.List().Select(r => r.Name).Order());
+        Assert.Contains(notices, n => n.Contains("rebuilt") && n.Contains("2 run folder"));
+        Assert.Equal(RunStatus.Failed, store.Find("one")!.Status);
+
+        // A database whose pages were damaged in the middle: found when it is read.
+        for (int i = 0; i < 200; i++) store.Upsert(new RunRecord($"ghost-{i}", "sft", Path.Combine(dir.Path, "ghost"), RunStatus.Finished,
+            DateTimeOffset.UtcNow, DateTimeOffset.UtcNow, new Dictionary<string, double> { ["loss"] = i }));
+        var bytes = File.ReadAllBytes(db);
+        Array.Fill(bytes, (byte)0xFF, 4096, Math.Min(8192, bytes.Length - 4096));
+        File.WriteAllBytes(db, bytes);
+        notices.Clear();
+        Assert.Equal(["one", "two"], new RunStore(dir.Path, notices.Add).List().Select(r => r.Name).Order());
+        Assert.Single(notices);
+        Assert.NotEmpty(Directory.GetFiles(dir.Path, RunStore.FileName + ".damaged-*"));
+    }
+
+    [Fact]
+    public void ReindexForgetsRunsWhoseFoldersAreGone()
+    {
+        using var dir = new TempDir();
+        RunFolder.Create(dir.Path, "kept", "sft", new { }).Finish(RunStatus.Finished);
+        RunFolder.Create(dir.Path, "deleted", "sft", new { }).Finish(RunStatus.Finished);
+        Directory.Delete(Path.Combine(dir.Path, "deleted"), recursive: true);
+        var store = new RunStore(dir.Path);
+        Assert.Equal(1, store.Reindex());
+        Assert.Equal(["kept"], store.List().Select(r => r.Name));
+    }
 }

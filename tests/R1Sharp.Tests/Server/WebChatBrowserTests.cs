@@ -13,20 +13,20 @@ namespace R1Sharp.Tests.Server;
 [Collection(ServerCollection.Name)]
 public sealed class WebChatBrowserTests(ServerFixture servers) : IDisposable
 {
-    readonly (ChromeDriver Driver, string Profile) chromium = Launch();
+    readonly (ChromeDriver Driver, TempDir Profile) chromium = Launch();
     ChromeDriver browser => chromium.Driver;
 
-    /// <summary>Headless Chromium with a fresh profile folder.</summary>
-    static (ChromeDriver, string) Launch()
+    /// <summary>Headless Chromium with a fresh profile folder (the arena's browser test uses it too).</summary>
+    internal static (ChromeDriver, TempDir) Launch()
     {
-        string profile = Directory.CreateTempSubdirectory("r1sharp-chromium-").FullName;
+        var profile = new TempDir("r1sharp-chromium-");
         const string chromium = "/usr/bin/chromium", driver = "/usr/bin/chromedriver";
         if (!File.Exists(chromium) || !File.Exists(driver))
             throw new InvalidOperationException("the browser test needs Debian's chromium and chromium-driver: run .ci/install (apt-get install chromium chromium-driver)");
         var options = new ChromeOptions { BinaryLocation = chromium };
         options.AddArguments("--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
             "--disable-background-networking", "--disable-component-update", "--disable-sync", "--window-size=1100,800",
-            "--user-data-dir=" + profile);
+            "--user-data-dir=" + profile.Path);
         var service = ChromeDriverService.CreateDefaultService(Path.GetDirectoryName(driver)!, Path.GetFileName(driver));
         service.SuppressInitialDiagnosticInformation = true;
         service.HideCommandPromptWindow = true;
@@ -36,7 +36,7 @@ public sealed class WebChatBrowserTests(ServerFixture servers) : IDisposable
     public void Dispose()
     {
         browser.Quit();
-        try { Directory.Delete(chromium.Profile, recursive: true); } catch (IOException) { }
+        chromium.Profile.Dispose();
     }
 
     [Fact]
@@ -95,6 +95,46 @@ public sealed class WebChatBrowserTests(ServerFixture servers) : IDisposable
         Assert.Equal("stopped", reply.GetAttribute("data-finish"));
         Assert.True(browser.FindElement(By.Id("send")).Displayed);
         wait.Until(_ => servers.Random.Service.Batcher.ActiveRows == 0);
+    }
+
+    [Fact]
+    public void A_hostile_reply_renders_its_math_as_text_nodes_and_injects_no_element_or_attribute()
+    {
+        Open(servers.Reasoning);
+        // A model can be made to write anything; the page gets this reply as the server would stream it.
+        const string hostile =
+            "Euler: $e^{i\\pi}+1=0$, a stray \uE0009\uE001 holder and a lone \uE000.\n\n" +
+            "<a title=\"$\\alpha$\" href=\"https://example.com/\">link</a> <img alt=\"$x$\" src=\"data:,\"> " +
+            "<span data-note=\"$$\\frac{1}{2}$$\">half</span> `code`";
+        browser.ExecuteScript("""
+            const reply = arguments[0], realFetch = window.fetch;
+            window.fetch = (url, init) => {
+              if (!String(url).includes("chat/completions")) return realFetch(url, init);
+              const events = [{ role: "assistant", content: "" }, { content: reply }, {}]
+                .map((delta, i) => ({ choices: [{ index: 0, delta, finish_reason: i === 2 ? "stop" : null }] }))
+                .map(chunk => "data: " + JSON.stringify(chunk) + "\n\n").join("") + "data: [DONE]\n\n";
+              return Promise.resolve(new Response(events, { headers: { "Content-Type": "text/event-stream" } }));
+            };
+            """, hostile);
+        Ask("Say something hostile.");
+        var reply = WaitForReply();
+        Assert.Equal("stop", reply.GetAttribute("data-finish"));
+        var answer = reply.FindElement(By.CssSelector(".answer"));
+        Assert.Contains("stray", answer.Text);
+        Assert.Contains("holder and a lone", answer.Text);
+        // Only the formula in the text is rendered; the ones in attributes stay inert characters there.
+        Assert.Single(answer.FindElements(By.CssSelector(".katex")));
+        string Attributes(string selector) => string.Join(" ", (IEnumerable<object>)browser.ExecuteScript(
+            "return [...arguments[0].querySelector(arguments[1]).attributes].map(a => a.name).sort()", answer, selector)!);
+        Assert.Equal("href title", Attributes("a"));
+        Assert.Equal("alt src", Attributes("img"));
+        Assert.Equal("data-note", Attributes("span[data-note]"));
+        Assert.DoesNotContain("<", answer.FindElement(By.TagName("a")).GetAttribute("title"));
+        var tags = (IEnumerable<object>)browser.ExecuteScript(
+            "return [...arguments[0].querySelectorAll('*')].filter(e => !e.closest('.katex')).map(e => e.tagName.toLowerCase())", answer)!;
+        Assert.Equal(["p", "span", "p", "a", "img", "span", "code"], tags.Cast<string>());
+        Assert.Equal(0L, browser.ExecuteScript(
+            "return [...arguments[0].querySelectorAll('*')].filter(e => [...e.attributes].some(a => a.name.startsWith('on'))).length", answer));
     }
 
     void Open(R1Server server)

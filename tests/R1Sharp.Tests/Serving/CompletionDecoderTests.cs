@@ -1,4 +1,5 @@
 using R1Sharp.Serving;
+using R1Sharp.Tasks;
 using R1Sharp.Tokenizers;
 
 namespace R1Sharp.Tests.Serving;
@@ -61,5 +62,20 @@ public class CompletionDecoderTests
         var (_, notStopped, _, other) = Stream("x</think>ENOUGH EN", opensThink: true, "END");
         Assert.Equal("ENOUGH EN", notStopped);
         Assert.False(other.Stopped);
+    }
+
+    [Theory]
+    [InlineData("work</think>first \\boxed{3}</think> then \\boxed{4}", true)]
+    [InlineData("<think>work</think>answer</think>more", false)]
+    [InlineData("work</think></think>", true)]
+    public void With_more_than_one_close_tag_the_stream_and_the_grader_both_end_the_reasoning_at_the_first(string completion, bool opened)
+    {
+        var (reasoning, content, _, _) = Stream(completion, opened);
+        int first = completion.IndexOf("</think>", StringComparison.Ordinal);
+        Assert.Equal(completion[(first + "</think>".Length)..], content);
+        var parts = CompletionParts.Parse(completion, opened);
+        Assert.Equal(content.Trim(), parts.Answer);
+        Assert.Equal(reasoning, parts.Reasoning);
+        Assert.False(parts.WellFormed); // two closes are never well-formed
     }
 }

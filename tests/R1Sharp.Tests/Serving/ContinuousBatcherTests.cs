@@ -10,11 +10,10 @@ public class ContinuousBatcherTests
 {
     static readonly int[] PromptA = [5, 6, 7];
     static readonly int[] PromptB = [11, 12, 13, 14, 15, 16, 17, 18, 19];
-    static readonly IReadOnlySet<int> NoStops = new HashSet<int>();
     static readonly TimeSpan Limit = TimeSpan.FromSeconds(60);
 
-    static BatchRequest Request(int[] prompt, SamplingOptions options, ISampleSink sink, int n = 1, int seed = 0,
-        CancellationToken cancellation = default) => new(prompt, options, n, seed, NoStops, sink, cancellation);
+    static void Submit(ContinuousBatcher batcher, int[] prompt, SamplingOptions options, ISampleSink sink, int n = 1, int seed = 0,
+        CancellationToken cancellation = default) => batcher.Submit(new GenerationRequest(prompt, options with { Seed = seed }, n), sink, cancellation);
 
     [Theory]
     [MemberData(nameof(TinyModels.Families), MemberType = typeof(TinyModels))]
@@ -29,9 +28,9 @@ public class ContinuousBatcherTests
         using var batcher = new ContinuousBatcher(model, maxBatch: 4);
         var a = new RecordingSink();
         var b = new RecordingSink();
-        batcher.Submit(Request(PromptA, greedy, a));
+        Submit(batcher, PromptA, greedy, a);
         await a.WaitForTokens(4);
-        batcher.Submit(Request(PromptB, greedy with { MaxNewTokens = 12 }, b));
+        Submit(batcher, PromptB, greedy with { MaxNewTokens = 12 }, b);
         await Task.WhenAll(a.Done, b.Done).WaitAsync(Limit);
 
         Assert.Equal(soloA, a.Tokens());
@@ -50,16 +49,16 @@ public class ContinuousBatcherTests
         using var batcher = new ContinuousBatcher(model, maxBatch: 8);
 
         var alone = new RecordingSink(samples: 2);
-        batcher.Submit(Request(PromptB, sampled, alone, n: 2, seed: 7));
+        Submit(batcher, PromptB, sampled, alone, n: 2, seed: 7);
         await alone.Done.WaitAsync(Limit);
 
         var company = new RecordingSink(samples: 3);
         var again = new RecordingSink(samples: 2);
         var otherSeed = new RecordingSink();
-        batcher.Submit(Request(PromptA, sampled with { MaxNewTokens = 30 }, company, n: 3, seed: 1));
+        Submit(batcher, PromptA, sampled with { MaxNewTokens = 30 }, company, n: 3, seed: 1);
         await company.WaitForTokens(3);
-        batcher.Submit(Request(PromptB, sampled, again, n: 2, seed: 7));
-        batcher.Submit(Request(PromptB, sampled, otherSeed, seed: 8));
+        Submit(batcher, PromptB, sampled, again, n: 2, seed: 7);
+        Submit(batcher, PromptB, sampled, otherSeed, seed: 8);
         await Task.WhenAll(company.Done, again.Done, otherSeed.Done).WaitAsync(Limit);
 
         Assert.Equal(alone.Tokens(0), again.Tokens(0));
@@ -76,7 +75,7 @@ public class ContinuousBatcherTests
         var solo = new GenerationEngine(model).Generate([new(PromptA, greedy)])[0][0].TokenIds;
         using var batcher = new ContinuousBatcher(model);
         var sink = new RecordingSink();
-        batcher.Submit(new BatchRequest(PromptA, greedy, 1, 0, new HashSet<int> { solo[5] }, sink));
+        batcher.Submit(new GenerationRequest(PromptA, greedy with { StopTokenIds = [solo[5]] }), sink);
         await sink.Done.WaitAsync(Limit);
         Assert.Equal(solo.Take(solo.ToList().IndexOf(solo[5]) + 1), sink.Tokens());
         Assert.Equal(FinishReason.Stop, sink.Reasons[0]);
@@ -90,9 +89,9 @@ public class ContinuousBatcherTests
         using var cancel = new CancellationTokenSource();
         var endless = new RecordingSink();
         var next = new RecordingSink();
-        batcher.Submit(Request(PromptA, new SamplingOptions { Temperature = 0, MaxNewTokens = 2000 }, endless, cancellation: cancel.Token));
+        Submit(batcher, PromptA, new SamplingOptions { Temperature = 0, MaxNewTokens = 2000 }, endless, cancellation: cancel.Token);
         await endless.WaitForTokens(3);
-        batcher.Submit(Request(PromptB, new SamplingOptions { Temperature = 0, MaxNewTokens = 5 }, next));
+        Submit(batcher, PromptB, new SamplingOptions { Temperature = 0, MaxNewTokens = 5 }, next);
         Assert.Equal(1, batcher.Queued);
         cancel.Cancel();
         await next.Done.WaitAsync(Limit);
@@ -109,12 +108,12 @@ public class ContinuousBatcherTests
         using var cancel = new CancellationTokenSource();
         var running = new RecordingSink();
         var options = new SamplingOptions { Temperature = 0, MaxNewTokens = 1000 };
-        batcher.Submit(Request(PromptA, options, running, cancellation: cancel.Token));
+        Submit(batcher, PromptA, options, running, cancellation: cancel.Token);
         await running.WaitForTokens(1);
-        batcher.Submit(Request(PromptA, options, new RecordingSink(), cancellation: cancel.Token));
-        Assert.Throws<QueueFullError>(() => batcher.Submit(Request(PromptA, options, new RecordingSink())));
-        Assert.Contains("number of samples", Assert.Throws<R1Error>(() => batcher.Submit(Request(PromptA, options, new RecordingSink(2), n: 2))).Message);
-        Assert.Throws<ContextLengthError>(() => batcher.Submit(Request(PromptA, options with { MaxNewTokens = 2046 }, new RecordingSink())));
+        Submit(batcher, PromptA, options, new RecordingSink(), cancellation: cancel.Token);
+        Assert.Throws<QueueFullError>(() => Submit(batcher, PromptA, options, new RecordingSink()));
+        Assert.Contains("number of samples", Assert.Throws<R1Error>(() => Submit(batcher, PromptA, options, new RecordingSink(2), n: 2)).Message);
+        Assert.Throws<ContextLengthError>(() => Submit(batcher, PromptA, options with { MaxNewTokens = 2046 }, new RecordingSink()));
         cancel.Cancel();
     }
 }

@@ -3,7 +3,7 @@ using R1Sharp.Serving;
 
 namespace R1Sharp.Tests.Serving;
 
-/// <summary>Keeps what the batcher reports for one request, and lets a test wait for its end or its n-th token.</summary>
+/// <summary>Keeps what the decode loop reports for one request, and lets a test wait for its end or its n-th token.</summary>
 sealed class RecordingSink(int samples = 1) : ISampleSink
 {
     readonly List<int>[] tokens = Enumerable.Range(0, samples).Select(_ => new List<int>()).ToArray();
@@ -15,7 +15,7 @@ sealed class RecordingSink(int samples = 1) : ISampleSink
     public IReadOnlyList<int> Tokens(int sample = 0) { lock (tokens) return tokens[sample].ToList(); }
     public Task Done => done.Task;
 
-    public bool OnToken(int sample, int tokenId)
+    public bool OnToken(int sample, int tokenId, float logProb, bool last)
     {
         lock (tokens) tokens[sample].Add(tokenId);
         tokenArrived.Release();

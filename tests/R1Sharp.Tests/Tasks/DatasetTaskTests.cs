@@ -1,14 +1,15 @@
 using Parquet.Serialization;
 using R1Sharp.Tasks;
 using R1Sharp.Tasks.Datasets;
+using R1Sharp.Tokenizers;
 
 namespace R1Sharp.Tests.Tasks;
 
 public sealed class DatasetTaskTests : IDisposable
 {
-    readonly string _dir = Directory.CreateTempSubdirectory("r1-datasets-").FullName;
+    readonly TempDir _dir = new("r1-datasets-");
 
-    public void Dispose() => Directory.Delete(_dir, recursive: true);
+    public void Dispose() => _dir.Dispose();
 
     string Write(string name, params string[] lines)
     {
@@ -63,7 +64,7 @@ public sealed class DatasetTaskTests : IDisposable
         var task = DatasetTask.Load(path);
         Assert.Equal(DatasetLayout.Generic, task.Layout);
         Assert.Equal("42", task.All[0].Answer);
-        Assert.Equal([PromptMessage.User("What is 6*7?")], task.All[0].Prompt);
+        Assert.Equal([ChatMessage.User("What is 6*7?")], task.All[0].Prompt);
         Assert.Equal(2, task.All[1].Prompt.Count);
         Assert.Equal("What is 2+2?", task.All[1].UserText);
     }

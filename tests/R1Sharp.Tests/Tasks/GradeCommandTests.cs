@@ -6,9 +6,9 @@ namespace R1Sharp.Tests.Tasks;
 
 public sealed class GradeCommandTests : IDisposable
 {
-    readonly string _dir = Directory.CreateTempSubdirectory("r1-grade-").FullName;
+    readonly TempDir _dir = new("r1-grade-");
 
-    public void Dispose() => Directory.Delete(_dir, recursive: true);
+    public void Dispose() => _dir.Dispose();
 
     static int Run(params string[] args)
     {
@@ -33,6 +33,35 @@ public sealed class GradeCommandTests : IDisposable
         Assert.Equal([true, true, false, false], lines.Select(l => (bool)l["correct"]!));
         Assert.Equal([1, 2, 3, 4], lines.Select(l => (int)l["id"]!));
         Assert.Equal("0.5", (string)lines[0]["gold"]!);
+    }
+
+    [Fact]
+    public void Labelled_lines_are_counted_against_their_label()
+    {
+        string input = Path.Combine(_dir, "corpus.jsonl");
+        File.WriteAllLines(input,
+        [
+            """{"prediction": "\\boxed{4,\\!096}", "gold": "4096", "expected": true}""",
+            """{"prediction": "\\boxed{96, 4}", "gold": "4,\\!096", "expected": false}""",
+            """{"prediction": "\\boxed{7}", "gold": "7", "expected": false}""",  // a wrong label: graded right, counted as a false accept
+            """{"prediction": "\\boxed{8}", "gold": "9", "expected": true}""",   // and a false reject
+            """{"prediction": "\\boxed{1}", "gold": "1"}""",                     // no label: graded, not counted
+        ]);
+        var graded = R1Sharp.Evaluation.Evaluator.GradeJsonl(input);
+        Assert.Equal(5, graded.Lines.Count);
+        Assert.Equal((4, 2, 1, 1), (graded.Labels.Pairs, graded.Labels.MustPass, graded.Labels.FalseAccepts, graded.Labels.FalseRejects));
+        Assert.Equal("agreement 50.00% on 4 labelled pairs (2 must pass, 2 must fail): 1 false accepts, 1 false rejects", graded.Labels.ToString());
+        Assert.Equal(0, Run("grade", "--jsonl", input, "--out", Path.Combine(_dir, "out.jsonl")));
+    }
+
+    [Fact]
+    public void A_label_that_is_not_a_boolean_is_an_error_naming_line_and_field()
+    {
+        string input = Path.Combine(_dir, "in.jsonl");
+        File.WriteAllLines(input, ["""{"prediction": "1", "gold": "1", "expected": "yes"}"""]);
+        var error = Assert.Throws<R1Error>(() => Run("grade", "--jsonl", input));
+        Assert.Contains("in.jsonl:1", error.Message);
+        Assert.Contains("'expected'", error.Message);
     }
 
     [Fact]

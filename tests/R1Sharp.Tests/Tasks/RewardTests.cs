@@ -1,6 +1,7 @@
 using R1Sharp.Tasks;
 using R1Sharp.Tasks.Rewards;
 using R1Sharp.Tasks.Synthetic;
+using R1Sharp.Tokenizers;
 
 namespace R1Sharp.Tests.Tasks;
 
@@ -53,7 +54,7 @@ public class RewardTests
     [Fact]
     public void Language_reward_reads_the_reasoning_not_the_answer()
     {
-        var chinese = Example with { Prompt = [PromptMessage.User("计算 12+34")] };
+        var chinese = Example with { Prompt = [ChatMessage.User("计算 12+34")] };
         var context = new RewardContext(Task, chinese, "<think>先算个位</think>The answer is 46");
         Assert.Equal(1, new LanguageConsistencyReward().Score(context));
         context = new RewardContext(Task, chinese, "<think>first the units</think>46");

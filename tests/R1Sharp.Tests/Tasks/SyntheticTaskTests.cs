@@ -159,9 +159,9 @@ public class SyntheticTaskTests
 
 public sealed class SftDataTests : IDisposable
 {
-    readonly string _dir = Directory.CreateTempSubdirectory("r1-sft-").FullName;
+    readonly TempDir _dir = new("r1-sft-");
 
-    public void Dispose() => Directory.Delete(_dir, recursive: true);
+    public void Dispose() => _dir.Dispose();
 
     [Fact]
     public void Worked_solutions_are_written_as_chats_whose_assistant_turn_grades_correct()

@@ -10,17 +10,10 @@ public class BpeTrainerTests
     public void TrainingTheCommittedCorpusGivesTheCommittedTokenizer()
     {
         // Data/tokenizers/trained came from `r1 tokenizer train ... --vocab-size 1000`; HF loaded it (expected/trained.json).
-        string dir = Directory.CreateTempSubdirectory("r1-bpe-").FullName;
-        try
-        {
-            TokenizerLoader.Save(dir, BpeTrainer.Train(Corpus, vocabSize: 1000), TokenizerConfig.ForOwnTokenizers);
-            Assert.Equal(File.ReadAllText(TokenizerTestData.PathOf("trained", "tokenizer.json")), File.ReadAllText(Path.Combine(dir, "tokenizer.json")));
-            Assert.Equal(File.ReadAllText(TokenizerTestData.PathOf("trained", "tokenizer_config.json")), File.ReadAllText(Path.Combine(dir, "tokenizer_config.json")));
-        }
-        finally
-        {
-            Directory.Delete(dir, recursive: true);
-        }
+        using var dir = new TempDir("r1-bpe-");
+        TokenizerLoader.Save(dir, BpeTrainer.Train(Corpus, vocabSize: 1000), TokenizerConfig.ForOwnTokenizers);
+        Assert.Equal(File.ReadAllText(TokenizerTestData.PathOf("trained", "tokenizer.json")), File.ReadAllText(Path.Combine(dir, "tokenizer.json")));
+        Assert.Equal(File.ReadAllText(TokenizerTestData.PathOf("trained", "tokenizer_config.json")), File.ReadAllText(Path.Combine(dir, "tokenizer_config.json")));
     }
 
     [Fact]

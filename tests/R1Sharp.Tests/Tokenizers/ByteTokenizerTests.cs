@@ -20,17 +20,10 @@ public class ByteTokenizerTests
     [Fact]
     public void SavesTheCommittedFiles()
     {
-        string dir = Directory.CreateTempSubdirectory("r1-byte-").FullName;
-        try
-        {
-            new ByteTokenizer().Save(dir);
-            foreach (string file in new[] { TokenizerLoader.TokenizerFileName, TokenizerLoader.ConfigFileName })
-                Assert.Equal(File.ReadAllText(TokenizerTestData.PathOf("byte", file)), File.ReadAllText(Path.Combine(dir, file)));
-        }
-        finally
-        {
-            Directory.Delete(dir, recursive: true);
-        }
+        using var dir = new TempDir("r1-byte-");
+        new ByteTokenizer().Save(dir);
+        foreach (string file in new[] { TokenizerLoader.TokenizerFileName, TokenizerLoader.ConfigFileName })
+            Assert.Equal(File.ReadAllText(TokenizerTestData.PathOf("byte", file)), File.ReadAllText(Path.Combine(dir, file)));
     }
 
     [Fact]

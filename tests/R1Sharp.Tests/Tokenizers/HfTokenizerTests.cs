@@ -100,4 +100,48 @@ public class HfTokenizerTests
         var ids = deepSeek.Encode("hello world").Append(129_000).Append(-1);
         Assert.Equal("hello world", deepSeek.Decode(ids));
     }
+
+    [Fact]
+    public void The_piece_cache_skips_long_pieces_and_stops_at_its_byte_bound()
+    {
+        // A fresh tokenizer, so the shared one's cache is not counted.
+        var tokenizer = TokenizerLoader.Load(TokenizerTestData.PathOf("byte"));
+        Assert.Equal(0, tokenizer.PieceCacheBytes);
+        // Hundreds of distinct long words: each is one piece, each longer than the cache takes.
+        for (int i = 0; i < 300; i++)
+            tokenizer.Encode(string.Concat(Enumerable.Repeat($"word{i}x", 2000)).Replace("0", "o").Replace("1", "l"));
+        Assert.True(tokenizer.PieceCacheBytes < 10_000, $"{tokenizer.PieceCacheBytes} bytes cached for long pieces");
+
+        // Distinct short words (letters only, one piece each) until far more than the bound would be cached.
+        var words = new System.Text.StringBuilder();
+        for (int i = 0; i < 250_000; i++)
+        {
+            words.Append(' ');
+            for (int n = i; n > 0 || words[^1] == ' '; n /= 26) words.Append((char)('a' + n % 26));
+            if (words.Length > 100_000)
+            {
+                tokenizer.Encode(words.ToString());
+                words.Clear();
+            }
+        }
+        tokenizer.Encode(words.ToString());
+        long cacheEntry = 104 + 2 * (HfTokenizer.MaxCachedPieceLength + 1) + 4 * HfTokenizer.MaxCachedPieceLength;
+        Assert.InRange(tokenizer.PieceCacheBytes, HfTokenizer.MaxPieceCacheBytes - cacheEntry, HfTokenizer.MaxPieceCacheBytes + cacheEntry);
+    }
+
+    [Fact]
+    public void The_longest_token_bounds_how_much_text_a_token_count_can_hold()
+    {
+        // The byte tokenizer: one byte per vocabulary token (two in UTF-8 for the shifted byte characters); its longest
+        // added token is "<｜begin▁of▁sentence｜>", 29 bytes.
+        var bytes = TokenizerTestData.Load("byte");
+        Assert.Equal(2, bytes.MaxInputBytesPerToken(withAddedTokens: false));
+        Assert.Equal(29, bytes.MaxInputBytesPerToken(withAddedTokens: true));
+        // Qwen3 normalises to NFC, which can merge three characters into one: its bound is three times its longest token.
+        var qwen = TokenizerTestData.Load("qwen3");
+        Assert.Equal(0, qwen.MaxInputBytesPerToken(false) % 3);
+        foreach (var tokenizer in new[] { bytes, qwen, TokenizerTestData.Load("deepseek_v3") })
+            foreach (string text in TokenizerTestData.ExpectedEncodings("deepseek_v3").Select(c => c.Text))
+                Assert.True(System.Text.Encoding.UTF8.GetByteCount(text) <= tokenizer.Encode(text).Count * tokenizer.MaxInputBytesPerToken(true));
+    }
 }

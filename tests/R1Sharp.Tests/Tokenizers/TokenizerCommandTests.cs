@@ -7,9 +7,9 @@ namespace R1Sharp.Tests.Tokenizers;
 
 public class TokenizerCommandTests : IDisposable
 {
-    readonly string dir = Directory.CreateTempSubdirectory("r1-cli-").FullName;
+    readonly TempDir dir = new("r1-cli-");
 
-    public void Dispose() => Directory.Delete(dir, recursive: true);
+    public void Dispose() => dir.Dispose();
 
     static int Run(params string[] args) => Run(TextWriter.Null, args);
 

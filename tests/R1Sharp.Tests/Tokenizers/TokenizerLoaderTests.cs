@@ -4,9 +4,9 @@ namespace R1Sharp.Tests.Tokenizers;
 
 public class TokenizerLoaderTests : IDisposable
 {
-    readonly string dir = Directory.CreateTempSubdirectory("r1-loader-").FullName;
+    readonly TempDir dir = new("r1-loader-");
 
-    public void Dispose() => Directory.Delete(dir, recursive: true);
+    public void Dispose() => dir.Dispose();
 
     string Write(string name, string text)
     {
@@ -58,6 +58,45 @@ public class TokenizerLoaderTests : IDisposable
         int at = json.IndexOf(from, StringComparison.Ordinal);
         string path = Write("tokenizer.json", json[..at] + to + json[(at + from.Length)..]);
         Assert.Contains(problem, Assert.Throws<R1Error>(() => TokenizerLoader.Load(path)).Message);
+    }
+
+    public static TheoryData<string, string, string> HostileIds => new()
+    {
+        { "\"ā\": 1,", "\"ā\": 0,", "model.vocab gives id 0 to both \"Ā\" and \"ā\"" },
+        { "\"ā\": 1,", "\"ā\": -1,", "model.vocab token \"ā\" has id -1" },
+        { "\"ā\": 1,", "\"ā\": 2147483647,", "model.vocab token \"ā\" has id 2147483647" },
+        { "\"ā\": 1,", "\"ā\": 1e30,", "model.vocab token \"ā\" has id 1e30" },
+        { "\"id\": 257,", "\"id\": 256,", "added_tokens gives id 256 to both \"<｜begin▁of▁sentence｜>\" and \"<｜end▁of▁sentence｜>\"" },
+        { "\"id\": 257,", "\"id\": 65,", "added token \"<｜end▁of▁sentence｜>\" has id 65, which model.vocab gives to \"A\"" },
+        { "\"id\": 257,", "\"id\": -5,", "added token \"<｜end▁of▁sentence｜>\" has id -5" },
+        { "\"id\": 257,", "\"id\": 2147483647,", "added token \"<｜end▁of▁sentence｜>\" has id 2147483647" },
+        { "\"content\": \"<｜end▁of▁sentence｜>\"", "\"content\": \"<｜begin▁of▁sentence｜>\"", "added_tokens has \"<｜begin▁of▁sentence｜>\" twice, as ids 256 and 257" },
+    };
+
+    [Theory]
+    [MemberData(nameof(HostileIds))]
+    public void TwoTokensOnOneIdAndOutOfRangeIdsAreRefusedNamingTheFileAndToken(string from, string to, string problem)
+    {
+        string json = ByteTokenizerJson;
+        int at = json.IndexOf(from, StringComparison.Ordinal);
+        Assert.True(at >= 0, from);
+        string path = Write("tokenizer.json", json[..at] + to + json[(at + from.Length)..]);
+        var e = Assert.Throws<R1Error>(() => TokenizerLoader.Load(path));
+        Assert.Contains(path, e.Message);
+        Assert.Contains(problem, e.Message);
+        Assert.Equal(2, R1Sharp.Cli.CliApp.Run(["tokenize", "--tokenizer", path, "--text", "hi"]));
+    }
+
+    [Fact]
+    public void A_pre_tokenizer_regex_that_backtracks_for_seconds_is_refused_naming_the_file()
+    {
+        var json = System.Text.Json.Nodes.JsonNode.Parse(ByteTokenizerJson)!;
+        json["pre_tokenizer"]!["pretokenizers"]![0]!["pattern"]!["Regex"] = "(a+)+(?=b)|\\s+";
+        string path = Write("tokenizer.json", json.ToJsonString());
+        var e = Assert.Throws<R1Error>(() => TokenizerLoader.Load(path));
+        Assert.Contains(path, e.Message);
+        Assert.Contains("(a+)+(?=b)", e.Message);
+        Assert.Equal(2, R1Sharp.Cli.CliApp.Run(["tokenize", "--tokenizer", path, "--text", new string('a', 29)]));
     }
 
     [Fact]

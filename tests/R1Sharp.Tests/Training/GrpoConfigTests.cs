@@ -55,4 +55,27 @@ public class GrpoConfigTests
         var e = Assert.Throws<R1Error>(() => SnakeCase.Parse<LossType>("ppo", "--loss_type"));
         Assert.Equal("--loss_type: 'ppo' is not one of grpo, bnpo, dr_grpo, dapo", e.Message);
     }
+
+    [Fact]
+    public void Rollout_and_device_keys_round_trip_and_bad_values_name_the_key()
+    {
+        var config = GrpoConfig.FromJson("""
+            {"rollout_endpoints": ["http://10.0.0.5:8080/v1", "http://10.0.0.6:8080/v1"], "rollout_is_cap": 2, "device": "cpu"}
+            """, "config.json");
+        Assert.Equal(["http://10.0.0.5:8080/v1", "http://10.0.0.6:8080/v1"], config.RolloutEndpoints!);
+        Assert.Equal(2, config.RolloutIsCap);
+        Assert.Equal(config, GrpoConfig.FromJson(config.ToJson(), "config.json") with { RolloutEndpoints = config.RolloutEndpoints });
+        Assert.Equal(TorchSharp.DeviceType.CPU, config.TorchDevice().type);
+        Assert.Contains("rollout_endpoints", Assert.Throws<R1Error>(() => GrpoConfig.FromJson("""{"rollout_endpoints": ["10.0.0.5:8080"]}""", "c.json")).Message);
+        Assert.Contains("rollout_is_cap", Assert.Throws<R1Error>(() => GrpoConfig.FromJson("""{"rollout_is_cap": 0.5}""", "c.json")).Message);
+        Assert.Contains("device", Assert.Throws<R1Error>(() => GrpoConfig.FromJson("""{"device": "tpu"}""", "c.json")).Message);
+    }
+
+    [SkippableFact]
+    public void Cuda_on_a_machine_without_it_is_an_error_that_says_how_to_get_a_cuda_build()
+    {
+        Skip.If(TorchSharp.torch.cuda.is_available(), "this machine has CUDA: the learner would train there");
+        var error = Assert.Throws<R1Error>(() => new GrpoConfig { Device = "cuda" }.Validate().TorchDevice());
+        Assert.Contains("TorchSharp-cuda", error.Message);
+    }
 }

@@ -12,13 +12,13 @@ namespace R1Sharp.Tests.Training;
 public class GrpoTrainerTests
 {
     /// <summary>A task whose reward a test can compute by hand: a completion is right when it starts with a lowercase letter.</summary>
-    sealed class StartsWithLetterTask : IVerifiableTask
+    internal sealed class StartsWithLetterTask : IVerifiableTask
     {
         public string Name => "starts-with-letter";
 
         public IEnumerable<TaskExample> Examples(TaskSplit split, int seed)
         {
-            for (int i = 0; ; i++) yield return new TaskExample($"p{i}", [PromptMessage.User($"q{i % 3}")], "letter", 1);
+            for (int i = 0; ; i++) yield return new TaskExample($"p{i}", [ChatMessage.User($"q{i % 3}")], "letter", 1);
         }
 
         public bool IsCorrect(string completion, string reference, bool templateOpenedThink = false) =>
@@ -29,17 +29,17 @@ public class GrpoTrainerTests
 
     static readonly ByteTokenizer Tokenizer = new();
 
-    static GrpoEnvironment Environment() => new(new StartsWithLetterTask(),
+    internal static GrpoEnvironment Environment() => new(new StartsWithLetterTask(),
         new CompositeReward([new WeightedReward(new AccuracyReward(), 1.0)]), Tokenizer,
         e => Tokenizer.Encode(e.Prompt[0].Content), TemplateOpensThink: false);
 
-    static GrpoConfig Config(int steps) => new()
+    internal static GrpoConfig Config(int steps) => new()
     {
         NumGenerations = 8, PromptsPerStep = 4, MaxCompletionLength = 4, MaxPromptLength = 16, LearningRate = 2e-2,
         LrSchedulerType = LrSchedulerType.Constant, MaxSteps = steps, SaveSteps = 2, Seed = 5,
     };
 
-    static CausalLanguageModel Policy() => TinyModels.Create(ModelFamily.Llama, seed: 2, edit: c => c with { VocabSize = Tokenizer.VocabSize });
+    internal static CausalLanguageModel Policy() => TinyModels.Create(ModelFamily.Llama, seed: 2, edit: c => c with { VocabSize = Tokenizer.VocabSize });
 
     /// <summary>Probability that the first completion token is a lowercase letter (the rewarded ones).</summary>
     static double RewardedMass(CausalLanguageModel model)
@@ -61,7 +61,8 @@ public class GrpoTrainerTests
     {
         using var policy = Policy();
         double before = RewardedMass(policy);
-        var run = RunFolder.Create(Directory.CreateTempSubdirectory().FullName, "grpo", "grpo", Config(6));
+        using var dir = new TempDir();
+        using var run = RunFolder.Create(dir, "grpo", "grpo", Config(6));
         new GrpoTrainer(policy, Config(6), Environment()).Run(run);
         double after = RewardedMass(policy);
         Assert.True(after > before * 1.5, $"rewarded first-token mass went from {before:F4} to {after:F4}");
@@ -74,20 +75,22 @@ public class GrpoTrainerTests
     }
 
     [Fact]
-    public void A_killed_and_resumed_grpo_run_logs_the_same_metrics_as_an_unbroken_one()
+    public void A_stopped_and_resumed_grpo_run_logs_the_same_metrics_as_an_unbroken_one()
     {
-        string root = Directory.CreateTempSubdirectory().FullName;
+        using var root = new TempDir();
         var config = Config(4);
         using var straightPolicy = Policy();
-        var straight = RunFolder.Create(root, "straight", "grpo", config);
+        using var straight = RunFolder.Create(root, "straight", "grpo", config);
         new GrpoTrainer(straightPolicy, config, Environment()).Run(straight);
 
+        // Stopped after step 3 (between its step-2 and step-4 checkpoints), the run saves step 3 on its way out.
         using var firstPolicy = Policy();
         var broken = RunFolder.Create(root, "broken", "grpo", config);
         Assert.Throws<OperationCanceledException>(() => new GrpoTrainer(firstPolicy, config, Environment()).Run(broken,
             onStep: (step, _) => { if (step == 3) throw new OperationCanceledException(); }));
-        var resumed = RunFolder.Resume(root, "broken", out var checkpoint);
-        Assert.Equal(2, checkpoint!.Step);
+        broken.Dispose();
+        using var resumed = RunFolder.Resume(root, "broken", out var checkpoint);
+        Assert.Equal(3, checkpoint!.Step);
         using var policy = Policy();
         new GrpoTrainer(policy, config, Environment()).Run(resumed, checkpoint);
 
@@ -105,7 +108,8 @@ public class GrpoTrainerTests
     {
         using var policy = Policy();
         var config = Config(2) with { DynamicSampling = true, MaxNumGenBatches = 3 };
-        var run = RunFolder.Create(Directory.CreateTempSubdirectory().FullName, "dyn", "grpo", config);
+        using var dir = new TempDir();
+        using var run = RunFolder.Create(dir, "dyn", "grpo", config);
         new GrpoTrainer(policy, config, Environment()).Run(run);
         foreach (var row in run.ReadMetrics())
             Assert.InRange(row.Values["generation_rounds"], 1, 3);

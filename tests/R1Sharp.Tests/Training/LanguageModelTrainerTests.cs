@@ -9,7 +9,7 @@ namespace R1Sharp.Tests.Training;
 public class LanguageModelTrainerTests
 {
     // A corpus with structure to learn: counting sequences.
-    static List<int[]> Corpus() => Enumerable.Range(0, 60)
+    internal static List<int[]> Corpus() => Enumerable.Range(0, 60)
         .Select(i => Enumerable.Range(i % 20, 12).Select(t => 10 + t).Append(2).ToArray()).ToList();
 
     static LmTrainingConfig Config(int steps) => new()
@@ -30,7 +30,8 @@ public class LanguageModelTrainerTests
         var config = Config(30);
         var (model, data) = Setup(config);
         using var _ = model;
-        var run = RunFolder.Create(Directory.CreateTempSubdirectory().FullName, "pretrain", "pretrain", config);
+        using var dir = new TempDir();
+        using var run = RunFolder.Create(dir, "pretrain", "pretrain", config);
         new LanguageModelTrainer(model, config, data).Run(run);
         var losses = run.ReadMetrics().Select(m => m.Values["loss"]).ToList();
         Assert.Equal(30, losses.Count);
@@ -42,19 +43,23 @@ public class LanguageModelTrainerTests
     public void A_killed_and_resumed_run_logs_the_same_losses_as_an_unbroken_one()
     {
         var config = Config(20);
-        string root = Directory.CreateTempSubdirectory().FullName;
+        using var root = new TempDir();
 
         var (straightModel, straightData) = Setup(config);
-        var straight = RunFolder.Create(root, "straight", "pretrain", config);
+        using var straight = RunFolder.Create(root, "straight", "pretrain", config);
         new LanguageModelTrainer(straightModel, config, straightData).Run(straight);
 
-        // Kill the run at step 13, after its step-10 checkpoint; then resume it as a new process would.
+        // Stop the run at step 13, after its step-10 checkpoint: the stop saves step 13 on its way out ...
         var (firstModel, firstData) = Setup(config);
         var broken = RunFolder.Create(root, "broken", "pretrain", config);
         Assert.Throws<OperationCanceledException>(() => new LanguageModelTrainer(firstModel, config, firstData).Run(broken,
             onStep: (step, _) => { if (step == 13) throw new OperationCanceledException(); }));
+        Assert.Equal([10, 13], broken.Checkpoints.List().Select(c => c.Step));
+        // ... which a kill -9 would not have done: without it the run resumes from step 10, as a new process would.
+        Directory.Delete(broken.Checkpoints.Latest()!.Path, recursive: true);
+        broken.Dispose();
 
-        var resumed = RunFolder.Resume(root, "broken", out var checkpoint);
+        using var resumed = RunFolder.Resume(root, "broken", out var checkpoint);
         Assert.Equal(10, checkpoint!.Step);
         var (model, data) = Setup(config);
         new LanguageModelTrainer(model, config, data).Run(resumed, checkpoint);

@@ -163,4 +163,32 @@ public class PolicyLossTests
         Assert.Equal(0.25, metrics[MetricNames.Kl], Close);
         Assert.Equal(0.75, metrics[MetricNames.Loss], Close);
     }
+
+    [Fact]
+    public void Rollout_importance_ratios_are_measured_on_masked_tokens_and_truncated_at_the_cap_as_verls_tis()
+    {
+        // Learner over sampler: ratios 0.5, 1, 3 (and a padding slot of ratio 10 that must not count).
+        using var learner = torch.tensor(new[] { MathF.Log(0.1f), MathF.Log(0.2f), MathF.Log(0.3f), MathF.Log(1f) }).view(1, 4);
+        using var sampler = torch.tensor(new[] { MathF.Log(0.2f), MathF.Log(0.2f), MathF.Log(0.1f), MathF.Log(0.1f) }).view(1, 4);
+        using var mask = torch.tensor(new[] { 1f, 1f, 1f, 0f }).view(1, 4);
+        var (weights, stats) = RolloutImportance.Compute(learner, sampler, mask, cap: 2);
+        Assert.Equal([0.5, 1, 2, 2], Values(weights!), Close);
+        var metrics = stats.ToMetrics();
+        Assert.Equal(1.5, metrics[MetricNames.RolloutIsMean], Close);
+        Assert.Equal(3, metrics[MetricNames.RolloutIsMax], Close);
+        Assert.Equal(1.0 / 3, metrics[MetricNames.RolloutIsClippedRatio], Close);
+        var (none, measured) = RolloutImportance.Compute(learner, sampler, mask, cap: null);
+        Assert.Null(none);
+        Assert.DoesNotContain(MetricNames.RolloutIsClippedRatio, measured.ToMetrics().Keys);
+
+        // The weights scale each token's policy-gradient term, not the KL.
+        using var old = learner.detach();
+        using var advantages = torch.tensor(new[] { 1f });
+        using var plain = PolicyLoss.PerTokenLoss(learner, old, advantages, 0.2, 0.2);
+        using var weighted = PolicyLoss.PerTokenLoss(learner, old, advantages, 0.2, 0.2, importanceWeights: weights);
+        Assert.Equal(Values(plain).Zip(Values(weights!), (l, w) => l * w), Values(weighted), Close);
+        using var withKl = PolicyLoss.PerTokenLoss(learner, old, advantages, 0.2, 0.2, beta: 0.5, refLogProbs: sampler, importanceWeights: weights);
+        using var kl = PolicyLoss.K3Kl(learner, sampler);
+        Assert.Equal(Values(weighted).Zip(Values(kl), (l, k) => l + 0.5 * k), Values(withKl), Close);
+    }
 }

@@ -5,8 +5,9 @@ namespace R1Sharp.Tasks.Answers;
 /// <summary>
 /// Whether a predicted answer means the same as the gold answer. The gold decides the shape: a tuple must
 /// match in order, a set in any order, a number by value (exactly when both sides are exact, else within a
-/// relative 1e-9), an expression by its values at random points. A prediction that carries more than the
-/// gold (a tuple of candidates for a number, a variable the gold doesn't have) never matches.
+/// relative 1e-9), an expression by its values at random points, a numeral in another base by its digits and
+/// base. A prediction that carries more than the gold (a tuple of candidates for a number, a variable the gold
+/// doesn't have) never matches.
 /// </summary>
 public static class AnswerEquivalence
 {
@@ -26,6 +27,11 @@ public static class AnswerEquivalence
                 return g.Open == p.Open && g.Close == p.Close && g.Items.Count == p.Items.Count
                     && g.Items.Zip(p.Items).All(pair => Equivalent(pair.First, pair.Second, deadline));
             case (Relation g, Relation p): return RelationsEqual(g, p, deadline);
+            // A base-b gold is met by the same digits, with or without the subscript, and in no other base.
+            case (BasedNumber g, BasedNumber p): return g == p;
+            case (BasedNumber g, Number { Value: { IsInteger: true, Sign: >= 0 } p }): return p.ToString() == g.Digits;
+            case (Number g, BasedNumber { Base: 10 } p): return g.Value.ToString() == p.Digits;
+            case (Negate { Operand: BasedNumber } g, Negate p): return Equivalent(g.Operand, p.Operand, deadline);
             // "x = 5" answers "5"; and a gold "x = 5" is answered by "5".
             case (_, Relation { Op: '=' or '∈', Left: Variable } p): return Equivalent(gold, p.Right, deadline);
             case (Relation { Op: '=' or '∈', Left: Variable } g, _): return Equivalent(g.Right, predicted, deadline);

@@ -15,6 +15,8 @@ public static partial class AnswerNormalizer
     [GeneratedRegex(@"\\[()\[\]]")] private static partial Regex MathDelimiters();
     [GeneratedRegex(@"\^\s*\{\s*\\circ\s*\}|\^\s*\\circ|°|\\degree|\\textdegree|\\circ")] private static partial Regex Degrees();
     [GeneratedRegex(@"(?<=\d)\\,(?=\d{3}(?!\d))")] private static partial Regex ThinSpaceThousands();
+    // MATH's own separator: "4,\!096", "1,\! 000,\! 000". Only before a group of exactly three digits, so "(1,\!2)" stays a pair.
+    [GeneratedRegex(@"(?<=\d),\\!\s*(?=\d{3}(?!\d))")] private static partial Regex MathThousands();
     [GeneratedRegex(@"(?<!\\)\\[,;:! ]|~|\\quad|\\qquad")] private static partial Regex Spacing();
     [GeneratedRegex(@"\\([dtc]?frac)\s*([0-9a-zA-Z])\s*([0-9a-zA-Z])")] private static partial Regex FracTwoAtoms();
     [GeneratedRegex(@"\\([dtc]?frac)\s*([0-9a-zA-Z])\s*\{")] private static partial Regex FracAtomThenGroup();
@@ -51,6 +53,7 @@ public static partial class AnswerNormalizer
         s = Degrees().Replace(s, "");
         s = s.Replace("{,}", "");
         s = ThinSpaceThousands().Replace(s, "");
+        s = MathThousands().Replace(s, "");
         s = Spacing().Replace(s, " ");
         s = StripTrailingUnits(s);
         s = TextCommand().Replace(s, " $1 ");
@@ -77,6 +80,23 @@ public static partial class AnswerNormalizer
         }
         return s;
     }
+
+    /// <summary>
+    /// Whether an unmarked answer is one short text answer: "Monday", "\\textbf{even}", "(C)", "North Carolina" (up to
+    /// three words of letters), so a completion that is just the word is read as the answer.
+    /// </summary>
+    public static bool IsShortText(string answer) =>
+        answer.Length <= 100 && ShortText().IsMatch(TextCommand().Replace(Clean(answer), "$1").Trim());
+
+    /// <summary>
+    /// Whether a gold answer is text by its own markup — one "\\text{…}" of words or an option letter, as MATH
+    /// writes "\\text{Monday}" or "\\text{(C)}" — so it compares as text, never as a product of variables.
+    /// </summary>
+    public static bool IsMarkedText(string answer) =>
+        WholeTextCommand().Match(answer.Trim()) is { Success: true } m && ShortText().IsMatch(m.Groups[1].Value.Trim());
+
+    [GeneratedRegex(@"^(?:[A-Za-z]+(?:[ '-][A-Za-z]+){0,2}|\([A-Za-z]\))$")] private static partial Regex ShortText();
+    [GeneratedRegex(@"^\$?\\(?:" + TextCommands + @")\s*\{([^{}]*)\}\$?$")] private static partial Regex WholeTextCommand();
 
     /// <summary>Answers that aren't mathematics ("Tuesday", "(C)", "\text{even}") compare by this text.</summary>
     public static string TextKey(string answer)

@@ -1,3 +1,4 @@
+using System.Globalization;
 using System.Text.RegularExpressions;
 
 namespace R1Sharp.Tasks.Answers;
@@ -14,6 +15,7 @@ public sealed partial class MathAnswerChecker(MathCheckerOptions? options = null
     readonly MathCheckerOptions _options = options ?? new MathCheckerOptions();
 
     [GeneratedRegex(@"-?\d+(?:,\d{3})*(?:\.\d+)?")] private static partial Regex NumberInText();
+    [GeneratedRegex(@"\s+")] private static partial Regex Whitespace();
 
     /// <summary>Whether the completion's final answer equals the gold answer.</summary>
     /// <param name="gold">A bare answer ("72", "\frac{1}{2}"), or a reference solution ending in \boxed{…} or "#### N".</param>
@@ -41,8 +43,8 @@ public sealed partial class MathAnswerChecker(MathCheckerOptions? options = null
     }
 
     /// <summary>
-    /// With no marked answer, the answer part itself if it is one short mathematical answer ("$\frac{3}{4}$"),
-    /// else the one number a short sentence states ("She has 18 dollars."), else nothing.
+    /// With no marked answer, the answer part itself if it is one short mathematical answer ("$\frac{3}{4}$") or
+    /// one short text answer ("\text{Monday}", "odd"), else the one number a short sentence states ("She has 18 dollars."), else nothing.
     /// </summary>
     List<string> BareAnswer(string answerPart)
     {
@@ -50,6 +52,7 @@ public sealed partial class MathAnswerChecker(MathCheckerOptions? options = null
         if (MathParser.TryParse(AnswerNormalizer.Clean(answerPart)) is not null) return [answerPart];
         // A box that failed to close (a cut-off output) is not an answer to fish numbers out of.
         if (answerPart.Contains("\\boxed") || answerPart.Contains("\\fbox")) return [];
+        if (AnswerNormalizer.IsShortText(answerPart)) return [answerPart];
         var numbers = NumberInText().Matches(answerPart).Select(m => m.Value).Distinct().ToList();
         return numbers.Count == 1 ? numbers : [];
     }
@@ -69,12 +72,17 @@ public sealed partial class MathAnswerChecker(MathCheckerOptions? options = null
         if (string.IsNullOrWhiteSpace(gold) || string.IsNullOrWhiteSpace(answer) || answer.Length > _options.MaxAnswerChars) return false;
         try
         {
+            string cleanGold = AnswerNormalizer.Clean(gold), cleanAnswer = AnswerNormalizer.Clean(answer);
+            // The gold's own words are always right, whatever the parser makes of them. (Spaces are only collapsed,
+            // not dropped: "2 1/2" is not "21/2".)
+            if (CollapseSpaces(cleanAnswer) == CollapseSpaces(cleanGold)) return true;
+            if (AnswerNormalizer.IsMarkedText(gold)) return AnswerNormalizer.TextKey(answer) == AnswerNormalizer.TextKey(gold);
             var deadline = new Deadline(_options.TimeLimit);
-            var goldValue = MathParser.TryParse(AnswerNormalizer.Clean(gold));
-            var answerValue = MathParser.TryParse(AnswerNormalizer.Clean(answer));
+            var goldValue = MathParser.TryParse(cleanGold);
+            var answerValue = MathParser.TryParse(cleanAnswer);
             deadline.Check();
             if (goldValue is not null && answerValue is not null) return AnswerEquivalence.Equivalent(goldValue, answerValue, deadline);
-            // A gold answer that isn't mathematics ("Tuesday", "(C)") compares as text; a mathematical one can't be met by text.
+            // An answer the parser can't read ("Tuesday", "4 096") compares as normalised text.
             string answerText = AnswerNormalizer.TextKey(answer);
             return answerText.Length > 0 && answerText == AnswerNormalizer.TextKey(gold);
         }
@@ -83,6 +91,8 @@ public sealed partial class MathAnswerChecker(MathCheckerOptions? options = null
             return false;
         }
     }
+
+    static string CollapseSpaces(string s) => Whitespace().Replace(s.Trim(), " ");
 
     /// <summary>
     /// A key equal for answers that grade the same ("0.5", "\frac12", "1/2" → "1/2"), for majority voting;
@@ -113,4 +123,31 @@ public sealed partial class MathAnswerChecker(MathCheckerOptions? options = null
         }
         return MathEvaluator.Print(value);
     }
+}
+
+/// <summary>
+/// How the checker's grades agree with labelled pairs ("expected": true|false, as in a checker corpus): a false accept
+/// is a wrong answer graded right, a false reject a right answer graded wrong.
+/// </summary>
+public sealed class CheckerAgreement
+{
+    public int Pairs { get; private set; }
+    public int MustPass { get; private set; }
+    public int FalseAccepts { get; private set; }
+    public int FalseRejects { get; private set; }
+    public int MustFail => Pairs - MustPass;
+    public double Share => Pairs == 0 ? 0 : (double)(Pairs - FalseAccepts - FalseRejects) / Pairs;
+
+    /// <summary>Counts one pair; true when the grade agrees with its label.</summary>
+    public bool Add(bool expected, bool graded)
+    {
+        Pairs++;
+        if (expected) MustPass++;
+        if (graded && !expected) FalseAccepts++;
+        if (expected && !graded) FalseRejects++;
+        return graded == expected;
+    }
+
+    public override string ToString() => string.Create(CultureInfo.InvariantCulture,
+        $"agreement {100 * Share:F2}% on {Pairs} labelled pairs ({MustPass} must pass, {MustFail} must fail): {FalseAccepts} false accepts, {FalseRejects} false rejects");
 }

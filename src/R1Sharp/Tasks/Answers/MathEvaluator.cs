@@ -186,12 +186,13 @@ public static class MathEvaluator
         }
     }
 
-    public static bool IsScalar(MathExpr expr) => expr is not (Bracketed or SetOf or Union or Relation);
+    public static bool IsScalar(MathExpr expr) => expr is not (Bracketed or SetOf or Union or Relation or BasedNumber);
 
     /// <summary>Compact text of a value, used where answers must compare as strings (majority voting).</summary>
     public static string Print(MathExpr expr) => expr switch
     {
         Number n => n.Value.ToString(),
+        BasedNumber b => $"{b.Digits}_{b.Base}",
         Constant c => c.Name,
         Variable v => v.Name,
         Negate n => $"-({Print(n.Operand)})",

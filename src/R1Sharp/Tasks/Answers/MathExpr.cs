@@ -7,6 +7,11 @@ namespace R1Sharp.Tasks.Answers;
 public abstract record MathExpr
 {
     public sealed record Number(Rational Value) : MathExpr;
+    /// <summary>
+    /// A numeral in a stated base, "1011_2" or "4210_{5}": Digits without leading zeros. It is compared by digits and
+    /// base, never by value, so "42" (52_8 in base ten) does not answer a question that asked for base 8.
+    /// </summary>
+    public sealed record BasedNumber(string Digits, int Base) : MathExpr;
     /// <summary>"pi", "e" or "inf".</summary>
     public sealed record Constant(string Name) : MathExpr;
     public sealed record Variable(string Name) : MathExpr;

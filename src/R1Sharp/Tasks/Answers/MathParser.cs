@@ -222,6 +222,7 @@ public sealed class MathParser
         {
             case TokenKind.Number:
                 _pos++;
+                if (IsSymbol("_") && IsInteger(token)) return ParseBase(token.Text);
                 return new Number(Rational.ParseDecimal(token.Text) ?? throw Error($"bad number {token.Text}"));
             case TokenKind.Letter:
                 _pos++;
@@ -345,6 +346,16 @@ public sealed class MathParser
         }
         _pos++;
         return text;
+    }
+
+    /// <summary>"1011_2", "4210_{5}": digits that must all be below the base (2 to 36).</summary>
+    MathExpr ParseBase(string digits)
+    {
+        string subscript = ParseSubscript();
+        if (!int.TryParse(subscript, out int numberBase) || numberBase < 2 || numberBase > 36) throw Error($"bad base {subscript}");
+        if (digits.Any(d => d - '0' >= numberBase)) throw Error($"{digits} is not a base-{numberBase} numeral");
+        string trimmed = digits.TrimStart('0');
+        return new BasedNumber(trimmed.Length == 0 ? "0" : trimmed, numberBase);
     }
 
     MathExpr ParseMatrix()

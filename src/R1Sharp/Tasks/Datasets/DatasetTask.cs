@@ -2,6 +2,7 @@ using System.Text.Json;
 using System.Text.Json.Nodes;
 using System.Text.RegularExpressions;
 using R1Sharp.Tasks.Answers;
+using R1Sharp.Tokenizers;
 
 namespace R1Sharp.Tasks.Datasets;
 
@@ -70,7 +71,7 @@ public sealed partial class DatasetTask : IVerifiableTask
         string gold = answer[(hashes + 4)..].Trim();
         if (gold.Length == 0) throw new R1Error($"{row.Location}: field 'answer' has an empty '####' line (GSM8K layout)");
         string reasoning = CalculatorAnnotation().Replace(answer[..hashes], "").Trim();
-        return new TaskExample(Id(row, name, index), [PromptMessage.User($"{question}\n{options.Instruction}")], gold, 0, WorkedSolution(reasoning, gold));
+        return new TaskExample(Id(row, name, index), [ChatMessage.User($"{question}\n{options.Instruction}")], gold, 0, WorkedSolution(reasoning, gold));
     }
 
     static TaskExample MathProblem(DatasetRow row, string name, int index, DatasetOptions options)
@@ -86,31 +87,31 @@ public sealed partial class DatasetTask : IVerifiableTask
             gold = boxed[^1];
         }
         int level = row.Fields["level"] is { } levelNode && LevelNumber().Match(levelNode.ToString()) is { Success: true } m ? int.Parse(m.Value) : 0;
-        return new TaskExample(Id(row, name, index), [PromptMessage.User($"{problem}\n{options.Instruction}")], gold, level,
+        return new TaskExample(Id(row, name, index), [ChatMessage.User($"{problem}\n{options.Instruction}")], gold, level,
             solution is null ? null : WorkedSolution(solution, gold));
     }
 
     static TaskExample Generic(DatasetRow row, string name, int index)
     {
         string answer = Text(row, "answer", "generic")!;
-        IReadOnlyList<PromptMessage> prompt;
+        IReadOnlyList<ChatMessage> prompt;
         if (row.Fields["messages"] is { } messages) prompt = Messages(row, messages);
-        else prompt = [PromptMessage.User(Text(row, "prompt", "generic: 'prompt' or 'messages'")!)];
+        else prompt = [ChatMessage.User(Text(row, "prompt", "generic: 'prompt' or 'messages'")!)];
         return new TaskExample(Id(row, name, index), prompt, answer, 0);
     }
 
-    static List<PromptMessage> Messages(DatasetRow row, JsonNode messages)
+    static List<ChatMessage> Messages(DatasetRow row, JsonNode messages)
     {
         if (messages is not JsonArray array || array.Count == 0)
             throw new R1Error($"{row.Location}: field 'messages' must be a non-empty list of {{role, content}}");
-        var result = new List<PromptMessage>();
+        var result = new List<ChatMessage>();
         for (int i = 0; i < array.Count; i++)
         {
             if (array[i] is not JsonObject message
                 || message["role"] is not JsonValue role || role.GetValueKind() != JsonValueKind.String
                 || message["content"] is not JsonValue content || content.GetValueKind() != JsonValueKind.String)
                 throw new R1Error($"{row.Location}: field 'messages[{i}]' must have string 'role' and 'content'");
-            result.Add(new PromptMessage(role.GetValue<string>(), content.GetValue<string>()));
+            result.Add(new ChatMessage(role.GetValue<string>(), content.GetValue<string>()));
         }
         return result;
     }
@@ -133,5 +134,5 @@ public sealed partial class DatasetTask : IVerifiableTask
         row.Fields["unique_id"]?.ToString() ?? row.Fields["id"]?.ToString() ?? $"{name}-{index + 1}";
 
     static string WorkedSolution(string reasoning, string answer) =>
-        $"{CompletionParts.ThinkOpen}\n{reasoning}\n{CompletionParts.ThinkClose}\n\\boxed{{{answer}}}";
+        $"{ChatTokens.ThinkStart}\n{reasoning}\n{ChatTokens.ThinkEnd}\n\\boxed{{{answer}}}";
 }

@@ -29,7 +29,8 @@ public sealed class ArithmeticTask : SyntheticTask
 {
     readonly ArithmeticOptions _options;
 
-    public ArithmeticTask(ArithmeticOptions? options = null) : base("arithmetic", options ?? new ArithmeticOptions())
+    /// <param name="name">The task's name in reports and prompt ids (the quickstart's addition task is "quickstart").</param>
+    public ArithmeticTask(ArithmeticOptions? options = null, string name = "arithmetic") : base(name, options ?? new ArithmeticOptions())
     {
         _options = options ?? new ArithmeticOptions();
         if (_options.MinDigits < 1 || _options.MaxDigits < _options.MinDigits || _options.MaxDigits > 15)

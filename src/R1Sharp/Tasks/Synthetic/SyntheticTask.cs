@@ -1,6 +1,7 @@
 using System.Security.Cryptography;
 using System.Text;
 using R1Sharp.Tasks.Answers;
+using R1Sharp.Tokenizers;
 
 namespace R1Sharp.Tasks.Synthetic;
 
@@ -45,8 +46,8 @@ public abstract class SyntheticTask(string name, SyntheticOptions options) : IVe
             bool wanted = IsTestSide(problem.Key, options.TestShare) == (split != TaskSplit.Train);
             if (!wanted || !seen.Add(problem.Key)) { misses++; continue; }
             misses = 0;
-            string solution = $"{CompletionParts.ThinkOpen}\n{problem.Reasoning}\n{CompletionParts.ThinkClose}\n{problem.FinalLine}";
-            yield return new TaskExample($"{Name}-{HashHex(problem.Key)}", [PromptMessage.User(problem.Question)],
+            string solution = $"{ChatTokens.ThinkStart}\n{problem.Reasoning}\n{ChatTokens.ThinkEnd}\n{problem.FinalLine}";
+            yield return new TaskExample($"{Name}-{HashHex(problem.Key)}", [ChatMessage.User(problem.Question)],
                 problem.Answer, problem.Difficulty, solution);
         }
     }

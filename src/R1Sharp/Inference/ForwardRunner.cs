@@ -1,0 +1,76 @@
+using System.Runtime.CompilerServices;
+using R1Sharp.Model;
+using static TorchSharp.torch;
+
+namespace R1Sharp.Inference;
+
+/// <summary>
+/// The engine's cached forward of a model: R1Sharp's own CPU kernels (<see cref="CpuInference"/>) when they can run it —
+/// a CPU with SIMD and FMA (<see cref="SimdKernels.Active"/>), a llama/qwen2 model in float32, no gradients wanted — and
+/// otherwise the model's libtorch reference forward (<see cref="CausalLanguageModel.Forward(Tensor, Tensor, Tensor?, KvCache, bool)"/>),
+/// which the kernels are tested against. One runner per model (<see cref="For"/>), so the kernels' buffers and weight
+/// addresses are kept across calls and shared by every engine over that model.
+/// </summary>
+public sealed class ForwardRunner
+{
+    static readonly ConditionalWeakTable<CausalLanguageModel, ForwardRunner> Runners = new();
+
+    readonly CausalLanguageModel model;
+    CpuInference? kernels;
+
+    ForwardRunner(CausalLanguageModel model) => this.model = model;
+
+    /// <summary>The model's runner, made on first use and kept as long as the model lives.</summary>
+    public static ForwardRunner For(CausalLanguageModel model) => Runners.GetValue(model, m => new ForwardRunner(m));
+
+    /// <summary>False always takes the libtorch reference (tests compare the two).</summary>
+    public bool UseCpuKernels { get; set; } = true;
+
+    /// <summary>Where CPU-kernel forwards spend their time while set (for `r1 bench generate`).</summary>
+    internal InferenceProfile? Profile
+    {
+        get => kernels?.Profile;
+        set => Kernels.Profile = value;
+    }
+
+    CpuInference Kernels => kernels ??= new CpuInference(model);
+
+    bool CanUseKernels(KvCache cache) => UseCpuKernels && CpuInference.Supports(model, cache);
+
+    /// <summary>
+    /// Appends <paramref name="inputIds"/> [B, T] at the cache's end. <paramref name="keyMask"/> [B, cache.Length + T] marks
+    /// real (non-padding) positions; null means all real. Returns logits of the last position, [B, vocab], unless
+    /// <paramref name="allPositions"/> ([B, T, vocab]). <paramref name="adapter"/> is the LoRA adapter to apply (a server's
+    /// request names one); null applies the model's active adapter, if any.
+    /// </summary>
+    public Tensor Forward(Tensor inputIds, Tensor positions, Tensor? keyMask, KvCache cache, bool allPositions = false, LoraAdapter? adapter = null)
+    {
+        adapter ??= LoraAdapter.ActiveOn(model);
+        if (!CanUseKernels(cache)) return Reference(inputIds, positions, keyMask, cache, allPositions, adapter);
+        long b = inputIds.shape[0], t = inputIds.shape[1];
+        var logits = empty(allPositions ? [b, t, model.Config.VocabSize] : [b, model.Config.VocabSize]);
+        Kernels.Forward(inputIds, positions, keyMask, cache, allPositions, logits, adapter);
+        return logits;
+    }
+
+    /// <summary><see cref="Forward"/> writing into <paramref name="logits"/>, so a decode loop reuses one buffer.</summary>
+    public void ForwardInto(Tensor inputIds, Tensor positions, Tensor? keyMask, KvCache cache, Tensor logits, bool allPositions = false,
+        LoraAdapter? adapter = null)
+    {
+        adapter ??= LoraAdapter.ActiveOn(model);
+        if (CanUseKernels(cache) && logits.is_contiguous() && logits.dtype == ScalarType.Float32)
+        {
+            Kernels.Forward(inputIds, positions, keyMask, cache, allPositions, logits, adapter);
+            return;
+        }
+        using var result = Reference(inputIds, positions, keyMask, cache, allPositions, adapter);
+        logits.copy_(result);
+    }
+
+    /// <summary>The libtorch forward, applying <paramref name="adapter"/> through the model's LoRA hooks for this call.</summary>
+    Tensor Reference(Tensor inputIds, Tensor positions, Tensor? keyMask, KvCache cache, bool allPositions, LoraAdapter? adapter)
+    {
+        using var _ = LoraAdapter.Use(model, adapter);
+        return model.Forward(inputIds, positions, keyMask, cache, allPositions);
+    }
+}

@@ -1,0 +1,467 @@
+using System.Buffers.Binary;
+using System.Runtime.CompilerServices;
+using System.Runtime.Intrinsics;
+using R1Sharp.Gguf;
+using R1Sharp.Quantization;
+
+namespace R1Sharp.Inference;
+
+/// <summary>
+/// Dot products of one quantized weight row (ggml blocks, as stored) with up to four activation rows quantized to
+/// 8-bit blocks (<see cref="QuantizedActivations"/>), as llama.cpp computes them: integer products per block, then one
+/// float scale per block (and the weights' offsets or mins times the activations' block sums). The weight row is
+/// unpacked once for all the activation rows of a tile, so a prefill decodes each block once per four tokens and a
+/// decode step streams each block once. <see cref="Reference"/> is the scalar version the tests hold them to: the
+/// integer sums are exact on both, so they differ only in the order floats are added.
+/// </summary>
+static unsafe class QuantizedDots
+{
+    /// <summary>Activation rows per tile.</summary>
+    public const int TileRows = 4;
+
+    /// <summary>The activation block size a weight type multiplies with: 256 (Q8_K) for K-quants, 32 (Q8_0) for the 32-blocks.</summary>
+    public static int ActivationBlock(GgmlType type) => GgmlQuants.ActivationBlock(type);
+
+    /// <summary>Whether a weight of this type has an integer kernel (else the engine converts its rows to float32).</summary>
+    public static bool Supports(GgmlType type) => GgmlQuants.ActivationBlock(type) > 0;
+
+    /// <summary>
+    /// y[r·ldy] (+)= Σ_j W[j]·X[first + r, j] for r &lt; <paramref name="rows"/> (≤ <see cref="TileRows"/>), W one row of
+    /// <paramref name="type"/> blocks, X the quantized activations.
+    /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    public static void Row<TVec>(GgmlType type, byte* w, QuantizedActivations x, int first, int rows, float* y, long ldy, bool add)
+        where TVec : struct
+    {
+        var sums = stackalloc float[TileRows];
+        switch (rows)
+        {
+            case 1: Dispatch<TVec, One>(type, w, x, first, sums); break;
+            case 2: Dispatch<TVec, Two>(type, w, x, first, sums); break;
+            case 3: Dispatch<TVec, Three>(type, w, x, first, sums); break;
+            default: Dispatch<TVec, Four>(type, w, x, first, sums); break;
+        }
+        for (int r = 0; r < rows; r++) y[r * ldy] = add ? y[r * ldy] + sums[r] : sums[r];
+    }
+
+    /// <summary>How many activation rows a kernel instance handles: a type argument, so the JIT drops the unused rows' work.</summary>
+    interface IRows { static abstract int N { get; } }
+    struct One : IRows { public static int N => 1; }
+    struct Two : IRows { public static int N => 2; }
+    struct Three : IRows { public static int N => 3; }
+    struct Four : IRows { public static int N => 4; }
+
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    static void Dispatch<TVec, TRows>(GgmlType type, byte* w, QuantizedActivations x, int first, float* sums)
+        where TVec : struct where TRows : struct, IRows
+    {
+        switch (type)
+        {
+            case GgmlType.Q8_0: Q8_0<TVec, TRows>(w, x, first, sums); break;
+            case GgmlType.Q4_0: Q4_0<TVec, TRows>(w, x, first, sums); break;
+            case GgmlType.Q5_0: Q5<TVec, TRows>(w, x, first, sums, withMin: false); break;
+            case GgmlType.Q5_1: Q5<TVec, TRows>(w, x, first, sums, withMin: true); break;
+            case GgmlType.Q4_K: Q4_K<TVec, TRows>(w, x, first, sums, five: false); break;
+            case GgmlType.Q5_K: Q4_K<TVec, TRows>(w, x, first, sums, five: true); break;
+            case GgmlType.Q6_K: Q6_K<TVec, TRows>(w, x, first, sums); break;
+            default: throw new InvalidOperationException($"no integer kernel for {type}");
+        }
+    }
+
+    /// <summary>Activation rows of a tile (rows past the tile repeat its first; the kernels skip them).</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    static void Tile<TRows>(int first, out int r1, out int r2, out int r3) where TRows : struct, IRows
+    {
+        r1 = first + (TRows.N > 1 ? 1 : 0);
+        r2 = first + (TRows.N > 2 ? 2 : 0);
+        r3 = first + (TRows.N > 3 ? 3 : 0);
+    }
+
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    static void Q8_0<TVec, TRows>(byte* w, QuantizedActivations x, int first, float* sums) where TVec : struct where TRows : struct, IRows
+    {
+        Tile<TRows>(first, out int r1, out int r2, out int r3);
+        sbyte* a0 = x.Q(first), a1 = x.Q(r1), a2 = x.Q(r2), a3 = x.Q(r3);
+        float* d0 = x.Scales(first), d1 = x.Scales(r1), d2 = x.Scales(r2), d3 = x.Scales(r3);
+        TVec f0 = default, f1 = default, f2 = default, f3 = default;
+        for (int b = 0; b < x.Columns / 32; b++, w += LegacyQuants.Q8_0Bytes)
+        {
+            float d = (float)BinaryPrimitives.ReadHalfLittleEndian(new ReadOnlySpan<byte>(w, 2));
+            TVec i0 = default, i1 = default, i2 = default, i3 = default;
+            for (int h = 0; h < 32; h += Int8Simd<TVec>.Count)
+            {
+                var q = Int8Simd<TVec>.Load(w + 2 + h);
+                int e = 32 * b + h;
+                i0 = Int8Simd<TVec>.DotSigned(i0, q, Int8Simd<TVec>.Load(a0 + e));
+                if (TRows.N > 1) i1 = Int8Simd<TVec>.DotSigned(i1, q, Int8Simd<TVec>.Load(a1 + e));
+                if (TRows.N > 2) i2 = Int8Simd<TVec>.DotSigned(i2, q, Int8Simd<TVec>.Load(a2 + e));
+                if (TRows.N > 3) i3 = Int8Simd<TVec>.DotSigned(i3, q, Int8Simd<TVec>.Load(a3 + e));
+            }
+            f0 = Int8Simd<TVec>.MultiplyAdd(f0, i0, d * d0[b]);
+            if (TRows.N > 1) f1 = Int8Simd<TVec>.MultiplyAdd(f1, i1, d * d1[b]);
+            if (TRows.N > 2) f2 = Int8Simd<TVec>.MultiplyAdd(f2, i2, d * d2[b]);
+            if (TRows.N > 3) f3 = Int8Simd<TVec>.MultiplyAdd(f3, i3, d * d3[b]);
+        }
+        sums[0] = Int8Simd<TVec>.SumFloats(f0);
+        sums[1] = Int8Simd<TVec>.SumFloats(f1);
+        sums[2] = Int8Simd<TVec>.SumFloats(f2);
+        sums[3] = Int8Simd<TVec>.SumFloats(f3);
+    }
+
+    /// <summary>Q4_0: levels q in [0, 15], weight (q − 8)·d, so Σ = d·(Σ q·a − 8·Σ a).</summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    static void Q4_0<TVec, TRows>(byte* w, QuantizedActivations x, int first, float* sums) where TVec : struct where TRows : struct, IRows
+    {
+        Tile<TRows>(first, out int r1, out int r2, out int r3);
+        sbyte* a0 = x.Q(first), a1 = x.Q(r1), a2 = x.Q(r2), a3 = x.Q(r3);
+        float* d0 = x.Scales(first), d1 = x.Scales(r1), d2 = x.Scales(r2), d3 = x.Scales(r3);
+        int* s0 = x.Sums(first), s1 = x.Sums(r1), s2 = x.Sums(r2), s3 = x.Sums(r3);
+        TVec f0 = default, f1 = default, f2 = default, f3 = default;
+        float o0 = 0, o1 = 0, o2 = 0, o3 = 0;
+        for (int b = 0; b < x.Columns / 32; b++, w += LegacyQuants.Q4_0Bytes)
+        {
+            float d = (float)BinaryPrimitives.ReadHalfLittleEndian(new ReadOnlySpan<byte>(w, 2));
+            var packed = Vector128.Load(w + 2);
+            var low = packed & Vector128.Create((byte)0x0F);
+            var high = Vector128.ShiftRightLogical(packed.AsUInt16(), 4).AsByte() & Vector128.Create((byte)0x0F);
+            TVec i0 = default, i1 = default, i2 = default, i3 = default;
+            for (int h = 0, part = 0; h < 32; h += Int8Simd<TVec>.Count, part++)
+            {
+                var q = Int8Simd<TVec>.Join(low, high, part);
+                int e = 32 * b + h;
+                i0 = Int8Simd<TVec>.DotScaled(i0, q, Int8Simd<TVec>.Load(a0 + e), 1, 1);
+                if (TRows.N > 1) i1 = Int8Simd<TVec>.DotScaled(i1, q, Int8Simd<TVec>.Load(a1 + e), 1, 1);
+                if (TRows.N > 2) i2 = Int8Simd<TVec>.DotScaled(i2, q, Int8Simd<TVec>.Load(a2 + e), 1, 1);
+                if (TRows.N > 3) i3 = Int8Simd<TVec>.DotScaled(i3, q, Int8Simd<TVec>.Load(a3 + e), 1, 1);
+            }
+            f0 = Int8Simd<TVec>.MultiplyAdd(f0, i0, d * d0[b]);
+            if (TRows.N > 1) f1 = Int8Simd<TVec>.MultiplyAdd(f1, i1, d * d1[b]);
+            if (TRows.N > 2) f2 = Int8Simd<TVec>.MultiplyAdd(f2, i2, d * d2[b]);
+            if (TRows.N > 3) f3 = Int8Simd<TVec>.MultiplyAdd(f3, i3, d * d3[b]);
+            o0 += d * d0[b] * (s0[2 * b] + s0[2 * b + 1]);
+            if (TRows.N > 1) o1 += d * d1[b] * (s1[2 * b] + s1[2 * b + 1]);
+            if (TRows.N > 2) o2 += d * d2[b] * (s2[2 * b] + s2[2 * b + 1]);
+            if (TRows.N > 3) o3 += d * d3[b] * (s3[2 * b] + s3[2 * b + 1]);
+        }
+        sums[0] = Int8Simd<TVec>.SumFloats(f0) - 8 * o0;
+        sums[1] = Int8Simd<TVec>.SumFloats(f1) - 8 * o1;
+        sums[2] = Int8Simd<TVec>.SumFloats(f2) - 8 * o2;
+        sums[3] = Int8Simd<TVec>.SumFloats(f3) - 8 * o3;
+    }
+
+    /// <summary>
+    /// Q5_0 (levels q in [0, 31], weight (q − 16)·d) and Q5_1 (weight q·d + m): the fifth bits come from a 32-bit mask,
+    /// spread to bytes by broadcasting it and testing one bit per byte.
+    /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    static void Q5<TVec, TRows>(byte* w, QuantizedActivations x, int first, float* sums, bool withMin) where TVec : struct where TRows : struct, IRows
+    {
+        Tile<TRows>(first, out int r1, out int r2, out int r3);
+        sbyte* a0 = x.Q(first), a1 = x.Q(r1), a2 = x.Q(r2), a3 = x.Q(r3);
+        float* d0 = x.Scales(first), d1 = x.Scales(r1), d2 = x.Scales(r2), d3 = x.Scales(r3);
+        int* s0 = x.Sums(first), s1 = x.Sums(r1), s2 = x.Sums(r2), s3 = x.Sums(r3);
+        int blockBytes = withMin ? LegacyQuants.Q5_1Bytes : LegacyQuants.Q5_0Bytes, qsAt = withMin ? 8 : 6, qhAt = withMin ? 4 : 2;
+        var bitMask = Vector128.Create((byte)1, 2, 4, 8, 16, 32, 64, 128, 1, 2, 4, 8, 16, 32, 64, 128);
+        TVec f0 = default, f1 = default, f2 = default, f3 = default;
+        float o0 = 0, o1 = 0, o2 = 0, o3 = 0;
+        for (int b = 0; b < x.Columns / 32; b++, w += blockBytes)
+        {
+            float d = (float)BinaryPrimitives.ReadHalfLittleEndian(new ReadOnlySpan<byte>(w, 2));
+            // Q5_0 subtracts 16 from every level; Q5_1 adds its min m to every weight.
+            float offset = withMin ? (float)BinaryPrimitives.ReadHalfLittleEndian(new ReadOnlySpan<byte>(w + 2, 2)) : -16 * d;
+            uint qh = BinaryPrimitives.ReadUInt32LittleEndian(new ReadOnlySpan<byte>(w + qhAt, 4));
+            var packed = Vector128.Load(w + qsAt);
+            var bytes = Vector128.Create(qh).AsByte();
+            // Byte i of the low half takes bit i of qh (bytes 0–1), of the high half bit 16 + i (bytes 2–3).
+            var lowBits = Vector128.Shuffle(bytes, Vector128.Create((byte)0, 0, 0, 0, 0, 0, 0, 0, 1, 1, 1, 1, 1, 1, 1, 1));
+            var highBits = Vector128.Shuffle(bytes, Vector128.Create((byte)2, 2, 2, 2, 2, 2, 2, 2, 3, 3, 3, 3, 3, 3, 3, 3));
+            var fifth = Vector128.Create((byte)0x10);
+            var low = (packed & Vector128.Create((byte)0x0F))
+                      | (Vector128.Equals(lowBits & bitMask, bitMask) & fifth);
+            var high = (Vector128.ShiftRightLogical(packed.AsUInt16(), 4).AsByte() & Vector128.Create((byte)0x0F))
+                       | (Vector128.Equals(highBits & bitMask, bitMask) & fifth);
+            TVec i0 = default, i1 = default, i2 = default, i3 = default;
+            for (int h = 0, part = 0; h < 32; h += Int8Simd<TVec>.Count, part++)
+            {
+                var q = Int8Simd<TVec>.Join(low, high, part);
+                int e = 32 * b + h;
+                i0 = Int8Simd<TVec>.DotScaled(i0, q, Int8Simd<TVec>.Load(a0 + e), 1, 1);
+                if (TRows.N > 1) i1 = Int8Simd<TVec>.DotScaled(i1, q, Int8Simd<TVec>.Load(a1 + e), 1, 1);
+                if (TRows.N > 2) i2 = Int8Simd<TVec>.DotScaled(i2, q, Int8Simd<TVec>.Load(a2 + e), 1, 1);
+                if (TRows.N > 3) i3 = Int8Simd<TVec>.DotScaled(i3, q, Int8Simd<TVec>.Load(a3 + e), 1, 1);
+            }
+            f0 = Int8Simd<TVec>.MultiplyAdd(f0, i0, d * d0[b]);
+            if (TRows.N > 1) f1 = Int8Simd<TVec>.MultiplyAdd(f1, i1, d * d1[b]);
+            if (TRows.N > 2) f2 = Int8Simd<TVec>.MultiplyAdd(f2, i2, d * d2[b]);
+            if (TRows.N > 3) f3 = Int8Simd<TVec>.MultiplyAdd(f3, i3, d * d3[b]);
+            o0 += offset * d0[b] * (s0[2 * b] + s0[2 * b + 1]);
+            if (TRows.N > 1) o1 += offset * d1[b] * (s1[2 * b] + s1[2 * b + 1]);
+            if (TRows.N > 2) o2 += offset * d2[b] * (s2[2 * b] + s2[2 * b + 1]);
+            if (TRows.N > 3) o3 += offset * d3[b] * (s3[2 * b] + s3[2 * b + 1]);
+        }
+        sums[0] = Int8Simd<TVec>.SumFloats(f0) + o0;
+        sums[1] = Int8Simd<TVec>.SumFloats(f1) + o1;
+        sums[2] = Int8Simd<TVec>.SumFloats(f2) + o2;
+        sums[3] = Int8Simd<TVec>.SumFloats(f3) + o3;
+    }
+
+    /// <summary>
+    /// Q4_K and Q5_K: per 256-block, Σ = d·Σ_j sc_j·(Σ q·a over sub-block j) − dmin·Σ_j m_j·(Σ a over sub-block j), the
+    /// first term in 32-bit integers across the whole block. Each 32 bytes of q hold sub-block 2k (low nibbles) and
+    /// 2k + 1 (high nibbles); Q5_K's fifth bits for both are bits 2k and 2k + 1 of qh.
+    /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    static void Q4_K<TVec, TRows>(byte* w, QuantizedActivations x, int first, float* sums, bool five) where TVec : struct where TRows : struct, IRows
+    {
+        Tile<TRows>(first, out int r1, out int r2, out int r3);
+        sbyte* a0 = x.Q(first), a1 = x.Q(r1), a2 = x.Q(r2), a3 = x.Q(r3);
+        float* d0 = x.Scales(first), d1 = x.Scales(r1), d2 = x.Scales(r2), d3 = x.Scales(r3);
+        int* s0 = x.Sums(first), s1 = x.Sums(r1), s2 = x.Sums(r2), s3 = x.Sums(r3);
+        int blockBytes = five ? KQuants.Q5_KBytes : KQuants.Q4_KBytes;
+        short* scales = stackalloc short[8];
+        int* mins = stackalloc int[8];
+        TVec f0 = default, f1 = default, f2 = default, f3 = default;
+        float o0 = 0, o1 = 0, o2 = 0, o3 = 0;
+        for (int b = 0; b < x.Columns / 256; b++, w += blockBytes)
+        {
+            float d = (float)BinaryPrimitives.ReadHalfLittleEndian(new ReadOnlySpan<byte>(w, 2));
+            float dmin = (float)BinaryPrimitives.ReadHalfLittleEndian(new ReadOnlySpan<byte>(w + 2, 2));
+            var packedScales = new ReadOnlySpan<byte>(w + 4, 12);
+            for (int j = 0; j < 8; j++)
+            {
+                var (sc, m) = KQuants.ScaleMin(packedScales, j);
+                scales[j] = (short)sc;
+                mins[j] = m;
+            }
+            byte* qh = w + 16, q = w + (five ? 48 : 16);
+            TVec i0 = default, i1 = default, i2 = default, i3 = default;
+            for (int k = 0; k < 4; k++)
+            {
+                var lowBit = Int8Simd<TVec>.Broadcast((byte)(1 << (2 * k)));
+                var highBit = Int8Simd<TVec>.Broadcast((byte)(2 << (2 * k)));
+                for (int h = 0; h < 32; h += Int8Simd<TVec>.Count)
+                {
+                    var packed = Int8Simd<TVec>.Load(q + 32 * k + h);
+                    var low = Int8Simd<TVec>.LowNibbles(packed);
+                    var high = Int8Simd<TVec>.HighNibbles(packed);
+                    if (five)
+                    {
+                        var bits = Int8Simd<TVec>.Load(qh + h);
+                        low = Int8Simd<TVec>.Or(low, Int8Simd<TVec>.FifthBit(bits, lowBit));
+                        high = Int8Simd<TVec>.Or(high, Int8Simd<TVec>.FifthBit(bits, highBit));
+                    }
+                    short sl = scales[2 * k], sh = scales[2 * k + 1];
+                    int e = 64 * k + h, e2 = e + 32;
+                    i0 = Int8Simd<TVec>.DotScaled(i0, low, Int8Simd<TVec>.Load(a0 + 256 * b + e), sl, sl);
+                    i0 = Int8Simd<TVec>.DotScaled(i0, high, Int8Simd<TVec>.Load(a0 + 256 * b + e2), sh, sh);
+                    if (TRows.N > 1) i1 = Int8Simd<TVec>.DotScaled(i1, low, Int8Simd<TVec>.Load(a1 + 256 * b + e), sl, sl);
+                    if (TRows.N > 1) i1 = Int8Simd<TVec>.DotScaled(i1, high, Int8Simd<TVec>.Load(a1 + 256 * b + e2), sh, sh);
+                    if (TRows.N > 2) i2 = Int8Simd<TVec>.DotScaled(i2, low, Int8Simd<TVec>.Load(a2 + 256 * b + e), sl, sl);
+                    if (TRows.N > 2) i2 = Int8Simd<TVec>.DotScaled(i2, high, Int8Simd<TVec>.Load(a2 + 256 * b + e2), sh, sh);
+                    if (TRows.N > 3) i3 = Int8Simd<TVec>.DotScaled(i3, low, Int8Simd<TVec>.Load(a3 + 256 * b + e), sl, sl);
+                    if (TRows.N > 3) i3 = Int8Simd<TVec>.DotScaled(i3, high, Int8Simd<TVec>.Load(a3 + 256 * b + e2), sh, sh);
+                }
+            }
+            f0 = Int8Simd<TVec>.MultiplyAdd(f0, i0, d * d0[b]);
+            if (TRows.N > 1) f1 = Int8Simd<TVec>.MultiplyAdd(f1, i1, d * d1[b]);
+            if (TRows.N > 2) f2 = Int8Simd<TVec>.MultiplyAdd(f2, i2, d * d2[b]);
+            if (TRows.N > 3) f3 = Int8Simd<TVec>.MultiplyAdd(f3, i3, d * d3[b]);
+            o0 += dmin * d0[b] * MinTerm(mins, s0 + 16 * b);
+            if (TRows.N > 1) o1 += dmin * d1[b] * MinTerm(mins, s1 + 16 * b);
+            if (TRows.N > 2) o2 += dmin * d2[b] * MinTerm(mins, s2 + 16 * b);
+            if (TRows.N > 3) o3 += dmin * d3[b] * MinTerm(mins, s3 + 16 * b);
+        }
+        sums[0] = Int8Simd<TVec>.SumFloats(f0) - o0;
+        sums[1] = Int8Simd<TVec>.SumFloats(f1) - o1;
+        sums[2] = Int8Simd<TVec>.SumFloats(f2) - o2;
+        sums[3] = Int8Simd<TVec>.SumFloats(f3) - o3;
+    }
+
+    /// <summary>Σ_j m_j · (sum of sub-block j's 32 activations), from the sums of each 16.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    static int MinTerm(int* mins, int* sums16)
+    {
+        int total = 0;
+        for (int j = 0; j < 8; j++) total += mins[j] * (sums16[2 * j] + sums16[2 * j + 1]);
+        return total;
+    }
+
+    /// <summary>
+    /// Q6_K: levels q in [0, 63] from 4 low bits (ql) and 2 high bits (qh), weight d·sc·(q − 32) with a signed scale per 16;
+    /// Σ = d·(Σ_j sc_j·Σ q·a − 32·Σ_j sc_j·Σ a). Each half of the block (128 values) holds four runs of 32: ql's low
+    /// nibbles (then bits 0–1 of qh), ql[32..]'s low nibbles (bits 2–3), the high nibbles of ql, of ql[32..] (bits 4–5, 6–7).
+    /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    static void Q6_K<TVec, TRows>(byte* w, QuantizedActivations x, int first, float* sums) where TVec : struct where TRows : struct, IRows
+    {
+        Tile<TRows>(first, out int r1, out int r2, out int r3);
+        sbyte* a0 = x.Q(first), a1 = x.Q(r1), a2 = x.Q(r2), a3 = x.Q(r3);
+        float* d0 = x.Scales(first), d1 = x.Scales(r1), d2 = x.Scales(r2), d3 = x.Scales(r3);
+        int* s0 = x.Sums(first), s1 = x.Sums(r1), s2 = x.Sums(r2), s3 = x.Sums(r3);
+        TVec f0 = default, f1 = default, f2 = default, f3 = default;
+        float o0 = 0, o1 = 0, o2 = 0, o3 = 0;
+        var three = Int8Simd<TVec>.Broadcast(3);
+        for (int b = 0; b < x.Columns / 256; b++, w += KQuants.Q6_KBytes)
+        {
+            sbyte* sc = (sbyte*)(w + 192);
+            float d = (float)BinaryPrimitives.ReadHalfLittleEndian(new ReadOnlySpan<byte>(w + 208, 2));
+            TVec i0 = default, i1 = default, i2 = default, i3 = default;
+            for (int half = 0; half < 2; half++)
+            {
+                byte* ql = w + 64 * half, qh = w + 128 + 32 * half;
+                for (int h = 0, part = 0; h < 32; h += Int8Simd<TVec>.Count, part++)
+                {
+                    var lowRun = Int8Simd<TVec>.Load(ql + h);
+                    var highRun = Int8Simd<TVec>.Load(ql + 32 + h);
+                    var bits = Int8Simd<TVec>.Load(qh + h);
+                    for (int run = 0; run < 4; run++)
+                    {
+                        var nibbles = run switch
+                        {
+                            0 => Int8Simd<TVec>.LowNibbles(lowRun),
+                            1 => Int8Simd<TVec>.LowNibbles(highRun),
+                            2 => Int8Simd<TVec>.HighNibbles(lowRun),
+                            _ => Int8Simd<TVec>.HighNibbles(highRun),
+                        };
+                        var top = Int8Simd<TVec>.And(run == 0 ? bits : Int8Simd<TVec>.ShiftRight(bits, 2 * run), three);
+                        var q = Int8Simd<TVec>.Or(nibbles, Int8Simd<TVec>.Times16(top));
+                        // Sub-blocks of 16: the run's first 16 values take scale 2·run, the next 16 scale 2·run + 1.
+                        int j = 8 * half + 2 * run;
+                        short sa = sc[j + part], sb = sc[j + 1];
+                        int e = 256 * b + 128 * half + 32 * run + h;
+                        i0 = Int8Simd<TVec>.DotScaled(i0, q, Int8Simd<TVec>.Load(a0 + e), sa, sb);
+                        if (TRows.N > 1) i1 = Int8Simd<TVec>.DotScaled(i1, q, Int8Simd<TVec>.Load(a1 + e), sa, sb);
+                        if (TRows.N > 2) i2 = Int8Simd<TVec>.DotScaled(i2, q, Int8Simd<TVec>.Load(a2 + e), sa, sb);
+                        if (TRows.N > 3) i3 = Int8Simd<TVec>.DotScaled(i3, q, Int8Simd<TVec>.Load(a3 + e), sa, sb);
+                    }
+                }
+            }
+            f0 = Int8Simd<TVec>.MultiplyAdd(f0, i0, d * d0[b]);
+            if (TRows.N > 1) f1 = Int8Simd<TVec>.MultiplyAdd(f1, i1, d * d1[b]);
+            if (TRows.N > 2) f2 = Int8Simd<TVec>.MultiplyAdd(f2, i2, d * d2[b]);
+            if (TRows.N > 3) f3 = Int8Simd<TVec>.MultiplyAdd(f3, i3, d * d3[b]);
+            o0 += d * d0[b] * OffsetTerm(sc, s0 + 16 * b);
+            if (TRows.N > 1) o1 += d * d1[b] * OffsetTerm(sc, s1 + 16 * b);
+            if (TRows.N > 2) o2 += d * d2[b] * OffsetTerm(sc, s2 + 16 * b);
+            if (TRows.N > 3) o3 += d * d3[b] * OffsetTerm(sc, s3 + 16 * b);
+        }
+        sums[0] = Int8Simd<TVec>.SumFloats(f0) - 32 * o0;
+        sums[1] = Int8Simd<TVec>.SumFloats(f1) - 32 * o1;
+        sums[2] = Int8Simd<TVec>.SumFloats(f2) - 32 * o2;
+        sums[3] = Int8Simd<TVec>.SumFloats(f3) - 32 * o3;
+    }
+
+    /// <summary>Σ_j sc_j · (sum of sub-block j's 16 activations).</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    static int OffsetTerm(sbyte* scales, int* sums16)
+    {
+        int total = 0;
+        for (int j = 0; j < 16; j++) total += scales[j] * sums16[j];
+        return total;
+    }
+
+    /// <summary>
+    /// The scalar reference: Σ_j W[j]·X[row, j] from the blocks' levels and scales one value at a time, integer sums per
+    /// block and float scales per block, for every type of <see cref="Supports"/>.
+    /// </summary>
+    public static float Reference(GgmlType type, byte* w, QuantizedActivations x, int row)
+    {
+        int columns = x.Columns;
+        sbyte* a = x.Q(row);
+        float* da = x.Scales(row);
+        int* s16 = x.Sums(row);
+        double total = 0;
+        switch (type)
+        {
+            case GgmlType.Q8_0:
+            case GgmlType.Q4_0:
+            case GgmlType.Q5_0:
+            case GgmlType.Q5_1:
+                for (int b = 0; b < columns / 32; b++)
+                {
+                    int blockBytes = (int)GgmlQuants.RowBytes(type, 32);
+                    byte* block = w + b * blockBytes;
+                    float d = Half(block);
+                    int dot = 0, activationSum = s16[2 * b] + s16[2 * b + 1];
+                    for (int i = 0; i < 32; i++) dot += Level(type, block, i) * a[32 * b + i];
+                    float blockSum = type switch
+                    {
+                        GgmlType.Q8_0 => d * da[b] * dot,
+                        GgmlType.Q4_0 => d * da[b] * (dot - 8 * activationSum),
+                        GgmlType.Q5_0 => d * da[b] * (dot - 16 * activationSum),
+                        _ => da[b] * (d * dot + Half(block + 2) * activationSum),
+                    };
+                    total += blockSum;
+                }
+                break;
+            case GgmlType.Q4_K:
+            case GgmlType.Q5_K:
+                for (int b = 0; b < columns / 256; b++)
+                {
+                    byte* block = w + b * (type == GgmlType.Q4_K ? KQuants.Q4_KBytes : KQuants.Q5_KBytes);
+                    var packed = new ReadOnlySpan<byte>(block + 4, 12);
+                    int scaled = 0, minTerm = 0;
+                    for (int j = 0; j < 8; j++)
+                    {
+                        var (sc, m) = KQuants.ScaleMin(packed, j);
+                        int dot = 0;
+                        for (int i = 0; i < 32; i++) dot += KLevel(type, block, 32 * j + i) * a[256 * b + 32 * j + i];
+                        scaled += sc * dot;
+                        minTerm += m * (s16[16 * b + 2 * j] + s16[16 * b + 2 * j + 1]);
+                    }
+                    total += Half(block) * da[b] * scaled - Half(block + 2) * da[b] * minTerm;
+                }
+                break;
+            case GgmlType.Q6_K:
+                for (int b = 0; b < columns / 256; b++)
+                {
+                    byte* block = w + b * KQuants.Q6_KBytes;
+                    int scaled = 0;
+                    for (int j = 0; j < 16; j++)
+                    {
+                        int dot = 0;
+                        for (int i = 0; i < 16; i++) dot += (KLevel(type, block, 16 * j + i) - 32) * a[256 * b + 16 * j + i];
+                        scaled += ((sbyte*)(block + 192))[j] * dot;
+                    }
+                    total += Half(block + 208) * da[b] * scaled;
+                }
+                break;
+            default:
+                throw new InvalidOperationException($"no integer kernel for {type}");
+        }
+        return (float)total;
+    }
+
+    static float Half(byte* at) => (float)BinaryPrimitives.ReadHalfLittleEndian(new ReadOnlySpan<byte>(at, 2));
+
+    /// <summary>Value i's level in a 32-block: signed for Q8_0, unsigned (0–15 or 0–31) for the others.</summary>
+    static int Level(GgmlType type, byte* block, int i)
+    {
+        switch (type)
+        {
+            case GgmlType.Q8_0: return ((sbyte*)(block + 2))[i];
+            case GgmlType.Q4_0: return i < 16 ? block[2 + i] & 0xF : block[2 + i - 16] >> 4;
+        }
+        int qhAt = type == GgmlType.Q5_1 ? 4 : 2, qsAt = qhAt + 4;
+        uint qh = BinaryPrimitives.ReadUInt32LittleEndian(new ReadOnlySpan<byte>(block + qhAt, 4));
+        int low = i < 16 ? block[qsAt + i] & 0xF : block[qsAt + i - 16] >> 4;
+        return low | (int)(qh >> i & 1) << 4;
+    }
+
+    /// <summary>Value i's unsigned level in a K-quant block (Q4_K 0–15, Q5_K 0–31, Q6_K 0–63).</summary>
+    static int KLevel(GgmlType type, byte* block, int i)
+    {
+        if (type == GgmlType.Q6_K)
+        {
+            int half = i / 128, l = i % 32, run = i % 128 / 32;
+            byte ql = block[64 * half + l + (run % 2 == 1 ? 32 : 0)];
+            int low = run < 2 ? ql & 0xF : ql >> 4;
+            return low | (block[128 + 32 * half + l] >> (2 * run) & 3) << 4;
+        }
+        int k = i / 64, j = i % 64;
+        byte* q = block + (type == GgmlType.Q5_K ? 48 : 16);
+        int level = j < 32 ? q[32 * k + j] & 0xF : q[32 * k + j - 32] >> 4;
+        if (type == GgmlType.Q5_K) level |= (block[16 + j % 32] >> (2 * k + (j < 32 ? 0 : 1)) & 1) << 4;
+        return level;
+    }
+}

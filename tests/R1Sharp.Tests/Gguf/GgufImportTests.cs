@@ -1,0 +1,120 @@
+using R1Sharp.Checkpoints;
+using R1Sharp.Generation;
+using R1Sharp.Gguf;
+using R1Sharp.Inference;
+using R1Sharp.Model;
+using R1Sharp.Tests.Tokenizers;
+using R1Sharp.Tokenizers;
+using Xunit.Abstractions;
+using static TorchSharp.torch;
+
+namespace R1Sharp.Tests.Gguf;
+
+/// <summary>
+/// GGUF files read back as models and tokenizers: an exported f32 file computes the logits of the model it came from
+/// (on the CPU kernels and on libtorch), matrices stay packed, and a tokenizer written to GGUF metadata and rebuilt
+/// encodes every test text as the original tokenizer.json does.
+/// </summary>
+public class GgufImportTests(ITestOutputHelper output)
+{
+    public static IEnumerable<object[]> Variants() => GgufTestModels.Variants.Select(v => new object[] { v });
+
+    static float[] LastLogits(CausalLanguageModel model, int[] prompt)
+    {
+        using var ids = tensor(prompt.Select(i => (long)i).ToArray()).view(1, -1);
+        using var logits = model.Forward(ids);
+        return logits[0, -1].data<float>().ToArray();
+    }
+
+    /// <summary>Last-position logits through the engine's cached forward (the CPU kernels unless told otherwise).</summary>
+    internal static float[] CachedLogits(CausalLanguageModel model, int[] prompt, bool kernels = true)
+    {
+        using var noGrad = no_grad(); // the kernels never run where gradients are wanted
+        var runner = ForwardRunner.For(model);
+        runner.UseCpuKernels = kernels;
+        using var cache = KvCache.Create(model.Config, 1, prompt.Length, CPU);
+        using var ids = tensor(prompt.Select(i => (long)i).ToArray()).view(1, -1);
+        using var positions = arange(prompt.Length, dtype: int64).view(1, -1);
+        using var logits = runner.Forward(ids, positions, null, cache);
+        runner.UseCpuKernels = true;
+        return logits[0].data<float>().ToArray();
+    }
+
+    [Theory]
+    [MemberData(nameof(Variants))]
+    public void F32FileComputesTheOriginalModelsLogits(string variant)
+    {
+        using var dir = new TempDir();
+        using var model = GgufTestModels.Create(variant);
+        string path = GgufTestModels.Export(model, dir.Path);
+        using var bundle = ModelBundle.Load(path);
+        Assert.True(bundle.Model.IsPacked);
+        // The architecture round-trips; token ids come from the tokenizer's metadata.
+        var loaded = bundle.Model.Config;
+        Assert.Equal(model.Config with { BosTokenId = loaded.BosTokenId, EosTokenIds = loaded.EosTokenIds, PadTokenId = loaded.PadTokenId, InitializerRange = loaded.InitializerRange }, loaded);
+        int[] prompt = [TestTokenizerFiles.BosId, 5, 77, 200, 31, 4, 150, 9];
+        float[] expected = LastLogits(model, prompt);
+        double scale = Math.Max(1, expected.Max(Math.Abs));
+        foreach (bool kernels in new[] { true, false })
+        {
+            float[] actual = CachedLogits(bundle.Model, prompt, kernels);
+            double diff = expected.Zip(actual, (e, a) => Math.Abs(e - a)).Max();
+            output.WriteLine($"{variant} ({(kernels ? "kernels" : "libtorch")}): max |Δlogit| {diff:E2} of {scale:F2}");
+            Assert.True(diff <= 1e-4 * scale, $"{variant}: logits differ by {diff}");
+        }
+        // Greedy decoding through the engine agrees too.
+        var engine = new GenerationEngine(bundle.Model);
+        var ours = engine.Generate([new GenerationRequest(prompt, new SamplingOptions { Temperature = 0, MaxNewTokens = 12 })])[0][0].TokenIds;
+        var reference = new GenerationEngine(model).Generate([new GenerationRequest(prompt, new SamplingOptions { Temperature = 0, MaxNewTokens = 12 })])[0][0].TokenIds;
+        Assert.Equal(reference, ours);
+    }
+
+    [Fact]
+    public void PackedModelKeepsNoFloatMatricesAndCannotBeSavedOrTrained()
+    {
+        using var dir = new TempDir();
+        using var model = GgufTestModels.CreateWide("qwen2");
+        string f32 = GgufTestModels.Export(model, dir.Path);
+        string q4 = dir.File("q4.gguf");
+        GgufQuantizer.Quantize(f32, q4, GgufDType.Q4_K_M);
+        using var bundle = ModelBundle.Load(q4);
+        long floats = bundle.Model.parameters().Sum(p => p.NumberOfElements);
+        long matrices = model.parameters().Sum(p => p.NumberOfElements);
+        output.WriteLine($"float parameters: {floats} of the f32 model's {matrices}");
+        Assert.True(floats < matrices / 50, $"{floats} float parameters: matrices were copied");
+        Assert.All(bundle.Model.modules().OfType<Projection>(), p => Assert.NotNull(p.Packed));
+        Assert.Throws<R1Error>(() => bundle.Model.HfStateDict());
+    }
+
+    public static IEnumerable<object[]> Tokenizers() => new[] { "byte", "trained", "gpt2_style", "qwen3", "deepseek_v3" }.Select(t => new object[] { t });
+
+    /// <summary>A tokenizer exported into GGUF metadata and rebuilt from it encodes as the original tokenizer.json.</summary>
+    [Theory]
+    [MemberData(nameof(Tokenizers))]
+    public void TokenizerFromGgufMetadataEncodesAsTheOriginal(string name)
+    {
+        using var dir = new TempDir();
+        var original = TokenizerTestData.Load(name);
+        string tokenizerJson = TokenizerTestData.PathOf(name, "tokenizer.json"), config = TokenizerTestData.PathOf(name, "tokenizer_config.json");
+        var writer = new GgufWriter();
+        writer.Add("general.architecture", GgufValue.String("llama"));
+        foreach (var (key, value) in GgufTokenizerMetadata.Build(tokenizerJson, config, original.VocabSize + 3)) writer.Add(key, value);
+        string path = dir.File("tokenizer.gguf");
+        writer.Write(path);
+        var rebuilt = GgufTokenizer.Load(GgufReader.Read(path));
+
+        var cases = TokenizerTestData.ExpectedEncodings(name);
+        Assert.NotEmpty(cases);
+        foreach (var c in cases)
+        {
+            var ids = rebuilt.Encode(c.Text);
+            Assert.True(c.Ids.SequenceEqual(ids), $"{name}: {TokenizerTestData.Show(c.Text)} encodes as [{string.Join(", ", ids)}], Hugging Face [{string.Join(", ", c.Ids)}]");
+            Assert.Equal(original.Decode(ids), rebuilt.Decode(ids));
+        }
+        Assert.Equal(original.BosId, rebuilt.BosId);
+        Assert.Equal(original.EosId, rebuilt.EosId);
+        Assert.Equal(original.Config?.ChatTemplateText, rebuilt.Config?.ChatTemplateText);
+        foreach (string special in new[] { ChatTokens.ThinkStart, ChatTokens.ThinkEnd, ChatTokens.ImStart, ChatTokens.ImEnd })
+            Assert.Equal(original.TokenToId(special), rebuilt.TokenToId(special));
+    }
+}

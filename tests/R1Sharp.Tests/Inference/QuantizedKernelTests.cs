@@ -1,0 +1,155 @@
+using System.Runtime.InteropServices;
+using System.Runtime.Intrinsics;
+using R1Sharp.Gguf;
+using R1Sharp.Inference;
+using R1Sharp.Model;
+using R1Sharp.Quantization;
+using R1Sharp.Tests.Quantization;
+using static TorchSharp.torch;
+
+namespace R1Sharp.Tests.Inference;
+
+/// <summary>
+/// The integer kernels against their scalar references: activation blocks byte for byte, dot products with exact
+/// integer sums (floats may differ only by summation order: relative tolerance 1e-5 of Σ|w·x|), and the linear job
+/// on packed weights against float32 products of the dequantized weights.
+/// </summary>
+public unsafe class QuantizedKernelTests
+{
+    public static readonly GgmlType[] KernelTypes =
+        [GgmlType.Q8_0, GgmlType.Q4_0, GgmlType.Q5_0, GgmlType.Q5_1, GgmlType.Q4_K, GgmlType.Q5_K, GgmlType.Q6_K];
+
+    public static IEnumerable<object[]> TypesAndWidths() =>
+        from type in KernelTypes from width in SimdWidths.All select new object[] { type.ToString(), width };
+
+    static float[] Activations(int rows, int columns, int seed)
+    {
+        var random = new Random(seed);
+        var x = new float[rows * columns];
+        for (int i = 0; i < x.Length; i++) x[i] = (float)(random.NextDouble() * 2 - 1) * (i % 97 == 0 ? 8 : 1);
+        // A zero block and a block of one repeated value, where rounding and signs are decided by ties.
+        for (int i = 0; i < Math.Min(256, columns); i++) x[i] = 0;
+        if (columns >= 512) for (int i = 256; i < 512; i++) x[i] = -0.75f;
+        return x;
+    }
+
+    [Theory]
+    [InlineData(32)]
+    [InlineData(256)]
+    public void Activation_blocks_equal_the_scalar_reference_byte_for_byte(int blockSize)
+    {
+        const int rows = 5, columns = 1024;
+        float[] x = Activations(rows, columns, 9);
+        var fast = new QuantizedActivations();
+        var slow = new QuantizedActivations();
+        fast.Prepare(rows, columns, blockSize);
+        slow.Prepare(rows, columns, blockSize);
+        fixed (float* px = x)
+            for (int r = 0; r < rows; r++)
+            {
+                fast.QuantizeRow(r, px + r * columns);
+                slow.ReferenceRow(r, px + r * columns);
+                Assert.True(new Span<sbyte>(fast.Q(r), columns).SequenceEqual(new Span<sbyte>(slow.Q(r), columns)), $"row {r} bytes differ");
+                Assert.True(new Span<float>(fast.Scales(r), columns / blockSize).SequenceEqual(new Span<float>(slow.Scales(r), columns / blockSize)));
+                Assert.True(new Span<int>(fast.Sums(r), columns / 16).SequenceEqual(new Span<int>(slow.Sums(r), columns / 16)));
+            }
+        // Q8_K activations are llama.cpp's own blocks.
+        if (blockSize == 256)
+        {
+            var ours = new byte[KQuants.Q8_KBytes * columns / 256];
+            KQuants.QuantizeQ8_K(x.AsSpan(0, columns), ours);
+            for (int b = 0; b < columns / 256; b++)
+            {
+                Assert.Equal(BitConverter.ToSingle(ours, b * KQuants.Q8_KBytes), fast.Scales(0)[b]);
+                Assert.True(ours.AsSpan(b * KQuants.Q8_KBytes + 4, 256).SequenceEqual(MemoryMarshal.AsBytes(new Span<sbyte>(fast.Q(0) + 256 * b, 256))));
+            }
+        }
+    }
+
+    [SkippableTheory]
+    [MemberData(nameof(TypesAndWidths))]
+    public void Dot_products_equal_the_scalar_reference(string typeName, SimdWidth width)
+    {
+        SimdWidths.SkipUnlessSupported(width);
+        var type = Enum.Parse<GgmlType>(typeName);
+        const int columns = 768, weightRows = 6, xRows = 4;
+        byte[] weights = GgmlQuants.Quantize(type, BlockFormatTests.TestWeights(weightRows, columns));
+        float[] x = Activations(xRows, columns, 4);
+        var activations = new QuantizedActivations();
+        activations.Prepare(xRows, columns, QuantizedDots.ActivationBlock(type));
+        long rowBytes = GgmlQuants.RowBytes(type, columns);
+        var dequantized = new float[columns];
+        fixed (float* px = x)
+        fixed (byte* pw = weights)
+        {
+            for (int r = 0; r < xRows; r++) activations.QuantizeRow(r, px + r * columns);
+            for (int n = 0; n < weightRows; n++)
+            {
+                byte* w = pw + n * rowBytes;
+                GgmlQuants.Dequantize(type, new ReadOnlySpan<byte>(w, (int)rowBytes), dequantized);
+                for (int tile = 1; tile <= QuantizedDots.TileRows; tile++)
+                {
+                    var y = new float[tile * 3];
+                    fixed (float* py = y)
+                    {
+                        if (width == SimdWidth.Bits128) QuantizedDots.Row<Vector128<byte>>(type, w, activations, xRows - tile, tile, py, 3, add: false);
+                        else QuantizedDots.Row<Vector256<byte>>(type, w, activations, xRows - tile, tile, py, 3, add: false);
+                    }
+                    for (int r = 0; r < tile; r++)
+                    {
+                        int row = xRows - tile + r;
+                        float expected = QuantizedDots.Reference(type, w, activations, row);
+                        double magnitude = 0;
+                        for (int j = 0; j < columns; j++) magnitude += Math.Abs(dequantized[j] * activations.Q(row)[j] * activations.Scales(row)[j / activations.BlockSize]);
+                        Assert.True(Math.Abs(y[3 * r] - expected) <= 1e-5 * magnitude + 1e-30,
+                            $"{type} at {width}: weight row {n}, x row {row} (tile {tile}): {y[3 * r]} vs reference {expected} (Σ|w·x| {magnitude})");
+                        // The reference is the dot product of the dequantized weights and activations.
+                        double direct = 0;
+                        for (int j = 0; j < columns; j++) direct += (double)dequantized[j] * activations.Q(row)[j] * activations.Scales(row)[j / activations.BlockSize];
+                        Assert.True(Math.Abs(expected - direct) <= 1e-5 * magnitude + 1e-30, $"{type}: reference {expected} vs dequantized dot {direct}");
+                    }
+                }
+            }
+        }
+    }
+
+    public static IEnumerable<object[]> PackedShapes() => SimdWidths.Times(
+        from type in new[] { "Q8_0", "Q4_K", "Q6_K", "Q5_0", "F16", "BF16" }
+        from m in new[] { 1, 6, 21 }
+        select new object[] { type, m });
+
+    /// <summary>The linear job on packed rows (with a row order, a bias and accumulation) against libtorch on the dequantized weights.</summary>
+    [SkippableTheory]
+    [MemberData(nameof(PackedShapes))]
+    public void Linear_job_on_packed_weights_matches_the_dequantized_product(string typeName, int m, SimdWidth width)
+    {
+        SimdWidths.SkipUnlessSupported(width);
+        var type = Enum.Parse<GgmlType>(typeName);
+        const int n = 70, k = 512;
+        byte[] bytes = GgmlQuants.Quantize(type, BlockFormatTests.TestWeights(n, k, seed: 11));
+        var handle = GCHandle.Alloc(bytes, GCHandleType.Pinned);
+        try
+        {
+            var order = Enumerable.Range(0, n).Reverse().ToArray();
+            var packed = new PackedMatrix(type, n, k, (byte*)handle.AddrOfPinnedObject(), bytes).Reordered(order);
+            using var dense = packed.ToTensor();
+            var g = new Generator(3);
+            using var x = randn([m, k], generator: g);
+            using var bias = randn([n], generator: g);
+            using var residual = randn([m, n], generator: g);
+            using var expected = residual + nn.functional.linear(x, dense, bias);
+            using var y = residual.clone();
+            new LinearJob().Run(CpuWorkers.Shared(2), width, TensorMemory.Floats(x), m, k, k, TensorMemory.Floats(y), n, addToOutput: true,
+                [new LinearSegment(null, packed, TensorMemory.Floats(bias), n, 0)]);
+            // Float weights: float32 rounding. Integer kernels: the activations' 8-bit rounding (≈ 0.4% of each block's max).
+            double tolerance = QuantizedDots.Supports(type) ? 0.03 : 1e-3;
+            double scale = expected.abs().max().item<float>();
+            double error = (y - expected).abs().max().item<float>();
+            Assert.True(error <= tolerance * scale, $"{type}, m = {m}, {width}: max error {error} (scale {scale})");
+        }
+        finally
+        {
+            handle.Free();
+        }
+    }
+}
