@@ -8,6 +8,7 @@ using R1Sharp.Gguf;
 using R1Sharp.Inference;
 using R1Sharp.Model;
 using R1Sharp.Tokenizers;
+using R1Sharp.Training;
 using static TorchSharp.torch;
 
 namespace R1Sharp.Reference;
@@ -45,6 +46,12 @@ public sealed record GenerationBenchmarkOptions
     /// <see cref="SimdKernels.Active"/> (the widest this CPU runs, or R1SHARP_SIMD_WIDTH).
     /// </summary>
     public SimdWidth? Simd { get; init; }
+    /// <summary>
+    /// The weights R1Sharp's figures are measured with, each in the same runs (fp32, bf16: see
+    /// <see cref="GenerationPrecision"/>); bf16 is left out, with a note, where the kernels cannot read the model as bf16
+    /// (a quantized or GGUF model, no kernels). llama.cpp runs the GGUF file either way.
+    /// </summary>
+    [JsonIgnore] public IReadOnlyList<Precision> Precisions { get; init; } = [Precision.Fp32];
 }
 
 /// <summary>Tokens per second of one engine; decode figures count new tokens after the first (which the prefill produces).</summary>
@@ -64,12 +71,16 @@ public sealed record PhaseTime(string Phase, double MillisecondsPerStep, double 
 /// </param>
 /// <param name="Simd">That width described, e.g. "256-bit (AVX2)".</param>
 /// <param name="WidestSimdBits">The widest width this CPU runs the kernels at.</param>
+/// <param name="R1Sharp">R1Sharp's figures with the first precision measured (fp32 unless only bf16 was asked for).</param>
+/// <param name="Precisions">R1Sharp's figures per precision measured ("fp32", "bf16").</param>
+/// <param name="Notes">What was not measured and why.</param>
 public sealed record GenerationBenchmarkResult(
     string Model, long Parameters, int Threads, string Machine,
     [property: JsonPropertyName("simd_width")] int SimdBits, string Simd, [property: JsonPropertyName("widest_simd_width")] int WidestSimdBits,
     GenerationBenchmarkOptions Options, [property: JsonPropertyName("dtype")] string DType, long FileBytes,
     [property: JsonPropertyName("r1sharp_resident_bytes")] long? R1SharpResidentBytes,
     [property: JsonPropertyName("r1sharp")] EngineFigures R1Sharp, EngineFigures LlamaCpp,
+    IReadOnlyDictionary<string, EngineFigures> Precisions, IReadOnlyList<string> Notes,
     IReadOnlyList<PhaseTime>? DecodeProfile = null, IReadOnlyList<PhaseTime>? SamplesProfile = null)
 {
     /// <summary>R1Sharp ÷ llama.cpp for prefill, batch-1 decode and many samples.</summary>
@@ -123,10 +134,27 @@ public static class GenerationBenchmark
             int[] Prompt(int length) => Enumerable.Range(0, length).Select(_ => random.Next(c.VocabSize)).ToArray();
             int[] prefillPrompt = Prompt(options.PrefillTokens), decodePrompt = Prompt(options.DecodePromptTokens), samplesPrompt = Prompt(options.SamplesPromptTokens);
 
+            var notes = new List<string>();
+            var precisions = options.Precisions.Distinct().Where(p =>
+            {
+                if (p == Precision.Auto) throw new ArgumentException("the benchmark measures fp32 and bf16, not auto", nameof(options));
+                if (p != Precision.Bf16 || simd != SimdWidth.None && GenerationPrecision.Bf16Unavailable(model) is null) return true;
+                notes.Add($"bf16 not measured: {(simd == SimdWidth.None ? "the libtorch path reads the parameters as they are" : GenerationPrecision.Bf16Unavailable(model))}");
+                return false;
+            }).ToList();
+            if (precisions.Count == 0) throw new R1Error($"{name}: none of the precisions asked for can be measured here ({string.Join("; ", notes)})");
             var ours = new R1SharpRunner(model, options);
+            var runner = ForwardRunner.For(model);
             log("warming up R1Sharp (and measuring its resident memory)");
+            runner.WeightPrecision = precisions[0];
             ours.Decode(decodePrompt, Math.Min(options.DecodeTokens, 8));
             long? resident = ResidentBytes() - residentBefore;
+            // The other precision's warm-up takes its bf16 copies, which are then kept (the runs switch between them).
+            foreach (var p in precisions.Skip(1))
+            {
+                runner.WeightPrecision = p;
+                ours.Decode(decodePrompt, Math.Min(options.DecodeTokens, 8));
+            }
             using var single = new LlamaCppModel(gguf, (uint)(contextNeeded + 1), options.Threads);
             // One KV stream per sequence (the prompt copied into each) measured faster than one shared stream, where every
             // query scans all sequences' cells.
@@ -137,26 +165,34 @@ public static class GenerationBenchmark
             log("warming up llama.cpp");
             theirs.Decode(decodePrompt[..Math.Min(8, decodePrompt.Length)], 4);
 
-            var figures = new List<double>[6];
-            for (int i = 0; i < figures.Length; i++) figures[i] = [];
+            // Per figure, R1Sharp in each precision and then llama.cpp, so load from other processes hits them alike.
+            var figures = precisions.Select(_ => new List<double>[] { [], [], [] }).ToList();
+            var llamaFigures = new List<double>[] { [], [], [] };
+            double Ours(Precision p, Func<double> measure)
+            {
+                runner.WeightPrecision = p;
+                return Alternate(measure);
+            }
             for (int run = 0; run < options.Repeats; run++)
             {
                 log($"run {run + 1}/{options.Repeats}: prefill");
-                figures[0].Add(Alternate(() => ours.Prefill(prefillPrompt)));
-                figures[3].Add(Alternate(() => theirs.Prefill(prefillPrompt)));
+                for (int i = 0; i < precisions.Count; i++) figures[i][0].Add(Ours(precisions[i], () => ours.Prefill(prefillPrompt)));
+                llamaFigures[0].Add(Alternate(() => theirs.Prefill(prefillPrompt)));
                 log($"run {run + 1}/{options.Repeats}: batch-1 decode");
-                figures[1].Add(Alternate(() => ours.Decode(decodePrompt, options.DecodeTokens)));
-                figures[4].Add(Alternate(() => theirs.Decode(decodePrompt, options.DecodeTokens)));
+                for (int i = 0; i < precisions.Count; i++) figures[i][1].Add(Ours(precisions[i], () => ours.Decode(decodePrompt, options.DecodeTokens)));
+                llamaFigures[1].Add(Alternate(() => theirs.Decode(decodePrompt, options.DecodeTokens)));
                 log($"run {run + 1}/{options.Repeats}: {options.Samples} samples");
-                figures[2].Add(Alternate(() => ours.Samples(samplesPrompt)));
-                figures[5].Add(Alternate(() => theirs.Samples(samplesPrompt)));
+                for (int i = 0; i < precisions.Count; i++) figures[i][2].Add(Ours(precisions[i], () => ours.Samples(samplesPrompt)));
+                llamaFigures[2].Add(Alternate(() => theirs.Samples(samplesPrompt)));
             }
-            log("profiling R1Sharp's decode steps");
+            static EngineFigures Figures(List<double>[] f) => new(Median(f[0]), Median(f[1]), Median(f[2]));
+            var perPrecision = precisions.Select((p, i) => (Name: SnakeCase.Name(p), Figures: Figures(figures[i]))).ToDictionary(x => x.Name, x => x.Figures);
+            log($"profiling R1Sharp's decode steps ({SnakeCase.Name(precisions[0])} weights)");
+            runner.WeightPrecision = precisions[0];
             return new GenerationBenchmarkResult(name, ModelStats.Of(c).TotalParameters, options.Threads, MachineDescription(),
                 (int)simd, SimdKernels.Describe(simd), (int)SimdKernels.Widest, options,
                 GgufModelLoader.IsGgufFile(options.ModelDir ?? "") ? "as stored" : options.DType.ToString().ToLowerInvariant(), new FileInfo(gguf).Length, resident,
-                new EngineFigures(Median(figures[0]), Median(figures[1]), Median(figures[2])),
-                new EngineFigures(Median(figures[3]), Median(figures[4]), Median(figures[5])),
+                perPrecision[SnakeCase.Name(precisions[0])], Figures(llamaFigures), perPrecision, notes,
                 ours.Profile(decodePrompt, 1), ours.Profile(samplesPrompt, options.Samples));
         }
         finally
@@ -318,7 +354,9 @@ public static class GenerationBenchmark
             int steps = profile.Forwards;
             if (steps == 0) return null;
             double stepMs = last.TotalMilliseconds / steps;
-            long Bytes(Projection p) => p.Packed is { } m ? (long)m.Rows * m.RowBytes : p.Weight!.NumberOfElements * sizeof(float);
+            // Float weights are read as bf16 copies (2 bytes each) while the runner's precision is bf16.
+            int floatBytes = forward.WeightPrecision == Precision.Bf16 ? 2 : sizeof(float);
+            long Bytes(Projection p) => p.Packed is { } m ? (long)m.Rows * m.RowBytes : p.Weight!.NumberOfElements * floatBytes;
             long Sum(Func<DecoderLayer, long> bytes) => model.DecoderLayers.Sum(bytes);
             long? WeightBytes(InferencePhase phase) => phase switch
             {
@@ -327,7 +365,7 @@ public static class GenerationBenchmark
                 InferencePhase.GateUpProjection => Sum(l => ((SwiGluMlp)l.Mlp).Projections is var (g, u, _) ? Bytes(g) + Bytes(u) : 0),
                 InferencePhase.DownProjection => Sum(l => Bytes(((SwiGluMlp)l.Mlp).Projections.Down)),
                 InferencePhase.LmHead => model.OutputProjection is { } head ? Bytes(head)
-                    : model.Embedding.Packed is { } e ? (long)e.Rows * e.RowBytes : (long)model.Config.VocabSize * model.Config.HiddenSize * sizeof(float),
+                    : model.Embedding.Packed is { } e ? (long)e.Rows * e.RowBytes : (long)model.Config.VocabSize * model.Config.HiddenSize * floatBytes,
                 _ => null,
             };
             var phases = Enum.GetValues<InferencePhase>().Where(p => p != InferencePhase.Embedding || profile[p] > TimeSpan.Zero).Select(p =>

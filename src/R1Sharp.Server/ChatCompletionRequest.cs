@@ -23,9 +23,7 @@ public sealed record ChatCompletionRequest(ChatRequest Chat, string Model, bool 
         if (body.ValueKind != JsonValueKind.Object) throw new OpenAiError(400, "the request body must be a JSON object");
 
         string model = OptionalString(body, "model") ?? servedModels[0];
-        if (!servedModels.Contains(model))
-            throw new OpenAiError(404, $"The model '{model}' does not exist; this server serves {string.Join(", ", servedModels.Select(m => $"'{m}'"))}",
-                param: "model", code: "model_not_found");
+        if (!servedModels.Contains(model)) throw ModelNotFound(model, servedModels);
 
         var messages = Messages(body);
         bool stream = OptionalBool(body, "stream") ?? false;
@@ -128,6 +126,11 @@ public sealed record ChatCompletionRequest(ChatRequest Chat, string Model, bool 
         if (Field(body, "response_format") is { } format && (format.ValueKind != JsonValueKind.Object || OptionalString(format, "type", "response_format.type") != "text"))
             throw Invalid("response_format", "only {\"type\": \"text\"} is supported by this server");
     }
+
+    /// <summary>404 model_not_found for a "model" this server does not serve, listing the names it does.</summary>
+    internal static OpenAiError ModelNotFound(string model, IReadOnlyList<string> servedModels) =>
+        new(404, $"The model '{UntrustedText.Printable(model)}' does not exist; this server serves {string.Join(", ", servedModels.Select(m => $"'{m}'"))}",
+            param: "model", code: "model_not_found");
 
     internal static OpenAiError Invalid(string param, string problem, string? code = null) =>
         OpenAiError.InvalidParam(param, $"Invalid '{param}': {problem}.", code ?? "invalid_value");

@@ -30,7 +30,8 @@ public static class ChatCompletionsEndpoint
         else await Complete(http, request.Model, job);
     }
 
-    /// <summary>A job started, or why not as OpenAI says it: 429 when the queue is full, 400 naming
+    /// <summary>A job started, or why not as OpenAI says it: 429 when the queue is full, 404 when its model is not (or no
+    /// longer) served, 400 naming
     /// <paramref name="promptParam"/> when the prompt does not fit the context, 400 for any other bad request.</summary>
     internal static T Started<T>(Func<T> start, string promptParam)
     {
@@ -41,6 +42,11 @@ public static class ChatCompletionsEndpoint
         catch (QueueFullError e)
         {
             throw new OpenAiError(429, e.Message, "rate_limit_error", code: "queue_full");
+        }
+        catch (ModelNotServedError e)
+        {
+            // Unloaded between the request's check and its start.
+            throw new OpenAiError(404, e.Message, param: "model", code: "model_not_found");
         }
         catch (ContextLengthError e)
         {

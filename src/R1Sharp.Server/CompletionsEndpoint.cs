@@ -13,18 +13,19 @@ namespace R1Sharp.Server;
 /// text, tokenized without a chat template), <c>n</c> samples from one seed, and, with vLLM's request option
 /// <c>"return_token_ids": true</c>, each choice's sampled <c>token_ids</c> and the <c>prompt_token_ids</c> it continued
 /// (vLLM's response fields); <c>"logprobs": 0</c> adds <c>logprobs.token_logprobs</c>, each sampled token's
-/// log-probability under the temperature-scaled distribution. Not streamed; no stop strings, echo or suffix.
+/// log-probability under the temperature-scaled distribution. "model" names the base or a LoRA adapter served beside it
+/// (a GRPO learner's step adapter). Not streamed; no stop strings, echo or suffix.
 /// </summary>
 public static class CompletionsEndpoint
 {
     /// <summary>A parsed request.</summary>
-    sealed record Request(IReadOnlyList<int> Prompt, SamplingOptions Sampling, int N, bool ReturnTokenIds, bool LogProbs);
+    sealed record Request(string Model, IReadOnlyList<int> Prompt, SamplingOptions Sampling, int N, bool ReturnTokenIds, bool LogProbs);
 
     public static async Task Handle(HttpContext http, ChatService service)
     {
         using var body = await ChatCompletionsEndpoint.ReadBody(http);
         var request = Parse(body.RootElement, service);
-        var job = ChatCompletionsEndpoint.Started(() => service.StartTokens(request.Prompt, request.Sampling, request.N, http.RequestAborted), "prompt");
+        var job = ChatCompletionsEndpoint.Started(() => service.StartTokens(request.Prompt, request.Sampling, request.N, request.Model, http.RequestAborted), "prompt");
         IReadOnlyList<GeneratedSample> samples;
         try
         {
@@ -61,7 +62,7 @@ public static class CompletionsEndpoint
         int completionTokens = samples.Sum(s => s.TokenIds.Length);
         await http.Response.WriteAsJsonAsync(new
         {
-            id = job.Id, @object = "text_completion", created = job.Created.ToUnixTimeSeconds(), model = service.ModelId, choices,
+            id = job.Id, @object = "text_completion", created = job.Created.ToUnixTimeSeconds(), model = request.Model, choices,
             usage = new { prompt_tokens = request.Prompt.Count, completion_tokens = completionTokens, total_tokens = request.Prompt.Count + completionTokens },
         }, http.RequestAborted);
     }
@@ -69,9 +70,9 @@ public static class CompletionsEndpoint
     static Request Parse(JsonElement body, ChatService service)
     {
         if (body.ValueKind != JsonValueKind.Object) throw new OpenAiError(400, "the request body must be a JSON object");
-        string model = OptionalString(body, "model") ?? service.ModelId;
-        if (model != service.ModelId)
-            throw new OpenAiError(404, $"The model '{model}' does not exist; this server serves '{service.ModelId}'", param: "model", code: "model_not_found");
+        var served = service.ModelIds;
+        string model = OptionalString(body, "model") ?? served[0];
+        if (!served.Contains(model)) throw ChatCompletionRequest.ModelNotFound(model, served);
         var prompt = Prompt(body, service);
         if (OptionalBool(body, "stream") == true) throw Invalid("stream", "is not supported on /v1/completions by this server");
         if (OptionalBool(body, "echo") == true) throw Invalid("echo", "is not supported by this server");
@@ -99,7 +100,7 @@ public static class CompletionsEndpoint
         {
             Temperature = temperature, TopP = topP, TopK = Math.Max(0, topK), MaxNewTokens = maxTokens, Seed = Seed(body),
         };
-        return new Request(prompt, sampling, n, OptionalBool(body, "return_token_ids") ?? false, logprobs is not null);
+        return new Request(model, prompt, sampling, n, OptionalBool(body, "return_token_ids") ?? false, logprobs is not null);
     }
 
     /// <summary>One prompt: an array of token ids, or a string tokenized as it is (no chat template).</summary>

@@ -15,7 +15,8 @@ namespace R1Sharp.Server;
 
 /// <summary>
 /// `r1 serve`: an OpenAI-compatible chat API over one model, and the web chat at "/". Endpoints: GET /v1/models,
-/// POST /v1/chat/completions (<see cref="ChatCompletionsEndpoint"/>), GET /health. Every request shares the
+/// POST /v1/chat/completions (<see cref="ChatCompletionsEndpoint"/>), POST /v1/completions, GET /health, and with
+/// --allow-weight-updates the learner's (<see cref="WeightUpdates"/>). Every request shares the
 /// model through one <see cref="ChatService"/>, so concurrent requests decode in the same batched steps.
 /// </summary>
 public sealed class R1Server : IAsyncDisposable
@@ -87,6 +88,8 @@ public sealed class R1Server : IAsyncDisposable
         app.MapPost("/v1/chat/completions", (HttpContext http) => ChatCompletionsEndpoint.Handle(http, service));
         app.MapPost("/v1/completions", (HttpContext http) => CompletionsEndpoint.Handle(http, service));
         app.MapPost(WeightUpdates.Path, (HttpContext http) => WeightUpdates.Handle(http, service, options.AllowWeightUpdates));
+        app.MapPost(WeightUpdates.LoadAdapterPath, (HttpContext http) => WeightUpdates.LoadAdapter(http, service, options.AllowWeightUpdates));
+        app.MapPost(WeightUpdates.UnloadAdapterPath, (HttpContext http) => WeightUpdates.UnloadAdapter(http, service, options.AllowWeightUpdates));
         app.MapGet("/health", () => Results.Json(new
         {
             status = "ok", model = service.ModelId, weight_version = service.WeightVersion, context_length = service.ContextLength,

@@ -23,8 +23,9 @@ public sealed record ServerOptions(string ModelDir)
     public long MaxRequestBodyBytes { get; init; } = 1 << 20;
     public ServingOptions Serving { get; init; } = new();
     /// <summary>
-    /// Answer POST /update_weights_from_disk (a GRPO learner replacing the served weights each step; docs/scale-out.md).
-    /// Off by default: whoever reaches the endpoint could make the server serve any model directory it can read.
+    /// Answer POST /update_weights_from_disk, /v1/load_lora_adapter and /v1/unload_lora_adapter (a GRPO learner replacing
+    /// the served weights, or its adapter, each step; docs/scale-out.md). Off by default: whoever reaches the endpoints
+    /// could make the server serve any model or adapter folder it can read.
     /// </summary>
     public bool AllowWeightUpdates { get; init; }
 

@@ -90,10 +90,13 @@ public static class BenchCommand
         var simd = OptionFactory.Optional<string>("--simd",
             $"Vector width of R1Sharp's CPU kernels: 512, 256, 128, or 0 for the libtorch path (default: the widest this CPU runs, or ${SimdKernels.EnvironmentVariable})");
         simd.AcceptOnlyFromAmong("512", "256", "128", "0");
+        var precision = OptionFactory.WithDefault("--precision", "all",
+            "Weights R1Sharp generates with: fp32, bf16 (bfloat16 copies of the projections), or all (each this model and CPU can run), measured in the same runs");
+        precision.AcceptOnlyFromAmong("fp32", "bf16", "all");
         var output = OptionFactory.OptionalPath("--out", "JSON file to write the results to");
         var command = new Command("generate",
-            "Prefill, batch-1 decode and 16-samples decode tokens/s of R1Sharp and llama.cpp (via LLamaSharp) on the same GGUF file, and R1Sharp's resident memory")
-            { model, shape, dtype, threads, repeats, prefill, decode, samples, simd, output };
+            "Prefill, batch-1 decode and 16-samples decode tokens/s of R1Sharp (per precision) and llama.cpp (via LLamaSharp) on the same GGUF file, and R1Sharp's resident memory")
+            { model, shape, dtype, threads, repeats, prefill, decode, samples, simd, precision, output };
         command.SetAction(parse =>
         {
             var options = defaults with
@@ -101,11 +104,18 @@ public static class BenchCommand
                 ModelDir = parse.GetValue(model), Shape = parse.GetValue(shape)!, DType = QuantizationMix.Parse(parse.GetValue(dtype)!), Threads = parse.GetValue(threads), Repeats = parse.GetValue(repeats),
                 PrefillTokens = parse.GetValue(prefill), DecodeTokens = parse.GetValue(decode), Samples = parse.GetValue(samples),
                 Simd = parse.GetValue(simd) is { } width ? SimdKernels.Parse(width) : null,
+                Precisions = parse.GetValue(precision) switch
+                {
+                    "fp32" => [Training.Precision.Fp32],
+                    "bf16" => [Training.Precision.Bf16],
+                    _ => [Training.Precision.Fp32, Training.Precision.Bf16],
+                },
             };
             var cli = CliOutput.Of(parse);
             var console = cli.Results;
             var result = GenerationBenchmark.Run(options, message => cli.Diagnostics.MarkupLine($"[grey]{Markup.Escape(message)}[/]"));
             console.Write(Table(result));
+            foreach (string note in result.Notes) cli.Note(note);
             foreach (var (title, profile) in new[] { ("batch-1 decode step", result.DecodeProfile), ($"{options.Samples}-sample decode step", result.SamplesProfile) })
                 if (profile is not null) console.Write(ProfileTable($"R1Sharp: where a {title} goes", profile));
             if (parse.GetValue(output) is { } path)
@@ -175,13 +185,19 @@ public static class BenchCommand
             .Title(Markup.Escape($"{r.Model}: {r.Parameters / 1e6:F0}M parameters, {r.DType}, {r.Threads} threads, median of {o.Repeats}"))
             .Caption(Markup.Escape($"R1Sharp's CPU kernels: {r.Simd}; GGUF file {r.FileBytes / 1048576.0:F1} MiB" +
                 (r.R1SharpResidentBytes is long rss ? $", R1Sharp's resident memory {rss / 1048576.0:F1} MiB ({(double)rss / r.FileBytes:F2}× the file)" : "")))
-            .AddColumn("tokens/s").AddColumn(new TableColumn("R1Sharp").RightAligned())
+            .AddColumn("tokens/s").AddColumn(new TableColumn($"R1Sharp {r.Precisions.Keys.First()}").RightAligned())
             .AddColumn(new TableColumn("llama.cpp").RightAligned()).AddColumn(new TableColumn("ratio").RightAligned());
-        void Row(string what, double ours, double theirs, double ratio) =>
-            table.AddRow(Markup.Escape(what), $"{ours:F1}", $"{theirs:F1}", $"{ratio:F2}×");
-        Row($"prefill ({o.PrefillTokens}-token prompt)", r.R1Sharp.PrefillTokensPerSecond, r.LlamaCpp.PrefillTokensPerSecond, r.Ratios.PrefillTokensPerSecond);
-        Row($"decode, batch 1 ({o.DecodeTokens} tokens)", r.R1Sharp.DecodeTokensPerSecond, r.LlamaCpp.DecodeTokensPerSecond, r.Ratios.DecodeTokensPerSecond);
-        Row($"decode, {o.Samples} samples of one prompt (total)", r.R1Sharp.SamplesTokensPerSecond, r.LlamaCpp.SamplesTokensPerSecond, r.Ratios.SamplesTokensPerSecond);
+        // With both precisions measured: bf16's figures and their ratio to fp32's, from the same runs.
+        bool both = r.Precisions.TryGetValue("fp32", out var fp32) & r.Precisions.TryGetValue("bf16", out var bf16);
+        if (both) table.AddColumn(new TableColumn("R1Sharp bf16").RightAligned()).AddColumn(new TableColumn("bf16 ÷ fp32").RightAligned());
+        void Row(string what, Func<EngineFigures, double> figure)
+        {
+            string[] cells = [Markup.Escape(what), $"{figure(r.R1Sharp):F1}", $"{figure(r.LlamaCpp):F1}", $"{figure(r.Ratios):F2}×"];
+            table.AddRow(both ? [.. cells, $"{figure(bf16!):F1}", $"{figure(bf16!) / figure(fp32!):F2}×"] : cells);
+        }
+        Row($"prefill ({o.PrefillTokens}-token prompt)", f => f.PrefillTokensPerSecond);
+        Row($"decode, batch 1 ({o.DecodeTokens} tokens)", f => f.DecodeTokensPerSecond);
+        Row($"decode, {o.Samples} samples of one prompt (total)", f => f.SamplesTokensPerSecond);
         return table;
     }
 }

@@ -18,11 +18,13 @@ public static class EvalCommand
         var output = OptionFactory.PathWithDefault("--out", "eval", "Folder for eval.json and samples.jsonl");
         var adapter = OptionFactory.Adapter();
         var quantize = OptionFactory.Quantize();
+        var precision = OptionFactory.GenerationPrecision();
         var greedy = OptionFactory.WithDefault("--greedy", true, "Also decode each prompt greedily (temperature 0), for greedy accuracy");
         command.Options.Add(output);
         command.Options.Add(greedy);
         command.Options.Add(adapter);
         command.Options.Add(quantize);
+        command.Options.Add(precision);
         var endpointFlags = EndpointFlags.AddTo(command);
         command.SetAction(async (parse, cancellation) =>
         {
@@ -32,6 +34,7 @@ public static class EvalCommand
                 Prompts = parse.GetValue(sampling.Prompts), Samples = parse.GetValue(sampling.Samples), Temperature = parse.GetValue(sampling.Temperature),
                 TopP = parse.GetValue(sampling.TopP), MaxTokens = parse.GetValue(sampling.MaxTokens), Seed = parse.GetValue(sampling.Seed),
                 Quantize = OptionFactory.QuantizeType(parse, quantize),
+                Precision = OptionFactory.PrecisionOf(parse, precision),
                 Greedy = parse.GetValue(greedy),
             };
             string dir = parse.GetValue(output)!;
@@ -41,6 +44,8 @@ public static class EvalCommand
                 throw new R1Error("--adapter applies to a local --model; with --endpoint name the server's adapter in --endpoint-model");
             if (endpoint is not null && options.Quantize is not null)
                 throw new R1Error("--quantize applies to a local --model; an --endpoint runs the weights its server loaded");
+            if (endpoint is not null && options.Precision != Training.Precision.Fp32)
+                throw new R1Error("--precision applies to a local --model; an --endpoint runs the weights its server loaded (r1 serve --precision)");
             var result = endpoint is null
                 ? cli.WithProgress("generating", options.Prompts, progress => ModelEvaluator.Run(modelDir!, task, split, options, dir, progress, parse.GetValue(adapter)))
                 : await cli.WithProgressAsync("generating", options.Prompts,

@@ -23,11 +23,14 @@ public static class GenerateCommand
         var threads = OptionFactory.Threads();
         var adapter = OptionFactory.Adapter();
         var quantize = OptionFactory.Quantize();
-        var command = new Command("generate", "Generate text from a model") { model, adapter, prompt, maxTokens, temperature, topP, topK, minP, seed, chat, threads, quantize };
+        var precision = OptionFactory.GenerationPrecision();
+        var command = new Command("generate", "Generate text from a model")
+            { model, adapter, prompt, maxTokens, temperature, topP, topK, minP, seed, chat, threads, quantize, precision };
         command.SetAction(parse =>
         {
             TorchSharp.torch.set_num_threads(parse.GetValue(threads));
-            using var bundle = ModelBundle.Load(parse.GetValue(model)!, quantize: OptionFactory.QuantizeType(parse, quantize), adapterDir: parse.GetValue(adapter));
+            using var bundle = ModelBundle.Load(parse.GetValue(model)!, quantize: OptionFactory.QuantizeType(parse, quantize), adapterDir: parse.GetValue(adapter),
+                precision: OptionFactory.PrecisionOf(parse, precision));
             string text = parse.GetValue(prompt)!;
             var ids = parse.GetValue(chat) ? bundle.EncodeChat([new ChatMessage("user", text)]) : bundle.Tokenizer.Encode(text);
             var options = new SamplingOptions
@@ -36,6 +39,7 @@ public static class GenerateCommand
                 MinP = parse.GetValue(minP), MaxNewTokens = parse.GetValue(maxTokens), Seed = parse.GetValue(seed),
             };
             var cli = CliOutput.Of(parse);
+            if (bundle.WeightPrecision != Training.PrecisionChoice.Fp32) cli.Note($"weights: {bundle.WeightPrecision.Reason}");
             var stream = new IncrementalDetokenizer(bundle.Tokenizer);
             var generated = new GenerationEngine(bundle.Model, bundle.Tokenizer).Generate([new GenerationRequest(ids, options)],
                 token =>

@@ -32,6 +32,20 @@ public static class OptionFactory
     public static R1Sharp.Gguf.GgufDType? QuantizeType(ParseResult parse, Option<string?> option) =>
         parse.GetValue(option) is { } type ? R1Sharp.Gguf.QuantizationMix.Parse(type) : null;
 
+    /// <summary>--precision fp32|bf16|auto (generate, serve, eval, sample): the weights generation reads.</summary>
+    public static Option<string> GenerationPrecision()
+    {
+        var option = WithDefault("--precision", "fp32",
+            "Weights generation reads: fp32; bf16 (bfloat16 copies of the projections: half the bytes per token, slightly different log-probs); " +
+            "auto (bf16 only on a CPU with native bf16 where a decode step measures clearly faster, remembered per machine)");
+        option.AcceptOnlyFromAmong("fp32", "bf16", "auto");
+        return option;
+    }
+
+    /// <summary>The --precision given.</summary>
+    public static R1Sharp.Training.Precision PrecisionOf(ParseResult parse, Option<string> option) =>
+        R1Sharp.Training.SnakeCase.Parse<R1Sharp.Training.Precision>(parse.GetValue(option)!, option.Name);
+
     /// <summary>--adapter DIR: a PEFT LoRA adapter folder (adapter_config.json + adapter_model.safetensors) applied over --model.</summary>
     public static Option<string?> Adapter() =>
         OptionalPath("--adapter", "LoRA adapter folder in PEFT's format (as r1 sft/grpo/distill --lora-r write it) to apply over --model");

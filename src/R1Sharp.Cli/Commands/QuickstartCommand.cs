@@ -6,7 +6,8 @@ using Spectre.Console;
 
 namespace R1Sharp.Cli.Commands;
 
-/// <summary><c>r1 quickstart [--control]</c>: the main job, an R1-Zero run on this CPU, with no arguments needed.</summary>
+/// <summary><c>r1 quickstart [--control]</c>: the main job, an R1-Zero run on this CPU, with no arguments needed;
+/// <c>r1 quickstart corpus --out FILE</c> writes its pretraining text for `r1 pretrain`.</summary>
 public static class QuickstartCommand
 {
     public static Command Create()
@@ -17,12 +18,12 @@ public static class QuickstartCommand
         var configFile = OptionFactory.OptionalPath("--config", "JSON file overriding quickstart settings (keys as in report.json's config)");
         var tiny = new Option<bool>("--tiny") { Description = "A seconds-long miniature of the whole pipeline (for smoke tests)" };
         var command = new Command("quickstart", "Tokenizer, pretraining, GRPO and evaluation of a small reasoning model: R1-Zero on a laptop CPU")
-            { control, runsDir, name, configFile, tiny };
+            { control, runsDir, name, configFile, tiny, Corpus() };
         var cost = CostFlags.AddTo(command);
         command.SetAction((parse, cancellation) => Task.Run(() =>
         {
             // --tiny picks the built-in defaults the config file and flags go over.
-            var config = new ConfigLayers<QuickstartConfig>(parse.GetValue(tiny) ? QuickstartConfig.Tiny : new QuickstartConfig(), parse.GetValue(configFile)).Resolve();
+            var config = Settings(parse, configFile, tiny);
             string root = parse.GetValue(runsDir) ?? RunStore.DefaultRoot;
             var cli = CliOutput.Of(parse);
             using var observer = new ConsoleObserver(cli, plainEvery: 10);
@@ -31,6 +32,29 @@ public static class QuickstartCommand
             cli.Line($"report: {Path.Combine(folder, "report.md")} and {Path.Combine(folder, "report.json")} ({report.TotalSeconds:F0} s in all)");
             return 0;
         }, CancellationToken.None));
+        return command;
+    }
+
+    /// <summary>Settings of --config over the defaults, or over --tiny's.</summary>
+    static QuickstartConfig Settings(ParseResult parse, Option<string?> configFile, Option<bool> tiny) =>
+        new ConfigLayers<QuickstartConfig>(parse.GetValue(tiny) ? QuickstartConfig.Tiny : new QuickstartConfig(), parse.GetValue(configFile)).Resolve();
+
+    /// <summary>`r1 quickstart corpus`: the pretraining documents as JSONL {"text"} (direct_share 1: direct answers only).</summary>
+    static Command Corpus()
+    {
+        var output = OptionFactory.RequiredPath("--out", "JSONL file of {\"text\"} documents for r1 pretrain");
+        var configFile = OptionFactory.OptionalPath("--config", "JSON file of quickstart settings (e.g. {\"direct_share\": 1} for direct answers only)");
+        var tiny = new Option<bool>("--tiny") { Description = "The --tiny quickstart's corpus (400 documents)" };
+        var command = new Command("corpus", "Write the quickstart's pretraining text (addition problems in the R1 chat format) for r1 pretrain")
+            { output, configFile, tiny };
+        command.SetAction(parse =>
+        {
+            var config = Settings(parse, configFile, tiny);
+            int written = QuickstartCorpus.WriteJsonl(config, parse.GetValue(output)!);
+            CliOutput.Of(parse).Line($"wrote {written:N0} documents to {parse.GetValue(output)} ({config.DirectShare:P0} answered directly, " +
+                                     $"{config.MinDigits}-{config.MaxDigits} digits and {config.HarderShareInPretraining:P0} with {config.MaxDigits + 1})");
+            return 0;
+        });
         return command;
     }
 

@@ -22,7 +22,8 @@ public static class SampleCommand
         var keep = OptionFactory.WithDefault("--keep", "correct", "correct: only verified-correct, well-formed, finished completions; all: every distinct one, marked");
         var shortest = new Option<bool>("--shortest") { Description = "Keep only the shortest kept trace of each prompt" };
         var adapter = OptionFactory.Adapter();
-        foreach (var option in new Option[] { output, keep, shortest, adapter }) command.Options.Add(option);
+        var precision = OptionFactory.GenerationPrecision();
+        foreach (var option in new Option[] { output, keep, shortest, adapter, precision }) command.Options.Add(option);
         var cost = CostFlags.AddTo(command);
         var endpointFlags = EndpointFlags.AddTo(command);
         command.SetAction(async (parse, cancellation) =>
@@ -32,7 +33,7 @@ public static class SampleCommand
                 Samples = parse.GetValue(sampling.Samples), Prompts = parse.GetValue(sampling.Prompts), Temperature = parse.GetValue(sampling.Temperature),
                 TopP = parse.GetValue(sampling.TopP), MaxTokens = parse.GetValue(sampling.MaxTokens), Seed = parse.GetValue(sampling.Seed),
                 Keep = SnakeCase.Parse<TraceKeep>(parse.GetValue(keep)!, "--keep"), Shortest = parse.GetValue(shortest),
-                Cost = cost.Resolve(parse),
+                Cost = cost.Resolve(parse), Precision = OptionFactory.PrecisionOf(parse, precision),
             }.Validate();
             var (modelDir, task, split) = sampling.Resolve(parse);
             string tracesPath = parse.GetValue(output)!;
@@ -40,6 +41,8 @@ public static class SampleCommand
             using var endpoint = endpointFlags.Open(parse, modelDir);
             if (endpoint is not null && parse.GetValue(adapter) is not null)
                 throw new R1Error("--adapter applies to a local --model; with --endpoint name the server's adapter in --endpoint-model");
+            if (endpoint is not null && options.Precision != Precision.Fp32)
+                throw new R1Error("--precision applies to a local --model; an --endpoint runs the weights its server loaded (r1 serve --precision)");
             var summary = endpoint is null
                 ? cli.WithProgress("sampling", options.Prompts, progress => RejectionSampler.Run(modelDir!, task, split, options, tracesPath, progress, parse.GetValue(adapter))).Summary
                 : await cli.WithProgressAsync("sampling", options.Prompts,

@@ -22,14 +22,15 @@ public static class ServeCommand
         var maxTokens = OptionFactory.WithDefault("--max-tokens", defaults.DefaultMaxTokens, "Completion length when a request sets no max_tokens");
         var maxCache = OptionFactory.Optional<int?>("--max-cache-mb", "Most MiB the batch's KV cache may take (default: half this machine's memory)");
         var allowWeightUpdates = OptionFactory.WithDefault("--allow-weight-updates", false,
-            "Answer POST /update_weights_from_disk, so a GRPO learner can replace the served weights each step (docs/scale-out.md)");
+            "Answer POST /update_weights_from_disk and /v1/load_lora_adapter, /v1/unload_lora_adapter, so a GRPO learner can replace the served weights or adapter each step (docs/scale-out.md)");
         var quantize = OptionFactory.Quantize();
+        var precision = OptionFactory.GenerationPrecision();
         var adapters = new Option<string[]>("--adapter")
         {
             Description = "Serve a LoRA adapter (PEFT folder) beside the base as NAME=DIR, under NAME in the request's \"model\" field (DIR alone: under its folder's name); repeatable",
         };
         var command = new Command("serve", "Serve a model: OpenAI-compatible /v1/chat/completions with reasoning_content, and a web chat at /");
-        foreach (var option in new Option[] { model, quantize, host, port, guards.ApiKey, guards.ApiKeyFile, guards.AllowedHosts, maxRequestBytes, parseSpecial, maxBatch, maxQueue, maxTokens, maxCache, adapters, allowWeightUpdates })
+        foreach (var option in new Option[] { model, quantize, precision, host, port, guards.ApiKey, guards.ApiKeyFile, guards.AllowedHosts, maxRequestBytes, parseSpecial, maxBatch, maxQueue, maxTokens, maxCache, adapters, allowWeightUpdates })
             command.Options.Add(option);
         command.SetAction(async (parse, cancellation) =>
         {
@@ -45,12 +46,16 @@ public static class ServeCommand
                 {
                     MaxBatch = parse.GetValue(maxBatch), MaxQueue = parse.GetValue(maxQueue), DefaultMaxTokens = parse.GetValue(maxTokens),
                     ParseSpecialInContent = parse.GetValue(parseSpecial), Quantize = OptionFactory.QuantizeType(parse, quantize),
+                    Precision = OptionFactory.PrecisionOf(parse, precision),
                     MaxCacheBytes = parse.GetValue(maxCache) is int mb ? mb * (1L << 20) : null,
                     Adapters = NamedAdapters(parse.GetValue(adapters) ?? []),
                 },
             };
             await using var server = await Listen(options.Host, options.Port, () => R1Server.StartAsync(options, cancellation));
-            CliOutput.Of(parse).Line($"serving {string.Join(", ", server.Service.ModelIds)} at {server.BaseAddress} (web chat), API at {server.BaseAddress}v1 — Ctrl+C stops");
+            var cli = CliOutput.Of(parse);
+            if (server.Service.Bundle.WeightPrecision != Training.PrecisionChoice.Fp32)
+                cli.Note($"weights: {server.Service.Bundle.WeightPrecision.Reason}");
+            cli.Line($"serving {string.Join(", ", server.Service.ModelIds)} at {server.BaseAddress} (web chat), API at {server.BaseAddress}v1 — Ctrl+C stops");
             await server.WaitForShutdownAsync(cancellation);
             return 0;
         });

@@ -49,6 +49,9 @@ public static class TrainingCommands
             }, CancellationToken.None));
     }
 
+    /// <summary>The help of --max-seconds (config key max_seconds).</summary>
+    internal const string MaxSecondsHelp = "Stop after this much training wall-clock, at the end of a step; 0: no limit (max_steps still spans the schedule)";
+
     /// <summary>The help of every training command's --precision.</summary>
     internal const string PrecisionHelp = "Matrix products in fp32 or bf16 (fp32 master weights, optimizer, norms and losses); " +
                                           "auto measures both on the run's shapes and takes bf16 only when clearly faster; a resumed run keeps its own";
@@ -76,6 +79,7 @@ public static class TrainingCommands
         command.Options.Add(data);
         var flags = new ConfigFlags<LmTrainingConfig>(command, defaults)
             .Add("--max-steps", "Optimizer steps", c => c.MaxSteps, (c, v) => c with { MaxSteps = v })
+            .Add("--max-seconds", MaxSecondsHelp, c => c.MaxSeconds, (c, v) => c with { MaxSeconds = v })
             .Add("--learning-rate", "Peak learning rate", c => c.LearningRate, (c, v) => c with { LearningRate = v })
             .Add("--seed", "Seed of data order", c => c.Seed, (c, v) => c with { Seed = v })
             .Add("--device", "cpu, or cuda[:N] with a TorchSharp CUDA build", c => c.Device, (c, v) => c with { Device = v ?? "cpu" })
@@ -112,6 +116,7 @@ public static class TrainingCommands
             .Add("--dynamic-sampling", "Drop groups with equal rewards and refill (DAPO)", c => c.DynamicSampling, (c, v) => c with { DynamicSampling = v })
             .Add("--learning-rate", "Peak learning rate (tiny models want ~1e-4)", c => c.LearningRate, (c, v) => c with { LearningRate = v })
             .Add("--max-steps", "Optimizer steps", c => c.MaxSteps, (c, v) => c with { MaxSteps = v })
+            .Add("--max-seconds", MaxSecondsHelp, c => c.MaxSeconds, (c, v) => c with { MaxSeconds = v })
             .Add("--seed", "Seed of prompt order and sampling", c => c.Seed, (c, v) => c with { Seed = v })
             .Add("--eval-steps", "Held-out greedy accuracy every this many steps (0: never)", c => c.EvalSteps, (c, v) => c with { EvalSteps = v })
             .Add("--rollout-endpoints", "Servers that generate the rollouts, URL[,URL...] like http://host:8080/v1 (docs/scale-out.md); none: in process",
@@ -121,6 +126,9 @@ public static class TrainingCommands
             .Add("--rollout-is-cap", "Truncated importance sampling cap C (verl's TIS) for the sampler/learner gap; none: no correction",
                 c => c.RolloutIsCap, (c, v) => c with { RolloutIsCap = v })
             .AddChoice("--precision", PrecisionHelp, c => c.Precision, (c, v) => c with { Precision = v })
+            .AddChoice("--rollout-precision", "Weights in-process rollouts read: fp32, bf16 (bfloat16 copies, half the bytes per token; " +
+                "the learner recomputes log-probs in fp32 and logs the gap), or auto (bf16 only where native and clearly faster)",
+                c => c.RolloutPrecision, (c, v) => c with { RolloutPrecision = v })
             .AddLora(c => c, (_, a) => (GrpoConfig)a);
         var run = RunOptions.AddTo(command);
         run.Action(command, (parse, target, observer, cancellation) => Recipes.Grpo(target, flags.Layers(parse, run.ConfigFile(parse)),

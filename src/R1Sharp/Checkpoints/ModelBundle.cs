@@ -1,6 +1,8 @@
 using R1Sharp.Gguf;
+using R1Sharp.Inference;
 using R1Sharp.Model;
 using R1Sharp.Tokenizers;
+using R1Sharp.Training;
 using TorchSharp;
 using static TorchSharp.torch;
 
@@ -17,10 +19,30 @@ public sealed record ModelBundle(CausalLanguageModel Model, HfTokenizer Tokenize
     /// <summary>The LoRA adapter every forward of <see cref="Model"/> applies, or null; disposed with the bundle.</summary>
     public LoraAdapter? Adapter { get; init; }
 
+    /// <summary>The weights generation reads (`--precision`) and why: fp32, or bf16 copies (<see cref="GenerationPrecision"/>).</summary>
+    public PrecisionChoice WeightPrecision { get; init; } = PrecisionChoice.Fp32;
+
     /// <param name="dir">A model directory (config.json, weights, tokenizer.json) or a .gguf file (weights kept as stored, CPU only).</param>
     /// <param name="quantize">Quantize a model directory's weights at load to this GGUF type (`--quantize`); CPU only.</param>
     /// <param name="adapterDir">A PEFT LoRA adapter folder to load over the model, active.</param>
-    public static ModelBundle Load(string dir, Device? device = null, GgufDType? quantize = null, string? adapterDir = null)
+    /// <param name="precision">The weights generation reads (`--precision` fp32, bf16 or auto; <see cref="GenerationPrecision"/>).</param>
+    public static ModelBundle Load(string dir, Device? device = null, GgufDType? quantize = null, string? adapterDir = null,
+        Precision precision = Precision.Fp32)
+    {
+        var bundle = LoadAsStored(dir, device, quantize, adapterDir);
+        if (precision == Precision.Fp32) return bundle;
+        try
+        {
+            return bundle with { WeightPrecision = GenerationPrecision.Apply(bundle.Model, precision) };
+        }
+        catch
+        {
+            bundle.Dispose();
+            throw;
+        }
+    }
+
+    static ModelBundle LoadAsStored(string dir, Device? device, GgufDType? quantize, string? adapterDir)
     {
         bool isGguf = GgufModelLoader.IsGgufFile(dir);
         if (quantize is not null && (isGguf || device is not null && device.type != DeviceType.CPU))

@@ -86,6 +86,7 @@ public static class ModelCheckpoint
         using var _ = no_grad();
         var own = model.HfStateDict();
         foreach (var (name, value) in tensors) own[name].copy_(value.to(own[name].dtype));
+        Inference.ForwardRunner.For(model).WeightsChanged(); // in place: bf16 copies of the old weights are retaken
     }
 
     internal static ScalarType ParseDtype(string dtype) => dtype switch

@@ -28,6 +28,8 @@ public sealed record RejectionSamplingOptions
     public double Temperature { get; init; } = 0.6;
     public double TopP { get; init; } = 0.95;
     public int MaxTokens { get; init; } = 256;
+    /// <summary>The weights generation reads (`--precision`): fp32 (default), bf16 copies, or auto (<see cref="Inference.GenerationPrecision"/>).</summary>
+    public Training.Precision Precision { get; init; } = Training.Precision.Fp32;
     public TraceKeep Keep { get; init; } = TraceKeep.Correct;
     /// <summary>Keep only the shortest kept trace of each prompt (R1's preference for concise reasoning).</summary>
     public bool Shortest { get; init; }
@@ -69,7 +71,7 @@ public static class RejectionSampler
         string tracesPath, Action<int, int>? progress = null, string? adapterDir = null)
     {
         options.Validate();
-        using var bundle = ModelBundle.Load(modelDir, adapterDir: adapterDir);
+        using var bundle = ModelBundle.Load(modelDir, adapterDir: adapterDir, precision: options.Precision);
         var result = Run(bundle, task, split, options, progress);
         DistillationTrace.WriteJsonl(tracesPath, result.Traces);
         result.Summary.Save(RejectionSamplingSummary.PathFor(tracesPath));

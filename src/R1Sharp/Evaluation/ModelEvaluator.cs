@@ -10,6 +10,8 @@ public sealed record ModelEvalOptions
 {
     /// <summary>Quantize a model directory's weights to this GGUF type at load (`--quantize`); null runs them as stored.</summary>
     public Gguf.GgufDType? Quantize { get; init; }
+    /// <summary>The weights generation reads (`--precision`): fp32 (default), bf16 copies, or auto (<see cref="Inference.GenerationPrecision"/>).</summary>
+    public Training.Precision Precision { get; init; } = Training.Precision.Fp32;
     /// <summary>Prompts taken from the split (a dataset file may have fewer). Default 200.</summary>
     public int Prompts { get; init; } = 200;
     /// <summary>k, samples per prompt. Default 4.</summary>
@@ -32,7 +34,7 @@ public static class ModelEvaluator
     public static EvalResult Run(string modelDir, IVerifiableTask task, TaskSplit split, ModelEvalOptions options, string outDir,
         Action<int, int>? progress = null, string? adapterDir = null)
     {
-        using var bundle = ModelBundle.Load(modelDir, quantize: options.Quantize, adapterDir: adapterDir);
+        using var bundle = ModelBundle.Load(modelDir, quantize: options.Quantize, adapterDir: adapterDir, precision: options.Precision);
         var result = Run(bundle, task, split, options, progress);
         result.Save(outDir);
         return result;

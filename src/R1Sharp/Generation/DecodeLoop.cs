@@ -174,6 +174,17 @@ internal sealed class DecodeLoop : IDisposable
         }
     }
 
+    /// <summary>Whether a row still decoding runs with <paramref name="adapter"/>. On the loop's thread, between steps.</summary>
+    public bool Uses(LoraAdapter adapter) => batchAdapter == adapter && rows.Any(r => !r.Finished);
+
+    /// <summary>Drops the loop's reference to <paramref name="adapter"/>, which no row uses (<see cref="Uses"/>), before it
+    /// is freed. (The kernels' cached pairs of it are never read again: they are looked up anew for any other adapter.)</summary>
+    public void Forget(LoraAdapter adapter)
+    {
+        if (batchAdapter == adapter) batchAdapter = null;
+        if (admitAdapter == adapter) admitAdapter = null;
+    }
+
     /// <summary>Fails every request still in the batch (the loop is ending).</summary>
     public void FailAll(Exception error)
     {

@@ -1,4 +1,5 @@
 using R1Sharp.Model;
+using R1Sharp.Training;
 using TorchSharp;
 using static TorchSharp.torch;
 
@@ -20,13 +21,14 @@ sealed unsafe class CpuInference(CausalLanguageModel model)
         public Matrix Q, K, V, O, Gate, Up, Down;
     }
 
-    /// <summary>A weight matrix as the kernels read it: a float32 parameter's address, or packed rows.</summary>
-    readonly struct Matrix(float* dense, PackedMatrix? packed)
+    /// <summary>A weight matrix as the kernels read it: a float32 parameter's address, packed rows, or the parameter's bfloat16 copy.</summary>
+    readonly struct Matrix(float* dense, PackedMatrix? packed, Bf16Matrix? bf16 = null)
     {
         public readonly float* Dense = dense;
         public readonly PackedMatrix? Packed = packed;
+        public readonly Bf16Matrix? Bf16 = bf16;
 
-        public LinearSegment Segment(float* bias, int n, int column) => new(Dense, Packed, bias, n, column);
+        public LinearSegment Segment(float* bias, int n, int column) => Bf16 is null ? new(Dense, Packed, bias, n, column) : new(null, null, bias, n, column, Bf16);
     }
 
     readonly ModelConfig config = model.Config;
@@ -44,7 +46,23 @@ sealed unsafe class CpuInference(CausalLanguageModel model)
     readonly List<PackedMatrix?> currentPacked = [];
     IntPtr[] addresses = [];
     PackedMatrix?[] packedMatrices = [];
+    (int Rows, int Columns)[] shapes = [];
     LayerWeights[] layers = [];
+    // bfloat16 copies of the linear weights (index as addresses), once WeightPrecision has been bf16, and the weights
+    // version they were taken at (-1: none, or of other tensors).
+    Bf16Matrix?[] bf16Copies = [], layersCopies = [];
+    long copiedVersion = -1;
+    readonly Bf16FillJob fill = new();
+
+    /// <summary>
+    /// The weights the projections and the output head read: the float32 parameters, or (<see cref="Precision.Bf16"/>)
+    /// bfloat16 copies of them, taken at the first forward and again after <see cref="WeightsVersion"/> changes. The
+    /// embedding rows (gathered, one per token), norms and biases stay float32.
+    /// </summary>
+    public Precision WeightPrecision { get; set; } = Precision.Fp32;
+
+    /// <summary>Bumped by whoever changes the parameters in place (an optimizer step, a weight reload): bf16 copies are retaken.</summary>
+    public long WeightsVersion { get; set; }
 
     /// <summary>When set, every forward charges its time to phases here.</summary>
     public InferenceProfile? Profile { get; set; }
@@ -71,8 +89,8 @@ sealed unsafe class CpuInference(CausalLanguageModel model)
             profile?.Start();
             int b = (int)inputIds.size(0), t = (int)inputIds.size(1), past = cache.Length;
             CheckShapes(inputIds, positions, keyMask, cache, allPositions, logits, b, t, past);
-            var weights = GatherWeights(out var embedding, out float* finalNorm, out var head);
             var workers = CpuWorkers.Shared(get_num_threads());
+            var weights = GatherWeights(workers, out var embedding, out float* finalNorm, out var head);
             var simd = SimdKernels.Active;
             int rows = b * t, d = config.HiddenSize, heads = config.NumAttentionHeads, kvHeads = config.NumKeyValueHeads;
             int hd = config.GqaHeadDim, f = config.IntermediateSize, qkvWidth = (heads + 2 * kvHeads) * hd;
@@ -199,7 +217,7 @@ sealed unsafe class CpuInference(CausalLanguageModel model)
     /// float32 CPU tensors) only when one changed: in-place updates such as optimizer steps keep them, a moved or
     /// converted parameter does not. Packed matrices (a GGUF file's rows) never change.
     /// </summary>
-    LayerWeights[] GatherWeights(out Matrix embedding, out float* finalNorm, out Matrix head)
+    LayerWeights[] GatherWeights(CpuWorkers workers, out Matrix embedding, out float* finalNorm, out Matrix head)
     {
         var (embed, final, lmHead) = model.InferenceWeights();
         current.Clear();
@@ -239,12 +257,17 @@ sealed unsafe class CpuInference(CausalLanguageModel model)
         bool same = current.Count == addresses.Length;
         for (int i = 0; same && i < addresses.Length; i++)
             same = (current[i] is { } t ? TensorMemory.Address(t) : IntPtr.Zero) == addresses[i] && ReferenceEquals(currentPacked[i], packedMatrices[i]);
-        if (!same) Remember(current, currentPacked, decoderLayers.Count);
+        if (!same) Remember(current, currentPacked);
         current.Clear();
         currentPacked.Clear();
+        // Copies stay while fp32 runs (a benchmark alternates), and are retaken when the weights changed meanwhile.
+        bool wantCopies = WeightPrecision == Precision.Bf16;
+        if (wantCopies && copiedVersion != WeightsVersion) CopyToBf16(workers);
+        var active = wantCopies ? bf16Copies : [];
+        if (!same || !ReferenceEquals(layersCopies, active)) BuildLayers(decoderLayers.Count, active);
         embedding = new Matrix((float*)addresses[0], packedMatrices[0]);
         finalNorm = (float*)addresses[1];
-        head = new Matrix((float*)addresses[2], packedMatrices[2]);
+        head = new Matrix((float*)addresses[2], packedMatrices[2], Copy(active, 2));
         return layers;
     }
 
@@ -252,18 +275,50 @@ sealed unsafe class CpuInference(CausalLanguageModel model)
     const int PerLayer = 15;
 
     /// <summary>Checks and records the parameters' addresses, and asks for huge pages behind the large ones.</summary>
-    void Remember(List<Tensor?> tensors, List<PackedMatrix?> packed, int layerCount)
+    void Remember(List<Tensor?> tensors, List<PackedMatrix?> packed)
     {
         addresses = tensors.Select(t => (IntPtr)(t is null ? null : Weight(t))).ToArray();
         packedMatrices = packed.ToArray();
+        shapes = tensors.Select(t => t is not null && t.dim() == 2 ? ((int)t.size(0), (int)t.size(1)) : (0, 0)).ToArray();
+        copiedVersion = -1; // other tensors: any bf16 copies are of the old ones
         for (int i = 0; i < tensors.Count; i++)
             if (tensors[i] is { } t && i != 0) HugePages.Advise(addresses[i], t.NumberOfElements * sizeof(float)); // the embedding is only gathered from
         if (addresses[0] == IntPtr.Zero && packedMatrices[0] is null) throw new InvalidOperationException("the model has no embedding weights");
+    }
+
+    /// <summary>Whether gathered tensor <paramref name="i"/> is a projection's or the output head's weight (what bf16 copies).</summary>
+    static bool IsLinearWeight(int i) => i == 2 || i >= 3 && (i - 3) % PerLayer is >= 2 and <= 5 or >= 12 and <= 14;
+
+    /// <summary>
+    /// Rounds every float32 linear weight to its bfloat16 copy (on all workers; copies of an unchanged shape are reused).
+    /// Packed weights stay as they are.
+    /// </summary>
+    void CopyToBf16(CpuWorkers workers)
+    {
+        var copies = new Bf16Matrix?[addresses.Length];
+        for (int i = 0; i < addresses.Length; i++)
+        {
+            if (!IsLinearWeight(i) || addresses[i] == IntPtr.Zero) continue;
+            var (rows, columns) = shapes[i];
+            var copy = i < bf16Copies.Length && bf16Copies[i] is { } old && old.Rows == rows && old.Columns == columns ? old : new Bf16Matrix(rows, columns);
+            fill.Run(workers, copy, (float*)addresses[i]);
+            copies[i] = copy;
+        }
+        bf16Copies = copies;
+        copiedVersion = WeightsVersion;
+    }
+
+    static Bf16Matrix? Copy(Bf16Matrix?[] copies, int i) => i < copies.Length ? copies[i] : null;
+
+    /// <summary>The per-layer view of the recorded addresses, packed matrices and the bf16 <paramref name="copies"/> in use.</summary>
+    void BuildLayers(int layerCount, Bf16Matrix?[] copies)
+    {
+        layersCopies = copies;
         layers = new LayerWeights[layerCount];
         for (int l = 0; l < layers.Length; l++)
         {
             float* A(int i) => (float*)addresses[3 + PerLayer * l + i];
-            Matrix M(int i) => new(A(i), packedMatrices[3 + PerLayer * l + i]);
+            Matrix M(int i) => new(A(i), packedMatrices[3 + PerLayer * l + i], Copy(copies, 3 + PerLayer * l + i));
             layers[l] = new LayerWeights
             {
                 InputNorm = A(0), PostNorm = A(1), Q = M(2), K = M(3), V = M(4), O = M(5),

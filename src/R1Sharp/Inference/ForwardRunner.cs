@@ -1,5 +1,6 @@
 using System.Runtime.CompilerServices;
 using R1Sharp.Model;
+using R1Sharp.Training;
 using static TorchSharp.torch;
 
 namespace R1Sharp.Inference;
@@ -33,7 +34,37 @@ public sealed class ForwardRunner
         set => Kernels.Profile = value;
     }
 
-    CpuInference Kernels => kernels ??= new CpuInference(model);
+    CpuInference Kernels => kernels ??= new CpuInference(model) { WeightPrecision = weightPrecision, WeightsVersion = weightsVersion };
+
+    Precision weightPrecision = Precision.Fp32;
+    long weightsVersion;
+
+    /// <summary>
+    /// The weights generation reads (`--precision`, decided by <see cref="GenerationPrecision"/>): the float32
+    /// parameters, or bfloat16 copies of the projections and output head (half the bytes per decoded token). The copies
+    /// are taken at the next forward and again after <see cref="WeightsChanged"/>. bf16 applies to the CPU kernels; the
+    /// libtorch path always reads the parameters.
+    /// </summary>
+    public Precision WeightPrecision
+    {
+        get => weightPrecision;
+        set
+        {
+            if (value == Precision.Auto) throw new ArgumentException("a runner's weight precision is fp32 or bf16; GenerationPrecision.Decide resolves auto");
+            weightPrecision = value;
+            if (kernels is not null) kernels.WeightPrecision = value;
+        }
+    }
+
+    /// <summary>
+    /// Tells the runner its model's parameters changed in place (an optimizer step, a reload of weights into the same
+    /// tensors), so bf16 copies are taken again before the next forward. Replaced tensors are noticed without it.
+    /// </summary>
+    public void WeightsChanged()
+    {
+        weightsVersion++;
+        if (kernels is not null) kernels.WeightsVersion = weightsVersion;
+    }
 
     bool CanUseKernels(KvCache cache) => UseCpuKernels && CpuInference.Supports(model, cache);
 

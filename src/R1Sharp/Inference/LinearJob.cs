@@ -6,12 +6,15 @@ namespace R1Sharp.Inference;
 
 /// <summary>
 /// One weight matrix [N, K] (nn.Linear layout) whose outputs land at columns [Column, Column + N) of Y: float32 rows
-/// (a live parameter, read in place) or <see cref="PackedMatrix"/> rows (quantized, F16 or BF16, as a GGUF file stores them).
+/// (a live parameter, read in place), <see cref="PackedMatrix"/> rows (quantized, F16 or BF16, as a GGUF file stores them)
+/// or a parameter's <see cref="Bf16Matrix"/> copy.
 /// </summary>
-unsafe readonly struct LinearSegment(float* weight, PackedMatrix? packed, float* bias, int n, int column)
+unsafe readonly struct LinearSegment(float* weight, PackedMatrix? packed, float* bias, int n, int column, Bf16Matrix? bf16 = null)
 {
     public readonly float* Weight = weight, Bias = bias;
     public readonly PackedMatrix? Packed = packed;
+    /// <summary>The weight's bfloat16 copy (generation's `--precision bf16`); when set, Weight and Packed are null.</summary>
+    public readonly Bf16Matrix? Bf16 = bf16;
     public readonly int N = n, Column = column;
 
     /// <summary>Float32 rows read in place: a parameter, or packed F32 rows in stored order.</summary>
@@ -70,7 +73,8 @@ sealed unsafe class LinearJob : ParallelJob
         foreach (var s in weights)
         {
             totalN += s.N;
-            if (s.DenseRows != null) continue;
+            if (s.Bf16 is { } copy && (copy.Columns != kDim || copy.Rows < s.N)) throw new ArgumentException("a bf16 weight's shape does not fit the product");
+            if (s.DenseRows != null || s.Bf16 is not null) continue;
             if (QuantizedDots.Supports(s.Packed!.Type))
             {
                 if (QuantizedDots.ActivationBlock(s.Packed.Type) == 256) needs256 = true;
@@ -121,6 +125,13 @@ sealed unsafe class LinearJob : ParallelJob
             int kb = rows > BlockAboveRows ? KBlock : k;
             for (int k0 = 0; k0 < k; k0 += kb)
                 DotProducts.Block<TVec>(x + k0, ldx, rows, dense + k0, k, n0, n1, yc, ldy, Math.Min(kb, k - k0), accumulate || k0 > 0);
+        }
+        else if (segment.Bf16 is { } bf16)
+        {
+            // Blocked along K as the float32 rows are; KBlock is a whole number of the copy's 32-column blocks.
+            int kb = rows > BlockAboveRows ? KBlock : k;
+            for (int k0 = 0; k0 < k; k0 += kb)
+                Bf16Dots.Block<TVec>(x + k0, ldx, rows, bf16.Data + k0, k, n0, n1, yc, ldy, Math.Min(kb, k - k0), accumulate || k0 > 0);
         }
         else if (QuantizedDots.Supports(segment.Packed!.Type))
         {

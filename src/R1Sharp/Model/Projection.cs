@@ -114,7 +114,9 @@ public sealed class TokenEmbedding : nn.Module<Tensor, Tensor>
 
     public override Tensor forward(Tensor ids)
     {
-        if (weight is not null) return weight.index(ids);
+        // index_select, not index: index's backward adds rows with parallel atomic adds on CPU, so repeated tokens'
+        // gradients summed in a different order each run; index_select's backward adds them in token order.
+        if (weight is not null) return weight.index_select(0, ids.reshape(-1)).view([.. ids.shape, hidden]);
         var packed = Packed ?? throw new InvalidOperationException("this embedding has no weights yet");
         long[] flat = ids.cpu().to(int64).data<long>().ToArray();
         var rows = new float[flat.Length * hidden];

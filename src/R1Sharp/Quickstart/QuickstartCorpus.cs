@@ -1,3 +1,4 @@
+using System.Text.Json.Nodes;
 using R1Sharp.Tasks;
 using R1Sharp.Tasks.Synthetic;
 using R1Sharp.Tokenizers;
@@ -28,14 +29,24 @@ public static class QuickstartCorpus
     }
 
     /// <summary>Whole conversations (prompt + completion + EOS) as text, in a seeded order.</summary>
-    public static List<string> Documents(QuickstartConfig c)
+    public static List<string> Documents(QuickstartConfig c) => Conversations(c).Select(t => t + ChatTokens.Eos).ToList();
+
+    /// <summary>
+    /// The corpus as `r1 pretrain` reads it: one JSONL {"text"} line per conversation, without the EOS that r1 pretrain
+    /// appends to every document — so pretraining on this file with the quickstart's tokenizer sees the tokens the
+    /// quickstart's own pretraining sees. With direct_share 1 it is a corpus of direct answers only. Returns the count.
+    /// </summary>
+    public static int WriteJsonl(QuickstartConfig c, string path) =>
+        JsonlFile.Write(path, Conversations(c).Select(t => new JsonObject { ["text"] = t }));
+
+    /// <summary>The conversations (prompt + completion, no EOS) of <see cref="Documents"/>.</summary>
+    static IEnumerable<string> Conversations(QuickstartConfig c)
     {
         var random = new Random(c.Seed);
         var regular = Task(c).Examples(TaskSplit.Train, c.Seed).GetEnumerator();
         // Longer problems come from the training side too: the harder split only ever draws from the test side.
         var longer = new ArithmeticTask(new ArithmeticOptions { Operations = "+", MinDigits = c.MaxDigits + 1, MaxDigits = c.MaxDigits + 1 })
             .Examples(TaskSplit.Train, c.Seed).GetEnumerator();
-        var documents = new List<string>(c.PretrainDocuments);
         for (int i = 0; i < c.PretrainDocuments; i++)
         {
             bool isLonger = random.NextDouble() < c.HarderShareInPretraining;
@@ -48,9 +59,7 @@ public static class QuickstartCorpus
             string completion = slipped
                 ? Completion(question, false, random.Next(columns), random.Next(2) == 0 ? -(1 + random.Next(2)) : 1 + random.Next(2))
                 : Completion(question, direct, forgetsCarryInto: direct && c.DirectForgetCarryShare > 0 ? _ => random.NextDouble() < c.DirectForgetCarryShare : null);
-            documents.Add(ChatTemplate.DeepSeekR1.Render([new ChatMessage("user", question)], addGenerationPrompt: true)
-                          + completion + ChatTokens.Eos);
+            yield return ChatTemplate.DeepSeekR1.Render([new ChatMessage("user", question)], addGenerationPrompt: true) + completion;
         }
-        return documents;
     }
 }

@@ -221,6 +221,13 @@ public sealed class OpenAiEndpoint : IDisposable
         PostAsync(new Uri(ServerRoot + path), body.ToJsonString(),
             text => JsonNode.Parse(text) as JsonObject ?? throw new FormatException("not a JSON object"), _ => (0, 0), cancellation);
 
+    /// <summary>
+    /// POSTs <paramref name="body"/> to <paramref name="path"/> under the API's URL (e.g. {url}/load_lora_adapter, vLLM's,
+    /// which answers plain text); returns the reply's text. Retries as the class says; an error status is an <see cref="R1Error"/>.
+    /// </summary>
+    public Task<string> PostToApiAsync(string path, JsonObject body, CancellationToken cancellation = default) =>
+        PostAsync(new Uri(Options.Url.TrimEnd('/') + path), body.ToJsonString(), text => text, _ => (0, 0), cancellation);
+
     /// <summary>The server's root: the URL without a trailing "/v1" (where /health and the admin endpoints are).</summary>
     public string ServerRoot
     {

@@ -30,7 +30,9 @@ public sealed record RolloutFleetOptions
 /// sent to the live replica with the fewest requests outstanding. A replica that fails or times out is taken out and its
 /// requests re-sent to the others; it rejoins at the next weight sync if its /health answers. Before each step
 /// <see cref="Sync"/> writes the learner's weights to a checkpoint directory the replicas can read and has every live
-/// replica load it (POST /update_weights_from_disk, SGLang's API) and report the new version; the step starts only then.
+/// replica load it (POST /update_weights_from_disk, SGLang's API) and report the new version — or, for a LoRA learner,
+/// <see cref="SyncAdapter"/> writes only the adapter and has every live replica load it under the step's name (vLLM's
+/// POST /v1/load_lora_adapter) and list it; the step starts only then.
 /// </summary>
 public sealed class RolloutFleet : IDisposable
 {
@@ -44,6 +46,8 @@ public sealed class RolloutFleet : IDisposable
         public string? LastError;
         /// <summary>The model name requests carry: rollout_model, else what the replica's GET /models names.</summary>
         public string? Model;
+        /// <summary>With a LoRA learner, the step adapter the replica serves (<see cref="SyncAdapter"/>), which requests name instead.</summary>
+        public string? Adapter;
     }
 
     readonly RolloutFleetOptions options;
@@ -99,9 +103,9 @@ public sealed class RolloutFleet : IDisposable
             var replica = Pick() ?? throw NoneLeft();
             try
             {
-                await EnsureModelName(replica, cancellation);
+                if (replica.Adapter is null) await EnsureModelName(replica, cancellation);
                 Interlocked.Increment(ref replica.Requests);
-                var reply = await replica.Endpoint.CompleteTokensAsync(call with { Model = replica.Model }, cancellation);
+                var reply = await replica.Endpoint.CompleteTokensAsync(call with { Model = replica.Adapter ?? replica.Model }, cancellation);
                 return reply.Choices.Select((c, s) => new GeneratedSample(index, s, c.TokenIds, c.LogProbs,
                     c.FinishReason == "length" ? FinishReason.Length : FinishReason.Stop)).ToList();
             }
@@ -140,48 +144,103 @@ public sealed class RolloutFleet : IDisposable
 
     /// <summary>
     /// Makes every replica serve the learner's weights as version <paramref name="version"/> (the learner's step): the
-    /// weights go to <paramref name="weightsDir"/>/step-N, replicas that were out are
-    /// probed and rejoin if they answer, and each live replica loads the checkpoint and must report the version back. A
+    /// weights go to <paramref name="weightsDir"/>/step-N, replicas that were out are probed and rejoin if they answer,
+    /// and each live replica loads the checkpoint (POST /update_weights_from_disk) and must report the version back. A
     /// replica that fails is taken out; with none left this throws. Older checkpoint directories are deleted.
     /// </summary>
     public void Sync(CausalLanguageModel policy, int version, string weightsDir, CancellationToken cancellation = default)
     {
         string tag = version.ToString(CultureInfo.InvariantCulture);
-        string dir = Path.GetFullPath(Path.Combine(weightsDir, $"step-{tag}"));
-        // Written whole under a temporary name first, so no replica can read half a checkpoint.
-        string temp = dir + ".tmp";
-        if (Directory.Exists(temp)) Directory.Delete(temp, recursive: true);
-        ModelCheckpoint.Save(policy, temp);
-        if (Directory.Exists(dir)) Directory.Delete(dir, recursive: true);
-        Directory.Move(temp, dir);
-        Task.Run(() => SyncAsync(dir, tag, cancellation), cancellation).GetAwaiter().GetResult();
+        SyncStep(weightsDir, version, dir => ModelCheckpoint.Save(policy, dir), async (replica, dir) =>
+        {
+            await EnsureModelName(replica, cancellation);
+            var reply = await replica.Endpoint.PostToServerAsync("/update_weights_from_disk",
+                new JsonObject { ["model_path"] = dir, ["weight_version"] = tag }, cancellation);
+            // `r1 serve` echoes the version it now serves; a server that names none (older SGLang) is taken at its "success".
+            string? reported = reply["weight_version"]?.ToString();
+            if (reply["success"]?.GetValue<bool>() != true || (reported is not null && reported != tag))
+                throw new R1Error($"{replica.Endpoint.Where}: loaded the weights but reports version '{reported}', not '{tag}'");
+        }, cancellation);
+    }
+
+    /// <summary>What the fleet names the adapter after <paramref name="version"/> steps on its replicas: a new name every step.</summary>
+    public static string AdapterName(int version) => AdapterNamePrefix + version.ToString(CultureInfo.InvariantCulture);
+
+    /// <summary>Every step adapter's name starts so; the fleet unloads any other one it finds on a replica.</summary>
+    public const string AdapterNamePrefix = "r1-grpo-step-";
+
+    /// <summary>
+    /// The LoRA form of <see cref="Sync"/>: only <paramref name="adapter"/> goes to <paramref name="weightsDir"/>/step-N (PEFT
+    /// format), and each live replica loads it under <see cref="AdapterName"/>(N) through vLLM's runtime LoRA API (POST
+    /// /v1/load_lora_adapter), unloads the step adapters it held before, and must then list the new name in GET /v1/models.
+    /// From then on rollout requests name that adapter as their "model". A new name every step rather than a reload under
+    /// one name: vLLM keys its prefix cache by the adapter's name and id, and may serve a reloaded adapter from the old
+    /// one's cache.
+    /// </summary>
+    public void SyncAdapter(LoraAdapter adapter, int version, string weightsDir, CancellationToken cancellation = default)
+    {
+        string name = AdapterName(version);
+        SyncStep(weightsDir, version, dir => PeftAdapter.Save(adapter, dir), async (replica, dir) =>
+        {
+            var before = await AdapterNames(replica, cancellation);
+            // A name a replica holds already is a step adapter of an earlier learner (a run resumed from a checkpoint):
+            // its weights may be others than this step's, so it goes first.
+            if (before.Contains(name)) await PostAdapterCall(replica, "/unload_lora_adapter", name, null, cancellation);
+            await PostAdapterCall(replica, "/load_lora_adapter", name, dir, cancellation);
+            replica.Adapter = name;
+            foreach (var old in before.Where(n => n != name)) await PostAdapterCall(replica, "/unload_lora_adapter", old, null, cancellation);
+            if (!(await AdapterNames(replica, cancellation)).Contains(name))
+                throw new R1Error($"{replica.Endpoint.Where}: loaded adapter '{name}' but GET /models does not list it");
+        }, cancellation);
+    }
+
+    /// <summary>
+    /// Writes step <paramref name="version"/>'s folder whole (<paramref name="write"/> on a temporary name, then renamed,
+    /// so no replica reads half of it), has every replica — those that were out too, if they answer /health — run
+    /// <paramref name="load"/> on it, and deletes the older step folders. A replica whose load fails is taken out; with
+    /// none left this throws.
+    /// </summary>
+    void SyncStep(string weightsDir, int version, Action<string> write, Func<Replica, string, Task> load, CancellationToken cancellation)
+    {
+        string dir = Path.GetFullPath(Path.Combine(weightsDir, $"step-{version.ToString(CultureInfo.InvariantCulture)}"));
+        AtomicFile.WriteDirectory(dir, write);
+        Task.Run(async () =>
+        {
+            await Task.WhenAll(replicas.Select(async replica =>
+            {
+                if (!replica.Live && await replica.Endpoint.ProbeAsync(replica.Endpoint.ServerRoot + "/health", TimeSpan.FromSeconds(5), cancellation) is null)
+                    return;
+                try
+                {
+                    await load(replica, dir);
+                    replica.Live = true;
+                }
+                catch (Exception e) when (e is R1Error or InvalidOperationException or FormatException)
+                {
+                    TakeOut(replica, e.Message);
+                }
+            }));
+            if (LiveReplicas == 0) throw NoneLeft();
+        }, cancellation).GetAwaiter().GetResult();
         foreach (var old in Directory.EnumerateDirectories(weightsDir, "step-*").Where(d => Path.GetFullPath(d) != dir))
             Directory.Delete(old, recursive: true);
     }
 
-    async Task SyncAsync(string dir, string version, CancellationToken cancellation)
+    /// <summary>The step adapters (<see cref="AdapterNamePrefix"/>) the replica's GET {url}/models lists.</summary>
+    static async Task<List<string>> AdapterNames(Replica replica, CancellationToken cancellation)
     {
-        await Task.WhenAll(replicas.Select(async replica =>
-        {
-            if (!replica.Live && await replica.Endpoint.ProbeAsync(replica.Endpoint.ServerRoot + "/health", TimeSpan.FromSeconds(5), cancellation) is null)
-                return;
-            try
-            {
-                await EnsureModelName(replica, cancellation);
-                var reply = await replica.Endpoint.PostToServerAsync("/update_weights_from_disk",
-                    new JsonObject { ["model_path"] = dir, ["weight_version"] = version }, cancellation);
-                // `r1 serve` echoes the version it now serves; a server that names none (older SGLang) is taken at its "success".
-                string? reported = reply["weight_version"]?.ToString();
-                if (reply["success"]?.GetValue<bool>() != true || (reported is not null && reported != version))
-                    throw new R1Error($"{replica.Endpoint.Where}: loaded the weights but reports version '{reported}', not '{version}'");
-                replica.Live = true;
-            }
-            catch (Exception e) when (e is R1Error or InvalidOperationException or FormatException)
-            {
-                TakeOut(replica, e.Message);
-            }
-        }));
-        if (LiveReplicas == 0) throw NoneLeft();
+        var models = await replica.Endpoint.ProbeAsync(replica.Endpoint.Options.Url.TrimEnd('/') + "/models", TimeSpan.FromSeconds(30), cancellation)
+            ?? throw new R1Error($"{replica.Endpoint.Where}: GET /models did not answer");
+        return (models["data"] as JsonArray ?? []).Select(m => m?["id"]?.GetValue<string>())
+            .OfType<string>().Where(id => id.StartsWith(AdapterNamePrefix, StringComparison.Ordinal)).ToList();
+    }
+
+    /// <summary>vLLM's POST {url}/load_lora_adapter or /unload_lora_adapter (their answer is plain text; its status is what counts).</summary>
+    static Task PostAdapterCall(Replica replica, string path, string name, string? dir, CancellationToken cancellation)
+    {
+        var body = new JsonObject { ["lora_name"] = name };
+        if (dir is not null) body["lora_path"] = dir;
+        return replica.Endpoint.PostToApiAsync(path, body, cancellation);
     }
 
     /// <summary>Without a configured model name, the one the replica serves (GET {url}/models).</summary>

@@ -13,8 +13,19 @@ namespace R1Sharp.Serving;
 /// </summary>
 public sealed class ChatService : IDisposable
 {
-    /// <summary>The LoRA adapters served beside the base, by name; attached to the model, never active outside a request's batch.</summary>
-    readonly Dictionary<string, LoraAdapter> adapters = new(StringComparer.Ordinal);
+    /// <summary>
+    /// The LoRA adapters served beside the base, by name; attached to the model, never active outside a request's batch.
+    /// Guarded by its own lock: requests look names up on their threads while <see cref="LoadAdapterAsync"/> and
+    /// <see cref="UnloadAdapterAsync"/> change the set.
+    /// </summary>
+    readonly Dictionary<string, ServedAdapter> adapters = new(StringComparer.Ordinal);
+
+    /// <summary>An adapter and whether it is being unloaded (it then takes no new requests and is no longer listed).</summary>
+    sealed class ServedAdapter(LoraAdapter adapter)
+    {
+        public LoraAdapter Adapter => adapter;
+        public bool Unloading;
+    }
 
     public ChatService(ModelBundle bundle, ServingOptions? options = null)
     {
@@ -26,15 +37,18 @@ public sealed class ChatService : IDisposable
         foreach (var (name, dir) in Options.Adapters)
         {
             if (name.Length == 0 || name == ModelId) throw new R1Error($"adapter '{dir}': its name must be non-empty and differ from the base's ('{ModelId}')");
-            adapters[name] = PeftAdapter.Load(dir, bundle.Model);
+            adapters[name] = new ServedAdapter(PeftAdapter.Load(dir, bundle.Model));
         }
+        // The LoRA hooks go on the model before the decode loop starts, so an adapter loaded later never changes them
+        // under a running forward.
+        LoraAdapter.Attach(bundle.Model);
         Batcher = new ContinuousBatcher(bundle.Model, bundle.Tokenizer, Options.MaxBatch, Options.MaxQueue, Options.CacheBytes);
     }
 
     /// <summary>Loads the model directory (or GGUF file) and the LoRA adapters the options name, and starts the decode loop.</summary>
     public static ChatService Load(string modelDir, ServingOptions? options = null)
     {
-        var bundle = ModelBundle.Load(modelDir, quantize: options?.Quantize);
+        var bundle = ModelBundle.Load(modelDir, quantize: options?.Quantize, precision: options?.Precision ?? Training.Precision.Fp32);
         try
         {
             return new ChatService(bundle, options);
@@ -53,7 +67,13 @@ public sealed class ChatService : IDisposable
     /// <summary>The token ids that end every completion (<see cref="DecodeLoop.EndOfTurnIds"/>).</summary>
     public IReadOnlySet<int> EndOfTurnIds { get; }
     /// <summary>Every name a request's "model" may hold: the base's, then each LoRA adapter's.</summary>
-    public IReadOnlyList<string> ModelIds => [ModelId, .. adapters.Keys];
+    public IReadOnlyList<string> ModelIds
+    {
+        get
+        {
+            lock (adapters) return [ModelId, .. adapters.Where(a => !a.Value.Unloading).Select(a => a.Key)];
+        }
+    }
     public int ContextLength => Bundle.Model.Config.MaxPositionEmbeddings;
 
     /// <summary>
@@ -64,9 +84,7 @@ public sealed class ChatService : IDisposable
     public ChatCompletionJob Start(ChatRequest request, CancellationToken cancellation = default)
     {
         if (request.Messages.Count == 0) throw new R1Error("messages must not be empty");
-        LoraAdapter? adapter = null;
-        if (request.Model is { } model && model != ModelId && !adapters.TryGetValue(model, out adapter))
-            throw new R1Error($"model '{model}' is not served here; this server serves {string.Join(", ", ModelIds.Select(m => $"'{m}'"))}");
+        lock (adapters) AdapterFor(request.Model); // a name not served fails before the prompt is rendered
         if (request.N < 1 || request.N > Options.MaxBatch) throw new R1Error($"n must be in [1, {Options.MaxBatch}], got {request.N}");
         // A token stands for a bounded number of bytes, so text beyond the context's worth is refused before the
         // tokenizer spends time and memory on it.
@@ -90,20 +108,91 @@ public sealed class ChatService : IDisposable
         };
         var job = new ChatCompletionJob("chatcmpl-" + Guid.NewGuid().ToString("N"), prompt.Count, request.N, Bundle.Tokenizer,
             Bundle.Template.OpensThink, sampling.StopStrings);
-        Batcher.Submit(new GenerationRequest(prompt, sampling, request.N) { Adapter = adapter }, job, cancellation);
+        Submit(request.Model, new GenerationRequest(prompt, sampling, request.N), job, cancellation);
         return job;
     }
 
     /// <summary>
     /// Starts a completion of <paramref name="prompt"/>, token ids the caller rendered itself (an RL learner sends the
-    /// exact prompt it trains on). Throws as <see cref="Start"/> does.
+    /// exact prompt it trains on), with the base or the LoRA adapter <paramref name="model"/> names (null: the base).
+    /// Throws as <see cref="Start"/> does.
     /// </summary>
-    public TokenCompletionJob StartTokens(IReadOnlyList<int> prompt, SamplingOptions sampling, int n, CancellationToken cancellation = default)
+    public TokenCompletionJob StartTokens(IReadOnlyList<int> prompt, SamplingOptions sampling, int n, string? model = null,
+        CancellationToken cancellation = default)
     {
         if (n < 1 || n > Options.MaxBatch) throw new R1Error($"n must be in [1, {Options.MaxBatch}], got {n}");
         var job = new TokenCompletionJob("cmpl-" + Guid.NewGuid().ToString("N"), prompt, n);
-        Batcher.Submit(new GenerationRequest(prompt, sampling, n), job, cancellation);
+        Submit(model, new GenerationRequest(prompt, sampling, n), job, cancellation);
         return job;
+    }
+
+    /// <summary>
+    /// Queues <paramref name="request"/> with the adapter <paramref name="model"/> names, looked up and queued under the
+    /// adapters' lock: once an unload has begun, no request for that adapter can reach the queue behind its back.
+    /// </summary>
+    void Submit(string? model, GenerationRequest request, ISampleSink sink, CancellationToken cancellation)
+    {
+        lock (adapters) Batcher.Submit(request with { Adapter = AdapterFor(model) }, sink, cancellation);
+    }
+
+    /// <summary>The adapter a request's "model" names: null for the base (or no name); a name not served throws. Under the lock.</summary>
+    LoraAdapter? AdapterFor(string? model)
+    {
+        if (model is null || model == ModelId) return null;
+        if (adapters.TryGetValue(model, out var served) && !served.Unloading) return served.Adapter;
+        throw new ModelNotServedError(served is not null
+            ? $"The model '{UntrustedText.Printable(model)}' is being unloaded and takes no new requests"
+            : $"The model '{UntrustedText.Printable(model)}' does not exist; this server serves {string.Join(", ", ModelIds.Select(m => $"'{m}'"))}");
+    }
+
+    /// <summary>Longest adapter name <see cref="LoadAdapterAsync"/> takes (names are echoed in every reply and listing).</summary>
+    public const int MaxAdapterNameLength = 256;
+
+    /// <summary>
+    /// Loads the PEFT adapter in <paramref name="dir"/> (untrusted: read and checked as <see cref="PeftAdapter.Load"/>
+    /// does) and serves it under <paramref name="name"/> from now on: vLLM's POST /v1/load_lora_adapter. A name already
+    /// served (or being unloaded), or one malformed, is an <see cref="AdapterNameError"/>; a bad folder an <see cref="R1Error"/> naming
+    /// the problem. The new adapter is in no batch until a request names it, so the decode loop goes on meanwhile.
+    /// </summary>
+    public Task LoadAdapterAsync(string name, string dir)
+    {
+        if (name.Length == 0 || name.Length > MaxAdapterNameLength || name.Any(char.IsControl) || name.Trim() != name)
+            throw new AdapterNameError($"an adapter name must be 1 to {MaxAdapterNameLength} characters, without control characters or " +
+                              $"leading or trailing spaces; got '{UntrustedText.Printable(name)}'");
+        if (name == ModelId) throw new AdapterNameError($"'{UntrustedText.Printable(name)}' is the base model's name");
+        lock (adapters)
+            if (adapters.ContainsKey(name)) throw AdapterNameError.For(name);
+        return Task.Run(() =>
+        {
+            var adapter = PeftAdapter.Load(dir, Bundle.Model);
+            lock (adapters)
+            {
+                if (adapters.TryAdd(name, new ServedAdapter(adapter))) return;
+            }
+            adapter.Dispose(); // another load of this name won the race
+            throw AdapterNameError.For(name);
+        });
+    }
+
+    /// <summary>
+    /// Stops serving the adapter <paramref name="name"/> (vLLM's POST /v1/unload_lora_adapter): from now on requests for it
+    /// are refused and it is no longer listed; the task ends once no queued or running request uses it and it is freed,
+    /// between two decoding steps. False when no adapter of that name is served (or its unload has already begun).
+    /// </summary>
+    public async Task<bool> UnloadAdapterAsync(string name)
+    {
+        ServedAdapter? served;
+        lock (adapters)
+        {
+            if (!adapters.TryGetValue(name, out served) || served.Unloading) return false;
+            served.Unloading = true;
+        }
+        await Batcher.ReleaseAsync(served.Adapter, () =>
+        {
+            lock (adapters) adapters.Remove(name);
+            served.Adapter.Dispose();
+        });
+        return true;
     }
 
     /// <summary>The version of the weights being served: null for those loaded at start, else the last reload's.</summary>
@@ -123,7 +212,17 @@ public sealed class ChatService : IDisposable
     public void Dispose()
     {
         Batcher.Dispose();
-        foreach (var adapter in adapters.Values) adapter.Dispose();
+        foreach (var served in adapters.Values) served.Adapter.Dispose();
         Bundle.Dispose();
     }
+}
+
+/// <summary>A request named a model this server does not serve, or an adapter being unloaded (HTTP 404 model_not_found).</summary>
+public sealed class ModelNotServedError(string message) : R1Error(message);
+
+/// <summary>A LoRA adapter cannot be loaded under this name: malformed, the base's, or served already (HTTP 400, as vLLM answers).</summary>
+public sealed class AdapterNameError(string message) : R1Error(message)
+{
+    public static AdapterNameError For(string name) =>
+        new($"The lora adapter '{UntrustedText.Printable(name)}' has already been loaded; unload it first to load another under this name");
 }

@@ -80,6 +80,30 @@ public sealed class ContinuousBatcher : IDisposable, ISubmissionSource
         return done.Task;
     }
 
+    /// <summary>
+    /// Waits until no queued or running request uses <paramref name="adapter"/>, then runs <paramref name="free"/> between
+    /// two decoding steps, the loop holding no reference to it any more (a server unloading it). The caller must first stop
+    /// new requests for it from being submitted.
+    /// </summary>
+    public async Task ReleaseAsync(LoraAdapter adapter, Action free)
+    {
+        while (true)
+        {
+            bool released = false;
+            await BetweenStepsAsync(() =>
+            {
+                bool queued;
+                lock (waiting) queued = waiting.Any(w => w.Submission.Request.Adapter == adapter);
+                if (queued || loop.Uses(adapter)) return;
+                loop.Forget(adapter);
+                free();
+                released = true;
+            });
+            if (released) return;
+            await Task.Delay(IdlePoll);
+        }
+    }
+
     void RunBetweenSteps()
     {
         while (true)

@@ -5,6 +5,8 @@ public sealed record ServingOptions
 {
     /// <summary>Quantize a model directory's weights to this GGUF type at load (`--quantize`); null runs them as stored.</summary>
     public Gguf.GgufDType? Quantize { get; init; }
+    /// <summary>The weights generation reads (`--precision`): fp32 (default), bf16 copies, or auto (<see cref="Inference.GenerationPrecision"/>).</summary>
+    public Training.Precision Precision { get; init; } = Training.Precision.Fp32;
     /// <summary>Most sequences decoded together in one step (a request with n choices takes n).</summary>
     public int MaxBatch { get; init; } = 16;
     /// <summary>Most requests waiting for room in the batch; more are refused (HTTP 429).</summary>

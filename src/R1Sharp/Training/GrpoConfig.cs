@@ -74,7 +74,8 @@ public sealed record GrpoConfig : TrainingArguments
     /// as API base URLs (http://host:8080/v1); null or empty generates in process. Default none.</summary>
     public IReadOnlyList<string>? RolloutEndpoints { get; init; }
 
-    /// <summary>The "model" field of rollout requests; null asks each server's GET /v1/models. Default none.</summary>
+    /// <summary>The "model" field of rollout requests; null asks each server's GET /v1/models. Not with lora_r (requests
+    /// then name each step's adapter). Default none.</summary>
     public string? RolloutModel { get; init; }
 
     /// <summary>Environment variable holding the servers' API key; null sends none. Default none.</summary>
@@ -91,6 +92,13 @@ public sealed record GrpoConfig : TrainingArguments
     /// min(π_learner / π_sampler, C) for the gap between the log-probs the sampler reported and the learner's; null: no
     /// correction (the ratio is still logged). Default none; verl suggests 2.</summary>
     public double? RolloutIsCap { get; init; }
+
+    /// <summary>The weights in-process rollouts (and the held-out eval) are generated with (not a TRL key): fp32, bf16
+    /// (bfloat16 copies of the policy's projections, retaken after every optimizer step: half the bytes per decoded
+    /// token) or auto (bf16 only on a CPU with native bf16 where it measures clearly faster; see docs/inference.md).
+    /// The learner recomputes the log-probs with its fp32 master weights either way; rollout_logprob_diff/mean and /max
+    /// log the gap. Rollout servers use their own `r1 serve --precision`. Default fp32.</summary>
+    public Precision RolloutPrecision { get; init; } = Precision.Fp32;
 
     /// <summary>The upper clip range in effect: epsilon_high, or epsilon when it is not set (as TRL).</summary>
     [JsonIgnore] public double EffectiveEpsilonHigh => EpsilonHigh ?? Epsilon;
@@ -120,6 +128,8 @@ public sealed record GrpoConfig : TrainingArguments
         ConfigJson.Require(MaxNumGenBatches >= 1, "max_num_gen_batches", MaxNumGenBatches, "must be at least 1");
         ConfigJson.Require(RolloutEndpoints is null || RolloutEndpoints.All(u => Uri.TryCreate(u, UriKind.Absolute, out var uri) && uri.Scheme is "http" or "https"),
             "rollout_endpoints", RolloutEndpoints is null ? null : string.Join(",", RolloutEndpoints), "must be http(s) URLs like http://127.0.0.1:8080/v1");
+        ConfigJson.Require(RolloutModel is null || LoraR == 0, "rollout_model", RolloutModel,
+            "is not used with lora_r: rollout requests name each step's adapter (r1-grpo-step-N, docs/scale-out.md); drop rollout_model");
         ConfigJson.Require(RolloutRequestTimeout > 0, "rollout_request_timeout", RolloutRequestTimeout, "must be above 0 seconds");
         ConfigJson.Require(RolloutIsCap is null or >= 1, "rollout_is_cap", RolloutIsCap, "must be at least 1 (verl's TIS caps the ratio at C, typically 2)");
         ValidateTrainingArguments();

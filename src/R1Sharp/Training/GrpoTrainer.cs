@@ -2,6 +2,7 @@ using System.Diagnostics;
 using R1Sharp.Checkpoints;
 using R1Sharp.Evaluation;
 using R1Sharp.Generation;
+using R1Sharp.Inference;
 using R1Sharp.Model;
 using R1Sharp.Remote;
 using R1Sharp.Runs;
@@ -68,8 +69,18 @@ public sealed class GrpoTrainer(CausalLanguageModel policy, GrpoConfig config, G
         using var optimizer = config.CreateOptimizer(Trained);
         var loop = new TrainingLoop(config, run, policy, optimizer, adapter);
         var prompts = new PromptStream(environment.Task, config.Seed, loop.Resume(resumeFrom).PromptsUsed ?? 0);
-        return loop.Run((index, lr) => Step(index + 1, lr, optimizer, prompts, run, loop.Precision), state => state with { PromptsUsed = prompts.Position },
-            evaluate, onStep, cancellation);
+        var runner = ForwardRunner.For(policy);
+        var before = runner.WeightPrecision;
+        try
+        {
+            if (Fleet is null) run.Store.Notify($"rollout weights {GenerationPrecision.Apply(policy, config.RolloutPrecision).Reason}");
+            return loop.Run((index, lr) => Step(index + 1, lr, optimizer, prompts, run, loop.Precision), state => state with { PromptsUsed = prompts.Position },
+                evaluate, onStep, cancellation);
+        }
+        finally
+        {
+            runner.WeightPrecision = before;
+        }
     }
 
     /// <summary>Step <paramref name="step"/> (1-based): rollouts, scores, the policy update, its metrics and samples.</summary>
@@ -98,7 +109,7 @@ public sealed class GrpoTrainer(CausalLanguageModel policy, GrpoConfig config, G
     }
 
     /// <summary>
-    /// Has every rollout server serve the policy's weights after <paramref name="version"/> steps; returns the seconds
+    /// Has every rollout server serve the policy's weights (or its LoRA adapter) after <paramref name="version"/> steps; returns the seconds
     /// it took. No server left is a <see cref="StepNotTakenError"/>: nothing of the step has run, so the run saves.
     /// </summary>
     double SyncFleet(int version, RunFolder run)
@@ -106,7 +117,10 @@ public sealed class GrpoTrainer(CausalLanguageModel policy, GrpoConfig config, G
         var clock = Stopwatch.StartNew();
         try
         {
-            Fleet!.Sync(policy, version, config.RolloutWeightsDir ?? Path.Combine(run.Path, "rollout_weights"));
+            string dir = config.RolloutWeightsDir ?? Path.Combine(run.Path, "rollout_weights");
+            // With LoRA the servers keep the frozen base and take only the adapter.
+            if (adapter is not null) Fleet!.SyncAdapter(adapter, version, dir);
+            else Fleet!.Sync(policy, version, dir);
         }
         catch (NoReplicaLeftError e)
         {
@@ -315,6 +329,7 @@ public sealed class GrpoTrainer(CausalLanguageModel policy, GrpoConfig config, G
             gradNorm = GradientClipping.ClipGlobalNorm(Trained.parameters(), config.MaxGradNorm);
             optimizer.step();
             optimizer.zero_grad();
+            ForwardRunner.For(policy).WeightsChanged(); // in place: bf16 rollout weights are copied again
         }
         foreach (var b in batches) b.Dispose();
         foreach (var (k, v) in stats.ToMetrics(config.NumIterations)) result[k] = v;

@@ -62,6 +62,10 @@ public static class MetricNames
     public const string RolloutIsMax = "rollout_is/max";
     /// <summary>With rollout_is_cap: share of tokens whose ratio was above the cap (their weight clipped to it).</summary>
     public const string RolloutIsClippedRatio = "rollout_is/clipped_ratio";
+    /// <summary>Mean and max over the step's tokens of |log π_learner − log π_sampler|: how far the rollouts' log-probs
+    /// (bf16 weights with rollout_precision bf16, a server's kernels) are from the learner's recomputed ones.</summary>
+    public const string RolloutLogProbDiffMean = "rollout_logprob_diff/mean";
+    public const string RolloutLogProbDiffMax = "rollout_logprob_diff/max";
     /// <summary>Seconds spent writing the weights and having every rollout server load them.</summary>
     public const string WeightSyncSeconds = "rollout/weight_sync_seconds";
     /// <summary>Rollout servers in the fleet after the step; per server i, requests sent and failures this step.</summary>

@@ -223,11 +223,15 @@ public static class RolloutImportance
         using var scope = NewDisposeScope();
         using var noGrad = no_grad();
         var m = mask.to_type(float32);
-        var ratio = (learnerLogProbs.detach() - samplerLogProbs).exp();
+        var gap = learnerLogProbs.detach() - samplerLogProbs;
+        var ratio = gap.exp();
         var masked = ratio * m;
+        var absGap = gap.abs() * m;
         var stats = new RolloutImportanceStats
         {
             Tokens = m.sum().item<float>(),
+            AbsDiffSum = absGap.sum().item<float>(),
+            AbsDiffMax = absGap.max().item<float>(),
             RatioSum = masked.sum().item<float>(),
             RatioMax = masked.max().item<float>(),
             Clipped = cap is double c ? ((ratio > c).to_type(float32) * m).sum().item<float>() : 0,
@@ -246,20 +250,27 @@ public readonly record struct RolloutImportanceStats
     public double RatioMax { get; init; }
     public double Clipped { get; init; }
     public bool HasCap { get; init; }
+    /// <summary>Σ and max of |log π_learner − log π_sampler| over the tokens.</summary>
+    public double AbsDiffSum { get; init; }
+    public double AbsDiffMax { get; init; }
 
     public static RolloutImportanceStats operator +(RolloutImportanceStats a, RolloutImportanceStats b) => new()
     {
         Tokens = a.Tokens + b.Tokens, RatioSum = a.RatioSum + b.RatioSum, RatioMax = Math.Max(a.RatioMax, b.RatioMax),
         Clipped = a.Clipped + b.Clipped, HasCap = a.HasCap || b.HasCap,
+        AbsDiffSum = a.AbsDiffSum + b.AbsDiffSum, AbsDiffMax = Math.Max(a.AbsDiffMax, b.AbsDiffMax),
     };
 
-    /// <summary>rollout_is/mean and /max of the ratio over the step's tokens, and with a cap rollout_is/clipped_ratio, the share above it.</summary>
+    /// <summary>rollout_is/mean and /max of the ratio over the step's tokens, with a cap rollout_is/clipped_ratio (the share
+    /// above it), and rollout_logprob_diff/mean and /max of the log-probs' absolute difference.</summary>
     public Dictionary<string, double> ToMetrics()
     {
         var metrics = new Dictionary<string, double>
         {
             [MetricNames.RolloutIsMean] = RatioSum / Math.Max(1.0, Tokens),
             [MetricNames.RolloutIsMax] = RatioMax,
+            [MetricNames.RolloutLogProbDiffMean] = AbsDiffSum / Math.Max(1.0, Tokens),
+            [MetricNames.RolloutLogProbDiffMax] = AbsDiffMax,
         };
         if (HasCap) metrics[MetricNames.RolloutIsClippedRatio] = Clipped / Math.Max(1.0, Tokens);
         return metrics;

@@ -7,7 +7,11 @@ using static TorchSharp.torch;
 
 namespace R1Sharp.Training;
 
-/// <summary>The arithmetic of a training run's matrix products (config key <c>precision</c>, flag <c>--precision</c>).</summary>
+/// <summary>
+/// The arithmetic of a training run's matrix products (config key <c>precision</c>, flag <c>--precision</c>), and the
+/// weights generation reads (<c>--precision</c> of generate, serve, eval and sample, GRPO's <c>rollout_precision</c>;
+/// see <see cref="Inference.GenerationPrecision"/>).
+/// </summary>
 public enum Precision
 {
     /// <summary>Every product in float32.</summary>

@@ -65,10 +65,6 @@ public static class Recipes
             var environment = GrpoEnvironment.For(task, bundle, config.RewardWeights);
             var evaluate = config.EvalSteps > 0 ? GrpoTrainer.HeldOutEvaluation(bundle, task, config) : null;
             var reference = config.Beta != 0 && bundle.Adapter is null ? ModelCheckpoint.Load(modelDir, bundle.Model.Device) : null;
-            // The fleet syncs full weights; an adapter's sync (vLLM's load_lora_adapter) is not built yet.
-            if (config.RolloutEndpoints is { Count: > 0 } && bundle.Adapter is not null)
-                throw new R1Error("rollout_endpoints with lora_r: the servers would sample from the base without the adapter, " +
-                                  "and syncing adapters to servers is not built yet (docs/scale-out.md); train in process, or without LoRA");
             var fleet = RolloutFleetFor(config);
             return new TrainingJob(bundle, config, (run, from, onStep, cancellation) =>
                 new GrpoTrainer(bundle.Model, config, environment, reference, bundle.Adapter) { Fleet = fleet }.Run(run, from, onStep, evaluate, cancellation))

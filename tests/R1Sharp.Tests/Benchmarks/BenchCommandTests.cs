@@ -41,6 +41,15 @@ public class BenchCommandTests
         foreach (var engine in new[] { "r1sharp", "llama_cpp" })
             foreach (var figure in new[] { "prefill_tokens_per_second", "decode_tokens_per_second", "samples_tokens_per_second" })
                 Assert.True(result[engine]![figure]!.GetValue<double>() > 0, $"{engine}.{figure}");
+        // --precision all (the default): fp32 and, where the kernels run, bf16 weights, each with the three figures.
+        var precisions = result["precisions"]!.AsObject();
+        Assert.Equal(width == SimdWidth.None ? ["fp32"] : new[] { "fp32", "bf16" }, precisions.Select(p => p.Key));
+        foreach (var (name, figures) in precisions)
+            foreach (var figure in new[] { "prefill_tokens_per_second", "decode_tokens_per_second", "samples_tokens_per_second" })
+                Assert.True(figures![figure]!.GetValue<double>() > 0, $"precisions.{name}.{figure}");
+        Assert.Equal(precisions["fp32"]!["decode_tokens_per_second"]!.GetValue<double>(), result["r1sharp"]!["decode_tokens_per_second"]!.GetValue<double>());
+        Assert.Equal(width == SimdWidth.None, result["notes"]!.AsArray().Any(n => n!.GetValue<string>().StartsWith("bf16 not measured")));
+        if (width != SimdWidth.None) Assert.Contains("bf16 ÷ fp32", output);
         Assert.Equal(1, result["threads"]!.GetValue<int>());
         Assert.Equal(24, result["options"]!["prefill_tokens"]!.GetValue<int>());
         Assert.Equal((int)width, result["simd_width"]!.GetValue<int>());
@@ -52,6 +61,21 @@ public class BenchCommandTests
             double share = phases.Sum(p => p!["share"]!.GetValue<double>());
             Assert.InRange(share, 0.99, 1.01);
         }
+    }
+
+    [SkippableFact]
+    public void Bench_generate_precision_bf16_measures_bf16_alone()
+    {
+        SimdWidths.SkipUnlessSupported(SimdKernels.Active);
+        using var dir = new TempDir("r1-bench-");
+        Assert.Equal(0, R1("init", "--arch", "llama", "--preset", "tiny", "--out", dir, "--seed", "1").Exit);
+        string json = Path.Combine(dir, "bench.json");
+        var (exit, output) = R1(["bench", "generate", "--model", dir, "--threads", "1", "--repeats", "1", "--prefill-tokens", "8",
+            "--decode-tokens", "3", "--samples", "2", "--precision", "bf16", "--out", json]);
+        Assert.True(exit == 0, output);
+        var result = JsonNode.Parse(File.ReadAllText(json))!;
+        Assert.Equal(["bf16"], result["precisions"]!.AsObject().Select(p => p.Key));
+        Assert.Equal(2, R1("bench", "generate", "--model", dir, "--precision", "auto").Exit); // fp32, bf16 or all
     }
 
     [Fact]

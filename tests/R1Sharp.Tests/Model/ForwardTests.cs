@@ -166,6 +166,25 @@ public class ForwardTests
             AssertClose(full.select(1, i), model.Forward(ids.narrow(1, i, 1), full_like(ids.narrow(1, 0, 1), i), null, cache));
     }
 
+    [Fact]
+    public void The_embeddings_gradient_is_the_same_bits_every_time_even_when_tokens_repeat()
+    {
+        // Pretraining batches repeat tokens thousands of times; the table's gradient must sum them in one order, or
+        // same-seed runs drift apart after a few steps (they did when the lookup's backward used parallel atomic adds).
+        using var embedding = new TokenEmbedding(16, 64);
+        var ids = randint(16, [32, 128], dtype: int64, generator: new Generator(3));
+        var upstream = randn([32, 128, 64], generator: new Generator(4));
+        Tensor? first = null;
+        for (int run = 0; run < 20; run++)
+        {
+            embedding.zero_grad();
+            (embedding.forward(ids) * upstream).sum().backward();
+            var grad = embedding.Weight!.grad!.clone();
+            if (first is null) first = grad;
+            else Assert.True(first.eq(grad).all().item<bool>(), $"run {run}: the gradient's bits changed");
+        }
+    }
+
     internal static void AssertClose(Tensor expected, Tensor actual)
     {
         Assert.Equal(expected.shape, actual.shape);

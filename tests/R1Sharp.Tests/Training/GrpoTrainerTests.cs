@@ -74,6 +74,34 @@ public class GrpoTrainerTests
         Assert.NotEmpty(File.ReadAllLines(run.Samples.Path));
     }
 
+    [SkippableFact]
+    public void Bf16_rollouts_log_their_log_prob_gap_to_the_fp32_learner()
+    {
+        Skip.If(R1Sharp.Inference.SimdKernels.Active == R1Sharp.Inference.SimdWidth.None, "bf16 rollout weights run on the CPU kernels, which do not run here");
+        double Gap(Precision rollouts, out CausalLanguageModel policy)
+        {
+            var config = Config(2) with { Precision = Precision.Fp32, RolloutPrecision = rollouts };
+            policy = Policy();
+            using var dir = new TempDir();
+            using var run = RunFolder.Create(dir, "grpo", "grpo", config);
+            new GrpoTrainer(policy, config, Environment()).Run(run);
+            var metrics = run.ReadMetrics();
+            Assert.All(metrics, m => Assert.True(m.Values[MetricNames.RolloutLogProbDiffMax] >= m.Values[MetricNames.RolloutLogProbDiffMean]));
+            return metrics.Max(m => m.Values[MetricNames.RolloutLogProbDiffMean]);
+        }
+        double fp32 = Gap(Precision.Fp32, out var first);
+        double bf16 = Gap(Precision.Bf16, out var second);
+        using (first)
+        using (second)
+        {
+            // The learner recomputes every log-prob with its fp32 weights: bf16 rollouts (copies retaken after each
+            // step) differ from it by the weights' rounding, fp32 ones only by the kernels' summation order.
+            Assert.True(bf16 > fp32, $"bf16 rollouts' gap {bf16} should exceed fp32's {fp32}");
+            Assert.InRange(bf16, 1e-6, 0.05);
+            Assert.Equal(Precision.Fp32, R1Sharp.Inference.ForwardRunner.For(second).WeightPrecision); // restored after the run
+        }
+    }
+
     [Fact]
     public void A_stopped_and_resumed_grpo_run_logs_the_same_metrics_as_an_unbroken_one()
     {

@@ -177,6 +177,9 @@ public class PolicyLossTests
         Assert.Equal(1.5, metrics[MetricNames.RolloutIsMean], Close);
         Assert.Equal(3, metrics[MetricNames.RolloutIsMax], Close);
         Assert.Equal(1.0 / 3, metrics[MetricNames.RolloutIsClippedRatio], Close);
+        // |log π_learner − log π_sampler| per token: ln 2, 0, ln 3 (the padding slot's ln 10 left out).
+        Assert.Equal((Math.Log(2) + Math.Log(3)) / 3, metrics[MetricNames.RolloutLogProbDiffMean], 1e-5);
+        Assert.Equal(Math.Log(3), metrics[MetricNames.RolloutLogProbDiffMax], 1e-5);
         var (none, measured) = RolloutImportance.Compute(learner, sampler, mask, cap: null);
         Assert.Null(none);
         Assert.DoesNotContain(MetricNames.RolloutIsClippedRatio, measured.ToMetrics().Keys);
