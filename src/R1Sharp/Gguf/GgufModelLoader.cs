@@ -397,7 +397,10 @@ public static partial class GgufModelLoader
             var kInfo = Tensor(keys, [heads, rank, c.QkNopeHeadDim]);
             var vInfo = Tensor(values, [heads, c.VHeadDim, rank]);
             var attention = (MultiHeadLatentAttention)modules[attentionName];
-            attention.AbsorbedRounding = (GgmlQuants.ActivationBlock(kInfo.Type), GgmlQuants.ActivationBlock(vInfo.Type));
+            QuantizedUpProjection Up(GgufTensorInfo info, int perHead, int width) => new(GgmlQuants.ActivationBlock(info.Type),
+                info.Type == GgmlType.Q5_1 ? Packed(info, heads * perHead, width).BlockMins().view(heads, perHead, width / 32) : null);
+            var (keyUp, valueUp) = (Up(kInfo, rank, c.QkNopeHeadDim), Up(vInfo, c.VHeadDim, rank));
+            if (keyUp.Block > 0 || valueUp.Block > 0) attention.Quantized = (keyUp, valueUp);
             using var k = torch.tensor(Values(kInfo), [heads, rank, c.QkNopeHeadDim]);
             using var v = torch.tensor(Values(vInfo), [heads, c.VHeadDim, rank]);
             using var kvB = cat([k.transpose(1, 2), v], 1).reshape(rows, columns);

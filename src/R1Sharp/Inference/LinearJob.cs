@@ -105,7 +105,7 @@ sealed unsafe class LinearJob : ParallelJob
     {
         switch (width)
         {
-            case SimdWidth.Bits512: Execute<Vector512<float>, Vector256<byte>>(chunk, worker); break;
+            case SimdWidth.Bits512: Execute<Vector512<float>, Vector512<byte>>(chunk, worker); break;
             case SimdWidth.Bits256: Execute<Vector256<float>, Vector256<byte>>(chunk, worker); break;
             default: Execute<Vector128<float>, Vector128<byte>>(chunk, worker); break;
         }

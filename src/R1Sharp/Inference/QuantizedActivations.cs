@@ -10,6 +10,9 @@ namespace R1Sharp.Inference;
 /// arrays per row — the bytes, one scale per block, and the sum of each 16 bytes (the weights' offsets and mins multiply
 /// those) — so the kernels load 32 activation bytes at a time. A Q8_0 block's scale is rounded to half precision, as
 /// the block format stores it (llama.cpp's products use the rounded scale; keeping the float one moves logits by 1%).
+/// For Q5_1 weights llama.cpp quantizes activations to Q8_1 instead: the same bytes and scale, plus the block's
+/// s = d·Σq with d = amax / 127 unrounded and s rounded to half precision, which multiplies the weights' min m. Q5_1's
+/// m·s nearly cancels its d·Σq·a term, so that rounding shows in the result: <see cref="BlockSums"/> keeps s per 32-block.
 /// </summary>
 sealed unsafe class QuantizedActivations
 {
@@ -30,6 +33,9 @@ sealed unsafe class QuantizedActivations
     /// <summary>Row <paramref name="row"/>'s sums of each 16 bytes.</summary>
     public int* Sums(int row) => (int*)(Scales(row) + Columns / BlockSize);
 
+    /// <summary>Row <paramref name="row"/>'s Q8_1 block sums s = fp16(d·Σq), one per 32-block (32-blocks only).</summary>
+    public float* BlockSums(int row) => (float*)(Sums(row) + Columns / 16);
+
     /// <summary>Makes room for <paramref name="rows"/> rows of <paramref name="columns"/> (a multiple of <paramref name="blockSize"/>).</summary>
     public void Prepare(int rows, int columns, int blockSize)
     {
@@ -37,8 +43,8 @@ sealed unsafe class QuantizedActivations
         Rows = rows;
         Columns = columns;
         BlockSize = blockSize;
-        // Bytes, then a float per block, then an int per 16; rounded up to 64 bytes so each row starts on a cache line.
-        rowStride = (columns + 4L * (columns / blockSize) + 4L * (columns / 16) + 63) & ~63L;
+        // Bytes, a float per block, an int per 16, a float per block; rounded up to 64 bytes so each row starts on a cache line.
+        rowStride = (columns + 8L * (columns / blockSize) + 4L * (columns / 16) + 63) & ~63L;
         buffer.Get((rows * rowStride + 3) / 4);
     }
 
@@ -49,33 +55,42 @@ sealed unsafe class QuantizedActivations
         {
             float* v = x + b * BlockSize;
             sbyte* q = Q(row) + b * BlockSize;
-            if (Vector256.IsHardwareAccelerated) Scales(row)[b] = QuantizeBlock<Vector256<float>>(v, q, BlockSize);
-            else if (Vector128.IsHardwareAccelerated) Scales(row)[b] = QuantizeBlock<Vector128<float>>(v, q, BlockSize);
-            else Scales(row)[b] = ReferenceBlock(v, q, BlockSize);
+            float d = Vector256.IsHardwareAccelerated ? QuantizeBlock<Vector256<float>>(v, q, BlockSize)
+                : Vector128.IsHardwareAccelerated ? QuantizeBlock<Vector128<float>>(v, q, BlockSize)
+                : ReferenceBlock(v, q, BlockSize);
+            StoreBlock(row, b, d);
         }
-        SumEach16(row);
     }
 
     /// <summary>The scalar reference of <see cref="QuantizeRow"/> (tests hold the two equal, byte for byte).</summary>
     public void ReferenceRow(int row, float* x)
     {
-        for (int b = 0; b < Columns / BlockSize; b++) Scales(row)[b] = ReferenceBlock(x + b * BlockSize, Q(row) + b * BlockSize, BlockSize);
-        SumEach16(row);
+        for (int b = 0; b < Columns / BlockSize; b++) StoreBlock(row, b, ReferenceBlock(x + b * BlockSize, Q(row) + b * BlockSize, BlockSize));
     }
 
-    void SumEach16(int row)
+    /// <summary>
+    /// Block <paramref name="b"/>'s scale, sums of 16 and (32-blocks) Q8_1 sum from its bytes and unrounded scale
+    /// <paramref name="d"/>: a 32-block's scale is stored as a half, as Q8_0 and Q8_1 store it; Q8_K's stays a float.
+    /// </summary>
+    void StoreBlock(int row, int b, float d)
     {
-        sbyte* q = Q(row);
-        int* sums = Sums(row);
-        for (int g = 0; g < Columns / 16; g++)
+        sbyte* q = Q(row) + b * BlockSize;
+        int* sums = Sums(row) + b * (BlockSize / 16);
+        int total = 0;
+        for (int g = 0; g < BlockSize / 16; g++)
         {
             int sum = 0;
             for (int i = 0; i < 16; i++) sum += q[16 * g + i];
             sums[g] = sum;
+            total += sum;
         }
+        Scales(row)[b] = BlockSize == 32 ? (float)(Half)d : d;
+        if (BlockSize == 32) BlockSums(row)[b] = (float)(Half)(d * total);
     }
 
-    /// <summary>One block: the scale d with x ≈ d·q. Q8_0 scales by amax / 127; Q8_K by −max / 127 (max signed), as llama.cpp.</summary>
+    /// <summary>
+    /// One block: the scale d with x ≈ d·q, unrounded. Q8_0 scales by amax / 127; Q8_K by −max / 127 (max signed), as llama.cpp.
+    /// </summary>
     static float ReferenceBlock(float* x, sbyte* q, int n)
     {
         float amax = 0, max = 0;
@@ -91,7 +106,7 @@ sealed unsafe class QuantizedActivations
         {
             float id = amax != 0 ? 127f / amax : 0;
             for (int i = 0; i < n; i++) q[i] = (sbyte)MathF.Round(x[i] * id);
-            return (float)(Half)(amax / 127f);
+            return amax / 127f;
         }
         if (amax == 0)
         {
@@ -125,7 +140,7 @@ sealed unsafe class QuantizedActivations
         if (n == 32)
         {
             scale = amax != 0 ? 127f / amax : 0;
-            d = (float)(Half)(amax / 127f);
+            d = amax / 127f;
         }
         else
         {

@@ -55,6 +55,13 @@ static unsafe class QuantizedDots
     static void Dispatch<TVec, TRows>(GgmlType type, byte* w, QuantizedActivations x, int first, float* sums)
         where TVec : struct where TRows : struct, IRows
     {
+        // The 512-bit path covers Q8_0 and the K-quants; the 32-blocks with 4-bit levels (Q4_0, Q5_0, Q5_1: Q4_K_M's
+        // and Q5_K_M's fallbacks for narrow rows) run the 256-bit kernels there.
+        if (Int8Simd<TVec>.Count == 64 && type is GgmlType.Q4_0 or GgmlType.Q5_0 or GgmlType.Q5_1)
+        {
+            Dispatch<Vector256<byte>, TRows>(type, w, x, first, sums);
+            return;
+        }
         switch (type)
         {
             case GgmlType.Q8_0: Q8_0<TVec, TRows>(w, x, first, sums); break;
@@ -84,7 +91,25 @@ static unsafe class QuantizedDots
         sbyte* a0 = x.Q(first), a1 = x.Q(r1), a2 = x.Q(r2), a3 = x.Q(r3);
         float* d0 = x.Scales(first), d1 = x.Scales(r1), d2 = x.Scales(r2), d3 = x.Scales(r3);
         TVec f0 = default, f1 = default, f2 = default, f3 = default;
-        for (int b = 0; b < x.Columns / 32; b++, w += LegacyQuants.Q8_0Bytes)
+        int blocks = x.Columns / 32;
+        if (Int8Simd<TVec>.Count == 64)
+        {
+            // Two blocks per vector. A last odd block gets zero weights in the upper half: the activation load then
+            // reads 32 bytes past the row's bytes (its scales and sums, inside the buffer), which multiply zeros.
+            for (int b = 0; b < blocks; b += 2, w += 2 * LegacyQuants.Q8_0Bytes)
+            {
+                bool pair = b + 1 < blocks;
+                float d = Half(w), dNext = pair ? Half(w + LegacyQuants.Q8_0Bytes) : 0;
+                var q = Int8Simd<TVec>.Join(Vector256.Load(w + 2), pair ? Vector256.Load(w + LegacyQuants.Q8_0Bytes + 2) : Vector256<byte>.Zero);
+                int e = 32 * b;
+                f0 = Int8Simd<TVec>.MultiplyAdd(f0, Int8Simd<TVec>.DotSigned(default, q, Int8Simd<TVec>.Load(a0 + e)), d * d0[b], pair ? dNext * d0[b + 1] : 0);
+                if (TRows.N > 1) f1 = Int8Simd<TVec>.MultiplyAdd(f1, Int8Simd<TVec>.DotSigned(default, q, Int8Simd<TVec>.Load(a1 + e)), d * d1[b], pair ? dNext * d1[b + 1] : 0);
+                if (TRows.N > 2) f2 = Int8Simd<TVec>.MultiplyAdd(f2, Int8Simd<TVec>.DotSigned(default, q, Int8Simd<TVec>.Load(a2 + e)), d * d2[b], pair ? dNext * d2[b + 1] : 0);
+                if (TRows.N > 3) f3 = Int8Simd<TVec>.MultiplyAdd(f3, Int8Simd<TVec>.DotSigned(default, q, Int8Simd<TVec>.Load(a3 + e)), d * d3[b], pair ? dNext * d3[b + 1] : 0);
+            }
+            blocks = 0;
+        }
+        for (int b = 0; b < blocks; b++, w += LegacyQuants.Q8_0Bytes)
         {
             float d = (float)BinaryPrimitives.ReadHalfLittleEndian(new ReadOnlySpan<byte>(w, 2));
             TVec i0 = default, i1 = default, i2 = default, i3 = default;
@@ -160,6 +185,7 @@ static unsafe class QuantizedDots
         sbyte* a0 = x.Q(first), a1 = x.Q(r1), a2 = x.Q(r2), a3 = x.Q(r3);
         float* d0 = x.Scales(first), d1 = x.Scales(r1), d2 = x.Scales(r2), d3 = x.Scales(r3);
         int* s0 = x.Sums(first), s1 = x.Sums(r1), s2 = x.Sums(r2), s3 = x.Sums(r3);
+        float* m0 = x.BlockSums(first), m1 = x.BlockSums(r1), m2 = x.BlockSums(r2), m3 = x.BlockSums(r3);
         int blockBytes = withMin ? LegacyQuants.Q5_1Bytes : LegacyQuants.Q5_0Bytes, qsAt = withMin ? 8 : 6, qhAt = withMin ? 4 : 2;
         var bitMask = Vector128.Create((byte)1, 2, 4, 8, 16, 32, 64, 128, 1, 2, 4, 8, 16, 32, 64, 128);
         TVec f0 = default, f1 = default, f2 = default, f3 = default;
@@ -194,10 +220,21 @@ static unsafe class QuantizedDots
             if (TRows.N > 1) f1 = Int8Simd<TVec>.MultiplyAdd(f1, i1, d * d1[b]);
             if (TRows.N > 2) f2 = Int8Simd<TVec>.MultiplyAdd(f2, i2, d * d2[b]);
             if (TRows.N > 3) f3 = Int8Simd<TVec>.MultiplyAdd(f3, i3, d * d3[b]);
-            o0 += offset * d0[b] * (s0[2 * b] + s0[2 * b + 1]);
-            if (TRows.N > 1) o1 += offset * d1[b] * (s1[2 * b] + s1[2 * b + 1]);
-            if (TRows.N > 2) o2 += offset * d2[b] * (s2[2 * b] + s2[2 * b + 1]);
-            if (TRows.N > 3) o3 += offset * d3[b] * (s3[2 * b] + s3[2 * b + 1]);
+            if (withMin)
+            {
+                // Q5_1: the min times the activations' Q8_1 block sum, rounded as llama.cpp stores it.
+                o0 += offset * m0[b];
+                if (TRows.N > 1) o1 += offset * m1[b];
+                if (TRows.N > 2) o2 += offset * m2[b];
+                if (TRows.N > 3) o3 += offset * m3[b];
+            }
+            else
+            {
+                o0 += offset * d0[b] * (s0[2 * b] + s0[2 * b + 1]);
+                if (TRows.N > 1) o1 += offset * d1[b] * (s1[2 * b] + s1[2 * b + 1]);
+                if (TRows.N > 2) o2 += offset * d2[b] * (s2[2 * b] + s2[2 * b + 1]);
+                if (TRows.N > 3) o3 += offset * d3[b] * (s3[2 * b] + s3[2 * b + 1]);
+            }
         }
         sums[0] = Int8Simd<TVec>.SumFloats(f0) + o0;
         sums[1] = Int8Simd<TVec>.SumFloats(f1) + o1;
@@ -235,7 +272,30 @@ static unsafe class QuantizedDots
             }
             byte* qh = w + 16, q = w + (five ? 48 : 16);
             TVec i0 = default, i1 = default, i2 = default, i3 = default;
-            for (int k = 0; k < 4; k++)
+            if (Int8Simd<TVec>.Count == 64)
+            {
+                // Sub-blocks 2k and 2k + 1 (adjacent activations) in one vector: low nibbles, then high nibbles.
+                for (int k = 0; k < 4; k++)
+                {
+                    var packed = Vector256.Load(q + 32 * k);
+                    var low = Int8Simd<Vector256<byte>>.LowNibbles(packed);
+                    var high = Int8Simd<Vector256<byte>>.HighNibbles(packed);
+                    if (five)
+                    {
+                        var bits = Vector256.Load(qh);
+                        low |= Int8Simd<Vector256<byte>>.FifthBit(bits, Vector256.Create((byte)(1 << (2 * k))));
+                        high |= Int8Simd<Vector256<byte>>.FifthBit(bits, Vector256.Create((byte)(2 << (2 * k))));
+                    }
+                    var both = Int8Simd<TVec>.Join(low, high);
+                    short sl = scales[2 * k], sh = scales[2 * k + 1];
+                    int e = 256 * b + 64 * k;
+                    i0 = Int8Simd<TVec>.DotScaled(i0, both, Int8Simd<TVec>.Load(a0 + e), sl, sh);
+                    if (TRows.N > 1) i1 = Int8Simd<TVec>.DotScaled(i1, both, Int8Simd<TVec>.Load(a1 + e), sl, sh);
+                    if (TRows.N > 2) i2 = Int8Simd<TVec>.DotScaled(i2, both, Int8Simd<TVec>.Load(a2 + e), sl, sh);
+                    if (TRows.N > 3) i3 = Int8Simd<TVec>.DotScaled(i3, both, Int8Simd<TVec>.Load(a3 + e), sl, sh);
+                }
+            }
+            else for (int k = 0; k < 4; k++)
             {
                 var lowBit = Int8Simd<TVec>.Broadcast((byte)(1 << (2 * k)));
                 var highBit = Int8Simd<TVec>.Broadcast((byte)(2 << (2 * k)));
@@ -300,13 +360,33 @@ static unsafe class QuantizedDots
         int* s0 = x.Sums(first), s1 = x.Sums(r1), s2 = x.Sums(r2), s3 = x.Sums(r3);
         TVec f0 = default, f1 = default, f2 = default, f3 = default;
         float o0 = 0, o1 = 0, o2 = 0, o3 = 0;
-        var three = Int8Simd<TVec>.Broadcast(3);
         for (int b = 0; b < x.Columns / 256; b++, w += KQuants.Q6_KBytes)
         {
             sbyte* sc = (sbyte*)(w + 192);
             float d = (float)BinaryPrimitives.ReadHalfLittleEndian(new ReadOnlySpan<byte>(w + 208, 2));
             TVec i0 = default, i1 = default, i2 = default, i3 = default;
-            for (int half = 0; half < 2; half++)
+            if (Int8Simd<TVec>.Count == 64)
+            {
+                // Runs 0 and 1, then 2 and 3 (adjacent activations) in one vector each; four scales of 16 per vector.
+                for (int half = 0; half < 2; half++)
+                {
+                    byte* ql = w + 64 * half;
+                    var lowRun = Vector256.Load(ql);
+                    var highRun = Vector256.Load(ql + 32);
+                    var bits = Vector256.Load(w + 128 + 32 * half);
+                    for (int pair = 0; pair < 2; pair++)
+                    {
+                        var q = Int8Simd<TVec>.Join(Q6Run(lowRun, highRun, bits, 2 * pair), Q6Run(lowRun, highRun, bits, 2 * pair + 1));
+                        sbyte* js = sc + 8 * half + 4 * pair;
+                        int e = 256 * b + 128 * half + 64 * pair;
+                        i0 = Int8Simd<TVec>.DotScaled(i0, q, Int8Simd<TVec>.Load(a0 + e), js[0], js[1], js[2], js[3]);
+                        if (TRows.N > 1) i1 = Int8Simd<TVec>.DotScaled(i1, q, Int8Simd<TVec>.Load(a1 + e), js[0], js[1], js[2], js[3]);
+                        if (TRows.N > 2) i2 = Int8Simd<TVec>.DotScaled(i2, q, Int8Simd<TVec>.Load(a2 + e), js[0], js[1], js[2], js[3]);
+                        if (TRows.N > 3) i3 = Int8Simd<TVec>.DotScaled(i3, q, Int8Simd<TVec>.Load(a3 + e), js[0], js[1], js[2], js[3]);
+                    }
+                }
+            }
+            else for (int half = 0; half < 2; half++)
             {
                 byte* ql = w + 64 * half, qh = w + 128 + 32 * half;
                 for (int h = 0, part = 0; h < 32; h += Int8Simd<TVec>.Count, part++)
@@ -316,15 +396,7 @@ static unsafe class QuantizedDots
                     var bits = Int8Simd<TVec>.Load(qh + h);
                     for (int run = 0; run < 4; run++)
                     {
-                        var nibbles = run switch
-                        {
-                            0 => Int8Simd<TVec>.LowNibbles(lowRun),
-                            1 => Int8Simd<TVec>.LowNibbles(highRun),
-                            2 => Int8Simd<TVec>.HighNibbles(lowRun),
-                            _ => Int8Simd<TVec>.HighNibbles(highRun),
-                        };
-                        var top = Int8Simd<TVec>.And(run == 0 ? bits : Int8Simd<TVec>.ShiftRight(bits, 2 * run), three);
-                        var q = Int8Simd<TVec>.Or(nibbles, Int8Simd<TVec>.Times16(top));
+                        var q = Q6Run(lowRun, highRun, bits, run);
                         // Sub-blocks of 16: the run's first 16 values take scale 2·run, the next 16 scale 2·run + 1.
                         int j = 8 * half + 2 * run;
                         short sa = sc[j + part], sb = sc[j + 1];
@@ -351,6 +423,21 @@ static unsafe class QuantizedDots
         sums[3] = Int8Simd<TVec>.SumFloats(f3) - 32 * o3;
     }
 
+    /// <summary>Q6_K's levels of run <paramref name="run"/> (0–3) of a half block from its ql and qh bytes, at any width.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    static TBytes Q6Run<TBytes>(TBytes lowRun, TBytes highRun, TBytes bits, int run) where TBytes : struct
+    {
+        var nibbles = run switch
+        {
+            0 => Int8Simd<TBytes>.LowNibbles(lowRun),
+            1 => Int8Simd<TBytes>.LowNibbles(highRun),
+            2 => Int8Simd<TBytes>.HighNibbles(lowRun),
+            _ => Int8Simd<TBytes>.HighNibbles(highRun),
+        };
+        var top = Int8Simd<TBytes>.And(run == 0 ? bits : Int8Simd<TBytes>.ShiftRight(bits, 2 * run), Int8Simd<TBytes>.Broadcast(3));
+        return Int8Simd<TBytes>.Or(nibbles, Int8Simd<TBytes>.Times16(top));
+    }
+
     /// <summary>Σ_j sc_j · (sum of sub-block j's 16 activations).</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     static int OffsetTerm(sbyte* scales, int* sums16)
@@ -370,6 +457,7 @@ static unsafe class QuantizedDots
         sbyte* a = x.Q(row);
         float* da = x.Scales(row);
         int* s16 = x.Sums(row);
+        float* q8_1Sums = x.BlockSums(row);
         double total = 0;
         switch (type)
         {
@@ -389,7 +477,7 @@ static unsafe class QuantizedDots
                         GgmlType.Q8_0 => d * da[b] * dot,
                         GgmlType.Q4_0 => d * da[b] * (dot - 8 * activationSum),
                         GgmlType.Q5_0 => d * da[b] * (dot - 16 * activationSum),
-                        _ => da[b] * (d * dot + Half(block + 2) * activationSum),
+                        _ => d * da[b] * dot + Half(block + 2) * q8_1Sums[b],
                     };
                     total += blockSum;
                 }

@@ -23,12 +23,12 @@ public sealed class MultiHeadLatentAttention : AttentionLayer
     readonly int heads, nopeDim, ropeDim, vDim, rank;
 
     /// <summary>
-    /// Blocks the absorbed path rounds q_nope and the attended latent to before the per-head up-projections (0: kept
-    /// float). The GGUF loader sets them when a file stores attn_k_b/attn_v_b quantized, because llama.cpp multiplies
-    /// those as it does every quantized matrix — by activations rounded to 8-bit blocks — and without it the logits
-    /// move by a few percent.
+    /// How the per-head up-projections are multiplied when a GGUF file stores attn_k_b/attn_v_b quantized (set by the
+    /// loader; null: in float). llama.cpp multiplies those as it does every quantized matrix — by activations rounded
+    /// to 8-bit blocks — and without that the logits move by a few percent. Such a model always runs the absorbed form,
+    /// cached or not, since the rounded activations (q_nope, the attended latent) exist only there.
     /// </summary>
-    internal (int Key, int Value) AbsorbedRounding { get; set; }
+    internal (QuantizedUpProjection Key, QuantizedUpProjection Value)? Quantized { get; set; }
 
     public MultiHeadLatentAttention(ModelConfig config) : base(nameof(MultiHeadLatentAttention))
     {
@@ -70,7 +70,7 @@ public sealed class MultiHeadLatentAttention : AttentionLayer
 
         // Softmax scale is 1/sqrt(nope + rope) times YaRN's correction; SDPA divides by sqrt(query width).
         double scale = context.Rotary.AttentionScaleFactor / Math.Sqrt(nopeDim + ropeDim);
-        var o = context.Cache is null
+        var o = context.Cache is null && Quantized is null
             ? Naive(qNope, qPe, cKv, kPe, context, scale)
             : Absorbed(qNope, qPe, cKv, kPe, context, layerIndex, scale);
         return o_proj.call(o.reshape(b, t, heads * vDim)).MoveToOuterDisposeScope();
@@ -89,15 +89,14 @@ public sealed class MultiHeadLatentAttention : AttentionLayer
     Tensor Absorbed(Tensor qNope, Tensor qPe, Tensor cKv, Tensor kPe, AttentionContext context, int layerIndex, double scale)
     {
         long b = qNope.shape[0], t = qNope.shape[1];
-        var (cKvAll, kPeAll) = context.Cache!.Append(layerIndex, cKv, kPe, context.PastLength);
+        var (cKvAll, kPeAll) = context.Cache is null ? (cKv, kPe) : context.Cache.Append(layerIndex, cKv, kPe, context.PastLength);
         long s = cKvAll.shape[1];
 
         // The weight itself is read here, not the layer called, so an active LoRA adapter's B·A is added to it.
         var w = LoraAdapter.EffectiveWeight(kv_b_proj).view(heads, nopeDim + vDim, rank);
         var wUk = w.narrow(1, 0, nopeDim);         // [H, nope, rank]
         var wUv = w.narrow(1, nopeDim, vDim);      // [H, v, rank]
-        if (AbsorbedRounding.Key > 0) qNope = Quantization.GgmlQuants.RoundActivations(qNope, AbsorbedRounding.Key);
-        var qLatent = einsum("bthd,hdc->bthc", qNope, wUk);
+        var qLatent = Quantized?.Key.Apply(qNope, wUk, "bthd,hdc->bthc", "bthk,hck->bthc") ?? einsum("bthd,hdc->bthc", qNope, wUk);
 
         // All heads share one key and one value (the latent), so the H·T queries form a single head.
         var query = cat([qLatent, qPe], -1).transpose(1, 2).reshape(b, 1, heads * t, rank + ropeDim);
@@ -107,10 +106,26 @@ public sealed class MultiHeadLatentAttention : AttentionLayer
                    ?? (t > 1 ? CausalMask(t, s, context.PastLength, qNope.device).repeat(heads, 1).view(1, 1, heads * t, s) : null);
         var latent = nn.functional.scaled_dot_product_attention(query * (scale * Math.Sqrt(rank + ropeDim)), key, value, mask)
             .view(b, heads, t, rank);
-        if (AbsorbedRounding.Value > 0) latent = Quantization.GgmlQuants.RoundActivations(latent, AbsorbedRounding.Value);
-        return einsum("bhtc,hdc->bthd", latent, wUv);
+        return Quantized?.Value.Apply(latent, wUv, "bhtc,hdc->bthd", "bhtk,hdk->bthd") ?? einsum("bhtc,hdc->bthd", latent, wUv);
     }
 
     static Tensor CausalMask(long t, long s, int past, Device device) =>
         arange(s, device: device).unsqueeze(0) <= (arange(t, device: device) + past).unsqueeze(1);
+}
+
+/// <summary>
+/// One of MLA's per-head up-projections (attn_k_b or attn_v_b) as llama.cpp multiplies it when stored quantized: the
+/// input rounded to <c>Block</c>-value 8-bit blocks (0: float weights, input kept), and for Q5_1 weights
+/// the blocks' mins [heads, rows, columns / 32], which multiply the rounded Q8_1 block sums
+/// (<see cref="Quantization.GgmlQuants.Q8_1SumCorrection"/>).
+/// </summary>
+internal sealed record QuantizedUpProjection(int Block, Tensor? Mins)
+{
+    /// <summary>einsum(<paramref name="equation"/>, x, w) on the rounded x, plus the Q5_1 correction over blocks k (<paramref name="minEquation"/>).</summary>
+    public Tensor Apply(Tensor x, Tensor w, string equation, string minEquation)
+    {
+        if (Block == 0) return einsum(equation, x, w);
+        var product = einsum(equation, Quantization.GgmlQuants.RoundActivations(x, Block), w);
+        return Mins is null ? product : product + einsum(minEquation, Quantization.GgmlQuants.Q8_1SumCorrection(x), Mins);
+    }
 }

@@ -60,6 +60,18 @@ public sealed unsafe class PackedMatrix
             GgmlQuants.Dequantize(Type, new ReadOnlySpan<byte>(Row(first + r), (int)RowBytes), destination.Slice(r * Columns, Columns));
     }
 
+    /// <summary>A Q5_1 matrix's block mins m as a float32 tensor [Rows, Columns / 32] (<see cref="GgmlQuants.Q8_1SumCorrection"/> multiplies them).</summary>
+    public Tensor BlockMins()
+    {
+        if (Type != GgmlType.Q5_1) throw new InvalidOperationException($"{Type} blocks have no min");
+        int blocks = Columns / LegacyQuants.BlockSize;
+        var mins = new float[(long)Rows * blocks];
+        for (int r = 0; r < Rows; r++)
+            for (int b = 0; b < blocks; b++)
+                mins[(long)r * blocks + b] = LegacyQuants.ReadHalf(new ReadOnlySpan<byte>(Row(r) + b * LegacyQuants.Q5_1Bytes + 2, 2));
+        return tensor(mins, [Rows, blocks]);
+    }
+
     /// <summary>The whole matrix as a float32 tensor [Rows, Columns] (for the libtorch path and tests; allocates a copy).</summary>
     public Tensor ToTensor()
     {

@@ -65,7 +65,8 @@ public sealed class Projection : nn.Module<Tensor, Tensor>
 
     /// <summary>
     /// With packed quantized weights the input is rounded to 8-bit blocks first, as the integer kernels (and llama.cpp)
-    /// quantize it, so this reference path computes the products the kernels compute.
+    /// quantize it, so this reference path computes the products the kernels compute (Q5_1's mins times the rounded
+    /// Q8_1 block sums included).
     /// </summary>
     public override Tensor forward(Tensor x)
     {
@@ -73,7 +74,10 @@ public sealed class Projection : nn.Module<Tensor, Tensor>
         using var scope = NewDisposeScope();
         int block = Quantization.GgmlQuants.ActivationBlock(Packed!.Type);
         var input = block > 0 ? Quantization.GgmlQuants.RoundActivations(x, block) : x;
-        return nn.functional.linear(input, DenseWeight().to(x.dtype, x.device), bias).MoveToOuterDisposeScope();
+        var output = nn.functional.linear(input, DenseWeight().to(x.dtype, x.device), bias);
+        if (Packed.Type == Gguf.GgmlType.Q5_1)
+            output = output + matmul(Quantization.GgmlQuants.Q8_1SumCorrection(x), Packed.BlockMins().to(x.dtype, x.device).t());
+        return output.MoveToOuterDisposeScope();
     }
 }
 

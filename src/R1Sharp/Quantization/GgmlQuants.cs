@@ -65,6 +65,27 @@ public static class GgmlQuants
         return rounded.reshape(shape).to(x.dtype).MoveToOuterDisposeScope();
     }
 
+    /// <summary>
+    /// For Q5_1 weights, what llama.cpp's product adds to the product of <see cref="RoundActivations"/>(x, 32) with the
+    /// dequantized weights: it multiplies x by Q8_1 blocks, whose sum s = d·Σq (d = amax / 127 unrounded) is stored as a
+    /// half and multiplies each weight block's min m, where the dequantized product has m·fp16(d)·Σq. Returns
+    /// s − fp16(d)·Σq per block, [..., columns / 32]; times the weights' mins [rows, columns / 32] (transposed), it is
+    /// the difference. (Q5_1's m·s nearly cancels its d·Σq·a term, so the rounding of s shows in the result.)
+    /// </summary>
+    public static TorchSharp.torch.Tensor Q8_1SumCorrection(TorchSharp.torch.Tensor x)
+    {
+        using var scope = TorchSharp.torch.NewDisposeScope();
+        var shape = x.shape;
+        var blocks = x.to(TorchSharp.torch.float32).reshape(-1, shape[^1] / 32, 32);
+        var amax = blocks.abs().amax([-1L]);
+        var d = amax / 127f;
+        var inverse = TorchSharp.torch.where(amax > 0, 127f / amax, TorchSharp.torch.zeros_like(amax));
+        var sum = (blocks * inverse.unsqueeze(-1)).round().sum(-1);
+        static TorchSharp.torch.Tensor Half(TorchSharp.torch.Tensor t) => t.to(TorchSharp.torch.float16).to(TorchSharp.torch.float32);
+        var correction = Half(d * sum) - Half(d) * sum;
+        return correction.reshape([.. shape[..^1], shape[^1] / 32]).to(x.dtype).MoveToOuterDisposeScope();
+    }
+
     /// <summary>Bytes of one row of <paramref name="length"/> values (a whole number of blocks).</summary>
     public static long RowBytes(GgmlType type, long length) =>
         GgmlTypes.ByteSize(type, [length]) ?? throw new ArgumentException($"a row of {length} values is not a whole number of {type} blocks");

@@ -69,6 +69,54 @@ public class GgufImportTests(ITestOutputHelper output)
         Assert.Equal(reference, ours);
     }
 
+    /// <summary>
+    /// A quantized DeepSeek file (quantized attn_k_b/attn_v_b: Q8_0; Q5_0; Q5_1 with its mins) computes the same logits
+    /// through the uncached forward, a cached prefill and a cached decode step: both run MLA's absorbed form, rounding
+    /// q_nope and the attended latent as llama.cpp does. Tolerance as for the other families' cached forward (1e-3 of
+    /// the largest |logit|): the paths differ only in float summation order.
+    /// </summary>
+    [Theory]
+    [InlineData(GgufDType.Q8_0)]
+    [InlineData(GgufDType.Q4_K_M)]
+    [InlineData(GgufDType.Q5_K_M)]
+    public void QuantizedMlaGivesTheSameLogitsCachedAndUncached(GgufDType type)
+    {
+        using var dir = new TempDir();
+        using var model = GgufTestModels.CreateWide("deepseek_v3", layers: 2);
+        string f32 = GgufTestModels.Export(model, dir.Path);
+        string path = dir.File("quantized.gguf");
+        GgufQuantizer.Quantize(f32, path, type);
+        using var bundle = ModelBundle.Load(path);
+        int[] prompt = [TestTokenizerFiles.BosId, 5, 77, 200, 31, 4, 150, 9, 41, 3];
+        float[] uncached = LastLogits(bundle.Model, prompt);
+        float[] prefill = CachedLogits(bundle.Model, prompt, kernels: false);
+        float[] decode = DecodeStepLogits(bundle.Model, prompt);
+        double scale = Math.Max(1, uncached.Max(Math.Abs));
+        double prefillDiff = uncached.Zip(prefill, (a, b) => Math.Abs(a - b)).Max();
+        double decodeDiff = uncached.Zip(decode, (a, b) => Math.Abs(a - b)).Max();
+        output.WriteLine($"deepseek_v3 {type}: max |Δlogit| uncached vs cached prefill {prefillDiff:E2}, vs decode step {decodeDiff:E2} (scale {scale:F2})");
+        Assert.True(prefillDiff <= 1e-3 * scale, $"{type}: cached prefill differs from the uncached forward by {prefillDiff}");
+        Assert.True(decodeDiff <= 1e-3 * scale, $"{type}: a cached decode step differs from the uncached forward by {decodeDiff}");
+    }
+
+    /// <summary>The last token's logits from a cached decode step after a cached prefill of the rest (libtorch path).</summary>
+    static float[] DecodeStepLogits(CausalLanguageModel model, int[] prompt)
+    {
+        using var noGrad = no_grad();
+        var runner = ForwardRunner.For(model);
+        runner.UseCpuKernels = false;
+        using var cache = KvCache.Create(model.Config, 1, prompt.Length, CPU);
+        int n = prompt.Length - 1;
+        using var ids = tensor(prompt[..n].Select(i => (long)i).ToArray()).view(1, -1);
+        using var positions = arange(n, dtype: int64).view(1, -1);
+        runner.Forward(ids, positions, null, cache).Dispose();
+        using var last = tensor(new long[] { prompt[n] }).view(1, 1);
+        using var position = tensor(new long[] { n }).view(1, 1);
+        using var logits = runner.Forward(last, position, null, cache);
+        runner.UseCpuKernels = true;
+        return logits[0].data<float>().ToArray();
+    }
+
     [Fact]
     public void PackedModelKeepsNoFloatMatricesAndCannotBeSavedOrTrained()
     {

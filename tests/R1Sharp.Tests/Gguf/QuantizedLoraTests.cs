@@ -13,7 +13,7 @@ namespace R1Sharp.Tests.Gguf;
 /// </summary>
 public class QuantizedLoraTests
 {
-    static double MaxDiff(Tensor a, Tensor b) => (a - b).abs().max().item<float>();
+    static double MeanDiff(Tensor a, Tensor b) => (a - b).abs().mean().item<float>();
 
     [Theory]
     [InlineData("llama")]
@@ -41,23 +41,20 @@ public class QuantizedLoraTests
             quantizedAdapted = quantized.Forward(ids);
             using (LoraAdapter.Use(quantized, null)) quantizedBase = quantized.Forward(ids);
         }
-        // The adapter moves the quantized model's logits as it moves the float model's, up to Q8_0's rounding.
-        double effect = MaxDiff(floatAdapted, floatBase);
+        // The adapter moves the quantized model's logits as it moves the float model's, up to the rounding of Q8_0 weights
+        // and of the activations multiplied with them. Mean differences: rounding an activation to 8 bits is a step, so
+        // two paths whose floats differ in the last bit can round one value differently and move that row's logits by a
+        // few hundredths — a whole row, rarely; the mean stays far below what a missing or wrong adapter would move.
+        double effect = MeanDiff(floatAdapted, floatBase);
         Assert.True(effect > 1e-2, $"the adapter changed nothing ({effect})");
-        Assert.True(MaxDiff(quantizedAdapted, quantizedBase) > effect / 2, "the adapter is not applied over the packed weights");
-        Assert.True(MaxDiff(quantizedAdapted, floatAdapted) < effect / 4,
-            $"quantized + adapter {MaxDiff(quantizedAdapted, floatAdapted)} from float + adapter (the adapter's effect: {effect})");
-        // The cached forward applies it too: the CPU kernels (llama) as the hooks do; MLA's absorbed attention (deepseek)
-        // rounds activations as llama.cpp does for quantized attn_k_b/attn_v_b, which the uncached path does not, so
-        // there the adapter's effect is what is compared.
+        Assert.True(MeanDiff(quantizedAdapted, quantizedBase) > effect / 2, "the adapter is not applied over the packed weights");
+        Assert.True(MeanDiff(quantizedAdapted, floatAdapted) < effect / 4,
+            $"quantized + adapter is {MeanDiff(quantizedAdapted, floatAdapted)} from float + adapter on average (the adapter's effect: {effect})");
+        // The cached forward applies it too: the CPU kernels (llama) as the hooks do, and MLA's absorbed attention (deepseek,
+        // which a quantized file runs cached or not) adds it to the dequantized kv_b_proj.
         var cachedAdapted = LoraTests.CachedLogits(quantized, ids, kernels: true);
-        Tensor cachedBase;
-        using (LoraAdapter.Use(quantized, null)) cachedBase = LoraTests.CachedLogits(quantized, ids, kernels: true);
-        if (variant == "llama")
-            Assert.True(MaxDiff(quantizedAdapted, cachedAdapted) < 1e-3 * Math.Max(1, quantizedAdapted.abs().max().item<float>()),
-                $"the CPU kernels' adapter differs from the hooks' by {MaxDiff(quantizedAdapted, cachedAdapted)}");
-        else
-            Assert.True(MaxDiff(cachedAdapted, cachedBase) > effect / 2, "the adapter is not applied in the absorbed attention over packed weights");
+        Assert.True(MeanDiff(quantizedAdapted, cachedAdapted) < effect / 100,
+            $"the cached forward's adapter differs from the hooks' by {MeanDiff(quantizedAdapted, cachedAdapted)} on average (the adapter's effect: {effect})");
 
         var training = Assert.Throws<R1Error>(() => LoraAdapter.Create(quantized, new LoraSettings(4, 8), "base", seed: 1));
         Assert.Contains("quantized model", training.Message);

@@ -49,28 +49,10 @@ public class QuantizedParityTests(ITestOutputHelper output)
         return [TestTokenizerFiles.BosId, .. tokenizer.Encode(text + text)];
     }
 
-    /// <summary>
-    /// Cases that differ from llama.cpp systematically (no prompt agrees exactly), not yet explained: every file whose
-    /// mix holds Q5_1 tensors (Q5_K's fallback for rows that are not whole 256-blocks: qwen3's o_proj of 128 columns,
-    /// DeepSeek's 64-wide experts and MLA parts) — 2–3% of the largest logit for qwen3, 37% for deepseek_v3 — and
-    /// DeepSeek's Q4_K_M (1–3%). Q5_1's blocks dequantize as ggml's do (BlockFormatTests) and its dot product equals
-    /// the scalar reference (QuantizedKernelTests), so the difference is in how the product is formed. Likely cause:
-    /// llama.cpp multiplies Q5_1 by Q8_1 activations, whose per-block s = fp16(d·Σq) is rounded to half precision
-    /// (d unrounded), where R1Sharp uses d·Σq exactly — and Q5_1's min term m·s nearly cancels its d·Σq·a term, so
-    /// that rounding shows in the result. DeepSeek's Q4_K_M is not explained. Skipped, not passed, until fixed.
-    /// </summary>
-    static readonly Dictionary<(string, string), string> KnownDifferences = new()
-    {
-        [("qwen3", "Q5_K_M")] = "Q5_1 tensors differ from llama.cpp by 2-3% of the largest logit (not yet explained)",
-        [("deepseek_v3", "Q5_K_M")] = "Q5_1 tensors differ from llama.cpp, up to 37% of the largest logit through MoE routing (not yet explained)",
-        [("deepseek_v3", "Q4_K_M")] = "DeepSeek's Q4_K_M differs from llama.cpp by 1-3% of the largest logit (not yet explained)",
-    };
-
-    [SkippableTheory]
+    [Theory]
     [MemberData(nameof(Cases))]
     public void LogitsAndPerplexityMatchLlamaCppOnItsOwnQuantization(string family, string typeName)
     {
-        Skip.If(KnownDifferences.TryGetValue((family, typeName), out string? known), known);
         var type = Enum.Parse<GgufDType>(typeName);
         using var dir = new TempDir();
         using var model = GgufTestModels.CreateWide(family, layers: 3);
@@ -132,7 +114,7 @@ public class QuantizedParityTests(ITestOutputHelper output)
     [Theory]
     [InlineData("llama", GgufDType.Q4_K_M)]
     [InlineData("qwen2", GgufDType.Q8_0)]
-    [InlineData("deepseek_v3", GgufDType.Q6_K)] // not Q4_K_M: its known difference (KnownDifferences) can flip a near-tie
+    [InlineData("deepseek_v3", GgufDType.Q4_K_M)]
     public void GreedyContinuationsOfATrainedModelMatchLlamaCpp(string family, GgufDType type)
     {
         using var dir = new TempDir();

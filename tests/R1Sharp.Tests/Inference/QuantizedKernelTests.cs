@@ -4,6 +4,7 @@ using R1Sharp.Gguf;
 using R1Sharp.Inference;
 using R1Sharp.Model;
 using R1Sharp.Quantization;
+using R1Sharp.Reference;
 using R1Sharp.Tests.Quantization;
 using static TorchSharp.torch;
 
@@ -52,7 +53,21 @@ public unsafe class QuantizedKernelTests
                 Assert.True(new Span<sbyte>(fast.Q(r), columns).SequenceEqual(new Span<sbyte>(slow.Q(r), columns)), $"row {r} bytes differ");
                 Assert.True(new Span<float>(fast.Scales(r), columns / blockSize).SequenceEqual(new Span<float>(slow.Scales(r), columns / blockSize)));
                 Assert.True(new Span<int>(fast.Sums(r), columns / 16).SequenceEqual(new Span<int>(slow.Sums(r), columns / 16)));
+                if (blockSize == 32)
+                    Assert.True(new Span<float>(fast.BlockSums(r), columns / 32).SequenceEqual(new Span<float>(slow.BlockSums(r), columns / 32)));
             }
+        // Q8_1 activations (for Q5_1 weights) are llama.cpp's own blocks: d and s = d·Σq as halves, s from the unrounded d.
+        if (blockSize == 32)
+        {
+            var theirs = GgmlQuantsReference.QuantizeRow(GgmlType.Q8_1, x.AsSpan(columns, columns).ToArray());
+            for (int b = 0; b < columns / 32; b++)
+            {
+                var block = theirs.AsSpan(b * 36, 36);
+                Assert.Equal((float)BitConverter.ToHalf(block), fast.Scales(1)[b]);
+                Assert.Equal((float)BitConverter.ToHalf(block[2..]), fast.BlockSums(1)[b]);
+                Assert.True(block[4..].SequenceEqual(MemoryMarshal.AsBytes(new Span<sbyte>(fast.Q(1) + 32 * b, 32))), $"Q8_1 block {b} differs from ggml's");
+            }
+        }
         // Q8_K activations are llama.cpp's own blocks.
         if (blockSize == 256)
         {
@@ -72,7 +87,9 @@ public unsafe class QuantizedKernelTests
     {
         SimdWidths.SkipUnlessSupported(width);
         var type = Enum.Parse<GgmlType>(typeName);
-        const int columns = 768, weightRows = 6, xRows = 4;
+        // An odd number of 32-blocks, so the 512-bit kernels' last unpaired block is tested.
+        int columns = QuantizedDots.ActivationBlock(type) == 32 ? 800 : 768;
+        const int weightRows = 6, xRows = 4;
         byte[] weights = GgmlQuants.Quantize(type, BlockFormatTests.TestWeights(weightRows, columns));
         float[] x = Activations(xRows, columns, 4);
         var activations = new QuantizedActivations();
@@ -93,7 +110,8 @@ public unsafe class QuantizedKernelTests
                     fixed (float* py = y)
                     {
                         if (width == SimdWidth.Bits128) QuantizedDots.Row<Vector128<byte>>(type, w, activations, xRows - tile, tile, py, 3, add: false);
-                        else QuantizedDots.Row<Vector256<byte>>(type, w, activations, xRows - tile, tile, py, 3, add: false);
+                        else if (width == SimdWidth.Bits256) QuantizedDots.Row<Vector256<byte>>(type, w, activations, xRows - tile, tile, py, 3, add: false);
+                        else QuantizedDots.Row<Vector512<byte>>(type, w, activations, xRows - tile, tile, py, 3, add: false);
                     }
                     for (int r = 0; r < tile; r++)
                     {
@@ -103,9 +121,18 @@ public unsafe class QuantizedKernelTests
                         for (int j = 0; j < columns; j++) magnitude += Math.Abs(dequantized[j] * activations.Q(row)[j] * activations.Scales(row)[j / activations.BlockSize]);
                         Assert.True(Math.Abs(y[3 * r] - expected) <= 1e-5 * magnitude + 1e-30,
                             $"{type} at {width}: weight row {n}, x row {row} (tile {tile}): {y[3 * r]} vs reference {expected} (Σ|w·x| {magnitude})");
-                        // The reference is the dot product of the dequantized weights and activations.
+                        // The reference is the dot product of the dequantized weights and activations — for Q5_1, with
+                        // each block's min multiplying the activations' Q8_1 sum s (rounded to a half) instead of d·Σq.
                         double direct = 0;
                         for (int j = 0; j < columns; j++) direct += (double)dequantized[j] * activations.Q(row)[j] * activations.Scales(row)[j / activations.BlockSize];
+                        if (type == GgmlType.Q5_1)
+                            for (int b = 0; b < columns / 32; b++)
+                            {
+                                int sum = 0;
+                                for (int j = 0; j < 32; j++) sum += activations.Q(row)[32 * b + j];
+                                float min = (float)BitConverter.ToHalf(new ReadOnlySpan<byte>(w + b * LegacyQuants.Q5_1Bytes + 2, 2));
+                                direct += (double)min * (activations.BlockSums(row)[b] - (double)activations.Scales(row)[b] * sum);
+                            }
                         Assert.True(Math.Abs(expected - direct) <= 1e-5 * magnitude + 1e-30, $"{type}: reference {expected} vs dequantized dot {direct}");
                     }
                 }
@@ -114,7 +141,7 @@ public unsafe class QuantizedKernelTests
     }
 
     public static IEnumerable<object[]> PackedShapes() => SimdWidths.Times(
-        from type in new[] { "Q8_0", "Q4_K", "Q6_K", "Q5_0", "F16", "BF16" }
+        from type in new[] { "Q8_0", "Q4_K", "Q5_K", "Q6_K", "Q5_0", "Q5_1", "F16", "BF16" }
         from m in new[] { 1, 6, 21 }
         select new object[] { type, m });
 
