@@ -64,16 +64,18 @@ public sealed record QuickstartConfig
 
     // Pretraining.
     /// <summary>
-    /// 2000: at 1200 steps some seeds had not yet learned the column procedure (their RL model stopped at 80%);
-    /// with direct answers capped by the data, training longer no longer makes the base too strong for RL to matter.
+    /// 1600: at 1200 steps some seeds had not yet learned the column procedure (their RL model stopped at 80%); with
+    /// direct answers capped by the data, training longer no longer makes the base too strong for RL to matter, and
+    /// 1600 keeps the run with <c>--control</c> inside 15 minutes on a slow 2-core machine (2000 took 17).
     /// </summary>
-    [JsonPropertyName("pretrain_steps")] public int PretrainSteps { get; init; } = 2000;
+    [JsonPropertyName("pretrain_steps")] public int PretrainSteps { get; init; } = 1600;
     [JsonPropertyName("pretrain_batch_size")] public int PretrainBatchSize { get; init; } = 32;
     [JsonPropertyName("pretrain_seq_length")] public int PretrainSeqLength { get; init; } = 128;
     [JsonPropertyName("pretrain_learning_rate")] public double PretrainLearningRate { get; init; } = 2e-3;
 
     // GRPO.
-    [JsonPropertyName("rl_steps")] public int RlSteps { get; init; } = 200;
+    /// <summary>100: RL finds the worked columns within about 30 steps (training accuracy 0.94 at step 30, 1.0 by 100).</summary>
+    [JsonPropertyName("rl_steps")] public int RlSteps { get; init; } = 100;
     [JsonPropertyName("rl_prompts_per_step")] public int RlPromptsPerStep { get; init; } = 16;
     [JsonPropertyName("rl_num_generations")] public int RlNumGenerations { get; init; } = 8;
     [JsonPropertyName("rl_learning_rate")] public double RlLearningRate { get; init; } = 1e-4;
