@@ -60,7 +60,7 @@ fi
 
 # 2. The student: the small preset with the teacher's tokenizer (so the teacher's traces are its text), pretrained on
 #    the quickstart's problems answered directly only — no worked columns, nothing inside <think>.
-echo '{"direct_share": 1}' > "$out/direct.json"
+echo '{"direct_share": 1, "harder_direct_share": 1, "direct_forget_carry_share": 0}' > "$out/direct.json"
 stage corpus r1 quickstart corpus "${quickstart[@]}" --config "$out/direct.json" --out "$out/direct.jsonl"
 stage init r1 init --arch llama --preset "$preset" --tokenizer "$teacher" --seed 1 --out "$out/student-init"
 cat > "$out/pretrain.json" <<JSON

@@ -39,11 +39,11 @@ public static class QuickstartCommand
     static QuickstartConfig Settings(ParseResult parse, Option<string?> configFile, Option<bool> tiny) =>
         new ConfigLayers<QuickstartConfig>(parse.GetValue(tiny) ? QuickstartConfig.Tiny : new QuickstartConfig(), parse.GetValue(configFile)).Resolve();
 
-    /// <summary>`r1 quickstart corpus`: the pretraining documents as JSONL {"text"} (direct_share 1: direct answers only).</summary>
+    /// <summary>`r1 quickstart corpus`: the pretraining documents as JSONL {"text"} (direct_share and harder_direct_share 1: direct answers only).</summary>
     static Command Corpus()
     {
         var output = OptionFactory.RequiredPath("--out", "JSONL file of {\"text\"} documents for r1 pretrain");
-        var configFile = OptionFactory.OptionalPath("--config", "JSON file of quickstart settings (e.g. {\"direct_share\": 1} for direct answers only)");
+        var configFile = OptionFactory.OptionalPath("--config", "JSON file of quickstart settings (e.g. {\"direct_share\": 1, \"harder_direct_share\": 1} for direct answers only)");
         var tiny = new Option<bool>("--tiny") { Description = "The --tiny quickstart's corpus (400 documents)" };
         var command = new Command("corpus", "Write the quickstart's pretraining text (addition problems in the R1 chat format) for r1 pretrain")
             { output, configFile, tiny };

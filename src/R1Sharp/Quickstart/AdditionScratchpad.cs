@@ -7,7 +7,9 @@ namespace R1Sharp.Quickstart;
 /// The quickstart's worked solution: column addition from the right, one short "x+y(+1)=s:r" per column, where r is
 /// the result so far, so the final answer is a copy of the last r rather than the column digits reversed (which a
 /// sub-million-parameter model gets wrong past three columns). A "slip" changes one column's sum and carries the
-/// error on consistently, like a student's mistake: the answer follows from the (wrong) work.
+/// error on consistently, like a student's mistake: the answer follows from the (wrong) work. A "forgotten carry"
+/// is the classic slip of adding in one's head: the column that should take a carry does not, and the sum goes on
+/// from there; the quickstart's direct answers are made this way (see <see cref="QuickstartConfig.DirectForgetCarryShare"/>).
 /// </summary>
 public static partial class AdditionScratchpad
 {
@@ -21,8 +23,11 @@ public static partial class AdditionScratchpad
         return (long.Parse(m.Groups[1].Value), long.Parse(m.Groups[2].Value));
     }
 
-    /// <summary>(worked columns, answer read off them). <paramref name="slipColumn"/> and <paramref name="slip"/> inject an error.</summary>
-    public static (string Work, string Answer) Solve(long a, long b, int slipColumn = -1, int slip = 0)
+    /// <summary>
+    /// (worked columns, answer read off them). <paramref name="slipColumn"/> and <paramref name="slip"/> inject an error;
+    /// <paramref name="forgetsCarryInto"/> says, for each column that should take a carry, whether it is forgotten.
+    /// </summary>
+    public static (string Work, string Answer) Solve(long a, long b, int slipColumn = -1, int slip = 0, Func<int, bool>? forgetsCarryInto = null)
     {
         string x = a.ToString(), y = b.ToString();
         int columns = Math.Max(x.Length, y.Length);
@@ -32,6 +37,7 @@ public static partial class AdditionScratchpad
         for (int i = 0; i < columns; i++)
         {
             int dx = i < x.Length ? x[^(i + 1)] - '0' : 0, dy = i < y.Length ? y[^(i + 1)] - '0' : 0;
+            if (carry > 0 && forgetsCarryInto is not null && forgetsCarryInto(i)) carry = 0;
             int sum = dx + dy + carry;
             if (i == slipColumn) sum = Math.Max(0, sum + slip);
             if (i > 0) work.Append(' ');

@@ -38,9 +38,9 @@ public class RecipeTests : IDisposable
         Assert.Equal(tokenizer.Encode(documents[0]).ToArray(), tokenizer.Encode(texts[0]).Append(tokenizer.EosId!.Value).ToArray());
         Assert.Contains(texts, t => !DirectAnswer.IsMatch(t)); // worked columns are in the mix
 
-        // direct_share 1: every problem answered at once, nothing inside <think>.
+        // direct_share and harder_direct_share 1: every problem answered at once, nothing inside <think>.
         string config = dir.File("direct.json"), direct = dir.File("direct.jsonl");
-        File.WriteAllText(config, """{"direct_share": 1}""");
+        File.WriteAllText(config, """{"direct_share": 1, "harder_direct_share": 1, "direct_forget_carry_share": 0}""");
         result = R1("quickstart", "corpus", "--tiny", "--config", config, "--out", direct);
         Assert.True(result.Exit == 0, result.ToString());
         Assert.Contains("400 documents", result.Err + result.Out);

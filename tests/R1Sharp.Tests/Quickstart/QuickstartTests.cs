@@ -21,6 +21,41 @@ public class QuickstartTests
             Assert.NotEqual((a + b).ToString(), slipped);
         }
         Assert.Equal(("6+9=15:5 0+1+1=2:25 7+0=7:725 8+0=8:8725", "8725"), AdditionScratchpad.Solve(8706, 19));
+        // A forgotten carry: the column that should take it does not, and the sum goes on from there.
+        Assert.Equal(("6+9=15:5 0+1=1:15 7+0=7:715 8+0=8:8715", "8715"), AdditionScratchpad.Solve(8706, 19, forgetsCarryInto: _ => true));
+        Assert.Equal("900", AdditionScratchpad.Solve(999, 1, forgetsCarryInto: column => column == 2).Answer);
+        Assert.Equal("990", AdditionScratchpad.Solve(999, 1, forgetsCarryInto: column => column == 1).Answer);
+    }
+
+    [Fact]
+    public void Direct_answers_forget_carries_at_the_configured_rate()
+    {
+        static (int Right, int WithCarry, int RightWithCarry, int Direct) Count(QuickstartConfig config)
+        {
+            int right = 0, withCarry = 0, rightWithCarry = 0, direct = 0;
+            foreach (var document in QuickstartCorpus.Documents(config).Where(d => d.Contains("<think>\n</think>")))
+            {
+                var question = document[document.IndexOf("What is", StringComparison.Ordinal)..];
+                var (a, b) = AdditionScratchpad.Parse(question[..(question.IndexOf('?') + 1)]);
+                bool isRight = document.Contains($"</think>\n{a + b}<");
+                // A carry into an inner column, i.e. one a direct answer can forget.
+                bool carries = AdditionScratchpad.Solve(a, b, forgetsCarryInto: _ => true).Answer != (a + b).ToString();
+                direct++;
+                if (isRight) right++;
+                if (carries) { withCarry++; if (isRight) rightWithCarry++; }
+            }
+            return (right, withCarry, rightWithCarry, direct);
+        }
+        var config = QuickstartConfig.Tiny with { PretrainDocuments = 3000 };
+        var never = Count(config with { DirectForgetCarryShare = 0 });
+        Assert.Equal(never.Direct, never.Right);
+        var always = Count(config with { DirectForgetCarryShare = 1 });
+        Assert.True(always.WithCarry > 300);
+        Assert.Equal(0, always.RightWithCarry);
+        Assert.Equal(always.Direct - always.WithCarry, always.Right);
+        // The default: most carries forgotten, so most direct answers to problems with a carry are wrong.
+        var usual = Count(config);
+        Assert.InRange(usual.RightWithCarry / (double)usual.WithCarry, 0.05, 0.35);
     }
 
     [Fact]
@@ -30,7 +65,8 @@ public class QuickstartTests
         var documents = QuickstartCorpus.Documents(config);
         Assert.Equal(300, documents.Count);
         double direct = documents.Count(d => d.Contains("<think>\n</think>")) / 300.0;
-        Assert.InRange(direct, config.DirectShare - 0.1, config.DirectShare + 0.1);
+        double expected = (1 - config.HarderShareInPretraining) * config.DirectShare + config.HarderShareInPretraining * config.HarderDirectShare!.Value;
+        Assert.InRange(direct, expected - 0.1, expected + 0.1);
         var task = QuickstartCorpus.Task(config);
         var example = task.Examples(TaskSplit.Test, 1).First();
         string question = example.Prompt[^1].Content;
