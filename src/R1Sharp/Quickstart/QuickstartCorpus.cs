@@ -34,7 +34,8 @@ public static class QuickstartCorpus
     /// <summary>
     /// The corpus as `r1 pretrain` reads it: one JSONL {"text"} line per conversation, without the EOS that r1 pretrain
     /// appends to every document — so pretraining on this file with the quickstart's tokenizer sees the tokens the
-    /// quickstart's own pretraining sees. With direct_share and harder_direct_share 1 it is a corpus of direct answers only (and with direct_forget_carry_share 0, right ones). Returns the count.
+    /// quickstart's own pretraining sees. With direct_share and harder_direct_share 1 it is a corpus of direct answers
+    /// only (and with direct_forget_carry_share 0, right ones). Returns the count.
     /// </summary>
     public static int WriteJsonl(QuickstartConfig c, string path) =>
         JsonlFile.Write(path, Conversations(c).Select(t => new JsonObject { ["text"] = t }));
