@@ -249,6 +249,9 @@ public static class GenerationBenchmark
         log($"quantizing to {options.DType} with llama.cpp's quantizer");
         LlamaCppQuantizer.Quantize(f32, quantized, options.DType, options.Threads);
         File.Delete(f32);
+        // glibc keeps freed heap pages (the float model's) resident until asked: without this the reading below still
+        // counted them and the quantized model's growth came out negative.
+        ReturnFreedMemory();
         long? beforeQuantized = ResidentBytes();
         return (GgufModelLoader.LoadModel(GgufReader.Read(quantized)), $"{name} {options.DType}", quantized, beforeQuantized);
     }
@@ -263,6 +266,24 @@ public static class GenerationBenchmark
         model.eval();
         return model;
     }
+
+    /// <summary>Hands the C heap's free pages back to the system (glibc's malloc_trim; nothing elsewhere).</summary>
+    static void ReturnFreedMemory()
+    {
+        GC.Collect();
+        GC.WaitForPendingFinalizers();
+        GC.Collect();
+        try
+        {
+            MallocTrim(0);
+        }
+        catch (Exception e) when (e is DllNotFoundException or EntryPointNotFoundException)
+        {
+        }
+    }
+
+    [System.Runtime.InteropServices.DllImport("libc", EntryPoint = "malloc_trim")]
+    static extern int MallocTrim(nuint pad);
 
     /// <summary>This process's resident set (VmRSS), or null without /proc.</summary>
     static long? ResidentBytes()

@@ -90,7 +90,12 @@ static unsafe class Int8Simd<TVec> where TVec : struct
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public static TVec DotScaled(TVec acc, TVec u, TVec s, short scaleLow, short scaleHigh)
     {
-        if (Is512) return DotScaled(acc, u, s, scaleLow, scaleLow, scaleHigh, scaleHigh);
+        if (Is512)
+        {
+            var pairs512 = Avx512BW.MultiplyAddAdjacent(B512(u), B512(s).AsSByte());
+            var scale512 = Vector512.Create(Vector256.Create(scaleLow), Vector256.Create(scaleHigh));
+            return As((B512(acc).AsInt32() + Avx512BW.MultiplyAddAdjacent(pairs512, scale512)).AsByte());
+        }
         if (typeof(TVec) == typeof(Vector256<byte>))
         {
             var pairs = Avx2.MultiplyAddAdjacent(B256(u), B256(s).AsSByte());
@@ -103,19 +108,6 @@ static unsafe class Int8Simd<TVec> where TVec : struct
             return As((B128(acc).AsInt32() + Sse2.MultiplyAddAdjacent(pairs, Vector128.Create(scaleLow))).AsByte());
         }
         return As(AdvSimd.MultiplyAdd(B128(acc).AsInt32(), ArmDot(B128(u).AsSByte(), B128(s).AsSByte()), Vector128.Create((int)scaleLow)).AsByte());
-    }
-
-    /// <summary>
-    /// 512-bit <see cref="DotScaled(TVec, TVec, TVec, short, short)"/> with one scale per quarter of the vector (16 bytes
-    /// each: Q6_K's sub-blocks).
-    /// </summary>
-    [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    public static TVec DotScaled(TVec acc, TVec u, TVec s, short scale0, short scale1, short scale2, short scale3)
-    {
-        var pairs = Avx512BW.MultiplyAddAdjacent(B512(u), B512(s).AsSByte());
-        var scale = Vector512.Create(Vector256.Create(Vector128.Create(scale0), Vector128.Create(scale1)),
-            Vector256.Create(Vector128.Create(scale2), Vector128.Create(scale3)));
-        return As((B512(acc).AsInt32() + Avx512BW.MultiplyAddAdjacent(pairs, scale)).AsByte());
     }
 
     /// <summary>acc (32-bit lanes) += the products of signed bytes a·b, summed in groups (Q8_0 weights).</summary>

@@ -141,8 +141,7 @@ sealed unsafe class LinearJob : ParallelJob
             for (int m0 = 0; m0 < rows; m0 += QuantizedDots.TileRows)
             {
                 int tile = Math.Min(QuantizedDots.TileRows, rows - m0);
-                for (int n = n0; n < n1; n++)
-                    QuantizedDots.Row<TBytes>(packed.Type, packed.Row(n), activations, m0, tile, yc + (long)m0 * ldy + n, ldy, accumulate);
+                QuantizedDots.Rows<TBytes>(packed, n0, n1, activations, m0, tile, yc + (long)m0 * ldy, ldy, accumulate);
             }
         }
         else

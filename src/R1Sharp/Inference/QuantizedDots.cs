@@ -1,7 +1,9 @@
 using System.Buffers.Binary;
 using System.Runtime.CompilerServices;
 using System.Runtime.Intrinsics;
+using System.Runtime.Intrinsics.X86;
 using R1Sharp.Gguf;
+using R1Sharp.Model;
 using R1Sharp.Quantization;
 
 namespace R1Sharp.Inference;
@@ -26,22 +28,57 @@ static unsafe class QuantizedDots
     public static bool Supports(GgmlType type) => GgmlQuants.ActivationBlock(type) > 0;
 
     /// <summary>
-    /// y[r·ldy] (+)= Σ_j W[j]·X[first + r, j] for r &lt; <paramref name="rows"/> (≤ <see cref="TileRows"/>), W one row of
-    /// <paramref name="type"/> blocks, X the quantized activations.
+    /// y[r·ldy + n] (+)= Σ_j W[n, j]·X[first + r, j] for weight rows n in [<paramref name="n0"/>, <paramref name="n1"/>)
+    /// and r &lt; <paramref name="rows"/> (≤ <see cref="TileRows"/>), X the quantized activations. The tile's activation
+    /// pointers are looked up once for the whole run of weight rows: a 1536-wide row is only six K-blocks.
     /// </summary>
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    public static void Row<TVec>(GgmlType type, byte* w, QuantizedActivations x, int first, int rows, float* y, long ldy, bool add)
+    public static void Rows<TVec>(PackedMatrix w, int n0, int n1, QuantizedActivations x, int first, int rows, float* y, long ldy, bool add)
         where TVec : struct
     {
-        var sums = stackalloc float[TileRows];
+        var tile = new Tile(x, first, rows);
         switch (rows)
         {
-            case 1: Dispatch<TVec, One>(type, w, x, first, sums); break;
-            case 2: Dispatch<TVec, Two>(type, w, x, first, sums); break;
-            case 3: Dispatch<TVec, Three>(type, w, x, first, sums); break;
-            default: Dispatch<TVec, Four>(type, w, x, first, sums); break;
+            case 1: Rows<TVec, One>(w, n0, n1, &tile, y, ldy, add); break;
+            case 2: Rows<TVec, Two>(w, n0, n1, &tile, y, ldy, add); break;
+            case 3: Rows<TVec, Three>(w, n0, n1, &tile, y, ldy, add); break;
+            default: Rows<TVec, Four>(w, n0, n1, &tile, y, ldy, add); break;
         }
-        for (int r = 0; r < rows; r++) y[r * ldy] = add ? y[r * ldy] + sums[r] : sums[r];
+    }
+
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    static void Rows<TVec, TRows>(PackedMatrix w, int n0, int n1, Tile* tile, float* y, long ldy, bool add)
+        where TVec : struct where TRows : struct, IRows
+    {
+        var sums = stackalloc float[TileRows];
+        for (int n = n0; n < n1; n++)
+        {
+            Dispatch<TVec, TRows>(w.Type, w.Row(n), tile, sums);
+            for (int r = 0; r < TRows.N; r++) y[r * ldy + n] = add ? y[r * ldy + n] + sums[r] : sums[r];
+        }
+    }
+
+    /// <summary>
+    /// A tile's activation rows as the kernels read them: bytes, scales, sums of 16 and Q8_1 block sums per row (rows
+    /// past the tile repeat its first; the kernels skip them).
+    /// </summary>
+    readonly struct Tile
+    {
+        public readonly sbyte* A0, A1, A2, A3;
+        public readonly float* D0, D1, D2, D3;
+        public readonly int* S0, S1, S2, S3;
+        public readonly float* M0, M1, M2, M3;
+        public readonly int Columns;
+
+        public Tile(QuantizedActivations x, int first, int rows)
+        {
+            int r1 = first + (rows > 1 ? 1 : 0), r2 = first + (rows > 2 ? 2 : 0), r3 = first + (rows > 3 ? 3 : 0);
+            A0 = x.Q(first); A1 = x.Q(r1); A2 = x.Q(r2); A3 = x.Q(r3);
+            D0 = x.Scales(first); D1 = x.Scales(r1); D2 = x.Scales(r2); D3 = x.Scales(r3);
+            S0 = x.Sums(first); S1 = x.Sums(r1); S2 = x.Sums(r2); S3 = x.Sums(r3);
+            M0 = x.BlockSums(first); M1 = x.BlockSums(r1); M2 = x.BlockSums(r2); M3 = x.BlockSums(r3);
+            Columns = x.Columns;
+        }
     }
 
     /// <summary>How many activation rows a kernel instance handles: a type argument, so the JIT drops the unused rows' work.</summary>
@@ -52,46 +89,42 @@ static unsafe class QuantizedDots
     struct Four : IRows { public static int N => 4; }
 
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    static void Dispatch<TVec, TRows>(GgmlType type, byte* w, QuantizedActivations x, int first, float* sums)
+    static void Dispatch<TVec, TRows>(GgmlType type, byte* w, Tile* t, float* sums)
         where TVec : struct where TRows : struct, IRows
     {
         // The 512-bit path covers Q8_0 and the K-quants; the 32-blocks with 4-bit levels (Q4_0, Q5_0, Q5_1: Q4_K_M's
         // and Q5_K_M's fallbacks for narrow rows) run the 256-bit kernels there.
         if (Int8Simd<TVec>.Count == 64 && type is GgmlType.Q4_0 or GgmlType.Q5_0 or GgmlType.Q5_1)
         {
-            Dispatch<Vector256<byte>, TRows>(type, w, x, first, sums);
+            Dispatch<Vector256<byte>, TRows>(type, w, t, sums);
             return;
         }
         switch (type)
         {
-            case GgmlType.Q8_0: Q8_0<TVec, TRows>(w, x, first, sums); break;
-            case GgmlType.Q4_0: Q4_0<TVec, TRows>(w, x, first, sums); break;
-            case GgmlType.Q5_0: Q5<TVec, TRows>(w, x, first, sums, withMin: false); break;
-            case GgmlType.Q5_1: Q5<TVec, TRows>(w, x, first, sums, withMin: true); break;
-            case GgmlType.Q4_K: Q4_K<TVec, TRows>(w, x, first, sums, five: false); break;
-            case GgmlType.Q5_K: Q4_K<TVec, TRows>(w, x, first, sums, five: true); break;
-            case GgmlType.Q6_K: Q6_K<TVec, TRows>(w, x, first, sums); break;
+            case GgmlType.Q8_0: Q8_0<TVec, TRows>(w, t, sums); break;
+            case GgmlType.Q4_0: Q4_0<TVec, TRows>(w, t, sums); break;
+            case GgmlType.Q5_0: Q5<TVec, TRows>(w, t, sums, withMin: false); break;
+            case GgmlType.Q5_1: Q5<TVec, TRows>(w, t, sums, withMin: true); break;
+            case GgmlType.Q4_K or GgmlType.Q5_K:
+                if (Int8Simd<TVec>.Count == 64) Q4_K512<TRows>(w, t, sums, five: type == GgmlType.Q5_K);
+                else if (Int8Simd<TVec>.Count == 32) Q4_K256<TRows>(w, t, sums, five: type == GgmlType.Q5_K);
+                else Q4_K<TVec, TRows>(w, t, sums, five: type == GgmlType.Q5_K);
+                break;
+            case GgmlType.Q6_K:
+                if (Int8Simd<TVec>.Count == 64) Q6_K512<TRows>(w, t, sums);
+                else Q6_K<TVec, TRows>(w, t, sums);
+                break;
             default: throw new InvalidOperationException($"no integer kernel for {type}");
         }
     }
 
-    /// <summary>Activation rows of a tile (rows past the tile repeat its first; the kernels skip them).</summary>
-    [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    static void Tile<TRows>(int first, out int r1, out int r2, out int r3) where TRows : struct, IRows
-    {
-        r1 = first + (TRows.N > 1 ? 1 : 0);
-        r2 = first + (TRows.N > 2 ? 2 : 0);
-        r3 = first + (TRows.N > 3 ? 3 : 0);
-    }
-
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    static void Q8_0<TVec, TRows>(byte* w, QuantizedActivations x, int first, float* sums) where TVec : struct where TRows : struct, IRows
+    static void Q8_0<TVec, TRows>(byte* w, Tile* t, float* sums) where TVec : struct where TRows : struct, IRows
     {
-        Tile<TRows>(first, out int r1, out int r2, out int r3);
-        sbyte* a0 = x.Q(first), a1 = x.Q(r1), a2 = x.Q(r2), a3 = x.Q(r3);
-        float* d0 = x.Scales(first), d1 = x.Scales(r1), d2 = x.Scales(r2), d3 = x.Scales(r3);
+        sbyte* a0 = t->A0, a1 = t->A1, a2 = t->A2, a3 = t->A3;
+        float* d0 = t->D0, d1 = t->D1, d2 = t->D2, d3 = t->D3;
         TVec f0 = default, f1 = default, f2 = default, f3 = default;
-        int blocks = x.Columns / 32;
+        int blocks = t->Columns / 32;
         if (Int8Simd<TVec>.Count == 64)
         {
             // Two blocks per vector. A last odd block gets zero weights in the upper half: the activation load then
@@ -111,7 +144,7 @@ static unsafe class QuantizedDots
         }
         for (int b = 0; b < blocks; b++, w += LegacyQuants.Q8_0Bytes)
         {
-            float d = (float)BinaryPrimitives.ReadHalfLittleEndian(new ReadOnlySpan<byte>(w, 2));
+            float d = Half(w);
             TVec i0 = default, i1 = default, i2 = default, i3 = default;
             for (int h = 0; h < 32; h += Int8Simd<TVec>.Count)
             {
@@ -128,24 +161,23 @@ static unsafe class QuantizedDots
             if (TRows.N > 3) f3 = Int8Simd<TVec>.MultiplyAdd(f3, i3, d * d3[b]);
         }
         sums[0] = Int8Simd<TVec>.SumFloats(f0);
-        sums[1] = Int8Simd<TVec>.SumFloats(f1);
-        sums[2] = Int8Simd<TVec>.SumFloats(f2);
-        sums[3] = Int8Simd<TVec>.SumFloats(f3);
+        if (TRows.N > 1) sums[1] = Int8Simd<TVec>.SumFloats(f1);
+        if (TRows.N > 2) sums[2] = Int8Simd<TVec>.SumFloats(f2);
+        if (TRows.N > 3) sums[3] = Int8Simd<TVec>.SumFloats(f3);
     }
 
     /// <summary>Q4_0: levels q in [0, 15], weight (q − 8)·d, so Σ = d·(Σ q·a − 8·Σ a).</summary>
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    static void Q4_0<TVec, TRows>(byte* w, QuantizedActivations x, int first, float* sums) where TVec : struct where TRows : struct, IRows
+    static void Q4_0<TVec, TRows>(byte* w, Tile* t, float* sums) where TVec : struct where TRows : struct, IRows
     {
-        Tile<TRows>(first, out int r1, out int r2, out int r3);
-        sbyte* a0 = x.Q(first), a1 = x.Q(r1), a2 = x.Q(r2), a3 = x.Q(r3);
-        float* d0 = x.Scales(first), d1 = x.Scales(r1), d2 = x.Scales(r2), d3 = x.Scales(r3);
-        int* s0 = x.Sums(first), s1 = x.Sums(r1), s2 = x.Sums(r2), s3 = x.Sums(r3);
+        sbyte* a0 = t->A0, a1 = t->A1, a2 = t->A2, a3 = t->A3;
+        float* d0 = t->D0, d1 = t->D1, d2 = t->D2, d3 = t->D3;
+        int* s0 = t->S0, s1 = t->S1, s2 = t->S2, s3 = t->S3;
         TVec f0 = default, f1 = default, f2 = default, f3 = default;
         float o0 = 0, o1 = 0, o2 = 0, o3 = 0;
-        for (int b = 0; b < x.Columns / 32; b++, w += LegacyQuants.Q4_0Bytes)
+        for (int b = 0; b < t->Columns / 32; b++, w += LegacyQuants.Q4_0Bytes)
         {
-            float d = (float)BinaryPrimitives.ReadHalfLittleEndian(new ReadOnlySpan<byte>(w, 2));
+            float d = Half(w);
             var packed = Vector128.Load(w + 2);
             var low = packed & Vector128.Create((byte)0x0F);
             var high = Vector128.ShiftRightLogical(packed.AsUInt16(), 4).AsByte() & Vector128.Create((byte)0x0F);
@@ -169,9 +201,9 @@ static unsafe class QuantizedDots
             if (TRows.N > 3) o3 += d * d3[b] * (s3[2 * b] + s3[2 * b + 1]);
         }
         sums[0] = Int8Simd<TVec>.SumFloats(f0) - 8 * o0;
-        sums[1] = Int8Simd<TVec>.SumFloats(f1) - 8 * o1;
-        sums[2] = Int8Simd<TVec>.SumFloats(f2) - 8 * o2;
-        sums[3] = Int8Simd<TVec>.SumFloats(f3) - 8 * o3;
+        if (TRows.N > 1) sums[1] = Int8Simd<TVec>.SumFloats(f1) - 8 * o1;
+        if (TRows.N > 2) sums[2] = Int8Simd<TVec>.SumFloats(f2) - 8 * o2;
+        if (TRows.N > 3) sums[3] = Int8Simd<TVec>.SumFloats(f3) - 8 * o3;
     }
 
     /// <summary>
@@ -179,22 +211,21 @@ static unsafe class QuantizedDots
     /// spread to bytes by broadcasting it and testing one bit per byte.
     /// </summary>
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    static void Q5<TVec, TRows>(byte* w, QuantizedActivations x, int first, float* sums, bool withMin) where TVec : struct where TRows : struct, IRows
+    static void Q5<TVec, TRows>(byte* w, Tile* t, float* sums, bool withMin) where TVec : struct where TRows : struct, IRows
     {
-        Tile<TRows>(first, out int r1, out int r2, out int r3);
-        sbyte* a0 = x.Q(first), a1 = x.Q(r1), a2 = x.Q(r2), a3 = x.Q(r3);
-        float* d0 = x.Scales(first), d1 = x.Scales(r1), d2 = x.Scales(r2), d3 = x.Scales(r3);
-        int* s0 = x.Sums(first), s1 = x.Sums(r1), s2 = x.Sums(r2), s3 = x.Sums(r3);
-        float* m0 = x.BlockSums(first), m1 = x.BlockSums(r1), m2 = x.BlockSums(r2), m3 = x.BlockSums(r3);
+        sbyte* a0 = t->A0, a1 = t->A1, a2 = t->A2, a3 = t->A3;
+        float* d0 = t->D0, d1 = t->D1, d2 = t->D2, d3 = t->D3;
+        int* s0 = t->S0, s1 = t->S1, s2 = t->S2, s3 = t->S3;
+        float* m0 = t->M0, m1 = t->M1, m2 = t->M2, m3 = t->M3;
         int blockBytes = withMin ? LegacyQuants.Q5_1Bytes : LegacyQuants.Q5_0Bytes, qsAt = withMin ? 8 : 6, qhAt = withMin ? 4 : 2;
         var bitMask = Vector128.Create((byte)1, 2, 4, 8, 16, 32, 64, 128, 1, 2, 4, 8, 16, 32, 64, 128);
         TVec f0 = default, f1 = default, f2 = default, f3 = default;
         float o0 = 0, o1 = 0, o2 = 0, o3 = 0;
-        for (int b = 0; b < x.Columns / 32; b++, w += blockBytes)
+        for (int b = 0; b < t->Columns / 32; b++, w += blockBytes)
         {
-            float d = (float)BinaryPrimitives.ReadHalfLittleEndian(new ReadOnlySpan<byte>(w, 2));
+            float d = Half(w);
             // Q5_0 subtracts 16 from every level; Q5_1 adds its min m to every weight.
-            float offset = withMin ? (float)BinaryPrimitives.ReadHalfLittleEndian(new ReadOnlySpan<byte>(w + 2, 2)) : -16 * d;
+            float offset = withMin ? Half(w + 2) : -16 * d;
             uint qh = BinaryPrimitives.ReadUInt32LittleEndian(new ReadOnlySpan<byte>(w + qhAt, 4));
             var packed = Vector128.Load(w + qsAt);
             var bytes = Vector128.Create(qh).AsByte();
@@ -237,68 +268,37 @@ static unsafe class QuantizedDots
             }
         }
         sums[0] = Int8Simd<TVec>.SumFloats(f0) + o0;
-        sums[1] = Int8Simd<TVec>.SumFloats(f1) + o1;
-        sums[2] = Int8Simd<TVec>.SumFloats(f2) + o2;
-        sums[3] = Int8Simd<TVec>.SumFloats(f3) + o3;
+        if (TRows.N > 1) sums[1] = Int8Simd<TVec>.SumFloats(f1) + o1;
+        if (TRows.N > 2) sums[2] = Int8Simd<TVec>.SumFloats(f2) + o2;
+        if (TRows.N > 3) sums[3] = Int8Simd<TVec>.SumFloats(f3) + o3;
     }
 
     /// <summary>
     /// Q4_K and Q5_K: per 256-block, Σ = d·Σ_j sc_j·(Σ q·a over sub-block j) − dmin·Σ_j m_j·(Σ a over sub-block j), the
     /// first term in 32-bit integers across the whole block. Each 32 bytes of q hold sub-block 2k (low nibbles) and
-    /// 2k + 1 (high nibbles); Q5_K's fifth bits for both are bits 2k and 2k + 1 of qh.
+    /// 2k + 1 (high nibbles); Q5_K's fifth bits for both are bits 2k and 2k + 1 of qh. This is the 128-bit version
+    /// (and arm64's); x64 takes <see cref="Q4_K512{TRows}"/> or <see cref="Q4_K256{TRows}"/>.
     /// </summary>
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    static void Q4_K<TVec, TRows>(byte* w, QuantizedActivations x, int first, float* sums, bool five) where TVec : struct where TRows : struct, IRows
+    static void Q4_K<TVec, TRows>(byte* w, Tile* t, float* sums, bool five) where TVec : struct where TRows : struct, IRows
     {
-        Tile<TRows>(first, out int r1, out int r2, out int r3);
-        sbyte* a0 = x.Q(first), a1 = x.Q(r1), a2 = x.Q(r2), a3 = x.Q(r3);
-        float* d0 = x.Scales(first), d1 = x.Scales(r1), d2 = x.Scales(r2), d3 = x.Scales(r3);
-        int* s0 = x.Sums(first), s1 = x.Sums(r1), s2 = x.Sums(r2), s3 = x.Sums(r3);
+        sbyte* a0 = t->A0, a1 = t->A1, a2 = t->A2, a3 = t->A3;
+        float* d0 = t->D0, d1 = t->D1, d2 = t->D2, d3 = t->D3;
+        int* s0 = t->S0, s1 = t->S1, s2 = t->S2, s3 = t->S3;
         int blockBytes = five ? KQuants.Q5_KBytes : KQuants.Q4_KBytes;
-        short* scales = stackalloc short[8];
-        int* mins = stackalloc int[8];
         TVec f0 = default, f1 = default, f2 = default, f3 = default;
         float o0 = 0, o1 = 0, o2 = 0, o3 = 0;
-        for (int b = 0; b < x.Columns / 256; b++, w += blockBytes)
+        for (int b = 0; b < t->Columns / 256; b++, w += blockBytes)
         {
-            float d = (float)BinaryPrimitives.ReadHalfLittleEndian(new ReadOnlySpan<byte>(w, 2));
-            float dmin = (float)BinaryPrimitives.ReadHalfLittleEndian(new ReadOnlySpan<byte>(w + 2, 2));
-            var packedScales = new ReadOnlySpan<byte>(w + 4, 12);
-            for (int j = 0; j < 8; j++)
-            {
-                var (sc, m) = KQuants.ScaleMin(packedScales, j);
-                scales[j] = (short)sc;
-                mins[j] = m;
-            }
+            float d = Half(w), dmin = Half(w + 2);
+            var (scales, mins) = KQuants.ScalesMins(w + 4);
             byte* qh = w + 16, q = w + (five ? 48 : 16);
             TVec i0 = default, i1 = default, i2 = default, i3 = default;
-            if (Int8Simd<TVec>.Count == 64)
-            {
-                // Sub-blocks 2k and 2k + 1 (adjacent activations) in one vector: low nibbles, then high nibbles.
-                for (int k = 0; k < 4; k++)
-                {
-                    var packed = Vector256.Load(q + 32 * k);
-                    var low = Int8Simd<Vector256<byte>>.LowNibbles(packed);
-                    var high = Int8Simd<Vector256<byte>>.HighNibbles(packed);
-                    if (five)
-                    {
-                        var bits = Vector256.Load(qh);
-                        low |= Int8Simd<Vector256<byte>>.FifthBit(bits, Vector256.Create((byte)(1 << (2 * k))));
-                        high |= Int8Simd<Vector256<byte>>.FifthBit(bits, Vector256.Create((byte)(2 << (2 * k))));
-                    }
-                    var both = Int8Simd<TVec>.Join(low, high);
-                    short sl = scales[2 * k], sh = scales[2 * k + 1];
-                    int e = 256 * b + 64 * k;
-                    i0 = Int8Simd<TVec>.DotScaled(i0, both, Int8Simd<TVec>.Load(a0 + e), sl, sh);
-                    if (TRows.N > 1) i1 = Int8Simd<TVec>.DotScaled(i1, both, Int8Simd<TVec>.Load(a1 + e), sl, sh);
-                    if (TRows.N > 2) i2 = Int8Simd<TVec>.DotScaled(i2, both, Int8Simd<TVec>.Load(a2 + e), sl, sh);
-                    if (TRows.N > 3) i3 = Int8Simd<TVec>.DotScaled(i3, both, Int8Simd<TVec>.Load(a3 + e), sl, sh);
-                }
-            }
-            else for (int k = 0; k < 4; k++)
+            for (int k = 0; k < 4; k++)
             {
                 var lowBit = Int8Simd<TVec>.Broadcast((byte)(1 << (2 * k)));
                 var highBit = Int8Simd<TVec>.Broadcast((byte)(2 << (2 * k)));
+                short sl = (byte)(scales >> 16 * k), sh = (byte)(scales >> (16 * k + 8));
                 for (int h = 0; h < 32; h += Int8Simd<TVec>.Count)
                 {
                     var packed = Int8Simd<TVec>.Load(q + 32 * k + h);
@@ -310,7 +310,6 @@ static unsafe class QuantizedDots
                         low = Int8Simd<TVec>.Or(low, Int8Simd<TVec>.FifthBit(bits, lowBit));
                         high = Int8Simd<TVec>.Or(high, Int8Simd<TVec>.FifthBit(bits, highBit));
                     }
-                    short sl = scales[2 * k], sh = scales[2 * k + 1];
                     int e = 64 * k + h, e2 = e + 32;
                     i0 = Int8Simd<TVec>.DotScaled(i0, low, Int8Simd<TVec>.Load(a0 + 256 * b + e), sl, sl);
                     i0 = Int8Simd<TVec>.DotScaled(i0, high, Int8Simd<TVec>.Load(a0 + 256 * b + e2), sh, sh);
@@ -332,18 +331,160 @@ static unsafe class QuantizedDots
             if (TRows.N > 3) o3 += dmin * d3[b] * MinTerm(mins, s3 + 16 * b);
         }
         sums[0] = Int8Simd<TVec>.SumFloats(f0) - o0;
-        sums[1] = Int8Simd<TVec>.SumFloats(f1) - o1;
-        sums[2] = Int8Simd<TVec>.SumFloats(f2) - o2;
-        sums[3] = Int8Simd<TVec>.SumFloats(f3) - o3;
+        if (TRows.N > 1) sums[1] = Int8Simd<TVec>.SumFloats(f1) - o1;
+        if (TRows.N > 2) sums[2] = Int8Simd<TVec>.SumFloats(f2) - o2;
+        if (TRows.N > 3) sums[3] = Int8Simd<TVec>.SumFloats(f3) - o3;
     }
 
-    /// <summary>Σ_j m_j · (sum of sub-block j's 32 activations), from the sums of each 16.</summary>
+    /// <summary>Σ_j m_j · (sum of sub-block j's 32 activations), from the sums of each 16 (min j in byte j of <paramref name="mins"/>).</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    static int MinTerm(int* mins, int* sums16)
+    static int MinTerm(ulong mins, int* sums16)
     {
         int total = 0;
-        for (int j = 0; j < 8; j++) total += mins[j] * (sums16[2 * j] + sums16[2 * j + 1]);
+        for (int j = 0; j < 8; j++) total += (byte)(mins >> 8 * j) * (sums16[2 * j] + sums16[2 * j + 1]);
         return total;
+    }
+
+    /// <summary>
+    /// <see cref="Q4_K{TVec, TRows}"/> on 512-bit registers (AVX-512BW), llama.cpp's per-block work: the 32 bytes of q
+    /// for sub-blocks 2k and 2k + 1 are loaded into both halves of a register and the upper half shifted by 4, so one
+    /// register holds both sub-blocks' levels in activation order; the block's eight scales are widened to 16 bits once
+    /// and each sub-block's picked by a byte shuffle; the mins term is a vector product with the activations' sums of 16.
+    /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    static void Q4_K512<TRows>(byte* w, Tile* t, float* sums, bool five) where TRows : struct, IRows
+    {
+        sbyte* a0 = t->A0, a1 = t->A1, a2 = t->A2, a3 = t->A3;
+        float* d0 = t->D0, d1 = t->D1, d2 = t->D2, d3 = t->D3;
+        int* s0 = t->S0, s1 = t->S1, s2 = t->S2, s3 = t->S3;
+        int blockBytes = five ? KQuants.Q5_KBytes : KQuants.Q4_KBytes;
+        var shiftUpperHalf = Vector512.Create(Vector256<ushort>.Zero, Vector256.Create((ushort)4));
+        var nibble = Vector512.Create((byte)0x0F);
+        // Shuffle controls: scale 2k (bytes 4k, 4k + 1 of each 128-bit lane) for the first 32 products, 2k + 1 for the rest.
+        var pickScales = Vector512.Create(Vector256.Create((ushort)0x0100), Vector256.Create((ushort)0x0302)).AsByte();
+        var fifthBits = Vector512.Create(Vector256.Create((byte)1), Vector256.Create((byte)2));
+        // Each min twice, as two sums of 16 make a sub-block's.
+        var minPairs = Vector128.Create((byte)0, 0, 1, 1, 2, 2, 3, 3, 4, 4, 5, 5, 6, 6, 7, 7);
+        Vector512<float> f0 = default, f1 = default, f2 = default, f3 = default;
+        for (int b = 0; b < t->Columns / 256; b++, w += blockBytes)
+        {
+            float d = Half(w), dmin = Half(w + 2);
+            var (scaleBytes, minBytes) = KQuants.ScalesMins(w + 4);
+            var scales8 = Vector128.WidenLower(Vector128.CreateScalar(scaleBytes).AsByte());
+            var scales = Vector512.Create(Vector256.Create(scales8, scales8), Vector256.Create(scales8, scales8)).AsByte();
+            var mins = Avx512F.ConvertToVector512Int32(Vector128.Shuffle(Vector128.CreateScalar(minBytes).AsByte(), minPairs));
+            byte* q = w + (five ? 48 : 16);
+            var highBits = five ? Avx512F.BroadcastVector256ToVector512((ulong*)(w + 16)).AsByte() : default;
+            Vector512<int> i0 = default, i1 = default, i2 = default, i3 = default;
+            for (int k = 0; k < 4; k++)
+            {
+                var packed = Avx512F.BroadcastVector256ToVector512((ulong*)(q + 32 * k)).AsUInt16();
+                var levels = Avx512BW.ShiftRightLogicalVariable(packed, shiftUpperHalf).AsByte() & nibble;
+                if (five)
+                {
+                    var mask = Vector512.ShiftLeft(fifthBits.AsUInt16(), 2 * k).AsByte();
+                    levels |= Vector512.Equals(highBits & mask, mask) & Vector512.Create((byte)0x10);
+                }
+                var scale = Avx512BW.Shuffle(scales, pickScales + Vector512.Create((byte)(4 * k))).AsInt16();
+                int e = 256 * b + 64 * k;
+                i0 += Avx512BW.MultiplyAddAdjacent(Avx512BW.MultiplyAddAdjacent(levels, Vector512.Load(a0 + e)), scale);
+                if (TRows.N > 1) i1 += Avx512BW.MultiplyAddAdjacent(Avx512BW.MultiplyAddAdjacent(levels, Vector512.Load(a1 + e)), scale);
+                if (TRows.N > 2) i2 += Avx512BW.MultiplyAddAdjacent(Avx512BW.MultiplyAddAdjacent(levels, Vector512.Load(a2 + e)), scale);
+                if (TRows.N > 3) i3 += Avx512BW.MultiplyAddAdjacent(Avx512BW.MultiplyAddAdjacent(levels, Vector512.Load(a3 + e)), scale);
+            }
+            f0 = K512Block(f0, i0, mins, s0 + 16 * b, d * d0[b], dmin * d0[b]);
+            if (TRows.N > 1) f1 = K512Block(f1, i1, mins, s1 + 16 * b, d * d1[b], dmin * d1[b]);
+            if (TRows.N > 2) f2 = K512Block(f2, i2, mins, s2 + 16 * b, d * d2[b], dmin * d2[b]);
+            if (TRows.N > 3) f3 = K512Block(f3, i3, mins, s3 + 16 * b, d * d3[b], dmin * d3[b]);
+        }
+        sums[0] = Vector512.Sum(f0);
+        if (TRows.N > 1) sums[1] = Vector512.Sum(f1);
+        if (TRows.N > 2) sums[2] = Vector512.Sum(f2);
+        if (TRows.N > 3) sums[3] = Vector512.Sum(f3);
+    }
+
+    /// <summary>acc + scale·dots − offsetScale·(offsets · sums of 16), lane by lane: a 256-block's two float terms.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    static Vector512<float> K512Block(Vector512<float> acc, Vector512<int> dots, Vector512<int> offsets, int* sums16, float scale, float offsetScale)
+    {
+        acc = Vector512.FusedMultiplyAdd(Vector512.ConvertToSingle(dots), Vector512.Create(scale), acc);
+        return Vector512.FusedMultiplyAdd(Vector512.ConvertToSingle(offsets * Vector512.Load(sums16)), Vector512.Create(-offsetScale), acc);
+    }
+
+    /// <summary>
+    /// <see cref="Q4_K512{TRows}"/> on 256-bit registers (AVX2): low and high nibbles of each 32 bytes of q in a register
+    /// each, with sub-block 2k's and 2k + 1's scale picked from the block's widened scales by a byte shuffle.
+    /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    static void Q4_K256<TRows>(byte* w, Tile* t, float* sums, bool five) where TRows : struct, IRows
+    {
+        sbyte* a0 = t->A0, a1 = t->A1, a2 = t->A2, a3 = t->A3;
+        float* d0 = t->D0, d1 = t->D1, d2 = t->D2, d3 = t->D3;
+        int* s0 = t->S0, s1 = t->S1, s2 = t->S2, s3 = t->S3;
+        int blockBytes = five ? KQuants.Q5_KBytes : KQuants.Q4_KBytes;
+        var nibble = Vector256.Create((byte)0x0F);
+        var pickScale = Vector256.Create((ushort)0x0100).AsByte();
+        var minPairs = Vector128.Create((byte)0, 0, 1, 1, 2, 2, 3, 3, 4, 4, 5, 5, 6, 6, 7, 7);
+        Vector256<float> f0 = default, f1 = default, f2 = default, f3 = default;
+        for (int b = 0; b < t->Columns / 256; b++, w += blockBytes)
+        {
+            float d = Half(w), dmin = Half(w + 2);
+            var (scaleBytes, minBytes) = KQuants.ScalesMins(w + 4);
+            var scales8 = Vector128.WidenLower(Vector128.CreateScalar(scaleBytes).AsByte());
+            var scales = Vector256.Create(scales8, scales8).AsByte();
+            var minBytes16 = Vector128.Shuffle(Vector128.CreateScalar(minBytes).AsByte(), minPairs);
+            var minsLow = Avx2.ConvertToVector256Int32(minBytes16);
+            var minsHigh = Avx2.ConvertToVector256Int32(Vector128.Shuffle(minBytes16.AsUInt64(), Vector128.Create(1ul, 0)).AsByte());
+            byte* q = w + (five ? 48 : 16);
+            var highBits = five ? Vector256.Load(w + 16) : default;
+            Vector256<int> i0 = default, i1 = default, i2 = default, i3 = default;
+            for (int k = 0; k < 4; k++)
+            {
+                var packed = Vector256.Load(q + 32 * k);
+                var low = packed & nibble;
+                var high = Vector256.ShiftRightLogical(packed.AsUInt16(), 4).AsByte() & nibble;
+                if (five)
+                {
+                    var lowBit = Vector256.Create((byte)(1 << (2 * k)));
+                    var highBit = Vector256.Create((byte)(2 << (2 * k)));
+                    low |= Vector256.Equals(highBits & lowBit, lowBit) & Vector256.Create((byte)0x10);
+                    high |= Vector256.Equals(highBits & highBit, highBit) & Vector256.Create((byte)0x10);
+                }
+                var scaleLow = Avx2.Shuffle(scales, pickScale + Vector256.Create((byte)(4 * k))).AsInt16();
+                var scaleHigh = Avx2.Shuffle(scales, pickScale + Vector256.Create((byte)(4 * k + 2))).AsInt16();
+                int e = 256 * b + 64 * k;
+                i0 = K256Step(i0, low, high, a0 + e, scaleLow, scaleHigh);
+                if (TRows.N > 1) i1 = K256Step(i1, low, high, a1 + e, scaleLow, scaleHigh);
+                if (TRows.N > 2) i2 = K256Step(i2, low, high, a2 + e, scaleLow, scaleHigh);
+                if (TRows.N > 3) i3 = K256Step(i3, low, high, a3 + e, scaleLow, scaleHigh);
+            }
+            f0 = K256Block(f0, i0, minsLow, minsHigh, s0 + 16 * b, d * d0[b], dmin * d0[b]);
+            if (TRows.N > 1) f1 = K256Block(f1, i1, minsLow, minsHigh, s1 + 16 * b, d * d1[b], dmin * d1[b]);
+            if (TRows.N > 2) f2 = K256Block(f2, i2, minsLow, minsHigh, s2 + 16 * b, d * d2[b], dmin * d2[b]);
+            if (TRows.N > 3) f3 = K256Block(f3, i3, minsLow, minsHigh, s3 + 16 * b, d * d3[b], dmin * d3[b]);
+        }
+        sums[0] = Vector256.Sum(f0);
+        if (TRows.N > 1) sums[1] = Vector256.Sum(f1);
+        if (TRows.N > 2) sums[2] = Vector256.Sum(f2);
+        if (TRows.N > 3) sums[3] = Vector256.Sum(f3);
+    }
+
+    /// <summary>acc += scaleLow·(low · a[0..32]) + scaleHigh·(high · a[32..64]) in 32-bit lanes (pmaddubsw, then pmaddwd).</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    static Vector256<int> K256Step(Vector256<int> acc, Vector256<byte> low, Vector256<byte> high, sbyte* a, Vector256<short> scaleLow, Vector256<short> scaleHigh)
+    {
+        acc += Avx2.MultiplyAddAdjacent(Avx2.MultiplyAddAdjacent(low, Vector256.Load(a)), scaleLow);
+        return acc + Avx2.MultiplyAddAdjacent(Avx2.MultiplyAddAdjacent(high, Vector256.Load(a + 32)), scaleHigh);
+    }
+
+    /// <summary><see cref="K512Block"/> on two 256-bit halves of the 16 offsets.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    static Vector256<float> K256Block(Vector256<float> acc, Vector256<int> dots, Vector256<int> offsetsLow, Vector256<int> offsetsHigh,
+        int* sums16, float scale, float offsetScale)
+    {
+        acc = Vector256.FusedMultiplyAdd(Vector256.ConvertToSingle(dots), Vector256.Create(scale), acc);
+        var offsets = offsetsLow * Vector256.Load(sums16) + offsetsHigh * Vector256.Load(sums16 + 8);
+        return Vector256.FusedMultiplyAdd(Vector256.ConvertToSingle(offsets), Vector256.Create(-offsetScale), acc);
     }
 
     /// <summary>
@@ -352,41 +493,19 @@ static unsafe class QuantizedDots
     /// nibbles (then bits 0–1 of qh), ql[32..]'s low nibbles (bits 2–3), the high nibbles of ql, of ql[32..] (bits 4–5, 6–7).
     /// </summary>
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    static void Q6_K<TVec, TRows>(byte* w, QuantizedActivations x, int first, float* sums) where TVec : struct where TRows : struct, IRows
+    static void Q6_K<TVec, TRows>(byte* w, Tile* t, float* sums) where TVec : struct where TRows : struct, IRows
     {
-        Tile<TRows>(first, out int r1, out int r2, out int r3);
-        sbyte* a0 = x.Q(first), a1 = x.Q(r1), a2 = x.Q(r2), a3 = x.Q(r3);
-        float* d0 = x.Scales(first), d1 = x.Scales(r1), d2 = x.Scales(r2), d3 = x.Scales(r3);
-        int* s0 = x.Sums(first), s1 = x.Sums(r1), s2 = x.Sums(r2), s3 = x.Sums(r3);
+        sbyte* a0 = t->A0, a1 = t->A1, a2 = t->A2, a3 = t->A3;
+        float* d0 = t->D0, d1 = t->D1, d2 = t->D2, d3 = t->D3;
+        int* s0 = t->S0, s1 = t->S1, s2 = t->S2, s3 = t->S3;
         TVec f0 = default, f1 = default, f2 = default, f3 = default;
         float o0 = 0, o1 = 0, o2 = 0, o3 = 0;
-        for (int b = 0; b < x.Columns / 256; b++, w += KQuants.Q6_KBytes)
+        for (int b = 0; b < t->Columns / 256; b++, w += KQuants.Q6_KBytes)
         {
             sbyte* sc = (sbyte*)(w + 192);
-            float d = (float)BinaryPrimitives.ReadHalfLittleEndian(new ReadOnlySpan<byte>(w + 208, 2));
+            float d = Half(w + 208);
             TVec i0 = default, i1 = default, i2 = default, i3 = default;
-            if (Int8Simd<TVec>.Count == 64)
-            {
-                // Runs 0 and 1, then 2 and 3 (adjacent activations) in one vector each; four scales of 16 per vector.
-                for (int half = 0; half < 2; half++)
-                {
-                    byte* ql = w + 64 * half;
-                    var lowRun = Vector256.Load(ql);
-                    var highRun = Vector256.Load(ql + 32);
-                    var bits = Vector256.Load(w + 128 + 32 * half);
-                    for (int pair = 0; pair < 2; pair++)
-                    {
-                        var q = Int8Simd<TVec>.Join(Q6Run(lowRun, highRun, bits, 2 * pair), Q6Run(lowRun, highRun, bits, 2 * pair + 1));
-                        sbyte* js = sc + 8 * half + 4 * pair;
-                        int e = 256 * b + 128 * half + 64 * pair;
-                        i0 = Int8Simd<TVec>.DotScaled(i0, q, Int8Simd<TVec>.Load(a0 + e), js[0], js[1], js[2], js[3]);
-                        if (TRows.N > 1) i1 = Int8Simd<TVec>.DotScaled(i1, q, Int8Simd<TVec>.Load(a1 + e), js[0], js[1], js[2], js[3]);
-                        if (TRows.N > 2) i2 = Int8Simd<TVec>.DotScaled(i2, q, Int8Simd<TVec>.Load(a2 + e), js[0], js[1], js[2], js[3]);
-                        if (TRows.N > 3) i3 = Int8Simd<TVec>.DotScaled(i3, q, Int8Simd<TVec>.Load(a3 + e), js[0], js[1], js[2], js[3]);
-                    }
-                }
-            }
-            else for (int half = 0; half < 2; half++)
+            for (int half = 0; half < 2; half++)
             {
                 byte* ql = w + 64 * half, qh = w + 128 + 32 * half;
                 for (int h = 0, part = 0; h < 32; h += Int8Simd<TVec>.Count, part++)
@@ -418,9 +537,65 @@ static unsafe class QuantizedDots
             if (TRows.N > 3) o3 += d * d3[b] * OffsetTerm(sc, s3 + 16 * b);
         }
         sums[0] = Int8Simd<TVec>.SumFloats(f0) - 32 * o0;
-        sums[1] = Int8Simd<TVec>.SumFloats(f1) - 32 * o1;
-        sums[2] = Int8Simd<TVec>.SumFloats(f2) - 32 * o2;
-        sums[3] = Int8Simd<TVec>.SumFloats(f3) - 32 * o3;
+        if (TRows.N > 1) sums[1] = Int8Simd<TVec>.SumFloats(f1) - 32 * o1;
+        if (TRows.N > 2) sums[2] = Int8Simd<TVec>.SumFloats(f2) - 32 * o2;
+        if (TRows.N > 3) sums[3] = Int8Simd<TVec>.SumFloats(f3) - 32 * o3;
+    }
+
+    /// <summary>
+    /// <see cref="Q6_K{TVec, TRows}"/> on 512-bit registers (AVX-512BW): 64 bytes of ql give runs 0 and 1 (low nibbles)
+    /// and runs 2 and 3 (high nibbles) of a half block, in activation order; qh's two bits per run come from one
+    /// broadcast and a shift per 256-bit half; the four scales of 16 a register spans are picked from the block's widened
+    /// scales by a permute, and the −32 offset is a vector product with the activations' sums of 16.
+    /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    static void Q6_K512<TRows>(byte* w, Tile* t, float* sums) where TRows : struct, IRows
+    {
+        sbyte* a0 = t->A0, a1 = t->A1, a2 = t->A2, a3 = t->A3;
+        float* d0 = t->D0, d1 = t->D1, d2 = t->D2, d3 = t->D3;
+        int* s0 = t->S0, s1 = t->S1, s2 = t->S2, s3 = t->S3;
+        var nibble = Vector512.Create((byte)0x0F);
+        var two = Vector512.Create((byte)3);
+        // qh's bits for runs 0 and 1 (shift 0, 2), then runs 2 and 3 (shift 4, 6).
+        var shiftRuns01 = Vector512.Create(Vector256<ushort>.Zero, Vector256.Create((ushort)2));
+        var shiftRuns23 = Vector512.Create(Vector256.Create((ushort)4), Vector256.Create((ushort)6));
+        // Scale j for the 8 products of each 128-bit lane j (plus the register's first sub-block).
+        var pickScales = Vector512.Create(Vector256.Create(Vector128<short>.Zero, Vector128.Create((short)1)),
+            Vector256.Create(Vector128.Create((short)2), Vector128.Create((short)3)));
+        Vector512<float> f0 = default, f1 = default, f2 = default, f3 = default;
+        for (int b = 0; b < t->Columns / 256; b++, w += KQuants.Q6_KBytes)
+        {
+            float d = Half(w + 208);
+            var scaleBytes = Vector128.Load((sbyte*)(w + 192));
+            var scales = Avx2.ConvertToVector256Int16(scaleBytes).ToVector512Unsafe();
+            var offsets = Avx512F.ConvertToVector512Int32(scaleBytes);
+            Vector512<int> i0 = default, i1 = default, i2 = default, i3 = default;
+            for (int half = 0; half < 2; half++)
+            {
+                var ql = Vector512.Load(w + 64 * half);
+                var qh = Avx512F.BroadcastVector256ToVector512((ulong*)(w + 128 + 32 * half)).AsUInt16();
+                for (int pair = 0; pair < 2; pair++)
+                {
+                    var nibbles = pair == 0 ? ql & nibble : Vector512.ShiftRightLogical(ql.AsUInt16(), 4).AsByte() & nibble;
+                    var top = Avx512BW.ShiftRightLogicalVariable(qh, pair == 0 ? shiftRuns01 : shiftRuns23).AsByte() & two;
+                    var levels = nibbles | Vector512.ShiftLeft(top.AsUInt16(), 4).AsByte();
+                    var scale = Avx512BW.PermuteVar32x16(scales, pickScales + Vector512.Create((short)(8 * half + 4 * pair)));
+                    int e = 256 * b + 128 * half + 64 * pair;
+                    i0 += Avx512BW.MultiplyAddAdjacent(Avx512BW.MultiplyAddAdjacent(levels, Vector512.Load(a0 + e)), scale);
+                    if (TRows.N > 1) i1 += Avx512BW.MultiplyAddAdjacent(Avx512BW.MultiplyAddAdjacent(levels, Vector512.Load(a1 + e)), scale);
+                    if (TRows.N > 2) i2 += Avx512BW.MultiplyAddAdjacent(Avx512BW.MultiplyAddAdjacent(levels, Vector512.Load(a2 + e)), scale);
+                    if (TRows.N > 3) i3 += Avx512BW.MultiplyAddAdjacent(Avx512BW.MultiplyAddAdjacent(levels, Vector512.Load(a3 + e)), scale);
+                }
+            }
+            f0 = K512Block(f0, i0, offsets, s0 + 16 * b, d * d0[b], 32 * d * d0[b]);
+            if (TRows.N > 1) f1 = K512Block(f1, i1, offsets, s1 + 16 * b, d * d1[b], 32 * d * d1[b]);
+            if (TRows.N > 2) f2 = K512Block(f2, i2, offsets, s2 + 16 * b, d * d2[b], 32 * d * d2[b]);
+            if (TRows.N > 3) f3 = K512Block(f3, i3, offsets, s3 + 16 * b, d * d3[b], 32 * d * d3[b]);
+        }
+        sums[0] = Vector512.Sum(f0);
+        if (TRows.N > 1) sums[1] = Vector512.Sum(f1);
+        if (TRows.N > 2) sums[2] = Vector512.Sum(f2);
+        if (TRows.N > 3) sums[3] = Vector512.Sum(f3);
     }
 
     /// <summary>Q6_K's levels of run <paramref name="run"/> (0–3) of a half block from its ql and qh bytes, at any width.</summary>
@@ -520,7 +695,19 @@ static unsafe class QuantizedDots
         return (float)total;
     }
 
-    static float Half(byte* at) => (float)BinaryPrimitives.ReadHalfLittleEndian(new ReadOnlySpan<byte>(at, 2));
+    /// <summary>
+    /// A stored half-precision value as a float, without the library conversion's branches (it ran once per block in
+    /// every kernel): the half's exponent and mantissa moved to a float's position read as the value times 2⁻¹¹², for
+    /// normal and subnormal halves alike, so one exact multiply restores it. Infinities and NaNs read as ±65536·(1 + m),
+    /// finite: a hostile file's block cannot produce them.
+    /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    internal static float Half(byte* at)
+    {
+        int bits = Unsafe.ReadUnaligned<ushort>(at);
+        float magnitude = BitConverter.Int32BitsToSingle((bits & 0x7FFF) << 13) * BitConverter.Int32BitsToSingle((127 + 112) << 23);
+        return BitConverter.Int32BitsToSingle(BitConverter.SingleToInt32Bits(magnitude) | (bits & 0x8000) << 16);
+    }
 
     /// <summary>Value i's level in a 32-block: signed for Q8_0, unsigned (0–15 or 0–31) for the others.</summary>
     static int Level(GgmlType type, byte* block, int i)

@@ -1,3 +1,4 @@
+using System.Runtime.CompilerServices;
 using System.Buffers.Binary;
 using static R1Sharp.Quantization.LegacyQuants;
 
@@ -171,6 +172,22 @@ public static class KQuants
     public static (int Scale, int Min) ScaleMin(ReadOnlySpan<byte> packed, int j) => j < 4
         ? (packed[j] & 63, packed[j + 4] & 63)
         : ((packed[j + 4] & 0xF) | (packed[j - 4] >> 6) << 4, (packed[j + 4] >> 4) | (packed[j] >> 6) << 4);
+
+    /// <summary>
+    /// All eight pairs of <see cref="ScaleMin"/> at once — scale j in byte j of <c>Scales</c>, min j in byte j of
+    /// <c>Mins</c> — by word operations on the 12 packed bytes, as llama.cpp unpacks them (the kernels' per-block step).
+    /// </summary>
+    public static unsafe (ulong Scales, ulong Mins) ScalesMins(byte* packed)
+    {
+        uint u0 = Unsafe.ReadUnaligned<uint>(packed), u1 = Unsafe.ReadUnaligned<uint>(packed + 4), u2 = Unsafe.ReadUnaligned<uint>(packed + 8);
+        const uint six = 0x3F3F3F3F, four = 0x0F0F0F0F, two = 0x03030303;
+        // Pairs 0–3 are the low 6 bits of bytes 0–3 (scales) and 4–7 (mins); pairs 4–7 take their low 4 bits from a
+        // nibble of bytes 8–11 and their top 2 bits from the spare top bits of bytes 0–3 (scales) and 4–7 (mins).
+        uint scalesLow = u0 & six, minsLow = u1 & six;
+        uint scalesHigh = (u2 & four) | ((u0 >> 6) & two) << 4;
+        uint minsHigh = ((u2 >> 4) & four) | ((u1 >> 6) & two) << 4;
+        return (scalesLow | (ulong)scalesHigh << 32, minsLow | (ulong)minsHigh << 32);
+    }
 
     static void PackScaleMin(Span<byte> packed, int j, int scale, int min)
     {

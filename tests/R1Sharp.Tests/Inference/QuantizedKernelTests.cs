@@ -81,6 +81,41 @@ public unsafe class QuantizedKernelTests
         }
     }
 
+    [Fact]
+    public void The_kernels_word_unpacking_of_k_quant_scales_equals_the_per_sub_block_one_for_any_bytes()
+    {
+        var random = new Random(7);
+        var packed = new byte[12];
+        for (int trial = 0; trial < 20000; trial++)
+        {
+            random.NextBytes(packed);
+            if (trial == 0) Array.Fill(packed, (byte)0xFF);
+            fixed (byte* p = packed)
+            {
+                var (scales, mins) = KQuants.ScalesMins(p);
+                for (int j = 0; j < 8; j++)
+                {
+                    var (scale, min) = KQuants.ScaleMin(packed, j);
+                    Assert.Equal(scale, (int)(byte)(scales >> 8 * j));
+                    Assert.Equal(min, (int)(byte)(mins >> 8 * j));
+                }
+            }
+        }
+    }
+
+    [Fact]
+    public void The_kernels_half_conversion_equals_the_librarys_for_every_finite_half()
+    {
+        for (int bits = 0; bits < 0x10000; bits++)
+        {
+            var half = BitConverter.UInt16BitsToHalf((ushort)bits);
+            ushort stored = (ushort)bits;
+            float converted = QuantizedDots.Half((byte*)&stored);
+            if (Half.IsFinite(half)) Assert.Equal(BitConverter.SingleToInt32Bits((float)half), BitConverter.SingleToInt32Bits(converted));
+            else Assert.True(float.IsFinite(converted), $"0x{bits:X4} gave {converted}");
+        }
+    }
+
     [SkippableTheory]
     [MemberData(nameof(TypesAndWidths))]
     public void Dot_products_equal_the_scalar_reference(string typeName, SimdWidth width)
@@ -100,27 +135,29 @@ public unsafe class QuantizedKernelTests
         fixed (byte* pw = weights)
         {
             for (int r = 0; r < xRows; r++) activations.QuantizeRow(r, px + r * columns);
-            for (int n = 0; n < weightRows; n++)
+            var matrix = new PackedMatrix(type, weightRows, columns, pw, weights);
+            for (int tile = 1; tile <= QuantizedDots.TileRows; tile++)
             {
-                byte* w = pw + n * rowBytes;
-                GgmlQuants.Dequantize(type, new ReadOnlySpan<byte>(w, (int)rowBytes), dequantized);
-                for (int tile = 1; tile <= QuantizedDots.TileRows; tile++)
+                // Every weight row in one call (the kernels' row loop), outputs at y[r·weightRows + n].
+                var y = new float[tile * weightRows];
+                fixed (float* py = y)
                 {
-                    var y = new float[tile * 3];
-                    fixed (float* py = y)
-                    {
-                        if (width == SimdWidth.Bits128) QuantizedDots.Row<Vector128<byte>>(type, w, activations, xRows - tile, tile, py, 3, add: false);
-                        else if (width == SimdWidth.Bits256) QuantizedDots.Row<Vector256<byte>>(type, w, activations, xRows - tile, tile, py, 3, add: false);
-                        else QuantizedDots.Row<Vector512<byte>>(type, w, activations, xRows - tile, tile, py, 3, add: false);
-                    }
+                    if (width == SimdWidth.Bits128) QuantizedDots.Rows<Vector128<byte>>(matrix, 0, weightRows, activations, xRows - tile, tile, py, weightRows, add: false);
+                    else if (width == SimdWidth.Bits256) QuantizedDots.Rows<Vector256<byte>>(matrix, 0, weightRows, activations, xRows - tile, tile, py, weightRows, add: false);
+                    else QuantizedDots.Rows<Vector512<byte>>(matrix, 0, weightRows, activations, xRows - tile, tile, py, weightRows, add: false);
+                }
+                for (int n = 0; n < weightRows; n++)
+                {
+                    byte* w = pw + n * rowBytes;
+                    GgmlQuants.Dequantize(type, new ReadOnlySpan<byte>(w, (int)rowBytes), dequantized);
                     for (int r = 0; r < tile; r++)
                     {
                         int row = xRows - tile + r;
                         float expected = QuantizedDots.Reference(type, w, activations, row);
                         double magnitude = 0;
                         for (int j = 0; j < columns; j++) magnitude += Math.Abs(dequantized[j] * activations.Q(row)[j] * activations.Scales(row)[j / activations.BlockSize]);
-                        Assert.True(Math.Abs(y[3 * r] - expected) <= 1e-5 * magnitude + 1e-30,
-                            $"{type} at {width}: weight row {n}, x row {row} (tile {tile}): {y[3 * r]} vs reference {expected} (Σ|w·x| {magnitude})");
+                        Assert.True(Math.Abs(y[r * weightRows + n] - expected) <= 1e-5 * magnitude + 1e-30,
+                            $"{type} at {width}: weight row {n}, x row {row} (tile {tile}): {y[r * weightRows + n]} vs reference {expected} (Σ|w·x| {magnitude})");
                         // The reference is the dot product of the dequantized weights and activations — for Q5_1, with
                         // each block's min multiplying the activations' Q8_1 sum s (rounded to a half) instead of d·Σq.
                         double direct = 0;
