@@ -9,7 +9,7 @@
 #   R1=COMMAND      how to run r1 (default: r1; e.g. "dotnet run --project src/R1Sharp.Cli -c Release --")
 #   TEACHER=DIR     a quickstart RL model (<quickstart run>/models/rl) to serve; default: `r1 quickstart` makes one
 #   PORT=N          the teacher's port on 127.0.0.1 (default 8093)
-#   RECIPE_SIZE     full (default, ~30 min on 2 idle cores plus the teacher) or tiny (seconds; the test's)
+#   RECIPE_SIZE     full (default, ~55 min on 2 idle cores plus the teacher) or tiny (seconds; the test's)
 # Writes OUT/table.md (the measured table), OUT/eval/<row>-<split>/eval.json, OUT/times.tsv and the runs in OUT/runs.
 set -euo pipefail
 
@@ -22,8 +22,8 @@ case ${RECIPE_SIZE:-full} in
   full)
     quickstart=(); preset=small; lora_r=16
     pretrain_steps=500; pretrain_batch=32; pretrain_seq=64
-    sample_prompts=2000; keep=correct
-    sft_steps=300; sft_batch=32
+    sample_prompts=4000; keep=correct
+    sft_steps=800; sft_batch=32
     grpo_steps=60; prompts_per_step=16; generations=8; max_tokens=64
     eval_prompts=200; eval_samples=4 ;;
   tiny)
@@ -107,7 +107,7 @@ evaluate lora-sft --model "$out/student-base" --adapter "$out/lora-sft"
 stage merge r1 merge --model "$out/student-base" --adapter "$out/lora-sft" --out "$out/student-sft"
 grpo=(--task quickstart --num-generations "$generations" --prompts-per-step "$prompts_per_step" --max-completion-length "$max_tokens"
       --temperature 1.0 --loss-type dapo --beta 0 --max-steps "$grpo_steps" --seed 1)
-stage lora-grpo r1 grpo --model "$out/student-sft" "${grpo[@]}" --lora-r "$lora_r" --learning-rate 1e-3 \
+stage lora-grpo r1 grpo --model "$out/student-sft" "${grpo[@]}" --lora-r "$lora_r" --learning-rate 3e-4 \
   --runs-dir "$runs" --name lora-grpo --out "$out/lora-grpo"
 evaluate lora-grpo --model "$out/student-sft" --adapter "$out/lora-grpo"
 
