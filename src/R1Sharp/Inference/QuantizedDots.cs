@@ -39,22 +39,10 @@ static unsafe class QuantizedDots
         var tile = new Tile(x, first, rows);
         switch (rows)
         {
-            case 1: Rows<TVec, One>(w, n0, n1, &tile, y, ldy, add); break;
-            case 2: Rows<TVec, Two>(w, n0, n1, &tile, y, ldy, add); break;
-            case 3: Rows<TVec, Three>(w, n0, n1, &tile, y, ldy, add); break;
-            default: Rows<TVec, Four>(w, n0, n1, &tile, y, ldy, add); break;
-        }
-    }
-
-    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    static void Rows<TVec, TRows>(PackedMatrix w, int n0, int n1, Tile* tile, float* y, long ldy, bool add)
-        where TVec : struct where TRows : struct, IRows
-    {
-        var sums = stackalloc float[TileRows];
-        for (int n = n0; n < n1; n++)
-        {
-            Dispatch<TVec, TRows>(w.Type, w.Row(n), tile, sums);
-            for (int r = 0; r < TRows.N; r++) y[r * ldy + n] = add ? y[r * ldy + n] + sums[r] : sums[r];
+            case 1: Dispatch<TVec, One>(w, n0, n1, &tile, y, ldy, add); break;
+            case 2: Dispatch<TVec, Two>(w, n0, n1, &tile, y, ldy, add); break;
+            case 3: Dispatch<TVec, Three>(w, n0, n1, &tile, y, ldy, add); break;
+            default: Dispatch<TVec, Four>(w, n0, n1, &tile, y, ldy, add); break;
         }
     }
 
@@ -89,121 +77,130 @@ static unsafe class QuantizedDots
     struct Four : IRows { public static int N => 4; }
 
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    static void Dispatch<TVec, TRows>(GgmlType type, byte* w, Tile* t, float* sums)
+    static void Dispatch<TVec, TRows>(PackedMatrix w, int n0, int n1, Tile* t, float* y, long ldy, bool add)
         where TVec : struct where TRows : struct, IRows
     {
+        var type = w.Type;
         // The 512-bit path covers Q8_0 and the K-quants; the 32-blocks with 4-bit levels (Q4_0, Q5_0, Q5_1: Q4_K_M's
         // and Q5_K_M's fallbacks for narrow rows) run the 256-bit kernels there.
         if (Int8Simd<TVec>.Count == 64 && type is GgmlType.Q4_0 or GgmlType.Q5_0 or GgmlType.Q5_1)
         {
-            Dispatch<Vector256<byte>, TRows>(type, w, t, sums);
+            Dispatch<Vector256<byte>, TRows>(w, n0, n1, t, y, ldy, add);
             return;
         }
         switch (type)
         {
-            case GgmlType.Q8_0: Q8_0<TVec, TRows>(w, t, sums); break;
-            case GgmlType.Q4_0: Q4_0<TVec, TRows>(w, t, sums); break;
-            case GgmlType.Q5_0: Q5<TVec, TRows>(w, t, sums, withMin: false); break;
-            case GgmlType.Q5_1: Q5<TVec, TRows>(w, t, sums, withMin: true); break;
+            case GgmlType.Q8_0: Q8_0<TVec, TRows>(w, n0, n1, t, y, ldy, add); break;
+            case GgmlType.Q4_0: Q4_0<TVec, TRows>(w, n0, n1, t, y, ldy, add); break;
+            case GgmlType.Q5_0: Q5<TVec, TRows>(w, n0, n1, t, y, ldy, add, withMin: false); break;
+            case GgmlType.Q5_1: Q5<TVec, TRows>(w, n0, n1, t, y, ldy, add, withMin: true); break;
             case GgmlType.Q4_K or GgmlType.Q5_K:
-                if (Int8Simd<TVec>.Count == 64) Q4_K512<TRows>(w, t, sums, five: type == GgmlType.Q5_K);
-                else if (Int8Simd<TVec>.Count == 32) Q4_K256<TRows>(w, t, sums, five: type == GgmlType.Q5_K);
-                else Q4_K<TVec, TRows>(w, t, sums, five: type == GgmlType.Q5_K);
+                if (Int8Simd<TVec>.Count == 64) Q4_K512<TRows>(w, n0, n1, t, y, ldy, add, five: type == GgmlType.Q5_K);
+                else if (Int8Simd<TVec>.Count == 32) Q4_K256<TRows>(w, n0, n1, t, y, ldy, add, five: type == GgmlType.Q5_K);
+                else Q4_K<TVec, TRows>(w, n0, n1, t, y, ldy, add, five: type == GgmlType.Q5_K);
                 break;
             case GgmlType.Q6_K:
-                if (Int8Simd<TVec>.Count == 64) Q6_K512<TRows>(w, t, sums);
-                else Q6_K<TVec, TRows>(w, t, sums);
+                if (Int8Simd<TVec>.Count == 64) Q6_K512<TRows>(w, n0, n1, t, y, ldy, add);
+                else Q6_K<TVec, TRows>(w, n0, n1, t, y, ldy, add);
                 break;
             default: throw new InvalidOperationException($"no integer kernel for {type}");
         }
     }
 
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    static void Q8_0<TVec, TRows>(byte* w, Tile* t, float* sums) where TVec : struct where TRows : struct, IRows
+    static void Q8_0<TVec, TRows>(PackedMatrix matrix, int n0, int n1, Tile* t, float* y, long ldy, bool add) where TVec : struct where TRows : struct, IRows
     {
         sbyte* a0 = t->A0, a1 = t->A1, a2 = t->A2, a3 = t->A3;
         float* d0 = t->D0, d1 = t->D1, d2 = t->D2, d3 = t->D3;
-        TVec f0 = default, f1 = default, f2 = default, f3 = default;
-        int blocks = t->Columns / 32;
-        if (Int8Simd<TVec>.Count == 64)
+        for (int n = n0; n < n1; n++)
         {
-            // Two blocks per vector. A last odd block gets zero weights in the upper half: the activation load then
-            // reads 32 bytes past the row's bytes (its scales and sums, inside the buffer), which multiply zeros.
-            for (int b = 0; b < blocks; b += 2, w += 2 * LegacyQuants.Q8_0Bytes)
+            byte* w = matrix.Row(n);
+            TVec f0 = default, f1 = default, f2 = default, f3 = default;
+            int blocks = t->Columns / 32;
+            if (Int8Simd<TVec>.Count == 64)
             {
-                bool pair = b + 1 < blocks;
-                float d = Half(w), dNext = pair ? Half(w + LegacyQuants.Q8_0Bytes) : 0;
-                var q = Int8Simd<TVec>.Join(Vector256.Load(w + 2), pair ? Vector256.Load(w + LegacyQuants.Q8_0Bytes + 2) : Vector256<byte>.Zero);
-                int e = 32 * b;
-                f0 = Int8Simd<TVec>.MultiplyAdd(f0, Int8Simd<TVec>.DotSigned(default, q, Int8Simd<TVec>.Load(a0 + e)), d * d0[b], pair ? dNext * d0[b + 1] : 0);
-                if (TRows.N > 1) f1 = Int8Simd<TVec>.MultiplyAdd(f1, Int8Simd<TVec>.DotSigned(default, q, Int8Simd<TVec>.Load(a1 + e)), d * d1[b], pair ? dNext * d1[b + 1] : 0);
-                if (TRows.N > 2) f2 = Int8Simd<TVec>.MultiplyAdd(f2, Int8Simd<TVec>.DotSigned(default, q, Int8Simd<TVec>.Load(a2 + e)), d * d2[b], pair ? dNext * d2[b + 1] : 0);
-                if (TRows.N > 3) f3 = Int8Simd<TVec>.MultiplyAdd(f3, Int8Simd<TVec>.DotSigned(default, q, Int8Simd<TVec>.Load(a3 + e)), d * d3[b], pair ? dNext * d3[b + 1] : 0);
+                // Two blocks per vector. A last odd block gets zero weights in the upper half: the activation load then
+                // reads 32 bytes past the row's bytes (its scales and sums, inside the buffer), which multiply zeros.
+                for (int b = 0; b < blocks; b += 2, w += 2 * LegacyQuants.Q8_0Bytes)
+                {
+                    bool pair = b + 1 < blocks;
+                    float d = Half(w), dNext = pair ? Half(w + LegacyQuants.Q8_0Bytes) : 0;
+                    var q = Int8Simd<TVec>.Join(Vector256.Load(w + 2), pair ? Vector256.Load(w + LegacyQuants.Q8_0Bytes + 2) : Vector256<byte>.Zero);
+                    int e = 32 * b;
+                    f0 = Int8Simd<TVec>.MultiplyAdd(f0, Int8Simd<TVec>.DotSigned(default, q, Int8Simd<TVec>.Load(a0 + e)), d * d0[b], pair ? dNext * d0[b + 1] : 0);
+                    if (TRows.N > 1) f1 = Int8Simd<TVec>.MultiplyAdd(f1, Int8Simd<TVec>.DotSigned(default, q, Int8Simd<TVec>.Load(a1 + e)), d * d1[b], pair ? dNext * d1[b + 1] : 0);
+                    if (TRows.N > 2) f2 = Int8Simd<TVec>.MultiplyAdd(f2, Int8Simd<TVec>.DotSigned(default, q, Int8Simd<TVec>.Load(a2 + e)), d * d2[b], pair ? dNext * d2[b + 1] : 0);
+                    if (TRows.N > 3) f3 = Int8Simd<TVec>.MultiplyAdd(f3, Int8Simd<TVec>.DotSigned(default, q, Int8Simd<TVec>.Load(a3 + e)), d * d3[b], pair ? dNext * d3[b + 1] : 0);
+                }
+                blocks = 0;
             }
-            blocks = 0;
-        }
-        for (int b = 0; b < blocks; b++, w += LegacyQuants.Q8_0Bytes)
-        {
-            float d = Half(w);
-            TVec i0 = default, i1 = default, i2 = default, i3 = default;
-            for (int h = 0; h < 32; h += Int8Simd<TVec>.Count)
+            for (int b = 0; b < blocks; b++, w += LegacyQuants.Q8_0Bytes)
             {
-                var q = Int8Simd<TVec>.Load(w + 2 + h);
-                int e = 32 * b + h;
-                i0 = Int8Simd<TVec>.DotSigned(i0, q, Int8Simd<TVec>.Load(a0 + e));
-                if (TRows.N > 1) i1 = Int8Simd<TVec>.DotSigned(i1, q, Int8Simd<TVec>.Load(a1 + e));
-                if (TRows.N > 2) i2 = Int8Simd<TVec>.DotSigned(i2, q, Int8Simd<TVec>.Load(a2 + e));
-                if (TRows.N > 3) i3 = Int8Simd<TVec>.DotSigned(i3, q, Int8Simd<TVec>.Load(a3 + e));
+                float d = Half(w);
+                TVec i0 = default, i1 = default, i2 = default, i3 = default;
+                for (int h = 0; h < 32; h += Int8Simd<TVec>.Count)
+                {
+                    var q = Int8Simd<TVec>.Load(w + 2 + h);
+                    int e = 32 * b + h;
+                    i0 = Int8Simd<TVec>.DotSigned(i0, q, Int8Simd<TVec>.Load(a0 + e));
+                    if (TRows.N > 1) i1 = Int8Simd<TVec>.DotSigned(i1, q, Int8Simd<TVec>.Load(a1 + e));
+                    if (TRows.N > 2) i2 = Int8Simd<TVec>.DotSigned(i2, q, Int8Simd<TVec>.Load(a2 + e));
+                    if (TRows.N > 3) i3 = Int8Simd<TVec>.DotSigned(i3, q, Int8Simd<TVec>.Load(a3 + e));
+                }
+                f0 = Int8Simd<TVec>.MultiplyAdd(f0, i0, d * d0[b]);
+                if (TRows.N > 1) f1 = Int8Simd<TVec>.MultiplyAdd(f1, i1, d * d1[b]);
+                if (TRows.N > 2) f2 = Int8Simd<TVec>.MultiplyAdd(f2, i2, d * d2[b]);
+                if (TRows.N > 3) f3 = Int8Simd<TVec>.MultiplyAdd(f3, i3, d * d3[b]);
             }
-            f0 = Int8Simd<TVec>.MultiplyAdd(f0, i0, d * d0[b]);
-            if (TRows.N > 1) f1 = Int8Simd<TVec>.MultiplyAdd(f1, i1, d * d1[b]);
-            if (TRows.N > 2) f2 = Int8Simd<TVec>.MultiplyAdd(f2, i2, d * d2[b]);
-            if (TRows.N > 3) f3 = Int8Simd<TVec>.MultiplyAdd(f3, i3, d * d3[b]);
+            Put(y + n, Int8Simd<TVec>.SumFloats(f0), add);
+            if (TRows.N > 1) Put(y + ldy + n, Int8Simd<TVec>.SumFloats(f1), add);
+            if (TRows.N > 2) Put(y + 2 * ldy + n, Int8Simd<TVec>.SumFloats(f2), add);
+            if (TRows.N > 3) Put(y + 3 * ldy + n, Int8Simd<TVec>.SumFloats(f3), add);
         }
-        sums[0] = Int8Simd<TVec>.SumFloats(f0);
-        if (TRows.N > 1) sums[1] = Int8Simd<TVec>.SumFloats(f1);
-        if (TRows.N > 2) sums[2] = Int8Simd<TVec>.SumFloats(f2);
-        if (TRows.N > 3) sums[3] = Int8Simd<TVec>.SumFloats(f3);
     }
 
     /// <summary>Q4_0: levels q in [0, 15], weight (q − 8)·d, so Σ = d·(Σ q·a − 8·Σ a).</summary>
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    static void Q4_0<TVec, TRows>(byte* w, Tile* t, float* sums) where TVec : struct where TRows : struct, IRows
+    static void Q4_0<TVec, TRows>(PackedMatrix matrix, int n0, int n1, Tile* t, float* y, long ldy, bool add) where TVec : struct where TRows : struct, IRows
     {
         sbyte* a0 = t->A0, a1 = t->A1, a2 = t->A2, a3 = t->A3;
         float* d0 = t->D0, d1 = t->D1, d2 = t->D2, d3 = t->D3;
         int* s0 = t->S0, s1 = t->S1, s2 = t->S2, s3 = t->S3;
-        TVec f0 = default, f1 = default, f2 = default, f3 = default;
-        float o0 = 0, o1 = 0, o2 = 0, o3 = 0;
-        for (int b = 0; b < t->Columns / 32; b++, w += LegacyQuants.Q4_0Bytes)
+        for (int n = n0; n < n1; n++)
         {
-            float d = Half(w);
-            var packed = Vector128.Load(w + 2);
-            var low = packed & Vector128.Create((byte)0x0F);
-            var high = Vector128.ShiftRightLogical(packed.AsUInt16(), 4).AsByte() & Vector128.Create((byte)0x0F);
-            TVec i0 = default, i1 = default, i2 = default, i3 = default;
-            for (int h = 0, part = 0; h < 32; h += Int8Simd<TVec>.Count, part++)
+            byte* w = matrix.Row(n);
+            TVec f0 = default, f1 = default, f2 = default, f3 = default;
+            float o0 = 0, o1 = 0, o2 = 0, o3 = 0;
+            for (int b = 0; b < t->Columns / 32; b++, w += LegacyQuants.Q4_0Bytes)
             {
-                var q = Int8Simd<TVec>.Join(low, high, part);
-                int e = 32 * b + h;
-                i0 = Int8Simd<TVec>.DotScaled(i0, q, Int8Simd<TVec>.Load(a0 + e), 1, 1);
-                if (TRows.N > 1) i1 = Int8Simd<TVec>.DotScaled(i1, q, Int8Simd<TVec>.Load(a1 + e), 1, 1);
-                if (TRows.N > 2) i2 = Int8Simd<TVec>.DotScaled(i2, q, Int8Simd<TVec>.Load(a2 + e), 1, 1);
-                if (TRows.N > 3) i3 = Int8Simd<TVec>.DotScaled(i3, q, Int8Simd<TVec>.Load(a3 + e), 1, 1);
+                float d = Half(w);
+                var packed = Vector128.Load(w + 2);
+                var low = packed & Vector128.Create((byte)0x0F);
+                var high = Vector128.ShiftRightLogical(packed.AsUInt16(), 4).AsByte() & Vector128.Create((byte)0x0F);
+                TVec i0 = default, i1 = default, i2 = default, i3 = default;
+                for (int h = 0, part = 0; h < 32; h += Int8Simd<TVec>.Count, part++)
+                {
+                    var q = Int8Simd<TVec>.Join(low, high, part);
+                    int e = 32 * b + h;
+                    i0 = Int8Simd<TVec>.DotScaled(i0, q, Int8Simd<TVec>.Load(a0 + e), 1, 1);
+                    if (TRows.N > 1) i1 = Int8Simd<TVec>.DotScaled(i1, q, Int8Simd<TVec>.Load(a1 + e), 1, 1);
+                    if (TRows.N > 2) i2 = Int8Simd<TVec>.DotScaled(i2, q, Int8Simd<TVec>.Load(a2 + e), 1, 1);
+                    if (TRows.N > 3) i3 = Int8Simd<TVec>.DotScaled(i3, q, Int8Simd<TVec>.Load(a3 + e), 1, 1);
+                }
+                f0 = Int8Simd<TVec>.MultiplyAdd(f0, i0, d * d0[b]);
+                if (TRows.N > 1) f1 = Int8Simd<TVec>.MultiplyAdd(f1, i1, d * d1[b]);
+                if (TRows.N > 2) f2 = Int8Simd<TVec>.MultiplyAdd(f2, i2, d * d2[b]);
+                if (TRows.N > 3) f3 = Int8Simd<TVec>.MultiplyAdd(f3, i3, d * d3[b]);
+                o0 += d * d0[b] * (s0[2 * b] + s0[2 * b + 1]);
+                if (TRows.N > 1) o1 += d * d1[b] * (s1[2 * b] + s1[2 * b + 1]);
+                if (TRows.N > 2) o2 += d * d2[b] * (s2[2 * b] + s2[2 * b + 1]);
+                if (TRows.N > 3) o3 += d * d3[b] * (s3[2 * b] + s3[2 * b + 1]);
             }
-            f0 = Int8Simd<TVec>.MultiplyAdd(f0, i0, d * d0[b]);
-            if (TRows.N > 1) f1 = Int8Simd<TVec>.MultiplyAdd(f1, i1, d * d1[b]);
-            if (TRows.N > 2) f2 = Int8Simd<TVec>.MultiplyAdd(f2, i2, d * d2[b]);
-            if (TRows.N > 3) f3 = Int8Simd<TVec>.MultiplyAdd(f3, i3, d * d3[b]);
-            o0 += d * d0[b] * (s0[2 * b] + s0[2 * b + 1]);
-            if (TRows.N > 1) o1 += d * d1[b] * (s1[2 * b] + s1[2 * b + 1]);
-            if (TRows.N > 2) o2 += d * d2[b] * (s2[2 * b] + s2[2 * b + 1]);
-            if (TRows.N > 3) o3 += d * d3[b] * (s3[2 * b] + s3[2 * b + 1]);
+            Put(y + n, Int8Simd<TVec>.SumFloats(f0) - 8 * o0, add);
+            if (TRows.N > 1) Put(y + ldy + n, Int8Simd<TVec>.SumFloats(f1) - 8 * o1, add);
+            if (TRows.N > 2) Put(y + 2 * ldy + n, Int8Simd<TVec>.SumFloats(f2) - 8 * o2, add);
+            if (TRows.N > 3) Put(y + 3 * ldy + n, Int8Simd<TVec>.SumFloats(f3) - 8 * o3, add);
         }
-        sums[0] = Int8Simd<TVec>.SumFloats(f0) - 8 * o0;
-        if (TRows.N > 1) sums[1] = Int8Simd<TVec>.SumFloats(f1) - 8 * o1;
-        if (TRows.N > 2) sums[2] = Int8Simd<TVec>.SumFloats(f2) - 8 * o2;
-        if (TRows.N > 3) sums[3] = Int8Simd<TVec>.SumFloats(f3) - 8 * o3;
     }
 
     /// <summary>
@@ -211,7 +208,7 @@ static unsafe class QuantizedDots
     /// spread to bytes by broadcasting it and testing one bit per byte.
     /// </summary>
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    static void Q5<TVec, TRows>(byte* w, Tile* t, float* sums, bool withMin) where TVec : struct where TRows : struct, IRows
+    static void Q5<TVec, TRows>(PackedMatrix matrix, int n0, int n1, Tile* t, float* y, long ldy, bool add, bool withMin) where TVec : struct where TRows : struct, IRows
     {
         sbyte* a0 = t->A0, a1 = t->A1, a2 = t->A2, a3 = t->A3;
         float* d0 = t->D0, d1 = t->D1, d2 = t->D2, d3 = t->D3;
@@ -219,58 +216,62 @@ static unsafe class QuantizedDots
         float* m0 = t->M0, m1 = t->M1, m2 = t->M2, m3 = t->M3;
         int blockBytes = withMin ? LegacyQuants.Q5_1Bytes : LegacyQuants.Q5_0Bytes, qsAt = withMin ? 8 : 6, qhAt = withMin ? 4 : 2;
         var bitMask = Vector128.Create((byte)1, 2, 4, 8, 16, 32, 64, 128, 1, 2, 4, 8, 16, 32, 64, 128);
-        TVec f0 = default, f1 = default, f2 = default, f3 = default;
-        float o0 = 0, o1 = 0, o2 = 0, o3 = 0;
-        for (int b = 0; b < t->Columns / 32; b++, w += blockBytes)
+        for (int n = n0; n < n1; n++)
         {
-            float d = Half(w);
-            // Q5_0 subtracts 16 from every level; Q5_1 adds its min m to every weight.
-            float offset = withMin ? Half(w + 2) : -16 * d;
-            uint qh = BinaryPrimitives.ReadUInt32LittleEndian(new ReadOnlySpan<byte>(w + qhAt, 4));
-            var packed = Vector128.Load(w + qsAt);
-            var bytes = Vector128.Create(qh).AsByte();
-            // Byte i of the low half takes bit i of qh (bytes 0–1), of the high half bit 16 + i (bytes 2–3).
-            var lowBits = Vector128.Shuffle(bytes, Vector128.Create((byte)0, 0, 0, 0, 0, 0, 0, 0, 1, 1, 1, 1, 1, 1, 1, 1));
-            var highBits = Vector128.Shuffle(bytes, Vector128.Create((byte)2, 2, 2, 2, 2, 2, 2, 2, 3, 3, 3, 3, 3, 3, 3, 3));
-            var fifth = Vector128.Create((byte)0x10);
-            var low = (packed & Vector128.Create((byte)0x0F))
-                      | (Vector128.Equals(lowBits & bitMask, bitMask) & fifth);
-            var high = (Vector128.ShiftRightLogical(packed.AsUInt16(), 4).AsByte() & Vector128.Create((byte)0x0F))
-                       | (Vector128.Equals(highBits & bitMask, bitMask) & fifth);
-            TVec i0 = default, i1 = default, i2 = default, i3 = default;
-            for (int h = 0, part = 0; h < 32; h += Int8Simd<TVec>.Count, part++)
+            byte* w = matrix.Row(n);
+            TVec f0 = default, f1 = default, f2 = default, f3 = default;
+            float o0 = 0, o1 = 0, o2 = 0, o3 = 0;
+            for (int b = 0; b < t->Columns / 32; b++, w += blockBytes)
             {
-                var q = Int8Simd<TVec>.Join(low, high, part);
-                int e = 32 * b + h;
-                i0 = Int8Simd<TVec>.DotScaled(i0, q, Int8Simd<TVec>.Load(a0 + e), 1, 1);
-                if (TRows.N > 1) i1 = Int8Simd<TVec>.DotScaled(i1, q, Int8Simd<TVec>.Load(a1 + e), 1, 1);
-                if (TRows.N > 2) i2 = Int8Simd<TVec>.DotScaled(i2, q, Int8Simd<TVec>.Load(a2 + e), 1, 1);
-                if (TRows.N > 3) i3 = Int8Simd<TVec>.DotScaled(i3, q, Int8Simd<TVec>.Load(a3 + e), 1, 1);
+                float d = Half(w);
+                // Q5_0 subtracts 16 from every level; Q5_1 adds its min m to every weight.
+                float offset = withMin ? Half(w + 2) : -16 * d;
+                uint qh = BinaryPrimitives.ReadUInt32LittleEndian(new ReadOnlySpan<byte>(w + qhAt, 4));
+                var packed = Vector128.Load(w + qsAt);
+                var bytes = Vector128.Create(qh).AsByte();
+                // Byte i of the low half takes bit i of qh (bytes 0–1), of the high half bit 16 + i (bytes 2–3).
+                var lowBits = Vector128.Shuffle(bytes, Vector128.Create((byte)0, 0, 0, 0, 0, 0, 0, 0, 1, 1, 1, 1, 1, 1, 1, 1));
+                var highBits = Vector128.Shuffle(bytes, Vector128.Create((byte)2, 2, 2, 2, 2, 2, 2, 2, 3, 3, 3, 3, 3, 3, 3, 3));
+                var fifth = Vector128.Create((byte)0x10);
+                var low = (packed & Vector128.Create((byte)0x0F))
+                          | (Vector128.Equals(lowBits & bitMask, bitMask) & fifth);
+                var high = (Vector128.ShiftRightLogical(packed.AsUInt16(), 4).AsByte() & Vector128.Create((byte)0x0F))
+                           | (Vector128.Equals(highBits & bitMask, bitMask) & fifth);
+                TVec i0 = default, i1 = default, i2 = default, i3 = default;
+                for (int h = 0, part = 0; h < 32; h += Int8Simd<TVec>.Count, part++)
+                {
+                    var q = Int8Simd<TVec>.Join(low, high, part);
+                    int e = 32 * b + h;
+                    i0 = Int8Simd<TVec>.DotScaled(i0, q, Int8Simd<TVec>.Load(a0 + e), 1, 1);
+                    if (TRows.N > 1) i1 = Int8Simd<TVec>.DotScaled(i1, q, Int8Simd<TVec>.Load(a1 + e), 1, 1);
+                    if (TRows.N > 2) i2 = Int8Simd<TVec>.DotScaled(i2, q, Int8Simd<TVec>.Load(a2 + e), 1, 1);
+                    if (TRows.N > 3) i3 = Int8Simd<TVec>.DotScaled(i3, q, Int8Simd<TVec>.Load(a3 + e), 1, 1);
+                }
+                f0 = Int8Simd<TVec>.MultiplyAdd(f0, i0, d * d0[b]);
+                if (TRows.N > 1) f1 = Int8Simd<TVec>.MultiplyAdd(f1, i1, d * d1[b]);
+                if (TRows.N > 2) f2 = Int8Simd<TVec>.MultiplyAdd(f2, i2, d * d2[b]);
+                if (TRows.N > 3) f3 = Int8Simd<TVec>.MultiplyAdd(f3, i3, d * d3[b]);
+                if (withMin)
+                {
+                    // Q5_1: the min times the activations' Q8_1 block sum, rounded as llama.cpp stores it.
+                    o0 += offset * m0[b];
+                    if (TRows.N > 1) o1 += offset * m1[b];
+                    if (TRows.N > 2) o2 += offset * m2[b];
+                    if (TRows.N > 3) o3 += offset * m3[b];
+                }
+                else
+                {
+                    o0 += offset * d0[b] * (s0[2 * b] + s0[2 * b + 1]);
+                    if (TRows.N > 1) o1 += offset * d1[b] * (s1[2 * b] + s1[2 * b + 1]);
+                    if (TRows.N > 2) o2 += offset * d2[b] * (s2[2 * b] + s2[2 * b + 1]);
+                    if (TRows.N > 3) o3 += offset * d3[b] * (s3[2 * b] + s3[2 * b + 1]);
+                }
             }
-            f0 = Int8Simd<TVec>.MultiplyAdd(f0, i0, d * d0[b]);
-            if (TRows.N > 1) f1 = Int8Simd<TVec>.MultiplyAdd(f1, i1, d * d1[b]);
-            if (TRows.N > 2) f2 = Int8Simd<TVec>.MultiplyAdd(f2, i2, d * d2[b]);
-            if (TRows.N > 3) f3 = Int8Simd<TVec>.MultiplyAdd(f3, i3, d * d3[b]);
-            if (withMin)
-            {
-                // Q5_1: the min times the activations' Q8_1 block sum, rounded as llama.cpp stores it.
-                o0 += offset * m0[b];
-                if (TRows.N > 1) o1 += offset * m1[b];
-                if (TRows.N > 2) o2 += offset * m2[b];
-                if (TRows.N > 3) o3 += offset * m3[b];
-            }
-            else
-            {
-                o0 += offset * d0[b] * (s0[2 * b] + s0[2 * b + 1]);
-                if (TRows.N > 1) o1 += offset * d1[b] * (s1[2 * b] + s1[2 * b + 1]);
-                if (TRows.N > 2) o2 += offset * d2[b] * (s2[2 * b] + s2[2 * b + 1]);
-                if (TRows.N > 3) o3 += offset * d3[b] * (s3[2 * b] + s3[2 * b + 1]);
-            }
+            Put(y + n, Int8Simd<TVec>.SumFloats(f0) + o0, add);
+            if (TRows.N > 1) Put(y + ldy + n, Int8Simd<TVec>.SumFloats(f1) + o1, add);
+            if (TRows.N > 2) Put(y + 2 * ldy + n, Int8Simd<TVec>.SumFloats(f2) + o2, add);
+            if (TRows.N > 3) Put(y + 3 * ldy + n, Int8Simd<TVec>.SumFloats(f3) + o3, add);
         }
-        sums[0] = Int8Simd<TVec>.SumFloats(f0) + o0;
-        if (TRows.N > 1) sums[1] = Int8Simd<TVec>.SumFloats(f1) + o1;
-        if (TRows.N > 2) sums[2] = Int8Simd<TVec>.SumFloats(f2) + o2;
-        if (TRows.N > 3) sums[3] = Int8Simd<TVec>.SumFloats(f3) + o3;
     }
 
     /// <summary>
@@ -280,61 +281,69 @@ static unsafe class QuantizedDots
     /// (and arm64's); x64 takes <see cref="Q4_K512{TRows}"/> or <see cref="Q4_K256{TRows}"/>.
     /// </summary>
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    static void Q4_K<TVec, TRows>(byte* w, Tile* t, float* sums, bool five) where TVec : struct where TRows : struct, IRows
+    static void Q4_K<TVec, TRows>(PackedMatrix matrix, int n0, int n1, Tile* t, float* y, long ldy, bool add, bool five) where TVec : struct where TRows : struct, IRows
     {
         sbyte* a0 = t->A0, a1 = t->A1, a2 = t->A2, a3 = t->A3;
         float* d0 = t->D0, d1 = t->D1, d2 = t->D2, d3 = t->D3;
         int* s0 = t->S0, s1 = t->S1, s2 = t->S2, s3 = t->S3;
         int blockBytes = five ? KQuants.Q5_KBytes : KQuants.Q4_KBytes;
-        TVec f0 = default, f1 = default, f2 = default, f3 = default;
-        float o0 = 0, o1 = 0, o2 = 0, o3 = 0;
-        for (int b = 0; b < t->Columns / 256; b++, w += blockBytes)
+        for (int n = n0; n < n1; n++)
         {
-            float d = Half(w), dmin = Half(w + 2);
-            var (scales, mins) = KQuants.ScalesMins(w + 4);
-            byte* qh = w + 16, q = w + (five ? 48 : 16);
-            TVec i0 = default, i1 = default, i2 = default, i3 = default;
-            for (int k = 0; k < 4; k++)
+            byte* w = matrix.Row(n);
+            TVec f0 = default, f1 = default, f2 = default, f3 = default;
+            float o0 = 0, o1 = 0, o2 = 0, o3 = 0;
+            for (int b = 0; b < t->Columns / 256; b++, w += blockBytes)
             {
-                var lowBit = Int8Simd<TVec>.Broadcast((byte)(1 << (2 * k)));
-                var highBit = Int8Simd<TVec>.Broadcast((byte)(2 << (2 * k)));
-                short sl = (byte)(scales >> 16 * k), sh = (byte)(scales >> (16 * k + 8));
-                for (int h = 0; h < 32; h += Int8Simd<TVec>.Count)
+                float d = Half(w), dmin = Half(w + 2);
+                var (scales, mins) = KQuants.ScalesMins(w + 4);
+                byte* qh = w + 16, q = w + (five ? 48 : 16);
+                TVec i0 = default, i1 = default, i2 = default, i3 = default;
+                for (int k = 0; k < 4; k++)
                 {
-                    var packed = Int8Simd<TVec>.Load(q + 32 * k + h);
-                    var low = Int8Simd<TVec>.LowNibbles(packed);
-                    var high = Int8Simd<TVec>.HighNibbles(packed);
-                    if (five)
+                    var lowBit = Int8Simd<TVec>.Broadcast((byte)(1 << (2 * k)));
+                    var highBit = Int8Simd<TVec>.Broadcast((byte)(2 << (2 * k)));
+                    short sl = (byte)(scales >> 16 * k), sh = (byte)(scales >> (16 * k + 8));
+                    for (int h = 0; h < 32; h += Int8Simd<TVec>.Count)
                     {
-                        var bits = Int8Simd<TVec>.Load(qh + h);
-                        low = Int8Simd<TVec>.Or(low, Int8Simd<TVec>.FifthBit(bits, lowBit));
-                        high = Int8Simd<TVec>.Or(high, Int8Simd<TVec>.FifthBit(bits, highBit));
+                        var packed = Int8Simd<TVec>.Load(q + 32 * k + h);
+                        var low = Int8Simd<TVec>.LowNibbles(packed);
+                        var high = Int8Simd<TVec>.HighNibbles(packed);
+                        if (five)
+                        {
+                            var bits = Int8Simd<TVec>.Load(qh + h);
+                            low = Int8Simd<TVec>.Or(low, Int8Simd<TVec>.FifthBit(bits, lowBit));
+                            high = Int8Simd<TVec>.Or(high, Int8Simd<TVec>.FifthBit(bits, highBit));
+                        }
+                        int e = 64 * k + h, e2 = e + 32;
+                        i0 = Int8Simd<TVec>.DotScaled(i0, low, Int8Simd<TVec>.Load(a0 + 256 * b + e), sl, sl);
+                        i0 = Int8Simd<TVec>.DotScaled(i0, high, Int8Simd<TVec>.Load(a0 + 256 * b + e2), sh, sh);
+                        if (TRows.N > 1) i1 = Int8Simd<TVec>.DotScaled(i1, low, Int8Simd<TVec>.Load(a1 + 256 * b + e), sl, sl);
+                        if (TRows.N > 1) i1 = Int8Simd<TVec>.DotScaled(i1, high, Int8Simd<TVec>.Load(a1 + 256 * b + e2), sh, sh);
+                        if (TRows.N > 2) i2 = Int8Simd<TVec>.DotScaled(i2, low, Int8Simd<TVec>.Load(a2 + 256 * b + e), sl, sl);
+                        if (TRows.N > 2) i2 = Int8Simd<TVec>.DotScaled(i2, high, Int8Simd<TVec>.Load(a2 + 256 * b + e2), sh, sh);
+                        if (TRows.N > 3) i3 = Int8Simd<TVec>.DotScaled(i3, low, Int8Simd<TVec>.Load(a3 + 256 * b + e), sl, sl);
+                        if (TRows.N > 3) i3 = Int8Simd<TVec>.DotScaled(i3, high, Int8Simd<TVec>.Load(a3 + 256 * b + e2), sh, sh);
                     }
-                    int e = 64 * k + h, e2 = e + 32;
-                    i0 = Int8Simd<TVec>.DotScaled(i0, low, Int8Simd<TVec>.Load(a0 + 256 * b + e), sl, sl);
-                    i0 = Int8Simd<TVec>.DotScaled(i0, high, Int8Simd<TVec>.Load(a0 + 256 * b + e2), sh, sh);
-                    if (TRows.N > 1) i1 = Int8Simd<TVec>.DotScaled(i1, low, Int8Simd<TVec>.Load(a1 + 256 * b + e), sl, sl);
-                    if (TRows.N > 1) i1 = Int8Simd<TVec>.DotScaled(i1, high, Int8Simd<TVec>.Load(a1 + 256 * b + e2), sh, sh);
-                    if (TRows.N > 2) i2 = Int8Simd<TVec>.DotScaled(i2, low, Int8Simd<TVec>.Load(a2 + 256 * b + e), sl, sl);
-                    if (TRows.N > 2) i2 = Int8Simd<TVec>.DotScaled(i2, high, Int8Simd<TVec>.Load(a2 + 256 * b + e2), sh, sh);
-                    if (TRows.N > 3) i3 = Int8Simd<TVec>.DotScaled(i3, low, Int8Simd<TVec>.Load(a3 + 256 * b + e), sl, sl);
-                    if (TRows.N > 3) i3 = Int8Simd<TVec>.DotScaled(i3, high, Int8Simd<TVec>.Load(a3 + 256 * b + e2), sh, sh);
                 }
+                f0 = Int8Simd<TVec>.MultiplyAdd(f0, i0, d * d0[b]);
+                if (TRows.N > 1) f1 = Int8Simd<TVec>.MultiplyAdd(f1, i1, d * d1[b]);
+                if (TRows.N > 2) f2 = Int8Simd<TVec>.MultiplyAdd(f2, i2, d * d2[b]);
+                if (TRows.N > 3) f3 = Int8Simd<TVec>.MultiplyAdd(f3, i3, d * d3[b]);
+                o0 += dmin * d0[b] * MinTerm(mins, s0 + 16 * b);
+                if (TRows.N > 1) o1 += dmin * d1[b] * MinTerm(mins, s1 + 16 * b);
+                if (TRows.N > 2) o2 += dmin * d2[b] * MinTerm(mins, s2 + 16 * b);
+                if (TRows.N > 3) o3 += dmin * d3[b] * MinTerm(mins, s3 + 16 * b);
             }
-            f0 = Int8Simd<TVec>.MultiplyAdd(f0, i0, d * d0[b]);
-            if (TRows.N > 1) f1 = Int8Simd<TVec>.MultiplyAdd(f1, i1, d * d1[b]);
-            if (TRows.N > 2) f2 = Int8Simd<TVec>.MultiplyAdd(f2, i2, d * d2[b]);
-            if (TRows.N > 3) f3 = Int8Simd<TVec>.MultiplyAdd(f3, i3, d * d3[b]);
-            o0 += dmin * d0[b] * MinTerm(mins, s0 + 16 * b);
-            if (TRows.N > 1) o1 += dmin * d1[b] * MinTerm(mins, s1 + 16 * b);
-            if (TRows.N > 2) o2 += dmin * d2[b] * MinTerm(mins, s2 + 16 * b);
-            if (TRows.N > 3) o3 += dmin * d3[b] * MinTerm(mins, s3 + 16 * b);
+            Put(y + n, Int8Simd<TVec>.SumFloats(f0) - o0, add);
+            if (TRows.N > 1) Put(y + ldy + n, Int8Simd<TVec>.SumFloats(f1) - o1, add);
+            if (TRows.N > 2) Put(y + 2 * ldy + n, Int8Simd<TVec>.SumFloats(f2) - o2, add);
+            if (TRows.N > 3) Put(y + 3 * ldy + n, Int8Simd<TVec>.SumFloats(f3) - o3, add);
         }
-        sums[0] = Int8Simd<TVec>.SumFloats(f0) - o0;
-        if (TRows.N > 1) sums[1] = Int8Simd<TVec>.SumFloats(f1) - o1;
-        if (TRows.N > 2) sums[2] = Int8Simd<TVec>.SumFloats(f2) - o2;
-        if (TRows.N > 3) sums[3] = Int8Simd<TVec>.SumFloats(f3) - o3;
     }
+
+    /// <summary>*at = value, or *at += value.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    static void Put(float* at, float value, bool add) => *at = add ? *at + value : value;
 
     /// <summary>Σ_j m_j · (sum of sub-block j's 32 activations), from the sums of each 16 (min j in byte j of <paramref name="mins"/>).</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
@@ -352,7 +361,7 @@ static unsafe class QuantizedDots
     /// and each sub-block's picked by a byte shuffle; the mins term is a vector product with the activations' sums of 16.
     /// </summary>
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    static void Q4_K512<TRows>(byte* w, Tile* t, float* sums, bool five) where TRows : struct, IRows
+    static void Q4_K512<TRows>(PackedMatrix matrix, int n0, int n1, Tile* t, float* y, long ldy, bool add, bool five) where TRows : struct, IRows
     {
         sbyte* a0 = t->A0, a1 = t->A1, a2 = t->A2, a3 = t->A3;
         float* d0 = t->D0, d1 = t->D1, d2 = t->D2, d3 = t->D3;
@@ -365,42 +374,46 @@ static unsafe class QuantizedDots
         var fifthBits = Vector512.Create(Vector256.Create((byte)1), Vector256.Create((byte)2));
         // Each min twice, as two sums of 16 make a sub-block's.
         var minPairs = Vector128.Create((byte)0, 0, 1, 1, 2, 2, 3, 3, 4, 4, 5, 5, 6, 6, 7, 7);
-        Vector512<float> f0 = default, f1 = default, f2 = default, f3 = default;
-        for (int b = 0; b < t->Columns / 256; b++, w += blockBytes)
+        for (int n = n0; n < n1; n++)
         {
-            float d = Half(w), dmin = Half(w + 2);
-            var (scaleBytes, minBytes) = KQuants.ScalesMins(w + 4);
-            var scales8 = Vector128.WidenLower(Vector128.CreateScalar(scaleBytes).AsByte());
-            var scales = Vector512.Create(Vector256.Create(scales8, scales8), Vector256.Create(scales8, scales8)).AsByte();
-            var mins = Avx512F.ConvertToVector512Int32(Vector128.Shuffle(Vector128.CreateScalar(minBytes).AsByte(), minPairs));
-            byte* q = w + (five ? 48 : 16);
-            var highBits = five ? Avx512F.BroadcastVector256ToVector512((ulong*)(w + 16)).AsByte() : default;
-            Vector512<int> i0 = default, i1 = default, i2 = default, i3 = default;
-            for (int k = 0; k < 4; k++)
+            byte* w = matrix.Row(n);
+            Vector512<float> f0 = default, f1 = default, f2 = default, f3 = default;
+            for (int b = 0; b < t->Columns / 256; b++, w += blockBytes)
             {
-                var packed = Avx512F.BroadcastVector256ToVector512((ulong*)(q + 32 * k)).AsUInt16();
-                var levels = Avx512BW.ShiftRightLogicalVariable(packed, shiftUpperHalf).AsByte() & nibble;
-                if (five)
+                float d = Half(w), dmin = Half(w + 2);
+                var (scaleBytes, minBytes) = KQuants.ScalesMins(w + 4);
+                var scales8 = Vector128.WidenLower(Vector128.CreateScalar(scaleBytes).AsByte());
+                var scales = Vector512.Create(Vector256.Create(scales8, scales8), Vector256.Create(scales8, scales8)).AsByte();
+                var mins = Avx512F.ConvertToVector512Int32(Vector128.Shuffle(Vector128.CreateScalar(minBytes).AsByte(), minPairs));
+                byte* q = w + (five ? 48 : 16);
+                var highBits = five ? Avx512F.BroadcastVector256ToVector512((ulong*)(w + 16)).AsByte() : default;
+                Vector512<int> i0 = default, i1 = default, i2 = default, i3 = default;
+                for (int k = 0; k < 4; k++)
                 {
-                    var mask = Vector512.ShiftLeft(fifthBits.AsUInt16(), 2 * k).AsByte();
-                    levels |= Vector512.Equals(highBits & mask, mask) & Vector512.Create((byte)0x10);
+                    var packed = Avx512F.BroadcastVector256ToVector512((ulong*)(q + 32 * k)).AsUInt16();
+                    var levels = Avx512BW.ShiftRightLogicalVariable(packed, shiftUpperHalf).AsByte() & nibble;
+                    if (five)
+                    {
+                        var mask = Vector512.ShiftLeft(fifthBits.AsUInt16(), 2 * k).AsByte();
+                        levels |= Vector512.Equals(highBits & mask, mask) & Vector512.Create((byte)0x10);
+                    }
+                    var scale = Avx512BW.Shuffle(scales, pickScales + Vector512.Create((byte)(4 * k))).AsInt16();
+                    int e = 256 * b + 64 * k;
+                    i0 += Avx512BW.MultiplyAddAdjacent(Avx512BW.MultiplyAddAdjacent(levels, Vector512.Load(a0 + e)), scale);
+                    if (TRows.N > 1) i1 += Avx512BW.MultiplyAddAdjacent(Avx512BW.MultiplyAddAdjacent(levels, Vector512.Load(a1 + e)), scale);
+                    if (TRows.N > 2) i2 += Avx512BW.MultiplyAddAdjacent(Avx512BW.MultiplyAddAdjacent(levels, Vector512.Load(a2 + e)), scale);
+                    if (TRows.N > 3) i3 += Avx512BW.MultiplyAddAdjacent(Avx512BW.MultiplyAddAdjacent(levels, Vector512.Load(a3 + e)), scale);
                 }
-                var scale = Avx512BW.Shuffle(scales, pickScales + Vector512.Create((byte)(4 * k))).AsInt16();
-                int e = 256 * b + 64 * k;
-                i0 += Avx512BW.MultiplyAddAdjacent(Avx512BW.MultiplyAddAdjacent(levels, Vector512.Load(a0 + e)), scale);
-                if (TRows.N > 1) i1 += Avx512BW.MultiplyAddAdjacent(Avx512BW.MultiplyAddAdjacent(levels, Vector512.Load(a1 + e)), scale);
-                if (TRows.N > 2) i2 += Avx512BW.MultiplyAddAdjacent(Avx512BW.MultiplyAddAdjacent(levels, Vector512.Load(a2 + e)), scale);
-                if (TRows.N > 3) i3 += Avx512BW.MultiplyAddAdjacent(Avx512BW.MultiplyAddAdjacent(levels, Vector512.Load(a3 + e)), scale);
+                f0 = K512Block(f0, i0, mins, s0 + 16 * b, d * d0[b], dmin * d0[b]);
+                if (TRows.N > 1) f1 = K512Block(f1, i1, mins, s1 + 16 * b, d * d1[b], dmin * d1[b]);
+                if (TRows.N > 2) f2 = K512Block(f2, i2, mins, s2 + 16 * b, d * d2[b], dmin * d2[b]);
+                if (TRows.N > 3) f3 = K512Block(f3, i3, mins, s3 + 16 * b, d * d3[b], dmin * d3[b]);
             }
-            f0 = K512Block(f0, i0, mins, s0 + 16 * b, d * d0[b], dmin * d0[b]);
-            if (TRows.N > 1) f1 = K512Block(f1, i1, mins, s1 + 16 * b, d * d1[b], dmin * d1[b]);
-            if (TRows.N > 2) f2 = K512Block(f2, i2, mins, s2 + 16 * b, d * d2[b], dmin * d2[b]);
-            if (TRows.N > 3) f3 = K512Block(f3, i3, mins, s3 + 16 * b, d * d3[b], dmin * d3[b]);
+            Put(y + n, Vector512.Sum(f0), add);
+            if (TRows.N > 1) Put(y + ldy + n, Vector512.Sum(f1), add);
+            if (TRows.N > 2) Put(y + 2 * ldy + n, Vector512.Sum(f2), add);
+            if (TRows.N > 3) Put(y + 3 * ldy + n, Vector512.Sum(f3), add);
         }
-        sums[0] = Vector512.Sum(f0);
-        if (TRows.N > 1) sums[1] = Vector512.Sum(f1);
-        if (TRows.N > 2) sums[2] = Vector512.Sum(f2);
-        if (TRows.N > 3) sums[3] = Vector512.Sum(f3);
     }
 
     /// <summary>acc + scale·dots − offsetScale·(offsets · sums of 16), lane by lane: a 256-block's two float terms.</summary>
@@ -416,7 +429,7 @@ static unsafe class QuantizedDots
     /// each, with sub-block 2k's and 2k + 1's scale picked from the block's widened scales by a byte shuffle.
     /// </summary>
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    static void Q4_K256<TRows>(byte* w, Tile* t, float* sums, bool five) where TRows : struct, IRows
+    static void Q4_K256<TRows>(PackedMatrix matrix, int n0, int n1, Tile* t, float* y, long ldy, bool add, bool five) where TRows : struct, IRows
     {
         sbyte* a0 = t->A0, a1 = t->A1, a2 = t->A2, a3 = t->A3;
         float* d0 = t->D0, d1 = t->D1, d2 = t->D2, d3 = t->D3;
@@ -425,48 +438,52 @@ static unsafe class QuantizedDots
         var nibble = Vector256.Create((byte)0x0F);
         var pickScale = Vector256.Create((ushort)0x0100).AsByte();
         var minPairs = Vector128.Create((byte)0, 0, 1, 1, 2, 2, 3, 3, 4, 4, 5, 5, 6, 6, 7, 7);
-        Vector256<float> f0 = default, f1 = default, f2 = default, f3 = default;
-        for (int b = 0; b < t->Columns / 256; b++, w += blockBytes)
+        for (int n = n0; n < n1; n++)
         {
-            float d = Half(w), dmin = Half(w + 2);
-            var (scaleBytes, minBytes) = KQuants.ScalesMins(w + 4);
-            var scales8 = Vector128.WidenLower(Vector128.CreateScalar(scaleBytes).AsByte());
-            var scales = Vector256.Create(scales8, scales8).AsByte();
-            var minBytes16 = Vector128.Shuffle(Vector128.CreateScalar(minBytes).AsByte(), minPairs);
-            var minsLow = Avx2.ConvertToVector256Int32(minBytes16);
-            var minsHigh = Avx2.ConvertToVector256Int32(Vector128.Shuffle(minBytes16.AsUInt64(), Vector128.Create(1ul, 0)).AsByte());
-            byte* q = w + (five ? 48 : 16);
-            var highBits = five ? Vector256.Load(w + 16) : default;
-            Vector256<int> i0 = default, i1 = default, i2 = default, i3 = default;
-            for (int k = 0; k < 4; k++)
+            byte* w = matrix.Row(n);
+            Vector256<float> f0 = default, f1 = default, f2 = default, f3 = default;
+            for (int b = 0; b < t->Columns / 256; b++, w += blockBytes)
             {
-                var packed = Vector256.Load(q + 32 * k);
-                var low = packed & nibble;
-                var high = Vector256.ShiftRightLogical(packed.AsUInt16(), 4).AsByte() & nibble;
-                if (five)
+                float d = Half(w), dmin = Half(w + 2);
+                var (scaleBytes, minBytes) = KQuants.ScalesMins(w + 4);
+                var scales8 = Vector128.WidenLower(Vector128.CreateScalar(scaleBytes).AsByte());
+                var scales = Vector256.Create(scales8, scales8).AsByte();
+                var minBytes16 = Vector128.Shuffle(Vector128.CreateScalar(minBytes).AsByte(), minPairs);
+                var minsLow = Avx2.ConvertToVector256Int32(minBytes16);
+                var minsHigh = Avx2.ConvertToVector256Int32(Vector128.Shuffle(minBytes16.AsUInt64(), Vector128.Create(1ul, 0)).AsByte());
+                byte* q = w + (five ? 48 : 16);
+                var highBits = five ? Vector256.Load(w + 16) : default;
+                Vector256<int> i0 = default, i1 = default, i2 = default, i3 = default;
+                for (int k = 0; k < 4; k++)
                 {
-                    var lowBit = Vector256.Create((byte)(1 << (2 * k)));
-                    var highBit = Vector256.Create((byte)(2 << (2 * k)));
-                    low |= Vector256.Equals(highBits & lowBit, lowBit) & Vector256.Create((byte)0x10);
-                    high |= Vector256.Equals(highBits & highBit, highBit) & Vector256.Create((byte)0x10);
+                    var packed = Vector256.Load(q + 32 * k);
+                    var low = packed & nibble;
+                    var high = Vector256.ShiftRightLogical(packed.AsUInt16(), 4).AsByte() & nibble;
+                    if (five)
+                    {
+                        var lowBit = Vector256.Create((byte)(1 << (2 * k)));
+                        var highBit = Vector256.Create((byte)(2 << (2 * k)));
+                        low |= Vector256.Equals(highBits & lowBit, lowBit) & Vector256.Create((byte)0x10);
+                        high |= Vector256.Equals(highBits & highBit, highBit) & Vector256.Create((byte)0x10);
+                    }
+                    var scaleLow = Avx2.Shuffle(scales, pickScale + Vector256.Create((byte)(4 * k))).AsInt16();
+                    var scaleHigh = Avx2.Shuffle(scales, pickScale + Vector256.Create((byte)(4 * k + 2))).AsInt16();
+                    int e = 256 * b + 64 * k;
+                    i0 = K256Step(i0, low, high, a0 + e, scaleLow, scaleHigh);
+                    if (TRows.N > 1) i1 = K256Step(i1, low, high, a1 + e, scaleLow, scaleHigh);
+                    if (TRows.N > 2) i2 = K256Step(i2, low, high, a2 + e, scaleLow, scaleHigh);
+                    if (TRows.N > 3) i3 = K256Step(i3, low, high, a3 + e, scaleLow, scaleHigh);
                 }
-                var scaleLow = Avx2.Shuffle(scales, pickScale + Vector256.Create((byte)(4 * k))).AsInt16();
-                var scaleHigh = Avx2.Shuffle(scales, pickScale + Vector256.Create((byte)(4 * k + 2))).AsInt16();
-                int e = 256 * b + 64 * k;
-                i0 = K256Step(i0, low, high, a0 + e, scaleLow, scaleHigh);
-                if (TRows.N > 1) i1 = K256Step(i1, low, high, a1 + e, scaleLow, scaleHigh);
-                if (TRows.N > 2) i2 = K256Step(i2, low, high, a2 + e, scaleLow, scaleHigh);
-                if (TRows.N > 3) i3 = K256Step(i3, low, high, a3 + e, scaleLow, scaleHigh);
+                f0 = K256Block(f0, i0, minsLow, minsHigh, s0 + 16 * b, d * d0[b], dmin * d0[b]);
+                if (TRows.N > 1) f1 = K256Block(f1, i1, minsLow, minsHigh, s1 + 16 * b, d * d1[b], dmin * d1[b]);
+                if (TRows.N > 2) f2 = K256Block(f2, i2, minsLow, minsHigh, s2 + 16 * b, d * d2[b], dmin * d2[b]);
+                if (TRows.N > 3) f3 = K256Block(f3, i3, minsLow, minsHigh, s3 + 16 * b, d * d3[b], dmin * d3[b]);
             }
-            f0 = K256Block(f0, i0, minsLow, minsHigh, s0 + 16 * b, d * d0[b], dmin * d0[b]);
-            if (TRows.N > 1) f1 = K256Block(f1, i1, minsLow, minsHigh, s1 + 16 * b, d * d1[b], dmin * d1[b]);
-            if (TRows.N > 2) f2 = K256Block(f2, i2, minsLow, minsHigh, s2 + 16 * b, d * d2[b], dmin * d2[b]);
-            if (TRows.N > 3) f3 = K256Block(f3, i3, minsLow, minsHigh, s3 + 16 * b, d * d3[b], dmin * d3[b]);
+            Put(y + n, Vector256.Sum(f0), add);
+            if (TRows.N > 1) Put(y + ldy + n, Vector256.Sum(f1), add);
+            if (TRows.N > 2) Put(y + 2 * ldy + n, Vector256.Sum(f2), add);
+            if (TRows.N > 3) Put(y + 3 * ldy + n, Vector256.Sum(f3), add);
         }
-        sums[0] = Vector256.Sum(f0);
-        if (TRows.N > 1) sums[1] = Vector256.Sum(f1);
-        if (TRows.N > 2) sums[2] = Vector256.Sum(f2);
-        if (TRows.N > 3) sums[3] = Vector256.Sum(f3);
     }
 
     /// <summary>acc += scaleLow·(low · a[0..32]) + scaleHigh·(high · a[32..64]) in 32-bit lanes (pmaddubsw, then pmaddwd).</summary>
@@ -493,53 +510,57 @@ static unsafe class QuantizedDots
     /// nibbles (then bits 0–1 of qh), ql[32..]'s low nibbles (bits 2–3), the high nibbles of ql, of ql[32..] (bits 4–5, 6–7).
     /// </summary>
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    static void Q6_K<TVec, TRows>(byte* w, Tile* t, float* sums) where TVec : struct where TRows : struct, IRows
+    static void Q6_K<TVec, TRows>(PackedMatrix matrix, int n0, int n1, Tile* t, float* y, long ldy, bool add) where TVec : struct where TRows : struct, IRows
     {
         sbyte* a0 = t->A0, a1 = t->A1, a2 = t->A2, a3 = t->A3;
         float* d0 = t->D0, d1 = t->D1, d2 = t->D2, d3 = t->D3;
         int* s0 = t->S0, s1 = t->S1, s2 = t->S2, s3 = t->S3;
-        TVec f0 = default, f1 = default, f2 = default, f3 = default;
-        float o0 = 0, o1 = 0, o2 = 0, o3 = 0;
-        for (int b = 0; b < t->Columns / 256; b++, w += KQuants.Q6_KBytes)
+        for (int n = n0; n < n1; n++)
         {
-            sbyte* sc = (sbyte*)(w + 192);
-            float d = Half(w + 208);
-            TVec i0 = default, i1 = default, i2 = default, i3 = default;
-            for (int half = 0; half < 2; half++)
+            byte* w = matrix.Row(n);
+            TVec f0 = default, f1 = default, f2 = default, f3 = default;
+            float o0 = 0, o1 = 0, o2 = 0, o3 = 0;
+            for (int b = 0; b < t->Columns / 256; b++, w += KQuants.Q6_KBytes)
             {
-                byte* ql = w + 64 * half, qh = w + 128 + 32 * half;
-                for (int h = 0, part = 0; h < 32; h += Int8Simd<TVec>.Count, part++)
+                sbyte* sc = (sbyte*)(w + 192);
+                float d = Half(w + 208);
+                TVec i0 = default, i1 = default, i2 = default, i3 = default;
+                for (int half = 0; half < 2; half++)
                 {
-                    var lowRun = Int8Simd<TVec>.Load(ql + h);
-                    var highRun = Int8Simd<TVec>.Load(ql + 32 + h);
-                    var bits = Int8Simd<TVec>.Load(qh + h);
-                    for (int run = 0; run < 4; run++)
+                    byte* ql = w + 64 * half, qh = w + 128 + 32 * half;
+                    for (int h = 0, part = 0; h < 32; h += Int8Simd<TVec>.Count, part++)
                     {
-                        var q = Q6Run(lowRun, highRun, bits, run);
-                        // Sub-blocks of 16: the run's first 16 values take scale 2·run, the next 16 scale 2·run + 1.
-                        int j = 8 * half + 2 * run;
-                        short sa = sc[j + part], sb = sc[j + 1];
-                        int e = 256 * b + 128 * half + 32 * run + h;
-                        i0 = Int8Simd<TVec>.DotScaled(i0, q, Int8Simd<TVec>.Load(a0 + e), sa, sb);
-                        if (TRows.N > 1) i1 = Int8Simd<TVec>.DotScaled(i1, q, Int8Simd<TVec>.Load(a1 + e), sa, sb);
-                        if (TRows.N > 2) i2 = Int8Simd<TVec>.DotScaled(i2, q, Int8Simd<TVec>.Load(a2 + e), sa, sb);
-                        if (TRows.N > 3) i3 = Int8Simd<TVec>.DotScaled(i3, q, Int8Simd<TVec>.Load(a3 + e), sa, sb);
+                        var lowRun = Int8Simd<TVec>.Load(ql + h);
+                        var highRun = Int8Simd<TVec>.Load(ql + 32 + h);
+                        var bits = Int8Simd<TVec>.Load(qh + h);
+                        for (int run = 0; run < 4; run++)
+                        {
+                            var q = Q6Run(lowRun, highRun, bits, run);
+                            // Sub-blocks of 16: the run's first 16 values take scale 2·run, the next 16 scale 2·run + 1.
+                            int j = 8 * half + 2 * run;
+                            short sa = sc[j + part], sb = sc[j + 1];
+                            int e = 256 * b + 128 * half + 32 * run + h;
+                            i0 = Int8Simd<TVec>.DotScaled(i0, q, Int8Simd<TVec>.Load(a0 + e), sa, sb);
+                            if (TRows.N > 1) i1 = Int8Simd<TVec>.DotScaled(i1, q, Int8Simd<TVec>.Load(a1 + e), sa, sb);
+                            if (TRows.N > 2) i2 = Int8Simd<TVec>.DotScaled(i2, q, Int8Simd<TVec>.Load(a2 + e), sa, sb);
+                            if (TRows.N > 3) i3 = Int8Simd<TVec>.DotScaled(i3, q, Int8Simd<TVec>.Load(a3 + e), sa, sb);
+                        }
                     }
                 }
+                f0 = Int8Simd<TVec>.MultiplyAdd(f0, i0, d * d0[b]);
+                if (TRows.N > 1) f1 = Int8Simd<TVec>.MultiplyAdd(f1, i1, d * d1[b]);
+                if (TRows.N > 2) f2 = Int8Simd<TVec>.MultiplyAdd(f2, i2, d * d2[b]);
+                if (TRows.N > 3) f3 = Int8Simd<TVec>.MultiplyAdd(f3, i3, d * d3[b]);
+                o0 += d * d0[b] * OffsetTerm(sc, s0 + 16 * b);
+                if (TRows.N > 1) o1 += d * d1[b] * OffsetTerm(sc, s1 + 16 * b);
+                if (TRows.N > 2) o2 += d * d2[b] * OffsetTerm(sc, s2 + 16 * b);
+                if (TRows.N > 3) o3 += d * d3[b] * OffsetTerm(sc, s3 + 16 * b);
             }
-            f0 = Int8Simd<TVec>.MultiplyAdd(f0, i0, d * d0[b]);
-            if (TRows.N > 1) f1 = Int8Simd<TVec>.MultiplyAdd(f1, i1, d * d1[b]);
-            if (TRows.N > 2) f2 = Int8Simd<TVec>.MultiplyAdd(f2, i2, d * d2[b]);
-            if (TRows.N > 3) f3 = Int8Simd<TVec>.MultiplyAdd(f3, i3, d * d3[b]);
-            o0 += d * d0[b] * OffsetTerm(sc, s0 + 16 * b);
-            if (TRows.N > 1) o1 += d * d1[b] * OffsetTerm(sc, s1 + 16 * b);
-            if (TRows.N > 2) o2 += d * d2[b] * OffsetTerm(sc, s2 + 16 * b);
-            if (TRows.N > 3) o3 += d * d3[b] * OffsetTerm(sc, s3 + 16 * b);
+            Put(y + n, Int8Simd<TVec>.SumFloats(f0) - 32 * o0, add);
+            if (TRows.N > 1) Put(y + ldy + n, Int8Simd<TVec>.SumFloats(f1) - 32 * o1, add);
+            if (TRows.N > 2) Put(y + 2 * ldy + n, Int8Simd<TVec>.SumFloats(f2) - 32 * o2, add);
+            if (TRows.N > 3) Put(y + 3 * ldy + n, Int8Simd<TVec>.SumFloats(f3) - 32 * o3, add);
         }
-        sums[0] = Int8Simd<TVec>.SumFloats(f0) - 32 * o0;
-        if (TRows.N > 1) sums[1] = Int8Simd<TVec>.SumFloats(f1) - 32 * o1;
-        if (TRows.N > 2) sums[2] = Int8Simd<TVec>.SumFloats(f2) - 32 * o2;
-        if (TRows.N > 3) sums[3] = Int8Simd<TVec>.SumFloats(f3) - 32 * o3;
     }
 
     /// <summary>
@@ -549,7 +570,7 @@ static unsafe class QuantizedDots
     /// scales by a permute, and the −32 offset is a vector product with the activations' sums of 16.
     /// </summary>
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    static void Q6_K512<TRows>(byte* w, Tile* t, float* sums) where TRows : struct, IRows
+    static void Q6_K512<TRows>(PackedMatrix matrix, int n0, int n1, Tile* t, float* y, long ldy, bool add) where TRows : struct, IRows
     {
         sbyte* a0 = t->A0, a1 = t->A1, a2 = t->A2, a3 = t->A3;
         float* d0 = t->D0, d1 = t->D1, d2 = t->D2, d3 = t->D3;
@@ -562,40 +583,44 @@ static unsafe class QuantizedDots
         // Scale j for the 8 products of each 128-bit lane j (plus the register's first sub-block).
         var pickScales = Vector512.Create(Vector256.Create(Vector128<short>.Zero, Vector128.Create((short)1)),
             Vector256.Create(Vector128.Create((short)2), Vector128.Create((short)3)));
-        Vector512<float> f0 = default, f1 = default, f2 = default, f3 = default;
-        for (int b = 0; b < t->Columns / 256; b++, w += KQuants.Q6_KBytes)
+        for (int n = n0; n < n1; n++)
         {
-            float d = Half(w + 208);
-            var scaleBytes = Vector128.Load((sbyte*)(w + 192));
-            var scales = Avx2.ConvertToVector256Int16(scaleBytes).ToVector512Unsafe();
-            var offsets = Avx512F.ConvertToVector512Int32(scaleBytes);
-            Vector512<int> i0 = default, i1 = default, i2 = default, i3 = default;
-            for (int half = 0; half < 2; half++)
+            byte* w = matrix.Row(n);
+            Vector512<float> f0 = default, f1 = default, f2 = default, f3 = default;
+            for (int b = 0; b < t->Columns / 256; b++, w += KQuants.Q6_KBytes)
             {
-                var ql = Vector512.Load(w + 64 * half);
-                var qh = Avx512F.BroadcastVector256ToVector512((ulong*)(w + 128 + 32 * half)).AsUInt16();
-                for (int pair = 0; pair < 2; pair++)
+                float d = Half(w + 208);
+                var scaleBytes = Vector128.Load((sbyte*)(w + 192));
+                var scales = Avx2.ConvertToVector256Int16(scaleBytes).ToVector512Unsafe();
+                var offsets = Avx512F.ConvertToVector512Int32(scaleBytes);
+                Vector512<int> i0 = default, i1 = default, i2 = default, i3 = default;
+                for (int half = 0; half < 2; half++)
                 {
-                    var nibbles = pair == 0 ? ql & nibble : Vector512.ShiftRightLogical(ql.AsUInt16(), 4).AsByte() & nibble;
-                    var top = Avx512BW.ShiftRightLogicalVariable(qh, pair == 0 ? shiftRuns01 : shiftRuns23).AsByte() & two;
-                    var levels = nibbles | Vector512.ShiftLeft(top.AsUInt16(), 4).AsByte();
-                    var scale = Avx512BW.PermuteVar32x16(scales, pickScales + Vector512.Create((short)(8 * half + 4 * pair)));
-                    int e = 256 * b + 128 * half + 64 * pair;
-                    i0 += Avx512BW.MultiplyAddAdjacent(Avx512BW.MultiplyAddAdjacent(levels, Vector512.Load(a0 + e)), scale);
-                    if (TRows.N > 1) i1 += Avx512BW.MultiplyAddAdjacent(Avx512BW.MultiplyAddAdjacent(levels, Vector512.Load(a1 + e)), scale);
-                    if (TRows.N > 2) i2 += Avx512BW.MultiplyAddAdjacent(Avx512BW.MultiplyAddAdjacent(levels, Vector512.Load(a2 + e)), scale);
-                    if (TRows.N > 3) i3 += Avx512BW.MultiplyAddAdjacent(Avx512BW.MultiplyAddAdjacent(levels, Vector512.Load(a3 + e)), scale);
+                    var ql = Vector512.Load(w + 64 * half);
+                    var qh = Avx512F.BroadcastVector256ToVector512((ulong*)(w + 128 + 32 * half)).AsUInt16();
+                    for (int pair = 0; pair < 2; pair++)
+                    {
+                        var nibbles = pair == 0 ? ql & nibble : Vector512.ShiftRightLogical(ql.AsUInt16(), 4).AsByte() & nibble;
+                        var top = Avx512BW.ShiftRightLogicalVariable(qh, pair == 0 ? shiftRuns01 : shiftRuns23).AsByte() & two;
+                        var levels = nibbles | Vector512.ShiftLeft(top.AsUInt16(), 4).AsByte();
+                        var scale = Avx512BW.PermuteVar32x16(scales, pickScales + Vector512.Create((short)(8 * half + 4 * pair)));
+                        int e = 256 * b + 128 * half + 64 * pair;
+                        i0 += Avx512BW.MultiplyAddAdjacent(Avx512BW.MultiplyAddAdjacent(levels, Vector512.Load(a0 + e)), scale);
+                        if (TRows.N > 1) i1 += Avx512BW.MultiplyAddAdjacent(Avx512BW.MultiplyAddAdjacent(levels, Vector512.Load(a1 + e)), scale);
+                        if (TRows.N > 2) i2 += Avx512BW.MultiplyAddAdjacent(Avx512BW.MultiplyAddAdjacent(levels, Vector512.Load(a2 + e)), scale);
+                        if (TRows.N > 3) i3 += Avx512BW.MultiplyAddAdjacent(Avx512BW.MultiplyAddAdjacent(levels, Vector512.Load(a3 + e)), scale);
+                    }
                 }
+                f0 = K512Block(f0, i0, offsets, s0 + 16 * b, d * d0[b], 32 * d * d0[b]);
+                if (TRows.N > 1) f1 = K512Block(f1, i1, offsets, s1 + 16 * b, d * d1[b], 32 * d * d1[b]);
+                if (TRows.N > 2) f2 = K512Block(f2, i2, offsets, s2 + 16 * b, d * d2[b], 32 * d * d2[b]);
+                if (TRows.N > 3) f3 = K512Block(f3, i3, offsets, s3 + 16 * b, d * d3[b], 32 * d * d3[b]);
             }
-            f0 = K512Block(f0, i0, offsets, s0 + 16 * b, d * d0[b], 32 * d * d0[b]);
-            if (TRows.N > 1) f1 = K512Block(f1, i1, offsets, s1 + 16 * b, d * d1[b], 32 * d * d1[b]);
-            if (TRows.N > 2) f2 = K512Block(f2, i2, offsets, s2 + 16 * b, d * d2[b], 32 * d * d2[b]);
-            if (TRows.N > 3) f3 = K512Block(f3, i3, offsets, s3 + 16 * b, d * d3[b], 32 * d * d3[b]);
+            Put(y + n, Vector512.Sum(f0), add);
+            if (TRows.N > 1) Put(y + ldy + n, Vector512.Sum(f1), add);
+            if (TRows.N > 2) Put(y + 2 * ldy + n, Vector512.Sum(f2), add);
+            if (TRows.N > 3) Put(y + 3 * ldy + n, Vector512.Sum(f3), add);
         }
-        sums[0] = Vector512.Sum(f0);
-        if (TRows.N > 1) sums[1] = Vector512.Sum(f1);
-        if (TRows.N > 2) sums[2] = Vector512.Sum(f2);
-        if (TRows.N > 3) sums[3] = Vector512.Sum(f3);
     }
 
     /// <summary>Q6_K's levels of run <paramref name="run"/> (0–3) of a half block from its ql and qh bytes, at any width.</summary>
