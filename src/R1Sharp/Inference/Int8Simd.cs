@@ -14,6 +14,8 @@ namespace R1Sharp.Inference;
 /// 256 bits: .NET 10 exposes no 512-bit vpdpbusd — AVX512-VNNI — so the 512-bit path takes the two steps on zmm
 /// registers); arm64 uses the signed dot product (sdot) where it exists and widening multiplies where not. Weights enter
 /// as unsigned levels below 128 (or, for Q8_0, signed bytes) and activations as signed bytes, so no 16-bit sum can saturate.
+/// At 512 bits only what the Q8_0 kernel uses is here (Load, Join, DotSigned, MultiplyAdd with two scales, SumFloats):
+/// the 512-bit K-quant kernels in <see cref="QuantizedDots"/> build their own scale vectors.
 /// </summary>
 static unsafe class Int8Simd<TVec> where TVec : struct
 {
@@ -35,16 +37,13 @@ static unsafe class Int8Simd<TVec> where TVec : struct
         : typeof(TVec) == typeof(Vector256<byte>) ? As(Vector256.Load((byte*)p)) : As(Vector128.Load((byte*)p));
 
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    public static TVec Broadcast(byte value) => Is512 ? As(Vector512.Create(value))
-        : typeof(TVec) == typeof(Vector256<byte>) ? As(Vector256.Create(value)) : As(Vector128.Create(value));
+    public static TVec Broadcast(byte value) => typeof(TVec) == typeof(Vector256<byte>) ? As(Vector256.Create(value)) : As(Vector128.Create(value));
 
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    public static TVec And(TVec a, TVec b) => Is512 ? As(B512(a) & B512(b))
-        : typeof(TVec) == typeof(Vector256<byte>) ? As(B256(a) & B256(b)) : As(B128(a) & B128(b));
+    public static TVec And(TVec a, TVec b) => typeof(TVec) == typeof(Vector256<byte>) ? As(B256(a) & B256(b)) : As(B128(a) & B128(b));
 
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    public static TVec Or(TVec a, TVec b) => Is512 ? As(B512(a) | B512(b))
-        : typeof(TVec) == typeof(Vector256<byte>) ? As(B256(a) | B256(b)) : As(B128(a) | B128(b));
+    public static TVec Or(TVec a, TVec b) => typeof(TVec) == typeof(Vector256<byte>) ? As(B256(a) | B256(b)) : As(B128(a) | B128(b));
 
     /// <summary>Each byte's low nibble.</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
@@ -56,20 +55,17 @@ static unsafe class Int8Simd<TVec> where TVec : struct
 
     /// <summary>The 16-bit lanes shifted right by <paramref name="bits"/> (callers mask the bytes afterwards).</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    public static TVec ShiftRight(TVec v, int bits) => Is512 ? As(Vector512.ShiftRightLogical(B512(v).AsUInt16(), bits).AsByte())
-        : typeof(TVec) == typeof(Vector256<byte>) ? As(Vector256.ShiftRightLogical(B256(v).AsUInt16(), bits).AsByte())
+    public static TVec ShiftRight(TVec v, int bits) => typeof(TVec) == typeof(Vector256<byte>) ? As(Vector256.ShiftRightLogical(B256(v).AsUInt16(), bits).AsByte())
         : As(Vector128.ShiftRightLogical(B128(v).AsUInt16(), bits).AsByte());
 
     /// <summary>Bytes below 16 times 16 (a shift of the 16-bit lanes that carries nothing across bytes).</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    public static TVec Times16(TVec v) => Is512 ? As(Vector512.ShiftLeft(B512(v).AsUInt16(), 4).AsByte())
-        : typeof(TVec) == typeof(Vector256<byte>) ? As(Vector256.ShiftLeft(B256(v).AsUInt16(), 4).AsByte())
+    public static TVec Times16(TVec v) => typeof(TVec) == typeof(Vector256<byte>) ? As(Vector256.ShiftLeft(B256(v).AsUInt16(), 4).AsByte())
         : As(Vector128.ShiftLeft(B128(v).AsUInt16(), 4).AsByte());
 
     /// <summary>0x10 in each byte where all bits of <paramref name="mask"/> are set in <paramref name="v"/>, else 0: a fifth bit, placed.</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    public static TVec FifthBit(TVec v, TVec mask) => Is512 ? As(Vector512.Equals(B512(v) & B512(mask), B512(mask)) & Vector512.Create((byte)0x10))
-        : typeof(TVec) == typeof(Vector256<byte>) ? As(Vector256.Equals(B256(v) & B256(mask), B256(mask)) & Vector256.Create((byte)0x10))
+    public static TVec FifthBit(TVec v, TVec mask) => typeof(TVec) == typeof(Vector256<byte>) ? As(Vector256.Equals(B256(v) & B256(mask), B256(mask)) & Vector256.Create((byte)0x10))
         : As(Vector128.Equals(B128(v) & B128(mask), B128(mask)) & Vector128.Create((byte)0x10));
 
     /// <summary>Two 16-byte halves as one vector (256-bit), or <paramref name="first"/> alone when <paramref name="part"/> is 0 and <paramref name="second"/> when 1 (128-bit).</summary>
@@ -90,12 +86,6 @@ static unsafe class Int8Simd<TVec> where TVec : struct
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public static TVec DotScaled(TVec acc, TVec u, TVec s, short scaleLow, short scaleHigh)
     {
-        if (Is512)
-        {
-            var pairs512 = Avx512BW.MultiplyAddAdjacent(B512(u), B512(s).AsSByte());
-            var scale512 = Vector512.Create(Vector256.Create(scaleLow), Vector256.Create(scaleHigh));
-            return As((B512(acc).AsInt32() + Avx512BW.MultiplyAddAdjacent(pairs512, scale512)).AsByte());
-        }
         if (typeof(TVec) == typeof(Vector256<byte>))
         {
             var pairs = Avx2.MultiplyAddAdjacent(B256(u), B256(s).AsSByte());
@@ -155,8 +145,7 @@ static unsafe class Int8Simd<TVec> where TVec : struct
 
     /// <summary>accFloats + float(ints) · scale, lane by lane (both vectors as float and int32 lanes).</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    public static TVec MultiplyAdd(TVec accFloats, TVec ints, float scale) => Is512 ? MultiplyAdd(accFloats, ints, scale, scale)
-        : typeof(TVec) == typeof(Vector256<byte>)
+    public static TVec MultiplyAdd(TVec accFloats, TVec ints, float scale) => typeof(TVec) == typeof(Vector256<byte>)
         ? As(Vector256.FusedMultiplyAdd(Vector256.ConvertToSingle(B256(ints).AsInt32()), Vector256.Create(scale), B256(accFloats).AsSingle()).AsByte())
         : As(Vector128.FusedMultiplyAdd(Vector128.ConvertToSingle(B128(ints).AsInt32()), Vector128.Create(scale), B128(accFloats).AsSingle()).AsByte());
 

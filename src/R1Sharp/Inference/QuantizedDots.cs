@@ -9,10 +9,10 @@ using R1Sharp.Quantization;
 namespace R1Sharp.Inference;
 
 /// <summary>
-/// Dot products of one quantized weight row (ggml blocks, as stored) with up to four activation rows quantized to
-/// 8-bit blocks (<see cref="QuantizedActivations"/>), as llama.cpp computes them: integer products per block, then one
-/// float scale per block (and the weights' offsets or mins times the activations' block sums). The weight row is
-/// unpacked once for all the activation rows of a tile, so a prefill decodes each block once per four tokens and a
+/// Dot products of a run of quantized weight rows (ggml blocks, as stored) with a tile of up to four activation rows
+/// quantized to 8-bit blocks (<see cref="QuantizedActivations"/>), as llama.cpp computes them: integer products per
+/// block, then one float scale per block (and the weights' offsets or mins times the activations' block sums). Each
+/// weight row is unpacked once for all the activation rows of the tile, so a prefill decodes each block once per four tokens and a
 /// decode step streams each block once. <see cref="Reference"/> is the scalar version the tests hold them to: the
 /// integer sums are exact on both, so they differ only in the order floats are added.
 /// </summary>

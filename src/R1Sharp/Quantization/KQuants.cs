@@ -1,5 +1,5 @@
-using System.Runtime.CompilerServices;
 using System.Buffers.Binary;
+using System.Runtime.CompilerServices;
 using static R1Sharp.Quantization.LegacyQuants;
 
 namespace R1Sharp.Quantization;
