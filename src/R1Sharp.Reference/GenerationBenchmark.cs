@@ -66,8 +66,14 @@ public sealed record PhaseTime(string Phase, double MillisecondsPerStep, double 
 /// <param name="SimdBits">The vector width R1Sharp's kernels ran at, in bits; 0 when it ran the libtorch path.</param>
 /// <param name="FileBytes">Size of the GGUF file both engines ran.</param>
 /// <param name="R1SharpResidentBytes">
-/// How much R1Sharp's process grew in resident memory from before it loaded the model to the end of a batch-1 decode
-/// (measured before llama.cpp loads): weights (mapped pages it touched), KV cache and buffers. Null where /proc is missing.
+/// How much R1Sharp's process grew in resident memory from before it loaded (for a shape: built) the model to the end of
+/// a batch-1 decode, freed memory handed back to the system at both readings and llama.cpp not yet loaded: weights
+/// (mapped pages it touched), KV cache, buffers — and anything a float model built for the export left behind, so an
+/// upper bound for a shape. Null where /proc is missing.
+/// </param>
+/// <param name="R1SharpMappedResidentBytes">
+/// Of that, the GGUF file's pages resident in R1Sharp's mapping of it (/proc/self/smaps): the weights as stored, read
+/// in place. Null for a live float32 model (no mapping) or without /proc.
 /// </param>
 /// <param name="Simd">That width described, e.g. "256-bit (AVX2)".</param>
 /// <param name="WidestSimdBits">The widest width this CPU runs the kernels at.</param>
@@ -79,6 +85,7 @@ public sealed record GenerationBenchmarkResult(
     [property: JsonPropertyName("simd_width")] int SimdBits, string Simd, [property: JsonPropertyName("widest_simd_width")] int WidestSimdBits,
     GenerationBenchmarkOptions Options, [property: JsonPropertyName("dtype")] string DType, long FileBytes,
     [property: JsonPropertyName("r1sharp_resident_bytes")] long? R1SharpResidentBytes,
+    [property: JsonPropertyName("r1sharp_mapped_resident_bytes")] long? R1SharpMappedResidentBytes,
     [property: JsonPropertyName("r1sharp")] EngineFigures R1Sharp, EngineFigures LlamaCpp,
     IReadOnlyDictionary<string, EngineFigures> Precisions, IReadOnlyList<string> Notes,
     IReadOnlyList<PhaseTime>? DecodeProfile = null, IReadOnlyList<PhaseTime>? SamplesProfile = null)
@@ -148,7 +155,9 @@ public static class GenerationBenchmark
             log("warming up R1Sharp (and measuring its resident memory)");
             runner.WeightPrecision = precisions[0];
             ours.Decode(decodePrompt, Math.Min(options.DecodeTokens, 8));
+            ReturnFreedMemory();
             long? resident = ResidentBytes() - residentBefore;
+            long? mapped = model.IsPacked ? MappedResidentBytes(gguf) : null;
             // The other precision's warm-up takes its bf16 copies, which are then kept (the runs switch between them).
             foreach (var p in precisions.Skip(1))
             {
@@ -191,7 +200,7 @@ public static class GenerationBenchmark
             runner.WeightPrecision = precisions[0];
             return new GenerationBenchmarkResult(name, ModelStats.Of(c).TotalParameters, options.Threads, MachineDescription(),
                 (int)simd, SimdKernels.Describe(simd), (int)SimdKernels.Widest, options,
-                GgufModelLoader.IsGgufFile(options.ModelDir ?? "") ? "as stored" : options.DType.ToString().ToLowerInvariant(), new FileInfo(gguf).Length, resident,
+                GgufModelLoader.IsGgufFile(options.ModelDir ?? "") ? "as stored" : options.DType.ToString().ToLowerInvariant(), new FileInfo(gguf).Length, resident, mapped,
                 perPrecision[SnakeCase.Name(precisions[0])], Figures(llamaFigures), perPrecision, notes,
                 ours.Profile(decodePrompt, 1), ours.Profile(samplesPrompt, options.Samples));
         }
@@ -216,18 +225,20 @@ public static class GenerationBenchmark
     /// <summary>
     /// The model R1Sharp runs and the GGUF file llama.cpp runs: a GGUF file as given; otherwise the folder or shape's
     /// float32 model exported to GGUF — kept live for F32, or quantized by llama.cpp and read back for other types
-    /// (the float model freed first, so resident memory is the quantized model's). ResidentBefore is the process's resident
-    /// memory before R1Sharp's model was loaded (for the float model: before it was exported).
+    /// (the float model freed first). ResidentBefore is the process's resident memory before R1Sharp's model was loaded
+    /// or, for a shape or folder, built: whatever the float model and the export leave behind counts against R1Sharp.
     /// </summary>
     static (CausalLanguageModel Model, string Name, string Gguf, long? ResidentBefore) Prepare(GenerationBenchmarkOptions options, string work, Action<string> log)
     {
         if (options.ModelDir is { } path && GgufModelLoader.IsGgufFile(path))
         {
             if (options.DType != GgufDType.F32) throw new R1Error($"{path}: --dtype applies to a named shape or a model folder; a GGUF file is measured as stored");
+            ReturnFreedMemory();
             long? before = ResidentBytes();
             log($"loading {path}");
             return (Checked(GgufModelLoader.LoadModel(GgufReader.Read(path)), path), Path.GetFileName(path), path, before);
         }
+        ReturnFreedMemory();
         long? beforeFloat = ResidentBytes();
         var (model, name, tokenizerJson, tokenizerConfig) = LoadOrBuild(options, work, log);
         string f32 = Path.Combine(work, "model-f32.gguf");
@@ -249,11 +260,7 @@ public static class GenerationBenchmark
         log($"quantizing to {options.DType} with llama.cpp's quantizer");
         LlamaCppQuantizer.Quantize(f32, quantized, options.DType, options.Threads);
         File.Delete(f32);
-        // glibc keeps freed heap pages (the float model's) resident until asked: without this the reading below still
-        // counted them and the quantized model's growth came out negative.
-        ReturnFreedMemory();
-        long? beforeQuantized = ResidentBytes();
-        return (GgufModelLoader.LoadModel(GgufReader.Read(quantized)), $"{name} {options.DType}", quantized, beforeQuantized);
+        return (GgufModelLoader.LoadModel(GgufReader.Read(quantized)), $"{name} {options.DType}", quantized, beforeFloat);
     }
 
     static CausalLanguageModel Checked(CausalLanguageModel model, string name)
@@ -267,12 +274,16 @@ public static class GenerationBenchmark
         return model;
     }
 
-    /// <summary>Hands the C heap's free pages back to the system (glibc's malloc_trim; nothing elsewhere).</summary>
+    /// <summary>
+    /// Hands freed memory back to the system before a reading: the managed heap's (an aggressive collection decommits
+    /// what it no longer uses; a plain one keeps it for reuse, which hid part of the model's growth) and the C heap's
+    /// (glibc's malloc_trim; nothing elsewhere).
+    /// </summary>
     static void ReturnFreedMemory()
     {
         GC.Collect();
         GC.WaitForPendingFinalizers();
-        GC.Collect();
+        GC.Collect(GC.MaxGeneration, GCCollectionMode.Aggressive, blocking: true, compacting: true);
         try
         {
             MallocTrim(0);
@@ -284,6 +295,31 @@ public static class GenerationBenchmark
 
     [System.Runtime.InteropServices.DllImport("libc", EntryPoint = "malloc_trim")]
     static extern int MallocTrim(nuint pad);
+
+    /// <summary>Resident bytes of this process's mappings of <paramref name="path"/> (/proc/self/smaps), or null without /proc.</summary>
+    static long? MappedResidentBytes(string path)
+    {
+        try
+        {
+            string full = Path.GetFullPath(path);
+            long total = 0;
+            bool inFile = false;
+            foreach (string line in File.ReadLines("/proc/self/smaps"))
+            {
+                // A mapping's header: "start-end perms offset dev inode [path]"; its fields follow as "Name: value kB".
+                var fields = line.Split(' ', 6, StringSplitOptions.RemoveEmptyEntries);
+                if (fields.Length > 0 && fields[0].Contains('-') && !fields[0].EndsWith(':'))
+                    inFile = fields.Length == 6 && fields[5].Trim() == full;
+                else if (inFile && fields.Length >= 2 && fields[0] == "Rss:")
+                    total += long.Parse(fields[1]) * 1024;
+            }
+            return total;
+        }
+        catch (IOException)
+        {
+            return null;
+        }
+    }
 
     /// <summary>This process's resident set (VmRSS), or null without /proc.</summary>
     static long? ResidentBytes()

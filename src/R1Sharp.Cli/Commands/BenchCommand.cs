@@ -184,7 +184,8 @@ public static class BenchCommand
         var table = new Table()
             .Title(Markup.Escape($"{r.Model}: {r.Parameters / 1e6:F0}M parameters, {r.DType}, {r.Threads} threads, median of {o.Repeats}"))
             .Caption(Markup.Escape($"R1Sharp's CPU kernels: {r.Simd}; GGUF file {r.FileBytes / 1048576.0:F1} MiB" +
-                (r.R1SharpResidentBytes is long rss ? $", R1Sharp's resident memory {rss / 1048576.0:F1} MiB ({(double)rss / r.FileBytes:F2}× the file)" : "")))
+                (r.R1SharpResidentBytes is long rss ? $", R1Sharp's resident memory {rss / 1048576.0:F1} MiB ({(double)rss / r.FileBytes:F2}× the file" +
+                    (r.R1SharpMappedResidentBytes is long mapped ? $"; the file's pages resident in its mapping {mapped / 1048576.0:F1} MiB" : "") + ")" : "")))
             .AddColumn("tokens/s").AddColumn(new TableColumn($"R1Sharp {r.Precisions.Keys.First()}").RightAligned())
             .AddColumn(new TableColumn("llama.cpp").RightAligned()).AddColumn(new TableColumn("ratio").RightAligned());
         // With both precisions measured: bf16's figures and their ratio to fp32's, from the same runs.

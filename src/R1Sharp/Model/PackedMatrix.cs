@@ -38,7 +38,8 @@ public sealed unsafe class PackedMatrix
     /// <summary>Row i of this matrix is stored row RowOrder[i]; null means stored order.</summary>
     public int[]? RowOrder { get; }
 
-    /// <summary>Row <paramref name="row"/>'s first byte.</summary>
+    /// <summary>Row <paramref name="row"/>'s first byte (inlined: the kernels call it per row, and a call spills their vector registers).</summary>
+    [System.Runtime.CompilerServices.MethodImpl(System.Runtime.CompilerServices.MethodImplOptions.AggressiveInlining)]
     internal byte* Row(int row) => data + (RowOrder is null ? row : RowOrder[row]) * RowBytes;
 
     /// <summary>Rows [<paramref name="first"/>, first + <paramref name="count"/>) as a matrix of their own (one expert of a stacked tensor).</summary>
