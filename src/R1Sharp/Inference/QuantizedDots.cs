@@ -359,61 +359,105 @@ static unsafe class QuantizedDots
     /// for sub-blocks 2k and 2k + 1 are loaded into both halves of a register and the upper half shifted by 4, so one
     /// register holds both sub-blocks' levels in activation order; the block's eight scales are widened to 16 bits once
     /// and each sub-block's picked by a byte shuffle; the mins term is a vector product with the activations' sums of 16.
+    /// The four pairs are written out (<see cref="Q4_KPair{TRows}"/>) with their shuffle controls and fifth-bit masks
+    /// made once per call: a loop over k cost a third of the block's instructions in counters and addresses.
     /// </summary>
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     static void Q4_K512<TRows>(PackedMatrix matrix, int n0, int n1, Tile* t, float* y, long ldy, bool add, bool five) where TRows : struct, IRows
     {
-        sbyte* a0 = t->A0, a1 = t->A1, a2 = t->A2, a3 = t->A3;
         float* d0 = t->D0, d1 = t->D1, d2 = t->D2, d3 = t->D3;
         int* s0 = t->S0, s1 = t->S1, s2 = t->S2, s3 = t->S3;
-        int blockBytes = five ? KQuants.Q5_KBytes : KQuants.Q4_KBytes;
-        var shiftUpperHalf = Vector512.Create(Vector256<ushort>.Zero, Vector256.Create((ushort)4));
-        var nibble = Vector512.Create((byte)0x0F);
+        int blockBytes = five ? KQuants.Q5_KBytes : KQuants.Q4_KBytes, blocks = t->Columns / 256;
         // Shuffle controls: scale 2k (bytes 4k, 4k + 1 of each 128-bit lane) for the first 32 products, 2k + 1 for the rest.
-        var pickScales = Vector512.Create(Vector256.Create((ushort)0x0100), Vector256.Create((ushort)0x0302)).AsByte();
-        var fifthBits = Vector512.Create(Vector256.Create((byte)1), Vector256.Create((byte)2));
+        var pick0 = Vector512.Create(Vector256.Create((ushort)0x0100), Vector256.Create((ushort)0x0302)).AsByte();
+        var shiftUpperHalf = Vector512.Create(Vector256<ushort>.Zero, Vector256.Create((ushort)4));
+        var pick1 = pick0 + Vector512.Create((byte)4);
+        var pick2 = pick0 + Vector512.Create((byte)8);
+        var pick3 = pick0 + Vector512.Create((byte)12);
+        // Q5_K: pair k's fifth bits are bits 2k (first 32 values) and 2k + 1 of qh.
+        var bits0 = Vector512.Create(Vector256.Create((byte)1), Vector256.Create((byte)2));
+        var bits1 = Vector512.ShiftLeft(bits0.AsUInt16(), 2).AsByte();
+        var bits2 = Vector512.ShiftLeft(bits0.AsUInt16(), 4).AsByte();
+        var bits3 = Vector512.ShiftLeft(bits0.AsUInt16(), 6).AsByte();
         // Each min twice, as two sums of 16 make a sub-block's.
         var minPairs = Vector128.Create((byte)0, 0, 1, 1, 2, 2, 3, 3, 4, 4, 5, 5, 6, 6, 7, 7);
         for (int n = n0; n < n1; n++)
         {
             byte* w = matrix.Row(n);
             Vector512<float> f0 = default, f1 = default, f2 = default, f3 = default;
-            for (int b = 0; b < t->Columns / 256; b++, w += blockBytes)
+            for (int b = 0; b < blocks; b++, w += blockBytes)
             {
-                float d = Half(w), dmin = Half(w + 2);
+                var dAndMin = TwoHalves(w);
                 var (scaleBytes, minBytes) = KQuants.ScalesMins(w + 4);
-                var scales8 = Vector128.WidenLower(Vector128.CreateScalar(scaleBytes).AsByte());
-                var scales = Vector512.Create(Vector256.Create(scales8, scales8), Vector256.Create(scales8, scales8)).AsByte();
-                var mins = Avx512F.ConvertToVector512Int32(Vector128.Shuffle(Vector128.CreateScalar(minBytes).AsByte(), minPairs));
+                var scales8 = Vector128.WidenLower(Vector128.CreateScalar(scaleBytes).AsByte()).ToVector256Unsafe().ToVector512Unsafe().AsUInt32();
+                var scales = Avx512F.Shuffle4x128(scales8, scales8, 0).AsByte(); // in every 128-bit lane
+                var mins = Avx512F.ConvertToVector512Int32(Ssse3.Shuffle(Vector128.CreateScalar(minBytes).AsByte(), minPairs));
                 byte* q = w + (five ? 48 : 16);
-                var highBits = five ? Avx512F.BroadcastVector256ToVector512((ulong*)(w + 16)).AsByte() : default;
+                var highBits = five ? Twice(w + 16) : default;
                 Vector512<int> i0 = default, i1 = default, i2 = default, i3 = default;
-                for (int k = 0; k < 4; k++)
-                {
-                    var packed = Avx512F.BroadcastVector256ToVector512((ulong*)(q + 32 * k)).AsUInt16();
-                    var levels = Avx512BW.ShiftRightLogicalVariable(packed, shiftUpperHalf).AsByte() & nibble;
-                    if (five)
-                    {
-                        var mask = Vector512.ShiftLeft(fifthBits.AsUInt16(), 2 * k).AsByte();
-                        levels |= Vector512.Equals(highBits & mask, mask) & Vector512.Create((byte)0x10);
-                    }
-                    var scale = Avx512BW.Shuffle(scales, pickScales + Vector512.Create((byte)(4 * k))).AsInt16();
-                    int e = 256 * b + 64 * k;
-                    i0 += Avx512BW.MultiplyAddAdjacent(Avx512BW.MultiplyAddAdjacent(levels, Vector512.Load(a0 + e)), scale);
-                    if (TRows.N > 1) i1 += Avx512BW.MultiplyAddAdjacent(Avx512BW.MultiplyAddAdjacent(levels, Vector512.Load(a1 + e)), scale);
-                    if (TRows.N > 2) i2 += Avx512BW.MultiplyAddAdjacent(Avx512BW.MultiplyAddAdjacent(levels, Vector512.Load(a2 + e)), scale);
-                    if (TRows.N > 3) i3 += Avx512BW.MultiplyAddAdjacent(Avx512BW.MultiplyAddAdjacent(levels, Vector512.Load(a3 + e)), scale);
-                }
-                f0 = K512Block(f0, i0, mins, s0 + 16 * b, d * d0[b], dmin * d0[b]);
-                if (TRows.N > 1) f1 = K512Block(f1, i1, mins, s1 + 16 * b, d * d1[b], dmin * d1[b]);
-                if (TRows.N > 2) f2 = K512Block(f2, i2, mins, s2 + 16 * b, d * d2[b], dmin * d2[b]);
-                if (TRows.N > 3) f3 = K512Block(f3, i3, mins, s3 + 16 * b, d * d3[b], dmin * d3[b]);
+                int e = 256 * b;
+                Q4_KPair<TRows>(t, e, q, shiftUpperHalf, five, highBits, bits0, Avx512BW.Shuffle(scales, pick0).AsInt16(), ref i0, ref i1, ref i2, ref i3);
+                Q4_KPair<TRows>(t, e + 64, q + 32, shiftUpperHalf, five, highBits, bits1, Avx512BW.Shuffle(scales, pick1).AsInt16(), ref i0, ref i1, ref i2, ref i3);
+                Q4_KPair<TRows>(t, e + 128, q + 64, shiftUpperHalf, five, highBits, bits2, Avx512BW.Shuffle(scales, pick2).AsInt16(), ref i0, ref i1, ref i2, ref i3);
+                Q4_KPair<TRows>(t, e + 192, q + 96, shiftUpperHalf, five, highBits, bits3, Avx512BW.Shuffle(scales, pick3).AsInt16(), ref i0, ref i1, ref i2, ref i3);
+                f0 = K512Block(f0, i0, mins, s0 + 16 * b, dAndMin * d0[b]);
+                if (TRows.N > 1) f1 = K512Block(f1, i1, mins, s1 + 16 * b, dAndMin * d1[b]);
+                if (TRows.N > 2) f2 = K512Block(f2, i2, mins, s2 + 16 * b, dAndMin * d2[b]);
+                if (TRows.N > 3) f3 = K512Block(f3, i3, mins, s3 + 16 * b, dAndMin * d3[b]);
             }
             Put(y + n, Vector512.Sum(f0), add);
             if (TRows.N > 1) Put(y + ldy + n, Vector512.Sum(f1), add);
             if (TRows.N > 2) Put(y + 2 * ldy + n, Vector512.Sum(f2), add);
             if (TRows.N > 3) Put(y + 3 * ldy + n, Vector512.Sum(f3), add);
         }
+    }
+
+    /// <summary>
+    /// One pair of Q4_K/Q5_K sub-blocks (64 values from the 32 bytes at <paramref name="q"/>) against activations
+    /// [e, e + 64) of each row of the tile: i += scale · (levels · a), summed in 32-bit lanes.
+    /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    static void Q4_KPair<TRows>(Tile* t, int e, byte* q, Vector512<ushort> shiftUpperHalf, bool five, Vector512<byte> highBits, Vector512<byte> fifthBit, Vector512<short> scale,
+        ref Vector512<int> i0, ref Vector512<int> i1, ref Vector512<int> i2, ref Vector512<int> i3) where TRows : struct, IRows
+    {
+        var packed = Twice(q).AsUInt16();
+        var levels = Avx512BW.ShiftRightLogicalVariable(packed, shiftUpperHalf).AsByte() & Vector512.Create((byte)0x0F);
+        if (five) levels |= Vector512.Equals(highBits & fifthBit, fifthBit) & Vector512.Create((byte)0x10);
+        i0 += Avx512BW.MultiplyAddAdjacent(Avx512BW.MultiplyAddAdjacent(levels, Vector512.Load(t->A0 + e)), scale);
+        if (TRows.N > 1) i1 += Avx512BW.MultiplyAddAdjacent(Avx512BW.MultiplyAddAdjacent(levels, Vector512.Load(t->A1 + e)), scale);
+        if (TRows.N > 2) i2 += Avx512BW.MultiplyAddAdjacent(Avx512BW.MultiplyAddAdjacent(levels, Vector512.Load(t->A2 + e)), scale);
+        if (TRows.N > 3) i3 += Avx512BW.MultiplyAddAdjacent(Avx512BW.MultiplyAddAdjacent(levels, Vector512.Load(t->A3 + e)), scale);
+    }
+
+    /// <summary>
+    /// The 32 bytes at <paramref name="at"/> in both halves of a register. Not Avx512F.BroadcastVector256ToVector512:
+    /// with it, .NET 10's optimizing JIT gave wrong Q5_K and Q6_K products (reproduced outside R1Sharp: right with
+    /// DOTNET_JITMinOpts=1, wrong without), which the kernel tests, then run unoptimized, did not see.
+    /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    static Vector512<byte> Twice(byte* at)
+    {
+        // One insert into the register the load filled (Vector512.Create(half, half) became two inserts, each depending
+        // on the destination's old value).
+        var half = Vector256.Load(at);
+        return Avx512F.InsertVector256(half.ToVector512Unsafe(), half, 1);
+    }
+
+    /// <summary>The two halves at <paramref name="at"/> (a K-block's d and dmin) as floats in lanes 0 and 1, as <see cref="Half"/> converts each.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    static Vector128<float> TwoHalves(byte* at)
+    {
+        var bits = Sse41.ConvertToVector128Int32((ushort*)at);
+        var magnitude = Vector128.ShiftLeft(bits & Vector128.Create(0x7FFF), 13).AsSingle() * Vector128.Create(BitConverter.Int32BitsToSingle((127 + 112) << 23));
+        return magnitude | Vector128.ShiftLeft(bits & Vector128.Create(0x8000), 16).AsSingle();
+    }
+
+    /// <summary><see cref="K512Block(Vector512{float}, Vector512{int}, Vector512{int}, int*, float, float)"/> with the two scales in lanes 0 and 1.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    static Vector512<float> K512Block(Vector512<float> acc, Vector512<int> dots, Vector512<int> offsets, int* sums16, Vector128<float> scales)
+    {
+        acc = Vector512.FusedMultiplyAdd(Vector512.ConvertToSingle(dots), Vector512.Create(scales.ToScalar()), acc);
+        return Avx512F.FusedMultiplyAddNegated(Vector512.ConvertToSingle(offsets * Vector512.Load(sums16)), Vector512.Create(scales.GetElement(1)), acc);
     }
 
     /// <summary>acc + scale·dots − offsetScale·(offsets · sums of 16), lane by lane: a 256-block's two float terms.</summary>
@@ -597,7 +641,7 @@ static unsafe class QuantizedDots
                 for (int half = 0; half < 2; half++)
                 {
                     var ql = Vector512.Load(w + 64 * half);
-                    var qh = Avx512F.BroadcastVector256ToVector512((ulong*)(w + 128 + 32 * half)).AsUInt16();
+                    var qh = Twice(w + 128 + 32 * half).AsUInt16();
                     for (int pair = 0; pair < 2; pair++)
                     {
                         var nibbles = pair == 0 ? ql & nibble : Vector512.ShiftRightLogical(ql.AsUInt16(), 4).AsByte() & nibble;
