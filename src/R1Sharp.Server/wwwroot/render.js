@@ -57,6 +57,8 @@ class Reply {
     this.answerView.className = "answer";
     element.append(this.answerView);
     this.pending = false;
+    this.thinkingChanged = false;
+    this.answerChanged = true; // the first render shows the empty answer
   }
 
   think(text) {
@@ -69,8 +71,8 @@ class Reply {
       this.element.prepend(this.thinking);
     }
     this.reasoning += text;
-    this.thinking.querySelector(".thinking-body").textContent = this.reasoning;
-    this.scroll();
+    this.thinkingChanged = true;
+    this.schedule();
   }
 
   // The thinking is over: title it with its duration, and fold it away when the answer begins.
@@ -85,15 +87,22 @@ class Reply {
   say(text) {
     this.endThinking(true);
     this.answer += text;
-    // Re-rendering markdown per token is wasteful: once per frame is enough.
-    if (!this.pending) {
-      this.pending = true;
-      requestAnimationFrame(() => { this.pending = false; this.render(); });
-    }
+    this.answerChanged = true;
+    this.schedule();
+  }
+
+  // Text is shown once per frame, not per token: setting it and reading the layout per token grows with the reply's
+  // length, and a fast model's long reply froze the page.
+  schedule() {
+    if (this.pending) return;
+    this.pending = true;
+    requestAnimationFrame(() => { this.pending = false; this.render(); });
   }
 
   render() {
-    this.answerView.replaceChildren(renderMarkdown(this.answer));
+    if (this.thinkingChanged) this.thinking.querySelector(".thinking-body").textContent = this.reasoning;
+    if (this.answerChanged) this.answerView.replaceChildren(renderMarkdown(this.answer));
+    this.thinkingChanged = this.answerChanged = false;
     this.scroll();
   }
 

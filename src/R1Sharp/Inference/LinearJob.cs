@@ -40,6 +40,10 @@ sealed unsafe class LinearJob : ParallelJob
     const int BlockAboveRows = 3;
     /// <summary>Rows of F16/BF16 weights widened at a time into a worker's scratch (8 rows of 8960 floats: 280 KiB).</summary>
     const int WidenRows = 8;
+    /// <summary>Bytes of quantized weight rows the integer kernels take at a time when several tiles of X pass them: within L1.</summary>
+    const int QuantizedRunBytes = 24 * 1024;
+    /// <summary>Up to this many bytes of quantized activations (rows × K), weight rows are taken in such runs.</summary>
+    const int QuantizedRunActivationBytes = 256 * 1024;
 
     readonly LinearSegment[] segments = new LinearSegment[3];
     readonly int[] firstChunk = new int[4];
@@ -137,12 +141,17 @@ sealed unsafe class LinearJob : ParallelJob
         {
             var packed = segment.Packed;
             var activations = QuantizedDots.ActivationBlock(packed.Type) == 256 ? blocks256 : blocks32;
-            // Tiles of activation rows outermost: a tile's quantized rows stay in L1 while the chunk's weight rows pass.
-            for (int m0 = 0; m0 < rows; m0 += QuantizedDots.TileRows)
-            {
-                int tile = Math.Min(QuantizedDots.TileRows, rows - m0);
-                QuantizedDots.Rows<TBytes>(packed, n0, n1, activations, m0, tile, yc + (long)m0 * ldy, ldy, accumulate);
-            }
+            // Decoding several sequences: runs of weight rows that stay in L1 while every tile of activation rows
+            // (all in L2) passes them — a chunk is up to a megabyte of weights, which each tile re-read from memory.
+            // A prefill's activations are the larger stream, so its tiles stay outermost over the chunk's 64 rows.
+            bool runs = rows > QuantizedDots.TileRows && (long)rows * k <= QuantizedRunActivationBytes;
+            int run = runs ? (int)Math.Max(4, QuantizedRunBytes / packed.RowBytes) : n1 - n0;
+            for (int r0 = n0; r0 < n1; r0 += run)
+                for (int m0 = 0; m0 < rows; m0 += QuantizedDots.TileRows)
+                {
+                    int tile = Math.Min(QuantizedDots.TileRows, rows - m0);
+                    QuantizedDots.Rows<TBytes>(packed, r0, Math.Min(n1, r0 + run), activations, m0, tile, yc + (long)m0 * ldy, ldy, accumulate);
+                }
         }
         else
         {
