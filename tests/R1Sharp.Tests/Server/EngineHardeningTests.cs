@@ -123,7 +123,8 @@ public class EngineHardeningTests(ServerFixture servers)
         }
         await using var server = await ServerFixture.StartAsync(dir);
         using var http = ServerFixture.Http(server);
-        var healthy = http.PostAsync("v1/chat/completions", ServerFixture.Json(Ask("hello", maxTokens: 300, stream: true, temperature: 0)));
+        // Long enough to still be decoding when the broken request arrives (300 tokens could finish between two polls).
+        var healthy = http.PostAsync("v1/chat/completions", ServerFixture.Json(Ask("hello", maxTokens: 4000, stream: true, temperature: 0)));
         await WaitUntil(() => server.Service.Batcher.ActiveRows == 1);
         using var broken = await http.PostAsync("v1/chat/completions", ServerFixture.Json(Ask("hello ~", maxTokens: 300)));
 
