@@ -26,11 +26,12 @@ public class ContinuousBatcherTests
         var soloB = engine.Generate([new(PromptB, greedy with { MaxNewTokens = 12 })])[0][0].TokenIds;
 
         using var batcher = new ContinuousBatcher(model, maxBatch: 4);
-        var a = new RecordingSink();
+        var a = new RecordingSink(holdAt: 4);
         var b = new RecordingSink();
         Submit(batcher, PromptA, greedy, a);
         await a.WaitForTokens(4);
         Submit(batcher, PromptB, greedy with { MaxNewTokens = 12 }, b);
+        a.Resume();
         await Task.WhenAll(a.Done, b.Done).WaitAsync(Limit);
 
         Assert.Equal(soloA, a.Tokens());
@@ -52,13 +53,14 @@ public class ContinuousBatcherTests
         Submit(batcher, PromptB, sampled, alone, n: 2, seed: 7);
         await alone.Done.WaitAsync(Limit);
 
-        var company = new RecordingSink(samples: 3);
+        var company = new RecordingSink(samples: 3, holdAt: 3);
         var again = new RecordingSink(samples: 2);
         var otherSeed = new RecordingSink();
         Submit(batcher, PromptA, sampled with { MaxNewTokens = 30 }, company, n: 3, seed: 1);
         await company.WaitForTokens(3);
         Submit(batcher, PromptB, sampled, again, n: 2, seed: 7);
         Submit(batcher, PromptB, sampled, otherSeed, seed: 8);
+        company.Resume();
         await Task.WhenAll(company.Done, again.Done, otherSeed.Done).WaitAsync(Limit);
 
         Assert.Equal(alone.Tokens(0), again.Tokens(0));
@@ -87,13 +89,14 @@ public class ContinuousBatcherTests
         using var model = TinyModels.Create(ModelFamily.Llama);
         using var batcher = new ContinuousBatcher(model, maxBatch: 1, maxQueue: 4);
         using var cancel = new CancellationTokenSource();
-        var endless = new RecordingSink();
+        var endless = new RecordingSink(holdAt: 3);
         var next = new RecordingSink();
         Submit(batcher, PromptA, new SamplingOptions { Temperature = 0, MaxNewTokens = 2000 }, endless, cancellation: cancel.Token);
         await endless.WaitForTokens(3);
         Submit(batcher, PromptB, new SamplingOptions { Temperature = 0, MaxNewTokens = 5 }, next);
         Assert.Equal(1, batcher.Queued);
         cancel.Cancel();
+        endless.Resume();
         await next.Done.WaitAsync(Limit);
         Assert.Equal(5, next.Tokens().Count);
         Assert.True(endless.Tokens().Count < 2000);
@@ -106,7 +109,7 @@ public class ContinuousBatcherTests
         using var model = TinyModels.Create(ModelFamily.Llama);
         using var batcher = new ContinuousBatcher(model, maxBatch: 1, maxQueue: 1);
         using var cancel = new CancellationTokenSource();
-        var running = new RecordingSink();
+        var running = new RecordingSink(holdAt: 1);
         var options = new SamplingOptions { Temperature = 0, MaxNewTokens = 1000 };
         Submit(batcher, PromptA, options, running, cancellation: cancel.Token);
         await running.WaitForTokens(1);
@@ -115,5 +118,6 @@ public class ContinuousBatcherTests
         Assert.Contains("number of samples", Assert.Throws<R1Error>(() => Submit(batcher, PromptA, options, new RecordingSink(2), n: 2)).Message);
         Assert.Throws<ContextLengthError>(() => Submit(batcher, PromptA, options with { MaxNewTokens = 2046 }, new RecordingSink()));
         cancel.Cancel();
+        running.Resume();
     }
 }
