@@ -22,19 +22,20 @@ public class EngineHardeningTests(ServerFixture servers)
     [Fact]
     public async Task A_request_whose_cache_cannot_fit_fails_alone_and_one_that_fits_alone_waits_without_hurting_the_running_ones()
     {
-        // 512 bytes of cache per position (tiny llama: 2 layers × K and V × 2 heads × 16 × 4 bytes): 1 MiB is 2048 positions.
+        // 512 bytes of cache per position (tiny llama: 2 layers × K and V × 2 heads × 16 × 4 bytes): 4 MiB is 8192 positions.
         await using var server = await ServerFixture.StartAsync(ServerTestModels.RandomDir, o => o with
         {
-            Serving = o.Serving with { MaxBatch = 4, MaxCacheBytes = 1 << 20 },
+            Serving = o.Serving with { MaxBatch = 4, MaxCacheBytes = 4 << 20 },
         });
         using var http = ServerFixture.Http(server);
-        // Greedy from "hello" the random model meets no EOS: each stream runs its 600 tokens (3 × 612 positions fit).
+        // Greedy from "hello" the random model meets no EOS: each stream runs its 2400 tokens (3 × 2412 positions fit),
+        // long enough to still be running while the requests below arrive.
         var streams = Enumerable.Range(0, 3).Select(i => http.PostAsync("v1/chat/completions",
-            ServerFixture.Json(Ask("hello", maxTokens: 600, stream: true, temperature: 0)))).ToList();
+            ServerFixture.Json(Ask("hello", maxTokens: 2400, stream: true, temperature: 0)))).ToList();
         await WaitUntil(() => server.Service.Batcher.ActiveRows == 3);
 
-        // 1 × (prompt + 5000) positions can never fit: refused at once, before it joins.
-        using var huge = await http.PostAsync("v1/chat/completions", ServerFixture.Json(Ask("huge", maxTokens: 5000)));
+        // 1 × (prompt + 10000) positions can never fit: refused at once, before it joins.
+        using var huge = await http.PostAsync("v1/chat/completions", ServerFixture.Json(Ask("huge", maxTokens: 10000)));
         Assert.Equal(HttpStatusCode.BadRequest, huge.StatusCode);
         string message = ServerFixture.Error(await huge.Content.ReadAsStringAsync()).GetProperty("message").GetString()!;
         Assert.Contains("KV cache", message);
