@@ -106,13 +106,17 @@ public unsafe class QuantizedKernelTests
     [Fact]
     public void The_kernels_half_conversion_equals_the_librarys_for_every_finite_half()
     {
+        // TwoHalves reads four halves (a K-block's d, dmin and the next bytes): room for them.
+        ushort* stored = stackalloc ushort[4];
         for (int bits = 0; bits < 0x10000; bits++)
         {
             var half = BitConverter.UInt16BitsToHalf((ushort)bits);
-            ushort stored = (ushort)bits;
-            float converted = QuantizedDots.Half((byte*)&stored);
-            if (Half.IsFinite(half)) Assert.Equal(BitConverter.SingleToInt32Bits((float)half), BitConverter.SingleToInt32Bits(converted));
-            else Assert.True(float.IsFinite(converted), $"0x{bits:X4} gave {converted}");
+            stored[0] = (ushort)bits;
+            // Half (K-quants, subnormal-safe), NormalHalf (the 32-blocks) and the K-kernels' two-at-once conversion.
+            float[] converted = [QuantizedDots.Half((byte*)stored), QuantizedDots.NormalHalf((byte*)stored), QuantizedDots.TwoHalves((byte*)stored).ToScalar()];
+            foreach (float value in converted)
+                if (Half.IsFinite(half)) Assert.Equal(BitConverter.SingleToInt32Bits((float)half), BitConverter.SingleToInt32Bits(value));
+                else Assert.True(float.IsFinite(value), $"0x{bits:X4} gave {value}");
         }
     }
 
