@@ -76,7 +76,12 @@ public sealed class Projection : nn.Module<Tensor, Tensor>
         var input = block > 0 ? Quantization.GgmlQuants.RoundActivations(x, block) : x;
         var output = nn.functional.linear(input, DenseWeight().to(x.dtype, x.device), bias);
         if (Packed.Type == Gguf.GgmlType.Q5_1)
-            output = output + matmul(Quantization.GgmlQuants.Q8_1SumCorrection(x), Packed.BlockMins().to(x.dtype, x.device).t());
+        {
+            // An explicit Scalar held to the end: the implicit one `+` makes could be finalized during the native call
+            // in optimized code (TorchSharp 0.107), which libtorch reported as "Expected false to be true".
+            using Scalar one = 1;
+            output = output.add(matmul(Quantization.GgmlQuants.Q8_1SumCorrection(x), Packed.BlockMins().to(x.dtype, x.device).t()), one);
+        }
         return output.MoveToOuterDisposeScope();
     }
 }
