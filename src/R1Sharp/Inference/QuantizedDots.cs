@@ -449,11 +449,8 @@ static unsafe class QuantizedDots
 
     /// <summary><see cref="K512Block(Vector512{float}, Vector512{int}, Vector512{int}, int*, float, float)"/> with the two scales in lanes 0 and 1.</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    static Vector512<float> K512Block(Vector512<float> acc, Vector512<int> dots, Vector512<int> offsets, int* sums16, Vector128<float> scales)
-    {
-        acc = Vector512.FusedMultiplyAdd(Vector512.ConvertToSingle(dots), Vector512.Create(scales.ToScalar()), acc);
-        return Avx512F.FusedMultiplyAddNegated(Vector512.ConvertToSingle(offsets * Vector512.Load(sums16)), Vector512.Create(scales.GetElement(1)), acc);
-    }
+    static Vector512<float> K512Block(Vector512<float> acc, Vector512<int> dots, Vector512<int> offsets, int* sums16, Vector128<float> scales) =>
+        K512Block(acc, dots, offsets, sums16, scales.ToScalar(), scales.GetElement(1));
 
     /// <summary>acc + scale·dots − offsetScale·(offsets · sums of 16), lane by lane: a 256-block's two float terms.</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
@@ -761,16 +758,10 @@ static unsafe class QuantizedDots
 
     /// <summary>
     /// A stored half-precision value as a float, without the library conversion's branches (it runs once per block in
-    /// every kernel): <see cref="HalvesToSingles"/> in scalar registers, the subnormal case picked by arithmetic.
+    /// the K-quant kernels): <see cref="HalvesToSingles"/> on one lane.
     /// </summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    internal static float Half(byte* at)
-    {
-        uint bits = Unsafe.ReadUnaligned<ushort>(at), magnitude = (bits & 0x7FFF) << 13;
-        uint subnormal = (magnitude & (0x1Fu << 23)) == 0 ? 1u : 0u;
-        float value = BitConverter.UInt32BitsToSingle(magnitude + ((112u + subnormal) << 23)) - BitConverter.UInt32BitsToSingle(subnormal * (113u << 23));
-        return BitConverter.UInt32BitsToSingle(BitConverter.SingleToUInt32Bits(value) | (bits & 0x8000) << 16);
-    }
+    internal static float Half(byte* at) => HalvesToSingles(Vector128.CreateScalar((uint)Unsafe.ReadUnaligned<ushort>(at))).ToScalar();
 
     /// <summary>
     /// A stored half as a float with one exact multiply: the half's exponent and mantissa moved to a float's position
