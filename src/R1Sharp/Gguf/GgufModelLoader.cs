@@ -316,7 +316,7 @@ public static partial class GgufModelLoader
             used.Add(name);
             return t;
         }
-        PackedMatrix Packed(GgufTensorInfo t, int rows, int columns) => new(t.Type, rows, columns, mapping.Data(t), mapping);
+        PackedMatrix Packed(GgufTensorInfo t, int rows, int columns) => new(t.Type, rows, columns, mapping.Data(t), mapping, fileMapped: true);
         float[] Values(GgufTensorInfo t)
         {
             var values = new float[t.ElementCount];

@@ -27,7 +27,8 @@ unsafe readonly struct LinearSegment(float* weight, PackedMatrix? packed, float*
 /// region instead of several, reading the live parameters, so there is no fused copy to keep in sync with training.
 /// Output rows are split into chunks across the workers; large M is blocked along K so a tile of X stays in L1
 /// while W streams from L2. Quantized weights take the integer kernels (<see cref="QuantizedDots"/>) on X quantized
-/// once per call to 8-bit blocks; F16 and BF16 weights are widened to float32 a few rows at a time.
+/// once per call to 8-bit blocks — on CPUs with AVX-VNNI, Q4_K, Q6_K and Q8_0 weights through their repacked
+/// <see cref="QuantizedPanels"/>; F16 and BF16 weights are widened to float32 a few rows at a time.
 /// </summary>
 sealed unsafe class LinearJob : ParallelJob
 {
@@ -46,6 +47,7 @@ sealed unsafe class LinearJob : ParallelJob
     const int QuantizedRunActivationBytes = 256 * 1024;
 
     readonly LinearSegment[] segments = new LinearSegment[3];
+    readonly QuantizedPanels?[] panels = new QuantizedPanels?[3];
     readonly int[] firstChunk = new int[4];
     readonly QuantizedActivations blocks32 = new(), blocks256 = new();
     readonly QuantizeActivationsJob quantize = new();
@@ -74,24 +76,29 @@ sealed unsafe class LinearJob : ParallelJob
         segmentCount = weights.Length;
         int totalN = 0;
         bool needs32 = false, needs256 = false, needsWidening = false;
-        foreach (var s in weights)
+        for (int i = 0; i < weights.Length; i++)
         {
+            var s = weights[i];
             totalN += s.N;
+            panels[i] = null;
             if (s.Bf16 is { } copy && (copy.Columns != kDim || copy.Rows < s.N)) throw new ArgumentException("a bf16 weight's shape does not fit the product");
             if (s.DenseRows != null || s.Bf16 is not null) continue;
             if (QuantizedDots.Supports(s.Packed!.Type))
             {
                 if (QuantizedDots.ActivationBlock(s.Packed.Type) == 256) needs256 = true;
                 else needs32 = true;
+                // The panel kernels are 256-bit AVX-VNNI, so any run at 256 bits or wider takes them where the CPU has it.
+                if (simd >= SimdWidth.Bits256 && QuantizedPanels.Supports(s.Packed.Type) && s.N == s.Packed.Rows)
+                    panels[i] = QuantizedPanels.For(s.Packed, workers);
             }
             else needsWidening = true;
         }
         if (needs32) quantize.Run(workers, blocks32, input, m, kDim, xStride, 32);
         if (needs256) quantize.Run(workers, blocks256, input, m, kDim, xStride, 256);
         if (needsWidening) widened.Ensure(workers.Threads, (long)WidenRows * kDim);
-        // Decode: enough chunks to balance the workers, each a multiple of the 4-row tile. Prefill: 64 rows of W per
+        // Decode: enough chunks to balance the workers, each a whole number of 8-row panels. Prefill: 64 rows of W per
         // chunk, so a block of W (64 × 512 floats) stays in L2 while every tile of X passes it.
-        chunkRows = Math.Max(16, (totalN / (workers.Threads * 8) + 3) & ~3);
+        chunkRows = Math.Max(16, (totalN / (workers.Threads * 8) + 7) & ~7);
         if (m > BlockAboveRows) chunkRows = m > 16 ? 64 : Math.Max(chunkRows, 64);
         int chunks = 0;
         for (int i = 0; i < weights.Length; i++)
@@ -141,16 +148,18 @@ sealed unsafe class LinearJob : ParallelJob
         {
             var packed = segment.Packed;
             var activations = QuantizedDots.ActivationBlock(packed.Type) == 256 ? blocks256 : blocks32;
+            var panel = panels[s];
             // Decoding several sequences: runs of weight rows that stay in L1 while every tile of activation rows
             // (all in L2) passes them — a chunk is up to a megabyte of weights, which each tile re-read from memory.
             // A prefill's activations are the larger stream, so its tiles stay outermost over the chunk's 64 rows.
             bool runs = rows > QuantizedDots.TileRows && (long)rows * k <= QuantizedRunActivationBytes;
-            int run = runs ? (int)Math.Max(4, QuantizedRunBytes / packed.RowBytes) : n1 - n0;
+            int run = runs ? (int)Math.Max(QuantizedPanels.Width, QuantizedRunBytes / packed.RowBytes) & ~(QuantizedPanels.Width - 1) : n1 - n0;
             for (int r0 = n0; r0 < n1; r0 += run)
                 for (int m0 = 0; m0 < rows; m0 += QuantizedDots.TileRows)
                 {
-                    int tile = Math.Min(QuantizedDots.TileRows, rows - m0);
-                    QuantizedDots.Rows<TBytes>(packed, r0, Math.Min(n1, r0 + run), activations, m0, tile, yc + (long)m0 * ldy, ldy, accumulate);
+                    int tile = Math.Min(QuantizedDots.TileRows, rows - m0), r1 = Math.Min(n1, r0 + run);
+                    if (panel is not null) panel.Multiply(r0, r1, activations, m0, tile, yc + (long)m0 * ldy, ldy, accumulate);
+                    else QuantizedDots.Rows<TBytes>(packed, r0, r1, activations, m0, tile, yc + (long)m0 * ldy, ldy, accumulate);
                 }
         }
         else

@@ -8,7 +8,7 @@ namespace R1Sharp.Inference;
 /// <c>vec_dot_type</c>: blocks of 32 (Q8_0: d = amax / 127, for Q8_0, Q4_0, Q5_0 and Q5_1 weights) or 256 (Q8_K:
 /// d = −max / 127 with max the value of largest magnitude, for the K-quants), rounding to nearest even. Kept as three
 /// arrays per row — the bytes, one scale per block, and the sum of each 16 bytes (the weights' offsets and mins multiply
-/// those) — so the kernels load 32 activation bytes at a time. A Q8_0 block's scale is rounded to half precision, as
+/// those; also as 16-bit sums of 16 and of 32 for <see cref="QuantizedPanels"/>) — so the kernels load 32 activation bytes at a time. A Q8_0 block's scale is rounded to half precision, as
 /// the block format stores it (llama.cpp's products use the rounded scale; keeping the float one moves logits by 1%).
 /// For Q5_1 weights llama.cpp quantizes activations to Q8_1 instead: the same bytes and scale, plus the block's
 /// s = d·Σq with d = amax / 127 unrounded and s rounded to half precision, which multiplies the weights' min m. Q5_1's
@@ -36,6 +36,12 @@ sealed unsafe class QuantizedActivations
     /// <summary>Row <paramref name="row"/>'s Q8_1 block sums s = fp16(d·Σq), one per 32-block (32-blocks only).</summary>
     public float* BlockSums(int row) => (float*)(Sums(row) + Columns / 16);
 
+    /// <summary>Row <paramref name="row"/>'s sums of each 16 bytes as 16-bit values (the panel kernels read them in pairs).</summary>
+    public short* Sums16(int row) => (short*)(BlockSums(row) + Columns / BlockSize);
+
+    /// <summary>Row <paramref name="row"/>'s sums of each 32 bytes as 16-bit values.</summary>
+    public short* Sums32(int row) => Sums16(row) + Columns / 16;
+
     /// <summary>Makes room for <paramref name="rows"/> rows of <paramref name="columns"/> (a multiple of <paramref name="blockSize"/>).</summary>
     public void Prepare(int rows, int columns, int blockSize)
     {
@@ -43,8 +49,9 @@ sealed unsafe class QuantizedActivations
         Rows = rows;
         Columns = columns;
         BlockSize = blockSize;
-        // Bytes, a float per block, an int per 16, a float per block; rounded up to 64 bytes so each row starts on a cache line.
-        rowStride = (columns + 8L * (columns / blockSize) + 4L * (columns / 16) + 63) & ~63L;
+        // Bytes, a float per block, an int per 16, a float per block, a short per 16 and per 32; rounded up to 64 bytes so
+        // each row starts on a cache line.
+        rowStride = (columns + 8L * (columns / blockSize) + 4L * (columns / 16) + 2L * (columns / 16) + 2L * (columns / 32) + 63) & ~63L;
         buffer.Get((rows * rowStride + 3) / 4);
     }
 
@@ -76,12 +83,15 @@ sealed unsafe class QuantizedActivations
     {
         sbyte* q = Q(row) + b * BlockSize;
         int* sums = Sums(row) + b * (BlockSize / 16);
+        short* sums16 = Sums16(row) + b * (BlockSize / 16), sums32 = Sums32(row) + b * (BlockSize / 32);
         int total = 0;
         for (int g = 0; g < BlockSize / 16; g++)
         {
             int sum = 0;
             for (int i = 0; i < 16; i++) sum += q[16 * g + i];
             sums[g] = sum;
+            sums16[g] = (short)sum;
+            if (g % 2 == 1) sums32[g / 2] = (short)(sums[g - 1] + sum);
             total += sum;
         }
         Scales(row)[b] = BlockSize == 32 ? (float)(Half)d : d;

@@ -15,9 +15,11 @@ public sealed unsafe class PackedMatrix
 {
     readonly byte* data;
     readonly object owner;
+    readonly bool fileMapped;
 
     /// <param name="data">Row 0's first byte; <paramref name="owner"/> keeps that memory alive as long as this matrix is reachable.</param>
-    public PackedMatrix(GgmlType type, int rows, int columns, byte* data, object owner, int[]? rowOrder = null)
+    /// <param name="fileMapped">The rows are a read-only mapping of a file, whose pages can be dropped and read again (<see cref="ReleaseStoredPages"/>).</param>
+    public PackedMatrix(GgmlType type, int rows, int columns, byte* data, object owner, int[]? rowOrder = null, bool fileMapped = false)
     {
         if (!GgmlQuants.IsSupported(type)) throw new R1Error($"tensor type {type} is not supported (supported: {GgmlQuants.SupportedList})");
         if (rowOrder is not null && rowOrder.Length != rows) throw new ArgumentException("the row order must name every row");
@@ -28,6 +30,7 @@ public sealed unsafe class PackedMatrix
         this.data = data;
         this.owner = owner;
         RowOrder = rowOrder;
+        this.fileMapped = fileMapped;
     }
 
     public GgmlType Type { get; }
@@ -46,13 +49,24 @@ public sealed unsafe class PackedMatrix
     public PackedMatrix Slice(int first, int count)
     {
         if (first < 0 || count < 0 || first + count > Rows) throw new ArgumentOutOfRangeException(nameof(first));
-        if (RowOrder is not null) return new PackedMatrix(Type, count, Columns, data, owner, RowOrder[first..(first + count)]);
-        return new PackedMatrix(Type, count, Columns, data + first * RowBytes, owner);
+        if (RowOrder is not null) return new PackedMatrix(Type, count, Columns, data, owner, RowOrder[first..(first + count)], fileMapped);
+        return new PackedMatrix(Type, count, Columns, data + first * RowBytes, owner, fileMapped: fileMapped);
     }
 
     /// <summary>The same rows presented in <paramref name="order"/> (row i of the view is row order[i] of this matrix).</summary>
     public PackedMatrix Reordered(int[] order) =>
-        new(Type, Rows, Columns, data, owner, order.Select(i => RowOrder is null ? i : RowOrder[i]).ToArray());
+        new(Type, Rows, Columns, data, owner, order.Select(i => RowOrder is null ? i : RowOrder[i]).ToArray(), fileMapped);
+
+    /// <summary>
+    /// Once the CPU kernels hold a repacked copy of these rows, drops the mapped file's pages of them from this process's
+    /// resident memory (the rows stay readable: a later read maps them in again from the page cache). Does nothing for
+    /// rows in memory the process owns, which dropping would lose.
+    /// </summary>
+    internal void ReleaseStoredPages()
+    {
+        // A row order only permutes rows of the same contiguous range.
+        if (fileMapped) Inference.HugePages.Drop((IntPtr)data, Rows * RowBytes);
+    }
 
     /// <summary>Rows [first, first + count) as float32 values into <paramref name="destination"/> (count × Columns).</summary>
     public void DequantizeRows(int first, int count, Span<float> destination)

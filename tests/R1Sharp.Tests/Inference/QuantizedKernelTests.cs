@@ -181,6 +181,63 @@ public unsafe class QuantizedKernelTests
         }
     }
 
+    public static IEnumerable<object[]> PanelTypes() => new[] { "Q4_K", "Q6_K", "Q8_0" }.Select(t => new object[] { t });
+
+    /// <summary>
+    /// The repacked panels (AVX-VNNI) against the scalar reference on the stored rows: a row count that leaves a partial
+    /// last panel, several K-blocks, tiles of 1–4 activation rows, a run that starts at a later panel, and accumulation.
+    /// Weights include tiny ones, whose half-precision block scales are subnormal (repacking widens them to floats).
+    /// </summary>
+    [SkippableTheory]
+    [MemberData(nameof(PanelTypes))]
+    public void Panel_products_equal_the_scalar_reference(string typeName)
+    {
+        var type = Enum.Parse<GgmlType>(typeName);
+        Skip.IfNot(QuantizedPanels.Supports(type), "this CPU has no AVX-VNNI, so no panel kernels");
+        int columns = QuantizedDots.ActivationBlock(type) == 32 ? 160 : 768;
+        const int weightRows = 29, xRows = 5;
+        float[] values = BlockFormatTests.TestWeights(weightRows, columns);
+        for (int i = 0; i < columns; i++) values[3 * columns + i] *= 1e-4f;
+        byte[] weights = GgmlQuants.Quantize(type, values);
+        float[] x = Activations(xRows, columns, 4);
+        var activations = new QuantizedActivations();
+        activations.Prepare(xRows, columns, QuantizedDots.ActivationBlock(type));
+        long rowBytes = GgmlQuants.RowBytes(type, columns);
+        fixed (float* px = x)
+        fixed (byte* pw = weights)
+        {
+            for (int r = 0; r < xRows; r++) activations.QuantizeRow(r, px + r * columns);
+            var panels = QuantizedPanels.For(new PackedMatrix(type, weightRows, columns, pw, weights), CpuWorkers.Shared(2));
+            Assert.Equal(4, panels.Panels);
+            foreach (int first in new[] { 0, QuantizedPanels.Width })
+                for (int tile = 1; tile <= 4; tile++)
+                    foreach (bool add in new[] { false, true })
+                    {
+                        var y = new float[tile * weightRows];
+                        Array.Fill(y, add ? 0.5f : float.NaN);
+                        fixed (float* py = y) panels.Multiply(first, weightRows, activations, xRows - tile, tile, py, weightRows, add);
+                        for (int r = 0; r < tile; r++)
+                            for (int n = 0; n < weightRows; n++)
+                            {
+                                int row = xRows - tile + r;
+                                float at = y[r * weightRows + n];
+                                if (n < first)
+                                {
+                                    Assert.True(add ? at == 0.5f : float.IsNaN(at), $"{type}: output {n} before the run was written");
+                                    continue;
+                                }
+                                float expected = QuantizedDots.Reference(type, pw + n * rowBytes, activations, row) + (add ? 0.5f : 0);
+                                var dequantized = new float[columns];
+                                GgmlQuants.Dequantize(type, new ReadOnlySpan<byte>(pw + n * rowBytes, (int)rowBytes), dequantized);
+                                double magnitude = add ? 0.5 : 0;
+                                for (int j = 0; j < columns; j++) magnitude += Math.Abs(dequantized[j] * activations.Q(row)[j] * activations.Scales(row)[j / activations.BlockSize]);
+                                Assert.True(Math.Abs(at - expected) <= 1e-5 * magnitude,
+                                    $"{type}: weight row {n}, x row {row} (tile {tile}, add {add}): {at} vs reference {expected}");
+                            }
+                    }
+        }
+    }
+
     public static IEnumerable<object[]> PackedShapes() => SimdWidths.Times(
         from type in new[] { "Q8_0", "Q4_K", "Q5_K", "Q6_K", "Q5_0", "Q5_1", "F16", "BF16" }
         from shape in new (int M, int K)[] { (1, 512), (6, 512), (21, 512), (6, 8192) }

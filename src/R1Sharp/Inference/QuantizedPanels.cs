@@ -1,0 +1,449 @@
+using System.Runtime.CompilerServices;
+using System.Runtime.InteropServices;
+using System.Runtime.Intrinsics;
+using System.Runtime.Intrinsics.X86;
+using R1Sharp.Gguf;
+using R1Sharp.Model;
+using R1Sharp.Quantization;
+
+namespace R1Sharp.Inference;
+
+/// <summary>
+/// A quantized matrix's rows repacked into panels of <see cref="Width"/> rows, as llama.cpp's CPU backend repacks Q4_K
+/// into <c>block_q4_Kx8</c>: within a panel, each K-block holds its 8 rows' levels interleaved four at a time, so one
+/// 32-byte load gives 8 rows × 4 consecutive levels and AVX-VNNI's <c>vpdpbusd</c> against 4 activation bytes
+/// broadcast adds to 8 outputs at once. Each lane of an accumulator is then one output: no horizontal sums per block,
+/// the block and sub-block scales apply as vectors, and a tile of up to 4 activation rows shares every unpacked weight
+/// register. The layout (per K-block of a panel, rows c = 0..7, levels unsigned):
+/// <list type="bullet">
+/// <item>Q4_K (1,216 bytes): d[8], dmin[8] as floats; scale[j][c] bytes; min pairs [p][c](m₂ₚ, m₂ₚ₊₁) bytes; then per group
+/// g of 8 values, 32 bytes [c][i] = level(8g + i) | level(8g + 4 + i) ≪ 4.</item>
+/// <item>Q6_K (1,696 bytes): d[8] floats; signed scale pairs [p][c](sc₂ₚ, sc₂ₚ₊₁); the low nibbles as Q4_K's; then per sub-block
+/// j of 16 (groups 2j, 2j + 1), 32 bytes [c][i] of the top two bits of level(16j + i), (16j + 4 + i), (16j + 8 + i), (16j + 12 + i).</item>
+/// <item>Q8_0 (288 bytes): d[8] floats; per 4 values q, 32 bytes [c][i] = level(4q + i) + 128 (unsigned; the kernel takes 128·Σa back).</item>
+/// </list>
+/// Built once per matrix at its first product; a file-mapped matrix's stored pages are then handed back to the page
+/// cache, so the process holds the panels (≈ 1.01–1.06× the stored bytes) instead of both.
+/// </summary>
+sealed unsafe class QuantizedPanels
+{
+    /// <summary>Weight rows per panel (one 256-bit register of 32-bit outputs).</summary>
+    public const int Width = 8;
+
+    static readonly ConditionalWeakTable<PackedMatrix, QuantizedPanels> Built = new();
+    static readonly Lock BuildGate = new();
+
+    readonly byte* data;
+
+    QuantizedPanels(PackedMatrix matrix)
+    {
+        Type = matrix.Type;
+        Rows = matrix.Rows;
+        Columns = matrix.Columns;
+        Blocks = Columns / QuantizedDots.ActivationBlock(Type);
+        PanelBytes = (long)Blocks * BlockBytes(Type);
+        Panels = (Rows + Width - 1) / Width;
+        long bytes = Panels * PanelBytes;
+        data = (byte*)NativeMemory.AlignedAlloc((nuint)bytes, 2 << 20);
+        GC.AddMemoryPressure(bytes);
+        HugePages.Advise((IntPtr)data, bytes);
+    }
+
+    public GgmlType Type { get; }
+    public int Rows { get; }
+    public int Columns { get; }
+    public int Blocks { get; }
+    public int Panels { get; }
+    public long PanelBytes { get; }
+
+    /// <summary>Panel <paramref name="panel"/>'s first block.</summary>
+    public byte* Panel(int panel) => data + panel * PanelBytes;
+
+    /// <summary>Whether this CPU has the panel kernels and they cover the type (what Q4_K_M and Q8_0 files hold most of).</summary>
+    public static bool Supports(GgmlType type) => AvxVnni.IsSupported && type is GgmlType.Q4_K or GgmlType.Q6_K or GgmlType.Q8_0;
+
+    /// <summary>Bytes of one K-block of a panel.</summary>
+    public static int BlockBytes(GgmlType type) => type switch
+    {
+        GgmlType.Q4_K => 1216,
+        GgmlType.Q6_K => 1696,
+        GgmlType.Q8_0 => 288,
+        _ => throw new ArgumentException($"no panel layout for {type}"),
+    };
+
+    /// <summary>The panels of <paramref name="matrix"/>, repacked on <paramref name="workers"/> the first time they are asked for.</summary>
+    public static QuantizedPanels For(PackedMatrix matrix, CpuWorkers workers)
+    {
+        if (Built.TryGetValue(matrix, out var panels)) return panels;
+        lock (BuildGate)
+        {
+            if (Built.TryGetValue(matrix, out panels)) return panels;
+            if (!Supports(matrix.Type)) throw new ArgumentException($"no panel kernels for {matrix.Type} on this CPU");
+            panels = new QuantizedPanels(matrix);
+            new RepackJob(matrix, panels).Run(workers);
+            Built.Add(matrix, panels);
+            matrix.ReleaseStoredPages();
+            return panels;
+        }
+    }
+
+    ~QuantizedPanels()
+    {
+        NativeMemory.AlignedFree(data);
+        GC.RemoveMemoryPressure(Panels * PanelBytes);
+    }
+
+    // ---- repacking --------------------------------------------------------------------------------------------------
+
+    sealed class RepackJob(PackedMatrix matrix, QuantizedPanels panels) : ParallelJob
+    {
+        public void Run(CpuWorkers workers) => workers.Run(this, panels.Panels);
+
+        public override void Execute(int panel, int worker)
+        {
+            byte* target = panels.Panel(panel);
+            new Span<byte>(target, (int)panels.PanelBytes).Clear(); // rows past the matrix stay zero: zero scales, zero outputs
+            int blockBytes = BlockBytes(matrix.Type);
+            long rowBlockBytes = GgmlQuants.RowBytes(matrix.Type, QuantizedDots.ActivationBlock(matrix.Type));
+            for (int c = 0; c < Width && panel * Width + c < matrix.Rows; c++)
+            {
+                byte* row = matrix.Row(panel * Width + c);
+                for (int b = 0; b < panels.Blocks; b++)
+                {
+                    byte* source = row + b * rowBlockBytes, block = target + (long)b * blockBytes;
+                    switch (matrix.Type)
+                    {
+                        case GgmlType.Q4_K: RepackQ4_K(source, block, c); break;
+                        case GgmlType.Q6_K: RepackQ6_K(source, block, c); break;
+                        default: RepackQ8_0(source, block, c); break;
+                    }
+                }
+            }
+        }
+    }
+
+    static float ReadHalf(byte* at) => (float)BitConverter.UInt16BitsToHalf(Unsafe.ReadUnaligned<ushort>(at));
+
+    /// <summary>Puts a 4-bit level of value v (0–255) of row c into the nibble groups at <paramref name="groups"/>.</summary>
+    static void PutNibble(byte* groups, int c, int v, int level) =>
+        groups[32 * (v / 8) + 4 * c + v % 4] |= (byte)((level & 0xF) << 4 * (v % 8 / 4));
+
+    static void RepackQ4_K(byte* source, byte* block, int c)
+    {
+        ((float*)block)[c] = ReadHalf(source);
+        ((float*)block)[8 + c] = ReadHalf(source + 2);
+        var packed = new ReadOnlySpan<byte>(source + 4, 12);
+        for (int j = 0; j < 8; j++)
+        {
+            var (scale, min) = KQuants.ScaleMin(packed, j);
+            block[64 + 8 * j + c] = (byte)scale;
+            block[128 + 16 * (j / 2) + 2 * c + j % 2] = (byte)min;
+        }
+        // Stored: pair k's 32 bytes hold values 64k + i (low nibbles) and 64k + 32 + i (high nibbles).
+        byte* q = source + 16, groups = block + 192;
+        for (int k = 0; k < 4; k++)
+            for (int i = 0; i < 32; i++)
+            {
+                PutNibble(groups, c, 64 * k + i, q[32 * k + i]);
+                PutNibble(groups, c, 64 * k + 32 + i, q[32 * k + i] >> 4);
+            }
+    }
+
+    static void RepackQ6_K(byte* source, byte* block, int c)
+    {
+        ((float*)block)[c] = ReadHalf(source + 208);
+        for (int j = 0; j < 16; j++) block[32 + 16 * (j / 2) + 2 * c + j % 2] = source[192 + j];
+        byte* groups = block + 160, tops = block + 1184;
+        for (int half = 0; half < 2; half++)
+        {
+            byte* ql = source + 64 * half, qh = source + 128 + 32 * half;
+            for (int l = 0; l < 32; l++)
+                for (int run = 0; run < 4; run++)
+                {
+                    // Stored: value 128·half + 32·run + l has ql[l] (runs 0, 2) or ql[l + 32] (runs 1, 3), low nibble for runs 0–1.
+                    int v = 128 * half + 32 * run + l;
+                    byte low = ql[l + (run % 2 == 1 ? 32 : 0)];
+                    PutNibble(groups, c, v, run < 2 ? low : low >> 4);
+                    int top = qh[l] >> 2 * run & 3, j = v / 16, w = v % 16;
+                    tops[32 * j + 4 * c + w % 4] |= (byte)(top << 2 * (w / 4));
+                }
+        }
+    }
+
+    static void RepackQ8_0(byte* source, byte* block, int c)
+    {
+        ((float*)block)[c] = ReadHalf(source);
+        for (int v = 0; v < 32; v++) block[32 + 32 * (v / 4) + 4 * c + v % 4] = (byte)(((sbyte*)(source + 2))[v] + 128);
+    }
+
+    // ---- products ---------------------------------------------------------------------------------------------------
+
+    /// <summary>
+    /// y[r·ldy + n] (+)= Σ_j W[n, j]·X[first + r, j] for weight rows n in [<paramref name="n0"/>, <paramref name="n1"/>)
+    /// (n0 a multiple of <see cref="Width"/>, n1 one too or the last row) and r &lt; <paramref name="rows"/> ≤ 4, as
+    /// <see cref="QuantizedDots.Rows{TVec}"/> computes it from the stored rows: the same integer sums, floats added in another order.
+    /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    public void Multiply(int n0, int n1, QuantizedActivations x, int first, int rows, float* y, long ldy, bool add)
+    {
+        if (n0 % Width != 0 || n1 > Rows || (n1 % Width != 0 && n1 != Rows) || rows is < 1 or > 4 || x.Columns != Columns
+            || x.BlockSize != QuantizedDots.ActivationBlock(Type))
+            throw new ArgumentException("panel products take whole panels of a matrix's rows and 1 to 4 activation rows of its width");
+        var tile = new Tile(x, first, rows, of16: Type == GgmlType.Q6_K);
+        switch (rows)
+        {
+            case 1: Dispatch<One>(n0, n1, &tile, y, ldy, add); break;
+            case 2: Dispatch<Two>(n0, n1, &tile, y, ldy, add); break;
+            case 3: Dispatch<Three>(n0, n1, &tile, y, ldy, add); break;
+            default: Dispatch<Four>(n0, n1, &tile, y, ldy, add); break;
+        }
+    }
+
+    /// <summary>A tile's activation rows: bytes, block scales, and sums of 16 and of 32 as 16-bit pairs (rows past the tile repeat its first).</summary>
+    readonly struct Tile
+    {
+        public readonly sbyte* A0, A1, A2, A3;
+        public readonly float* D0, D1, D2, D3;
+        public readonly short* S0, S1, S2, S3;
+
+        /// <param name="of16">Sums of 16 (Q6_K's offsets), else of 32 (Q4_K's mins, Q8_0's 128·Σa).</param>
+        public Tile(QuantizedActivations x, int first, int rows, bool of16)
+        {
+            int r1 = first + (rows > 1 ? 1 : 0), r2 = first + (rows > 2 ? 2 : 0), r3 = first + (rows > 3 ? 3 : 0);
+            A0 = x.Q(first); A1 = x.Q(r1); A2 = x.Q(r2); A3 = x.Q(r3);
+            D0 = x.Scales(first); D1 = x.Scales(r1); D2 = x.Scales(r2); D3 = x.Scales(r3);
+            S0 = of16 ? x.Sums16(first) : x.Sums32(first);
+            S1 = of16 ? x.Sums16(r1) : x.Sums32(r1);
+            S2 = of16 ? x.Sums16(r2) : x.Sums32(r2);
+            S3 = of16 ? x.Sums16(r3) : x.Sums32(r3);
+        }
+    }
+
+    interface IRows { static abstract int N { get; } }
+    struct One : IRows { public static int N => 1; }
+    struct Two : IRows { public static int N => 2; }
+    struct Three : IRows { public static int N => 3; }
+    struct Four : IRows { public static int N => 4; }
+
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    void Dispatch<TRows>(int n0, int n1, Tile* t, float* y, long ldy, bool add) where TRows : struct, IRows
+    {
+        for (int p = n0 / Width; p * Width < n1; p++)
+        {
+            byte* panel = Panel(p);
+            var (f0, f1, f2, f3) = Type switch
+            {
+                GgmlType.Q4_K => Q4_K<TRows>(panel, t),
+                GgmlType.Q6_K => Q6_K<TRows>(panel, t),
+                _ => Q8_0<TRows>(panel, t),
+            };
+            int n = p * Width, valid = Math.Min(Width, n1 - n);
+            Put(y + n, f0, add, valid);
+            if (TRows.N > 1) Put(y + ldy + n, f1, add, valid);
+            if (TRows.N > 2) Put(y + 2 * ldy + n, f2, add, valid);
+            if (TRows.N > 3) Put(y + 3 * ldy + n, f3, add, valid);
+        }
+    }
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    static void Put(float* at, Vector256<float> value, bool add, int valid)
+    {
+        if (valid == Width)
+        {
+            (add ? Vector256.Load(at) + value : value).Store(at);
+            return;
+        }
+        for (int i = 0; i < valid; i++) at[i] = add ? at[i] + value.GetElement(i) : value.GetElement(i);
+    }
+
+    /// <summary>4 activation bytes in every lane.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    static Vector256<sbyte> Quad(sbyte* at) => Vector256.Create(Unsafe.ReadUnaligned<int>(at)).AsSByte();
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    static Vector256<int> Dot(Vector256<int> acc, Vector256<byte> levels, sbyte* a) => AvxVnni.MultiplyWideningAndAdd(acc, levels, Quad(a));
+
+    /// <summary>
+    /// A panel of Q4_K rows: per sub-block j, 8 <c>vpdpbusd</c> per activation row (4 groups × low and high nibbles),
+    /// times the rows' scales j; per block, the mins against the sums of 32 with <c>vpdpwssd</c>, then d and dmin as floats.
+    /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    (Vector256<float>, Vector256<float>, Vector256<float>, Vector256<float>) Q4_K<TRows>(byte* block, Tile* t) where TRows : struct, IRows
+    {
+        var nibble = Vector256.Create((byte)0x0F);
+        Vector256<float> f0 = default, f1 = default, f2 = default, f3 = default;
+        for (int b = 0; b < Blocks; b++, block += 1216)
+        {
+            Vector256<int> k0 = default, k1 = default, k2 = default, k3 = default;
+            byte* groups = block + 192;
+            for (int j = 0; j < 8; j++, groups += 128)
+            {
+                // Up to 3 activation rows, two sums per row (low and high nibbles): a vpdpbusd waits ~5 cycles for its
+                // accumulator, and 2 to 4 chains leave the multipliers idle. With 4 rows there are enough chains, and
+                // 8 would not fit the 16 registers a VEX-encoded vpdpbusd can name.
+                Vector256<int> s0 = default, s1 = default, s2 = default, s3 = default;
+                Vector256<int> h0 = default, h1 = default, h2 = default;
+                int e = 256 * b + 32 * j;
+                for (int g = 0; g < 4; g++, e += 8)
+                {
+                    var packed = Vector256.Load(groups + 32 * g);
+                    var low = packed & nibble;
+                    var high = Vector256.ShiftRightLogical(packed.AsUInt16(), 4).AsByte() & nibble;
+                    s0 = Dot(s0, low, t->A0 + e);
+                    h0 = Dot(h0, high, t->A0 + e + 4);
+                    if (TRows.N > 1) s1 = Dot(s1, low, t->A1 + e);
+                    if (TRows.N > 1) h1 = Dot(h1, high, t->A1 + e + 4);
+                    if (TRows.N > 2) s2 = Dot(s2, low, t->A2 + e);
+                    if (TRows.N > 2) h2 = Dot(h2, high, t->A2 + e + 4);
+                    if (TRows.N > 3) s3 = Dot(Dot(s3, low, t->A3 + e), high, t->A3 + e + 4);
+                }
+                var scale = Avx2.ConvertToVector256Int32(block + 64 + 8 * j);
+                k0 += Avx2.MultiplyLow(s0 + h0, scale);
+                if (TRows.N > 1) k1 += Avx2.MultiplyLow(s1 + h1, scale);
+                if (TRows.N > 2) k2 += Avx2.MultiplyLow(s2 + h2, scale);
+                if (TRows.N > 3) k3 += Avx2.MultiplyLow(s3, scale);
+            }
+            Vector256<int> m0 = default, m1 = default, m2 = default, m3 = default;
+            for (int p = 0; p < 4; p++)
+            {
+                var mins = Avx2.ConvertToVector256Int16(block + 128 + 16 * p);
+                int at = 8 * b + 2 * p;
+                m0 = AvxVnni.MultiplyWideningAndAdd(m0, mins, Pair(t->S0 + at));
+                if (TRows.N > 1) m1 = AvxVnni.MultiplyWideningAndAdd(m1, mins, Pair(t->S1 + at));
+                if (TRows.N > 2) m2 = AvxVnni.MultiplyWideningAndAdd(m2, mins, Pair(t->S2 + at));
+                if (TRows.N > 3) m3 = AvxVnni.MultiplyWideningAndAdd(m3, mins, Pair(t->S3 + at));
+            }
+            var d = Vector256.Load((float*)block);
+            var dmin = Vector256.Load((float*)block + 8);
+            f0 = Scaled(f0, k0, m0, d, dmin, t->D0[b]);
+            if (TRows.N > 1) f1 = Scaled(f1, k1, m1, d, dmin, t->D1[b]);
+            if (TRows.N > 2) f2 = Scaled(f2, k2, m2, d, dmin, t->D2[b]);
+            if (TRows.N > 3) f3 = Scaled(f3, k3, m3, d, dmin, t->D3[b]);
+        }
+        return (f0, f1, f2, f3);
+    }
+
+    /// <summary>Two 16-bit activation sums in every lane.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    static Vector256<short> Pair(short* at) => Vector256.Create(Unsafe.ReadUnaligned<int>(at)).AsInt16();
+
+    /// <summary>acc + da·(d·dots − dmin·offsets), lane by lane.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    static Vector256<float> Scaled(Vector256<float> acc, Vector256<int> dots, Vector256<int> offsets, Vector256<float> d, Vector256<float> dmin, float da)
+    {
+        var scale = Vector256.Create(da);
+        acc = Vector256.FusedMultiplyAdd(Vector256.ConvertToSingle(dots), d * scale, acc);
+        return Vector256.FusedMultiplyAdd(Vector256.ConvertToSingle(offsets), -(dmin * scale), acc);
+    }
+
+    /// <summary>
+    /// A panel of Q6_K rows: per sub-block j of 16, the two top bits of its 4 runs come from one 32-byte load and join
+    /// the low nibbles; 4 <c>vpdpbusd</c> per activation row, times the signed scale j; the −32 offset is Σ sc·(sums of
+    /// 16) with <c>vpdpwssd</c> on the scale pairs.
+    /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    (Vector256<float>, Vector256<float>, Vector256<float>, Vector256<float>) Q6_K<TRows>(byte* block, Tile* t) where TRows : struct, IRows
+    {
+        var nibble = Vector256.Create((byte)0x0F);
+        var topBits = Vector256.Create((byte)0x30);
+        Vector256<float> f0 = default, f1 = default, f2 = default, f3 = default;
+        for (int b = 0; b < Blocks; b++, block += 1696)
+        {
+            Vector256<int> k0 = default, k1 = default, k2 = default, k3 = default;
+            Vector256<int> o0 = default, o1 = default, o2 = default, o3 = default;
+            byte* groups = block + 160, tops = block + 1184;
+            for (int p = 0; p < 8; p++)
+            {
+                var pairs = Avx2.ConvertToVector256Int16((sbyte*)block + 32 + 16 * p);
+                int at = 16 * b + 2 * p;
+                o0 = AvxVnni.MultiplyWideningAndAdd(o0, pairs, Pair(t->S0 + at));
+                if (TRows.N > 1) o1 = AvxVnni.MultiplyWideningAndAdd(o1, pairs, Pair(t->S1 + at));
+                if (TRows.N > 2) o2 = AvxVnni.MultiplyWideningAndAdd(o2, pairs, Pair(t->S2 + at));
+                if (TRows.N > 3) o3 = AvxVnni.MultiplyWideningAndAdd(o3, pairs, Pair(t->S3 + at));
+                // Sub-blocks 2p and 2p + 1: scale 2p in the low 16 bits of each lane, 2p + 1 in the high.
+                var scaleLow = Vector256.ShiftRightArithmetic(Vector256.ShiftLeft(pairs.AsInt32(), 16), 16);
+                var scaleHigh = Vector256.ShiftRightArithmetic(pairs.AsInt32(), 16);
+                Q6SubBlock<TRows>(groups, tops, 256 * b + 32 * p, t, scaleLow, nibble, topBits, ref k0, ref k1, ref k2, ref k3);
+                Q6SubBlock<TRows>(groups + 64, tops + 32, 256 * b + 32 * p + 16, t, scaleHigh, nibble, topBits, ref k0, ref k1, ref k2, ref k3);
+                groups += 128;
+                tops += 64;
+            }
+            var d = Vector256.Load((float*)block);
+            f0 = Offset(f0, k0, o0, d, t->D0[b]);
+            if (TRows.N > 1) f1 = Offset(f1, k1, o1, d, t->D1[b]);
+            if (TRows.N > 2) f2 = Offset(f2, k2, o2, d, t->D2[b]);
+            if (TRows.N > 3) f3 = Offset(f3, k3, o3, d, t->D3[b]);
+        }
+        return (f0, f1, f2, f3);
+    }
+
+    /// <summary>One Q6_K sub-block of 16 values (groups at <paramref name="groups"/>, top bits at <paramref name="tops"/>) into k += scale·(levels · a).</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    static void Q6SubBlock<TRows>(byte* groups, byte* tops, int e, Tile* t, Vector256<int> scale, Vector256<byte> nibble, Vector256<byte> topBits,
+        ref Vector256<int> k0, ref Vector256<int> k1, ref Vector256<int> k2, ref Vector256<int> k3) where TRows : struct, IRows
+    {
+        var top = Vector256.Load(tops);
+        var first = Vector256.Load(groups);
+        var second = Vector256.Load(groups + 32);
+        // Values e..e+3 take bits 0–1 of the top byte, e+4..e+7 bits 2–3, e+8..e+11 bits 4–5, e+12..e+15 bits 6–7.
+        var l0 = (first & nibble) | (Vector256.ShiftLeft(top.AsUInt16(), 4).AsByte() & topBits);
+        var l1 = (Vector256.ShiftRightLogical(first.AsUInt16(), 4).AsByte() & nibble) | (Vector256.ShiftLeft(top.AsUInt16(), 2).AsByte() & topBits);
+        var l2 = (second & nibble) | (top & topBits);
+        var l3 = (Vector256.ShiftRightLogical(second.AsUInt16(), 4).AsByte() & nibble) | (Vector256.ShiftRightLogical(top.AsUInt16(), 2).AsByte() & topBits);
+        var s = Dot(Dot(Dot(Dot(default, l0, t->A0 + e), l1, t->A0 + e + 4), l2, t->A0 + e + 8), l3, t->A0 + e + 12);
+        k0 += Avx2.MultiplyLow(s, scale);
+        if (TRows.N > 1)
+        {
+            s = Dot(Dot(Dot(Dot(default, l0, t->A1 + e), l1, t->A1 + e + 4), l2, t->A1 + e + 8), l3, t->A1 + e + 12);
+            k1 += Avx2.MultiplyLow(s, scale);
+        }
+        if (TRows.N > 2)
+        {
+            s = Dot(Dot(Dot(Dot(default, l0, t->A2 + e), l1, t->A2 + e + 4), l2, t->A2 + e + 8), l3, t->A2 + e + 12);
+            k2 += Avx2.MultiplyLow(s, scale);
+        }
+        if (TRows.N > 3)
+        {
+            s = Dot(Dot(Dot(Dot(default, l0, t->A3 + e), l1, t->A3 + e + 4), l2, t->A3 + e + 8), l3, t->A3 + e + 12);
+            k3 += Avx2.MultiplyLow(s, scale);
+        }
+    }
+
+    /// <summary>acc + d·da·(dots − 32·offsets), lane by lane (Q6_K's levels are stored 32 higher).</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    static Vector256<float> Offset(Vector256<float> acc, Vector256<int> dots, Vector256<int> offsets, Vector256<float> d, float da) =>
+        Vector256.FusedMultiplyAdd(Vector256.ConvertToSingle(dots - Vector256.ShiftLeft(offsets, 5)), d * Vector256.Create(da), acc);
+
+    /// <summary>
+    /// A panel of Q8_0 rows: levels stored 128 higher as unsigned bytes, so each block's sum starts at −128·Σa (the
+    /// block's sum of 32 activations) and 8 <c>vpdpbusd</c> per activation row finish it; then d·da as floats.
+    /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    (Vector256<float>, Vector256<float>, Vector256<float>, Vector256<float>) Q8_0<TRows>(byte* block, Tile* t) where TRows : struct, IRows
+    {
+        Vector256<float> f0 = default, f1 = default, f2 = default, f3 = default;
+        for (int b = 0; b < Blocks; b++, block += 288)
+        {
+            var s0 = Vector256.Create(-128 * t->S0[b]);
+            var s1 = TRows.N > 1 ? Vector256.Create(-128 * t->S1[b]) : default;
+            var s2 = TRows.N > 2 ? Vector256.Create(-128 * t->S2[b]) : default;
+            var s3 = TRows.N > 3 ? Vector256.Create(-128 * t->S3[b]) : default;
+            byte* quads = block + 32;
+            int e = 32 * b;
+            for (int q = 0; q < 8; q++, e += 4)
+            {
+                var levels = Vector256.Load(quads + 32 * q);
+                s0 = Dot(s0, levels, t->A0 + e);
+                if (TRows.N > 1) s1 = Dot(s1, levels, t->A1 + e);
+                if (TRows.N > 2) s2 = Dot(s2, levels, t->A2 + e);
+                if (TRows.N > 3) s3 = Dot(s3, levels, t->A3 + e);
+            }
+            var d = Vector256.Load((float*)block);
+            f0 = Vector256.FusedMultiplyAdd(Vector256.ConvertToSingle(s0), d * Vector256.Create(t->D0[b]), f0);
+            if (TRows.N > 1) f1 = Vector256.FusedMultiplyAdd(Vector256.ConvertToSingle(s1), d * Vector256.Create(t->D1[b]), f1);
+            if (TRows.N > 2) f2 = Vector256.FusedMultiplyAdd(Vector256.ConvertToSingle(s2), d * Vector256.Create(t->D2[b]), f2);
+            if (TRows.N > 3) f3 = Vector256.FusedMultiplyAdd(Vector256.ConvertToSingle(s3), d * Vector256.Create(t->D3[b]), f3);
+        }
+        return (f0, f1, f2, f3);
+    }
+}
