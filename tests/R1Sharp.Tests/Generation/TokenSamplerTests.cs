@@ -43,6 +43,42 @@ public class TokenSamplerTests
         }
     }
 
+    /// <summary>
+    /// The whole-vocabulary pick (no filter: buckets by value, then a quickselect inside one) at a real vocabulary size,
+    /// on a flat distribution (the large-bucket split, and many tied values) and a peaked one: the token is where the
+    /// descending cumulative mass reaches u·Z — the mass of strictly more likely tokens is below it, and with the tokens
+    /// as likely as this one it is reached (to float rounding of the probabilities).
+    /// </summary>
+    [Theory]
+    [InlineData(0.02)]
+    [InlineData(3.0)]
+    public void The_whole_vocabulary_pick_lands_where_the_descending_mass_reaches_the_target(double spread)
+    {
+        const int vocab = 151936;
+        var logits = (randn([1, vocab], generator: new Generator(5)) * spread).data<float>().ToArray();
+        double max = logits.Max();
+        var p = logits.Select(x => Math.Exp(x - max)).ToArray();
+        double z = p.Sum();
+        var sampler = new TokenSampler();
+        var token = new long[1];
+        var logProb = new float[1];
+        using var row = tensor(logits).unsqueeze(0);
+        foreach (double u in new[] { 0.0, 1e-6, 0.1, 0.37, 0.5, 0.9, 0.999999 })
+        {
+            sampler.Sample(row, [new SamplingOptions { Temperature = 1, TopP = 1 }], [u], token, logProb);
+            float value = logits[token[0]];
+            double above = 0, through = 0;
+            for (int i = 0; i < vocab; i++)
+            {
+                if (logits[i] > value) above += p[i];
+                if (logits[i] >= value) through += p[i];
+            }
+            double target = u * z;
+            Assert.True(above <= target + 1e-5 * z && through >= target - 1e-5 * z,
+                $"spread {spread}, u {u}: token {token[0]} has mass {above} above it and {through} through it; target {target}");
+        }
+    }
+
     [Fact]
     public void Frequencies_follow_the_kept_tokens_renormalised()
     {
