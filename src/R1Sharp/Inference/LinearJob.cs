@@ -27,7 +27,7 @@ unsafe readonly struct LinearSegment(float* weight, PackedMatrix? packed, float*
 /// region instead of several, reading the live parameters, so there is no fused copy to keep in sync with training.
 /// Output rows are split into chunks across the workers; large M is blocked along K so a tile of X stays in L1
 /// while W streams from L2. Quantized weights take the integer kernels (<see cref="QuantizedDots"/>) on X quantized
-/// once per call to 8-bit blocks — on CPUs with AVX-VNNI, Q4_K, Q6_K and Q8_0 weights through their repacked
+/// once per call to 8-bit blocks — on CPUs with AVX-VNNI, Q4_K, Q5_K, Q6_K and Q8_0 weights through their repacked
 /// <see cref="QuantizedPanels"/>; F16 and BF16 weights are widened to float32 a few rows at a time.
 /// </summary>
 sealed unsafe class LinearJob : ParallelJob

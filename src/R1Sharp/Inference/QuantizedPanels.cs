@@ -18,6 +18,8 @@ namespace R1Sharp.Inference;
 /// <list type="bullet">
 /// <item>Q4_K (1,216 bytes): d[8], dmin[8] as floats; scale[j][c] bytes; min pairs [p][c](m₂ₚ, m₂ₚ₊₁) bytes; then per group
 /// g of 8 values, 32 bytes [c][i] = level(8g + i) | level(8g + 4 + i) ≪ 4.</item>
+/// <item>Q5_K (1,472 bytes): Q4_K's layout of the low 4 bits, then per sub-block j of 32 (groups 4j + h, h = 0..3), 32
+/// bytes [c][i] whose bit 2h is the fifth bit of value 32j + 8h + i and bit 2h + 1 that of 32j + 8h + 4 + i.</item>
 /// <item>Q6_K (1,696 bytes): d[8] floats; signed scale pairs [p][c](sc₂ₚ, sc₂ₚ₊₁); the low nibbles as Q4_K's; then per sub-block
 /// j of 16 (groups 2j, 2j + 1), 32 bytes [c][i] of the top two bits of level(16j + i), (16j + 4 + i), (16j + 8 + i), (16j + 12 + i).</item>
 /// <item>Q8_0 (288 bytes): d[8] floats; per 4 values q, 32 bytes [c][i] = level(4q + i) + 128 (unsigned; the kernel takes 128·Σa back).</item>
@@ -59,13 +61,14 @@ sealed unsafe class QuantizedPanels
     /// <summary>Panel <paramref name="panel"/>'s first block.</summary>
     public byte* Panel(int panel) => data + panel * PanelBytes;
 
-    /// <summary>Whether this CPU has the panel kernels and they cover the type (what Q4_K_M and Q8_0 files hold most of).</summary>
-    public static bool Supports(GgmlType type) => AvxVnni.IsSupported && type is GgmlType.Q4_K or GgmlType.Q6_K or GgmlType.Q8_0;
+    /// <summary>Whether this CPU has the panel kernels and they cover the type (what Q4_K_M, Q5_K_M and Q8_0 files hold most of).</summary>
+    public static bool Supports(GgmlType type) => AvxVnni.IsSupported && type is GgmlType.Q4_K or GgmlType.Q5_K or GgmlType.Q6_K or GgmlType.Q8_0;
 
     /// <summary>Bytes of one K-block of a panel.</summary>
     public static int BlockBytes(GgmlType type) => type switch
     {
         GgmlType.Q4_K => 1216,
+        GgmlType.Q5_K => 1472,
         GgmlType.Q6_K => 1696,
         GgmlType.Q8_0 => 288,
         _ => throw new ArgumentException($"no panel layout for {type}"),
@@ -115,7 +118,7 @@ sealed unsafe class QuantizedPanels
                     byte* source = row + b * rowBlockBytes, block = target + (long)b * blockBytes;
                     switch (matrix.Type)
                     {
-                        case GgmlType.Q4_K: RepackQ4_K(source, block, c); break;
+                        case GgmlType.Q4_K or GgmlType.Q5_K: RepackQ4_K(source, block, c, five: matrix.Type == GgmlType.Q5_K); break;
                         case GgmlType.Q6_K: RepackQ6_K(source, block, c); break;
                         default: RepackQ8_0(source, block, c); break;
                     }
@@ -141,7 +144,7 @@ sealed unsafe class QuantizedPanels
     }
 
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    static void RepackQ4_K(byte* source, byte* block, int c)
+    static void RepackQ4_K(byte* source, byte* block, int c, bool five)
     {
         ((float*)block)[c] = ReadHalf(source);
         ((float*)block)[8 + c] = ReadHalf(source + 2);
@@ -151,10 +154,19 @@ sealed unsafe class QuantizedPanels
             block[64 + 8 * j + c] = (byte)(scales >> 8 * j);
             block[128 + 16 * (j / 2) + 2 * c + j % 2] = (byte)(mins >> 8 * j);
         }
-        // Stored: pair k's 32 bytes hold values 64k + i (low nibbles) and 64k + 32 + i (high nibbles).
-        byte* q = source + 16;
+        // Stored: pair k's 32 bytes hold values 64k + i (low nibbles) and 64k + 32 + i (high nibbles); Q5_K's fifth bit
+        // of value 32j + l is bit j of qh[l].
+        byte* q = source + (five ? 48 : 16), qh = source + 16;
         for (int g = 0; g < 32; g++)
             PutGroup(block + 192, g, c, q + 32 * (g / 8) + 8 * (g % 4), high: g % 8 >= 4);
+        if (!five) return;
+        for (int j = 0; j < 8; j++)
+        {
+            uint plane = 0;
+            for (int h = 0; h < 4; h++)
+                plane |= (Word(qh + 8 * h) >> j & 0x01010101) << 2 * h | (Word(qh + 8 * h + 4) >> j & 0x01010101) << 2 * h + 1;
+            Unsafe.WriteUnaligned(block + 1216 + 32 * j + 4 * c, plane);
+        }
     }
 
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
@@ -236,6 +248,11 @@ sealed unsafe class QuantizedPanels
     struct Three : IRows { public static int N => 3; }
     struct Four : IRows { public static int N => 4; }
 
+    /// <summary>Q4_K or Q5_K levels: a type argument, so the JIT drops the fifth bits' work from the Q4_K kernel.</summary>
+    interface ILevels { static abstract bool Five { get; } }
+    struct FourBits : ILevels { public static bool Five => false; }
+    struct FiveBits : ILevels { public static bool Five => true; }
+
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     void Dispatch<TRows>(int n0, int n1, Tile* t, float* y, long ldy, bool add) where TRows : struct, IRows
     {
@@ -244,7 +261,8 @@ sealed unsafe class QuantizedPanels
             byte* panel = Panel(p);
             var (f0, f1, f2, f3) = Type switch
             {
-                GgmlType.Q4_K => Q4_K<TRows>(panel, t),
+                GgmlType.Q4_K => Q4_K<TRows, FourBits>(panel, t),
+                GgmlType.Q5_K => Q4_K<TRows, FiveBits>(panel, t),
                 GgmlType.Q6_K => Q6_K<TRows>(panel, t),
                 _ => Q8_0<TRows>(panel, t),
             };
@@ -275,15 +293,18 @@ sealed unsafe class QuantizedPanels
     static Vector256<int> Dot(Vector256<int> acc, Vector256<byte> levels, sbyte* a) => AvxVnni.MultiplyWideningAndAdd(acc, levels, Quad(a));
 
     /// <summary>
-    /// A panel of Q4_K rows: per sub-block j, 8 <c>vpdpbusd</c> per activation row (4 groups × low and high nibbles),
+    /// A panel of Q4_K (or Q5_K) rows: per sub-block j, 8 <c>vpdpbusd</c> per activation row (4 groups × low and high nibbles, with Q5_K's fifth bits ORed in),
     /// times the rows' scales j; per block, the mins against the sums of 32 with <c>vpdpwssd</c>, then d and dmin as floats.
     /// </summary>
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    (Vector256<float>, Vector256<float>, Vector256<float>, Vector256<float>) Q4_K<TRows>(byte* block, Tile* t) where TRows : struct, IRows
+    (Vector256<float>, Vector256<float>, Vector256<float>, Vector256<float>) Q4_K<TRows, TLevels>(byte* block, Tile* t)
+        where TRows : struct, IRows where TLevels : struct, ILevels
     {
         var nibble = Vector256.Create((byte)0x0F);
+        var fifthBit = Vector256.Create((byte)0x10);
+        int blockBytes = TLevels.Five ? 1472 : 1216;
         Vector256<float> f0 = default, f1 = default, f2 = default, f3 = default;
-        for (int b = 0; b < Blocks; b++, block += 1216)
+        for (int b = 0; b < Blocks; b++, block += blockBytes)
         {
             Vector256<int> k0 = default, k1 = default, k2 = default, k3 = default;
             byte* groups = block + 192;
@@ -295,11 +316,19 @@ sealed unsafe class QuantizedPanels
                 Vector256<int> s0 = default, s1 = default, s2 = default, s3 = default;
                 Vector256<int> h0 = default, h1 = default, h2 = default;
                 int e = 256 * b + 32 * j;
+                // Q5_K: the sub-block's fifth bits, two per group, moved down two bits a group.
+                var fifths = TLevels.Five ? Vector256.Load(block + 1216 + 32 * j).AsUInt16() : default;
                 for (int g = 0; g < 4; g++, e += 8)
                 {
                     var packed = Vector256.Load(groups + 32 * g);
                     var low = packed & nibble;
                     var high = Vector256.ShiftRightLogical(packed.AsUInt16(), 4).AsByte() & nibble;
+                    if (TLevels.Five)
+                    {
+                        low |= Vector256.ShiftLeft(fifths, 4).AsByte() & fifthBit;
+                        high |= Vector256.ShiftLeft(fifths, 3).AsByte() & fifthBit;
+                        fifths = Vector256.ShiftRightLogical(fifths, 2);
+                    }
                     s0 = Dot(s0, low, t->A0 + e);
                     h0 = Dot(h0, high, t->A0 + e + 4);
                     if (TRows.N > 1) s1 = Dot(s1, low, t->A1 + e);

@@ -181,7 +181,7 @@ public unsafe class QuantizedKernelTests
         }
     }
 
-    public static IEnumerable<object[]> PanelTypes() => new[] { "Q4_K", "Q6_K", "Q8_0" }.Select(t => new object[] { t });
+    public static IEnumerable<object[]> PanelTypes() => new[] { "Q4_K", "Q5_K", "Q6_K", "Q8_0" }.Select(t => new object[] { t });
 
     /// <summary>
     /// The repacked panels (AVX-VNNI) against the scalar reference on the stored rows: a row count that leaves a partial
