@@ -70,11 +70,11 @@ static unsafe class QuantizedDots
     }
 
     /// <summary>How many activation rows a kernel instance handles: a type argument, so the JIT drops the unused rows' work.</summary>
-    interface IRows { static abstract int N { get; } }
-    struct One : IRows { public static int N => 1; }
-    struct Two : IRows { public static int N => 2; }
-    struct Three : IRows { public static int N => 3; }
-    struct Four : IRows { public static int N => 4; }
+    internal interface IRows { static abstract int N { get; } }
+    internal struct One : IRows { public static int N => 1; }
+    internal struct Two : IRows { public static int N => 2; }
+    internal struct Three : IRows { public static int N => 3; }
+    internal struct Four : IRows { public static int N => 4; }
 
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     static void Dispatch<TVec, TRows>(PackedMatrix w, int n0, int n1, Tile* t, float* y, long ldy, bool add)

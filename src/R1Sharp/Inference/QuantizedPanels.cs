@@ -5,6 +5,7 @@ using System.Runtime.Intrinsics.X86;
 using R1Sharp.Gguf;
 using R1Sharp.Model;
 using R1Sharp.Quantization;
+using static R1Sharp.Inference.QuantizedDots;
 
 namespace R1Sharp.Inference;
 
@@ -241,12 +242,6 @@ sealed unsafe class QuantizedPanels
             S3 = of16 ? x.Sums16(r3) : x.Sums32(r3);
         }
     }
-
-    interface IRows { static abstract int N { get; } }
-    struct One : IRows { public static int N => 1; }
-    struct Two : IRows { public static int N => 2; }
-    struct Three : IRows { public static int N => 3; }
-    struct Four : IRows { public static int N => 4; }
 
     /// <summary>Q4_K or Q5_K levels: a type argument, so the JIT drops the fifth bits' work from the Q4_K kernel.</summary>
     interface ILevels { static abstract bool Five { get; } }
