@@ -88,7 +88,7 @@ sealed unsafe class LinearJob : ParallelJob
                 if (QuantizedDots.ActivationBlock(s.Packed.Type) == 256) needs256 = true;
                 else needs32 = true;
                 // The panel kernels are 256-bit AVX-VNNI, so any run at 256 bits or wider takes them where the CPU has it.
-                if (simd >= SimdWidth.Bits256 && QuantizedPanels.Supports(s.Packed.Type) && s.N == s.Packed.Rows)
+                if (simd >= SimdWidth.Bits256 && QuantizedPanels.Used(s.Packed.Type) && s.N == s.Packed.Rows)
                     panels[i] = QuantizedPanels.For(s.Packed, workers);
             }
             else needsWidening = true;

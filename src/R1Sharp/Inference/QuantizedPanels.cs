@@ -19,13 +19,14 @@ namespace R1Sharp.Inference;
 /// <list type="bullet">
 /// <item>Q4_K (1,216 bytes): d[8], dmin[8] as floats; scale[j][c] bytes; min pairs [p][c](m₂ₚ, m₂ₚ₊₁) bytes; then per group
 /// g of 8 values, 32 bytes [c][i] = level(8g + i) | level(8g + 4 + i) ≪ 4.</item>
-/// <item>Q5_K (1,472 bytes): Q4_K's layout of the low 4 bits, then per sub-block j of 32 (groups 4j + h, h = 0..3), 32
-/// bytes [c][i] whose bit 2h is the fifth bit of value 32j + 8h + i and bit 2h + 1 that of 32j + 8h + 4 + i.</item>
-/// <item>Q6_K (1,696 bytes): d[8] floats; signed scale pairs [p][c](sc₂ₚ, sc₂ₚ₊₁); the low nibbles as Q4_K's; then per sub-block
-/// j of 16 (groups 2j, 2j + 1), 32 bytes [c][i] of the top two bits of level(16j + i), (16j + 4 + i), (16j + 8 + i), (16j + 12 + i).</item>
+/// <item>Q5_K (1,472 bytes): Q4_K's, but each sub-block j of 32 (groups 4j + h, h = 0..3) followed by 32 bytes [c][i]
+/// whose bit 2h is the fifth bit of value 32j + 8h + i and bit 2h + 1 that of 32j + 8h + 4 + i.</item>
+/// <item>Q6_K (1,696 bytes): d[8] floats; signed scale pairs [p][c](sc₂ₚ, sc₂ₚ₊₁); then per sub-block j of 16 its two groups
+/// of low nibbles (as Q4_K's) and 32 bytes [c][i] of the top two bits of level(16j + i), (16j + 4 + i), (16j + 8 + i),
+/// (16j + 12 + i).</item>
 /// <item>Q8_0 (288 bytes): d[8] floats; per 4 values q, 32 bytes [c][i] = level(4q + i) + 128 (unsigned; the kernel takes 128·Σa back).</item>
 /// </list>
-/// Built once per matrix at its first product; a file-mapped matrix's stored pages are then handed back to the page
+/// Each sub-block's bytes are contiguous, so a panel is read as one forward stream. Built once per matrix at its first product; a file-mapped matrix's stored pages are then handed back to the page
 /// cache, so the process holds the panels (≈ 1.01–1.06× the stored bytes) instead of both.
 /// </summary>
 sealed unsafe class QuantizedPanels
@@ -62,8 +63,18 @@ sealed unsafe class QuantizedPanels
     /// <summary>Panel <paramref name="panel"/>'s first block.</summary>
     public byte* Panel(int panel) => data + panel * PanelBytes;
 
+    /// <summary>
+    /// <c>R1SHARP_REPACK=0</c> keeps the stored rows and their kernels (as llama.cpp's <c>--no-repack</c>): to compare the
+    /// two paths on one machine, or to skip the repacking's second or two at load.
+    /// </summary>
+    static readonly bool Enabled = Environment.GetEnvironmentVariable("R1SHARP_REPACK") != "0";
+
     /// <summary>Whether this CPU has the panel kernels and they cover the type (what Q4_K_M, Q5_K_M and Q8_0 files hold most of).</summary>
-    public static bool Supports(GgmlType type) => AvxVnni.IsSupported && type is GgmlType.Q4_K or GgmlType.Q5_K or GgmlType.Q6_K or GgmlType.Q8_0;
+    public static bool Supports(GgmlType type) =>
+        AvxVnni.IsSupported && type is GgmlType.Q4_K or GgmlType.Q5_K or GgmlType.Q6_K or GgmlType.Q8_0;
+
+    /// <summary><see cref="Supports"/>, unless <c>R1SHARP_REPACK=0</c>: what the linear job asks before it repacks.</summary>
+    public static bool Used(GgmlType type) => Enabled && Supports(type);
 
     /// <summary>Bytes of one K-block of a panel.</summary>
     public static int BlockBytes(GgmlType type) => type switch
@@ -137,11 +148,11 @@ sealed unsafe class QuantizedPanels
     /// <paramref name="nibbles"/>: byte i of the result holds level i and, above it, level 4 + i (32-bit word operations).
     /// </summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    static void PutGroup(byte* groups, int g, int c, byte* nibbles, bool high)
+    static void PutGroup(byte* group, int c, byte* nibbles, bool high)
     {
         uint first = Word(nibbles), second = Word(nibbles + 4);
-        uint group = high ? (first >> 4 & 0x0F0F0F0F) | (second & 0xF0F0F0F0) : (first & 0x0F0F0F0F) | (second & 0x0F0F0F0F) << 4;
-        Unsafe.WriteUnaligned(groups + 32 * g + 4 * c, group);
+        uint levels = high ? (first >> 4 & 0x0F0F0F0F) | (second & 0xF0F0F0F0) : (first & 0x0F0F0F0F) | (second & 0x0F0F0F0F) << 4;
+        Unsafe.WriteUnaligned(group + 4 * c, levels);
     }
 
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
@@ -158,15 +169,16 @@ sealed unsafe class QuantizedPanels
         // Stored: pair k's 32 bytes hold values 64k + i (low nibbles) and 64k + 32 + i (high nibbles); Q5_K's fifth bit
         // of value 32j + l is bit j of qh[l].
         byte* q = source + (five ? 48 : 16), qh = source + 16;
+        int subBlockBytes = five ? 160 : 128;
         for (int g = 0; g < 32; g++)
-            PutGroup(block + 192, g, c, q + 32 * (g / 8) + 8 * (g % 4), high: g % 8 >= 4);
+            PutGroup(block + 192 + subBlockBytes * (g / 4) + 32 * (g % 4), c, q + 32 * (g / 8) + 8 * (g % 4), high: g % 8 >= 4);
         if (!five) return;
         for (int j = 0; j < 8; j++)
         {
             uint plane = 0;
             for (int h = 0; h < 4; h++)
                 plane |= (Word(qh + 8 * h) >> j & 0x01010101) << 2 * h | (Word(qh + 8 * h + 4) >> j & 0x01010101) << 2 * h + 1;
-            Unsafe.WriteUnaligned(block + 1216 + 32 * j + 4 * c, plane);
+            Unsafe.WriteUnaligned(block + 192 + 160 * j + 128 + 4 * c, plane);
         }
     }
 
@@ -180,7 +192,7 @@ sealed unsafe class QuantizedPanels
         for (int g = 0; g < 32; g++)
         {
             int half = g / 16, run = g % 16 / 4, l = 8 * (g % 4);
-            PutGroup(block + 160, g, c, source + 64 * half + (run % 2 == 1 ? 32 : 0) + l, high: run >= 2);
+            PutGroup(block + 160 + 96 * (g / 2) + 32 * (g % 2), c, source + 64 * half + (run % 2 == 1 ? 32 : 0) + l, high: run >= 2);
         }
         for (int j = 0; j < 16; j++)
         {
@@ -188,7 +200,7 @@ sealed unsafe class QuantizedPanels
             byte* qh = source + 128 + 32 * half + l;
             uint tops = 0;
             for (int q = 0; q < 4; q++) tops |= (Word(qh + 4 * q) >> 2 * run & 0x03030303) << 2 * q;
-            Unsafe.WriteUnaligned(block + 1184 + 32 * j + 4 * c, tops);
+            Unsafe.WriteUnaligned(block + 160 + 96 * j + 64 + 4 * c, tops);
         }
     }
 
@@ -303,7 +315,7 @@ sealed unsafe class QuantizedPanels
         {
             Vector256<int> k0 = default, k1 = default, k2 = default, k3 = default;
             byte* groups = block + 192;
-            for (int j = 0; j < 8; j++, groups += 128)
+            for (int j = 0; j < 8; j++, groups += TLevels.Five ? 160 : 128)
             {
                 // Up to 3 activation rows, two sums per row (low and high nibbles): a vpdpbusd waits ~5 cycles for its
                 // accumulator, and 2 to 4 chains leave the multipliers idle. With 4 rows there are enough chains, and
@@ -312,7 +324,7 @@ sealed unsafe class QuantizedPanels
                 Vector256<int> h0 = default, h1 = default, h2 = default;
                 int e = 256 * b + 32 * j;
                 // Q5_K: the sub-block's fifth bits, two per group, moved down two bits a group.
-                var fifths = TLevels.Five ? Vector256.Load(block + 1216 + 32 * j).AsUInt16() : default;
+                var fifths = TLevels.Five ? Vector256.Load(groups + 128).AsUInt16() : default;
                 for (int g = 0; g < 4; g++, e += 8)
                 {
                     var packed = Vector256.Load(groups + 32 * g);
@@ -386,7 +398,7 @@ sealed unsafe class QuantizedPanels
         {
             Vector256<int> k0 = default, k1 = default, k2 = default, k3 = default;
             Vector256<int> o0 = default, o1 = default, o2 = default, o3 = default;
-            byte* groups = block + 160, tops = block + 1184;
+            byte* subBlocks = block + 160;
             for (int p = 0; p < 8; p++)
             {
                 var pairs = Avx2.ConvertToVector256Int16((sbyte*)block + 32 + 16 * p);
@@ -398,10 +410,9 @@ sealed unsafe class QuantizedPanels
                 // Sub-blocks 2p and 2p + 1: scale 2p in the low 16 bits of each lane, 2p + 1 in the high.
                 var scaleLow = Vector256.ShiftRightArithmetic(Vector256.ShiftLeft(pairs.AsInt32(), 16), 16);
                 var scaleHigh = Vector256.ShiftRightArithmetic(pairs.AsInt32(), 16);
-                Q6SubBlock<TRows>(groups, tops, 256 * b + 32 * p, t, scaleLow, nibble, topBits, ref k0, ref k1, ref k2, ref k3);
-                Q6SubBlock<TRows>(groups + 64, tops + 32, 256 * b + 32 * p + 16, t, scaleHigh, nibble, topBits, ref k0, ref k1, ref k2, ref k3);
-                groups += 128;
-                tops += 64;
+                Q6SubBlock<TRows>(subBlocks, 256 * b + 32 * p, t, scaleLow, nibble, topBits, ref k0, ref k1, ref k2, ref k3);
+                Q6SubBlock<TRows>(subBlocks + 96, 256 * b + 32 * p + 16, t, scaleHigh, nibble, topBits, ref k0, ref k1, ref k2, ref k3);
+                subBlocks += 192;
             }
             var d = Vector256.Load((float*)block);
             f0 = Offset(f0, k0, o0, d, t->D0[b]);
@@ -412,12 +423,12 @@ sealed unsafe class QuantizedPanels
         return (f0, f1, f2, f3);
     }
 
-    /// <summary>One Q6_K sub-block of 16 values (groups at <paramref name="groups"/>, top bits at <paramref name="tops"/>) into k += scale·(levels · a).</summary>
+    /// <summary>One Q6_K sub-block of 16 values (two groups of nibbles, then the top bits, at <paramref name="groups"/>) into k += scale·(levels · a).</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    static void Q6SubBlock<TRows>(byte* groups, byte* tops, int e, Tile* t, Vector256<int> scale, Vector256<byte> nibble, Vector256<byte> topBits,
+    static void Q6SubBlock<TRows>(byte* groups, int e, Tile* t, Vector256<int> scale, Vector256<byte> nibble, Vector256<byte> topBits,
         ref Vector256<int> k0, ref Vector256<int> k1, ref Vector256<int> k2, ref Vector256<int> k3) where TRows : struct, IRows
     {
-        var top = Vector256.Load(tops);
+        var top = Vector256.Load(groups + 64);
         var first = Vector256.Load(groups);
         var second = Vector256.Load(groups + 32);
         // Values e..e+3 take bits 0–1 of the top byte, e+4..e+7 bits 2–3, e+8..e+11 bits 4–5, e+12..e+15 bits 6–7.
