@@ -119,7 +119,7 @@ sealed unsafe class QuantizedPanels
         public override void Execute(int panel, int worker)
         {
             byte* target = panels.Panel(panel);
-            new Span<byte>(target, (int)panels.PanelBytes).Clear(); // rows past the matrix stay zero: zero scales, zero outputs
+            NativeMemory.Clear(target, (nuint)panels.PanelBytes); // rows past the matrix stay zero: zero scales, zero outputs
             int blockBytes = BlockBytes(matrix.Type);
             long rowBlockBytes = GgmlQuants.RowBytes(matrix.Type, QuantizedDots.ActivationBlock(matrix.Type));
             for (int c = 0; c < Width && panel * Width + c < matrix.Rows; c++)
