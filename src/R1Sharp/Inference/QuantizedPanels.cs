@@ -102,6 +102,9 @@ sealed unsafe class QuantizedPanels
         }
     }
 
+    /// <summary>Whether <paramref name="matrix"/> has been repacked (a server repacks before its first request).</summary>
+    public static bool IsBuilt(PackedMatrix matrix) => Built.TryGetValue(matrix, out _);
+
     ~QuantizedPanels()
     {
         NativeMemory.AlignedFree(data);

@@ -42,6 +42,9 @@ public sealed class ChatService : IDisposable
         // The LoRA hooks go on the model before the decode loop starts, so an adapter loaded later never changes them
         // under a running forward.
         LoraAdapter.Attach(bundle.Model);
+        // One token through the model before the first request: the CPU kernels repack a GGUF file's quantized weights
+        // and the JIT compiles them at their first product — seconds for a large file, which the first reply would wait.
+        new GenerationEngine(bundle.Model).Generate([new GenerationRequest([0], new SamplingOptions { Temperature = 0, MaxNewTokens = 1 })]);
         Batcher = new ContinuousBatcher(bundle.Model, bundle.Tokenizer, Options.MaxBatch, Options.MaxQueue, Options.CacheBytes);
     }
 

@@ -3,6 +3,7 @@ using R1Sharp.Generation;
 using R1Sharp.Gguf;
 using R1Sharp.Inference;
 using R1Sharp.Model;
+using R1Sharp.Serving;
 using R1Sharp.Tests.Tokenizers;
 using R1Sharp.Tokenizers;
 using Xunit.Abstractions;
@@ -132,6 +133,25 @@ public class GgufImportTests(ITestOutputHelper output)
         Assert.True(floats < matrices / 50, $"{floats} float parameters: matrices were copied");
         Assert.All(bundle.Model.modules().OfType<Projection>(), p => Assert.NotNull(p.Packed));
         Assert.Throws<R1Error>(() => bundle.Model.HfStateDict());
+    }
+
+    /// <summary>
+    /// A served GGUF file's quantized matrices are repacked for the CPU kernels when the service starts (one warm-up
+    /// token), so the first request does not wait for it.
+    /// </summary>
+    [SkippableFact]
+    public void A_served_gguf_file_is_repacked_before_the_first_request()
+    {
+        Skip.IfNot(QuantizedPanels.Supports(GgmlType.Q4_K) && SimdKernels.Active >= SimdWidth.Bits256, "no panel kernels on this CPU");
+        using var dir = new TempDir();
+        using var model = GgufTestModels.CreateWide("qwen2");
+        string f32 = GgufTestModels.Export(model, dir.Path);
+        string q4 = dir.File("q4.gguf");
+        GgufQuantizer.Quantize(f32, q4, GgufDType.Q4_K_M);
+        using var service = ChatService.Load(q4);
+        var packed = service.Bundle.Model.modules().OfType<Projection>().Select(p => p.Packed!).Where(p => QuantizedPanels.Supports(p.Type)).ToList();
+        Assert.NotEmpty(packed);
+        Assert.All(packed, p => Assert.True(QuantizedPanels.IsBuilt(p), $"a {p.Type} [{p.Rows}, {p.Columns}] matrix was not repacked"));
     }
 
     public static IEnumerable<object[]> Tokenizers() => new[] { "byte", "trained", "gpt2_style", "qwen3", "deepseek_v3" }.Select(t => new object[] { t });
