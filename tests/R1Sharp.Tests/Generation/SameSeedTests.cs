@@ -117,7 +117,7 @@ public class SameSeedTests(ServerFixture servers)
         using var http = ServerFixture.Http(server);
         using var busy = new CancellationTokenSource();
         var background = http.PostAsync("v1/chat/completions", ServerFixture.Json(
-            """{"messages":[{"role":"user","content":"hello"}],"max_tokens":16000,"temperature":0,"stream":true}"""), busy.Token);
+            """{"messages":[{"role":"user","content":"hello"}],"max_tokens":64000,"temperature":0,"stream":true}"""), busy.Token);
         while (server.Service.Batcher.ActiveRows == 0) await Task.Delay(10);
 
         var client = new R1ChatClient(server.Service);

@@ -67,7 +67,7 @@ public class EngineHardeningTests(ServerFixture servers)
         });
         using var http = ServerFixture.Http(server);
         using var leave = new CancellationTokenSource();
-        var running = http.PostAsync("v1/chat/completions", ServerFixture.Json(Ask("hello", maxTokens: 16000, stream: true, temperature: 0)), leave.Token);
+        var running = http.PostAsync("v1/chat/completions", ServerFixture.Json(Ask("hello", maxTokens: 64000, stream: true, temperature: 0)), leave.Token);
         await WaitUntil(() => server.Service.Batcher.ActiveRows == 1);
         using var waiters = new CancellationTokenSource();
         var waiting = Enumerable.Range(0, 3).Select(i =>

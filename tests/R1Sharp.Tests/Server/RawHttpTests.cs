@@ -185,8 +185,8 @@ public class RawHttpTests(ServerFixture servers)
             Serving = o.Serving with { MaxBatch = 1, MaxQueue = 1 },
         });
         using var http = ServerFixture.Http(server);
-        // Greedy from "hello", the random model runs 16000 tokens without an EOS: the stream lasts until we leave.
-        const string endless = """{"messages":[{"role":"user","content":"hello"}],"temperature":0,"max_tokens":16000,"stream":true}""";
+        // Greedy from "hello", the random model runs 64000 tokens without an EOS: the stream lasts until we leave.
+        const string endless = """{"messages":[{"role":"user","content":"hello"}],"temperature":0,"max_tokens":64000,"stream":true}""";
         using var leave = new CancellationTokenSource();
         var request = new HttpRequestMessage(HttpMethod.Post, "v1/chat/completions") { Content = ServerFixture.Json(endless) };
         var streaming = await http.SendAsync(request, HttpCompletionOption.ResponseHeadersRead, leave.Token);
@@ -202,7 +202,7 @@ public class RawHttpTests(ServerFixture servers)
 
         leave.Cancel();
         streaming.Dispose();
-        // The waiting request gets the only slot once the abandoned stream has stopped, long before its 16000 tokens.
+        // The waiting request gets the only slot once the abandoned stream has stopped, long before its 64000 tokens.
         using var served = await waiting.WaitAsync(TimeSpan.FromSeconds(60));
         Assert.Equal(HttpStatusCode.OK, served.StatusCode);
         Assert.True(server.Service.Batcher.Stats.Tokens < 8000, $"{server.Service.Batcher.Stats.Tokens} tokens: the abandoned stream went on");

@@ -20,7 +20,7 @@ public static class ServerTestModels
     static readonly Lazy<string> random = new(() => Create("random", LongContext));
     static readonly Lazy<string> reasoning = new(() => Create("reasoning", TrainToReason));
 
-    /// <summary>A tiny random llama with the byte-level tokenizer, R1's chat template and a 16k context (room for a long stream).</summary>
+    /// <summary>A tiny random llama with the byte-level tokenizer, R1's chat template and a 64k context (room for a stream that outlasts any test step).</summary>
     public static string RandomDir => random.Value;
 
     /// <summary>A tiny llama whose greedy completion of any of <see cref="Questions"/> is thinking, then the answer, then EOS.</summary>
@@ -37,7 +37,7 @@ public static class ServerTestModels
     static void LongContext(string dir)
     {
         string path = Path.Combine(dir, "config.json");
-        (ModelConfig.Load(path) with { MaxPositionEmbeddings = 16384 }).Save(path);
+        (ModelConfig.Load(path) with { MaxPositionEmbeddings = 65536 }).Save(path);
     }
 
     /// <summary>Supervised fine-tuning on the fixed completion until greedy decoding reproduces it.</summary>

@@ -85,9 +85,10 @@ public sealed class WebChatBrowserTests(ServerFixture servers) : IDisposable
     public void Stop_ends_a_long_reply_and_frees_the_server()
     {
         Open(servers.Random);
-        SetControls(temperature: 0, maxTokens: 16000);
+        SetControls(temperature: 0, maxTokens: 64000);
         Ask("hello");
-        var wait = new WebDriverWait(browser, TimeSpan.FromSeconds(30));
+        // Polled often, so the click comes while the reply still runs (a fast model under load could finish it).
+        var wait = new WebDriverWait(browser, TimeSpan.FromSeconds(30)) { PollingInterval = TimeSpan.FromMilliseconds(20) };
         // The random model's noise may or may not close its thinking: wait for text in either part.
         wait.Until(_ => browser.FindElements(By.CssSelector(".message.assistant")).FirstOrDefault()?.GetAttribute("textContent")?.Length > 40);
         browser.FindElement(By.Id("stop")).Click();
