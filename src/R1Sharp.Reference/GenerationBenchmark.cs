@@ -198,8 +198,12 @@ public static class GenerationBenchmark
             var perPrecision = precisions.Select((p, i) => (Name: SnakeCase.Name(p), Figures: Figures(figures[i]))).ToDictionary(x => x.Name, x => x.Figures);
             log($"profiling R1Sharp's decode steps ({SnakeCase.Name(precisions[0])} weights)");
             runner.WeightPrecision = precisions[0];
+            // Which product path the quantized projections took: repacked panels (AVX-VNNI) or their stored rows.
+            var packedMatrices = model.modules().OfType<Projection>().Select(p => p.Packed).OfType<PackedMatrix>().ToList();
+            string kernels = SimdKernels.Describe(simd) + (packedMatrices.Count(QuantizedPanels.IsBuilt) is var repacked and > 0
+                ? $"; {repacked} of {packedMatrices.Count} packed projections on repacked AVX-VNNI panels" : "");
             return new GenerationBenchmarkResult(name, ModelStats.Of(c).TotalParameters, options.Threads, MachineDescription(),
-                (int)simd, SimdKernels.Describe(simd), (int)SimdKernels.Widest, options,
+                (int)simd, kernels, (int)SimdKernels.Widest, options,
                 GgufModelLoader.IsGgufFile(options.ModelDir ?? "") ? "as stored" : options.DType.ToString().ToLowerInvariant(), new FileInfo(gguf).Length, resident, mapped,
                 perPrecision[SnakeCase.Name(precisions[0])], Figures(llamaFigures), perPrecision, notes,
                 ours.Profile(decodePrompt, 1), ours.Profile(samplesPrompt, options.Samples));

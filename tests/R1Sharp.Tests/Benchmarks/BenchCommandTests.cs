@@ -1,5 +1,6 @@
 using System.Text.Json.Nodes;
 using R1Sharp.Cli;
+using R1Sharp.Gguf;
 using R1Sharp.Inference;
 using R1Sharp.Tests.Inference;
 
@@ -61,6 +62,23 @@ public class BenchCommandTests
             double share = phases.Sum(p => p!["share"]!.GetValue<double>());
             Assert.InRange(share, 0.99, 1.01);
         }
+    }
+
+    /// <summary>A quantized run names the product path its projections took: repacked panels where the CPU has AVX-VNNI.</summary>
+    [SkippableFact]
+    public void Bench_generate_on_a_quantized_model_says_whether_its_projections_ran_on_panels()
+    {
+        SimdWidths.SkipUnlessSupported(SimdKernels.Active);
+        using var dir = new TempDir("r1-bench-");
+        Assert.Equal(0, R1("init", "--arch", "qwen2", "--preset", "tiny", "--out", dir, "--seed", "1").Exit);
+        string json = Path.Combine(dir, "bench.json");
+        var (exit, output) = R1(["bench", "generate", "--model", dir, "--dtype", "q8_0", "--threads", "1", "--repeats", "1",
+            "--prefill-tokens", "8", "--decode-tokens", "3", "--samples", "2", "--precision", "fp32", "--out", json]);
+        Assert.True(exit == 0, output);
+        string kernels = JsonNode.Parse(File.ReadAllText(json))!["simd"]!.GetValue<string>();
+        Assert.StartsWith(SimdKernels.Describe(SimdKernels.Active), kernels);
+        bool panels = QuantizedPanels.Supports(GgmlType.Q8_0) && SimdKernels.Active >= SimdWidth.Bits256;
+        Assert.Equal(panels, kernels.Contains("packed projections on repacked AVX-VNNI panels"));
     }
 
     [SkippableFact]
