@@ -118,15 +118,20 @@ public class GgufImportTests(ITestOutputHelper output)
         return logits[0].data<float>().ToArray();
     }
 
+    /// <summary>The model exported to f32 GGUF in <paramref name="dir"/> and quantized to Q4_K_M by R1Sharp; the file's path.</summary>
+    static string Q4_K_M(CausalLanguageModel model, TempDir dir)
+    {
+        string q4 = dir.File("q4.gguf");
+        GgufQuantizer.Quantize(GgufTestModels.Export(model, dir.Path), q4, GgufDType.Q4_K_M);
+        return q4;
+    }
+
     [Fact]
     public void PackedModelKeepsNoFloatMatricesAndCannotBeSavedOrTrained()
     {
         using var dir = new TempDir();
         using var model = GgufTestModels.CreateWide("qwen2");
-        string f32 = GgufTestModels.Export(model, dir.Path);
-        string q4 = dir.File("q4.gguf");
-        GgufQuantizer.Quantize(f32, q4, GgufDType.Q4_K_M);
-        using var bundle = ModelBundle.Load(q4);
+        using var bundle = ModelBundle.Load(Q4_K_M(model, dir));
         long floats = bundle.Model.parameters().Sum(p => p.NumberOfElements);
         long matrices = model.parameters().Sum(p => p.NumberOfElements);
         output.WriteLine($"float parameters: {floats} of the f32 model's {matrices}");
@@ -145,10 +150,7 @@ public class GgufImportTests(ITestOutputHelper output)
         Skip.IfNot(QuantizedPanels.Supports(GgmlType.Q4_K) && SimdKernels.Active >= SimdWidth.Bits256, "no panel kernels on this CPU");
         using var dir = new TempDir();
         using var model = GgufTestModels.CreateWide("qwen2");
-        string f32 = GgufTestModels.Export(model, dir.Path);
-        string q4 = dir.File("q4.gguf");
-        GgufQuantizer.Quantize(f32, q4, GgufDType.Q4_K_M);
-        using var service = ChatService.Load(q4);
+        using var service = ChatService.Load(Q4_K_M(model, dir));
         var packed = service.Bundle.Model.modules().OfType<Projection>().Select(p => p.Packed!).Where(p => QuantizedPanels.Supports(p.Type)).ToList();
         Assert.NotEmpty(packed);
         Assert.All(packed, p => Assert.True(QuantizedPanels.IsBuilt(p), $"a {p.Type} [{p.Rows}, {p.Columns}] matrix was not repacked"));
