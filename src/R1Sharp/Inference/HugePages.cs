@@ -19,34 +19,28 @@ static partial class HugePages
     /// <summary>Advises the whole 2 MiB pages inside [address, address + bytes) and collapses them now.</summary>
     public static void Advise(IntPtr address, long bytes)
     {
-        if (!OperatingSystem.IsLinux() || bytes < 2 * PageSize) return;
-        long start = ((long)address + PageSize - 1) & ~(PageSize - 1), end = ((long)address + bytes) & ~(PageSize - 1);
-        if (end <= start) return;
-        try
-        {
-            // MADV_HUGEPAGE keeps the range eligible (THP is often "madvise" only); MADV_COLLAPSE (Linux 6.1+) applies it at once.
-            if (Madvise((IntPtr)start, (UIntPtr)(end - start), MadviseHugePage) == 0)
-                Madvise((IntPtr)start, (UIntPtr)(end - start), MadviseCollapse);
-        }
-        catch (EntryPointNotFoundException) { }
-        catch (DllNotFoundException) { }
+        if (bytes < 2 * PageSize) return;
+        // MADV_HUGEPAGE keeps the range eligible (THP is often "madvise" only); MADV_COLLAPSE (Linux 6.1+) applies it at once.
+        if (AdviseWholePages(address, bytes, PageSize, MadviseHugePage)) AdviseWholePages(address, bytes, PageSize, MadviseCollapse);
     }
 
     /// <summary>
     /// Drops the whole 4 KiB pages inside [address, address + bytes) of a read-only file mapping from resident memory
     /// (MADV_DONTNEED: a later read maps them again from the page cache). Never for anonymous memory, which it would zero.
     /// </summary>
-    public static void Drop(IntPtr address, long bytes)
+    public static void Drop(IntPtr address, long bytes) => AdviseWholePages(address, bytes, 4096, MadviseDontNeed);
+
+    /// <summary>madvise on the pages of <paramref name="page"/> bytes that lie wholly inside the range; false where it did not take.</summary>
+    static bool AdviseWholePages(IntPtr address, long bytes, long page, int advice)
     {
-        const long page = 4096;
-        if (!OperatingSystem.IsLinux()) return;
+        if (!OperatingSystem.IsLinux()) return false;
         long start = ((long)address + page - 1) & ~(page - 1), end = ((long)address + bytes) & ~(page - 1);
-        if (end <= start) return;
+        if (end <= start) return false;
         try
         {
-            Madvise((IntPtr)start, (UIntPtr)(end - start), MadviseDontNeed);
+            return Madvise((IntPtr)start, (UIntPtr)(end - start), advice) == 0;
         }
-        catch (EntryPointNotFoundException) { }
-        catch (DllNotFoundException) { }
+        catch (EntryPointNotFoundException) { return false; }
+        catch (DllNotFoundException) { return false; }
     }
 }

@@ -47,24 +47,30 @@ static unsafe class QuantizedDots
     }
 
     /// <summary>
-    /// A tile's activation rows as the kernels read them: bytes, scales, sums of 16 and Q8_1 block sums per row (rows
-    /// past the tile repeat its first; the kernels skip them).
+    /// A tile's activation rows as the kernels read them: bytes, scales, sums of 16, Q8_1 block sums, and 16-bit sums —
+    /// of 16 or of 32, as <c>pairsOf16</c> says — that <see cref="QuantizedPanels"/> reads in pairs (rows past the tile
+    /// repeat its first; the kernels skip them).
     /// </summary>
-    readonly struct Tile
+    internal readonly struct Tile
     {
         public readonly sbyte* A0, A1, A2, A3;
         public readonly float* D0, D1, D2, D3;
         public readonly int* S0, S1, S2, S3;
         public readonly float* M0, M1, M2, M3;
+        public readonly short* P0, P1, P2, P3;
         public readonly int Columns;
 
-        public Tile(QuantizedActivations x, int first, int rows)
+        public Tile(QuantizedActivations x, int first, int rows, bool pairsOf16 = false)
         {
             int r1 = first + (rows > 1 ? 1 : 0), r2 = first + (rows > 2 ? 2 : 0), r3 = first + (rows > 3 ? 3 : 0);
             A0 = x.Q(first); A1 = x.Q(r1); A2 = x.Q(r2); A3 = x.Q(r3);
             D0 = x.Scales(first); D1 = x.Scales(r1); D2 = x.Scales(r2); D3 = x.Scales(r3);
             S0 = x.Sums(first); S1 = x.Sums(r1); S2 = x.Sums(r2); S3 = x.Sums(r3);
             M0 = x.BlockSums(first); M1 = x.BlockSums(r1); M2 = x.BlockSums(r2); M3 = x.BlockSums(r3);
+            P0 = pairsOf16 ? x.Sums16(first) : x.Sums32(first);
+            P1 = pairsOf16 ? x.Sums16(r1) : x.Sums32(r1);
+            P2 = pairsOf16 ? x.Sums16(r2) : x.Sums32(r2);
+            P3 = pairsOf16 ? x.Sums16(r3) : x.Sums32(r3);
             Columns = x.Columns;
         }
     }

@@ -34,7 +34,6 @@ sealed unsafe class QuantizedPanels
     /// <summary>Weight rows per panel (one 256-bit register of 32-bit outputs).</summary>
     public const int Width = 8;
 
-    static readonly ConditionalWeakTable<PackedMatrix, QuantizedPanels> Built = new();
     static readonly Lock BuildGate = new();
 
     readonly byte* data;
@@ -89,21 +88,21 @@ sealed unsafe class QuantizedPanels
     /// <summary>The panels of <paramref name="matrix"/>, repacked on <paramref name="workers"/> the first time they are asked for.</summary>
     public static QuantizedPanels For(PackedMatrix matrix, CpuWorkers workers)
     {
-        if (Built.TryGetValue(matrix, out var panels)) return panels;
+        if (Volatile.Read(ref matrix.Panels) is { } panels) return panels;
         lock (BuildGate)
         {
-            if (Built.TryGetValue(matrix, out panels)) return panels;
+            if (matrix.Panels is { } built) return built;
             if (!Supports(matrix.Type)) throw new ArgumentException($"no panel kernels for {matrix.Type} on this CPU");
             panels = new QuantizedPanels(matrix);
             new RepackJob(matrix, panels).Run(workers);
-            Built.Add(matrix, panels);
+            Volatile.Write(ref matrix.Panels, panels);
             matrix.ReleaseStoredPages();
             return panels;
         }
     }
 
     /// <summary>Whether <paramref name="matrix"/> has been repacked (a server repacks before its first request).</summary>
-    public static bool IsBuilt(PackedMatrix matrix) => Built.TryGetValue(matrix, out _);
+    public static bool IsBuilt(PackedMatrix matrix) => Volatile.Read(ref matrix.Panels) is not null;
 
     ~QuantizedPanels()
     {
@@ -142,8 +141,6 @@ sealed unsafe class QuantizedPanels
         }
     }
 
-    static float ReadHalf(byte* at) => (float)BitConverter.UInt16BitsToHalf(Unsafe.ReadUnaligned<ushort>(at));
-
     static uint Word(byte* at) => Unsafe.ReadUnaligned<uint>(at);
 
     /// <summary>
@@ -161,8 +158,8 @@ sealed unsafe class QuantizedPanels
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     static void RepackQ4_K(byte* source, byte* block, int c, bool five)
     {
-        ((float*)block)[c] = ReadHalf(source);
-        ((float*)block)[8 + c] = ReadHalf(source + 2);
+        ((float*)block)[c] = Half(source);
+        ((float*)block)[8 + c] = Half(source + 2);
         var (scales, mins) = KQuants.ScalesMins(source + 4);
         for (int j = 0; j < 8; j++)
         {
@@ -188,7 +185,7 @@ sealed unsafe class QuantizedPanels
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     static void RepackQ6_K(byte* source, byte* block, int c)
     {
-        ((float*)block)[c] = ReadHalf(source + 208);
+        ((float*)block)[c] = Half(source + 208);
         for (int j = 0; j < 16; j++) block[32 + 16 * (j / 2) + 2 * c + j % 2] = source[192 + j];
         // Stored: value 128·half + 32·run + l has its low 4 bits in ql[l] (runs 0, 2) or ql[l + 32] (runs 1, 3) — the low
         // nibble for runs 0–1 — and its top 2 bits at bit 2·run of qh[l].
@@ -210,7 +207,7 @@ sealed unsafe class QuantizedPanels
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     static void RepackQ8_0(byte* source, byte* block, int c)
     {
-        ((float*)block)[c] = ReadHalf(source);
+        ((float*)block)[c] = Half(source);
         // Adding 128 to a signed byte is flipping its top bit.
         for (int q = 0; q < 8; q++) Unsafe.WriteUnaligned(block + 32 + 32 * q + 4 * c, Word(source + 2 + 4 * q) ^ 0x80808080);
     }
@@ -228,33 +225,14 @@ sealed unsafe class QuantizedPanels
         if (n0 % Width != 0 || n1 > Rows || (n1 % Width != 0 && n1 != Rows) || rows is < 1 or > 4 || x.Columns != Columns
             || x.BlockSize != QuantizedDots.ActivationBlock(Type))
             throw new ArgumentException("panel products take whole panels of a matrix's rows and 1 to 4 activation rows of its width");
-        var tile = new Tile(x, first, rows, of16: Type == GgmlType.Q6_K);
+        // Q6_K's offsets multiply sums of 16; Q4_K's and Q5_K's mins, and Q8_0's 128·Σa, sums of 32.
+        var tile = new Tile(x, first, rows, pairsOf16: Type == GgmlType.Q6_K);
         switch (rows)
         {
             case 1: Dispatch<One>(n0, n1, &tile, y, ldy, add); break;
             case 2: Dispatch<Two>(n0, n1, &tile, y, ldy, add); break;
             case 3: Dispatch<Three>(n0, n1, &tile, y, ldy, add); break;
             default: Dispatch<Four>(n0, n1, &tile, y, ldy, add); break;
-        }
-    }
-
-    /// <summary>A tile's activation rows: bytes, block scales, and sums of 16 and of 32 as 16-bit pairs (rows past the tile repeat its first).</summary>
-    readonly struct Tile
-    {
-        public readonly sbyte* A0, A1, A2, A3;
-        public readonly float* D0, D1, D2, D3;
-        public readonly short* S0, S1, S2, S3;
-
-        /// <param name="of16">Sums of 16 (Q6_K's offsets), else of 32 (Q4_K's mins, Q8_0's 128·Σa).</param>
-        public Tile(QuantizedActivations x, int first, int rows, bool of16)
-        {
-            int r1 = first + (rows > 1 ? 1 : 0), r2 = first + (rows > 2 ? 2 : 0), r3 = first + (rows > 3 ? 3 : 0);
-            A0 = x.Q(first); A1 = x.Q(r1); A2 = x.Q(r2); A3 = x.Q(r3);
-            D0 = x.Scales(first); D1 = x.Scales(r1); D2 = x.Scales(r2); D3 = x.Scales(r3);
-            S0 = of16 ? x.Sums16(first) : x.Sums32(first);
-            S1 = of16 ? x.Sums16(r1) : x.Sums32(r1);
-            S2 = of16 ? x.Sums16(r2) : x.Sums32(r2);
-            S3 = of16 ? x.Sums16(r3) : x.Sums32(r3);
         }
     }
 
@@ -358,10 +336,10 @@ sealed unsafe class QuantizedPanels
             {
                 var mins = Avx2.ConvertToVector256Int16(block + 128 + 16 * p);
                 int at = 8 * b + 2 * p;
-                m0 = AvxVnni.MultiplyWideningAndAdd(m0, mins, Pair(t->S0 + at));
-                if (TRows.N > 1) m1 = AvxVnni.MultiplyWideningAndAdd(m1, mins, Pair(t->S1 + at));
-                if (TRows.N > 2) m2 = AvxVnni.MultiplyWideningAndAdd(m2, mins, Pair(t->S2 + at));
-                if (TRows.N > 3) m3 = AvxVnni.MultiplyWideningAndAdd(m3, mins, Pair(t->S3 + at));
+                m0 = AvxVnni.MultiplyWideningAndAdd(m0, mins, Pair(t->P0 + at));
+                if (TRows.N > 1) m1 = AvxVnni.MultiplyWideningAndAdd(m1, mins, Pair(t->P1 + at));
+                if (TRows.N > 2) m2 = AvxVnni.MultiplyWideningAndAdd(m2, mins, Pair(t->P2 + at));
+                if (TRows.N > 3) m3 = AvxVnni.MultiplyWideningAndAdd(m3, mins, Pair(t->P3 + at));
             }
             var d = Vector256.Load((float*)block);
             var dmin = Vector256.Load((float*)block + 8);
@@ -406,10 +384,10 @@ sealed unsafe class QuantizedPanels
             {
                 var pairs = Avx2.ConvertToVector256Int16((sbyte*)block + 32 + 16 * p);
                 int at = 16 * b + 2 * p;
-                o0 = AvxVnni.MultiplyWideningAndAdd(o0, pairs, Pair(t->S0 + at));
-                if (TRows.N > 1) o1 = AvxVnni.MultiplyWideningAndAdd(o1, pairs, Pair(t->S1 + at));
-                if (TRows.N > 2) o2 = AvxVnni.MultiplyWideningAndAdd(o2, pairs, Pair(t->S2 + at));
-                if (TRows.N > 3) o3 = AvxVnni.MultiplyWideningAndAdd(o3, pairs, Pair(t->S3 + at));
+                o0 = AvxVnni.MultiplyWideningAndAdd(o0, pairs, Pair(t->P0 + at));
+                if (TRows.N > 1) o1 = AvxVnni.MultiplyWideningAndAdd(o1, pairs, Pair(t->P1 + at));
+                if (TRows.N > 2) o2 = AvxVnni.MultiplyWideningAndAdd(o2, pairs, Pair(t->P2 + at));
+                if (TRows.N > 3) o3 = AvxVnni.MultiplyWideningAndAdd(o3, pairs, Pair(t->P3 + at));
                 // Sub-blocks 2p and 2p + 1: scale 2p in the low 16 bits of each lane, 2p + 1 in the high.
                 var scaleLow = Vector256.ShiftRightArithmetic(Vector256.ShiftLeft(pairs.AsInt32(), 16), 16);
                 var scaleHigh = Vector256.ShiftRightArithmetic(pairs.AsInt32(), 16);
@@ -473,10 +451,10 @@ sealed unsafe class QuantizedPanels
         Vector256<float> f0 = default, f1 = default, f2 = default, f3 = default;
         for (int b = 0; b < Blocks; b++, block += 288)
         {
-            var s0 = Vector256.Create(-128 * t->S0[b]);
-            var s1 = TRows.N > 1 ? Vector256.Create(-128 * t->S1[b]) : default;
-            var s2 = TRows.N > 2 ? Vector256.Create(-128 * t->S2[b]) : default;
-            var s3 = TRows.N > 3 ? Vector256.Create(-128 * t->S3[b]) : default;
+            var s0 = Vector256.Create(-128 * t->P0[b]);
+            var s1 = TRows.N > 1 ? Vector256.Create(-128 * t->P1[b]) : default;
+            var s2 = TRows.N > 2 ? Vector256.Create(-128 * t->P2[b]) : default;
+            var s3 = TRows.N > 3 ? Vector256.Create(-128 * t->P3[b]) : default;
             byte* quads = block + 32;
             int e = 32 * b;
             for (int q = 0; q < 8; q++, e += 4)

@@ -18,6 +18,9 @@ public sealed unsafe class PackedMatrix
     readonly object owner;
     readonly bool fileMapped;
 
+    /// <summary>The CPU kernels' repacked copy of these rows, once <see cref="Inference.QuantizedPanels.For"/> has made it.</summary>
+    internal Inference.QuantizedPanels? Panels;
+
     /// <param name="data">Row 0's first byte; <paramref name="owner"/> keeps that memory alive as long as this matrix is reachable.</param>
     /// <param name="fileMapped">The rows are a read-only mapping of a file, whose pages can be dropped and read again (<see cref="ReleaseStoredPages"/>).</param>
     public PackedMatrix(GgmlType type, int rows, int columns, byte* data, object owner, int[]? rowOrder = null, bool fileMapped = false)
@@ -65,8 +68,10 @@ public sealed unsafe class PackedMatrix
     /// </summary>
     internal void ReleaseStoredPages()
     {
-        // A row order only permutes rows of the same contiguous range.
-        if (fileMapped) Inference.HugePages.Drop((IntPtr)data, Rows * RowBytes);
+        if (!fileMapped) return;
+        // Ordered rows lie between the lowest and highest stored row they name.
+        long first = RowOrder is null ? 0 : RowOrder.Min(), last = RowOrder is null ? Rows - 1 : RowOrder.Max();
+        Inference.HugePages.Drop((IntPtr)(data + first * RowBytes), (last - first + 1) * RowBytes);
     }
 
     /// <summary>Rows [first, first + count) as float32 values into <paramref name="destination"/> (count × Columns).</summary>

@@ -64,18 +64,24 @@ public class BenchCommandTests
         }
     }
 
+    /// <summary>A short `r1 bench generate` (one thread, one repeat, a few tokens) of a tiny model made in <paramref name="dir"/>; its JSON.</summary>
+    static JsonNode BenchTiny(TempDir dir, string arch, params string[] options)
+    {
+        Assert.Equal(0, R1("init", "--arch", arch, "--preset", "tiny", "--out", dir, "--seed", "1").Exit);
+        string json = Path.Combine(dir, "bench.json");
+        var (exit, output) = R1(["bench", "generate", "--model", dir, "--threads", "1", "--repeats", "1", "--prefill-tokens", "8",
+            "--decode-tokens", "3", "--samples", "2", "--out", json, .. options]);
+        Assert.True(exit == 0, output);
+        return JsonNode.Parse(File.ReadAllText(json))!;
+    }
+
     /// <summary>A quantized run names the product path its projections took: repacked panels where the CPU has AVX-VNNI.</summary>
     [SkippableFact]
     public void Bench_generate_on_a_quantized_model_says_whether_its_projections_ran_on_panels()
     {
         SimdWidths.SkipUnlessSupported(SimdKernels.Active);
         using var dir = new TempDir("r1-bench-");
-        Assert.Equal(0, R1("init", "--arch", "qwen2", "--preset", "tiny", "--out", dir, "--seed", "1").Exit);
-        string json = Path.Combine(dir, "bench.json");
-        var (exit, output) = R1(["bench", "generate", "--model", dir, "--dtype", "q8_0", "--threads", "1", "--repeats", "1",
-            "--prefill-tokens", "8", "--decode-tokens", "3", "--samples", "2", "--precision", "fp32", "--out", json]);
-        Assert.True(exit == 0, output);
-        string kernels = JsonNode.Parse(File.ReadAllText(json))!["simd"]!.GetValue<string>();
+        string kernels = BenchTiny(dir, "qwen2", "--dtype", "q8_0", "--precision", "fp32")["simd"]!.GetValue<string>();
         Assert.StartsWith(SimdKernels.Describe(SimdKernels.Active), kernels);
         bool panels = QuantizedPanels.Supports(GgmlType.Q8_0) && SimdKernels.Active >= SimdWidth.Bits256;
         Assert.Equal(panels, kernels.Contains("packed projections on repacked AVX-VNNI panels"));
@@ -86,12 +92,7 @@ public class BenchCommandTests
     {
         SimdWidths.SkipUnlessSupported(SimdKernels.Active);
         using var dir = new TempDir("r1-bench-");
-        Assert.Equal(0, R1("init", "--arch", "llama", "--preset", "tiny", "--out", dir, "--seed", "1").Exit);
-        string json = Path.Combine(dir, "bench.json");
-        var (exit, output) = R1(["bench", "generate", "--model", dir, "--threads", "1", "--repeats", "1", "--prefill-tokens", "8",
-            "--decode-tokens", "3", "--samples", "2", "--precision", "bf16", "--out", json]);
-        Assert.True(exit == 0, output);
-        var result = JsonNode.Parse(File.ReadAllText(json))!;
+        var result = BenchTiny(dir, "llama", "--precision", "bf16");
         Assert.Equal(["bf16"], result["precisions"]!.AsObject().Select(p => p.Key));
         Assert.Equal(2, R1("bench", "generate", "--model", dir, "--precision", "auto").Exit); // fp32, bf16 or all
     }
