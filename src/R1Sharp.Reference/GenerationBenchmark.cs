@@ -201,7 +201,8 @@ public static class GenerationBenchmark
             // Which product path the quantized projections took: repacked panels (AVX-VNNI) or their stored rows.
             var packedMatrices = model.modules().OfType<Projection>().Select(p => p.Packed).OfType<PackedMatrix>().ToList();
             string kernels = SimdKernels.Describe(simd) + (packedMatrices.Count(QuantizedPanels.IsBuilt) is var repacked and > 0
-                ? $"; {repacked} of {packedMatrices.Count} packed projections on repacked AVX-VNNI panels" : "");
+                ? $"; {repacked} of {packedMatrices.Count} packed projections on repacked AVX-VNNI panels" : "")
+                + (precisions.Contains(Precision.Bf16) && runner.Bf16PromptGemm ? $"; bf16 prompts of {Bf16Gemm.BlockRows}+ tokens on libtorch's bf16 GEMM (oneDNN)" : "");
             return new GenerationBenchmarkResult(name, ModelStats.Of(c).TotalParameters, options.Threads, MachineDescription(),
                 (int)simd, kernels, (int)SimdKernels.Widest, options,
                 GgufModelLoader.IsGgufFile(options.ModelDir ?? "") ? "as stored" : options.DType.ToString().ToLowerInvariant(), new FileInfo(gguf).Length, resident, mapped,

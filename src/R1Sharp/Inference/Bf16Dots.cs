@@ -2,6 +2,7 @@ using System.Runtime.CompilerServices;
 using System.Runtime.Intrinsics;
 using System.Runtime.Intrinsics.X86;
 using R1Sharp.Quantization;
+using static TorchSharp.torch;
 
 namespace R1Sharp.Inference;
 
@@ -11,25 +12,27 @@ namespace R1Sharp.Inference;
 /// block of 32 columns the values are interleaved so that one 32-bit lane holds column i in its low half and column
 /// i + 16 in its high half: <see cref="Bf16Dots"/> turns a loaded vector into two float vectors with one shift and one
 /// mask, and reads X in plain order. Columns past the last whole block are stored as they come. The copy is taken from
-/// the live parameter by <see cref="Fill"/> and must be taken again when the parameter changes.
+/// the live parameter by <see cref="Fill"/> and must be taken again when the parameter changes. The values live in a
+/// libtorch tensor so that <see cref="Bf16Gemm"/> hands the same bytes to libtorch's GEMM.
 /// </summary>
 sealed unsafe class Bf16Matrix
 {
     /// <summary>Columns per interleaved block: the low and high halves of sixteen 32-bit lanes.</summary>
     public const int Block = 32;
 
-    readonly NativeBuffer storage = new();
-
     public Bf16Matrix(int rows, int columns)
     {
         Rows = rows;
         Columns = columns;
-        // NativeBuffer counts floats: two bfloat16 values each.
-        Data = (ushort*)storage.Get(((long)rows * columns + 1) / 2);
+        // Kept out of any dispose scope open at the first forward: the copy lives as long as its runner.
+        Tensor = empty([rows, columns], ScalarType.BFloat16, CPU).DetachFromDisposeScope();
+        Data = (ushort*)TensorMemory.Address(Tensor);
     }
 
     public int Rows { get; }
     public int Columns { get; }
+    /// <summary>The values as a [Rows, Columns] bfloat16 tensor, columns in the interleaved order.</summary>
+    public Tensor Tensor { get; }
     /// <summary>Row r's first value is at Data + r · Columns.</summary>
     public ushort* Data { get; }
 

@@ -36,6 +36,9 @@ sealed unsafe class CpuInference(CausalLanguageModel model)
     readonly NativeBuffer hidden = new(), normed = new(), qkv = new(), attended = new(), gateUp = new(), activated = new();
     readonly WorkerBuffers scores = new();
     readonly LinearJob linear = new();
+    readonly Bf16Gemm gemm = new();
+    // The sequences of this forward whose products run on the bf16 GEMM (ascending).
+    readonly List<int> gemmSequences = [];
     readonly RmsNormJob norm = new();
     readonly RopeAndCacheJob rope = new();
     readonly AttentionJob attention = new();
@@ -60,6 +63,12 @@ sealed unsafe class CpuInference(CausalLanguageModel model)
     /// embedding rows (gathered, one per token), norms and biases stay float32.
     /// </summary>
     public Precision WeightPrecision { get; set; } = Precision.Fp32;
+
+    /// <summary>
+    /// With bf16 weights, whether a sequence with at least <see cref="Bf16Gemm.BlockRows"/> new tokens (a prompt) has its
+    /// products on libtorch's bf16 GEMM (<see cref="Bf16Gemm"/>) rather than on the kernels.
+    /// </summary>
+    public bool Bf16PromptGemm { get; set; } = Bf16Gemm.Available;
 
     /// <summary>Bumped by whoever changes the parameters in place (an optimizer step, a weight reload): bf16 copies are retaken.</summary>
     public long WeightsVersion { get; set; }
@@ -106,6 +115,7 @@ sealed unsafe class CpuInference(CausalLanguageModel model)
             using var maskTensor = keyMask is null || keyMask.dtype is ScalarType.Int64 or ScalarType.Bool ? null : keyMask.to(ScalarType.Int64);
             var mask = Mask(maskTensor ?? keyMask);
             var (cos, sin) = model.RotaryTables;
+            ChooseGemmSequences(weights, mask, b, t, past);
             profile?.Lap(InferencePhase.Embedding);
 
             float* xn = normed.Get((long)rows * d);
@@ -120,7 +130,7 @@ sealed unsafe class CpuInference(CausalLanguageModel model)
                 var (keys, values) = cache.Layer(l);
                 norm.Run(workers, h, 0, 1, w.InputNorm, eps, xn, rows, d);
                 profile?.Lap(InferencePhase.Norms);
-                linear.Run(workers, simd, xn, rows, d, d, q, qkvWidth, false,
+                Product(workers, simd, xn, rows, d, d, q, qkvWidth, false, t,
                 [
                     w.Q.Segment(w.QBias, heads * hd, 0),
                     w.K.Segment(w.KBias, kvHeads * hd, heads * hd),
@@ -135,17 +145,17 @@ sealed unsafe class CpuInference(CausalLanguageModel model)
                 attention.Run(workers, simd, q, qkvWidth, b, t, past, heads, kvHeads, hd, TensorMemory.Floats(keys), TensorMemory.Floats(values),
                     cache.MaxLength, mask, att, heads * hd, scores);
                 profile?.Lap(InferencePhase.Attention);
-                linear.Run(workers, simd, att, rows, heads * hd, heads * hd, h, d, true, [w.O.Segment(w.OBias, d, 0)]);
+                Product(workers, simd, att, rows, heads * hd, heads * hd, h, d, true, t, [w.O.Segment(w.OBias, d, 0)]);
                 lora.Add(workers, simd, l, att, rows, heads * hd, heads * hd, h, d, [(LoraProducts.Projection.O, 0)]);
                 profile?.Lap(InferencePhase.OutputProjection);
                 norm.Run(workers, h, 0, 1, w.PostNorm, eps, xn, rows, d);
                 profile?.Lap(InferencePhase.Norms);
-                linear.Run(workers, simd, xn, rows, d, d, gu, 2 * f, false, [w.Gate.Segment(null, f, 0), w.Up.Segment(null, f, f)]);
+                Product(workers, simd, xn, rows, d, d, gu, 2 * f, false, t, [w.Gate.Segment(null, f, 0), w.Up.Segment(null, f, f)]);
                 lora.Add(workers, simd, l, xn, rows, d, d, gu, 2 * f, [(LoraProducts.Projection.Gate, 0), (LoraProducts.Projection.Up, f)]);
                 profile?.Lap(InferencePhase.GateUpProjection);
                 swiGlu.Run(workers, gu, act, rows, f);
                 profile?.Lap(InferencePhase.SwiGlu);
-                linear.Run(workers, simd, act, rows, f, f, h, d, true, [w.Down.Segment(null, d, 0)]);
+                Product(workers, simd, act, rows, f, f, h, d, true, t, [w.Down.Segment(null, d, 0)]);
                 lora.Add(workers, simd, l, act, rows, f, f, h, d, [(LoraProducts.Projection.Down, 0)]);
                 profile?.Lap(InferencePhase.DownProjection);
             }
@@ -154,10 +164,52 @@ sealed unsafe class CpuInference(CausalLanguageModel model)
             int outRows = allPositions ? rows : b;
             norm.Run(workers, h, allPositions ? 0 : t - 1, allPositions ? 1 : t, finalNorm, eps, xn, outRows, d);
             profile?.Lap(InferencePhase.Norms);
-            linear.Run(workers, simd, xn, outRows, d, d, TensorMemory.Floats(logits), config.VocabSize, false,
+            Product(workers, simd, xn, outRows, d, d, TensorMemory.Floats(logits), config.VocabSize, false, allPositions ? t : 1,
                 [head.Segment(null, config.VocabSize, 0)]);
             profile?.Lap(InferencePhase.LmHead);
         }
+    }
+
+    /// <summary>
+    /// The sequences whose products take the bf16 GEMM: with bf16 copies in use, those with at least
+    /// <see cref="Bf16Gemm.BlockRows"/> real new tokens. Decided per sequence from its own tokens, so a request takes the
+    /// same path whatever it is batched with.
+    /// </summary>
+    void ChooseGemmSequences(LayerWeights[] weights, KeyMask mask, int b, int t, int past)
+    {
+        gemmSequences.Clear();
+        if (!Bf16PromptGemm || t < Bf16Gemm.BlockRows || weights.Length == 0 || weights[0].Q.Bf16 is null) return;
+        for (int i = 0; i < b; i++)
+        {
+            int real = t;
+            if (!mask.IsEmpty)
+                for (int j = 0; j < t; j++)
+                    if (!mask.Allows(i, past + j)) real--;
+            if (real >= Bf16Gemm.BlockRows) gemmSequences.Add(i);
+        }
+    }
+
+    /// <summary>
+    /// Y (+)= X · Wᵀ over <paramref name="rows"/> rows, <paramref name="rowsPerSequence"/> per sequence: the sequences
+    /// chosen for the bf16 GEMM there (when a sequence has that many rows here), the rest on <see cref="LinearJob"/>.
+    /// </summary>
+    void Product(CpuWorkers workers, SimdWidth simd, float* x, int rows, int k, int ldx, float* y, int ldy, bool accumulate, int rowsPerSequence,
+        ReadOnlySpan<LinearSegment> segments)
+    {
+        if (gemmSequences.Count == 0 || rowsPerSequence < Bf16Gemm.BlockRows)
+        {
+            linear.Run(workers, simd, x, rows, k, ldx, y, ldy, accumulate, segments);
+            return;
+        }
+        int next = 0; // the first row not yet multiplied by the kernels
+        foreach (int sequence in gemmSequences)
+        {
+            int first = sequence * rowsPerSequence;
+            if (first > next) linear.Run(workers, simd, x + (long)next * ldx, first - next, k, ldx, y + (long)next * ldy, ldy, accumulate, segments);
+            next = first + rowsPerSequence;
+        }
+        if (next < rows) linear.Run(workers, simd, x + (long)next * ldx, rows - next, k, ldx, y + (long)next * ldy, ldy, accumulate, segments);
+        gemm.Run(workers, x, ldx, k, y, ldy, accumulate, segments, System.Runtime.InteropServices.CollectionsMarshal.AsSpan(gemmSequences), rowsPerSequence);
     }
 
     void CheckShapes(Tensor inputIds, Tensor positions, Tensor? keyMask, KvCache cache, bool allPositions, Tensor logits, int b, int t, int past)

@@ -34,10 +34,29 @@ public sealed class ForwardRunner
         set => Kernels.Profile = value;
     }
 
-    CpuInference Kernels => kernels ??= new CpuInference(model) { WeightPrecision = weightPrecision, WeightsVersion = weightsVersion };
+    CpuInference Kernels => kernels ??= new CpuInference(model)
+    {
+        WeightPrecision = weightPrecision, WeightsVersion = weightsVersion, Bf16PromptGemm = bf16PromptGemm,
+    };
 
     Precision weightPrecision = Precision.Fp32;
     long weightsVersion;
+    bool bf16PromptGemm = Bf16Gemm.Available;
+
+    /// <summary>
+    /// With bf16 weights, whether prompts of at least 64 tokens multiply on libtorch's bf16 GEMM — the CPU's AMX tiles or
+    /// avx512_bf16 through oneDNN (<see cref="Bf16Gemm"/>) — rather than on R1Sharp's kernels. On by default where the
+    /// CPU has native bf16 products, unless R1SHARP_BF16_GEMM=0; tests switch it.
+    /// </summary>
+    public bool Bf16PromptGemm
+    {
+        get => bf16PromptGemm;
+        set
+        {
+            bf16PromptGemm = value;
+            if (kernels is not null) kernels.Bf16PromptGemm = value;
+        }
+    }
 
     /// <summary>
     /// The weights generation reads (`--precision`, decided by <see cref="GenerationPrecision"/>): the float32

@@ -39,8 +39,11 @@ public static class GenerationPrecision
         bool? nativeBf16 = null)
     {
         var choice = Decide(requested, model, timer, memo, nativeBf16);
-        ForwardRunner.For(model).WeightPrecision = choice.Precision;
-        return choice;
+        var runner = ForwardRunner.For(model);
+        runner.WeightPrecision = choice.Precision;
+        return choice.Precision == Precision.Bf16 && runner.Bf16PromptGemm
+            ? choice with { Reason = $"{choice.Reason}; prompts of {Bf16Gemm.BlockRows}+ tokens multiply on libtorch's bf16 GEMM (oneDNN: AMX tiles or avx512_bf16)" }
+            : choice;
     }
 
     /// <summary>

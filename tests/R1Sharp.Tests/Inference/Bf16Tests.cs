@@ -88,6 +88,66 @@ public unsafe class Bf16Tests
                 }
     }
 
+    [Theory]
+    [InlineData(200, 70, false)] // six whole 32-column blocks and a plain tail of 8
+    [InlineData(96, 33, true)]
+    public void Bf16_gemm_products_match_the_rounded_reference_and_do_not_depend_on_batch_mates(int k, int rowsPerSequence, bool accumulate)
+    {
+        var g = new Generator(11);
+        int n1 = 40, n2 = 19, width = n1 + n2, sequences = 3, rows = sequences * rowsPerSequence;
+        var x = randn([rows, k], generator: g);
+        var w1 = randn([n1, k], generator: g);
+        var w2 = randn([n2 + 5, k], generator: g); // a copy with more rows than the segment reads
+        var bias = randn([n2], generator: g);
+        var residual = randn([rows, width], generator: g);
+        var copies = new[] { w1, w2 }.Select(w =>
+        {
+            var copy = new Bf16Matrix((int)w.shape[0], k);
+            copy.Fill(TensorMemory.Floats(w), 0, copy.Rows);
+            return copy;
+        }).ToArray();
+        LinearSegment[] segments = [new(null, null, null, n1, 0, copies[0]), new(null, null, TensorMemory.Floats(bias), n2, n1, copies[1])];
+        float[] Run(params int[] chosen)
+        {
+            var y = residual.clone();
+            new Bf16Gemm().Run(CpuWorkers.Shared(2), TensorMemory.Floats(x), k, k, TensorMemory.Floats(y), width, accumulate, segments, chosen, rowsPerSequence);
+            return y.data<float>().ToArray();
+        }
+        var both = Run(0, 2);
+
+        // The reference: each row of X rounded to bf16 as the copies are, dotted with the bf16 rows in double; the GEMM
+        // rounds its float32 sums to bf16 (8 significant bits), so a result is within 2⁻⁸ of the exact one.
+        var rounded = new ushort[k];
+        var xs = x.data<float>().ToArray();
+        var rs = residual.data<float>().ToArray();
+        var bs = bias.data<float>().ToArray();
+        for (int row = 0; row < rows; row++)
+        {
+            bool chosen = row / rowsPerSequence != 1;
+            GgmlQuants.ToBFloat16(xs.AsSpan(row * k, k), rounded);
+            for (int col = 0; col < width; col++)
+            {
+                var (copy, r) = col < n1 ? (copies[0], col) : (copies[1], col - n1);
+                var wRow = copy.Widen(r);
+                double dot = 0, magnitude = 0;
+                for (int j = 0; j < k; j++)
+                {
+                    dot += Bf16Dots.ToSingle(rounded[j]) * (double)wRow[j];
+                    magnitude += Math.Abs(Bf16Dots.ToSingle(rounded[j]) * (double)wRow[j]);
+                }
+                double expected = (accumulate ? rs[row * width + col] : 0) + dot + (col < n1 ? 0 : bs[r]);
+                float actual = both[row * width + col];
+                if (!chosen) Assert.Equal(rs[row * width + col], actual); // a row left to the kernels is not touched
+                else Assert.True(Math.Abs(expected - actual) <= Math.Abs(dot) / 256 + 1e-5 * magnitude + 1e-5,
+                    $"y[{row}, {col}] = {actual}, the reference {expected}");
+            }
+        }
+
+        // Sequence 2 alone, or first: the same bits as beside sequence 0 (one GEMM shape, rows independent of their block).
+        foreach (var alone in new[] { Run(2), Run(2, 1) })
+            for (int i = 2 * rowsPerSequence * width; i < rows * width; i++) Assert.Equal(both[i], alone[i]);
+    }
+
     [Fact]
     public void Auto_takes_fp32_without_native_bf16_and_asks_no_timer()
     {
@@ -155,6 +215,60 @@ public unsafe class Bf16Tests
         finally
         {
             runner.WeightPrecision = Precision.Fp32;
+        }
+    }
+
+    [SkippableFact]
+    public void Long_prompts_on_the_bf16_gemm_keep_a_trained_model_on_fp32s_greedy_tokens_whatever_shares_their_batch()
+    {
+        Skip.If(SimdKernels.Active == SimdWidth.None, "the CPU kernels do not run here");
+        using var bundle = ModelBundle.Load(ServerTestModels.ReasoningDir);
+        var runner = ForwardRunner.For(bundle.Model);
+        var engine = new GenerationEngine(bundle.Model, bundle.Tokenizer);
+        // Prompts of at least 64 tokens, so they take the GEMM: a question and the start of the trained completion.
+        var completion = bundle.Tokenizer.Encode(ServerTestModels.Reasoning + ChatTokens.ThinkEnd + ServerTestModels.Answer + ChatTokens.Eos);
+        List<int> LongPrompt(string question, int length)
+        {
+            var prompt = bundle.EncodeChat([new ChatMessage("user", question)]).ToList();
+            prompt.AddRange(completion.Take(length - prompt.Count));
+            return prompt;
+        }
+        var prompt = LongPrompt(ServerTestModels.Questions[3], Bf16Gemm.BlockRows);
+        var mate = LongPrompt(ServerTestModels.Questions[0], Bf16Gemm.BlockRows + 9);
+        var options = new SamplingOptions { Temperature = 0, MaxNewTokens = 96 };
+        GeneratedSample[] Greedy(Precision precision, bool gemm, params List<int>[] prompts)
+        {
+            runner.WeightPrecision = precision;
+            runner.Bf16PromptGemm = gemm;
+            return engine.Generate(prompts.Select(p => new GenerationRequest(p, options)).ToList()).Select(samples => samples[0]).ToArray();
+        }
+        try
+        {
+            var fp32 = Greedy(Precision.Fp32, false, prompt)[0];
+            var gemm = Greedy(Precision.Bf16, true, prompt)[0];
+            var kernels = Greedy(Precision.Bf16, false, prompt)[0];
+            Assert.True(fp32.TokenIds.Length >= 24, $"the trained model wrote {fp32.TokenIds.Length} tokens after the long prompt; the test needs 24");
+            Assert.Equal(fp32.TokenIds, gemm.TokenIds);
+            double worst = fp32.LogProbs.Zip(gemm.LogProbs, (a, b) => Math.Abs(a - b)).Max();
+            Assert.True(worst <= LogProbTolerance, $"log-probs after a prompt on the bf16 GEMM differ from fp32's by up to {worst}");
+            Assert.NotEqual(kernels.LogProbs, gemm.LogProbs); // the prompt did take the GEMM (it rounds X and Y to bf16)
+            // Beside a longer prompt (more GEMM rows, its own padding) the prefill gives the same bits: the first token's
+            // log-prob, which only the prefill's logits decide, is equal; later ones come from batched decode steps, whose
+            // rows may differ in the last bit (docs/inference.md).
+            var batched = Greedy(Precision.Bf16, true, mate, prompt);
+            Assert.Equal(gemm.TokenIds, batched[1].TokenIds);
+            Assert.Equal(gemm.LogProbs[0], batched[1].LogProbs[0]);
+            Assert.True(gemm.LogProbs.Zip(batched[1].LogProbs, (a, b) => Math.Abs(a - b)).Max() < 1e-4);
+            // A prompt one token short stays on the kernels, alone and beside the longer one (padded to its length).
+            var shorter = LongPrompt(ServerTestModels.Questions[3], Bf16Gemm.BlockRows - 1);
+            float onKernels = Greedy(Precision.Bf16, false, shorter)[0].LogProbs[0];
+            Assert.Equal(onKernels, Greedy(Precision.Bf16, true, shorter)[0].LogProbs[0]);
+            Assert.Equal(onKernels, Greedy(Precision.Bf16, true, mate, shorter)[1].LogProbs[0]);
+        }
+        finally
+        {
+            runner.WeightPrecision = Precision.Fp32;
+            runner.Bf16PromptGemm = Bf16Gemm.Available;
         }
     }
 
