@@ -1,5 +1,6 @@
 using System.Runtime.CompilerServices;
 using System.Runtime.Intrinsics;
+using R1Sharp.Quantization;
 using static TorchSharp.torch;
 
 namespace R1Sharp.Inference;
@@ -96,7 +97,7 @@ sealed unsafe class Bf16Gemm
                     ((lo >> 16) | (hi & high)).Store((uint*)(output + c) + i);
                 }
         }
-        for (; c < k; c++) output[Bf16Matrix.Position(c, k)] = RoundedScalar(x[c]);
+        for (; c < k; c++) output[Bf16Matrix.Position(c, k)] = GgmlQuants.ToBFloat16(x[c]);
     }
 
     /// <summary>Float bits rounded to nearest even at bit 16 (the bfloat16 is the upper half); NaNs made quiet, not rounded.</summary>
@@ -105,12 +106,6 @@ sealed unsafe class Bf16Gemm
         var rounded = bits + Vector256.Create(0x7FFFu) + ((bits >> 16) & Vector256<uint>.One);
         var nan = Vector256.GreaterThan(bits & Vector256.Create(0x7FFFFFFFu), Vector256.Create(0x7F800000u));
         return Vector256.ConditionalSelect(nan, bits | Vector256.Create(0x00400000u), rounded);
-    }
-
-    static ushort RoundedScalar(float value)
-    {
-        uint u = BitConverter.SingleToUInt32Bits(value);
-        return (u & 0x7fffffff) > 0x7f800000 ? (ushort)(u >> 16 | 64) : (ushort)((u + (0x7fff + (u >> 16 & 1))) >> 16);
     }
 
     /// <summary>Rows of X rounded (<see cref="Round"/>) into consecutive rows of the GEMM's input; the padding rows zeroed.</summary>

@@ -169,11 +169,14 @@ public static class GgmlQuants
     /// <summary>float32 → bfloat16, rounding to nearest even; NaNs stay (quiet) NaNs, as ggml's conversion.</summary>
     public static void ToBFloat16(ReadOnlySpan<float> x, Span<ushort> y)
     {
-        for (int i = 0; i < x.Length; i++)
-        {
-            uint u = BitConverter.SingleToUInt32Bits(x[i]);
-            y[i] = (u & 0x7fffffff) > 0x7f800000 ? (ushort)(u >> 16 | 64) : (ushort)((u + (0x7fff + (u >> 16 & 1))) >> 16);
-        }
+        for (int i = 0; i < x.Length; i++) y[i] = ToBFloat16(x[i]);
+    }
+
+    /// <summary>One value's bfloat16: round to nearest even; a NaN stays a (quiet) NaN.</summary>
+    public static ushort ToBFloat16(float x)
+    {
+        uint u = BitConverter.SingleToUInt32Bits(x);
+        return (u & 0x7fffffff) > 0x7f800000 ? (ushort)(u >> 16 | 64) : (ushort)((u + (0x7fff + (u >> 16 & 1))) >> 16);
     }
 
     /// <summary>bfloat16 → float32 (the upper half of the float's bits), in vectors where they are accelerated.</summary>
