@@ -75,7 +75,7 @@ public static class BenchCommand
 
     static Command Generate()
     {
-        var model = OptionFactory.OptionalPath("--model", "Model directory or .gguf file (llama, qwen2 or qwen3) to measure instead of a named shape");
+        var model = OptionFactory.OptionalPath("--model", "Model directory or .gguf file to measure instead of a named shape (llama, qwen2, qwen3; deepseek2 runs libtorch's forward with its packed products on the kernels: fp32 only, no decode profile)");
         var shape = OptionFactory.WithDefault("--shape", "25m", $"Llama-shaped model built with random weights: {string.Join(", ", BenchmarkShapes.All.Keys)}");
         shape.AcceptOnlyFromAmong([.. BenchmarkShapes.All.Keys]);
         var dtype = OptionFactory.WithDefault("--dtype", "f32",

@@ -117,10 +117,15 @@ public sealed class ForwardRunner
         logits.copy_(result);
     }
 
-    /// <summary>The libtorch forward, applying <paramref name="adapter"/> through the model's LoRA hooks for this call.</summary>
+    /// <summary>
+    /// The libtorch forward, applying <paramref name="adapter"/> through the model's LoRA hooks for this call. Packed
+    /// weights multiply on the CPU kernels there (<see cref="PackedProducts"/>) unless <see cref="UseCpuKernels"/> is
+    /// off: then every product is libtorch's, on dequantized weights.
+    /// </summary>
     Tensor Reference(Tensor inputIds, Tensor positions, Tensor? keyMask, KvCache cache, bool allPositions, LoraAdapter? adapter)
     {
         using var _ = LoraAdapter.Use(model, adapter);
+        using var reference = UseCpuKernels ? null : PackedProducts.Dequantized();
         return model.Forward(inputIds, positions, keyMask, cache, allPositions);
     }
 }

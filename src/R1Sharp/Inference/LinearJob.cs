@@ -1,6 +1,8 @@
 using System.Runtime.CompilerServices;
 using System.Runtime.Intrinsics;
 using R1Sharp.Model;
+using TorchSharp;
+using static TorchSharp.torch;
 
 namespace R1Sharp.Inference;
 
@@ -196,4 +198,57 @@ sealed unsafe class QuantizeActivationsJob : RowJob
     }
 
     protected override void Row(int row) => target!.QuantizeRow(row, x + (long)row * ldx);
+}
+
+/// <summary>
+/// Products of a packed weight (a GGUF file's blocks) in the libtorch forward that MLA and MoE models run — their
+/// attention and routing are libtorch's — on the CPU kernels: the stored blocks are multiplied as <see cref="CpuInference"/>
+/// multiplies them (repacked panels where the CPU has AVX-VNNI), instead of the whole matrix being dequantized to a
+/// float copy on every call, which made a MoE file's decode step cost a dequantization of every active expert. Used
+/// where the kernels run, no gradient is wanted and X is float32 on the CPU; <see cref="Dequantized"/> turns it off on
+/// the calling thread, for the reference forward the kernels are tested against.
+/// </summary>
+static unsafe class PackedProducts
+{
+    [ThreadStatic] static LinearJob? job;
+    [ThreadStatic] static int dequantizedScopes;
+
+    /// <summary>Whether a product with <paramref name="x"/> takes the kernels here.</summary>
+    public static bool Applies(Tensor x) => dequantizedScopes == 0 && SimdKernels.Active != SimdWidth.None && !torch.is_grad_enabled()
+        && x.device_type == DeviceType.CPU && x.dtype == ScalarType.Float32;
+
+    /// <summary>X [..., Columns] · Wᵀ (+ bias) as a new float32 tensor [..., Rows].</summary>
+    public static Tensor Multiply(PackedMatrix weight, Tensor x, Tensor? bias)
+    {
+        if (x.shape[^1] != weight.Columns) throw new ArgumentException($"input has {x.shape[^1]} features, the weight {weight.Columns}");
+        long rows = x.NumberOfElements / weight.Columns;
+        var output = torch.empty([.. x.shape[..^1], weight.Rows]);
+        if (rows == 0) return output;
+        if (rows > int.MaxValue) throw new ArgumentException("too many rows for the CPU kernels");
+        using var input = x.reshape(rows, weight.Columns).contiguous();
+        using var biasValues = bias?.to(ScalarType.Float32).contiguous();
+        float* biasAddress = biasValues is null ? null : TensorMemory.Floats(biasValues);
+        (job ??= new LinearJob()).Run(CpuWorkers.Shared(torch.get_num_threads()), SimdKernels.Active, TensorMemory.Floats(input), (int)rows,
+            weight.Columns, weight.Columns, TensorMemory.Floats(output), weight.Rows, false, [new LinearSegment(null, weight, biasAddress, weight.Rows, 0)]);
+        return output;
+    }
+
+    /// <summary>Until disposed, products on this thread dequantize the weight and run in libtorch (the reference).</summary>
+    public static IDisposable Dequantized()
+    {
+        dequantizedScopes++;
+        return new Scope();
+    }
+
+    sealed class Scope : IDisposable
+    {
+        bool disposed;
+
+        public void Dispose()
+        {
+            if (disposed) return;
+            disposed = true;
+            dequantizedScopes--;
+        }
+    }
 }

@@ -64,13 +64,15 @@ public sealed class Projection : nn.Module<Tensor, Tensor>
     public Tensor DenseWeight() => weight ?? Packed?.ToTensor() ?? throw new InvalidOperationException("this projection has no weight yet");
 
     /// <summary>
-    /// With packed quantized weights the input is rounded to 8-bit blocks first, as the integer kernels (and llama.cpp)
+    /// With packed weights, generation (no gradient, float32 on the CPU) multiplies on the CPU kernels
+    /// (<see cref="Inference.PackedProducts"/>). Otherwise the input is rounded to 8-bit blocks first, as the integer kernels (and llama.cpp)
     /// quantize it, so this reference path computes the products the kernels compute (Q5_1's mins times the rounded
     /// Q8_1 block sums included).
     /// </summary>
     public override Tensor forward(Tensor x)
     {
         if (weight is not null) return nn.functional.linear(x, weight, bias);
+        if (Inference.PackedProducts.Applies(x)) return Inference.PackedProducts.Multiply(Packed!, x, bias);
         using var scope = NewDisposeScope();
         int block = Quantization.GgmlQuants.ActivationBlock(Packed!.Type);
         var input = block > 0 ? Quantization.GgmlQuants.RoundActivations(x, block) : x;

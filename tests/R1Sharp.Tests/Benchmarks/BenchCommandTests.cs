@@ -2,6 +2,7 @@ using System.Text.Json.Nodes;
 using R1Sharp.Cli;
 using R1Sharp.Gguf;
 using R1Sharp.Inference;
+using R1Sharp.Tests.Gguf;
 using R1Sharp.Tests.Inference;
 
 namespace R1Sharp.Tests.Benchmarks;
@@ -85,6 +86,31 @@ public class BenchCommandTests
         Assert.StartsWith(SimdKernels.Describe(SimdKernels.Active), kernels);
         bool panels = QuantizedPanels.Supports(GgmlType.Q8_0) && SimdKernels.Active >= SimdWidth.Bits256;
         Assert.Equal(panels, kernels.Contains("packed projections on repacked AVX-VNNI panels"));
+    }
+
+    /// <summary>
+    /// A DeepSeek (MLA + MoE) file runs libtorch's forward with its packed products on the kernels: measured against
+    /// llama.cpp like the other families, in fp32 only (bf16 copies are the GQA kernels'), with no decode profile.
+    /// </summary>
+    [SkippableFact]
+    public void Bench_generate_measures_a_quantized_deepseek_model_against_llama_cpp()
+    {
+        SimdWidths.SkipUnlessSupported(SimdKernels.Active);
+        using var dir = new TempDir("r1-bench-");
+        using (var model = GgufTestModels.CreateWide("deepseek_v3", layers: 2))
+            GgufQuantizer.Quantize(GgufTestModels.Export(model, dir.Path), dir.File("q4.gguf"), GgufDType.Q4_K_M);
+        string json = dir.File("bench.json");
+        var (exit, output) = R1(["bench", "generate", "--model", dir.File("q4.gguf"), "--threads", "1", "--repeats", "1", "--prefill-tokens", "8",
+            "--decode-tokens", "3", "--samples", "2", "--out", json]);
+        Assert.True(exit == 0, output);
+        var result = JsonNode.Parse(File.ReadAllText(json))!;
+        Assert.Equal(["fp32"], result["precisions"]!.AsObject().Select(p => p.Key));
+        Assert.Contains(result["notes"]!.AsArray(), n => n!.GetValue<string>().StartsWith("bf16 not measured"));
+        Assert.Null(result["decode_profile"]);
+        foreach (var engine in new[] { "r1sharp", "llama_cpp" })
+            Assert.True(result[engine]!["decode_tokens_per_second"]!.GetValue<double>() > 0, engine);
+        bool panels = QuantizedPanels.Supports(GgmlType.Q4_K) && SimdKernels.Active >= SimdWidth.Bits256;
+        Assert.Equal(panels, result["simd"]!.GetValue<string>().Contains("packed projections on repacked AVX-VNNI panels"));
     }
 
     [SkippableFact]

@@ -100,6 +100,30 @@ public class GgufImportTests(ITestOutputHelper output)
         Assert.True(decodeDiff <= 1e-3 * scale, $"{type}: a cached decode step differs from the uncached forward by {decodeDiff}");
     }
 
+    /// <summary>
+    /// MLA and MoE models run libtorch's forward, but their packed weights multiply on the CPU kernels (repacked panels
+    /// where the CPU has AVX-VNNI) instead of being dequantized per call; the dequantized products are the reference.
+    /// </summary>
+    [SkippableFact]
+    public void A_quantized_mla_model_multiplies_its_packed_weights_on_the_kernels()
+    {
+        Skip.If(SimdKernels.Active == SimdWidth.None, "the CPU kernels do not run here");
+        using var dir = new TempDir();
+        using var model = GgufTestModels.CreateWide("deepseek_v3", layers: 2);
+        using var bundle = ModelBundle.Load(Q4_K_M(model, dir));
+        int[] prompt = [TestTokenizerFiles.BosId, 5, 77, 200, 31, 4, 150, 9, 41, 3];
+        var panelled = bundle.Model.modules().OfType<Projection>().Select(p => p.Packed).OfType<PackedMatrix>().Where(p => QuantizedPanels.Used(p.Type)).ToList();
+        float[] reference = CachedLogits(bundle.Model, prompt, kernels: false);
+        Assert.All(panelled, p => Assert.False(QuantizedPanels.IsBuilt(p))); // the reference dequantizes
+        float[] kernels = CachedLogits(bundle.Model, prompt);
+        double scale = Math.Max(1, reference.Max(Math.Abs));
+        double diff = reference.Zip(kernels, (a, b) => Math.Abs(a - b)).Max();
+        output.WriteLine($"deepseek_v3 Q4_K_M: max |Δlogit| kernels vs dequantized {diff:E2} (scale {scale:F2}); {panelled.Count} matrices on panels");
+        Assert.True(diff <= 1e-3 * scale, $"the kernels' logits differ from the dequantized reference by {diff}");
+        Assert.True(diff > 0, "the same bits as the reference: the packed products did not take the kernels");
+        Assert.All(panelled, p => Assert.True(QuantizedPanels.IsBuilt(p), $"a {p.Type} [{p.Rows}, {p.Columns}] matrix was not multiplied on its panels"));
+    }
+
     /// <summary>The last token's logits from a cached decode step after a cached prefill of the rest (libtorch path).</summary>
     static float[] DecodeStepLogits(CausalLanguageModel model, int[] prompt)
     {
