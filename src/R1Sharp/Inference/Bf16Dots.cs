@@ -48,13 +48,37 @@ sealed unsafe class Bf16Matrix
     /// <summary>Rows [first, first + count) rounded from <paramref name="source"/> (row-major float32, the same shape).</summary>
     public void Fill(float* source, int first, int count)
     {
-        var rounded = new ushort[Columns];
-        for (int r = first; r < first + count; r++)
+        for (int r = first; r < first + count; r++) RoundRow(source + (long)r * Columns, Data + (long)r * Columns, Columns);
+    }
+
+    /// <summary>
+    /// bfloat16 (round to nearest even, NaN kept NaN) of <paramref name="k"/> floats, stored in the copy's
+    /// column order: in each whole block of 32 columns, lane i's low half holds column i and its high half column i + 16.
+    /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    public static void RoundRow(float* x, ushort* output, int k)
+    {
+        int whole = k / Block * Block, c = 0;
+        if (Vector256.IsHardwareAccelerated)
         {
-            GgmlQuants.ToBFloat16(new ReadOnlySpan<float>(source + (long)r * Columns, Columns), rounded);
-            ushort* row = Data + (long)r * Columns;
-            for (int c = 0; c < Columns; c++) row[Position(c, Columns)] = rounded[c];
+            var high = Vector256.Create(0xFFFF0000u);
+            for (; c < whole; c += Block)
+                for (int i = 0; i < Block / 2; i += Vector256<uint>.Count)
+                {
+                    var lo = Rounded(Vector256.Load((uint*)x + c + i));
+                    var hi = Rounded(Vector256.Load((uint*)x + c + Block / 2 + i));
+                    ((lo >> 16) | (hi & high)).Store((uint*)(output + c) + i);
+                }
         }
+        for (; c < k; c++) output[Position(c, k)] = GgmlQuants.ToBFloat16(x[c]);
+    }
+
+    /// <summary>Float bits rounded to nearest even at bit 16 (the bfloat16 is the upper half); NaNs made quiet, not rounded.</summary>
+    static Vector256<uint> Rounded(Vector256<uint> bits)
+    {
+        var rounded = bits + Vector256.Create(0x7FFFu) + ((bits >> 16) & Vector256<uint>.One);
+        var nan = Vector256.GreaterThan(bits & Vector256.Create(0x7FFFFFFFu), Vector256.Create(0x7F800000u));
+        return Vector256.ConditionalSelect(nan, bits | Vector256.Create(0x00400000u), rounded);
     }
 
     /// <summary>Row <paramref name="row"/> widened back to float32, in column order (tests, the reference).</summary>

@@ -1,6 +1,5 @@
 using System.Runtime.CompilerServices;
 using System.Runtime.Intrinsics;
-using R1Sharp.Quantization;
 using static TorchSharp.torch;
 
 namespace R1Sharp.Inference;
@@ -78,36 +77,6 @@ sealed unsafe class Bf16Gemm
         return buffer.narrow(0, 0, elements);
     }
 
-    /// <summary>
-    /// bfloat16 (round to nearest even, NaN kept NaN) of <paramref name="k"/> floats, stored in <see cref="Bf16Matrix"/>'s
-    /// column order: in each whole block of 32 columns, lane i's low half holds column i and its high half column i + 16.
-    /// </summary>
-    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    public static void Round(float* x, ushort* output, int k)
-    {
-        int whole = k / Bf16Matrix.Block * Bf16Matrix.Block, c = 0;
-        if (Vector256.IsHardwareAccelerated)
-        {
-            var high = Vector256.Create(0xFFFF0000u);
-            for (; c < whole; c += Bf16Matrix.Block)
-                for (int i = 0; i < Bf16Matrix.Block / 2; i += Vector256<uint>.Count)
-                {
-                    var lo = Rounded(Vector256.Load((uint*)x + c + i));
-                    var hi = Rounded(Vector256.Load((uint*)x + c + Bf16Matrix.Block / 2 + i));
-                    ((lo >> 16) | (hi & high)).Store((uint*)(output + c) + i);
-                }
-        }
-        for (; c < k; c++) output[Bf16Matrix.Position(c, k)] = GgmlQuants.ToBFloat16(x[c]);
-    }
-
-    /// <summary>Float bits rounded to nearest even at bit 16 (the bfloat16 is the upper half); NaNs made quiet, not rounded.</summary>
-    static Vector256<uint> Rounded(Vector256<uint> bits)
-    {
-        var rounded = bits + Vector256.Create(0x7FFFu) + ((bits >> 16) & Vector256<uint>.One);
-        var nan = Vector256.GreaterThan(bits & Vector256.Create(0x7FFFFFFFu), Vector256.Create(0x7F800000u));
-        return Vector256.ConditionalSelect(nan, bits | Vector256.Create(0x00400000u), rounded);
-    }
-
     /// <summary>Rows of X rounded (<see cref="Round"/>) into consecutive rows of the GEMM's input; the padding rows zeroed.</summary>
     sealed class RoundRowsJob : RowJob
     {
@@ -129,7 +98,7 @@ sealed unsafe class Bf16Gemm
 
         protected override void Row(int row)
         {
-            if (row < count) Round(x + (long)source[row] * ldx, target + (long)row * k, k);
+            if (row < count) Bf16Matrix.RoundRow(x + (long)source[row] * ldx, target + (long)row * k, k);
             else new Span<ushort>(target + (long)row * k, k).Clear();
         }
     }

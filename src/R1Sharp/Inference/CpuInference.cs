@@ -1,3 +1,4 @@
+using System.Runtime.InteropServices;
 using R1Sharp.Model;
 using R1Sharp.Training;
 using TorchSharp;
@@ -209,7 +210,7 @@ sealed unsafe class CpuInference(CausalLanguageModel model)
             next = first + rowsPerSequence;
         }
         if (next < rows) linear.Run(workers, simd, x + (long)next * ldx, rows - next, k, ldx, y + (long)next * ldy, ldy, accumulate, segments);
-        gemm.Run(workers, x, ldx, k, y, ldy, accumulate, segments, System.Runtime.InteropServices.CollectionsMarshal.AsSpan(gemmSequences), rowsPerSequence);
+        gemm.Run(workers, x, ldx, k, y, ldy, accumulate, segments, CollectionsMarshal.AsSpan(gemmSequences), rowsPerSequence);
     }
 
     void CheckShapes(Tensor inputIds, Tensor positions, Tensor? keyMask, KvCache cache, bool allPositions, Tensor logits, int b, int t, int past)

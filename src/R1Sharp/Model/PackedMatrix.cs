@@ -9,7 +9,7 @@ namespace R1Sharp.Model;
 /// F16, BF16 or a quantized block type), row after row in memory someone else owns — a GGUF file mapped into memory —
 /// so a 4-bit model takes about its file's size. The engine's CPU kernels read the rows as they are, or (Q4_K, Q5_K,
 /// Q6_K, Q8_0 on CPUs with AVX-VNNI) a copy repacked into 8-row panels, after which a file's pages are dropped; the
-/// libtorch path dequantizes them per call. <see cref="RowOrder"/> lets a view present the rows in another order without copying
+/// libtorch reference dequantizes them per call. <see cref="RowOrder"/> lets a view present the rows in another order without copying
 /// them (llama.cpp stores the q/k rows of llama models permuted).
 /// </summary>
 public sealed unsafe class PackedMatrix
